@@ -1,0 +1,62 @@
+// A hardware profile: one GPU type, its PCIe link to the host, NVLink, and the host's DRAM, as datasheets give them
+// (`source: datasheet`) or as `kvsim calibrate` measured them (`source: measured`). A plain value, validated at load.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/core/dtype.h"
+
+namespace kvsim::hw {
+
+struct GpuSpec {
+  std::string model;               // marketing name, e.g. "NVIDIA H100 SXM5 80GB"
+  uint64_t hbm_bytes = 0;          // total memory as the driver reports it (nvidia-smi / cudaMemGetInfo total)
+  double hbm_bytes_per_s = 0;      // datasheet peak memory bandwidth
+  // Dense (no sparsity) tensor-core peaks; 0 where the GPU has no such unit.
+  double fp16_flops = 0;
+  double bf16_flops = 0;
+  double fp8_flops = 0;
+  double int8_ops = 0;
+  double fp32_flops = 0;           // non-tensor FP32 (CUDA cores)
+  int64_t sm_count = 0;
+  uint64_t l2_bytes = 0;
+  double nvlink_bytes_per_s = 0;   // per direction per GPU; 0 = no NVLink
+  bool p2p = true;                 // peer-to-peer copies allowed (false on GeForce RTX 4090)
+  double tdp_w = 0;
+};
+
+struct PcieSpec {
+  int gen = 0;
+  int lanes = 0;
+  double h2d_bytes_per_s = 0;      // theoretical per-direction bandwidth of the link
+  double d2h_bytes_per_s = 0;
+  double bidir_bytes_per_s = 0;    // both directions at once, in total (below 2x one direction in practice)
+  double latency_ns = 0;           // per-copy fixed cost (driver + DMA setup)
+};
+
+struct HostSpec {
+  uint64_t dram_bytes = 0;
+  double dram_bytes_per_s = 0;
+  int64_t cpu_cores = 0;
+};
+
+struct HardwareProfile {
+  std::string name;         // catalog name, e.g. "h100-sxm5-80gb"
+  std::string source;       // "datasheet" | "measured"
+  std::string description;
+  std::vector<std::string> citations;  // where each group of numbers comes from
+  std::string file;         // the YAML it was loaded from
+
+  GpuSpec gpu;
+  PcieSpec pcie;
+  HostSpec host;
+  int64_t gpus_per_node = 1;
+
+  // Dense peak for math in `dtype` (fp8 falls back to fp16 where the GPU has no fp8 unit, as engines upcast;
+  // int4 / mxfp4 weights compute in fp16/bf16 after dequantisation).
+  double peak_flops(DType dtype) const;
+};
+
+}  // namespace kvsim::hw

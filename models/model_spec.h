@@ -1,0 +1,96 @@
+// An LLM architecture as the performance models see it: shapes of every layer, attention variant (MHA/GQA,
+// sliding-window layers), MLP variant (gated SwiGLU, plain fc1/fc2, mixture of experts) and storage formats.
+// A ModelSpec is a plain value, filled and validated once by the loader (catalog YAML or Hugging Face config.json).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/core/dtype.h"
+
+namespace kvsim::models {
+
+enum class MlpKind { kGated, kPlain };          // gate_up + act + down (LLaMA SwiGLU) | fc1 + act + fc2 (OPT)
+enum class NormKind { kRmsNorm, kLayerNorm };
+enum class PositionKind { kRope, kLearned };    // rotary (LLaMA) | learned absolute table (OPT)
+enum class AttentionKind { kFull, kSliding };  // per layer
+
+struct ModelSpec {
+  std::string name;          // catalog name, or the config.json path
+  std::string source;        // where the numbers come from (HF repo / paper), for reports
+  std::string architecture;  // HF architectures[0], e.g. "LlamaForCausalLM"
+
+  int64_t num_layers = 0;
+  int64_t hidden_size = 0;
+  int64_t num_attention_heads = 0;
+  int64_t num_kv_heads = 0;  // == num_attention_heads for MHA
+  int64_t head_dim = 0;      // hidden_size / heads unless the config says otherwise
+  int64_t intermediate_size = 0;  // dense MLP width, or per-expert width for MoE
+  int64_t vocab_size = 0;
+  int64_t max_position_embeddings = 0;
+
+  MlpKind mlp = MlpKind::kGated;
+  NormKind norm = NormKind::kRmsNorm;
+  PositionKind position = PositionKind::kRope;
+  bool qkv_bias = false;
+  bool tie_word_embeddings = false;
+
+  // Mixture of experts: 0 experts = dense model.
+  int64_t num_experts = 0;
+  int64_t experts_per_token = 0;
+
+  // Sliding-window attention: window size in tokens, and which layers use it (empty = all full attention).
+  int64_t sliding_window = 0;
+  std::vector<AttentionKind> layer_attention;
+
+  DType dtype = DType::kBf16;  // checkpoint dtype of weights and activations
+  // Storage of expert weights where the checkpoint quantises them (gpt-oss: MXFP4); unset = dtype.
+  bool has_expert_dtype = false;
+  DType expert_dtype = DType::kBf16;
+
+  bool is_moe() const { return num_experts > 0; }
+  int64_t num_sliding_layers() const;
+  int64_t num_full_layers() const { return num_layers - num_sliding_layers(); }
+};
+
+// --- derived quantities (pure functions of the spec) ---
+
+// KV heads held by one GPU of a tensor-parallel group: heads split while tp <= kv_heads, replicated beyond
+// (vLLM: each rank keeps max(1, kv_heads / tp) heads).
+int64_t kv_heads_per_gpu(const ModelSpec& m, int tp);
+
+// K and V bytes of one token in one layer on one GPU: 2 x kv_heads_per_gpu x head_dim x dtype bytes.
+double kv_bytes_per_token_layer(const ModelSpec& m, DType kv_dtype, int tp = 1);
+
+// K and V bytes of one token over all layers on one GPU (sliding layers counted as if uncapped).
+double kv_bytes_per_token(const ModelSpec& m, DType kv_dtype, int tp = 1);
+
+// KV bytes of a sequence of `tokens` on one GPU, sliding-window layers capped at the window.
+double kv_bytes_for_sequence(const ModelSpec& m, int64_t tokens, DType kv_dtype, int tp = 1);
+
+// Parameter counts.
+struct ParamCounts {
+  uint64_t embedding = 0;      // token (+ learned position) embeddings
+  uint64_t lm_head = 0;        // 0 when tied to the embedding
+  uint64_t attention = 0;      // all layers: q, k, v, o (+ biases)
+  uint64_t mlp_dense = 0;      // all layers: dense MLP weights
+  uint64_t experts = 0;        // all layers: expert weights
+  uint64_t router = 0;         // all layers: MoE router
+  uint64_t norms = 0;
+  uint64_t total() const { return embedding + lm_head + attention + mlp_dense + experts + router + norms; }
+  // Parameters touched per token: experts scaled by experts_per_token / num_experts.
+  uint64_t active(const ModelSpec& m) const;
+};
+ParamCounts parameter_counts(const ModelSpec& m);
+
+// Bytes of weights on one GPU under tensor parallelism `tp` (embeddings and lm_head split by vocabulary, layers
+// split by heads / MLP width; norms replicated). `weight_dtype` overrides the checkpoint dtype for all weights
+// except that MXFP4 experts stay MXFP4 unless the override is narrower.
+double weight_bytes_per_gpu(const ModelSpec& m, DType weight_dtype, int tp = 1);
+
+// Forward FLOPs per token excluding attention's score/value products (2 x active parameters touched by a
+// matrix multiply, lm_head included).
+double linear_flops_per_token(const ModelSpec& m);
+
+}  // namespace kvsim::models

@@ -1,0 +1,71 @@
+#include "sim/core/error.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace kvsim {
+
+std::string Place::str() const {
+  if (file.empty()) return "";
+  if (line <= 0) return file;
+  if (col <= 0) return fmt::format("{}:{}", file, line);
+  return fmt::format("{}:{}:{}", file, line, col);
+}
+
+namespace {
+std::string compose(const Place& place, const std::string& message) {
+  const std::string where = place.str();
+  return where.empty() ? message : where + ": " + message;
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t subst = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, subst});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+}  // namespace
+
+Error::Error(std::string message) : std::runtime_error(message), message_(std::move(message)) {}
+
+Error::Error(Place place, std::string message)
+    : std::runtime_error(compose(place, message)), place_(std::move(place)), message_(std::move(message)) {}
+
+std::string nearest_name(std::string_view key, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = SIZE_MAX;
+  for (const auto& c : candidates) {
+    const size_t d = edit_distance(key, c);
+    if (d < best_distance) {
+      best_distance = d;
+      best = c;
+    }
+  }
+  // A typo is at most a third of the longer word away (at least 2 edits allowed for short words).
+  const size_t limit = std::max<size_t>(2, std::max(key.size(), best.size()) / 3);
+  return best_distance <= limit ? best : "";
+}
+
+std::string did_you_mean(std::string_view key, const std::vector<std::string>& candidates) {
+  const std::string n = nearest_name(key, candidates);
+  return n.empty() ? "" : fmt::format(" (did you mean '{}'?)", n);
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += sep;
+    out += items[i];
+  }
+  return out;
+}
+
+}  // namespace kvsim

@@ -1,0 +1,30 @@
+// A request as it arrives at the serving system, and the stream interface every workload source implements
+// (trace readers and synthetic generators alike). Streams are pulled lazily so any trace size runs in constant memory.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "sim/core/time.h"
+
+namespace kvsim::traces {
+
+struct Request {
+  uint64_t id = 0;            // 0, 1, 2, ... in arrival order
+  SimTime arrival_ns = 0;     // relative to the start of the workload
+  int64_t prompt_tokens = 0;  // >= 1
+  int64_t output_tokens = 0;  // >= 1
+};
+
+// Contract: next() returns requests in non-decreasing arrival_ns with ids 0, 1, 2, ...; nullopt at the end, and
+// nullopt forever after. Bad input throws kvsim::Error naming the file and line. A source never schedules events
+// and never looks at simulator state.
+class RequestSource {
+ public:
+  virtual ~RequestSource() = default;
+  virtual std::optional<Request> next() = 0;
+  virtual std::string describe() const = 0;  // one line for reports, e.g. "poisson 2 req/s, 1000 requests"
+};
+
+}  // namespace kvsim::traces
