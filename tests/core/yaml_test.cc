@@ -1,0 +1,88 @@
+#include "sim/core/yaml.h"
+
+#include <gtest/gtest.h>
+
+namespace kvsim::yaml {
+namespace {
+
+std::shared_ptr<Source> src(const std::string& file = "s.yaml") {
+  auto s = std::make_shared<Source>();
+  s->file = file;
+  return s;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+TEST(YamlMap, UnknownKeyNamesPlaceAndNearestKey) {
+  const YAML::Node root = load_string("cache:\n  blok_size: 16\n", "s.yaml");
+  Map top(root, src());
+  Map cache = top.child("cache");
+  EXPECT_EQ(cache.get_int("block_size", 16, 1), 16);
+  EXPECT_EQ(error_of([&] { cache.finish(); }), "s.yaml:2:3: cache.blok_size: unknown key (did you mean 'block_size'?)");
+}
+
+TEST(YamlMap, WrongTypeNamesExpectedAndFound) {
+  const YAML::Node root = load_string("engine:\n  max_num_seqs: abc\n", "s.yaml");
+  Map engine = Map(root, src()).child("engine");
+  EXPECT_EQ(error_of([&] { engine.get_int("max_num_seqs", 1, 1); }),
+            "s.yaml:2:17: engine.max_num_seqs: expected an integer >= 1, found 'abc'");
+}
+
+TEST(YamlMap, RangeIsCheckedOnBothSides) {
+  const YAML::Node root = load_string("a: 0\nb: 1\nr: -1\n", "s.yaml");
+  Map m(root, src());
+  EXPECT_NE(error_of([&] { m.get_int("a", 1, 1); }), "<no error>");
+  EXPECT_EQ(m.get_int("b", 5, 1), 1);
+  EXPECT_EQ(error_of([&] { m.get_double("r", 1, 0, kInf, true); }),
+            "s.yaml:3:4: r: expected a number > 0, found '-1'");
+}
+
+TEST(YamlMap, ChoiceSuggestsNearest) {
+  const YAML::Node root = load_string("preemption: swop\n", "s.yaml");
+  Map m(root, src());
+  EXPECT_EQ(error_of([&] { m.get_choice("preemption", "recompute", {"recompute", "swap"}); }),
+            "s.yaml:1:13: preemption: expected one of recompute, swap, found 'swop' (did you mean 'swap'?)");
+}
+
+TEST(YamlMap, BytesAcceptBinaryAndDecimalSuffixes) {
+  const YAML::Node root = load_string("a: 12GiB\nb: 16GB\nc: 4096\nd: lots\n", "s.yaml");
+  Map m(root, src());
+  EXPECT_EQ(*m.opt_bytes("a"), 12ull << 30);
+  EXPECT_EQ(*m.opt_bytes("b"), 16'000'000'000ull);
+  EXPECT_EQ(*m.opt_bytes("c"), 4096ull);
+  EXPECT_NE(error_of([&] { m.opt_bytes("d"); }).find("expected a byte size"), std::string::npos);
+}
+
+TEST(YamlOverride, SetsNestedKeysAndErrorsNameSet) {
+  YAML::Node root = load_string("cache:\n  block_size: 16\n", "s.yaml");
+  auto s = src();
+  apply_override(root, "cache.block_size=0", *s);
+  apply_override(root, "engine.max_num_seqs=8", *s);
+  Map m(root, s);
+  EXPECT_EQ(m.child("engine").get_int("max_num_seqs", 1), 8);
+  EXPECT_EQ(error_of([&] { m.child("cache").get_int("block_size", 16, 1); }),
+            "--set: cache.block_size: expected an integer >= 1, found '0'");
+}
+
+TEST(YamlOverride, RejectsAssignmentWithoutEquals) {
+  YAML::Node root;
+  Source s;
+  EXPECT_EQ(error_of([&] { apply_override(root, "cache.block_size", s); }),
+            "--set: expected KEY=VALUE, found 'cache.block_size'");
+}
+
+TEST(YamlLoad, MalformedYamlNamesLineAndColumn) {
+  const std::string e = error_of([] { load_string("a: [1, 2\nb: 3\n", "bad.yaml"); });
+  EXPECT_EQ(e.rfind("bad.yaml:", 0), 0u) << e;
+  EXPECT_NE(e.find("invalid YAML"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace kvsim::yaml
