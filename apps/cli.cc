@@ -2,12 +2,90 @@
 
 #include <iostream>
 
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "apps/commands.h"
+#include "sim/core/error.h"
+
 namespace kvsim::app {
 
 int run_cli(int argc, char** argv) { return run_cli(argc, argv, std::cout, std::cerr); }
 
-int run_cli(int, char**, std::ostream&, std::ostream& err) {
-  err << "kvsim: not yet wired\n";
+int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
+  CLI::App app{"kvsim: discrete-event simulator of KV-cache memory systems for LLM inference"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "kvsim 0.1.0");
+
+  RunArgs run_args;
+  CLI::App* run = app.add_subcommand("run", "Simulate one scenario (default: the built-in study)");
+  run->add_option("scenario", run_args.scenario, "Scenario YAML (omit for the built-in study)");
+  run->add_option("-o,--output", run_args.out_dir, "Output folder (default: output.dir, else kvsim-out/run)");
+  run->add_option("--seed", run_args.seed, "Seed for every random stream (overrides the scenario's)");
+  run->add_option("--set", run_args.overrides, "Override a scenario key: --set cache.block_size=32 (repeatable)");
+  run->add_option("--format", run_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
+
+  CompareArgs cmp_args;
+  CLI::App* compare = app.add_subcommand("compare", "Run a scenario under several cache policies and request rates");
+  compare->add_option("scenario", cmp_args.run.scenario, "Scenario YAML (omit for the built-in study)");
+  compare->add_option("--policies", cmp_args.policies, "Comma-separated policies (default: every policy)")
+      ->delimiter(',');
+  compare->add_option("--rates", cmp_args.rates, "Comma-separated Poisson rates in req/s")->delimiter(',');
+  compare->add_option("-o,--output", cmp_args.run.out_dir, "Output folder (default: kvsim-out/compare)");
+  compare->add_option("--seed", cmp_args.run.seed, "Seed for every random stream");
+  compare->add_option("--set", cmp_args.run.overrides, "Override a scenario key (repeatable)");
+  compare->add_option("--format", cmp_args.run.format, "Output on stdout")
+      ->check(CLI::IsMember({"table", "json", "csv"}));
+
+  CostArgs cost_args;
+  CLI::App* cost = app.add_subcommand("cost", "Time of one forward pass, operator by operator");
+  cost->add_option("--model", cost_args.model, "Catalog model or config.json")->required();
+  cost->add_option("--hardware", cost_args.hardware, "Catalog hardware or profile YAML")->required();
+  cost->add_option("--tokens", cost_args.tokens, "New tokens in the batch, in total")->required()->check(CLI::PositiveNumber);
+  cost->add_option("--batch", cost_args.batch, "Sequences in the batch")->check(CLI::PositiveNumber);
+  cost->add_option("--context", cost_args.context, "Decode: tokens of context each sequence attends")
+      ->check(CLI::NonNegativeNumber);
+  cost->add_option("--tp", cost_args.tp, "Tensor-parallel GPUs")->check(CLI::PositiveNumber);
+  cost->add_option("--phase", cost_args.phase, "prefill or decode")->check(CLI::IsMember({"prefill", "decode"}));
+  cost->add_option("--dtype", cost_args.dtype, "Activation and weight dtype (default: the model's)");
+  cost->add_flag("--eager", cost_args.eager, "Without CUDA graphs (engine.enforce_eager)");
+  cost->add_option("--format", cost_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
+
+  ListArgs models_args, hw_args;
+  CLI::App* models = app.add_subcommand("models", "List the model catalog");
+  models->add_option("--format", models_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
+  CLI::App* hardware = app.add_subcommand("hardware", "List the hardware catalog");
+  hardware->add_option("--format", hw_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    out << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp& e) {
+    out << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::CallForVersion& e) {
+    out << e.what() << "\n";
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    err << "kvsim: " << e.what() << "\n";
+    return 2;
+  }
+
+  try {
+    if (*run) return cmd_run(run_args, out, err);
+    if (*compare) return cmd_compare(cmp_args, out, err);
+    if (*cost) return cmd_cost(cost_args, out);
+    if (*models) return cmd_models(models_args, out);
+    if (*hardware) return cmd_hardware(hw_args, out);
+  } catch (const Error& e) {
+    err << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    err << "internal error: " << e.what() << "\n";
+    return 3;
+  }
   return 2;
 }
 

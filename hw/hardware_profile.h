@@ -10,6 +10,10 @@
 
 namespace kvsim::hw {
 
+// kNvswitch: every GPU has nvlink_bytes_per_s to an NVSwitch fabric (HGX/DGX boards); kBridge: 2-way bridges
+// join GPUs 0-1, 2-3, ... (RTX A6000); kNone: no NVLink.
+enum class NvlinkFabric { kNone, kNvswitch, kBridge };
+
 struct GpuSpec {
   std::string model;               // marketing name, e.g. "NVIDIA H100 SXM5 80GB"
   uint64_t hbm_bytes = 0;          // total memory as the driver reports it (nvidia-smi / cudaMemGetInfo total)
@@ -23,8 +27,11 @@ struct GpuSpec {
   int64_t sm_count = 0;
   uint64_t l2_bytes = 0;
   double nvlink_bytes_per_s = 0;   // per direction per GPU; 0 = no NVLink
+  NvlinkFabric nvlink_fabric = NvlinkFabric::kNone;  // how the GPUs of a node reach each other over NVLink
   bool p2p = true;                 // peer-to-peer copies allowed (false on GeForce RTX 4090)
   double tdp_w = 0;
+
+  bool operator==(const GpuSpec&) const = default;
 };
 
 struct PcieSpec {
@@ -34,12 +41,19 @@ struct PcieSpec {
   double d2h_bytes_per_s = 0;
   double bidir_bytes_per_s = 0;    // both directions at once, in total (below 2x one direction in practice)
   double latency_ns = 0;           // per-copy fixed cost (driver + DMA setup)
+  int64_t gpus_per_switch = 1;     // GPUs sharing one PCIe switch uplink to the CPU (1 = wired to the root port)
+
+  bool operator==(const PcieSpec&) const = default;
 };
 
 struct HostSpec {
   uint64_t dram_bytes = 0;
   double dram_bytes_per_s = 0;
   int64_t cpu_cores = 0;
+  int64_t sockets = 1;                 // dram_bytes_per_s is split evenly among sockets
+  double socket_link_bytes_per_s = 0;  // per direction between two sockets (UPI / xGMI); needed when sockets > 1
+
+  bool operator==(const HostSpec&) const = default;
 };
 
 struct HardwareProfile {
@@ -57,6 +71,8 @@ struct HardwareProfile {
   // Dense peak for math in `dtype` (fp8 falls back to fp16 where the GPU has no fp8 unit, as engines upcast;
   // int4 / mxfp4 weights compute in fp16/bf16 after dequantisation).
   double peak_flops(DType dtype) const;
+
+  bool operator==(const HardwareProfile&) const = default;
 };
 
 }  // namespace kvsim::hw

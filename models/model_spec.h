@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,9 +12,9 @@
 
 namespace kvsim::models {
 
-enum class MlpKind { kGated, kPlain };          // gate_up + act + down (LLaMA SwiGLU) | fc1 + act + fc2 (OPT)
+enum class MlpKind { kGated, kPlain };  // gate_up + act + down (LLaMA SwiGLU) | fc1 + act + fc2 (OPT)
 enum class NormKind { kRmsNorm, kLayerNorm };
-enum class PositionKind { kRope, kLearned };    // rotary (LLaMA) | learned absolute table (OPT)
+enum class PositionKind { kRope, kLearned };   // rotary (LLaMA) | learned absolute table (OPT)
 enum class AttentionKind { kFull, kSliding };  // per layer
 
 struct ModelSpec {
@@ -24,8 +25,8 @@ struct ModelSpec {
   int64_t num_layers = 0;
   int64_t hidden_size = 0;
   int64_t num_attention_heads = 0;
-  int64_t num_kv_heads = 0;  // == num_attention_heads for MHA
-  int64_t head_dim = 0;      // hidden_size / heads unless the config says otherwise
+  int64_t num_kv_heads = 0;       // == num_attention_heads for MHA
+  int64_t head_dim = 0;           // hidden_size / heads unless the config says otherwise
   int64_t intermediate_size = 0;  // dense MLP width, or per-expert width for MoE
   int64_t vocab_size = 0;
   int64_t max_position_embeddings = 0;
@@ -35,6 +36,11 @@ struct ModelSpec {
   PositionKind position = PositionKind::kRope;
   bool qkv_bias = false;
   bool tie_word_embeddings = false;
+  // Further biases and per-head parameters where the architecture has them (OPT: every linear has a bias; gpt-oss:
+  // attention_bias covers o_proj too, experts and router carry biases, and each head has a learned sink logit).
+  bool attention_out_bias = false;  // bias on the attention output projection (o_proj / out_proj)
+  bool mlp_bias = false;            // biases on the MLP linears (dense fc1/fc2, gate/up/down, experts, router)
+  bool attention_sinks = false;     // one learned attention-sink logit per query head per layer (gpt-oss)
 
   // Mixture of experts: 0 experts = dense model.
   int64_t num_experts = 0;
@@ -54,6 +60,16 @@ struct ModelSpec {
   int64_t num_full_layers() const { return num_layers - num_sliding_layers(); }
 };
 
+// The first inconsistency of a spec: `field` is the ModelSpec member name ("num_kv_heads"), so a loader can map it to
+// its own key and place; nullopt when the spec is valid.
+struct SpecProblem {
+  std::string field;
+  std::string message;
+};
+std::optional<SpecProblem> find_spec_problem(const ModelSpec& m);
+// Throws kvsim::Error ("<name>: <field>: <message>") when find_spec_problem reports one.
+void validate_model_spec(const ModelSpec& m);
+
 // --- derived quantities (pure functions of the spec) ---
 
 // KV heads held by one GPU of a tensor-parallel group: heads split while tp <= kv_heads, replicated beyond
@@ -71,15 +87,16 @@ double kv_bytes_for_sequence(const ModelSpec& m, int64_t tokens, DType kv_dtype,
 
 // Parameter counts.
 struct ParamCounts {
-  uint64_t embedding = 0;      // token (+ learned position) embeddings
-  uint64_t lm_head = 0;        // 0 when tied to the embedding
-  uint64_t attention = 0;      // all layers: q, k, v, o (+ biases)
-  uint64_t mlp_dense = 0;      // all layers: dense MLP weights
-  uint64_t experts = 0;        // all layers: expert weights
-  uint64_t router = 0;         // all layers: MoE router
+  uint64_t embedding = 0;  // token (+ learned position) embeddings
+  uint64_t lm_head = 0;    // 0 when tied to the embedding
+  uint64_t attention = 0;  // all layers: q, k, v, o (+ biases)
+  uint64_t mlp_dense = 0;  // all layers: dense MLP weights
+  uint64_t experts = 0;    // all layers: expert weights
+  uint64_t router = 0;     // all layers: MoE router
   uint64_t norms = 0;
   uint64_t total() const { return embedding + lm_head + attention + mlp_dense + experts + router + norms; }
-  // Parameters touched per token: experts scaled by experts_per_token / num_experts.
+  // Parameters touched per token: experts scaled by experts_per_token / num_experts; the embedding tables are left
+  // out (a lookup reads one row), as in OpenAI's gpt-oss model card, which counts 3.6B active of 20.9B.
   uint64_t active(const ModelSpec& m) const;
 };
 ParamCounts parameter_counts(const ModelSpec& m);

@@ -1,0 +1,215 @@
+#include "sim/scenario.h"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "hw/hardware_loader.h"
+#include "models/model_loader.h"
+#include "sim/cache/cache_policy.h"
+#include "sim/core/units.h"
+#include "sim/core/yaml.h"
+
+namespace kvsim::sim {
+
+const char* const kBuiltinStudyYaml = R"(# kvsim built-in study: one 8B model on one H100 with long prompts, so that the KV cache is the limit.
+model: llama-3.1-8b
+hardware: h100-sxm5-80gb
+dtype: bf16
+seed: 1
+engine:
+  version: v1
+cache:
+  policy: vllm
+  block_size: 16
+workload:
+  requests: 600
+  arrival: {process: poisson, rate: 1.0}
+  prompt_tokens: {dist: lognormal, mean: 12000, stddev: 6000, min: 1024, max: 32768}
+  output_tokens: {dist: lognormal, mean: 300, stddev: 150, min: 16, max: 2048}
+slo:
+  ttft_ms: 5000
+  tpot_ms: 100
+)";
+
+std::vector<double> builtin_study_rates() { return {0.5, 1.0, 1.5, 2.0, 3.0}; }
+
+std::vector<std::string> policy_names() { return cache::builtin_policies().names(); }
+
+namespace {
+
+constexpr uint64_t kLargeGpuBytes = 70ull << 30;  // vLLM picks its larger batch defaults on GPUs with >= 70 GiB
+
+std::string resolve_relative(const std::string& ref, const std::string& scenario_file) {
+  namespace fs = std::filesystem;
+  if (ref.empty() || fs::path(ref).is_absolute() || scenario_file.empty() || scenario_file == kBuiltinStudyName) {
+    return ref;
+  }
+  const fs::path candidate = fs::path(scenario_file).parent_path() / ref;
+  return fs::exists(candidate) ? candidate.string() : ref;
+}
+
+bool looks_like_path(const std::string& ref) {
+  return ref.find('/') != std::string::npos || ref.ends_with(".json") || ref.ends_with(".yaml") ||
+         ref.ends_with(".yml");
+}
+
+DType read_dtype(const yaml::Map& m, std::string_view key, DType def) {
+  const std::string name = m.get_choice(key, std::string(dtype_name(def)), dtype_names());
+  return *parse_dtype(name);
+}
+
+void parse_engine(const yaml::Map& e, Scenario& s) {
+  EngineConfig& c = s.engine;
+  c.version = e.get_choice("version", "v1", {"v1", "v0"});
+  const bool v1 = c.version == "v1";
+  const bool large = s.hardware.gpu.hbm_bytes >= kLargeGpuBytes;
+  c.max_model_len = e.get_int("max_model_len", s.model.max_position_embeddings, 1, int64_t{1} << 32);
+  c.chunked_prefill = e.get_bool("chunked_prefill", v1);
+  if (v1 && !c.chunked_prefill) {
+    e.fail("chunked_prefill", "the v1 engine always chunks prefills; set engine.version: v0 to turn it off");
+  }
+  const int64_t default_tokens = large ? 8192 : 2048;
+  const bool whole_prompts = !c.chunked_prefill;
+  c.max_num_batched_tokens = e.get_int("max_num_batched_tokens",
+                                       whole_prompts ? std::max(c.max_model_len, default_tokens) : default_tokens, 1,
+                                       int64_t{1} << 32);
+  if (whole_prompts && c.max_num_batched_tokens < c.max_model_len) {
+    e.fail("max_num_batched_tokens",
+           fmt::format("must be >= engine.max_model_len ({}) when chunked prefill is off, found {}", c.max_model_len,
+                       c.max_num_batched_tokens));
+  }
+  c.max_num_seqs = e.get_int("max_num_seqs", large ? 1024 : 256, 1, int64_t{1} << 24);
+  c.enforce_eager = e.get_bool("enforce_eager", false);
+  c.gpu_memory_utilization = e.get_double("gpu_memory_utilization", 0.9, 0.0, 1.0, true);
+  c.kv_cache_bytes = e.opt_bytes("kv_cache_bytes");
+  c.num_gpu_blocks = e.opt_int("num_gpu_blocks", 1, int64_t{1} << 40);
+  if (c.kv_cache_bytes && c.num_gpu_blocks) {
+    e.fail("num_gpu_blocks", "set either engine.kv_cache_bytes or engine.num_gpu_blocks, not both");
+  }
+  if (c.kv_cache_bytes && *c.kv_cache_bytes == 0) e.fail("kv_cache_bytes", "expected a size > 0, found 0");
+  e.finish();
+}
+
+void parse_cache(const yaml::Map& c, Scenario& s) {
+  CacheConfig& k = s.cache;
+  k.policy = c.get_choice("policy", "vllm", policy_names());
+  k.block_size = c.get_int("block_size", 16, 1, 4096);
+  const bool v1 = s.engine.version == "v1";
+  k.preemption = c.get_choice("preemption", "recompute", {"recompute", "swap"});
+  if (v1 && k.preemption == "swap") {
+    c.fail("preemption", "the v1 engine preempts by recompute only; set engine.version: v0 to swap");
+  }
+  k.swap_space_bytes = c.opt_bytes("swap_space_bytes").value_or(4ull << 30);
+  k.prefix_caching = c.get_bool("prefix_caching", v1);
+  k.precision = read_dtype(c, "precision", s.dtype);
+  c.finish();
+}
+
+}  // namespace
+
+Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vector<std::string>& overrides) {
+  auto source = std::make_shared<yaml::Source>();
+  source->file = file;
+  for (const auto& o : overrides) yaml::apply_override(root, o, *source);
+  const yaml::Map top(root, source);
+
+  Scenario s;
+  s.file = file;
+  s.model_ref = top.req_string("model");
+  try {
+    s.model = models::load_model(resolve_relative(s.model_ref, file));
+  } catch (const Error& e) {
+    if (looks_like_path(s.model_ref) && !e.place().file.empty()) throw;
+    top.fail("model", e.message());
+  }
+  s.hardware_ref = top.req_string("hardware");
+  try {
+    s.hardware = hw::load_hardware(resolve_relative(s.hardware_ref, file));
+  } catch (const Error& e) {
+    if (looks_like_path(s.hardware_ref) && !e.place().file.empty()) throw;
+    top.fail("hardware", e.message());
+  }
+  s.dtype = read_dtype(top, "dtype", s.model.dtype);
+  s.weight_dtype = read_dtype(top, "weight_dtype", s.dtype);
+  s.seed = static_cast<uint64_t>(top.get_int("seed", 0, 0));
+  s.check_invariants = top.get_bool("check_invariants", false);
+
+  parse_engine(top.child("engine"), s);
+  parse_cache(top.child("cache"), s);
+
+  s.workload = traces::parse_workload(top.child("workload"));
+  if (!s.workload.trace.empty()) s.workload.trace = resolve_relative(s.workload.trace, file);
+
+  const yaml::Map cluster = top.child("cluster");
+  s.cluster.replicas = cluster.get_int("replicas", 1, 1, 1 << 20);
+  s.cluster.tensor_parallel = cluster.get_int("tensor_parallel", 1, 1, 64);
+  if (s.model.num_attention_heads % s.cluster.tensor_parallel != 0) {
+    cluster.fail("tensor_parallel", fmt::format("{} attention heads of {} do not split evenly over {} GPUs",
+                                                s.model.num_attention_heads, s.model.name, s.cluster.tensor_parallel));
+  }
+  cluster.finish();
+
+  const yaml::Map slo = top.child("slo");
+  s.slo.ttft_ms = slo.opt_double("ttft_ms", 0, yaml::kInf, true);
+  s.slo.tpot_ms = slo.opt_double("tpot_ms", 0, yaml::kInf, true);
+  slo.finish();
+
+  const yaml::Map output = top.child("output");
+  s.output.dir = output.get_string("dir", "");
+  s.output.memory_interval_ms = output.get_double("memory_interval_ms", 100, 0, yaml::kInf, true);
+  output.finish();
+
+  top.finish();
+  return s;
+}
+
+Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides) {
+  if (path.empty()) return parse_scenario(yaml::load_string(kBuiltinStudyYaml, kBuiltinStudyName), kBuiltinStudyName, overrides);
+  return parse_scenario(yaml::load_file(path), path, overrides);
+}
+
+YAML::Node scenario_to_yaml(const Scenario& s) {
+  YAML::Node n;
+  n["model"] = s.model_ref;
+  n["hardware"] = s.hardware_ref;
+  n["dtype"] = std::string(dtype_name(s.dtype));
+  n["weight_dtype"] = std::string(dtype_name(s.weight_dtype));
+  n["seed"] = s.seed;
+  if (s.check_invariants) n["check_invariants"] = true;
+  YAML::Node e;
+  e["version"] = s.engine.version;
+  e["max_num_seqs"] = s.engine.max_num_seqs;
+  e["max_num_batched_tokens"] = s.engine.max_num_batched_tokens;
+  e["max_model_len"] = s.engine.max_model_len;
+  e["chunked_prefill"] = s.engine.chunked_prefill;
+  e["enforce_eager"] = s.engine.enforce_eager;
+  e["gpu_memory_utilization"] = s.engine.gpu_memory_utilization;
+  if (s.engine.kv_cache_bytes) e["kv_cache_bytes"] = *s.engine.kv_cache_bytes;
+  if (s.engine.num_gpu_blocks) e["num_gpu_blocks"] = *s.engine.num_gpu_blocks;
+  n["engine"] = e;
+  YAML::Node c;
+  c["policy"] = s.cache.policy;
+  c["block_size"] = s.cache.block_size;
+  c["preemption"] = s.cache.preemption;
+  c["swap_space_bytes"] = s.cache.swap_space_bytes;
+  c["prefix_caching"] = s.cache.prefix_caching;
+  c["precision"] = std::string(dtype_name(s.cache.precision));
+  n["cache"] = c;
+  n["workload"] = traces::workload_to_yaml(s.workload);
+  YAML::Node cl;
+  cl["replicas"] = s.cluster.replicas;
+  cl["tensor_parallel"] = s.cluster.tensor_parallel;
+  n["cluster"] = cl;
+  YAML::Node slo(YAML::NodeType::Map);
+  if (s.slo.ttft_ms) slo["ttft_ms"] = *s.slo.ttft_ms;
+  if (s.slo.tpot_ms) slo["tpot_ms"] = *s.slo.tpot_ms;
+  n["slo"] = slo;
+  YAML::Node out;
+  if (!s.output.dir.empty()) out["dir"] = s.output.dir;
+  out["memory_interval_ms"] = s.output.memory_interval_ms;
+  n["output"] = out;
+  return n;
+}
+
+}  // namespace kvsim::sim

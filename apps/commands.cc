@@ -1,0 +1,271 @@
+#include "apps/commands.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "hw/hardware_loader.h"
+#include "models/cost_model.h"
+#include "models/model_loader.h"
+#include "sim/core/error.h"
+#include "sim/core/units.h"
+#include "sim/run.h"
+#include "sim/scenario.h"
+
+namespace kvsim::app {
+
+namespace {
+
+std::vector<std::string> with_seed(const RunArgs& a) {
+  std::vector<std::string> o = a.overrides;
+  if (a.seed) o.push_back(fmt::format("seed={}", *a.seed));
+  return o;
+}
+
+std::string rate_label(double rate) { return fmt::format("{:g}", rate); }
+
+void print_run_table(const sim::Scenario& s, const sim::RunResult& r, std::ostream& out) {
+  const auto& j = r.summary;
+  const auto& p = r.plan;
+  out << fmt::format("kvsim run: {} on {} x{} (tp={}), policy {}, engine {}\n", s.model.name, s.hardware.name,
+                     s.cluster.replicas, s.cluster.tensor_parallel, s.cache.policy, s.engine.version);
+  out << fmt::format("  memory per GPU: weights {}, activations {}, KV {} = {} blocks x {} tokens ({} tokens)\n",
+                     format_bytes(p.weights_bytes), format_bytes(p.activation_bytes), format_bytes(p.kv_cache_bytes),
+                     p.num_gpu_blocks, p.block_size, p.kv_capacity_tokens());
+  out << fmt::format("  {:<28} {:>12}\n", "completed / rejected",
+                     fmt::format("{} / {}", j["completed"].get<int64_t>(), j["rejected"].get<int64_t>()));
+  auto row = [&](const char* label, const char* key, const char* unit) {
+    out << fmt::format("  {:<28} {:>12.3f} {}\n", label, j[key].get<double>(), unit);
+  };
+  row("duration", "duration", "s");
+  row("request throughput", "request_throughput", "req/s");
+  row("output throughput", "output_throughput", "tok/s");
+  row("mean / p99 TTFT", "mean_ttft_ms", "ms");
+  row("", "p99_ttft_ms", "ms");
+  row("mean / p99 TPOT", "mean_tpot_ms", "ms");
+  row("", "p99_tpot_ms", "ms");
+  row("mean / p99 ITL", "mean_itl_ms", "ms");
+  row("", "p99_itl_ms", "ms");
+  row("mean E2E latency", "mean_e2el_ms", "ms");
+  row("mean running requests", "mean_running_requests", "");
+  row("KV slots holding tokens", "kv_token_utilization", "");
+  row("SLO attainment", "slo_attainment", "");
+  row("goodput", "goodput", "req/s");
+  out << fmt::format("  {:<28} {:>12}\n", "preemptions", j["num_preemptions"].get<int64_t>());
+  out << fmt::format("  {:<28} {:>12}\n", "peak HBM", format_bytes(j["peak_hbm_bytes"].get<uint64_t>()));
+}
+
+const char* const kCompareColumns[] = {"completed",    "rejected",     "request_throughput", "output_throughput",
+                                       "mean_ttft_ms", "p99_ttft_ms",  "mean_tpot_ms",       "p99_tpot_ms",
+                                       "num_preemptions", "kv_token_utilization", "slo_attainment", "goodput"};
+
+std::string cell(const nlohmann::ordered_json& v) {
+  if (v.is_number_integer() || v.is_number_unsigned()) return fmt::format("{}", v.get<int64_t>());
+  return fmt::format("{:.3f}", v.get<double>());
+}
+
+}  // namespace
+
+int cmd_run(const RunArgs& args, std::ostream& out, std::ostream&) {
+  const sim::Scenario s = sim::load_scenario(args.scenario, with_seed(args));
+  const std::string dir = !args.out_dir.empty() ? args.out_dir : (!s.output.dir.empty() ? s.output.dir : "kvsim-out/run");
+  const sim::RunResult r = sim::run_scenario(s, dir);
+  if (args.format == "json") {
+    out << r.summary.dump(2) << "\n";
+  } else {
+    print_run_table(s, r, out);
+    out << fmt::format("  outputs in {}/\n", dir);
+  }
+  return 0;
+}
+
+int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream&) {
+  const std::vector<std::string> policies = args.policies.empty() ? sim::policy_names() : args.policies;
+  std::vector<double> rates = args.rates;
+  if (rates.empty() && args.run.scenario.empty()) rates = sim::builtin_study_rates();
+  for (double r : rates) {
+    if (!(r > 0)) throw Error(Place{"--rates"}, fmt::format("expected rates > 0, found {:g}", r));
+  }
+  const std::string base = args.run.out_dir.empty() ? "kvsim-out/compare" : args.run.out_dir;
+
+  // Load every point first, so bad input fails before anything runs or is written.
+  struct Point {
+    std::string policy;
+    std::optional<double> rate;
+    sim::Scenario scenario;
+    std::string dir;
+  };
+  std::vector<Point> points;
+  for (const std::string& policy : policies) {
+    const std::vector<std::optional<double>> point_rates =
+        rates.empty() ? std::vector<std::optional<double>>{std::nullopt}
+                      : std::vector<std::optional<double>>(rates.begin(), rates.end());
+    for (const auto& rate : point_rates) {
+      std::vector<std::string> o = with_seed(args.run);
+      o.push_back("cache.policy=" + policy);
+      if (rate) o.push_back(fmt::format("workload.arrival.rate={}", *rate));
+      Point p{policy, rate, sim::load_scenario(args.run.scenario, o), ""};
+      if (rate && !p.scenario.workload.trace.empty()) {
+        throw Error(Place{"--rates"}, "the scenario replays a trace; --rates applies to synthetic Poisson workloads");
+      }
+      p.dir = base + "/" + policy + (rate ? "/rate-" + rate_label(*rate) : "");
+      points.push_back(std::move(p));
+    }
+  }
+
+  nlohmann::ordered_json all = nlohmann::ordered_json::object();
+  std::vector<std::pair<const Point*, nlohmann::ordered_json>> results;
+  for (const Point& p : points) {
+    sim::RunResult r = sim::run_scenario(p.scenario, p.dir);
+    if (p.rate) {
+      r.summary["request_rate"] = *p.rate;
+      all[p.policy].push_back(r.summary);
+    } else {
+      all[p.policy] = r.summary;
+    }
+    results.emplace_back(&p, r.summary);
+  }
+
+  if (args.run.format == "json") {
+    out << all.dump(2) << "\n";
+    return 0;
+  }
+  const bool csv = args.run.format == "csv";
+  std::vector<std::string> header = {"policy", "rate"};
+  for (const char* c : kCompareColumns) header.emplace_back(c);
+  if (csv) {
+    out << join(header, ",") << "\n";
+  } else {
+    const sim::Scenario& s0 = points.front().scenario;
+    out << fmt::format("kvsim compare: {} on {} x{}, {} requests per point; outputs in {}/\n", s0.model.name,
+                       s0.hardware.name, s0.cluster.replicas,
+                       s0.workload.requests ? std::to_string(*s0.workload.requests) : "trace", base);
+    out << fmt::format("{:<10} {:>6} {:>9} {:>8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>8} {:>7} {:>6} {:>8}\n",
+                       "policy", "rate", "completed", "rejected", "req/s", "tok/s", "ttft_mean", "ttft_p99",
+                       "tpot_mean", "tpot_p99", "preempt", "kv_util", "slo", "goodput");
+  }
+  for (const auto& [p, j] : results) {
+    std::vector<std::string> cells = {p->policy, p->rate ? rate_label(*p->rate) : "-"};
+    for (const char* c : kCompareColumns) cells.push_back(cell(j[c]));
+    if (csv) {
+      out << join(cells, ",") << "\n";
+    } else {
+      out << fmt::format("{:<10} {:>6} {:>9} {:>8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>8} {:>7} {:>6} {:>8}\n",
+                         cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7], cells[8],
+                         cells[9], cells[10], cells[11], cells[12], cells[13]);
+    }
+  }
+  return 0;
+}
+
+int cmd_cost(const CostArgs& args, std::ostream& out) {
+  const models::ModelSpec model = models::load_model(args.model);
+  const hw::HardwareProfile hardware = hw::load_hardware(args.hardware);
+  models::ExecConfig config;
+  config.dtype = model.dtype;
+  if (!args.dtype.empty()) {
+    auto d = parse_dtype(args.dtype);
+    if (!d) throw Error(Place{"--dtype"}, fmt::format("expected one of {}, found '{}'", join(dtype_names()), args.dtype));
+    config.dtype = *d;
+  }
+  config.weight_dtype = config.kv_dtype = config.dtype;
+  config.tp = static_cast<int>(args.tp);
+  config.cuda_graphs = !args.eager;
+  if (model.num_attention_heads % args.tp != 0) {
+    throw Error(Place{"--tp"}, fmt::format("{} attention heads do not split over {} GPUs", model.num_attention_heads, args.tp));
+  }
+  if (args.tokens % args.batch != 0) {
+    throw Error(Place{"--tokens"}, fmt::format("{} tokens do not divide evenly over --batch {}", args.tokens, args.batch));
+  }
+  const models::CostModel cost(model, hardware, config);
+  models::BatchShape shape;
+  const int64_t per_seq = args.tokens / args.batch;
+  const bool decode = args.phase == "decode";
+  for (int64_t i = 0; i < args.batch; ++i) shape.add_sequence(decode ? args.context : 0, per_seq, true, model.sliding_window);
+  shape.decode_only = decode && per_seq == 1 && args.context > 0;
+  const auto ops = cost.ops(shape);
+  const double total_ms = ns_to_ms(cost.forward_ns(shape));
+  if (args.format == "json") {
+    nlohmann::ordered_json j;
+    j["ops"] = nlohmann::ordered_json::array();
+    for (const auto& op : ops) {
+      j["ops"].push_back({{"name", op.name}, {"time_ms", ns_to_ms(op.time_ns)}, {"source", op.source},
+                          {"bound", op.bound}, {"flops", op.flops}, {"bytes", op.bytes}});
+    }
+    j["total_ms"] = total_ms;
+    j["layers"] = model.num_layers;
+    j["cpu_overhead_ms"] = ns_to_ms(cost.cpu_overhead_ns(shape));
+    out << j.dump(2) << "\n";
+    return 0;
+  }
+  out << fmt::format("kvsim cost: {} on {}, tp={}, {} batch of {} x {} new tokens{}\n", model.name, hardware.name,
+                     args.tp, args.phase, args.batch, per_seq, decode ? fmt::format(" at context {}", args.context) : "");
+  out << fmt::format("{:<14} {:>12} {:>14} {:>14} {:>8} {:>9}\n", "op (1 layer)", "time_ms", "GFLOP", "MB", "bound",
+                     "source");
+  for (const auto& op : ops) {
+    if (op.name == "embedding") out << fmt::format("-- once per forward pass --\n");
+    out << fmt::format("{:<14} {:>12.4f} {:>14.3f} {:>14.3f} {:>8} {:>9}\n", op.name, ns_to_ms(op.time_ns),
+                       op.flops / 1e9, op.bytes / 1e6, op.bound, op.source);
+  }
+  out << fmt::format("total forward ({} layers): {:.3f} ms; CPU overhead {:.3f} ms\n", model.num_layers, total_ms,
+                     ns_to_ms(cost.cpu_overhead_ns(shape)));
+  return 0;
+}
+
+int cmd_models(const ListArgs& args, std::ostream& out) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::array();
+  if (args.format != "json") {
+    out << fmt::format("{:<14} {:>9} {:>7} {:>6} {:>5} {:>9} {:>10} {:>8}  {}\n", "name", "params_B", "layers",
+                       "heads", "kv", "kv_KiB/t", "max_len", "moe", "architecture");
+  }
+  for (const std::string& name : models::model_catalog_names()) {
+    const models::ModelSpec m = models::load_model(name);
+    const double params_b = static_cast<double>(models::parameter_counts(m).total()) / 1e9;
+    const double kv_kib = models::kv_bytes_per_token(m, m.dtype) / 1024.0;
+    if (args.format == "json") {
+      j.push_back({{"name", name}, {"architecture", m.architecture}, {"params", models::parameter_counts(m).total()},
+                   {"num_layers", m.num_layers}, {"num_attention_heads", m.num_attention_heads},
+                   {"num_kv_heads", m.num_kv_heads}, {"head_dim", m.head_dim},
+                   {"kv_bytes_per_token", models::kv_bytes_per_token(m, m.dtype)},
+                   {"max_position_embeddings", m.max_position_embeddings}, {"num_experts", m.num_experts},
+                   {"sliding_window", m.sliding_window}, {"dtype", std::string(dtype_name(m.dtype))},
+                   {"source", m.source}});
+    } else {
+      out << fmt::format("{:<14} {:>9.2f} {:>7} {:>6} {:>5} {:>9.1f} {:>10} {:>8}  {}\n", name, params_b,
+                         m.num_layers, m.num_attention_heads, m.num_kv_heads, kv_kib, m.max_position_embeddings,
+                         m.is_moe() ? fmt::format("{}/{}", m.experts_per_token, m.num_experts) : "-", m.architecture);
+    }
+  }
+  if (args.format == "json") out << j.dump(2) << "\n";
+  return 0;
+}
+
+int cmd_hardware(const ListArgs& args, std::ostream& out) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::array();
+  if (args.format != "json") {
+    out << fmt::format("{:<16} {:>10} {:>9} {:>10} {:>9} {:>10} {:>8} {:>10}  {}\n", "name", "hbm_GiB", "hbm_TB/s",
+                       "bf16_TF", "fp8_TF", "pcie", "GB/s", "nvlink", "source");
+  }
+  for (const std::string& name : hw::hardware_catalog_names()) {
+    const hw::HardwareProfile h = hw::load_hardware(name);
+    if (args.format == "json") {
+      j.push_back({{"name", name}, {"gpu", h.gpu.model}, {"hbm_bytes", h.gpu.hbm_bytes},
+                   {"hbm_bytes_per_s", h.gpu.hbm_bytes_per_s}, {"bf16_flops", h.gpu.bf16_flops},
+                   {"fp16_flops", h.gpu.fp16_flops}, {"fp8_flops", h.gpu.fp8_flops}, {"pcie_gen", h.pcie.gen},
+                   {"pcie_lanes", h.pcie.lanes}, {"pcie_h2d_bytes_per_s", h.pcie.h2d_bytes_per_s},
+                   {"pcie_bidir_bytes_per_s", h.pcie.bidir_bytes_per_s},
+                   {"nvlink_bytes_per_s", h.gpu.nvlink_bytes_per_s}, {"host_dram_bytes", h.host.dram_bytes},
+                   {"source", h.source}});
+    } else {
+      out << fmt::format("{:<16} {:>10.2f} {:>9.2f} {:>10.1f} {:>9.1f} {:>10} {:>8.1f} {:>10}  {}\n", name,
+                         bytes_to_gib(h.gpu.hbm_bytes), h.gpu.hbm_bytes_per_s / 1e12, h.gpu.bf16_flops / 1e12,
+                         h.gpu.fp8_flops / 1e12, fmt::format("gen{} x{}", h.pcie.gen, h.pcie.lanes),
+                         h.pcie.h2d_bytes_per_s / 1e9,
+                         h.gpu.nvlink_bytes_per_s > 0 ? fmt::format("{:.0f} GB/s", h.gpu.nvlink_bytes_per_s / 1e9) : "-",
+                         h.source);
+    }
+  }
+  if (args.format == "json") out << j.dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace kvsim::app

@@ -1,0 +1,281 @@
+#include "hw/hardware_loader.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "sim/core/error.h"
+#include "sim/core/paths.h"
+
+namespace kvsim::hw {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::vector<std::string> kSources = {"datasheet", "measured"};
+const std::vector<std::string> kFabrics = {"none", "nvswitch", "bridge"};
+
+std::string fabric_name(NvlinkFabric f) {
+  switch (f) {
+    case NvlinkFabric::kNvswitch:
+      return "nvswitch";
+    case NvlinkFabric::kBridge:
+      return "bridge";
+    case NvlinkFabric::kNone:
+      break;
+  }
+  return "none";
+}
+
+NvlinkFabric parse_fabric(const std::string& s) {
+  if (s == "nvswitch") return NvlinkFabric::kNvswitch;
+  if (s == "bridge") return NvlinkFabric::kBridge;
+  return NvlinkFabric::kNone;
+}
+
+uint64_t req_bytes(const yaml::Map& map, std::string_view key) {
+  const auto v = map.opt_bytes(key);
+  if (!v) map.fail(key, "required key is missing (expected a byte size such as 80GiB)");
+  if (*v == 0) map.fail(key, "expected a byte size > 0, found 0");
+  return *v;
+}
+
+std::vector<std::string> read_citations(const yaml::Map& map, bool required) {
+  const YAML::Node n = map.raw("citations");
+  std::vector<std::string> out;
+  if (!n.IsDefined() || n.IsNull()) {
+    if (required) map.fail("citations", "required for source: datasheet (a list of where the numbers come from)");
+    return out;
+  }
+  if (!n.IsSequence()) map.fail_expected("citations", "a list of strings");
+  for (size_t i = 0; i < n.size(); ++i) {
+    if (!n[i].IsScalar() || n[i].Scalar().empty()) {
+      throw Error(yaml::place_of_node(n[i], *map.source()),
+                  fmt::format("{}[{}]: expected a non-empty string, found {}", map.path_of("citations"), i,
+                              yaml::describe(n[i])));
+    }
+    out.push_back(n[i].Scalar());
+  }
+  if (required && out.empty()) map.fail("citations", "required for source: datasheet; found an empty list");
+  return out;
+}
+
+GpuSpec read_gpu(const yaml::Map& m) {
+  GpuSpec g;
+  g.model = m.req_string("model");
+  g.hbm_bytes = req_bytes(m, "hbm_bytes");
+  g.hbm_bytes_per_s = m.req_double("hbm_bytes_per_s", 0, yaml::kInf, true);
+  g.fp16_flops = m.get_double("fp16_flops", 0, 0);
+  g.bf16_flops = m.get_double("bf16_flops", 0, 0);
+  g.fp8_flops = m.get_double("fp8_flops", 0, 0);
+  g.int8_ops = m.get_double("int8_ops", 0, 0);
+  g.fp32_flops = m.req_double("fp32_flops", 0, yaml::kInf, true);
+  g.sm_count = m.req_int("sm_count", 1);
+  g.l2_bytes = m.opt_bytes("l2_bytes").value_or(0);
+  g.nvlink_bytes_per_s = m.get_double("nvlink_bytes_per_s", 0, 0);
+  g.nvlink_fabric = parse_fabric(m.get_choice("nvlink_fabric", "none", kFabrics));
+  g.p2p = m.get_bool("p2p", true);
+  g.tdp_w = m.get_double("tdp_w", 0, 0);
+  m.finish();
+  if (g.fp16_flops <= 0 && g.bf16_flops <= 0) {
+    m.fail("fp16_flops", "a GPU needs a half-precision peak: set fp16_flops or bf16_flops > 0");
+  }
+  if ((g.nvlink_bytes_per_s > 0) != (g.nvlink_fabric != NvlinkFabric::kNone)) {
+    m.fail("nvlink_fabric", fmt::format("'{}' does not match nvlink_bytes_per_s {} (use 'none' exactly when the GPU "
+                                        "has no NVLink)", fabric_name(g.nvlink_fabric), g.nvlink_bytes_per_s));
+  }
+  return g;
+}
+
+PcieSpec read_pcie(const yaml::Map& m) {
+  PcieSpec p;
+  p.gen = static_cast<int>(m.req_int("gen", 1, 7));
+  p.lanes = static_cast<int>(m.req_int("lanes", 1, 16));
+  if (p.lanes != 1 && p.lanes != 2 && p.lanes != 4 && p.lanes != 8 && p.lanes != 16) {
+    m.fail("lanes", fmt::format("expected one of 1, 2, 4, 8, 16, found {}", p.lanes));
+  }
+  p.h2d_bytes_per_s = m.req_double("h2d_bytes_per_s", 0, yaml::kInf, true);
+  p.d2h_bytes_per_s = m.req_double("d2h_bytes_per_s", 0, yaml::kInf, true);
+  p.bidir_bytes_per_s = m.req_double("bidir_bytes_per_s", 0, yaml::kInf, true);
+  p.latency_ns = m.get_double("latency_ns", 0, 0);
+  p.gpus_per_switch = m.get_int("gpus_per_switch", 1, 1);
+  m.finish();
+  // 0.1 % slack for rounding in the written value.
+  const double limit = pcie_theoretical_bytes_per_s(p.gen, p.lanes) * 1.001;
+  for (const char* key : {"h2d_bytes_per_s", "d2h_bytes_per_s"}) {
+    const double v = std::string_view(key) == "h2d_bytes_per_s" ? p.h2d_bytes_per_s : p.d2h_bytes_per_s;
+    if (v > limit) {
+      m.fail(key, fmt::format("{:.4g} B/s exceeds the theoretical {:.4g} B/s of PCIe gen{} x{}", v, limit / 1.001,
+                              p.gen, p.lanes));
+    }
+  }
+  const double one_way = std::max(p.h2d_bytes_per_s, p.d2h_bytes_per_s);
+  if (p.bidir_bytes_per_s > p.h2d_bytes_per_s + p.d2h_bytes_per_s) {
+    m.fail("bidir_bytes_per_s", fmt::format("{:.4g} B/s exceeds h2d + d2h = {:.4g} B/s (both directions together "
+                                            "cannot move more than twice one direction)",
+                                            p.bidir_bytes_per_s, p.h2d_bytes_per_s + p.d2h_bytes_per_s));
+  }
+  if (p.bidir_bytes_per_s < one_way) {
+    m.fail("bidir_bytes_per_s", fmt::format("{:.4g} B/s is below one direction alone ({:.4g} B/s)",
+                                            p.bidir_bytes_per_s, one_way));
+  }
+  return p;
+}
+
+HostSpec read_host(const yaml::Map& m) {
+  HostSpec h;
+  h.dram_bytes = req_bytes(m, "dram_bytes");
+  h.dram_bytes_per_s = m.req_double("dram_bytes_per_s", 0, yaml::kInf, true);
+  h.cpu_cores = m.get_int("cpu_cores", 0, 0);
+  h.sockets = m.get_int("sockets", 1, 1, 64);
+  h.socket_link_bytes_per_s = m.get_double("socket_link_bytes_per_s", 0, 0);
+  m.finish();
+  if (h.sockets > 1 && h.socket_link_bytes_per_s <= 0) {
+    m.fail("socket_link_bytes_per_s", fmt::format("required (> 0) when sockets is {}", h.sockets));
+  }
+  return h;
+}
+
+// A name the user probably meant: a close typo first, else the first catalog name that starts with (or contains)
+// what was typed, so "h100" suggests "h100-pcie-80gb" although it is many edits away.
+std::string suggestion(const std::string& key, const std::vector<std::string>& names) {
+  std::string best = nearest_name(key, names);
+  if (!best.empty() || key.empty()) return best;
+  for (const auto& n : names) {
+    if (n.rfind(key, 0) == 0) return n;
+  }
+  for (const auto& n : names) {
+    if (n.find(key) != std::string::npos) return n;
+  }
+  return "";
+}
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+double pcie_theoretical_bytes_per_s(int gen, int lanes) {
+  // Per-lane transfer rate in GT/s and encoding efficiency, PCI-SIG PCI Express Base Specifications 1.0-7.0.
+  double gts = 0, efficiency = 128.0 / 130.0;
+  switch (gen) {
+    case 1: gts = 2.5, efficiency = 0.8; break;
+    case 2: gts = 5.0, efficiency = 0.8; break;
+    case 3: gts = 8.0; break;
+    case 4: gts = 16.0; break;
+    case 5: gts = 32.0; break;
+    case 6: gts = 64.0, efficiency = 242.0 / 256.0; break;
+    case 7: gts = 128.0, efficiency = 242.0 / 256.0; break;
+    default: return 0;
+  }
+  return gts * 1e9 * efficiency * lanes / 8.0;
+}
+
+HardwareProfile parse_hardware_yaml(const YAML::Node& node, std::shared_ptr<const yaml::Source> source) {
+  const std::string stem = fs::path(source->file).stem().string();
+  yaml::Map map(node, source);
+  HardwareProfile h;
+  h.file = source->file;
+  h.name = map.get_string("name", stem);
+  h.source = map.get_choice("source", "", kSources);
+  if (h.source.empty()) map.fail("source", "required key is missing (expected one of datasheet, measured)");
+  h.description = map.get_string("description", "");
+  h.citations = read_citations(map, h.source == "datasheet");
+  h.gpus_per_node = map.get_int("gpus_per_node", 1, 1, 1024);
+  h.gpu = read_gpu(map.child("gpu"));
+  h.pcie = read_pcie(map.child("pcie"));
+  h.host = read_host(map.child("host"));
+  map.finish();
+  if (!map.has("gpu")) map.fail("gpu", "required section is missing");
+  if (!map.has("pcie")) map.fail("pcie", "required section is missing");
+  if (!map.has("host")) map.fail("host", "required section is missing");
+  if (h.pcie.gpus_per_switch > h.gpus_per_node) {
+    map.child("pcie").fail("gpus_per_switch", fmt::format("{} exceeds gpus_per_node {}", h.pcie.gpus_per_switch,
+                                                          h.gpus_per_node));
+  }
+  return h;
+}
+
+std::string hardware_catalog_dir() { return (fs::path(data_root()) / "hw" / "catalog").string(); }
+
+std::vector<std::string> hardware_catalog_names() {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(hardware_catalog_dir(), ec)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".yaml") names.push_back(entry.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+HardwareProfile load_hardware(const std::string& name_or_path) {
+  std::error_code ec;
+  const bool looks_like_path = ends_with(name_or_path, ".yaml") || ends_with(name_or_path, ".yml") ||
+                               name_or_path.find('/') != std::string::npos || fs::is_regular_file(name_or_path, ec);
+  std::string file = name_or_path;
+  if (!looks_like_path) {
+    const auto names = hardware_catalog_names();
+    if (std::find(names.begin(), names.end(), name_or_path) == names.end()) {
+      const std::string near = suggestion(name_or_path, names);
+      throw Error(fmt::format("unknown hardware '{}'{}; valid: {} (or a path to a hardware profile .yaml)",
+                              name_or_path, near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near),
+                              join(names)));
+    }
+    file = (fs::path(hardware_catalog_dir()) / (name_or_path + ".yaml")).string();
+  }
+  auto source = std::make_shared<yaml::Source>();
+  source->file = file;
+  return parse_hardware_yaml(yaml::load_file(file), source);
+}
+
+YAML::Node hardware_to_yaml(const HardwareProfile& h) {
+  YAML::Node n(YAML::NodeType::Map);
+  n["name"] = h.name;
+  n["source"] = h.source;
+  n["description"] = h.description;
+  YAML::Node cites(YAML::NodeType::Sequence);
+  for (const auto& c : h.citations) cites.push_back(c);
+  n["citations"] = cites;
+  n["gpus_per_node"] = h.gpus_per_node;
+
+  YAML::Node g(YAML::NodeType::Map);
+  g["model"] = h.gpu.model;
+  g["hbm_bytes"] = h.gpu.hbm_bytes;
+  g["hbm_bytes_per_s"] = h.gpu.hbm_bytes_per_s;
+  g["fp16_flops"] = h.gpu.fp16_flops;
+  g["bf16_flops"] = h.gpu.bf16_flops;
+  g["fp8_flops"] = h.gpu.fp8_flops;
+  g["int8_ops"] = h.gpu.int8_ops;
+  g["fp32_flops"] = h.gpu.fp32_flops;
+  g["sm_count"] = h.gpu.sm_count;
+  g["l2_bytes"] = h.gpu.l2_bytes;
+  g["nvlink_bytes_per_s"] = h.gpu.nvlink_bytes_per_s;
+  g["nvlink_fabric"] = fabric_name(h.gpu.nvlink_fabric);
+  g["p2p"] = h.gpu.p2p;
+  g["tdp_w"] = h.gpu.tdp_w;
+  n["gpu"] = g;
+
+  YAML::Node p(YAML::NodeType::Map);
+  p["gen"] = h.pcie.gen;
+  p["lanes"] = h.pcie.lanes;
+  p["h2d_bytes_per_s"] = h.pcie.h2d_bytes_per_s;
+  p["d2h_bytes_per_s"] = h.pcie.d2h_bytes_per_s;
+  p["bidir_bytes_per_s"] = h.pcie.bidir_bytes_per_s;
+  p["latency_ns"] = h.pcie.latency_ns;
+  p["gpus_per_switch"] = h.pcie.gpus_per_switch;
+  n["pcie"] = p;
+
+  YAML::Node o(YAML::NodeType::Map);
+  o["dram_bytes"] = h.host.dram_bytes;
+  o["dram_bytes_per_s"] = h.host.dram_bytes_per_s;
+  o["cpu_cores"] = h.host.cpu_cores;
+  o["sockets"] = h.host.sockets;
+  o["socket_link_bytes_per_s"] = h.host.socket_link_bytes_per_s;
+  n["host"] = o;
+  return n;
+}
+
+}  // namespace kvsim::hw

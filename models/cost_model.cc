@@ -1,0 +1,215 @@
+#include "models/cost_model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "sim/core/error.h"
+
+namespace kvsim::models {
+
+namespace {
+// All-reduce within a node: a ring moves 2 (tp - 1) / tp of the message per GPU; each call pays a fixed latency.
+// NCCL / vLLM custom all-reduce within an NVLink node: ~8 us for small messages (vLLM custom all-reduce PR
+// benchmarks, 8xA100/H100); over PCIe through the host, ~25 us (no P2P: staged through host memory). Assumptions.
+constexpr double kAllreduceLatencyNvlinkUs = 8.0;
+constexpr double kAllreduceLatencyPcieUs = 25.0;
+
+SimTime roofline_ns(double flops, double flops_per_s, double bytes, double bytes_per_s, std::string* bound) {
+  const SimTime c = work_time_ns(flops, flops_per_s);
+  const SimTime m = work_time_ns(bytes, bytes_per_s);
+  *bound = c >= m ? "compute" : "memory";
+  return std::max(c, m);
+}
+}  // namespace
+
+void BatchShape::add_sequence(int64_t cached_tokens, int64_t new_tokens, bool samples, int64_t window) {
+  const double c = static_cast<double>(cached_tokens), n = static_cast<double>(new_tokens);
+  ++num_seqs;
+  num_tokens += new_tokens;
+  if (samples) ++num_sampled;
+  attn_pairs += n * c + n * (n + 1) / 2;
+  kv_read_tokens += c + n;
+  if (window > 0) {
+    const double w = static_cast<double>(window);
+    // Query i (1-based) sees min(c + i, w) keys.
+    double pairs = 0;
+    const double full_until = std::clamp(w - c, 0.0, n);  // queries with c + i <= w
+    pairs += full_until * c + full_until * (full_until + 1) / 2;
+    pairs += (n - full_until) * w;
+    attn_pairs_window += pairs;
+    kv_read_tokens_window += std::min(c + n, w);
+  }
+}
+
+CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig config)
+    : model_(std::move(model)), hardware_(std::move(hardware)), config_(config) {
+  if (config_.tp < 1) throw Error(fmt::format("tensor_parallel must be >= 1, found {}", config_.tp));
+  act_bytes_ = dtype_bytes(config_.dtype);
+  weight_bytes_ = dtype_bytes(config_.weight_dtype);
+  // fp8 weights run fp8 GEMMs where the GPU has fp8 units; narrower formats dequantise to the activation dtype.
+  compute_flops_ = hardware_.peak_flops(config_.weight_dtype == DType::kFp8 ? DType::kFp8 : config_.dtype);
+  if (!(compute_flops_ > 0) || !(hardware_.gpu.hbm_bytes_per_s > 0)) {
+    throw Error(fmt::format("hardware '{}' has no {} peak or memory bandwidth", hardware_.name,
+                            dtype_name(config_.dtype)));
+  }
+}
+
+int64_t CostModel::padded_tokens(const BatchShape& batch) const {
+  if (!config_.cuda_graphs || !batch.decode_only || batch.num_tokens > config_.max_graph_batch) {
+    return batch.num_tokens;
+  }
+  const int64_t n = batch.num_tokens;
+  if (n <= 1) return n;
+  if (n <= 2) return 2;
+  if (n <= 4) return 4;
+  return (n + 7) / 8 * 8;
+}
+
+OpCost CostModel::gemm(const std::string& name, double tokens, double in_features, double out_features) const {
+  OpCost op;
+  op.name = name;
+  const double params = in_features * out_features;
+  op.flops = 2.0 * tokens * params;
+  op.bytes = params * weight_bytes_ + tokens * (in_features + out_features) * act_bytes_;
+  op.time_ns = roofline_ns(op.flops, compute_flops_ * config_.efficiency.gemm, op.bytes,
+                           hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &op.bound);
+  return op;
+}
+
+OpCost CostModel::elementwise(const std::string& name, double bytes) const {
+  OpCost op;
+  op.name = name;
+  op.bytes = bytes;
+  op.time_ns = transfer_time_ns(static_cast<uint64_t>(bytes), hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory);
+  op.bound = "memory";
+  return op;
+}
+
+OpCost CostModel::attention(const BatchShape& b) const {
+  // Averaged over layers: full-attention layers use the uncapped sums, sliding layers the windowed ones.
+  const double layers = static_cast<double>(model_.num_layers);
+  const double sliding = static_cast<double>(model_.num_sliding_layers());
+  const double full_share = (layers - sliding) / layers, sliding_share = sliding / layers;
+  const double pairs = full_share * b.attn_pairs + sliding_share * b.attn_pairs_window;
+  const double kv_tokens = full_share * b.kv_read_tokens + sliding_share * b.kv_read_tokens_window;
+  const double q_heads = static_cast<double>(model_.num_attention_heads) / config_.tp;
+  OpCost op;
+  op.name = "attention";
+  op.flops = 4.0 * q_heads * static_cast<double>(model_.head_dim) * pairs;  // QK^T and PV, 2 FLOPs per MAC
+  const double kv_bytes = kv_tokens * kv_bytes_per_token_layer(model_, config_.kv_dtype, config_.tp);
+  const double qo_bytes = 2.0 * static_cast<double>(b.num_tokens) * q_heads * model_.head_dim * act_bytes_;
+  op.bytes = kv_bytes + qo_bytes;
+  op.time_ns = roofline_ns(op.flops, compute_flops_ * config_.efficiency.attention_compute, op.bytes,
+                           hardware_.gpu.hbm_bytes_per_s * config_.efficiency.attention_memory, &op.bound);
+  return op;
+}
+
+OpCost CostModel::allreduce(double tokens) const {
+  OpCost op;
+  op.name = "allreduce";
+  const double tp = config_.tp;
+  const double message = tokens * static_cast<double>(model_.hidden_size) * act_bytes_;
+  op.bytes = 2.0 * (tp - 1) / tp * message;
+  const bool nvlink = hardware_.gpu.nvlink_bytes_per_s > 0;
+  const double link = nvlink ? hardware_.gpu.nvlink_bytes_per_s : hardware_.pcie.h2d_bytes_per_s;
+  const double latency_us = nvlink ? kAllreduceLatencyNvlinkUs : kAllreduceLatencyPcieUs;
+  const SimTime latency = static_cast<SimTime>(latency_us * kNsPerUs);
+  const SimTime transfer = transfer_time_ns(static_cast<uint64_t>(op.bytes), link);
+  op.time_ns = latency + transfer;
+  op.bound = latency >= transfer ? "latency" : "memory";
+  return op;
+}
+
+OpCost CostModel::experts(double tokens) const {
+  // Each token runs experts_per_token experts; the weights read are those of the distinct experts the batch
+  // touches: E (1 - (1 - k/E)^T) in expectation under uniform routing.
+  const double e = static_cast<double>(model_.num_experts), k = static_cast<double>(model_.experts_per_token);
+  const double hidden = static_cast<double>(model_.hidden_size);
+  const double inter = static_cast<double>(model_.intermediate_size) / config_.tp;
+  const double params_per_expert = 3.0 * hidden * inter;  // gate, up, down
+  const double touched = e * (1.0 - std::pow(1.0 - k / e, tokens));
+  const DType expert_storage = model_.has_expert_dtype && dtype_bits(model_.expert_dtype) < dtype_bits(config_.weight_dtype)
+                                   ? model_.expert_dtype
+                                   : config_.weight_dtype;
+  OpCost op;
+  op.name = "experts";
+  op.flops = 2.0 * tokens * k * params_per_expert;
+  op.bytes = touched * params_per_expert * dtype_bytes(expert_storage) + tokens * k * (2 * hidden + 3 * inter) * act_bytes_;
+  op.time_ns = roofline_ns(op.flops, compute_flops_ * config_.efficiency.gemm, op.bytes,
+                           hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &op.bound);
+  return op;
+}
+
+std::vector<OpCost> CostModel::ops(const BatchShape& b) const {
+  std::vector<OpCost> out;
+  const double t = static_cast<double>(padded_tokens(b));
+  const double tp = config_.tp;
+  const double hidden = static_cast<double>(model_.hidden_size);
+  const double head_dim = static_cast<double>(model_.head_dim);
+  const double q_dim = static_cast<double>(model_.num_attention_heads) * head_dim / tp;
+  const double kv_dim = static_cast<double>(kv_heads_per_gpu(model_, config_.tp)) * head_dim;
+  const double inter = static_cast<double>(model_.intermediate_size) / tp;
+
+  out.push_back(gemm("qkv_proj", t, hidden, q_dim + 2 * kv_dim));
+  if (model_.position == PositionKind::kRope) {
+    out.push_back(elementwise("rope", 2.0 * t * (q_dim + kv_dim) * act_bytes_));  // read + write q and k
+  }
+  out.push_back(attention(b));
+  out.push_back(gemm("o_proj", t, q_dim, hidden));
+  if (model_.is_moe()) {
+    OpCost router = gemm("router", t, hidden, static_cast<double>(model_.num_experts));
+    out.push_back(router);
+    out.push_back(experts(t));
+  } else if (model_.mlp == MlpKind::kGated) {
+    out.push_back(gemm("gate_up_proj", t, hidden, 2 * inter));
+    out.push_back(elementwise("act", 3.0 * t * inter * act_bytes_));  // read gate and up, write product
+    out.push_back(gemm("down_proj", t, inter, hidden));
+  } else {
+    out.push_back(gemm("up_proj", t, hidden, inter));
+    out.push_back(elementwise("act", 2.0 * t * inter * act_bytes_));
+    out.push_back(gemm("down_proj", t, inter, hidden));
+  }
+  // Two norms per layer (pre-attention, pre-MLP), each reading the residual and writing the output; the residual
+  // add is fused into the norm in vLLM.
+  out.push_back(elementwise("norm", 2.0 * 3.0 * t * hidden * act_bytes_));
+  if (config_.tp > 1) {
+    OpCost ar = allreduce(t);
+    ar.time_ns *= 2;  // after attention and after the MLP
+    ar.bytes *= 2;
+    out.push_back(ar);
+  }
+  // Once per forward pass.
+  out.push_back(elementwise("embedding", 2.0 * t * hidden * act_bytes_));
+  out.push_back(gemm("lm_head", static_cast<double>(b.num_sampled), hidden, static_cast<double>(model_.vocab_size) / tp));
+  return out;
+}
+
+SimTime CostModel::forward_ns(const BatchShape& b) const {
+  if (b.num_tokens == 0) return 0;
+  SimTime per_layer = 0, once = 0;
+  for (const OpCost& op : ops(b)) {
+    if (op.name == "embedding" || op.name == "lm_head") {
+      once += op.time_ns;
+    } else {
+      per_layer += op.time_ns;
+    }
+  }
+  return per_layer * model_.num_layers + once;
+}
+
+SimTime CostModel::cpu_overhead_ns(const BatchShape& b) const {
+  if (b.num_tokens == 0) return 0;
+  const CpuOverhead& c = config_.cpu;
+  double us = c.iteration_us + c.per_seq_us * static_cast<double>(b.num_seqs);
+  const bool graphed = config_.cuda_graphs && b.decode_only && b.num_tokens <= config_.max_graph_batch;
+  if (graphed) {
+    us += c.graph_replay_us;
+  } else {
+    us += c.launch_us * c.kernels_per_layer * static_cast<double>(model_.num_layers);
+  }
+  return static_cast<SimTime>(std::llround(us * kNsPerUs));
+}
+
+}  // namespace kvsim::models

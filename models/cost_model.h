@@ -1,0 +1,119 @@
+// Cost model v0: the time of one forward pass of a batch on one GPU of a tensor-parallel group, as a roofline per
+// operator (time = max(FLOPs / (peak x efficiency), bytes / (bandwidth x efficiency))) with documented default
+// efficiencies, plus a per-iteration CPU overhead with and without CUDA graphs. A pure function of
+// (ModelSpec, HardwareProfile, ExecConfig, BatchShape): easy to test, easy to cache.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hw/hardware_profile.h"
+#include "models/model_spec.h"
+#include "sim/core/dtype.h"
+#include "sim/core/time.h"
+
+namespace kvsim::models {
+
+// Default efficiencies: the share of a datasheet peak that the roofline assumes an operator reaches. Each is an
+// assumption with a source, to be replaced by measured curves from `kvsim calibrate` (hardware profile `measured`).
+struct Efficiency {
+  // cuBLAS GEMMs at LLM shapes reach 60-80 % of dense tensor peak on A100/H100 (Vidur, MLSys 2024, operator
+  // profiles; NVIDIA Hopper tuning guide); 0.7 is the middle of that band.
+  double gemm = 0.70;
+  // Streaming kernels (weights, activations): a device-local copy on H100 reaches 2841-2901 GB/s of 3.35 TB/s,
+  // 85-87 % (p2pBandwidthLatencyTest log, REFERENCES.md).
+  double memory = 0.85;
+  // Decode attention over a paged KV cache: DESIGN.md targets >= 80 % of the copy bandwidth for the paged kernel;
+  // 0.8 x 0.85 = 0.68 of peak.
+  double attention_memory = 0.68;
+  // Fused flash-attention prefill: FlashAttention-2 reaches 50-73 % of A100 peak in the forward pass
+  // (Dao, 2023, fig. 4); 0.55 assumed.
+  double attention_compute = 0.55;
+};
+
+// Per-iteration host cost: scheduling, input preparation, sampling, kernel launches. Assumptions until calibrated:
+// launch latency 5 us per kernel in eager mode (CUDA driver launch cost is 2-10 us per kernel), a fixed 0.6 ms of
+// scheduler + sampler work per iteration and 4 us per sequence (Vidur attributes its high-load error to this term).
+struct CpuOverhead {
+  double iteration_us = 600.0;
+  double per_seq_us = 4.0;
+  double launch_us = 5.0;
+  int kernels_per_layer = 12;
+  double graph_replay_us = 30.0;  // one cudaGraphLaunch per iteration (piecewise graphs: a few)
+};
+
+struct ExecConfig {
+  DType dtype = DType::kBf16;         // activations and math
+  DType weight_dtype = DType::kBf16;  // storage of weights
+  DType kv_dtype = DType::kBf16;      // storage of KV entries
+  int tp = 1;
+  bool cuda_graphs = true;            // false = engine.enforce_eager
+  int max_graph_batch = 512;          // vLLM captures decode graphs for batch sizes up to 512
+  Efficiency efficiency;
+  CpuOverhead cpu;
+};
+
+// What one iteration computes, summed over its sequences. A sequence with c cached tokens and n new tokens has
+// n x c + n (n + 1) / 2 query-key pairs and reads c + n tokens of KV in each full-attention layer; in a
+// sliding-window layer both are capped by the window.
+struct BatchShape {
+  int64_t num_seqs = 0;
+  int64_t num_tokens = 0;      // new tokens computed this iteration
+  int64_t num_sampled = 0;     // sequences that produce a token (lm_head rows)
+  bool decode_only = false;    // every sequence computes exactly one token (CUDA-graph eligible)
+  double attn_pairs = 0;
+  double kv_read_tokens = 0;
+  double attn_pairs_window = 0;
+  double kv_read_tokens_window = 0;
+
+  // Add one sequence; `window` is the model's sliding window (0 = none).
+  void add_sequence(int64_t cached_tokens, int64_t new_tokens, bool samples, int64_t window);
+};
+
+struct OpCost {
+  std::string name;
+  double flops = 0;
+  double bytes = 0;
+  SimTime time_ns = 0;
+  std::string source = "roofline";  // "roofline" | "measured"
+  std::string bound;                // "compute" | "memory" | "latency"
+};
+
+class CostModel {
+ public:
+  CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig config);
+
+  // Per-layer operators for one layer (attention split between full and sliding layers is averaged over the
+  // layers), followed by `embedding` and `lm_head`, each once.
+  std::vector<OpCost> ops(const BatchShape& batch) const;
+
+  // Whole forward pass: sum over layers of the per-layer ops, plus embedding and lm_head.
+  SimTime forward_ns(const BatchShape& batch) const;
+  SimTime cpu_overhead_ns(const BatchShape& batch) const;
+  SimTime iteration_ns(const BatchShape& batch) const { return forward_ns(batch) + cpu_overhead_ns(batch); }
+
+  // Tokens a decode-only batch of `num_seqs` is padded to under CUDA graphs (vLLM capture sizes 1, 2, 4, 8, 16,
+  // 24, ... 512; larger batches run eagerly unpadded).
+  int64_t padded_tokens(const BatchShape& batch) const;
+
+  const ModelSpec& model() const { return model_; }
+  const hw::HardwareProfile& hardware() const { return hardware_; }
+  const ExecConfig& config() const { return config_; }
+
+ private:
+  OpCost gemm(const std::string& name, double tokens, double in_features, double out_features) const;
+  OpCost elementwise(const std::string& name, double bytes) const;
+  OpCost attention(const BatchShape& batch) const;
+  OpCost allreduce(double tokens) const;
+  OpCost experts(double tokens) const;
+
+  ModelSpec model_;
+  hw::HardwareProfile hardware_;
+  ExecConfig config_;
+  double act_bytes_;
+  double weight_bytes_;
+  double compute_flops_;  // dense peak for the math dtype
+};
+
+}  // namespace kvsim::models

@@ -1,0 +1,24 @@
+#include "models/memory_footprint.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace kvsim::models {
+
+uint64_t activation_peak_bytes(const ModelSpec& m, int64_t tokens, int64_t num_seqs, DType dtype, int tp) {
+  const double t = static_cast<double>(tokens);
+  const double b = dtype_bytes(dtype);
+  const double hidden = static_cast<double>(m.hidden_size);
+  const double inter_width = static_cast<double>(m.intermediate_size) * (m.is_moe() ? m.experts_per_token : 1) / tp;
+  const double mlp_out = m.mlp == MlpKind::kGated || m.is_moe() ? 2.0 * inter_width : inter_width;
+  const double mlp_live = t * (hidden + mlp_out + inter_width) * b;
+  const double q_dim = static_cast<double>(m.num_attention_heads * m.head_dim) / tp;
+  const double kv_dim = static_cast<double>(kv_heads_per_gpu(m, tp) * m.head_dim);
+  const double attn_live = t * (hidden + q_dim + 2 * kv_dim + q_dim) * b;
+  const double residual = 2.0 * t * hidden * b;  // residual stream and normed copy
+  const double rows = static_cast<double>(std::min(num_seqs, tokens));
+  const double logits = 2.0 * rows * static_cast<double>(m.vocab_size) * 4.0;  // fp32 logits + sampler copy
+  return static_cast<uint64_t>(std::ceil(std::max(mlp_live, attn_live) + residual + logits));
+}
+
+}  // namespace kvsim::models

@@ -1,0 +1,39 @@
+// Loading a ModelSpec: from the shipped catalog (models/catalog/<name>.yaml), from a catalog-format YAML file, or
+// from a Hugging Face config.json (LLaMA, Mistral, Qwen2, OPT, gpt-oss, and a best effort for other decoder-only
+// architectures from the common keys). Every problem is a kvsim::Error naming file:line:col and the key.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "models/model_spec.h"
+#include "sim/core/yaml.h"
+
+namespace kvsim::models {
+
+// A catalog name ("llama-3.1-8b"), a path to a catalog-format .yaml, or a path to a Hugging Face config.json (or to
+// a directory holding one).
+ModelSpec load_model(const std::string& name_or_path);
+
+// A catalog-format mapping. `name` defaults to the file's stem.
+ModelSpec parse_model_yaml(const YAML::Node& node, std::shared_ptr<const yaml::Source> source);
+
+// A Hugging Face config.json, read with yaml-cpp (JSON is YAML) so errors carry line:col. Keys it does not use are
+// ignored: config.json files carry many (token ids, dropout, rope scaling, ...).
+ModelSpec parse_hf_config(const std::string& path);
+
+// Names of the shipped models, sorted: the stems of model_catalog_dir()/*.yaml.
+std::vector<std::string> model_catalog_names();
+std::string model_catalog_dir();
+
+namespace detail {
+// Throws the first problem find_spec_problem() reports, at the place of its key in `map`. `keys` renames ModelSpec
+// fields to the input's key names (e.g. num_layers -> num_hidden_layers); unlisted fields keep their names.
+void check_spec_at(const ModelSpec& spec, const yaml::Map& map, const std::map<std::string, std::string>& keys = {});
+}  // namespace detail
+
+}  // namespace kvsim::models

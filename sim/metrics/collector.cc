@@ -1,0 +1,151 @@
+#include "sim/metrics/collector.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "sim/metrics/stats.h"
+
+namespace kvsim::metrics {
+
+Collector::Collector(CollectorConfig config, std::ostream* requests_csv, std::ostream* memory_csv)
+    : config_(config), requests_csv_(requests_csv), memory_csv_(memory_csv) {
+  state_.resize(static_cast<size_t>(config_.replicas));
+  since_.assign(static_cast<size_t>(config_.replicas), 0);
+  next_sample_.assign(static_cast<size_t>(config_.replicas), 0);
+  if (requests_csv_) {
+    *requests_csv_ << "id,replica,status,arrival_s,prompt_tokens,output_tokens,ttft_ms,tpot_ms,e2el_ms,finish_s,"
+                      "preemptions\n";
+  }
+  if (memory_csv_) {
+    *memory_csv_ << "time_s,replica,waiting,running,swapped,kv_blocks_used,kv_blocks_total,kv_used_bytes,"
+                    "hbm_used_bytes,kv_host_bytes\n";
+  }
+}
+
+void Collector::on_reject(const RequestRecord& r, const std::string& reason) {
+  ++rejected_;
+  if (requests_csv_) {
+    *requests_csv_ << fmt::format("{},{},rejected:{},{:.9f},{},{},,,,,0\n", r.id, r.replica, reason,
+                                  ns_to_s(r.arrival_ns), r.prompt_tokens, r.output_tokens);
+  }
+}
+
+void Collector::on_complete(const RequestRecord& r) {
+  ++completed_;
+  input_tokens_ += r.prompt_tokens;
+  output_tokens_ += r.output_tokens;
+  last_finish_ = std::max(last_finish_, r.finish_ns);
+  const double ttft = ns_to_ms(r.first_token_ns - r.arrival_ns);
+  const double e2el = ns_to_ms(r.finish_ns - r.arrival_ns);
+  ttft_ms_.push_back(ttft);
+  e2el_ms_.push_back(e2el);
+  double tpot = 0;
+  if (r.output_tokens > 1) {  // vLLM leaves single-token outputs out of TPOT
+    tpot = ns_to_ms(r.finish_ns - r.first_token_ns) / static_cast<double>(r.output_tokens - 1);
+    tpot_ms_.push_back(tpot);
+  }
+  const bool ttft_ok = config_.slo_ttft_ms <= 0 || ttft <= config_.slo_ttft_ms;
+  const bool tpot_ok = config_.slo_tpot_ms <= 0 || tpot <= config_.slo_tpot_ms;
+  if (ttft_ok && tpot_ok) ++slo_met_;
+  if (requests_csv_) {
+    *requests_csv_ << fmt::format("{},{},completed,{:.9f},{},{},{:.6f},{:.6f},{:.6f},{:.9f},{}\n", r.id, r.replica,
+                                  ns_to_s(r.arrival_ns), r.prompt_tokens, r.output_tokens, ttft, tpot, e2el,
+                                  ns_to_s(r.finish_ns), r.preemptions);
+  }
+}
+
+void Collector::add_itl(SimTime itl_ns, int64_t count) {
+  if (count <= 0) return;
+  const double v = ns_to_ms(itl_ns);
+  if (!itl_ms_.empty() && itl_ms_.back().first == v) {
+    itl_ms_.back().second += count;
+  } else {
+    itl_ms_.emplace_back(v, count);
+  }
+}
+
+void Collector::add_pcie(uint64_t h2d_bytes, uint64_t d2h_bytes) {
+  pcie_h2d_ += h2d_bytes;
+  pcie_d2h_ += d2h_bytes;
+}
+
+void Collector::integrate(SimTime now, int64_t replica) {
+  const size_t i = static_cast<size_t>(replica);
+  const ReplicaState& s = state_[i];
+  const double dt = static_cast<double>(now - since_[i]);
+  area_in_system_ += dt * static_cast<double>(s.waiting + s.running + s.swapped);
+  area_running_ += dt * static_cast<double>(s.running);
+  area_kv_tokens_ += dt * static_cast<double>(s.kv_tokens);
+  area_kv_slots_ += dt * static_cast<double>(s.kv_slots);
+  area_kv_blocks_ += dt * static_cast<double>(s.kv_blocks_used);
+  since_[i] = now;
+}
+
+void Collector::on_state(SimTime now, int64_t replica, const ReplicaState& state) {
+  integrate(now, replica);
+  const size_t i = static_cast<size_t>(replica);
+  state_[i] = state;
+  peak_kv_blocks_ = std::max(peak_kv_blocks_, state.kv_blocks_used);
+  peak_hbm_ = std::max(peak_hbm_, state.hbm_used_bytes);
+  peak_host_ = std::max(peak_host_, state.kv_host_bytes);
+  if (memory_csv_ && now >= next_sample_[i]) {
+    *memory_csv_ << fmt::format("{:.9f},{},{},{},{},{},{},{},{},{}\n", ns_to_s(now), replica, state.waiting,
+                                state.running, state.swapped, state.kv_blocks_used, config_.kv_blocks_total,
+                                static_cast<uint64_t>(state.kv_blocks_used) * config_.block_bytes,
+                                state.hbm_used_bytes, state.kv_host_bytes);
+    next_sample_[i] = (now / config_.memory_interval_ns + 1) * config_.memory_interval_ns;
+  }
+}
+
+nlohmann::ordered_json Collector::summary(SimTime end) {
+  for (int64_t r = 0; r < config_.replicas; ++r) integrate(end, r);
+
+  const double duration_s = ns_to_s(end);
+  const double per_s = duration_s > 0 ? 1.0 / duration_s : 0.0;
+  const double per_ns = end > 0 ? 1.0 / static_cast<double>(end) : 0.0;
+  nlohmann::ordered_json j;
+  j["duration"] = duration_s;
+  j["completed"] = completed_;
+  j["rejected"] = rejected_;
+  j["total_input_tokens"] = input_tokens_;
+  j["total_output_tokens"] = output_tokens_;
+  j["request_throughput"] = static_cast<double>(completed_) * per_s;
+  j["output_throughput"] = static_cast<double>(output_tokens_) * per_s;
+  j["total_token_throughput"] = static_cast<double>(input_tokens_ + output_tokens_) * per_s;
+  auto add = [&j](const std::string& name, Stats s) {
+    j["mean_" + name + "_ms"] = s.mean;
+    j["median_" + name + "_ms"] = s.median;
+    j["std_" + name + "_ms"] = s.std;
+    j["p90_" + name + "_ms"] = s.p90;
+    j["p99_" + name + "_ms"] = s.p99;
+  };
+  add("ttft", compute_stats(ttft_ms_));
+  add("tpot", compute_stats(tpot_ms_));
+  add("itl", compute_stats(itl_ms_));
+  add("e2el", compute_stats(e2el_ms_));
+  j["max_itl_ms"] = itl_ms_.empty() ? 0.0 : itl_ms_.back().first;  // sorted by compute_stats
+  j["num_preemptions"] = preemptions_;
+  j["num_iterations"] = iterations_;
+  j["mean_running_requests"] = area_running_ * per_ns;
+  j["mean_requests_in_system"] = area_in_system_ * per_ns;
+  j["kv_capacity_tokens"] = config_.kv_capacity_tokens * config_.replicas;
+  // Share of the allocated KV slots holding real token states (vLLM paper fig. 2 measures the same).
+  j["kv_token_utilization"] = area_kv_slots_ > 0 ? area_kv_tokens_ / area_kv_slots_ : 0.0;
+  j["mean_kv_block_usage"] =
+      config_.kv_blocks_total > 0 ? area_kv_blocks_ * per_ns / static_cast<double>(config_.kv_blocks_total * config_.replicas) : 0.0;
+  j["weights_bytes"] = config_.weights_bytes;
+  j["peak_hbm_bytes"] = peak_hbm_;
+  j["peak_kv_hbm_bytes"] = static_cast<uint64_t>(peak_kv_blocks_) * config_.block_bytes;
+  j["peak_kv_host_bytes"] = peak_host_;
+  j["pcie_h2d_bytes"] = pcie_h2d_;
+  j["pcie_d2h_bytes"] = pcie_d2h_;
+  // Full-retention policies keep every token: the quality proxy is 1 (DESIGN.md: an assumption, not a measurement).
+  j["retention_attention"] = 1.0;
+  j["retention_early_facts"] = 1.0;
+  j["slo_attainment"] = completed_ + rejected_ > 0 ? static_cast<double>(slo_met_) / static_cast<double>(completed_ + rejected_) : 0.0;
+  j["goodput"] = static_cast<double>(slo_met_) * per_s;
+  return j;
+}
+
+}  // namespace kvsim::metrics

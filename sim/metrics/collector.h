@@ -1,0 +1,96 @@
+// Collects what a run reports: per-request records (streamed to requests.csv as they finish), latency samples,
+// time-weighted state (requests in system, running, KV use), memory.csv samples, traffic counters; and builds
+// summary.json with vLLM benchmark_serving's key names plus kvsim's own (DESIGN.md "Outputs").
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/core/time.h"
+
+namespace kvsim::metrics {
+
+struct RequestRecord {
+  uint64_t id = 0;
+  int64_t replica = 0;
+  SimTime arrival_ns = 0;
+  SimTime first_token_ns = -1;
+  SimTime finish_ns = -1;
+  int64_t prompt_tokens = 0;
+  int64_t output_tokens = 0;
+  int64_t preemptions = 0;
+};
+
+// A replica's state between two changes; integrated over time.
+struct ReplicaState {
+  int64_t waiting = 0;
+  int64_t running = 0;
+  int64_t swapped = 0;
+  int64_t kv_blocks_used = 0;
+  int64_t kv_tokens = 0;       // token states held in the GPU KV pool
+  int64_t kv_slots = 0;        // token slots of the blocks held
+  uint64_t hbm_used_bytes = 0;
+  uint64_t kv_host_bytes = 0;
+};
+
+struct CollectorConfig {
+  int64_t replicas = 1;
+  int64_t kv_blocks_total = 0;       // per replica
+  uint64_t block_bytes = 0;
+  int64_t kv_capacity_tokens = 0;    // per replica
+  uint64_t weights_bytes = 0;        // per GPU
+  uint64_t static_hbm_bytes = 0;     // per GPU, everything but KV
+  double slo_ttft_ms = 0;            // 0 = no SLO on this metric
+  double slo_tpot_ms = 0;
+  SimTime memory_interval_ns = 100 * kNsPerMs;
+};
+
+class Collector {
+ public:
+  // `requests_csv` / `memory_csv` may be null (no files).
+  Collector(CollectorConfig config, std::ostream* requests_csv, std::ostream* memory_csv);
+
+  void on_arrival() { ++arrived_; }
+  void on_reject(const RequestRecord& r, const std::string& reason);
+  void on_complete(const RequestRecord& r);
+  void add_itl(SimTime itl_ns, int64_t count);
+  void on_preemption() { ++preemptions_; }
+  void add_pcie(uint64_t h2d_bytes, uint64_t d2h_bytes);
+  void on_iteration() { ++iterations_; }
+  // Record a replica's new state at `now` (integrates the previous state up to now).
+  void on_state(SimTime now, int64_t replica, const ReplicaState& state);
+
+  // Close the integrals at `end` and build the summary (call once, at the end of the run).
+  nlohmann::ordered_json summary(SimTime end);
+
+  int64_t completed() const { return completed_; }
+  int64_t rejected() const { return rejected_; }
+  int64_t arrived() const { return arrived_; }
+  int64_t iterations() const { return iterations_; }
+
+ private:
+  void integrate(SimTime now, int64_t replica);
+
+  CollectorConfig config_;
+  std::ostream* requests_csv_;
+  std::ostream* memory_csv_;
+  std::vector<double> ttft_ms_, tpot_ms_, e2el_ms_;
+  std::vector<std::pair<double, int64_t>> itl_ms_;
+  int64_t arrived_ = 0, completed_ = 0, rejected_ = 0, preemptions_ = 0, iterations_ = 0;
+  int64_t input_tokens_ = 0, output_tokens_ = 0, slo_met_ = 0;
+  uint64_t pcie_h2d_ = 0, pcie_d2h_ = 0;
+  SimTime last_finish_ = 0;
+  // Per-replica state and its running integrals (state x ns).
+  std::vector<ReplicaState> state_;
+  std::vector<SimTime> since_;
+  std::vector<SimTime> next_sample_;
+  double area_in_system_ = 0, area_running_ = 0, area_kv_tokens_ = 0, area_kv_slots_ = 0, area_kv_blocks_ = 0;
+  int64_t peak_kv_blocks_ = 0;
+  uint64_t peak_hbm_ = 0, peak_host_ = 0;
+};
+
+}  // namespace kvsim::metrics

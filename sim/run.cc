@@ -1,0 +1,80 @@
+#include "sim/run.h"
+
+#include <filesystem>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "sim/core/atomic_file.h"
+#include "sim/core/error.h"
+#include "sim/core/rng.h"
+#include "sim/metrics/collector.h"
+#include "sim/serving/cluster.h"
+#include "traces/workload.h"
+
+namespace kvsim::sim {
+
+models::ExecConfig exec_config(const Scenario& s) {
+  models::ExecConfig c;
+  c.dtype = s.dtype;
+  c.weight_dtype = s.weight_dtype;
+  c.kv_dtype = s.cache.precision;
+  c.tp = static_cast<int>(s.cluster.tensor_parallel);
+  c.cuda_graphs = !s.engine.enforce_eager;
+  return c;
+}
+
+RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
+  RunResult result;
+  result.plan = plan_memory(s);
+  const models::CostModel cost(s.model, s.hardware, exec_config(s));
+  RngStreams rng(s.seed);
+  auto source = traces::make_request_source(s.workload, rng);
+
+  // A failed run leaves no folder it created behind (its files are removed by AtomicFile).
+  struct FolderGuard {
+    std::string dir;
+    ~FolderGuard() {
+      std::error_code ec;
+      if (!dir.empty() && std::filesystem::is_empty(dir, ec)) std::filesystem::remove(dir, ec);
+    }
+  } guard;  // declared before the files, so it runs after their destructors removed them
+  std::unique_ptr<AtomicFile> requests_csv, memory_csv;
+  if (!out_dir.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(out_dir)) guard.dir = out_dir;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec) throw Error(Place{out_dir}, fmt::format("cannot create output folder: {}", ec.message()));
+    requests_csv = std::make_unique<AtomicFile>(out_dir + "/requests.csv");
+    memory_csv = std::make_unique<AtomicFile>(out_dir + "/memory.csv");
+  }
+  metrics::CollectorConfig mc;
+  mc.replicas = s.cluster.replicas;
+  mc.kv_blocks_total = result.plan.num_gpu_blocks;
+  mc.block_bytes = result.plan.block_bytes;
+  mc.kv_capacity_tokens = result.plan.kv_capacity_tokens();
+  mc.weights_bytes = result.plan.weights_bytes;
+  mc.static_hbm_bytes = result.plan.static_bytes();
+  mc.slo_ttft_ms = s.slo.ttft_ms.value_or(0);
+  mc.slo_tpot_ms = s.slo.tpot_ms.value_or(0);
+  mc.memory_interval_ns = static_cast<SimTime>(s.output.memory_interval_ms * kNsPerMs);
+  metrics::Collector collector(mc, requests_csv ? &requests_csv->stream() : nullptr,
+                               memory_csv ? &memory_csv->stream() : nullptr);
+
+  serving::Cluster cluster(s, result.plan, cost, collector, *source);
+  const SimTime end = cluster.run();
+  result.events = cluster.events_processed();
+  result.summary = collector.summary(end);
+
+  if (!out_dir.empty()) {
+    requests_csv->commit();
+    memory_csv->commit();
+    write_file_atomic(out_dir + "/summary.json", result.summary.dump(2) + "\n");
+    YAML::Emitter emitter;
+    emitter << scenario_to_yaml(s);
+    write_file_atomic(out_dir + "/scenario.resolved.yaml", std::string(emitter.c_str()) + "\n");
+  }
+  return result;
+}
+
+}  // namespace kvsim::sim

@@ -1,0 +1,93 @@
+// A scenario: model, hardware, engine and cache settings, workload, cluster, SLO and output, loaded from YAML (or
+// the built-in study), with `--set` overrides applied, every default resolved and every value validated once.
+// A plain value afterwards: cheap to copy into a sweep point.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "hw/hardware_profile.h"
+#include "models/model_spec.h"
+#include "sim/core/dtype.h"
+#include "traces/workload.h"
+
+namespace kvsim::sim {
+
+// vLLM engine settings. Defaults follow vLLM: V1 engine; 8192 batched tokens and 1024 sequences on GPUs with
+// >= 70 GiB, 2048 and 256 below (vLLM engine arguments, OpenAI-compatible server defaults).
+struct EngineConfig {
+  std::string version = "v1";  // v1 | v0
+  int64_t max_num_seqs = 0;
+  int64_t max_num_batched_tokens = 0;
+  int64_t max_model_len = 0;   // default: the model's max_position_embeddings
+  bool chunked_prefill = true;
+  bool enforce_eager = false;
+  double gpu_memory_utilization = 0.9;
+  std::optional<uint64_t> kv_cache_bytes;   // set the KV pool directly (per GPU)
+  std::optional<int64_t> num_gpu_blocks;    // or the block count, to match a real engine's log
+};
+
+struct CacheConfig {
+  std::string policy = "vllm";
+  int64_t block_size = 16;                  // tokens per block (vLLM default 16)
+  std::string preemption = "recompute";     // recompute | swap (swap only with engine v0)
+  uint64_t swap_space_bytes = 4ull << 30;   // host swap space per GPU (vLLM default swap_space = 4 GiB)
+  bool prefix_caching = true;               // v1 default on, v0 off
+  DType precision = DType::kBf16;           // KV dtype, default = dtype
+};
+
+struct ClusterConfig {
+  int64_t replicas = 1;
+  int64_t tensor_parallel = 1;
+};
+
+struct SloConfig {
+  std::optional<double> ttft_ms;
+  std::optional<double> tpot_ms;
+};
+
+struct OutputConfig {
+  std::string dir;                  // empty: no files written
+  double memory_interval_ms = 100;  // memory.csv sampling period
+};
+
+struct Scenario {
+  std::string file;  // where it came from ("<built-in study>" for the default)
+  std::string model_ref;
+  models::ModelSpec model;
+  std::string hardware_ref;
+  hw::HardwareProfile hardware;
+  DType dtype = DType::kBf16;
+  DType weight_dtype = DType::kBf16;
+  uint64_t seed = 0;
+  EngineConfig engine;
+  CacheConfig cache;
+  traces::WorkloadSpec workload;
+  ClusterConfig cluster;
+  SloConfig slo;
+  OutputConfig output;
+  bool check_invariants = false;  // verify memory/conservation every iteration (tests turn it on)
+};
+
+// The embedded default study: llama-3.1-8b on one h100-sxm5-80gb, long prompts (lognormal, mean 12K tokens,
+// clipped to 1K..32K, mean output 300) so that the KV cache, not max_num_seqs, is the limit.
+extern const char* const kBuiltinStudyYaml;
+inline constexpr const char* kBuiltinStudyName = "<built-in study>";
+// Request rates (req/s) the built-in `compare` sweeps, around the point where the study's KV cache saturates.
+std::vector<double> builtin_study_rates();
+
+// Load `path` (or the built-in study when empty), apply `overrides` ("a.b=v"), resolve defaults, validate.
+Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides);
+Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vector<std::string>& overrides);
+
+// The scenario with every default filled in, such that load_scenario on it reproduces the same scenario.
+YAML::Node scenario_to_yaml(const Scenario& s);
+
+// Names of the cache policies that exist (presets); `compare` runs all of them by default.
+std::vector<std::string> policy_names();
+
+}  // namespace kvsim::sim

@@ -1,0 +1,40 @@
+// A cluster of identical replicas behind a router, fed by a request stream. Pulls one arrival at a time from the
+// stream (constant memory for any trace), routes it, and runs the event queue until every request is done.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "models/cost_model.h"
+#include "sim/engine/event_queue.h"
+#include "sim/metrics/collector.h"
+#include "sim/scenario.h"
+#include "sim/serving/memory_plan.h"
+#include "sim/serving/replica.h"
+#include "traces/request.h"
+
+namespace kvsim::serving {
+
+class Cluster final : public engine::EventHandler {
+ public:
+  Cluster(const sim::Scenario& scenario, const sim::MemoryPlan& plan, const models::CostModel& cost,
+          metrics::Collector& metrics, traces::RequestSource& source);
+
+  // Runs to completion; returns the time of the last event.
+  SimTime run();
+  void on_event(SimTime now, uint32_t kind, uint64_t payload) override;
+  uint64_t events_processed() const { return queue_.events_processed(); }
+
+ private:
+  void pull_next();
+  size_t route();
+
+  const sim::Scenario& scenario_;
+  traces::RequestSource& source_;
+  engine::EventQueue queue_;
+  std::vector<std::unique_ptr<Replica>> replicas_;
+  std::optional<traces::Request> pending_;
+  size_t next_replica_ = 0;
+};
+
+}  // namespace kvsim::serving

@@ -1,0 +1,89 @@
+#include "sim/serving/memory_plan.h"
+
+#include <cmath>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "models/memory_footprint.h"
+#include "sim/core/error.h"
+#include "sim/core/units.h"
+
+namespace kvsim::sim {
+
+namespace {
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+}  // namespace
+
+int64_t MemoryPlan::blocks_for_tokens(int64_t tokens) const {
+  const int64_t blocks = ceil_div(tokens, block_size);
+  return full_groups * blocks + sliding_groups * std::min(blocks, window_blocks);
+}
+
+int64_t MemoryPlan::kv_capacity_tokens() const {
+  return num_gpu_blocks / (full_groups + sliding_groups) * block_size;
+}
+
+MemoryPlan plan_memory(const Scenario& s) {
+  const models::ModelSpec& m = s.model;
+  const int tp = static_cast<int>(s.cluster.tensor_parallel);
+  MemoryPlan p;
+  p.hbm_bytes = s.hardware.gpu.hbm_bytes;
+  p.usable_bytes = static_cast<uint64_t>(std::floor(s.engine.gpu_memory_utilization * static_cast<double>(p.hbm_bytes)));
+  p.weights_bytes = static_cast<uint64_t>(std::ceil(models::weight_bytes_per_gpu(m, s.weight_dtype, tp)));
+  p.activation_bytes = models::activation_peak_bytes(m, s.engine.max_num_batched_tokens, s.engine.max_num_seqs, s.dtype, tp);
+  p.non_torch_bytes = models::kNonTorchBytes;
+  p.cuda_graph_bytes = s.engine.enforce_eager ? 0 : models::kCudaGraphPoolBytes;
+  p.block_size = s.cache.block_size;
+
+  const int64_t sliding = m.num_sliding_layers(), full = m.num_layers - sliding;
+  p.layers_per_group = sliding == 0 ? full : (full == 0 ? sliding : std::gcd(full, sliding));
+  p.full_groups = full / p.layers_per_group;
+  p.sliding_groups = sliding / p.layers_per_group;
+  p.window_blocks = m.sliding_window > 0 ? ceil_div(m.sliding_window, p.block_size) + 1 : 0;
+  const double layer_token_bytes = models::kv_bytes_per_token_layer(m, s.cache.precision, tp);
+  p.block_bytes = static_cast<uint64_t>(std::ceil(layer_token_bytes * static_cast<double>(p.block_size * p.layers_per_group)));
+
+  if (p.weights_bytes >= p.usable_bytes) {
+    int fit_tp = 0;
+    for (int t : {2, 4, 8, 16, 32, 64}) {
+      if (m.num_attention_heads % t == 0 && models::weight_bytes_per_gpu(m, s.weight_dtype, t) < 0.9 * p.usable_bytes) {
+        fit_tp = t;
+        break;
+      }
+    }
+    const std::string way_out = fit_tp > tp ? fmt::format("set cluster.tensor_parallel >= {} or use an offload policy", fit_tp)
+                                            : "use a GPU with more memory or an offload policy";
+    throw Error(fmt::format("{} needs {:.1f} GiB for weights{} but {} has {:.1f} GiB usable ({:.2f} x {:.1f} GiB): {}",
+                            m.name, bytes_to_gib(p.weights_bytes), tp > 1 ? fmt::format(" per GPU at tp={}", tp) : "",
+                            s.hardware.name, bytes_to_gib(p.usable_bytes), s.engine.gpu_memory_utilization,
+                            bytes_to_gib(p.hbm_bytes), way_out));
+  }
+
+  if (s.engine.num_gpu_blocks) {
+    p.num_gpu_blocks = *s.engine.num_gpu_blocks;
+  } else {
+    uint64_t kv_bytes = 0;
+    if (s.engine.kv_cache_bytes) {
+      kv_bytes = *s.engine.kv_cache_bytes;
+    } else if (p.usable_bytes > p.static_bytes()) {
+      kv_bytes = p.usable_bytes - p.static_bytes();
+    }
+    p.num_gpu_blocks = static_cast<int64_t>(kv_bytes / p.block_bytes);
+  }
+  p.kv_cache_bytes = checked_mul(static_cast<uint64_t>(p.num_gpu_blocks), p.block_bytes, "kv cache bytes");
+
+  const int64_t needed = p.blocks_for_tokens(s.engine.max_model_len);
+  if (p.num_gpu_blocks < needed) {
+    throw Error(fmt::format(
+        "engine.max_model_len {} needs {} KV blocks but only {} fit on {} ({} tokens, {} of KV after {} weights and "
+        "{} activations): lower engine.max_model_len to <= {}, raise engine.gpu_memory_utilization, or add "
+        "tensor parallelism",
+        s.engine.max_model_len, needed, p.num_gpu_blocks, s.hardware.name, p.kv_capacity_tokens(),
+        format_bytes(p.kv_cache_bytes), format_bytes(p.weights_bytes), format_bytes(p.activation_bytes),
+        p.kv_capacity_tokens()));
+  }
+  return p;
+}
+
+}  // namespace kvsim::sim

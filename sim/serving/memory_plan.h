@@ -1,0 +1,41 @@
+// How one GPU's memory divides between weights, activations, fixed reserves and the paged KV pool, as vLLM
+// computes it at start-up: KV = gpu_memory_utilization x reported HBM - weights - activation peak - non-torch -
+// CUDA-graph pool; or set directly by kv_cache_bytes / num_gpu_blocks. Also the block geometry: with
+// sliding-window layers the pool is shared by layer groups (vLLM V1 hybrid allocator) and a sliding group holds at
+// most window / block_size + 1 blocks of a sequence.
+#pragma once
+
+#include <cstdint>
+
+#include "sim/scenario.h"
+
+namespace kvsim::sim {
+
+struct MemoryPlan {
+  uint64_t hbm_bytes = 0;         // as the driver reports
+  uint64_t usable_bytes = 0;      // gpu_memory_utilization x hbm_bytes
+  uint64_t weights_bytes = 0;
+  uint64_t activation_bytes = 0;
+  uint64_t non_torch_bytes = 0;
+  uint64_t cuda_graph_bytes = 0;
+  uint64_t kv_cache_bytes = 0;    // num_gpu_blocks x block_bytes
+  uint64_t block_bytes = 0;       // one block of one layer group
+  int64_t block_size = 0;         // tokens per block
+  int64_t num_gpu_blocks = 0;
+  int64_t layers_per_group = 0;
+  int64_t full_groups = 0;
+  int64_t sliding_groups = 0;
+  int64_t window_blocks = 0;      // most blocks a sliding group holds per sequence
+
+  uint64_t static_bytes() const { return weights_bytes + activation_bytes + non_torch_bytes + cuda_graph_bytes; }
+  // Blocks a sequence of `tokens` KV entries holds (monotone in tokens).
+  int64_t blocks_for_tokens(int64_t tokens) const;
+  // Tokens of one long sequence the pool can hold (vLLM's "GPU KV cache size: N tokens").
+  int64_t kv_capacity_tokens() const;
+};
+
+// Throws kvsim::Error when the weights do not fit (with both numbers and the tensor-parallel size that would fit)
+// or when the pool cannot hold one max_model_len sequence.
+MemoryPlan plan_memory(const Scenario& s);
+
+}  // namespace kvsim::sim

@@ -1,0 +1,261 @@
+#include "sim/serving/replica.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "sim/core/error.h"
+
+namespace kvsim::serving {
+
+namespace {
+// Pinned copy-engine transfers reach 55.3 of 63 GB/s on an H100 PCIe Gen5 x16 link (nvbandwidth log,
+// REFERENCES.md): 0.88 of the theoretical per-direction rate.
+constexpr double kPcieEfficiency = 0.88;
+}  // namespace
+
+Replica::Replica(int64_t id, const sim::Scenario& scenario, const sim::MemoryPlan& plan,
+                 const models::CostModel& cost, engine::EventQueue& queue, metrics::Collector& metrics)
+    : id_(id), scenario_(scenario), plan_(plan), cost_(cost), queue_(queue), metrics_(metrics) {
+  policy_ = cache::builtin_policies().make(scenario.cache.policy, plan_);
+  if (scenario.cache.preemption == "swap") {
+    swap_capacity_blocks_ = static_cast<int64_t>(scenario.cache.swap_space_bytes / plan_.block_bytes);
+  }
+}
+
+uint32_t Replica::new_slot() {
+  if (!free_slots_.empty()) {
+    const uint32_t s = free_slots_.back();
+    free_slots_.pop_back();
+    return s;
+  }
+  seqs_.emplace_back();
+  return static_cast<uint32_t>(seqs_.size() - 1);
+}
+
+void Replica::submit(const traces::Request& request, SimTime now) {
+  const uint32_t slot = new_slot();
+  Seq& s = seqs_[slot];
+  s = Seq{};
+  s.record.id = request.id;
+  s.record.replica = id_;
+  s.record.arrival_ns = request.arrival_ns;
+  s.record.prompt_tokens = request.prompt_tokens;
+  s.record.output_tokens = request.output_tokens;
+  metrics_.on_arrival();
+  // Like vLLM's OpenAI server: a request whose prompt plus requested output exceeds the context is refused.
+  if (request.prompt_tokens + request.output_tokens > scenario_.engine.max_model_len) {
+    reject(slot, "max_model_len");
+    return;
+  }
+  s.status = Status::kWaiting;
+  waiting_.push_back(slot);
+  report_state(now);
+  if (!busy_ && !wake_pending_) {
+    wake_pending_ = true;
+    queue_.schedule(now, this, kWake, 0, engine::kPriorityWake);
+  }
+}
+
+void Replica::reject(uint32_t slot, const std::string& reason) {
+  Seq& s = seqs_[slot];
+  metrics_.on_reject(s.record, reason);
+  s.status = Status::kDone;
+  free_slots_.push_back(slot);
+}
+
+void Replica::on_event(SimTime now, uint32_t kind, uint64_t) {
+  if (kind == kWake) {
+    wake_pending_ = false;
+    if (!busy_) start_iteration(now);
+  } else if (kind == kIterationEnd) {
+    finish_iteration(now);
+    start_iteration(now);
+  }
+}
+
+void Replica::preempt(uint32_t slot) {
+  Seq& s = seqs_[slot];
+  running_.erase(std::find(running_.begin(), running_.end(), slot));
+  metrics_.on_preemption();
+  ++s.record.preemptions;
+  preempted_this_step_ = true;
+  if (scenario_.cache.preemption == "swap" && s.kv.blocks <= swap_capacity_blocks_ - swap_used_blocks_) {
+    // The paper engine copies the blocks to host memory and keeps the computed state.
+    s.swapped_blocks = s.kv.blocks;
+    swap_used_blocks_ += s.kv.blocks;
+    swap_out_blocks_ += s.kv.blocks;
+    kv_tokens_ -= s.kv.tokens;
+    policy_->release(s.kv);
+    s.status = Status::kSwapped;
+    swapped_.push_back(slot);
+    return;
+  }
+  // Recompute (also the fallback when swap space is full): drop the KV; prompt and generated tokens are prefilled
+  // again when the request is rescheduled. Victims go back to the front of the queue, oldest first.
+  kv_tokens_ -= s.kv.tokens;
+  policy_->release(s.kv);
+  s.computed = 0;
+  s.status = Status::kWaiting;
+  waiting_.push_front(slot);
+}
+
+bool Replica::make_room(uint32_t slot, int64_t tokens) {
+  Seq& s = seqs_[slot];
+  while (true) {
+    const int64_t before = s.kv.tokens;
+    if (policy_->grow(s.kv, tokens)) {
+      kv_tokens_ += s.kv.tokens - before;
+      return true;
+    }
+    const uint32_t victim = running_.back();
+    preempt(victim);
+    if (victim == slot) return false;
+  }
+}
+
+SimTime Replica::swap_time_ns(int64_t blocks, double bytes_per_s) const {
+  if (blocks == 0) return 0;
+  // vLLM V0 swaps with one copy per block per layer for K and for V.
+  const int64_t copies = blocks * plan_.layers_per_group * 2;
+  const uint64_t bytes = static_cast<uint64_t>(blocks) * plan_.block_bytes;
+  return copies * static_cast<SimTime>(scenario_.hardware.pcie.latency_ns) +
+         transfer_time_ns(bytes, bytes_per_s * kPcieEfficiency);
+}
+
+void Replica::start_iteration(SimTime now) {
+  batch_.clear();
+  preempted_this_step_ = false;
+  swap_in_blocks_ = swap_out_blocks_ = 0;
+  while (true) {
+    if (scenario_.engine.chunked_prefill) {
+      schedule_mixed();
+    } else {
+      schedule_prefill_first();
+    }
+    if (!batch_.empty() || waiting_.empty() || !running_.empty() || !swapped_.empty()) break;
+    // Nothing runs and the head of the queue still does not fit: it never will.
+    const uint32_t head = waiting_.front();
+    waiting_.pop_front();
+    reject(head, "kv_capacity");
+  }
+  if (batch_.empty()) {
+    busy_ = false;
+    report_state(now);
+    return;
+  }
+  models::BatchShape shape;
+  shape.decode_only = true;
+  const int64_t window = scenario_.model.sliding_window;
+  for (const Scheduled& b : batch_) {
+    const Seq& s = seqs_[b.slot];
+    const bool samples = s.computed + b.new_tokens == s.known();
+    shape.add_sequence(s.computed, b.new_tokens, samples, window);
+    shape.decode_only = shape.decode_only && b.new_tokens == 1 && s.computed > 0;
+  }
+  SimTime duration = cost_.iteration_ns(shape);
+  duration += swap_time_ns(swap_in_blocks_, scenario_.hardware.pcie.h2d_bytes_per_s);
+  duration += swap_time_ns(swap_out_blocks_, scenario_.hardware.pcie.d2h_bytes_per_s);
+  metrics_.add_pcie(static_cast<uint64_t>(swap_in_blocks_) * plan_.block_bytes,
+                    static_cast<uint64_t>(swap_out_blocks_) * plan_.block_bytes);
+  metrics_.on_iteration();
+  busy_ = true;
+  iteration_start_ = now;
+  report_state(now);
+  if (scenario_.check_invariants) check_invariants(now);
+  queue_.schedule(now + std::max<SimTime>(duration, 1), this, kIterationEnd, 0, engine::kPriorityIteration);
+}
+
+void Replica::finish_iteration(SimTime now) {
+  int64_t itl_count = 0;
+  SimTime itl_value = -1;
+  bool any_done = false;
+  for (const Scheduled& b : batch_) {
+    Seq& s = seqs_[b.slot];
+    s.computed += b.new_tokens;
+    if (s.computed < s.known()) continue;  // a prefill chunk that produced no token
+    ++s.generated;
+    if (s.record.first_token_ns < 0) {
+      s.record.first_token_ns = now;
+    } else {
+      const SimTime itl = now - s.last_token_ns;
+      if (itl != itl_value) {
+        metrics_.add_itl(itl_value, itl_count);
+        itl_value = itl;
+        itl_count = 0;
+      }
+      ++itl_count;
+    }
+    s.last_token_ns = now;
+    if (s.generated == s.record.output_tokens) {
+      s.record.finish_ns = now;
+      kv_tokens_ -= s.kv.tokens;
+      policy_->release(s.kv);
+      s.status = Status::kDone;
+      metrics_.on_complete(s.record);
+      free_slots_.push_back(b.slot);
+      any_done = true;
+    }
+  }
+  metrics_.add_itl(itl_value, itl_count);
+  if (any_done) {
+    std::erase_if(running_, [this](uint32_t slot) { return seqs_[slot].status == Status::kDone; });
+  }
+  busy_ = false;
+  batch_.clear();
+}
+
+void Replica::report_state(SimTime now) {
+  metrics::ReplicaState st;
+  st.waiting = static_cast<int64_t>(waiting_.size());
+  st.running = static_cast<int64_t>(running_.size());
+  st.swapped = static_cast<int64_t>(swapped_.size());
+  st.kv_blocks_used = policy_->used_blocks();
+  st.kv_tokens = kv_tokens_;
+  st.kv_slots = st.kv_blocks_used * plan_.block_size / (plan_.full_groups + plan_.sliding_groups);
+  st.hbm_used_bytes = plan_.static_bytes() + static_cast<uint64_t>(st.kv_blocks_used) * plan_.block_bytes;
+  st.kv_host_bytes = static_cast<uint64_t>(swap_used_blocks_) * plan_.block_bytes;
+  metrics_.on_state(now, id_, st);
+}
+
+void Replica::check_invariants(SimTime now) const {
+  auto fail = [&](const std::string& what) {
+    throw Error(fmt::format("invariant violated on replica {} at t={} ns: {}", id_, now, what));
+  };
+  int64_t held = 0, tokens = 0;
+  for (uint32_t slot : running_) {
+    const Seq& s = seqs_[slot];
+    held += s.kv.blocks;
+    tokens += s.kv.tokens;
+    if (s.kv.blocks < policy_->blocks_for_tokens(s.kv.tokens)) {
+      fail(fmt::format("request {} holds {} blocks for {} tokens", s.record.id, s.kv.blocks, s.kv.tokens));
+    }
+  }
+  if (held != policy_->used_blocks()) {
+    fail(fmt::format("running requests hold {} blocks but the pool has {} in use", held, policy_->used_blocks()));
+  }
+  if (tokens != kv_tokens_) fail(fmt::format("KV token count {} != tracked {}", tokens, kv_tokens_));
+  if (policy_->used_blocks() > policy_->total_blocks()) {
+    fail(fmt::format("{} blocks in use, above the capacity of {}", policy_->used_blocks(), policy_->total_blocks()));
+  }
+  const uint64_t hbm = plan_.static_bytes() + static_cast<uint64_t>(policy_->used_blocks()) * plan_.block_bytes;
+  if (hbm > plan_.hbm_bytes) fail(fmt::format("HBM use {} above capacity {}", hbm, plan_.hbm_bytes));
+  if (swap_used_blocks_ > swap_capacity_blocks_ && swap_capacity_blocks_ > 0) fail("swap space above capacity");
+  if (static_cast<int64_t>(running_.size()) > scenario_.engine.max_num_seqs) fail("more running than max_num_seqs");
+  int64_t batch_tokens = 0;
+  for (const Scheduled& b : batch_) batch_tokens += b.new_tokens;
+  if (batch_tokens > scenario_.engine.max_num_batched_tokens) fail("batch above max_num_batched_tokens");
+}
+
+void Replica::check_end_state() const {
+  if (outstanding() != 0) {
+    throw Error(fmt::format("replica {} ended with {} requests unfinished", id_, outstanding()));
+  }
+  if (policy_->used_blocks() != 0 || policy_->blocks_allocated() != policy_->blocks_freed()) {
+    throw Error(fmt::format("replica {} ended with {} blocks in use ({} allocated, {} freed)", id_,
+                            policy_->used_blocks(), policy_->blocks_allocated(), policy_->blocks_freed()));
+  }
+  if (swap_used_blocks_ != 0) throw Error(fmt::format("replica {} ended with swap space in use", id_));
+}
+
+}  // namespace kvsim::serving

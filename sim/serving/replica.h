@@ -1,0 +1,96 @@
+// One model replica running continuous batching (Orca / vLLM): each iteration the scheduler picks running decodes
+// and new prefills under max_num_seqs and max_num_batched_tokens, asks the cache policy for room, preempts when it
+// must, and asks the cost model for the iteration's duration; the iteration's end is one event.
+// engine v1 schedules as vLLM V1 (chunked prefill, decodes first, recompute preemption); v0 as the vLLM paper's
+// engine (prefill-only iterations, swap or recompute, victim = most recently admitted).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/cost_model.h"
+#include "sim/cache/cache_policy.h"
+#include "sim/engine/event_queue.h"
+#include "sim/metrics/collector.h"
+#include "sim/scenario.h"
+#include "sim/serving/memory_plan.h"
+#include "traces/request.h"
+
+namespace kvsim::serving {
+
+class Replica final : public engine::EventHandler {
+ public:
+  Replica(int64_t id, const sim::Scenario& scenario, const sim::MemoryPlan& plan, const models::CostModel& cost,
+          engine::EventQueue& queue, metrics::Collector& metrics);
+
+  // A request routed here at `now`.
+  void submit(const traces::Request& request, SimTime now);
+  void on_event(SimTime now, uint32_t kind, uint64_t payload) override;
+
+  int64_t outstanding() const { return static_cast<int64_t>(waiting_.size() + running_.size() + swapped_.size()); }
+  int64_t free_kv_blocks() const { return policy_->free_blocks(); }
+  // Throws kvsim::Error when the end state breaks conservation (blocks held, requests left).
+  void check_end_state() const;
+
+ private:
+  enum EventKind : uint32_t { kWake = 1, kIterationEnd = 2 };
+  enum class Status : uint8_t { kWaiting, kRunning, kSwapped, kDone };
+
+  struct Seq {
+    metrics::RequestRecord record;
+    int64_t computed = 0;   // tokens whose KV is in the cache
+    int64_t generated = 0;  // output tokens produced
+    cache::SeqKv kv;
+    int64_t swapped_blocks = 0;
+    SimTime last_token_ns = -1;
+    Status status = Status::kWaiting;
+    int64_t known() const { return record.prompt_tokens + generated; }
+  };
+  struct Scheduled {
+    uint32_t slot;
+    int64_t new_tokens;
+  };
+
+  void start_iteration(SimTime now);
+  void finish_iteration(SimTime now);
+  void schedule_mixed();        // v1, and v0 with chunked prefill
+  void schedule_prefill_first();  // v0 without chunked prefill
+  // Make room for `slot` to hold `tokens` KV entries, preempting from the back of running_; false when `slot`
+  // itself had to be preempted.
+  bool make_room(uint32_t slot, int64_t tokens);
+  void preempt(uint32_t slot);
+  bool try_swap_in();
+  void reject(uint32_t slot, const std::string& reason);
+  SimTime swap_time_ns(int64_t blocks, double bytes_per_s) const;
+  void report_state(SimTime now);
+  void check_invariants(SimTime now) const;
+  uint32_t new_slot();
+
+  int64_t id_;
+  const sim::Scenario& scenario_;
+  sim::MemoryPlan plan_;
+  const models::CostModel& cost_;
+  engine::EventQueue& queue_;
+  metrics::Collector& metrics_;
+  std::unique_ptr<cache::CachePolicy> policy_;
+
+  std::vector<Seq> seqs_;
+  std::vector<uint32_t> free_slots_;
+  std::deque<uint32_t> waiting_;
+  std::vector<uint32_t> running_;  // admission order: the back is the most recently admitted
+  std::deque<uint32_t> swapped_;
+  std::vector<Scheduled> batch_;
+  bool busy_ = false;
+  bool wake_pending_ = false;
+  bool preempted_this_step_ = false;
+  int64_t swap_used_blocks_ = 0;
+  int64_t swap_capacity_blocks_ = 0;
+  int64_t swap_in_blocks_ = 0, swap_out_blocks_ = 0;  // this iteration
+  int64_t kv_tokens_ = 0;                              // KV entries held on the GPU
+  SimTime iteration_start_ = 0;
+};
+
+}  // namespace kvsim::serving

@@ -1,0 +1,104 @@
+// The two scheduling disciplines of Replica (see replica.h).
+#include <algorithm>
+
+#include "sim/serving/replica.h"
+
+namespace kvsim::serving {
+
+// vLLM V1 (vllm/v1/core/sched/scheduler.py): running requests first, each taking what it still needs (one token
+// for a decode, the rest of its prompt for a chunked prefill) within the token budget; when the pool is full the
+// most recently admitted request is preempted by recompute. New requests are admitted FCFS only when nothing was
+// preempted in this step, with their prompt chunked to the remaining budget.
+// Also the v0 engine with chunked prefill on (decodes first, then swapped, then new prefills).
+void Replica::schedule_mixed() {
+  int64_t budget = scenario_.engine.max_num_batched_tokens;
+  for (size_t i = 0; i < running_.size() && budget > 0;) {
+    const uint32_t slot = running_[i];
+    Seq& s = seqs_[slot];
+    const int64_t n = std::min(s.known() - s.computed, budget);
+    if (!make_room(slot, s.computed + n)) break;  // the request itself was preempted
+    batch_.push_back({slot, n});
+    budget -= n;
+    ++i;
+  }
+  if (preempted_this_step_) return;
+  while (!swapped_.empty() && budget > 0 && try_swap_in()) {
+    budget -= 1;
+  }
+  const int64_t max_seqs = scenario_.engine.max_num_seqs;
+  while (!waiting_.empty() && budget > 0 && static_cast<int64_t>(running_.size()) < max_seqs) {
+    const uint32_t slot = waiting_.front();
+    Seq& s = seqs_[slot];
+    const int64_t n = std::min(s.known() - s.computed, budget);
+    const int64_t before = s.kv.tokens;
+    if (!policy_->grow(s.kv, s.computed + n)) break;
+    kv_tokens_ += s.kv.tokens - before;
+    waiting_.pop_front();
+    s.status = Status::kRunning;
+    running_.push_back(slot);
+    batch_.push_back({slot, n});
+    budget -= n;
+  }
+}
+
+// The vLLM paper's engine (V0 scheduler, chunked prefill off): when requests wait and none is swapped out, run a
+// prefill-only iteration of whole prompts admitted FCFS (keeping a 1 % watermark of free blocks); otherwise decode
+// every running request, preempting the most recently admitted (by swap or recompute) when a block is missing,
+// then swap requests back in if nothing was preempted.
+void Replica::schedule_prefill_first() {
+  const int64_t watermark = policy_->total_blocks() / 100;  // vLLM V0 watermark = 0.01
+  int64_t budget = scenario_.engine.max_num_batched_tokens;
+  const int64_t max_seqs = scenario_.engine.max_num_seqs;
+  if (swapped_.empty()) {
+    while (!waiting_.empty() && static_cast<int64_t>(running_.size()) < max_seqs) {
+      const uint32_t slot = waiting_.front();
+      Seq& s = seqs_[slot];
+      const int64_t n = s.known() - s.computed;
+      if (n > budget) break;
+      const int64_t need = policy_->blocks_for_tokens(s.known()) - s.kv.blocks;
+      if (policy_->free_blocks() - need < watermark && !running_.empty()) break;
+      const int64_t before = s.kv.tokens;
+      if (!policy_->grow(s.kv, s.known())) break;
+      kv_tokens_ += s.kv.tokens - before;
+      waiting_.pop_front();
+      s.status = Status::kRunning;
+      running_.push_back(slot);
+      batch_.push_back({slot, n});
+      budget -= n;
+    }
+    if (!batch_.empty()) return;
+  }
+  // Decode iteration. Iterate over a snapshot: preemption removes victims from the back of running_.
+  const std::vector<uint32_t> order = running_;
+  for (uint32_t slot : order) {
+    Seq& s = seqs_[slot];
+    if (s.status != Status::kRunning) continue;  // preempted as a victim earlier in this loop
+    if (!make_room(slot, s.computed + 1)) continue;
+    batch_.push_back({slot, 1});
+  }
+  if (preempted_this_step_) return;
+  while (!swapped_.empty() && static_cast<int64_t>(running_.size()) < max_seqs && try_swap_in()) {
+  }
+}
+
+// Bring the oldest swapped-out request back when its blocks (plus one token of growth) fit; it decodes in this
+// iteration.
+bool Replica::try_swap_in() {
+  const uint32_t slot = swapped_.front();
+  Seq& s = seqs_[slot];
+  const int64_t tokens = s.computed + 1;
+  if (policy_->blocks_for_tokens(tokens) > policy_->free_blocks()) return false;
+  swapped_.pop_front();
+  swap_used_blocks_ -= s.swapped_blocks;
+  swap_in_blocks_ += s.swapped_blocks;
+  s.swapped_blocks = 0;
+  const int64_t before = s.kv.tokens;
+  policy_->grow(s.kv, tokens);
+  kv_tokens_ += s.kv.tokens - before;
+  s.status = Status::kRunning;
+  running_.push_back(slot);
+  batch_.push_back({slot, 1});
+  return true;
+}
+
+}  // namespace kvsim::serving

@@ -1,0 +1,153 @@
+// End-to-end properties of the serving simulation: Little's law, conservation, determinism, both sides of the
+// admission limit, preemption, and the v0/v1 difference under a long prefill.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "sim/run.h"
+#include "tests/sim/test_util.h"
+
+namespace kvsim::sim {
+namespace {
+
+using testing::read_file;
+using testing::scenario_from;
+using testing::temp_dir;
+
+const char* const kSteady = R"(
+model: llama-3.1-8b
+hardware: h100-sxm5-80gb
+seed: 7
+check_invariants: true
+engine: {max_model_len: 16384}
+workload:
+  requests: 2000
+  arrival: {process: poisson, rate: 8}
+  prompt_tokens: {dist: lognormal, mean: 1000, stddev: 500, min: 16, max: 8192}
+  output_tokens: {dist: lognormal, mean: 200, stddev: 100, min: 2, max: 1024}
+slo: {ttft_ms: 1000, tpot_ms: 50}
+)";
+
+TEST(Serving, LittlesLawHoldsOnASteadyRun) {
+  const RunResult r = run_scenario(scenario_from(kSteady), "");
+  const auto& j = r.summary;
+  ASSERT_EQ(j["completed"].get<int64_t>(), 2000);
+  const double l = j["mean_requests_in_system"].get<double>();
+  const double lambda_w = j["request_throughput"].get<double>() * j["mean_e2el_ms"].get<double>() / 1000.0;
+  EXPECT_NEAR(l, lambda_w, 0.05 * lambda_w);
+  EXPECT_GT(l, 1.0);  // a real load, not an empty system
+  EXPECT_LE(j["mean_running_requests"].get<double>(), l);
+}
+
+TEST(Serving, EveryRequestCompletesOrIsRejectedAndBlocksAreConserved) {
+  // A tight KV pool forces preemption; invariants are checked every iteration and the end state by Cluster::run.
+  const RunResult r = run_scenario(scenario_from(kSteady, {"engine.num_gpu_blocks=1100", "workload.requests=600"}), "");
+  const auto& j = r.summary;
+  EXPECT_EQ(j["completed"].get<int64_t>() + j["rejected"].get<int64_t>(), 600);
+  EXPECT_GT(j["num_preemptions"].get<int64_t>(), 0);
+  EXPECT_LE(j["peak_kv_hbm_bytes"].get<uint64_t>(), static_cast<uint64_t>(1100) * r.plan.block_bytes);
+  EXPECT_LE(j["peak_hbm_bytes"].get<uint64_t>(), r.plan.hbm_bytes);
+}
+
+TEST(Serving, SameScenarioAndSeedGiveByteIdenticalOutputs) {
+  const std::string a = temp_dir("det-a"), b = temp_dir("det-b");
+  const Scenario s = scenario_from(kSteady, {"workload.requests=300"});
+  run_scenario(s, a);
+  run_scenario(s, b);
+  EXPECT_EQ(read_file(a + "/summary.json"), read_file(b + "/summary.json"));
+  EXPECT_EQ(read_file(a + "/requests.csv"), read_file(b + "/requests.csv"));
+  EXPECT_EQ(read_file(a + "/memory.csv"), read_file(b + "/memory.csv"));
+  EXPECT_FALSE(read_file(a + "/scenario.resolved.yaml").empty());
+  const Scenario other = scenario_from(kSteady, {"workload.requests=300", "seed=8"});
+  run_scenario(other, b);
+  EXPECT_NE(read_file(a + "/summary.json"), read_file(b + "/summary.json"));
+  std::filesystem::remove_all(a);
+  std::filesystem::remove_all(b);
+}
+
+TEST(Serving, ResolvedScenarioReproducesTheRun) {
+  const std::string a = temp_dir("resolved-a"), b = temp_dir("resolved-b");
+  run_scenario(scenario_from(kSteady, {"workload.requests=200", "cache.block_size=32"}), a);
+  const Scenario again = load_scenario(a + "/scenario.resolved.yaml", {});
+  EXPECT_EQ(again.cache.block_size, 32);
+  run_scenario(again, b);
+  EXPECT_EQ(read_file(a + "/summary.json"), read_file(b + "/summary.json"));
+  std::filesystem::remove_all(a);
+  std::filesystem::remove_all(b);
+}
+
+TEST(Serving, RequestThatExactlyFitsIsAdmittedOneTokenMoreIsRejected) {
+  const char* const base = R"(
+model: llama-3.1-8b
+hardware: h100-sxm5-80gb
+check_invariants: true
+engine: {max_model_len: 2048, num_gpu_blocks: 128}
+workload: {requests: 3, arrival: {process: all-at-once}, prompt_tokens: 2000}
+)";
+  const RunResult fits = run_scenario(scenario_from(base, {"workload.output_tokens=48"}), "");
+  EXPECT_EQ(fits.summary["completed"].get<int64_t>(), 3);
+  EXPECT_EQ(fits.summary["rejected"].get<int64_t>(), 0);
+  const RunResult over = run_scenario(scenario_from(base, {"workload.output_tokens=49"}), "");
+  EXPECT_EQ(over.summary["completed"].get<int64_t>(), 0);
+  EXPECT_EQ(over.summary["rejected"].get<int64_t>(), 3);
+}
+
+TEST(Serving, SwapPreemptionMovesEveryBlockOutAndBackOverPcie) {
+  const RunResult r = run_scenario(scenario_from(kSteady, {"engine.version=v0", "cache.preemption=swap",
+                                                           "engine.num_gpu_blocks=1100", "workload.requests=400"}),
+                                   "");
+  const auto& j = r.summary;
+  EXPECT_EQ(j["completed"].get<int64_t>() + j["rejected"].get<int64_t>(), 400);
+  EXPECT_GT(j["num_preemptions"].get<int64_t>(), 0);
+  EXPECT_GT(j["pcie_d2h_bytes"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["pcie_h2d_bytes"].get<uint64_t>(), j["pcie_d2h_bytes"].get<uint64_t>());
+  EXPECT_GT(j["peak_kv_host_bytes"].get<uint64_t>(), 0u);
+}
+
+// A long prompt arriving while short requests decode: the paper engine (v0, whole-prompt prefill iterations)
+// stalls every decode for the whole prefill; v1 chunks the prompt and keeps decoding.
+TEST(Serving, V0StallsDecodesForALongPrefillAndV1DoesNot) {
+  const std::string dir = temp_dir("stall");
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream t(dir + "/trace.csv");
+    t << "arrival_s,prompt_tokens,output_tokens\n";
+    for (int i = 0; i < 8; ++i) t << "0.0,100,400\n";
+    t << "0.5,30000,10\n";
+  }
+  const std::string yaml = "model: llama-3.1-8b\nhardware: h100-sxm5-80gb\ncheck_invariants: true\n"
+                           "engine: {max_model_len: 32768}\nworkload: {trace: " + dir + "/trace.csv}\n";
+  const RunResult v0 = run_scenario(scenario_from(yaml, {"engine.version=v0"}), "");
+  const RunResult v1 = run_scenario(scenario_from(yaml, {"engine.max_num_batched_tokens=2048"}), "");
+  const double v0_max_itl = v0.summary["max_itl_ms"].get<double>();
+  const double v1_max_itl = v1.summary["max_itl_ms"].get<double>();
+  // v0's worst inter-token gap is the whole 30K-token prefill; v1's is one 2048-token chunk.
+  EXPECT_GT(v0_max_itl, 5.0 * v1_max_itl) << "v0 " << v0_max_itl << " ms, v1 " << v1_max_itl << " ms";
+  const double median_itl = v1.summary["median_itl_ms"].get<double>();
+  EXPECT_GT(v0_max_itl, 50.0 * median_itl);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Serving, HigherRateNeverLowersLatency) {
+  double previous = 0;
+  for (const char* rate : {"2", "8", "32"}) {
+    const RunResult r =
+        run_scenario(scenario_from(kSteady, {"workload.requests=500", std::string("workload.arrival.rate=") + rate}), "");
+    const double e2el = r.summary["mean_e2el_ms"].get<double>();
+    EXPECT_GE(e2el, previous) << "rate " << rate;
+    previous = e2el;
+  }
+}
+
+TEST(Serving, ReplicasShareTheLoad) {
+  const RunResult one = run_scenario(scenario_from(kSteady, {"workload.arrival.rate=40", "workload.requests=800"}), "");
+  const RunResult two = run_scenario(
+      scenario_from(kSteady, {"workload.arrival.rate=40", "workload.requests=800", "cluster.replicas=2"}), "");
+  EXPECT_EQ(two.summary["completed"].get<int64_t>(), 800);
+  EXPECT_LT(two.summary["mean_e2el_ms"].get<double>(), one.summary["mean_e2el_ms"].get<double>());
+  EXPECT_EQ(two.summary["kv_capacity_tokens"].get<int64_t>(), 2 * one.summary["kv_capacity_tokens"].get<int64_t>());
+}
+
+}  // namespace
+}  // namespace kvsim::sim

@@ -1,0 +1,115 @@
+#include "traces/csv_lines.h"
+
+#include <charconv>
+#include <cmath>
+#include <fstream>
+
+#include <fmt/format.h>
+
+namespace kvsim::traces {
+
+namespace {
+constexpr std::string_view kBlanks = " \t\r\n";
+constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+// The largest whole number of seconds whose nanoseconds fit in int64 (~292 years).
+constexpr int64_t kMaxWholeSeconds = INT64_MAX / kNsPerS - 1;
+
+std::string_view trim(std::string_view s) {
+  const size_t b = s.find_first_not_of(kBlanks);
+  if (b == std::string_view::npos) return {};
+  const size_t e = s.find_last_not_of(kBlanks);
+  return s.substr(b, e - b + 1);
+}
+
+bool all_digits(std::string_view s) {
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+}  // namespace
+
+std::vector<std::string> split_csv_fields(std::string_view line) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = line.find(',', start);
+    out.emplace_back(
+        trim(line.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start)));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+CsvLines::CsvLines(std::unique_ptr<std::istream> in, std::string name) : in_(std::move(in)), name_(std::move(name)) {
+  if (!std::getline(*in_, header_)) throw Error(Place{name_}, "empty file: expected a header line");
+  line_ = 1;
+  if (header_.compare(0, kUtf8Bom.size(), kUtf8Bom) == 0) header_.erase(0, kUtf8Bom.size());
+  header_ = std::string(trim(header_));
+  header_fields_ = split_csv_fields(header_);
+}
+
+std::unique_ptr<CsvLines> CsvLines::open(const std::string& path) {
+  auto in = std::make_unique<std::ifstream>(path, std::ios::binary);
+  if (!*in) throw Error(Place{path}, "cannot open trace file");
+  return std::make_unique<CsvLines>(std::move(in), path);
+}
+
+bool CsvLines::next_row(std::vector<std::string>& fields) {
+  while (std::getline(*in_, buffer_)) {
+    ++line_;
+    if (trim(buffer_).empty()) continue;
+    fields = split_csv_fields(buffer_);
+    return true;
+  }
+  return false;
+}
+
+void CsvLines::fail(std::string_view column, const std::string& message) const {
+  throw Error(place(), fmt::format("{}: {}", column, message));
+}
+
+void CsvLines::fail(const std::string& message) const { throw Error(place(), message); }
+
+int64_t CsvLines::parse_count(const std::string& field, std::string_view column) const {
+  int64_t v = -1;
+  const char* end = field.data() + field.size();
+  const auto [ptr, ec] = std::from_chars(field.data(), end, v);
+  if (field.empty() || ec != std::errc() || ptr != end || v < 0) {
+    fail(column, fmt::format("expected a non-negative integer, found '{}'", field));
+  }
+  return v;
+}
+
+SimTime CsvLines::parse_seconds_ns(const std::string& field, std::string_view column) const {
+  const auto bad = [&] { fail(column, fmt::format("expected a non-negative number of seconds, found '{}'", field)); };
+  // Plain decimals ("12", "0.250000000") are converted exactly with integers, so a written trace reads back to the
+  // nanosecond; anything else that is a number ("1e3") goes through double.
+  const std::string_view s = field;
+  const size_t dot = s.find('.');
+  const std::string_view whole = s.substr(0, dot);
+  const std::string_view frac = dot == std::string_view::npos ? std::string_view{} : s.substr(dot + 1);
+  if (!s.empty() && s != "." && all_digits(whole) && all_digits(frac)) {
+    int64_t seconds = 0;
+    if (!whole.empty()) {
+      const auto [ptr, ec] = std::from_chars(whole.data(), whole.data() + whole.size(), seconds);
+      if (ec != std::errc() || ptr != whole.data() + whole.size() || seconds > kMaxWholeSeconds) {
+        fail(column, fmt::format("time '{}' s is beyond the int64 nanosecond range", field));
+      }
+    }
+    int64_t ns = 0;
+    for (size_t i = 0; i < 9; ++i) ns = ns * 10 + (i < frac.size() ? frac[i] - '0' : 0);
+    if (frac.size() > 9 && frac[9] >= '5') ++ns;  // round half up at the tenth digit
+    return seconds * kNsPerS + ns;
+  }
+  double v = 0;
+  const auto [ptr, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
+  if (field.empty() || ec != std::errc() || ptr != field.data() + field.size() || !std::isfinite(v) || v < 0) bad();
+  if (v > static_cast<double>(kMaxWholeSeconds)) {
+    fail(column, fmt::format("time '{}' s is beyond the int64 nanosecond range", field));
+  }
+  return static_cast<SimTime>(std::llround(v * 1e9));
+}
+
+}  // namespace kvsim::traces
