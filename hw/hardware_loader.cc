@@ -84,7 +84,8 @@ GpuSpec read_gpu(const yaml::Map& m) {
   }
   if ((g.nvlink_bytes_per_s > 0) != (g.nvlink_fabric != NvlinkFabric::kNone)) {
     m.fail("nvlink_fabric", fmt::format("'{}' does not match nvlink_bytes_per_s {} (use 'none' exactly when the GPU "
-                                        "has no NVLink)", fabric_name(g.nvlink_fabric), g.nvlink_bytes_per_s));
+                                        "has no NVLink)",
+                                        fabric_name(g.nvlink_fabric), g.nvlink_bytes_per_s));
   }
   return g;
 }
@@ -118,8 +119,8 @@ PcieSpec read_pcie(const yaml::Map& m) {
                                             p.bidir_bytes_per_s, p.h2d_bytes_per_s + p.d2h_bytes_per_s));
   }
   if (p.bidir_bytes_per_s < one_way) {
-    m.fail("bidir_bytes_per_s", fmt::format("{:.4g} B/s is below one direction alone ({:.4g} B/s)",
-                                            p.bidir_bytes_per_s, one_way));
+    m.fail("bidir_bytes_per_s",
+           fmt::format("{:.4g} B/s is below one direction alone ({:.4g} B/s)", p.bidir_bytes_per_s, one_way));
   }
   return p;
 }
@@ -162,14 +163,29 @@ double pcie_theoretical_bytes_per_s(int gen, int lanes) {
   // Per-lane transfer rate in GT/s and encoding efficiency, PCI-SIG PCI Express Base Specifications 1.0-7.0.
   double gts = 0, efficiency = 128.0 / 130.0;
   switch (gen) {
-    case 1: gts = 2.5, efficiency = 0.8; break;
-    case 2: gts = 5.0, efficiency = 0.8; break;
-    case 3: gts = 8.0; break;
-    case 4: gts = 16.0; break;
-    case 5: gts = 32.0; break;
-    case 6: gts = 64.0, efficiency = 242.0 / 256.0; break;
-    case 7: gts = 128.0, efficiency = 242.0 / 256.0; break;
-    default: return 0;
+    case 1:
+      gts = 2.5, efficiency = 0.8;
+      break;
+    case 2:
+      gts = 5.0, efficiency = 0.8;
+      break;
+    case 3:
+      gts = 8.0;
+      break;
+    case 4:
+      gts = 16.0;
+      break;
+    case 5:
+      gts = 32.0;
+      break;
+    case 6:
+      gts = 64.0, efficiency = 242.0 / 256.0;
+      break;
+    case 7:
+      gts = 128.0, efficiency = 242.0 / 256.0;
+      break;
+    default:
+      return 0;
   }
   return gts * 1e9 * efficiency * lanes / 8.0;
 }
@@ -193,8 +209,8 @@ HardwareProfile parse_hardware_yaml(const YAML::Node& node, std::shared_ptr<cons
   if (!map.has("pcie")) map.fail("pcie", "required section is missing");
   if (!map.has("host")) map.fail("host", "required section is missing");
   if (h.pcie.gpus_per_switch > h.gpus_per_node) {
-    map.child("pcie").fail("gpus_per_switch", fmt::format("{} exceeds gpus_per_node {}", h.pcie.gpus_per_switch,
-                                                          h.gpus_per_node));
+    map.child("pcie").fail("gpus_per_switch",
+                           fmt::format("{} exceeds gpus_per_node {}", h.pcie.gpus_per_switch, h.gpus_per_node));
   }
   return h;
 }

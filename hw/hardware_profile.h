@@ -15,20 +15,20 @@ namespace kvsim::hw {
 enum class NvlinkFabric { kNone, kNvswitch, kBridge };
 
 struct GpuSpec {
-  std::string model;               // marketing name, e.g. "NVIDIA H100 SXM5 80GB"
-  uint64_t hbm_bytes = 0;          // total memory as the driver reports it (nvidia-smi / cudaMemGetInfo total)
-  double hbm_bytes_per_s = 0;      // datasheet peak memory bandwidth
+  std::string model;           // marketing name, e.g. "NVIDIA H100 SXM5 80GB"
+  uint64_t hbm_bytes = 0;      // total memory as the driver reports it (nvidia-smi / cudaMemGetInfo total)
+  double hbm_bytes_per_s = 0;  // datasheet peak memory bandwidth
   // Dense (no sparsity) tensor-core peaks; 0 where the GPU has no such unit.
   double fp16_flops = 0;
   double bf16_flops = 0;
   double fp8_flops = 0;
   double int8_ops = 0;
-  double fp32_flops = 0;           // non-tensor FP32 (CUDA cores)
+  double fp32_flops = 0;  // non-tensor FP32 (CUDA cores)
   int64_t sm_count = 0;
   uint64_t l2_bytes = 0;
-  double nvlink_bytes_per_s = 0;   // per direction per GPU; 0 = no NVLink
+  double nvlink_bytes_per_s = 0;                     // per direction per GPU; 0 = no NVLink
   NvlinkFabric nvlink_fabric = NvlinkFabric::kNone;  // how the GPUs of a node reach each other over NVLink
-  bool p2p = true;                 // peer-to-peer copies allowed (false on GeForce RTX 4090)
+  bool p2p = true;                                   // peer-to-peer copies allowed (false on GeForce RTX 4090)
   double tdp_w = 0;
 
   bool operator==(const GpuSpec&) const = default;
@@ -37,11 +37,11 @@ struct GpuSpec {
 struct PcieSpec {
   int gen = 0;
   int lanes = 0;
-  double h2d_bytes_per_s = 0;      // theoretical per-direction bandwidth of the link
+  double h2d_bytes_per_s = 0;  // theoretical per-direction bandwidth of the link
   double d2h_bytes_per_s = 0;
-  double bidir_bytes_per_s = 0;    // both directions at once, in total (below 2x one direction in practice)
-  double latency_ns = 0;           // per-copy fixed cost (driver + DMA setup)
-  int64_t gpus_per_switch = 1;     // GPUs sharing one PCIe switch uplink to the CPU (1 = wired to the root port)
+  double bidir_bytes_per_s = 0;  // both directions at once, in total (below 2x one direction in practice)
+  double latency_ns = 0;         // per-copy fixed cost (driver + DMA setup)
+  int64_t gpus_per_switch = 1;   // GPUs sharing one PCIe switch uplink to the CPU (1 = wired to the root port)
 
   bool operator==(const PcieSpec&) const = default;
 };
@@ -57,11 +57,11 @@ struct HostSpec {
 };
 
 struct HardwareProfile {
-  std::string name;         // catalog name, e.g. "h100-sxm5-80gb"
-  std::string source;       // "datasheet" | "measured"
+  std::string name;    // catalog name, e.g. "h100-sxm5-80gb"
+  std::string source;  // "datasheet" | "measured"
   std::string description;
   std::vector<std::string> citations;  // where each group of numbers comes from
-  std::string file;         // the YAML it was loaded from
+  std::string file;                    // the YAML it was loaded from
 
   GpuSpec gpu;
   PcieSpec pcie;

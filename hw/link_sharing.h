@@ -28,7 +28,7 @@ struct FlowHop {
 };
 
 struct FlowDemand {
-  std::vector<FlowHop> hops;  // a hop listed twice counts twice against its link
+  std::vector<FlowHop> hops;                                         // a hop listed twice counts twice against its link
   double max_bytes_per_s = std::numeric_limits<double>::infinity();  // the flow's own cap (copy engine, latency)
 };
 

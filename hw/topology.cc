@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <limits>
 
+#include <fmt/format.h>
 #include <boost/graph/dijkstra_shortest_paths.hpp>
 #include <boost/property_map/function_property_map.hpp>
-#include <fmt/format.h>
 
 #include "sim/core/error.h"
 
@@ -24,7 +24,9 @@ void add_link(Topology& t, LinkKind kind, std::string name, Vertex first, Vertex
   boost::add_edge(first, second, EdgeInfo{id}, t.graph);
 }
 
-SharedLink pcie_capacity(const PcieSpec& p) { return SharedLink{p.h2d_bytes_per_s, p.d2h_bytes_per_s, p.bidir_bytes_per_s}; }
+SharedLink pcie_capacity(const PcieSpec& p) {
+  return SharedLink{p.h2d_bytes_per_s, p.d2h_bytes_per_s, p.bidir_bytes_per_s};
+}
 
 // Full duplex: each direction alone at `one_way`, both together at twice that (NVLink, UPI/xGMI).
 SharedLink full_duplex(double one_way) { return SharedLink{one_way, one_way, 2 * one_way}; }

@@ -24,10 +24,10 @@ struct VertexInfo {
 
 struct Link {
   LinkKind kind = LinkKind::kPcie;
-  std::string name;             // "gpu0-pcie"
+  std::string name;              // "gpu0-pcie"
   size_t first = 0, second = 0;  // endpoints; Direction::kForward runs first -> second (host side -> GPU side)
   SharedLink capacity;
-  double latency_ns = 0;        // fixed per-transfer cost of crossing it
+  double latency_ns = 0;  // fixed per-transfer cost of crossing it
 };
 
 struct EdgeInfo {
@@ -39,11 +39,11 @@ using Vertex = boost::graph_traits<TopologyGraph>::vertex_descriptor;
 
 struct Topology {
   TopologyGraph graph;
-  std::vector<Link> links;          // indexed by LinkId
-  std::vector<Vertex> gpus;         // gpus[i] is GPU i
-  std::vector<Vertex> host_dram;    // host_dram[s] is socket s's DRAM
-  std::vector<int> gpu_socket;      // gpu_socket[i]: the socket GPU i hangs off
-  bool p2p = true;                  // GPU-to-GPU copies may bypass host memory
+  std::vector<Link> links;        // indexed by LinkId
+  std::vector<Vertex> gpus;       // gpus[i] is GPU i
+  std::vector<Vertex> host_dram;  // host_dram[s] is socket s's DRAM
+  std::vector<int> gpu_socket;    // gpu_socket[i]: the socket GPU i hangs off
+  bool p2p = true;                // GPU-to-GPU copies may bypass host memory
 
   Vertex gpu(int i) const;
   Vertex dram(int socket) const;

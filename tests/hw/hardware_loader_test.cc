@@ -10,9 +10,9 @@
 namespace kvsim::hw {
 namespace {
 
-const std::vector<std::string> kExpectedNames = {
-    "a100-pcie-80gb", "a100-sxm4-40gb", "a100-sxm4-80gb", "a10g-24gb",      "h100-pcie-80gb", "h100-sxm5-80gb",
-    "h200-sxm-141gb", "l4-24gb",        "l40s-48gb",      "rtx-4090-24gb", "rtx-a6000-48gb", "t4-16gb"};
+const std::vector<std::string> kExpectedNames = {"a100-pcie-80gb", "a100-sxm4-40gb", "a100-sxm4-80gb", "a10g-24gb",
+                                                 "h100-pcie-80gb", "h100-sxm5-80gb", "h200-sxm-141gb", "l4-24gb",
+                                                 "l40s-48gb",      "rtx-4090-24gb",  "rtx-a6000-48gb", "t4-16gb"};
 
 HardwareProfile parse(const std::string& text) {
   auto source = std::make_shared<yaml::Source>();
@@ -100,7 +100,7 @@ TEST(HardwareCatalog, PublishedLinksAndPeaks) {
   EXPECT_NEAR(h100.gpu.bf16_flops, 989.4e12, 1e12);  // dense, not the 1,979 sparsity figure
   EXPECT_FALSE(load_hardware("rtx-4090-24gb").gpu.p2p);
   EXPECT_EQ(load_hardware("rtx-4090-24gb").gpu.nvlink_bytes_per_s, 0);
-  EXPECT_EQ(load_hardware("rtx-a6000-48gb").pcie.gen, 3);  // InfiniGen testbed
+  EXPECT_EQ(load_hardware("rtx-a6000-48gb").pcie.gen, 3);          // InfiniGen testbed
   EXPECT_EQ(load_hardware("t4-16gb").host.dram_bytes, 208 * kGB);  // FlexGen testbed
 }
 

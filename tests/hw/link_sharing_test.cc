@@ -130,8 +130,12 @@ TEST(MaxMin, ConservationAndMaxMinPropertyOnAMesh) {
   // Several overlapping flows over links of unequal capacity: no link over capacity, and every flow has a
   // saturated link on which it is among the largest (the max-min optimality condition).
   const std::vector<SharedLink> links = {SharedLink{7, 5, 9}, simplex(3), SharedLink{11, 11, 12}, simplex(2.5)};
-  const std::vector<FlowDemand> flows = {over({0, 1}), over({0, 2}), over({2, 3}, Direction::kReverse),
-                                         over({0}, Direction::kReverse), over({2}), over({1, 2, 3}, Direction::kForward, 1)};
+  const std::vector<FlowDemand> flows = {over({0, 1}),
+                                         over({0, 2}),
+                                         over({2, 3}, Direction::kReverse),
+                                         over({0}, Direction::kReverse),
+                                         over({2}),
+                                         over({1, 2, 3}, Direction::kForward, 1)};
   const auto r = max_min_rates(links, flows);
   expect_conserved(links, flows, r);
   for (size_t f = 0; f < flows.size(); ++f) {
