@@ -2,8 +2,8 @@
 
 #include <iostream>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "apps/commands.h"
 #include "sim/core/error.h"
@@ -41,7 +41,9 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   CLI::App* cost = app.add_subcommand("cost", "Time of one forward pass, operator by operator");
   cost->add_option("--model", cost_args.model, "Catalog model or config.json")->required();
   cost->add_option("--hardware", cost_args.hardware, "Catalog hardware or profile YAML")->required();
-  cost->add_option("--tokens", cost_args.tokens, "New tokens in the batch, in total")->required()->check(CLI::PositiveNumber);
+  cost->add_option("--tokens", cost_args.tokens, "New tokens in the batch, in total")
+      ->required()
+      ->check(CLI::PositiveNumber);
   cost->add_option("--batch", cost_args.batch, "Sequences in the batch")->check(CLI::PositiveNumber);
   cost->add_option("--context", cost_args.context, "Decode: tokens of context each sequence attends")
       ->check(CLI::NonNegativeNumber);

@@ -54,9 +54,9 @@ void print_run_table(const sim::Scenario& s, const sim::RunResult& r, std::ostre
   out << fmt::format("  {:<28} {:>12}\n", "peak HBM", format_bytes(j["peak_hbm_bytes"].get<uint64_t>()));
 }
 
-const char* const kCompareColumns[] = {"completed",    "rejected",     "request_throughput", "output_throughput",
-                                       "mean_ttft_ms", "p99_ttft_ms",  "mean_tpot_ms",       "p99_tpot_ms",
-                                       "num_preemptions", "kv_token_utilization", "slo_attainment", "goodput"};
+const char* const kCompareColumns[] = {
+    "completed",    "rejected",    "request_throughput", "output_throughput",    "mean_ttft_ms",   "p99_ttft_ms",
+    "mean_tpot_ms", "p99_tpot_ms", "num_preemptions",    "kv_token_utilization", "slo_attainment", "goodput"};
 
 std::string cell(const nlohmann::ordered_json& v) {
   if (v.is_number_integer() || v.is_number_unsigned()) return fmt::format("{}", v.get<int64_t>());
@@ -67,7 +67,8 @@ std::string cell(const nlohmann::ordered_json& v) {
 
 int cmd_run(const RunArgs& args, std::ostream& out, std::ostream&) {
   const sim::Scenario s = sim::load_scenario(args.scenario, with_seed(args));
-  const std::string dir = !args.out_dir.empty() ? args.out_dir : (!s.output.dir.empty() ? s.output.dir : "kvsim-out/run");
+  const std::string dir =
+      !args.out_dir.empty() ? args.out_dir : (!s.output.dir.empty() ? s.output.dir : "kvsim-out/run");
   const sim::RunResult r = sim::run_scenario(s, dir);
   if (args.format == "json") {
     out << r.summary.dump(2) << "\n";
@@ -164,23 +165,27 @@ int cmd_cost(const CostArgs& args, std::ostream& out) {
   config.dtype = model.dtype;
   if (!args.dtype.empty()) {
     auto d = parse_dtype(args.dtype);
-    if (!d) throw Error(Place{"--dtype"}, fmt::format("expected one of {}, found '{}'", join(dtype_names()), args.dtype));
+    if (!d)
+      throw Error(Place{"--dtype"}, fmt::format("expected one of {}, found '{}'", join(dtype_names()), args.dtype));
     config.dtype = *d;
   }
   config.weight_dtype = config.kv_dtype = config.dtype;
   config.tp = static_cast<int>(args.tp);
   config.cuda_graphs = !args.eager;
   if (model.num_attention_heads % args.tp != 0) {
-    throw Error(Place{"--tp"}, fmt::format("{} attention heads do not split over {} GPUs", model.num_attention_heads, args.tp));
+    throw Error(Place{"--tp"},
+                fmt::format("{} attention heads do not split over {} GPUs", model.num_attention_heads, args.tp));
   }
   if (args.tokens % args.batch != 0) {
-    throw Error(Place{"--tokens"}, fmt::format("{} tokens do not divide evenly over --batch {}", args.tokens, args.batch));
+    throw Error(Place{"--tokens"},
+                fmt::format("{} tokens do not divide evenly over --batch {}", args.tokens, args.batch));
   }
   const models::CostModel cost(model, hardware, config);
   models::BatchShape shape;
   const int64_t per_seq = args.tokens / args.batch;
   const bool decode = args.phase == "decode";
-  for (int64_t i = 0; i < args.batch; ++i) shape.add_sequence(decode ? args.context : 0, per_seq, true, model.sliding_window);
+  for (int64_t i = 0; i < args.batch; ++i)
+    shape.add_sequence(decode ? args.context : 0, per_seq, true, model.sliding_window);
   shape.decode_only = decode && per_seq == 1 && args.context > 0;
   const auto ops = cost.ops(shape);
   const double total_ms = ns_to_ms(cost.forward_ns(shape));
@@ -188,8 +193,12 @@ int cmd_cost(const CostArgs& args, std::ostream& out) {
     nlohmann::ordered_json j;
     j["ops"] = nlohmann::ordered_json::array();
     for (const auto& op : ops) {
-      j["ops"].push_back({{"name", op.name}, {"time_ms", ns_to_ms(op.time_ns)}, {"source", op.source},
-                          {"bound", op.bound}, {"flops", op.flops}, {"bytes", op.bytes}});
+      j["ops"].push_back({{"name", op.name},
+                          {"time_ms", ns_to_ms(op.time_ns)},
+                          {"source", op.source},
+                          {"bound", op.bound},
+                          {"flops", op.flops},
+                          {"bytes", op.bytes}});
     }
     j["total_ms"] = total_ms;
     j["layers"] = model.num_layers;
@@ -198,7 +207,8 @@ int cmd_cost(const CostArgs& args, std::ostream& out) {
     return 0;
   }
   out << fmt::format("kvsim cost: {} on {}, tp={}, {} batch of {} x {} new tokens{}\n", model.name, hardware.name,
-                     args.tp, args.phase, args.batch, per_seq, decode ? fmt::format(" at context {}", args.context) : "");
+                     args.tp, args.phase, args.batch, per_seq,
+                     decode ? fmt::format(" at context {}", args.context) : "");
   out << fmt::format("{:<14} {:>12} {:>14} {:>14} {:>8} {:>9}\n", "op (1 layer)", "time_ms", "GFLOP", "MB", "bound",
                      "source");
   for (const auto& op : ops) {
@@ -214,24 +224,30 @@ int cmd_cost(const CostArgs& args, std::ostream& out) {
 int cmd_models(const ListArgs& args, std::ostream& out) {
   nlohmann::ordered_json j = nlohmann::ordered_json::array();
   if (args.format != "json") {
-    out << fmt::format("{:<14} {:>9} {:>7} {:>6} {:>5} {:>9} {:>10} {:>8}  {}\n", "name", "params_B", "layers",
-                       "heads", "kv", "kv_KiB/t", "max_len", "moe", "architecture");
+    out << fmt::format("{:<14} {:>9} {:>7} {:>6} {:>5} {:>9} {:>10} {:>8}  {}\n", "name", "params_B", "layers", "heads",
+                       "kv", "kv_KiB/t", "max_len", "moe", "architecture");
   }
   for (const std::string& name : models::model_catalog_names()) {
     const models::ModelSpec m = models::load_model(name);
     const double params_b = static_cast<double>(models::parameter_counts(m).total()) / 1e9;
     const double kv_kib = models::kv_bytes_per_token(m, m.dtype) / 1024.0;
     if (args.format == "json") {
-      j.push_back({{"name", name}, {"architecture", m.architecture}, {"params", models::parameter_counts(m).total()},
-                   {"num_layers", m.num_layers}, {"num_attention_heads", m.num_attention_heads},
-                   {"num_kv_heads", m.num_kv_heads}, {"head_dim", m.head_dim},
+      j.push_back({{"name", name},
+                   {"architecture", m.architecture},
+                   {"params", models::parameter_counts(m).total()},
+                   {"num_layers", m.num_layers},
+                   {"num_attention_heads", m.num_attention_heads},
+                   {"num_kv_heads", m.num_kv_heads},
+                   {"head_dim", m.head_dim},
                    {"kv_bytes_per_token", models::kv_bytes_per_token(m, m.dtype)},
-                   {"max_position_embeddings", m.max_position_embeddings}, {"num_experts", m.num_experts},
-                   {"sliding_window", m.sliding_window}, {"dtype", std::string(dtype_name(m.dtype))},
+                   {"max_position_embeddings", m.max_position_embeddings},
+                   {"num_experts", m.num_experts},
+                   {"sliding_window", m.sliding_window},
+                   {"dtype", std::string(dtype_name(m.dtype))},
                    {"source", m.source}});
     } else {
-      out << fmt::format("{:<14} {:>9.2f} {:>7} {:>6} {:>5} {:>9.1f} {:>10} {:>8}  {}\n", name, params_b,
-                         m.num_layers, m.num_attention_heads, m.num_kv_heads, kv_kib, m.max_position_embeddings,
+      out << fmt::format("{:<14} {:>9.2f} {:>7} {:>6} {:>5} {:>9.1f} {:>10} {:>8}  {}\n", name, params_b, m.num_layers,
+                         m.num_attention_heads, m.num_kv_heads, kv_kib, m.max_position_embeddings,
                          m.is_moe() ? fmt::format("{}/{}", m.experts_per_token, m.num_experts) : "-", m.architecture);
     }
   }
@@ -248,20 +264,26 @@ int cmd_hardware(const ListArgs& args, std::ostream& out) {
   for (const std::string& name : hw::hardware_catalog_names()) {
     const hw::HardwareProfile h = hw::load_hardware(name);
     if (args.format == "json") {
-      j.push_back({{"name", name}, {"gpu", h.gpu.model}, {"hbm_bytes", h.gpu.hbm_bytes},
-                   {"hbm_bytes_per_s", h.gpu.hbm_bytes_per_s}, {"bf16_flops", h.gpu.bf16_flops},
-                   {"fp16_flops", h.gpu.fp16_flops}, {"fp8_flops", h.gpu.fp8_flops}, {"pcie_gen", h.pcie.gen},
-                   {"pcie_lanes", h.pcie.lanes}, {"pcie_h2d_bytes_per_s", h.pcie.h2d_bytes_per_s},
+      j.push_back({{"name", name},
+                   {"gpu", h.gpu.model},
+                   {"hbm_bytes", h.gpu.hbm_bytes},
+                   {"hbm_bytes_per_s", h.gpu.hbm_bytes_per_s},
+                   {"bf16_flops", h.gpu.bf16_flops},
+                   {"fp16_flops", h.gpu.fp16_flops},
+                   {"fp8_flops", h.gpu.fp8_flops},
+                   {"pcie_gen", h.pcie.gen},
+                   {"pcie_lanes", h.pcie.lanes},
+                   {"pcie_h2d_bytes_per_s", h.pcie.h2d_bytes_per_s},
                    {"pcie_bidir_bytes_per_s", h.pcie.bidir_bytes_per_s},
-                   {"nvlink_bytes_per_s", h.gpu.nvlink_bytes_per_s}, {"host_dram_bytes", h.host.dram_bytes},
+                   {"nvlink_bytes_per_s", h.gpu.nvlink_bytes_per_s},
+                   {"host_dram_bytes", h.host.dram_bytes},
                    {"source", h.source}});
     } else {
-      out << fmt::format("{:<16} {:>10.2f} {:>9.2f} {:>10.1f} {:>9.1f} {:>10} {:>8.1f} {:>10}  {}\n", name,
-                         bytes_to_gib(h.gpu.hbm_bytes), h.gpu.hbm_bytes_per_s / 1e12, h.gpu.bf16_flops / 1e12,
-                         h.gpu.fp8_flops / 1e12, fmt::format("gen{} x{}", h.pcie.gen, h.pcie.lanes),
-                         h.pcie.h2d_bytes_per_s / 1e9,
-                         h.gpu.nvlink_bytes_per_s > 0 ? fmt::format("{:.0f} GB/s", h.gpu.nvlink_bytes_per_s / 1e9) : "-",
-                         h.source);
+      out << fmt::format(
+          "{:<16} {:>10.2f} {:>9.2f} {:>10.1f} {:>9.1f} {:>10} {:>8.1f} {:>10}  {}\n", name,
+          bytes_to_gib(h.gpu.hbm_bytes), h.gpu.hbm_bytes_per_s / 1e12, h.gpu.bf16_flops / 1e12, h.gpu.fp8_flops / 1e12,
+          fmt::format("gen{} x{}", h.pcie.gen, h.pcie.lanes), h.pcie.h2d_bytes_per_s / 1e9,
+          h.gpu.nvlink_bytes_per_s > 0 ? fmt::format("{:.0f} GB/s", h.gpu.nvlink_bytes_per_s / 1e9) : "-", h.source);
     }
   }
   if (args.format == "json") out << j.dump(2) << "\n";

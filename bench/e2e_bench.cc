@@ -1,28 +1,16 @@
-// End-to-end simulation speed: 100k requests of the ShareGPT mix (vLLM paper: mean 161 prompt / 338 output tokens)
-// on one llama-3.1-8b / h100-sxm5-80gb replica, vllm policy, at a rate below saturation. Reports simulated
-// requests, events and iterations per second of wall time, and the speed-up over real time.
+// End-to-end simulation speed on bench/scenarios/sharegpt_100k.yaml (100k ShareGPT-like requests, one
+// llama-3.1-8b / h100-sxm5-80gb replica, vllm policy, below saturation). Reports simulated requests, events and
+// iterations per second of wall time, and the speed-up over real time.
 #include <benchmark/benchmark.h>
 
-#include "sim/core/yaml.h"
 #include "sim/run.h"
 
 namespace {
 
-const char* const kScenario = R"(
-model: llama-3.1-8b
-hardware: h100-sxm5-80gb
-seed: 1
-engine: {max_model_len: 8192}
-workload:
-  requests: 100000
-  arrival: {process: poisson, rate: 20}
-  prompt_tokens: {dist: lognormal, mean: 161, stddev: 150, min: 4, max: 4096}
-  output_tokens: {dist: lognormal, mean: 338, stddev: 300, min: 4, max: 4096}
-)";
+const char* const kScenarioFile = KVSIM_BENCH_DIR "/scenarios/sharegpt_100k.yaml";
 
 void BM_E2E_100k_Sharegpt_Llama8B_H100(benchmark::State& state) {
-  const kvsim::sim::Scenario s =
-      kvsim::sim::parse_scenario(kvsim::yaml::load_string(kScenario, "bench"), "bench", {});
+  const kvsim::sim::Scenario s = kvsim::sim::load_scenario(kScenarioFile, {});
   double simulated_s = 0, events = 0, iterations = 0, completed = 0;
   for (auto _ : state) {
     const kvsim::sim::RunResult r = kvsim::sim::run_scenario(s, "");

@@ -29,7 +29,8 @@ void BM_EventQueueHold(benchmark::State& state) {
     q.schedule(e.time + next_delay(), &sink, 0, e.payload);
   }
   state.SetItemsProcessed(state.iterations());
-  state.counters["push_pop_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["push_pop_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_EventQueueHold)->Arg(16)->Arg(1024)->Arg(65536);
 

@@ -51,8 +51,8 @@ CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig c
   // fp8 weights run fp8 GEMMs where the GPU has fp8 units; narrower formats dequantise to the activation dtype.
   compute_flops_ = hardware_.peak_flops(config_.weight_dtype == DType::kFp8 ? DType::kFp8 : config_.dtype);
   if (!(compute_flops_ > 0) || !(hardware_.gpu.hbm_bytes_per_s > 0)) {
-    throw Error(fmt::format("hardware '{}' has no {} peak or memory bandwidth", hardware_.name,
-                            dtype_name(config_.dtype)));
+    throw Error(
+        fmt::format("hardware '{}' has no {} peak or memory bandwidth", hardware_.name, dtype_name(config_.dtype)));
   }
 }
 
@@ -82,7 +82,8 @@ OpCost CostModel::elementwise(const std::string& name, double bytes) const {
   OpCost op;
   op.name = name;
   op.bytes = bytes;
-  op.time_ns = transfer_time_ns(static_cast<uint64_t>(bytes), hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory);
+  op.time_ns =
+      transfer_time_ns(static_cast<uint64_t>(bytes), hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory);
   op.bound = "memory";
   return op;
 }
@@ -130,13 +131,15 @@ OpCost CostModel::experts(double tokens) const {
   const double inter = static_cast<double>(model_.intermediate_size) / config_.tp;
   const double params_per_expert = 3.0 * hidden * inter;  // gate, up, down
   const double touched = e * (1.0 - std::pow(1.0 - k / e, tokens));
-  const DType expert_storage = model_.has_expert_dtype && dtype_bits(model_.expert_dtype) < dtype_bits(config_.weight_dtype)
-                                   ? model_.expert_dtype
-                                   : config_.weight_dtype;
+  const DType expert_storage =
+      model_.has_expert_dtype && dtype_bits(model_.expert_dtype) < dtype_bits(config_.weight_dtype)
+          ? model_.expert_dtype
+          : config_.weight_dtype;
   OpCost op;
   op.name = "experts";
   op.flops = 2.0 * tokens * k * params_per_expert;
-  op.bytes = touched * params_per_expert * dtype_bytes(expert_storage) + tokens * k * (2 * hidden + 3 * inter) * act_bytes_;
+  op.bytes =
+      touched * params_per_expert * dtype_bytes(expert_storage) + tokens * k * (2 * hidden + 3 * inter) * act_bytes_;
   op.time_ns = roofline_ns(op.flops, compute_flops_ * config_.efficiency.gemm, op.bytes,
                            hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &op.bound);
   return op;
@@ -182,7 +185,8 @@ std::vector<OpCost> CostModel::ops(const BatchShape& b) const {
   }
   // Once per forward pass.
   out.push_back(elementwise("embedding", 2.0 * t * hidden * act_bytes_));
-  out.push_back(gemm("lm_head", static_cast<double>(b.num_sampled), hidden, static_cast<double>(model_.vocab_size) / tp));
+  out.push_back(
+      gemm("lm_head", static_cast<double>(b.num_sampled), hidden, static_cast<double>(model_.vocab_size) / tp));
   return out;
 }
 

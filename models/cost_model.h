@@ -48,8 +48,8 @@ struct ExecConfig {
   DType weight_dtype = DType::kBf16;  // storage of weights
   DType kv_dtype = DType::kBf16;      // storage of KV entries
   int tp = 1;
-  bool cuda_graphs = true;            // false = engine.enforce_eager
-  int max_graph_batch = 512;          // vLLM captures decode graphs for batch sizes up to 512
+  bool cuda_graphs = true;    // false = engine.enforce_eager
+  int max_graph_batch = 512;  // vLLM captures decode graphs for batch sizes up to 512
   Efficiency efficiency;
   CpuOverhead cpu;
 };
@@ -59,9 +59,9 @@ struct ExecConfig {
 // sliding-window layer both are capped by the window.
 struct BatchShape {
   int64_t num_seqs = 0;
-  int64_t num_tokens = 0;      // new tokens computed this iteration
-  int64_t num_sampled = 0;     // sequences that produce a token (lm_head rows)
-  bool decode_only = false;    // every sequence computes exactly one token (CUDA-graph eligible)
+  int64_t num_tokens = 0;    // new tokens computed this iteration
+  int64_t num_sampled = 0;   // sequences that produce a token (lm_head rows)
+  bool decode_only = false;  // every sequence computes exactly one token (CUDA-graph eligible)
   double attn_pairs = 0;
   double kv_read_tokens = 0;
   double attn_pairs_window = 0;

@@ -12,7 +12,8 @@
 
 namespace kvsim::sim {
 
-const char* const kBuiltinStudyYaml = R"(# kvsim built-in study: one 8B model on one H100 with long prompts, so that the KV cache is the limit.
+const char* const kBuiltinStudyYaml =
+    R"(# kvsim built-in study: one 8B model on one H100 with long prompts, so that the KV cache is the limit.
 model: llama-3.1-8b
 hardware: h100-sxm5-80gb
 dtype: bf16
@@ -72,9 +73,9 @@ void parse_engine(const yaml::Map& e, Scenario& s) {
   }
   const int64_t default_tokens = large ? 8192 : 2048;
   const bool whole_prompts = !c.chunked_prefill;
-  c.max_num_batched_tokens = e.get_int("max_num_batched_tokens",
-                                       whole_prompts ? std::max(c.max_model_len, default_tokens) : default_tokens, 1,
-                                       int64_t{1} << 32);
+  c.max_num_batched_tokens =
+      e.get_int("max_num_batched_tokens", whole_prompts ? std::max(c.max_model_len, default_tokens) : default_tokens, 1,
+                int64_t{1} << 32);
   if (whole_prompts && c.max_num_batched_tokens < c.max_model_len) {
     e.fail("max_num_batched_tokens",
            fmt::format("must be >= engine.max_model_len ({}) when chunked prefill is off, found {}", c.max_model_len,
@@ -166,7 +167,8 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
 }
 
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides) {
-  if (path.empty()) return parse_scenario(yaml::load_string(kBuiltinStudyYaml, kBuiltinStudyName), kBuiltinStudyName, overrides);
+  if (path.empty())
+    return parse_scenario(yaml::load_string(kBuiltinStudyYaml, kBuiltinStudyName), kBuiltinStudyName, overrides);
   return parse_scenario(yaml::load_file(path), path, overrides);
 }
 

@@ -23,21 +23,21 @@ struct EngineConfig {
   std::string version = "v1";  // v1 | v0
   int64_t max_num_seqs = 0;
   int64_t max_num_batched_tokens = 0;
-  int64_t max_model_len = 0;   // default: the model's max_position_embeddings
+  int64_t max_model_len = 0;  // default: the model's max_position_embeddings
   bool chunked_prefill = true;
   bool enforce_eager = false;
   double gpu_memory_utilization = 0.9;
-  std::optional<uint64_t> kv_cache_bytes;   // set the KV pool directly (per GPU)
-  std::optional<int64_t> num_gpu_blocks;    // or the block count, to match a real engine's log
+  std::optional<uint64_t> kv_cache_bytes;  // set the KV pool directly (per GPU)
+  std::optional<int64_t> num_gpu_blocks;   // or the block count, to match a real engine's log
 };
 
 struct CacheConfig {
   std::string policy = "vllm";
-  int64_t block_size = 16;                  // tokens per block (vLLM default 16)
-  std::string preemption = "recompute";     // recompute | swap (swap only with engine v0)
-  uint64_t swap_space_bytes = 4ull << 30;   // host swap space per GPU (vLLM default swap_space = 4 GiB)
-  bool prefix_caching = true;               // v1 default on, v0 off
-  DType precision = DType::kBf16;           // KV dtype, default = dtype
+  int64_t block_size = 16;                 // tokens per block (vLLM default 16)
+  std::string preemption = "recompute";    // recompute | swap (swap only with engine v0)
+  uint64_t swap_space_bytes = 4ull << 30;  // host swap space per GPU (vLLM default swap_space = 4 GiB)
+  bool prefix_caching = true;              // v1 default on, v0 off
+  DType precision = DType::kBf16;          // KV dtype, default = dtype
 };
 
 struct ClusterConfig {

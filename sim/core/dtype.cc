@@ -4,28 +4,44 @@ namespace kvsim {
 
 double dtype_bits(DType t) {
   switch (t) {
-    case DType::kFp32: return 32;
-    case DType::kFp16: return 16;
-    case DType::kBf16: return 16;
-    case DType::kFp8: return 8;
-    case DType::kInt8: return 8;
-    case DType::kInt4: return 4;
-    case DType::kMxfp4: return 4.25;
-    case DType::kInt2: return 2;
+    case DType::kFp32:
+      return 32;
+    case DType::kFp16:
+      return 16;
+    case DType::kBf16:
+      return 16;
+    case DType::kFp8:
+      return 8;
+    case DType::kInt8:
+      return 8;
+    case DType::kInt4:
+      return 4;
+    case DType::kMxfp4:
+      return 4.25;
+    case DType::kInt2:
+      return 2;
   }
   return 16;
 }
 
 std::string_view dtype_name(DType t) {
   switch (t) {
-    case DType::kFp32: return "fp32";
-    case DType::kFp16: return "fp16";
-    case DType::kBf16: return "bf16";
-    case DType::kFp8: return "fp8";
-    case DType::kInt8: return "int8";
-    case DType::kInt4: return "int4";
-    case DType::kMxfp4: return "mxfp4";
-    case DType::kInt2: return "int2";
+    case DType::kFp32:
+      return "fp32";
+    case DType::kFp16:
+      return "fp16";
+    case DType::kBf16:
+      return "bf16";
+    case DType::kFp8:
+      return "fp8";
+    case DType::kInt8:
+      return "int8";
+    case DType::kInt4:
+      return "int4";
+    case DType::kMxfp4:
+      return "mxfp4";
+    case DType::kInt2:
+      return "int2";
   }
   return "?";
 }

@@ -38,8 +38,8 @@ class Registry {
   // The entry for `name`; an unknown name throws at `where`.
   const Entry& find(const std::string& name, const Place& where = {}) const {
     if (const Entry* e = lookup(name)) return *e;
-    throw Error(where, fmt::format("unknown {} '{}'{}; valid: {}", what_, name, did_you_mean(name, names()),
-                                   join(names())));
+    throw Error(where,
+                fmt::format("unknown {} '{}'{}; valid: {}", what_, name, did_you_mean(name, names()), join(names())));
   }
 
   std::unique_ptr<Interface> make(const std::string& name, Args... args) const {

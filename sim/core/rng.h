@@ -14,11 +14,11 @@ class Rng {
   explicit Rng(uint64_t seed);
 
   uint64_t next_u64();
-  double uniform();                          // [0, 1), 53 random bits
-  double uniform(double lo, double hi);      // [lo, hi)
+  double uniform();                             // [0, 1), 53 random bits
+  double uniform(double lo, double hi);         // [lo, hi)
   int64_t uniform_int(int64_t lo, int64_t hi);  // inclusive, unbiased
-  double exponential(double rate);           // mean 1/rate
-  double normal();                           // standard normal (Marsaglia polar method)
+  double exponential(double rate);              // mean 1/rate
+  double normal();                              // standard normal (Marsaglia polar method)
   double normal(double mean, double stddev);
   double lognormal(double mu, double sigma);  // exp(N(mu, sigma))
 

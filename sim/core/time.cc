@@ -23,7 +23,8 @@ SimTime work_time_ns(double work, double units_per_s) {
   if (work <= 0) return 0;
   if (!(units_per_s > 0)) throw Error(fmt::format("rate must be positive, found {}", units_per_s));
   const double ns = std::ceil(work / units_per_s * 1e9);
-  if (ns >= 9.2e18) throw Error(fmt::format("duration of {:.3e} units at {:.3e}/s overflows int64 ns", work, units_per_s));
+  if (ns >= 9.2e18)
+    throw Error(fmt::format("duration of {:.3e} units at {:.3e}/s overflows int64 ns", work, units_per_s));
   return static_cast<SimTime>(ns);
 }
 

@@ -105,7 +105,8 @@ Map::Map(const YAML::Node& node, std::shared_ptr<const Source> source, std::stri
     : node_(node), source_(std::move(source)), path_(std::move(path)) {
   if (node_.IsDefined() && !node_.IsNull() && !node_.IsMap()) {
     const Place p = overridden(path_) ? Place{"--set"} : place_of_node(node_, *source_);
-    throw Error(p, fmt::format("{}: expected a mapping, found {}", path_.empty() ? "document" : path_, describe(node_)));
+    throw Error(p,
+                fmt::format("{}: expected a mapping, found {}", path_.empty() ? "document" : path_, describe(node_)));
   }
 }
 
@@ -221,7 +222,8 @@ double Map::get_double(std::string_view key, double def, double min, double max,
 
 double Map::req_double(std::string_view key, double min, double max, bool min_exclusive) const {
   auto v = opt_double(key, min, max, min_exclusive);
-  if (!v) fail(key, fmt::format("required key is missing (expected {})", range_text(min, max, min_exclusive, "a number")));
+  if (!v)
+    fail(key, fmt::format("required key is missing (expected {})", range_text(min, max, min_exclusive, "a number")));
   return *v;
 }
 

@@ -92,8 +92,8 @@ void Collector::on_state(SimTime now, int64_t replica, const ReplicaState& state
   if (memory_csv_ && now >= next_sample_[i]) {
     *memory_csv_ << fmt::format("{:.9f},{},{},{},{},{},{},{},{},{}\n", ns_to_s(now), replica, state.waiting,
                                 state.running, state.swapped, state.kv_blocks_used, config_.kv_blocks_total,
-                                static_cast<uint64_t>(state.kv_blocks_used) * config_.block_bytes,
-                                state.hbm_used_bytes, state.kv_host_bytes);
+                                static_cast<uint64_t>(state.kv_blocks_used) * config_.block_bytes, state.hbm_used_bytes,
+                                state.kv_host_bytes);
     next_sample_[i] = (now / config_.memory_interval_ns + 1) * config_.memory_interval_ns;
   }
 }
@@ -133,7 +133,9 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   // Share of the allocated KV slots holding real token states (vLLM paper fig. 2 measures the same).
   j["kv_token_utilization"] = area_kv_slots_ > 0 ? area_kv_tokens_ / area_kv_slots_ : 0.0;
   j["mean_kv_block_usage"] =
-      config_.kv_blocks_total > 0 ? area_kv_blocks_ * per_ns / static_cast<double>(config_.kv_blocks_total * config_.replicas) : 0.0;
+      config_.kv_blocks_total > 0
+          ? area_kv_blocks_ * per_ns / static_cast<double>(config_.kv_blocks_total * config_.replicas)
+          : 0.0;
   j["weights_bytes"] = config_.weights_bytes;
   j["peak_hbm_bytes"] = peak_hbm_;
   j["peak_kv_hbm_bytes"] = static_cast<uint64_t>(peak_kv_blocks_) * config_.block_bytes;
@@ -143,7 +145,8 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   // Full-retention policies keep every token: the quality proxy is 1 (DESIGN.md: an assumption, not a measurement).
   j["retention_attention"] = 1.0;
   j["retention_early_facts"] = 1.0;
-  j["slo_attainment"] = completed_ + rejected_ > 0 ? static_cast<double>(slo_met_) / static_cast<double>(completed_ + rejected_) : 0.0;
+  j["slo_attainment"] =
+      completed_ + rejected_ > 0 ? static_cast<double>(slo_met_) / static_cast<double>(completed_ + rejected_) : 0.0;
   j["goodput"] = static_cast<double>(slo_met_) * per_s;
   return j;
 }

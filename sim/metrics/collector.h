@@ -31,20 +31,20 @@ struct ReplicaState {
   int64_t running = 0;
   int64_t swapped = 0;
   int64_t kv_blocks_used = 0;
-  int64_t kv_tokens = 0;       // token states held in the GPU KV pool
-  int64_t kv_slots = 0;        // token slots of the blocks held
+  int64_t kv_tokens = 0;  // token states held in the GPU KV pool
+  int64_t kv_slots = 0;   // token slots of the blocks held
   uint64_t hbm_used_bytes = 0;
   uint64_t kv_host_bytes = 0;
 };
 
 struct CollectorConfig {
   int64_t replicas = 1;
-  int64_t kv_blocks_total = 0;       // per replica
+  int64_t kv_blocks_total = 0;  // per replica
   uint64_t block_bytes = 0;
-  int64_t kv_capacity_tokens = 0;    // per replica
-  uint64_t weights_bytes = 0;        // per GPU
-  uint64_t static_hbm_bytes = 0;     // per GPU, everything but KV
-  double slo_ttft_ms = 0;            // 0 = no SLO on this metric
+  int64_t kv_capacity_tokens = 0;  // per replica
+  uint64_t weights_bytes = 0;      // per GPU
+  uint64_t static_hbm_bytes = 0;   // per GPU, everything but KV
+  double slo_ttft_ms = 0;          // 0 = no SLO on this metric
   double slo_tpot_ms = 0;
   SimTime memory_interval_ns = 100 * kNsPerMs;
 };

@@ -20,18 +20,18 @@ int64_t MemoryPlan::blocks_for_tokens(int64_t tokens) const {
   return full_groups * blocks + sliding_groups * std::min(blocks, window_blocks);
 }
 
-int64_t MemoryPlan::kv_capacity_tokens() const {
-  return num_gpu_blocks / (full_groups + sliding_groups) * block_size;
-}
+int64_t MemoryPlan::kv_capacity_tokens() const { return num_gpu_blocks / (full_groups + sliding_groups) * block_size; }
 
 MemoryPlan plan_memory(const Scenario& s) {
   const models::ModelSpec& m = s.model;
   const int tp = static_cast<int>(s.cluster.tensor_parallel);
   MemoryPlan p;
   p.hbm_bytes = s.hardware.gpu.hbm_bytes;
-  p.usable_bytes = static_cast<uint64_t>(std::floor(s.engine.gpu_memory_utilization * static_cast<double>(p.hbm_bytes)));
+  p.usable_bytes =
+      static_cast<uint64_t>(std::floor(s.engine.gpu_memory_utilization * static_cast<double>(p.hbm_bytes)));
   p.weights_bytes = static_cast<uint64_t>(std::ceil(models::weight_bytes_per_gpu(m, s.weight_dtype, tp)));
-  p.activation_bytes = models::activation_peak_bytes(m, s.engine.max_num_batched_tokens, s.engine.max_num_seqs, s.dtype, tp);
+  p.activation_bytes =
+      models::activation_peak_bytes(m, s.engine.max_num_batched_tokens, s.engine.max_num_seqs, s.dtype, tp);
   p.non_torch_bytes = models::kNonTorchBytes;
   p.cuda_graph_bytes = s.engine.enforce_eager ? 0 : models::kCudaGraphPoolBytes;
   p.block_size = s.cache.block_size;
@@ -42,7 +42,8 @@ MemoryPlan plan_memory(const Scenario& s) {
   p.sliding_groups = sliding / p.layers_per_group;
   p.window_blocks = m.sliding_window > 0 ? ceil_div(m.sliding_window, p.block_size) + 1 : 0;
   const double layer_token_bytes = models::kv_bytes_per_token_layer(m, s.cache.precision, tp);
-  p.block_bytes = static_cast<uint64_t>(std::ceil(layer_token_bytes * static_cast<double>(p.block_size * p.layers_per_group)));
+  p.block_bytes =
+      static_cast<uint64_t>(std::ceil(layer_token_bytes * static_cast<double>(p.block_size * p.layers_per_group)));
 
   if (p.weights_bytes >= p.usable_bytes) {
     int fit_tp = 0;
@@ -52,8 +53,9 @@ MemoryPlan plan_memory(const Scenario& s) {
         break;
       }
     }
-    const std::string way_out = fit_tp > tp ? fmt::format("set cluster.tensor_parallel >= {} or use an offload policy", fit_tp)
-                                            : "use a GPU with more memory or an offload policy";
+    const std::string way_out = fit_tp > tp
+                                    ? fmt::format("set cluster.tensor_parallel >= {} or use an offload policy", fit_tp)
+                                    : "use a GPU with more memory or an offload policy";
     throw Error(fmt::format("{} needs {:.1f} GiB for weights{} but {} has {:.1f} GiB usable ({:.2f} x {:.1f} GiB): {}",
                             m.name, bytes_to_gib(p.weights_bytes), tp > 1 ? fmt::format(" per GPU at tp={}", tp) : "",
                             s.hardware.name, bytes_to_gib(p.usable_bytes), s.engine.gpu_memory_utilization,

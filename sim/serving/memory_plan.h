@@ -12,20 +12,20 @@
 namespace kvsim::sim {
 
 struct MemoryPlan {
-  uint64_t hbm_bytes = 0;         // as the driver reports
-  uint64_t usable_bytes = 0;      // gpu_memory_utilization x hbm_bytes
+  uint64_t hbm_bytes = 0;     // as the driver reports
+  uint64_t usable_bytes = 0;  // gpu_memory_utilization x hbm_bytes
   uint64_t weights_bytes = 0;
   uint64_t activation_bytes = 0;
   uint64_t non_torch_bytes = 0;
   uint64_t cuda_graph_bytes = 0;
-  uint64_t kv_cache_bytes = 0;    // num_gpu_blocks x block_bytes
-  uint64_t block_bytes = 0;       // one block of one layer group
-  int64_t block_size = 0;         // tokens per block
+  uint64_t kv_cache_bytes = 0;  // num_gpu_blocks x block_bytes
+  uint64_t block_bytes = 0;     // one block of one layer group
+  int64_t block_size = 0;       // tokens per block
   int64_t num_gpu_blocks = 0;
   int64_t layers_per_group = 0;
   int64_t full_groups = 0;
   int64_t sliding_groups = 0;
-  int64_t window_blocks = 0;      // most blocks a sliding group holds per sequence
+  int64_t window_blocks = 0;  // most blocks a sliding group holds per sequence
 
   uint64_t static_bytes() const { return weights_bytes + activation_bytes + non_torch_bytes + cuda_graph_bytes; }
   // Blocks a sequence of `tokens` KV entries holds (monotone in tokens).

@@ -14,8 +14,8 @@ namespace {
 constexpr double kPcieEfficiency = 0.88;
 }  // namespace
 
-Replica::Replica(int64_t id, const sim::Scenario& scenario, const sim::MemoryPlan& plan,
-                 const models::CostModel& cost, engine::EventQueue& queue, metrics::Collector& metrics)
+Replica::Replica(int64_t id, const sim::Scenario& scenario, const sim::MemoryPlan& plan, const models::CostModel& cost,
+                 engine::EventQueue& queue, metrics::Collector& metrics)
     : id_(id), scenario_(scenario), plan_(plan), cost_(cost), queue_(queue), metrics_(metrics) {
   policy_ = cache::builtin_policies().make(scenario.cache.policy, plan_);
   if (scenario.cache.preemption == "swap") {

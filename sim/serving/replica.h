@@ -56,7 +56,7 @@ class Replica final : public engine::EventHandler {
 
   void start_iteration(SimTime now);
   void finish_iteration(SimTime now);
-  void schedule_mixed();        // v1, and v0 with chunked prefill
+  void schedule_mixed();          // v1, and v0 with chunked prefill
   void schedule_prefill_first();  // v0 without chunked prefill
   // Make room for `slot` to hold `tokens` KV entries, preempting from the back of running_; false when `slot`
   // itself had to be preempted.
@@ -89,7 +89,7 @@ class Replica final : public engine::EventHandler {
   int64_t swap_used_blocks_ = 0;
   int64_t swap_capacity_blocks_ = 0;
   int64_t swap_in_blocks_ = 0, swap_out_blocks_ = 0;  // this iteration
-  int64_t kv_tokens_ = 0;                              // KV entries held on the GPU
+  int64_t kv_tokens_ = 0;                             // KV entries held on the GPU
   SimTime iteration_start_ = 0;
 };
 

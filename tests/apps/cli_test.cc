@@ -68,13 +68,37 @@ TEST(Cli, RunWritesEveryOutputAndJsonHasVllmKeys) {
   const Result r = cli({"run", "--set", "workload.requests=50", "-o", dir, "--format", "json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
-  for (const char* key : {"request_throughput", "output_throughput", "total_token_throughput", "mean_ttft_ms",
-                          "median_ttft_ms", "std_ttft_ms", "p90_ttft_ms", "p99_ttft_ms", "mean_tpot_ms", "p99_itl_ms",
-                          "mean_e2el_ms", "completed", "duration", "total_input_tokens", "total_output_tokens",
-                          "rejected", "num_preemptions", "mean_running_requests", "mean_requests_in_system",
-                          "kv_capacity_tokens", "kv_token_utilization", "weights_bytes", "peak_hbm_bytes",
-                          "peak_kv_hbm_bytes", "peak_kv_host_bytes", "pcie_h2d_bytes", "pcie_d2h_bytes",
-                          "retention_attention", "retention_early_facts", "slo_attainment", "goodput"}) {
+  for (const char* key : {"request_throughput",
+                          "output_throughput",
+                          "total_token_throughput",
+                          "mean_ttft_ms",
+                          "median_ttft_ms",
+                          "std_ttft_ms",
+                          "p90_ttft_ms",
+                          "p99_ttft_ms",
+                          "mean_tpot_ms",
+                          "p99_itl_ms",
+                          "mean_e2el_ms",
+                          "completed",
+                          "duration",
+                          "total_input_tokens",
+                          "total_output_tokens",
+                          "rejected",
+                          "num_preemptions",
+                          "mean_running_requests",
+                          "mean_requests_in_system",
+                          "kv_capacity_tokens",
+                          "kv_token_utilization",
+                          "weights_bytes",
+                          "peak_hbm_bytes",
+                          "peak_kv_hbm_bytes",
+                          "peak_kv_host_bytes",
+                          "pcie_h2d_bytes",
+                          "pcie_d2h_bytes",
+                          "retention_attention",
+                          "retention_early_facts",
+                          "slo_attainment",
+                          "goodput"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["completed"].get<int>(), 50);

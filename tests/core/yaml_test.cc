@@ -40,14 +40,15 @@ TEST(YamlMap, RangeIsCheckedOnBothSides) {
   Map m(root, src());
   EXPECT_NE(error_of([&] { m.get_int("a", 1, 1); }), "<no error>");
   EXPECT_EQ(m.get_int("b", 5, 1), 1);
-  EXPECT_EQ(error_of([&] { m.get_double("r", 1, 0, kInf, true); }),
-            "s.yaml:3:4: r: expected a number > 0, found '-1'");
+  EXPECT_EQ(error_of([&] { m.get_double("r", 1, 0, kInf, true); }), "s.yaml:3:4: r: expected a number > 0, found '-1'");
 }
 
 TEST(YamlMap, ChoiceSuggestsNearest) {
   const YAML::Node root = load_string("preemption: swop\n", "s.yaml");
   Map m(root, src());
-  EXPECT_EQ(error_of([&] { m.get_choice("preemption", "recompute", {"recompute", "swap"}); }),
+  EXPECT_EQ(error_of([&] {
+              m.get_choice("preemption", "recompute", {"recompute", "swap"});
+            }),
             "s.yaml:1:13: preemption: expected one of recompute, swap, found 'swop' (did you mean 'swap'?)");
 }
 

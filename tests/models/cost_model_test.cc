@@ -23,7 +23,7 @@ BatchShape decode(int64_t seqs, int64_t context, int64_t window = 0) {
   return b;
 }
 
-const OpCost& op(const std::vector<OpCost>& ops, const std::string& name) {
+OpCost op(const std::vector<OpCost>& ops, const std::string& name) {
   for (const auto& o : ops) {
     if (o.name == name) return o;
   }
@@ -78,7 +78,7 @@ TEST(CostModel, TensorParallelismSplitsWorkAndAddsAllreduces) {
   EXPECT_NEAR(op(four.ops(b), "gate_up_proj").flops * 4, op(one.ops(b), "gate_up_proj").flops, 1.0);
   const std::vector<OpCost> single = one.ops(b);
   EXPECT_EQ(std::count_if(single.begin(), single.end(), [](const OpCost& o) { return o.name == "allreduce"; }), 0);
-  const OpCost& ar = op(four.ops(decode(8, 1024)), "allreduce");
+  const OpCost ar = op(four.ops(decode(8, 1024)), "allreduce");
   EXPECT_EQ(ar.bound, "latency");  // decode-sized messages are latency-bound
   EXPECT_LT(four.forward_ns(b), one.forward_ns(b));
 }

@@ -36,16 +36,18 @@ TEST(Scenario, DefaultsFollowVllmByGpuSize) {
 }
 
 TEST(Scenario, V1RefusesWhatOnlyV0Does) {
-  EXPECT_EQ(error_of([] { scenario_from(kMinimal, {"engine.chunked_prefill=false"}); }),
-            "--set: engine.chunked_prefill: the v1 engine always chunks prefills; set engine.version: v0 to turn it off");
+  EXPECT_EQ(
+      error_of([] { scenario_from(kMinimal, {"engine.chunked_prefill=false"}); }),
+      "--set: engine.chunked_prefill: the v1 engine always chunks prefills; set engine.version: v0 to turn it off");
   EXPECT_NE(error_of([] { scenario_from(kMinimal, {"cache.preemption=swap"}); }).find("recompute only"),
             std::string::npos);
   EXPECT_NO_THROW(scenario_from(kMinimal, {"engine.version=v0", "cache.preemption=swap"}));
 }
 
 TEST(Scenario, UnknownModelAndHardwareNameThePlaceAndTheNearestName) {
-  EXPECT_EQ(error_of([] { scenario_from("model: opt-13\nhardware: h100-sxm5-80gb\n"); }).rfind(
-                "test.yaml:1:8: model: unknown model 'opt-13' (did you mean 'opt-13b'?)", 0),
+  EXPECT_EQ(error_of([] {
+              scenario_from("model: opt-13\nhardware: h100-sxm5-80gb\n");
+            }).rfind("test.yaml:1:8: model: unknown model 'opt-13' (did you mean 'opt-13b'?)", 0),
             0u);
   EXPECT_NE(error_of([] { scenario_from("model: opt-13b\nhardware: h100-sxm\n"); }).find("test.yaml:2:11: hardware:"),
             std::string::npos);

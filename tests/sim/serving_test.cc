@@ -116,8 +116,10 @@ TEST(Serving, V0StallsDecodesForALongPrefillAndV1DoesNot) {
     for (int i = 0; i < 8; ++i) t << "0.0,100,400\n";
     t << "0.5,30000,10\n";
   }
-  const std::string yaml = "model: llama-3.1-8b\nhardware: h100-sxm5-80gb\ncheck_invariants: true\n"
-                           "engine: {max_model_len: 32768}\nworkload: {trace: " + dir + "/trace.csv}\n";
+  const std::string yaml =
+      "model: llama-3.1-8b\nhardware: h100-sxm5-80gb\ncheck_invariants: true\n"
+      "engine: {max_model_len: 32768}\nworkload: {trace: " +
+      dir + "/trace.csv}\n";
   const RunResult v0 = run_scenario(scenario_from(yaml, {"engine.version=v0"}), "");
   const RunResult v1 = run_scenario(scenario_from(yaml, {"engine.max_num_batched_tokens=2048"}), "");
   const double v0_max_itl = v0.summary["max_itl_ms"].get<double>();
@@ -132,8 +134,8 @@ TEST(Serving, V0StallsDecodesForALongPrefillAndV1DoesNot) {
 TEST(Serving, HigherRateNeverLowersLatency) {
   double previous = 0;
   for (const char* rate : {"2", "8", "32"}) {
-    const RunResult r =
-        run_scenario(scenario_from(kSteady, {"workload.requests=500", std::string("workload.arrival.rate=") + rate}), "");
+    const RunResult r = run_scenario(
+        scenario_from(kSteady, {"workload.requests=500", std::string("workload.arrival.rate=") + rate}), "");
     const double e2el = r.summary["mean_e2el_ms"].get<double>();
     EXPECT_GE(e2el, previous) << "rate " << rate;
     previous = e2el;
@@ -147,6 +149,36 @@ TEST(Serving, ReplicasShareTheLoad) {
   EXPECT_EQ(two.summary["completed"].get<int64_t>(), 800);
   EXPECT_LT(two.summary["mean_e2el_ms"].get<double>(), one.summary["mean_e2el_ms"].get<double>());
   EXPECT_EQ(two.summary["kv_capacity_tokens"].get<int64_t>(), 2 * one.summary["kv_capacity_tokens"].get<int64_t>());
+}
+
+}  // namespace
+}  // namespace kvsim::sim
+
+namespace kvsim::sim {
+namespace {
+
+// The shipped Azure 2023 conversation sample replays to the end: every request completes or is rejected, and the
+// token totals equal the trace's.
+TEST(Serving, ReplaysTheShippedAzureSample) {
+  const std::string trace = std::string(KVSIM_TEST_SOURCE_DIR) + "/traces/samples/azure_conv_1k.csv";
+  const RunResult r = run_scenario(testing::scenario_from("model: llama-3.1-8b\nhardware: h100-sxm5-80gb\n"
+                                                          "check_invariants: true\nengine: {max_model_len: 16384}\n"
+                                                          "workload: {trace: " + trace + "}\n"),
+                                   "");
+  std::ifstream in(trace);
+  std::string line;
+  std::getline(in, line);
+  int64_t rows = 0, prompt = 0, output = 0;
+  while (std::getline(in, line)) {
+    const size_t a = line.find(','), b = line.find(',', a + 1);
+    prompt += std::stoll(line.substr(a + 1, b - a - 1));
+    output += std::stoll(line.substr(b + 1));
+    ++rows;
+  }
+  ASSERT_EQ(rows, 1000);
+  EXPECT_EQ(r.summary["completed"].get<int64_t>(), 1000);
+  EXPECT_EQ(r.summary["total_input_tokens"].get<int64_t>(), prompt);
+  EXPECT_EQ(r.summary["total_output_tokens"].get<int64_t>(), output);
 }
 
 }  // namespace
