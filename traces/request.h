@@ -15,6 +15,10 @@ struct Request {
   SimTime arrival_ns = 0;     // relative to the start of the workload
   int64_t prompt_tokens = 0;  // >= 1
   int64_t output_tokens = 0;  // >= 1
+  // The first shared_prefix_tokens tokens of the prompt are the same in every request with this prefix_id (a system
+  // prompt, an earlier turn); 0 = no shared prefix. Prefix caching reuses their KV.
+  uint64_t prefix_id = 0;
+  int64_t shared_prefix_tokens = 0;
 };
 
 // Contract: next() returns requests in non-decreasing arrival_ns with ids 0, 1, 2, ...; nullopt at the end, and

@@ -9,6 +9,7 @@
 #include "sim/core/time.h"
 #include "traces/generators.h"
 #include "traces/limited_source.h"
+#include "traces/shared_prefix.h"
 #include "traces/trace_reader.h"
 
 namespace kvsim::traces {
@@ -32,6 +33,7 @@ WorkloadSpec parse_workload(const yaml::Map& w) {
   spec.requests = w.opt_int("requests", 1);
   spec.duration_s = w.opt_double("duration_s", 0, 9.2e9, true);  // 9.2e9 s: the int64 ns limit
   spec.trace = w.get_string("trace", "");
+  spec.shared_prefix_tokens = w.get_int("shared_prefix_tokens", 0, 0, int64_t{1} << 30);
   if (!spec.trace.empty()) {
     spec.trace_format = w.get_choice("trace_format", "auto", trace_formats());
     for (const std::string key : {"arrival", "prompt_tokens", "output_tokens"}) {
@@ -78,6 +80,7 @@ YAML::Node workload_to_yaml(const WorkloadSpec& spec) {
   YAML::Node n(YAML::NodeType::Map);
   if (spec.requests) n["requests"] = *spec.requests;
   if (spec.duration_s) n["duration_s"] = number_text(*spec.duration_s);
+  if (spec.shared_prefix_tokens > 0) n["shared_prefix_tokens"] = spec.shared_prefix_tokens;
   if (!spec.trace.empty()) {
     n["trace"] = spec.trace;
     n["trace_format"] = spec.trace_format;
@@ -120,6 +123,9 @@ std::unique_ptr<RequestSource> make_request_source(const WorkloadSpec& spec, con
       throw Error(fmt::format("workload.arrival.process: expected one of {}, found '{}'{}", join(kProcesses),
                               spec.arrival.process, did_you_mean(spec.arrival.process, kProcesses)));
     }
+  }
+  if (spec.shared_prefix_tokens > 0) {
+    inner = std::make_unique<SharedPrefixSource>(std::move(inner), spec.shared_prefix_tokens);
   }
   return std::make_unique<LimitedSource>(std::move(inner), spec.requests, duration_ns);
 }

@@ -31,6 +31,9 @@ struct WorkloadSpec {
   LengthDist prompt_tokens, output_tokens;
   std::string trace;                  // path; when set, arrivals and lengths come from the file
   std::string trace_format = "auto";  // auto | simple | azure
+  // Every request's prompt starts with the same N tokens, added to its sampled length, as vLLM benchmark_serving's
+  // random dataset does with --random-prefix-len. Drives prefix caching.
+  int64_t shared_prefix_tokens = 0;
 
   bool operator==(const WorkloadSpec&) const = default;
 };

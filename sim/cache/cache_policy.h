@@ -1,23 +1,28 @@
-// The KV-cache policy of one replica: how many blocks a sequence needs and who holds them. Policies are named
-// implementations in a registry (presets such as `vllm`); the scheduler asks them for room and never touches
-// blocks itself.
+// The KV-cache policy of one replica: how many blocks a sequence needs, who holds them and which can be shared.
+// Policies are named implementations in a registry (presets such as `vllm`); the scheduler asks them for room and
+// never touches blocks itself.
 // Contract: a policy never allocates past its capacity (grow() either succeeds whole or changes nothing), never
-// schedules events and never looks at scheduler queues. Units: blocks of MemoryPlan::block_size tokens.
+// schedules events and never looks at scheduler queues. Units: blocks of MemoryPlan::block_size tokens, tokens.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sim/core/registry.h"
+#include "sim/scenario.h"
 #include "sim/serving/memory_plan.h"
 
 namespace kvsim::cache {
 
 // What a sequence holds in the pool.
 struct SeqKv {
-  int64_t blocks = 0;  // blocks held on the GPU
-  int64_t tokens = 0;  // KV entries stored in them
+  int64_t blocks = 0;         // blocks it references on the GPU (shared ones included)
+  int64_t tokens = 0;         // KV entries stored for it
+  int64_t shared_blocks = 0;  // leading blocks it shares through the prefix cache
+  uint64_t prefix_id = 0;     // the request's shared prefix (0 = none), and its length in tokens
+  int64_t prefix_tokens = 0;
 };
 
 class CachePolicy {
@@ -28,21 +33,33 @@ class CachePolicy {
   virtual int64_t blocks_for_tokens(int64_t tokens) const = 0;
   // Make `seq` hold `tokens` entries; false (and no change) when the pool lacks the blocks.
   virtual bool grow(SeqKv& seq, int64_t tokens) = 0;
-  // Give back every block of `seq`.
+  // Give back every block of `seq` (shared blocks stay cached while others use them, or until evicted).
   virtual void release(SeqKv& seq) = 0;
 
+  // Prefix caching. For a sequence holding nothing: take the cached blocks of its shared prefix and return how many
+  // tokens need no computing.
+  virtual int64_t acquire_cached_prefix(SeqKv& seq) = 0;
+  // `seq` has `computed` tokens of KV now: full blocks of its prefix become reusable by other sequences.
+  virtual void on_computed(SeqKv& seq, int64_t computed) = 0;
+
   virtual int64_t total_blocks() const = 0;
-  virtual int64_t used_blocks() const = 0;
+  virtual int64_t used_blocks() const = 0;    // referenced by some sequence
+  virtual int64_t cached_blocks() const = 0;  // unreferenced but kept for reuse; evicted when room is needed
   int64_t free_blocks() const { return total_blocks() - used_blocks(); }
-  // Lifetime counters for conservation checks.
+  // Distinct token states held (a shared block counts once).
+  virtual int64_t stored_tokens() const = 0;
+  // Lifetime counters for conservation: allocated = freed + cached at any quiet point.
   virtual int64_t blocks_allocated() const = 0;
   virtual int64_t blocks_freed() const = 0;
+  // "" when the policy's books agree with the sequences that hold blocks, else what is wrong.
+  virtual std::string check(const std::vector<const SeqKv*>& holders) const = 0;
 };
 
-using CachePolicyRegistry = Registry<CachePolicy, const sim::MemoryPlan&>;
+using CachePolicyRegistry = Registry<CachePolicy, const sim::Scenario&, const sim::MemoryPlan&>;
 
 // Adds the built-in policies: `vllm` (PagedAttention, Kwon et al., SOSP 2023, sec. 4.2-4.3: fixed-size blocks
-// allocated on demand, at most one partially filled block per sequence).
+// allocated on demand, at most one partially filled block per sequence; automatic prefix caching by block hash as
+// in vLLM's docs, "Automatic Prefix Caching").
 void register_builtin_policies(CachePolicyRegistry& registry);
 const CachePolicyRegistry& builtin_policies();
 

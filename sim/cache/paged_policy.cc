@@ -1,6 +1,10 @@
+#include <list>
+#include <unordered_map>
+
 #include <fmt/format.h>
 
 #include "sim/cache/cache_policy.h"
+#include "sim/core/error.h"
 
 namespace kvsim::cache {
 
@@ -8,10 +12,15 @@ namespace {
 
 // vLLM's block manager: blocks of block_size tokens taken from a free pool as a sequence grows and returned when it
 // finishes or is preempted; with sliding-window layer groups a sequence holds at most window/block_size + 1 blocks
-// per sliding group.
+// per sliding group. With prefix caching, each full block of a shared prefix is identified by (prefix, index) (vLLM
+// hashes the block's tokens and its parent), shared by reference count, and kept after its last user leaves in an
+// LRU of evictable blocks that new allocations reclaim first-in first-out.
 class PagedPolicy final : public CachePolicy {
  public:
-  explicit PagedPolicy(const sim::MemoryPlan& plan) : plan_(plan) {}
+  PagedPolicy(const sim::Scenario& scenario, const sim::MemoryPlan& plan)
+      : plan_(plan),
+        // Hybrid (sliding-window) models keep per-group caches in vLLM; kvsim shares full-attention blocks only.
+        prefix_caching_(scenario.cache.prefix_caching && plan.sliding_groups == 0) {}
 
   int64_t blocks_for_tokens(int64_t tokens) const override { return plan_.blocks_for_tokens(tokens); }
 
@@ -22,32 +31,126 @@ class PagedPolicy final : public CachePolicy {
       used_ += need;
       allocated_ += need;
       seq.blocks += need;
+      while (used_ + cached_ > plan_.num_gpu_blocks) evict_oldest();
     }
+    stored_ += tokens - seq.tokens;
     seq.tokens = tokens;
     return true;
   }
 
   void release(SeqKv& seq) override {
-    used_ -= seq.blocks;
-    freed_ += seq.blocks;
-    seq = SeqKv{};
+    const int64_t own = seq.blocks - seq.shared_blocks;
+    used_ -= own;
+    freed_ += own;
+    stored_ -= seq.tokens - seq.shared_blocks * plan_.block_size;
+    for (int64_t i = 0; i < seq.shared_blocks; ++i) {
+      Entry& e = table_.at(key(seq.prefix_id, i));
+      if (--e.refs == 0) {
+        --used_;
+        ++cached_;
+        stored_ -= plan_.block_size;
+        e.lru = lru_.insert(lru_.end(), key(seq.prefix_id, i));
+      }
+    }
+    seq.blocks = seq.tokens = seq.shared_blocks = 0;
+  }
+
+  int64_t acquire_cached_prefix(SeqKv& seq) override {
+    if (!prefix_caching_ || seq.prefix_id == 0 || seq.blocks != 0) return 0;
+    const int64_t full = seq.prefix_tokens / plan_.block_size;
+    int64_t i = 0;
+    for (; i < full; ++i) {
+      auto it = table_.find(key(seq.prefix_id, i));
+      if (it == table_.end()) break;
+      if (it->second.refs++ == 0) {
+        lru_.erase(it->second.lru);
+        --cached_;
+        ++used_;
+        stored_ += plan_.block_size;
+      }
+    }
+    seq.blocks = seq.shared_blocks = i;
+    seq.tokens = i * plan_.block_size;
+    return seq.tokens;
+  }
+
+  void on_computed(SeqKv& seq, int64_t computed) override {
+    if (!prefix_caching_ || seq.prefix_id == 0) return;
+    const int64_t full = std::min(computed, seq.prefix_tokens) / plan_.block_size;
+    while (seq.shared_blocks < full) {
+      // The sequence's own block becomes the cached copy; if another sequence cached it first, this one keeps its
+      // private duplicate (as vLLM does when two requests compute the same block at once).
+      const auto [it, inserted] = table_.try_emplace(key(seq.prefix_id, seq.shared_blocks));
+      if (!inserted) return;
+      it->second.refs = 1;
+      ++seq.shared_blocks;
+    }
   }
 
   int64_t total_blocks() const override { return plan_.num_gpu_blocks; }
   int64_t used_blocks() const override { return used_; }
+  int64_t cached_blocks() const override { return cached_; }
+  int64_t stored_tokens() const override { return stored_; }
   int64_t blocks_allocated() const override { return allocated_; }
   int64_t blocks_freed() const override { return freed_; }
 
+  std::string check(const std::vector<const SeqKv*>& holders) const override {
+    int64_t own = 0, shared_refs = 0, tokens = 0;
+    for (const SeqKv* s : holders) {
+      own += s->blocks - s->shared_blocks;
+      shared_refs += s->shared_blocks;
+      tokens += s->tokens - s->shared_blocks * plan_.block_size;
+      if (s->blocks < blocks_for_tokens(s->tokens)) {
+        return fmt::format("a sequence holds {} blocks for {} tokens", s->blocks, s->tokens);
+      }
+    }
+    int64_t live = 0, refs = 0, idle = 0;
+    for (const auto& [k, e] : table_) {
+      refs += e.refs;
+      (e.refs > 0 ? live : idle) += 1;
+    }
+    if (refs != shared_refs) return fmt::format("{} shared references held, {} counted", shared_refs, refs);
+    if (used_ != own + live) return fmt::format("{} blocks in use, sequences hold {}", used_, own + live);
+    if (cached_ != idle || cached_ != static_cast<int64_t>(lru_.size())) return "cached block count is off";
+    if (stored_ != tokens + live * plan_.block_size) return "stored token count is off";
+    if (used_ + cached_ > plan_.num_gpu_blocks) {
+      return fmt::format("{} blocks used and {} cached, above the capacity of {}", used_, cached_,
+                         plan_.num_gpu_blocks);
+    }
+    return "";
+  }
+
  private:
+  struct Entry {
+    int64_t refs = 0;
+    std::list<uint64_t>::iterator lru;
+  };
+
+  static uint64_t key(uint64_t prefix_id, int64_t index) {
+    return (prefix_id << 32) ^ static_cast<uint64_t>(index);  // index < 2^32 blocks, exact
+  }
+
+  void evict_oldest() {
+    table_.erase(lru_.front());
+    lru_.pop_front();
+    --cached_;
+    ++freed_;
+  }
+
   sim::MemoryPlan plan_;
-  int64_t used_ = 0, allocated_ = 0, freed_ = 0;
+  bool prefix_caching_;
+  int64_t used_ = 0, cached_ = 0, stored_ = 0, allocated_ = 0, freed_ = 0;
+  std::unordered_map<uint64_t, Entry> table_;
+  std::list<uint64_t> lru_;  // evictable blocks, least recently released first
 };
 
 }  // namespace
 
 void register_builtin_policies(CachePolicyRegistry& registry) {
   registry.add("vllm", "vLLM PagedAttention: paged KV blocks on the GPU, full retention (Kwon et al., SOSP 2023)",
-               [](const sim::MemoryPlan& plan) { return std::make_unique<PagedPolicy>(plan); });
+               [](const sim::Scenario& scenario, const sim::MemoryPlan& plan) {
+                 return std::make_unique<PagedPolicy>(scenario, plan);
+               });
 }
 
 const CachePolicyRegistry& builtin_policies() {

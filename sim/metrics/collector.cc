@@ -140,6 +140,10 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   j["peak_hbm_bytes"] = peak_hbm_;
   j["peak_kv_hbm_bytes"] = static_cast<uint64_t>(peak_kv_blocks_) * config_.block_bytes;
   j["peak_kv_host_bytes"] = peak_host_;
+  // Share of the tokens looked up at admission whose KV came from the prefix cache (vLLM logs the same rate).
+  j["prefix_cache_hit_rate"] =
+      prefix_queried_tokens_ > 0 ? static_cast<double>(prefix_hit_tokens_) / static_cast<double>(prefix_queried_tokens_)
+                                 : 0.0;
   j["pcie_h2d_bytes"] = pcie_h2d_;
   j["pcie_d2h_bytes"] = pcie_d2h_;
   // Full-retention policies keep every token: the quality proxy is 1 (DESIGN.md: an assumption, not a measurement).

@@ -59,6 +59,11 @@ class Collector {
   void on_complete(const RequestRecord& r);
   void add_itl(SimTime itl_ns, int64_t count);
   void on_preemption() { ++preemptions_; }
+  // An admission looked up `queried_tokens` prompt tokens in the prefix cache and found `hit_tokens`.
+  void on_prefix_lookup(int64_t hit_tokens, int64_t queried_tokens) {
+    prefix_hit_tokens_ += hit_tokens;
+    prefix_queried_tokens_ += queried_tokens;
+  }
   void add_pcie(uint64_t h2d_bytes, uint64_t d2h_bytes);
   void on_iteration() { ++iterations_; }
   // Record a replica's new state at `now` (integrates the previous state up to now).
@@ -82,6 +87,7 @@ class Collector {
   std::vector<std::pair<double, int64_t>> itl_ms_;
   int64_t arrived_ = 0, completed_ = 0, rejected_ = 0, preemptions_ = 0, iterations_ = 0;
   int64_t input_tokens_ = 0, output_tokens_ = 0, slo_met_ = 0;
+  int64_t prefix_hit_tokens_ = 0, prefix_queried_tokens_ = 0;
   uint64_t pcie_h2d_ = 0, pcie_d2h_ = 0;
   SimTime last_finish_ = 0;
   // Per-replica state and its running integrals (state x ns).

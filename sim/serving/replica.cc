@@ -17,7 +17,7 @@ constexpr double kPcieEfficiency = 0.88;
 Replica::Replica(int64_t id, const sim::Scenario& scenario, const sim::MemoryPlan& plan, const models::CostModel& cost,
                  engine::EventQueue& queue, metrics::Collector& metrics)
     : id_(id), scenario_(scenario), plan_(plan), cost_(cost), queue_(queue), metrics_(metrics) {
-  policy_ = cache::builtin_policies().make(scenario.cache.policy, plan_);
+  policy_ = cache::builtin_policies().make(scenario.cache.policy, scenario, plan_);
   if (scenario.cache.preemption == "swap") {
     swap_capacity_blocks_ = static_cast<int64_t>(scenario.cache.swap_space_bytes / plan_.block_bytes);
   }
@@ -42,6 +42,8 @@ void Replica::submit(const traces::Request& request, SimTime now) {
   s.record.arrival_ns = request.arrival_ns;
   s.record.prompt_tokens = request.prompt_tokens;
   s.record.output_tokens = request.output_tokens;
+  s.kv.prefix_id = request.prefix_id;
+  s.kv.prefix_tokens = request.shared_prefix_tokens;
   metrics_.on_arrival();
   // Like vLLM's OpenAI server: a request whose prompt plus requested output exceeds the context is refused.
   if (request.prompt_tokens + request.output_tokens > scenario_.engine.max_model_len) {
@@ -85,7 +87,6 @@ void Replica::preempt(uint32_t slot) {
     s.swapped_blocks = s.kv.blocks;
     swap_used_blocks_ += s.kv.blocks;
     swap_out_blocks_ += s.kv.blocks;
-    kv_tokens_ -= s.kv.tokens;
     policy_->release(s.kv);
     s.status = Status::kSwapped;
     swapped_.push_back(slot);
@@ -93,7 +94,6 @@ void Replica::preempt(uint32_t slot) {
   }
   // Recompute (also the fallback when swap space is full): drop the KV; prompt and generated tokens are prefilled
   // again when the request is rescheduled. Victims go back to the front of the queue, oldest first.
-  kv_tokens_ -= s.kv.tokens;
   policy_->release(s.kv);
   s.computed = 0;
   s.status = Status::kWaiting;
@@ -103,11 +103,7 @@ void Replica::preempt(uint32_t slot) {
 bool Replica::make_room(uint32_t slot, int64_t tokens) {
   Seq& s = seqs_[slot];
   while (true) {
-    const int64_t before = s.kv.tokens;
-    if (policy_->grow(s.kv, tokens)) {
-      kv_tokens_ += s.kv.tokens - before;
-      return true;
-    }
+    if (policy_->grow(s.kv, tokens)) return true;
     const uint32_t victim = running_.back();
     preempt(victim);
     if (victim == slot) return false;
@@ -173,6 +169,7 @@ void Replica::finish_iteration(SimTime now) {
   for (const Scheduled& b : batch_) {
     Seq& s = seqs_[b.slot];
     s.computed += b.new_tokens;
+    policy_->on_computed(s.kv, s.computed);
     if (s.computed < s.known()) continue;  // a prefill chunk that produced no token
     ++s.generated;
     if (s.record.first_token_ns < 0) {
@@ -189,7 +186,6 @@ void Replica::finish_iteration(SimTime now) {
     s.last_token_ns = now;
     if (s.generated == s.record.output_tokens) {
       s.record.finish_ns = now;
-      kv_tokens_ -= s.kv.tokens;
       policy_->release(s.kv);
       s.status = Status::kDone;
       metrics_.on_complete(s.record);
@@ -211,7 +207,7 @@ void Replica::report_state(SimTime now) {
   st.running = static_cast<int64_t>(running_.size());
   st.swapped = static_cast<int64_t>(swapped_.size());
   st.kv_blocks_used = policy_->used_blocks();
-  st.kv_tokens = kv_tokens_;
+  st.kv_tokens = policy_->stored_tokens();
   st.kv_slots = st.kv_blocks_used * plan_.block_size / (plan_.full_groups + plan_.sliding_groups);
   st.hbm_used_bytes = plan_.static_bytes() + static_cast<uint64_t>(st.kv_blocks_used) * plan_.block_bytes;
   st.kv_host_bytes = static_cast<uint64_t>(swap_used_blocks_) * plan_.block_bytes;
@@ -222,22 +218,9 @@ void Replica::check_invariants(SimTime now) const {
   auto fail = [&](const std::string& what) {
     throw Error(fmt::format("invariant violated on replica {} at t={} ns: {}", id_, now, what));
   };
-  int64_t held = 0, tokens = 0;
-  for (uint32_t slot : running_) {
-    const Seq& s = seqs_[slot];
-    held += s.kv.blocks;
-    tokens += s.kv.tokens;
-    if (s.kv.blocks < policy_->blocks_for_tokens(s.kv.tokens)) {
-      fail(fmt::format("request {} holds {} blocks for {} tokens", s.record.id, s.kv.blocks, s.kv.tokens));
-    }
-  }
-  if (held != policy_->used_blocks()) {
-    fail(fmt::format("running requests hold {} blocks but the pool has {} in use", held, policy_->used_blocks()));
-  }
-  if (tokens != kv_tokens_) fail(fmt::format("KV token count {} != tracked {}", tokens, kv_tokens_));
-  if (policy_->used_blocks() > policy_->total_blocks()) {
-    fail(fmt::format("{} blocks in use, above the capacity of {}", policy_->used_blocks(), policy_->total_blocks()));
-  }
+  std::vector<const cache::SeqKv*> holders;
+  for (uint32_t slot : running_) holders.push_back(&seqs_[slot].kv);
+  if (const std::string problem = policy_->check(holders); !problem.empty()) fail(problem);
   const uint64_t hbm = plan_.static_bytes() + static_cast<uint64_t>(policy_->used_blocks()) * plan_.block_bytes;
   if (hbm > plan_.hbm_bytes) fail(fmt::format("HBM use {} above capacity {}", hbm, plan_.hbm_bytes));
   if (swap_used_blocks_ > swap_capacity_blocks_ && swap_capacity_blocks_ > 0) fail("swap space above capacity");
@@ -251,9 +234,11 @@ void Replica::check_end_state() const {
   if (outstanding() != 0) {
     throw Error(fmt::format("replica {} ended with {} requests unfinished", id_, outstanding()));
   }
-  if (policy_->used_blocks() != 0 || policy_->blocks_allocated() != policy_->blocks_freed()) {
-    throw Error(fmt::format("replica {} ended with {} blocks in use ({} allocated, {} freed)", id_,
-                            policy_->used_blocks(), policy_->blocks_allocated(), policy_->blocks_freed()));
+  if (policy_->used_blocks() != 0 ||
+      policy_->blocks_allocated() != policy_->blocks_freed() + policy_->cached_blocks()) {
+    throw Error(fmt::format("replica {} ended with {} blocks in use ({} allocated, {} freed, {} cached)", id_,
+                            policy_->used_blocks(), policy_->blocks_allocated(), policy_->blocks_freed(),
+                            policy_->cached_blocks()));
   }
   if (swap_used_blocks_ != 0) throw Error(fmt::format("replica {} ended with swap space in use", id_));
 }

@@ -61,6 +61,8 @@ class Replica final : public engine::EventHandler {
   // Make room for `slot` to hold `tokens` KV entries, preempting from the back of running_; false when `slot`
   // itself had to be preempted.
   bool make_room(uint32_t slot, int64_t tokens);
+  // Admit the head of the queue for `new_tokens` (after prefix-cache hits); false when its blocks do not fit.
+  bool admit(uint32_t slot, int64_t max_new_tokens, bool whole);
   void preempt(uint32_t slot);
   bool try_swap_in();
   void reject(uint32_t slot, const std::string& reason);
@@ -89,7 +91,6 @@ class Replica final : public engine::EventHandler {
   int64_t swap_used_blocks_ = 0;
   int64_t swap_capacity_blocks_ = 0;
   int64_t swap_in_blocks_ = 0, swap_out_blocks_ = 0;  // this iteration
-  int64_t kv_tokens_ = 0;                             // KV entries held on the GPU
   SimTime iteration_start_ = 0;
 };
 

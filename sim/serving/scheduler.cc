@@ -28,16 +28,8 @@ void Replica::schedule_mixed() {
   const int64_t max_seqs = scenario_.engine.max_num_seqs;
   while (!waiting_.empty() && budget > 0 && static_cast<int64_t>(running_.size()) < max_seqs) {
     const uint32_t slot = waiting_.front();
-    Seq& s = seqs_[slot];
-    const int64_t n = std::min(s.known() - s.computed, budget);
-    const int64_t before = s.kv.tokens;
-    if (!policy_->grow(s.kv, s.computed + n)) break;
-    kv_tokens_ += s.kv.tokens - before;
-    waiting_.pop_front();
-    s.status = Status::kRunning;
-    running_.push_back(slot);
-    batch_.push_back({slot, n});
-    budget -= n;
+    if (!admit(slot, budget, false)) break;
+    budget -= batch_.back().new_tokens;
   }
 }
 
@@ -52,19 +44,11 @@ void Replica::schedule_prefill_first() {
   if (swapped_.empty()) {
     while (!waiting_.empty() && static_cast<int64_t>(running_.size()) < max_seqs) {
       const uint32_t slot = waiting_.front();
-      Seq& s = seqs_[slot];
-      const int64_t n = s.known() - s.computed;
-      if (n > budget) break;
-      const int64_t need = policy_->blocks_for_tokens(s.known()) - s.kv.blocks;
+      const Seq& s = seqs_[slot];
+      const int64_t need = policy_->blocks_for_tokens(s.known());
       if (policy_->free_blocks() - need < watermark && !running_.empty()) break;
-      const int64_t before = s.kv.tokens;
-      if (!policy_->grow(s.kv, s.known())) break;
-      kv_tokens_ += s.kv.tokens - before;
-      waiting_.pop_front();
-      s.status = Status::kRunning;
-      running_.push_back(slot);
-      batch_.push_back({slot, n});
-      budget -= n;
+      if (!admit(slot, budget, true)) break;
+      budget -= batch_.back().new_tokens;
     }
     if (!batch_.empty()) return;
   }
@@ -81,6 +65,27 @@ void Replica::schedule_prefill_first() {
   }
 }
 
+// Take the head of the queue: reuse its cached prefix blocks (prefix caching), then allocate for the tokens it
+// computes now, at most `max_new_tokens` (`whole`: all of them or none, for engines without chunked prefill).
+bool Replica::admit(uint32_t slot, int64_t max_new_tokens, bool whole) {
+  Seq& s = seqs_[slot];
+  const int64_t hit = policy_->acquire_cached_prefix(s.kv);
+  s.computed = hit;
+  const int64_t remaining = s.known() - s.computed;
+  const int64_t n = std::min(remaining, max_new_tokens);
+  if ((whole && n < remaining) || !policy_->grow(s.kv, s.computed + n)) {
+    policy_->release(s.kv);  // give the prefix blocks back: it stays in the queue
+    s.computed = 0;
+    return false;
+  }
+  metrics_.on_prefix_lookup(hit, s.known());
+  waiting_.pop_front();
+  s.status = Status::kRunning;
+  running_.push_back(slot);
+  batch_.push_back({slot, n});
+  return true;
+}
+
 // Bring the oldest swapped-out request back when its blocks (plus one token of growth) fit; it decodes in this
 // iteration.
 bool Replica::try_swap_in() {
@@ -92,9 +97,7 @@ bool Replica::try_swap_in() {
   swap_used_blocks_ -= s.swapped_blocks;
   swap_in_blocks_ += s.swapped_blocks;
   s.swapped_blocks = 0;
-  const int64_t before = s.kv.tokens;
   policy_->grow(s.kv, tokens);
-  kv_tokens_ += s.kv.tokens - before;
   s.status = Status::kRunning;
   running_.push_back(slot);
   batch_.push_back({slot, 1});

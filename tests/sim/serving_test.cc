@@ -163,7 +163,8 @@ TEST(Serving, ReplaysTheShippedAzureSample) {
   const std::string trace = std::string(KVSIM_TEST_SOURCE_DIR) + "/traces/samples/azure_conv_1k.csv";
   const RunResult r = run_scenario(testing::scenario_from("model: llama-3.1-8b\nhardware: h100-sxm5-80gb\n"
                                                           "check_invariants: true\nengine: {max_model_len: 16384}\n"
-                                                          "workload: {trace: " + trace + "}\n"),
+                                                          "workload: {trace: " +
+                                                          trace + "}\n"),
                                    "");
   std::ifstream in(trace);
   std::string line;
@@ -179,6 +180,55 @@ TEST(Serving, ReplaysTheShippedAzureSample) {
   EXPECT_EQ(r.summary["completed"].get<int64_t>(), 1000);
   EXPECT_EQ(r.summary["total_input_tokens"].get<int64_t>(), prompt);
   EXPECT_EQ(r.summary["total_output_tokens"].get<int64_t>(), output);
+}
+
+}  // namespace
+}  // namespace kvsim::sim
+
+namespace kvsim::sim {
+namespace {
+
+const char* const kSharedPrefix = R"(
+model: llama-3.1-8b
+hardware: h100-sxm5-80gb
+seed: 3
+check_invariants: true
+engine: {max_model_len: 16384}
+workload:
+  requests: 400
+  shared_prefix_tokens: 2000
+  arrival: {process: poisson, rate: 4}
+  prompt_tokens: {dist: uniform, min: 50, max: 150}
+  output_tokens: {dist: fixed, value: 64}
+)";
+
+// Every prompt starts with the same 2,000 tokens: with prefix caching, all but the first request find its 125 full
+// blocks cached, so about 2000 / 2100 of the looked-up tokens hit and TTFT falls.
+TEST(PrefixCaching, SharedSystemPromptIsComputedOnce) {
+  const RunResult on = run_scenario(testing::scenario_from(kSharedPrefix), "");
+  const RunResult off = run_scenario(testing::scenario_from(kSharedPrefix, {"cache.prefix_caching=false"}), "");
+  EXPECT_EQ(on.summary["completed"].get<int64_t>(), 400);
+  EXPECT_EQ(off.summary["prefix_cache_hit_rate"].get<double>(), 0.0);
+  const double hit = on.summary["prefix_cache_hit_rate"].get<double>();
+  EXPECT_GT(hit, 0.9 * 2000.0 / 2100.0);
+  EXPECT_LT(hit, 2000.0 / 2050.0);  // never more than the shared part of the shortest prompt
+  EXPECT_LT(on.summary["mean_ttft_ms"].get<double>(), 0.5 * off.summary["mean_ttft_ms"].get<double>());
+  EXPECT_LT(on.summary["peak_kv_hbm_bytes"].get<uint64_t>(), off.summary["peak_kv_hbm_bytes"].get<uint64_t>());
+}
+
+// Cached blocks are evicted when room is needed: a pool barely larger than one request still serves every request,
+// and the books balance (allocated = freed + cached) at the end.
+TEST(PrefixCaching, CachedBlocksAreEvictedUnderPressure) {
+  const RunResult r = run_scenario(
+      testing::scenario_from(kSharedPrefix, {"engine.num_gpu_blocks=300", "engine.max_model_len=4096"}), "");
+  EXPECT_EQ(r.summary["completed"].get<int64_t>() + r.summary["rejected"].get<int64_t>(), 400);
+  EXPECT_GT(r.summary["completed"].get<int64_t>(), 0);
+}
+
+// v0 never shares by default (the paper engine had no automatic prefix caching).
+TEST(PrefixCaching, OffByDefaultInV0) {
+  const RunResult r = run_scenario(testing::scenario_from(kSharedPrefix, {"engine.version=v0"}), "");
+  EXPECT_EQ(r.summary["prefix_cache_hit_rate"].get<double>(), 0.0);
 }
 
 }  // namespace
