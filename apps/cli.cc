@@ -24,6 +24,8 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   run->add_option("--seed", run_args.seed, "Seed for every random stream (overrides the scenario's)");
   run->add_option("--set", run_args.overrides, "Override a scenario key: --set cache.block_size=32 (repeatable)");
   run->add_option("--format", run_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
+  run->add_flag("--check-invariants", run_args.check_invariants,
+                "Verify memory bounds and block conservation every iteration (slower)");
 
   CompareArgs cmp_args;
   CLI::App* compare = app.add_subcommand("compare", "Run a scenario under several cache policies and request rates");
@@ -34,6 +36,8 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   compare->add_option("-o,--output", cmp_args.run.out_dir, "Output folder (default: kvsim-out/compare)");
   compare->add_option("--seed", cmp_args.run.seed, "Seed for every random stream");
   compare->add_option("--set", cmp_args.run.overrides, "Override a scenario key (repeatable)");
+  compare->add_flag("--check-invariants", cmp_args.run.check_invariants,
+                    "Verify memory bounds and block conservation every iteration (slower)");
   compare->add_option("--format", cmp_args.run.format, "Output on stdout")
       ->check(CLI::IsMember({"table", "json", "csv"}));
 

@@ -18,6 +18,7 @@ namespace {
 std::vector<std::string> with_seed(const RunArgs& a) {
   std::vector<std::string> o = a.overrides;
   if (a.seed) o.push_back(fmt::format("seed={}", *a.seed));
+  if (a.check_invariants) o.push_back("check_invariants=true");
   return o;
 }
 

@@ -16,6 +16,7 @@ struct RunArgs {
   std::optional<uint64_t> seed;
   std::vector<std::string> overrides;
   std::string format = "table";
+  bool check_invariants = false;
 };
 
 struct CompareArgs {

@@ -139,24 +139,6 @@ HostSpec read_host(const yaml::Map& m) {
   return h;
 }
 
-// A name the user probably meant: a close typo first, else the first catalog name that starts with (or contains)
-// what was typed, so "h100" suggests "h100-pcie-80gb" although it is many edits away.
-std::string suggestion(const std::string& key, const std::vector<std::string>& names) {
-  std::string best = nearest_name(key, names);
-  if (!best.empty() || key.empty()) return best;
-  for (const auto& n : names) {
-    if (n.rfind(key, 0) == 0) return n;
-  }
-  for (const auto& n : names) {
-    if (n.find(key) != std::string::npos) return n;
-  }
-  return "";
-}
-
-bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 }  // namespace
 
 double pcie_theoretical_bytes_per_s(int gen, int lanes) {
@@ -217,34 +199,13 @@ HardwareProfile parse_hardware_yaml(const YAML::Node& node, std::shared_ptr<cons
 
 std::string hardware_catalog_dir() { return (fs::path(data_root()) / "hw" / "catalog").string(); }
 
-std::vector<std::string> hardware_catalog_names() {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(hardware_catalog_dir(), ec)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".yaml") names.push_back(entry.path().stem().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
+std::vector<std::string> hardware_catalog_names() { return catalog_names(hardware_catalog_dir()); }
 
 HardwareProfile load_hardware(const std::string& name_or_path) {
-  std::error_code ec;
-  const bool looks_like_path = ends_with(name_or_path, ".yaml") || ends_with(name_or_path, ".yml") ||
-                               name_or_path.find('/') != std::string::npos || fs::is_regular_file(name_or_path, ec);
-  std::string file = name_or_path;
-  if (!looks_like_path) {
-    const auto names = hardware_catalog_names();
-    if (std::find(names.begin(), names.end(), name_or_path) == names.end()) {
-      const std::string near = suggestion(name_or_path, names);
-      throw Error(fmt::format("unknown hardware '{}'{}; valid: {} (or a path to a hardware profile .yaml)",
-                              name_or_path, near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near),
-                              join(names)));
-    }
-    file = (fs::path(hardware_catalog_dir()) / (name_or_path + ".yaml")).string();
-  }
   auto source = std::make_shared<yaml::Source>();
-  source->file = file;
-  return parse_hardware_yaml(yaml::load_file(file), source);
+  source->file =
+      resolve_catalog_entry(name_or_path, hardware_catalog_dir(), "hardware", "a path to a hardware profile .yaml");
+  return parse_hardware_yaml(yaml::load_file(source->file), source);
 }
 
 YAML::Node hardware_to_yaml(const HardwareProfile& h) {

@@ -69,23 +69,6 @@ DType read_dtype(const yaml::Map& map, std::string_view key, DType def) {
   return *t;
 }
 
-// did_you_mean keeps the first of equally distant candidates; offering those sharing the longest prefix first
-// makes "llama-3-8b" suggest "llama-3.1-8b" rather than "llama-2-7b".
-std::vector<std::string> by_shared_prefix(const std::string& key, std::vector<std::string> names) {
-  auto shared = [&](const std::string& n) {
-    size_t i = 0;
-    while (i < n.size() && i < key.size() && n[i] == key[i]) ++i;
-    return i;
-  };
-  std::stable_sort(names.begin(), names.end(),
-                   [&](const std::string& a, const std::string& b) { return shared(a) > shared(b); });
-  return names;
-}
-
-bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 }  // namespace
 
 namespace detail {
@@ -153,36 +136,17 @@ ModelSpec parse_model_yaml(const YAML::Node& node, std::shared_ptr<const yaml::S
 
 std::string model_catalog_dir() { return (fs::path(data_root()) / "models" / "catalog").string(); }
 
-std::vector<std::string> model_catalog_names() {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(model_catalog_dir(), ec)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".yaml") names.push_back(entry.path().stem().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
+std::vector<std::string> model_catalog_names() { return catalog_names(model_catalog_dir()); }
 
 ModelSpec load_model(const std::string& name_or_path) {
   const fs::path path(name_or_path);
   std::error_code ec;
   if (fs::is_directory(path, ec)) return parse_hf_config((path / "config.json").string());
-  if (ends_with(name_or_path, ".json")) return parse_hf_config(name_or_path);
-  const bool looks_like_path = ends_with(name_or_path, ".yaml") || ends_with(name_or_path, ".yml") ||
-                               name_or_path.find('/') != std::string::npos || fs::exists(path, ec);
-  std::string file = name_or_path;
-  if (!looks_like_path) {
-    const auto names = model_catalog_names();
-    if (std::find(names.begin(), names.end(), name_or_path) == names.end()) {
-      throw Error(fmt::format("unknown model '{}'{}; valid: {} (or a path to a model .yaml or a config.json)",
-                              name_or_path, did_you_mean(name_or_path, by_shared_prefix(name_or_path, names)),
-                              join(names)));
-    }
-    file = (fs::path(model_catalog_dir()) / (name_or_path + ".yaml")).string();
-  }
+  if (name_or_path.ends_with(".json")) return parse_hf_config(name_or_path);
   auto source = std::make_shared<yaml::Source>();
-  source->file = file;
-  return parse_model_yaml(yaml::load_file(file), source);
+  source->file =
+      resolve_catalog_entry(name_or_path, model_catalog_dir(), "model", "a path to a model .yaml or a config.json");
+  return parse_model_yaml(yaml::load_file(source->file), source);
 }
 
 }  // namespace kvsim::models

@@ -39,19 +39,35 @@ Error::Error(std::string message) : std::runtime_error(message), message_(std::m
 Error::Error(Place place, std::string message)
     : std::runtime_error(compose(place, message)), place_(std::move(place)), message_(std::move(message)) {}
 
+static size_t shared_prefix(std::string_view a, std::string_view b) {
+  size_t i = 0;
+  while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+  return i;
+}
+
 std::string nearest_name(std::string_view key, const std::vector<std::string>& candidates) {
+  // Closest by edit distance; among equally close names the one sharing the longest prefix ("llama-3-8b" is two
+  // edits from both "llama-2-7b" and "llama-3.1-8b", and means the latter).
   std::string best;
-  size_t best_distance = SIZE_MAX;
+  size_t best_distance = SIZE_MAX, best_prefix = 0;
   for (const auto& c : candidates) {
-    const size_t d = edit_distance(key, c);
-    if (d < best_distance) {
+    const size_t d = edit_distance(key, c), p = shared_prefix(key, c);
+    if (d < best_distance || (d == best_distance && p > best_prefix)) {
       best_distance = d;
+      best_prefix = p;
       best = c;
     }
   }
   // A typo is at most a third of the longer word away (at least 2 edits allowed for short words).
   const size_t limit = std::max<size_t>(2, std::max(key.size(), best.size()) / 3);
-  return best_distance <= limit ? best : "";
+  if (best_distance <= limit) return best;
+  // Else a name that starts with what was typed ("h100" -> "h100-pcie-80gb"), however many edits away.
+  if (key.size() >= 2) {
+    for (const auto& c : candidates) {
+      if (c.starts_with(key)) return c;
+    }
+  }
+  return "";
 }
 
 std::string did_you_mean(std::string_view key, const std::vector<std::string>& candidates) {

@@ -68,6 +68,12 @@ TEST(Rng, UniformIntCoversBothEnds) {
   EXPECT_TRUE(lo && hi);
 }
 
+TEST(Error, NearestNamePrefersTheLongerSharedPrefixAndFallsBackToAPrefixMatch) {
+  EXPECT_EQ(nearest_name("llama-3-8b", {"llama-2-7b", "llama-3.1-8b"}), "llama-3.1-8b");
+  EXPECT_EQ(nearest_name("h100", {"a100-sxm4-40gb", "h100-pcie-80gb", "h100-sxm5-80gb"}), "h100-pcie-80gb");
+  EXPECT_EQ(nearest_name("x", {"xylophone"}), "");  // one letter is no prefix to go on
+}
+
 TEST(Error, NearestNameOnlyForCloseTypos) {
   EXPECT_EQ(nearest_name("blok_size", {"block_size", "policy"}), "block_size");
   EXPECT_EQ(nearest_name("zzzzzzzz", {"block_size", "policy"}), "");

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/test_support.h"
+
 namespace kvsim::yaml {
 namespace {
 
@@ -11,14 +13,7 @@ std::shared_ptr<Source> src(const std::string& file = "s.yaml") {
   return s;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using kvsim::testing::error_of;
 
 TEST(YamlMap, UnknownKeyNamesPlaceAndNearestKey) {
   const YAML::Node root = load_string("cache:\n  blok_size: 16\n", "s.yaml");

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/test_support.h"
+
 #include "models/model_loader.h"
 #include "sim/core/error.h"
 
@@ -19,15 +21,7 @@ std::string fixture(const std::string& name) {
 }
 
 // Error message of `fn`, or "" when it does not throw kvsim::Error.
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using kvsim::testing::error_of;
 
 std::string write_temp(const std::string& file_name, const std::string& text) {
   const fs::path dir = fs::temp_directory_path() /

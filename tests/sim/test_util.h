@@ -12,6 +12,7 @@
 
 #include "sim/core/yaml.h"
 #include "sim/scenario.h"
+#include "tests/test_support.h"
 
 namespace kvsim::testing {
 
@@ -30,15 +31,6 @@ inline std::string read_file(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-inline std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
 }
 
 }  // namespace kvsim::testing

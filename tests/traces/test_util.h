@@ -8,19 +8,13 @@
 #include <vector>
 
 #include "sim/core/yaml.h"
+#include "tests/test_support.h"
 #include "traces/request.h"
 #include "traces/workload.h"
 
 namespace kvsim::traces::testing {
 
-inline std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using kvsim::testing::error_of;
 
 // Parses the `workload` section of a scenario given as text named s.yaml.
 inline WorkloadSpec parse_text(const std::string& text) {
