@@ -199,7 +199,8 @@ int cmd_cost(const CostArgs& args, std::ostream& out) {
                           {"source", op.source},
                           {"bound", op.bound},
                           {"flops", op.flops},
-                          {"bytes", op.bytes}});
+                          {"bytes", op.bytes},
+                          {"explain", op.explain}});
     }
     j["total_ms"] = total_ms;
     j["layers"] = model.num_layers;
@@ -216,9 +217,14 @@ int cmd_cost(const CostArgs& args, std::ostream& out) {
     if (op.name == "embedding") out << fmt::format("-- once per forward pass --\n");
     out << fmt::format("{:<14} {:>12.4f} {:>14.3f} {:>14.3f} {:>8} {:>9}\n", op.name, ns_to_ms(op.time_ns),
                        op.flops / 1e9, op.bytes / 1e6, op.bound, op.source);
+    if (args.explain) out << fmt::format("    {}\n", op.explain);
   }
   out << fmt::format("total forward ({} layers): {:.3f} ms; CPU overhead {:.3f} ms\n", model.num_layers, total_ms,
                      ns_to_ms(cost.cpu_overhead_ns(shape)));
+  if (args.explain) {
+    out << fmt::format("hardware profile {} (source: {}{})\n", hardware.name, hardware.source,
+                       hardware.measured ? ", measured on " + hardware.measured->device : "");
+  }
   return 0;
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/suite.h"
+
 namespace kvsim::app {
 
 struct RunArgs {
@@ -29,6 +31,7 @@ struct CostArgs {
   std::string model, hardware, phase = "prefill", format = "table", dtype;
   int64_t tokens = 0, batch = 1, context = 0, tp = 1;
   bool eager = false;
+  bool explain = false;
 };
 
 struct ListArgs {
@@ -40,5 +43,22 @@ int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream& err);
 int cmd_cost(const CostArgs& args, std::ostream& out);
 int cmd_models(const ListArgs& args, std::ostream& out);
 int cmd_hardware(const ListArgs& args, std::ostream& out);
+
+// kvsim calibrate (apps/calibrate_command.cc): measure this machine and write a `source: measured` profile.
+struct CalibrateArgs {
+  std::string out;                  // --out PROFILE.yaml
+  std::string base;                 // --base CATALOG_NAME; "" = from the GPU name (h100-sxm5-80gb without a GPU)
+  bool quick = false;
+  bool host_only = false;
+  int device = 0;
+  std::vector<std::string> suites;  // --suites hbm,pcie,...; empty = all
+  bool force = false;
+  std::string command_line;         // argv joined, recorded in the profile
+};
+int cmd_calibrate(const CalibrateArgs& args, std::ostream& out, std::ostream& err);
+
+// GEMM shapes of every catalog model (qkv, o, MLP or expert projections, lm_head) for tp 1/2/4/8 where the heads
+// divide, deduplicated by (n, k).
+std::vector<kernels::GemmShape> catalog_gemm_shapes();
 
 }  // namespace kvsim::app

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "hw/measured.h"
 #include "sim/core/dtype.h"
 
 namespace kvsim::hw {
@@ -67,6 +69,9 @@ struct HardwareProfile {
   PcieSpec pcie;
   HostSpec host;
   int64_t gpus_per_node = 1;
+
+  // Curves from `kvsim calibrate` (only with source: measured).
+  std::optional<MeasuredProfile> measured;
 
   // Dense peak for math in `dtype` (fp8 falls back to fp16 where the GPU has no fp8 unit, as engines upcast;
   // int4 / mxfp4 weights compute in fp16/bf16 after dequantisation).

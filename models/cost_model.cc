@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "sim/core/error.h"
+#include "sim/core/units.h"
 
 namespace kvsim::models {
 
@@ -49,7 +50,8 @@ CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig c
   act_bytes_ = dtype_bytes(config_.dtype);
   weight_bytes_ = dtype_bytes(config_.weight_dtype);
   // fp8 weights run fp8 GEMMs where the GPU has fp8 units; narrower formats dequantise to the activation dtype.
-  compute_flops_ = hardware_.peak_flops(config_.weight_dtype == DType::kFp8 ? DType::kFp8 : config_.dtype);
+  gemm_dtype_ = config_.weight_dtype == DType::kFp8 ? DType::kFp8 : config_.dtype;
+  compute_flops_ = hardware_.peak_flops(gemm_dtype_);
   if (!(compute_flops_ > 0) || !(hardware_.gpu.hbm_bytes_per_s > 0)) {
     throw Error(
         fmt::format("hardware '{}' has no {} peak or memory bandwidth", hardware_.name, dtype_name(config_.dtype)));
@@ -73,8 +75,23 @@ OpCost CostModel::gemm(const std::string& name, double tokens, double in_feature
   const double params = in_features * out_features;
   op.flops = 2.0 * tokens * params;
   op.bytes = params * weight_bytes_ + tokens * (in_features + out_features) * act_bytes_;
+  if (const auto& measured = hardware_.measured; measured && tokens >= 1) {
+    const auto m = static_cast<int64_t>(tokens), n = static_cast<int64_t>(out_features),
+               k = static_cast<int64_t>(in_features);
+    if (auto rate = measured->gemm_flops_per_s(std::string(dtype_name(gemm_dtype_)), m, n, k, compute_flops_)) {
+      op.time_ns = work_time_ns(op.flops, *rate);
+      op.source = "measured";
+      op.bound = "measured";
+      op.explain = fmt::format("measured {} GEMM m={} n={} k={}: {:.1f} TFLOP/s", dtype_name(gemm_dtype_), m, n, k,
+                               *rate / 1e12);
+      return op;
+    }
+  }
   op.time_ns = roofline_ns(op.flops, compute_flops_ * config_.efficiency.gemm, op.bytes,
                            hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &op.bound);
+  op.explain = fmt::format("roofline: {:.0f} % of {} peak, {:.0f} % of HBM bandwidth{}", config_.efficiency.gemm * 100,
+                           dtype_name(gemm_dtype_), config_.efficiency.memory * 100,
+                           hardware_.measured ? " (no measured GEMM for this dtype)" : "");
   return op;
 }
 
@@ -82,9 +99,19 @@ OpCost CostModel::elementwise(const std::string& name, double bytes) const {
   OpCost op;
   op.name = name;
   op.bytes = bytes;
-  op.time_ns =
-      transfer_time_ns(static_cast<uint64_t>(bytes), hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory);
   op.bound = "memory";
+  // A copy kernel moving B bytes reads and writes B: memory traffic runs at twice the measured bytes-copied rate.
+  if (hardware_.measured) {
+    if (auto copy = hardware_.measured->bandwidth_at("hbm/copy", bytes / 2)) {
+      op.time_ns = transfer_time_ns(static_cast<uint64_t>(bytes), 2.0 * *copy);
+      op.source = "measured";
+      op.explain = fmt::format("measured HBM copy at {}: {:.0f} GB/s copied", format_bytes(static_cast<uint64_t>(bytes / 2)),
+                               *copy / 1e9);
+      return op;
+    }
+  }
+  op.time_ns = transfer_time_ns(static_cast<uint64_t>(bytes), hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory);
+  op.explain = fmt::format("roofline: {:.0f} % of HBM bandwidth", config_.efficiency.memory * 100);
   return op;
 }
 
@@ -102,8 +129,28 @@ OpCost CostModel::attention(const BatchShape& b) const {
   const double kv_bytes = kv_tokens * kv_bytes_per_token_layer(model_, config_.kv_dtype, config_.tp);
   const double qo_bytes = 2.0 * static_cast<double>(b.num_tokens) * q_heads * model_.head_dim * act_bytes_;
   op.bytes = kv_bytes + qo_bytes;
-  op.time_ns = roofline_ns(op.flops, compute_flops_ * config_.efficiency.attention_compute, op.bytes,
-                           hardware_.gpu.hbm_bytes_per_s * config_.efficiency.attention_memory, &op.bound);
+  // Memory term: the measured paged decode kernel's KV read rate at this mean context, else the roofline.
+  // Compute term: the measured prefill kernel's FLOP rate at this many new tokens per sequence, else the roofline.
+  double read_rate = hardware_.gpu.hbm_bytes_per_s * config_.efficiency.attention_memory;
+  double flop_rate = compute_flops_ * config_.efficiency.attention_compute;
+  std::string memory_from = "roofline", compute_from = "roofline";
+  if (const auto& measured = hardware_.measured; measured && b.num_seqs > 0) {
+    const double mean_context = kv_tokens / static_cast<double>(b.num_seqs);
+    if (auto r = measured->decode_attention_bytes_per_s(mean_context, config_.block_size)) {
+      read_rate = *r;
+      memory_from = fmt::format("measured decode kernel at context {:.0f}", mean_context);
+    }
+    if (!measured->prefill_attention.empty()) {
+      flop_rate = measured->prefill_attention.at(static_cast<double>(b.num_tokens) / static_cast<double>(b.num_seqs));
+      compute_from = "measured " + measured->prefill_attention_kernel + " prefill kernel";
+    }
+  }
+  const SimTime c_ns = work_time_ns(op.flops, flop_rate), m_ns = work_time_ns(op.bytes, read_rate);
+  op.time_ns = std::max(c_ns, m_ns);
+  op.bound = c_ns >= m_ns ? "compute" : "memory";
+  const std::string& used = c_ns >= m_ns ? compute_from : memory_from;
+  op.source = used == "roofline" ? "roofline" : "measured";
+  op.explain = fmt::format("{}-bound; compute: {}; memory: {}", op.bound, compute_from, memory_from);
   return op;
 }
 
@@ -120,6 +167,8 @@ OpCost CostModel::allreduce(double tokens) const {
   const SimTime transfer = transfer_time_ns(static_cast<uint64_t>(op.bytes), link);
   op.time_ns = latency + transfer;
   op.bound = latency >= transfer ? "latency" : "memory";
+  op.explain = fmt::format("ring all-reduce: {} us latency + {} at {:.0f} GB/s ({})", latency_us,
+                           format_bytes(static_cast<uint64_t>(op.bytes)), link / 1e9, nvlink ? "NVLink" : "PCIe");
   return op;
 }
 
@@ -206,12 +255,15 @@ SimTime CostModel::forward_ns(const BatchShape& b) const {
 SimTime CostModel::cpu_overhead_ns(const BatchShape& b) const {
   if (b.num_tokens == 0) return 0;
   const CpuOverhead& c = config_.cpu;
+  const auto& measured = hardware_.measured;
+  const double launch_us = measured && measured->launch_ns > 0 ? measured->launch_ns / 1e3 : c.launch_us;
+  const double replay_us = measured && measured->graph_replay_ns > 0 ? measured->graph_replay_ns / 1e3 : c.graph_replay_us;
   double us = c.iteration_us + c.per_seq_us * static_cast<double>(b.num_seqs);
   const bool graphed = config_.cuda_graphs && b.decode_only && b.num_tokens <= config_.max_graph_batch;
   if (graphed) {
-    us += c.graph_replay_us;
+    us += replay_us;
   } else {
-    us += c.launch_us * c.kernels_per_layer * static_cast<double>(model_.num_layers);
+    us += launch_us * c.kernels_per_layer * static_cast<double>(model_.num_layers);
   }
   return static_cast<SimTime>(std::llround(us * kNsPerUs));
 }

@@ -1,6 +1,8 @@
 // Cost model v0: the time of one forward pass of a batch on one GPU of a tensor-parallel group, as a roofline per
 // operator (time = max(FLOPs / (peak x efficiency), bytes / (bandwidth x efficiency))) with documented default
-// efficiencies, plus a per-iteration CPU overhead with and without CUDA graphs. A pure function of
+// efficiencies, plus a per-iteration CPU overhead with and without CUDA graphs. Where the hardware profile carries
+// curves measured by `kvsim calibrate`, an operator uses them instead and says so (`source`, `explain`). A pure
+// function of
 // (ModelSpec, HardwareProfile, ExecConfig, BatchShape): easy to test, easy to cache.
 #pragma once
 
@@ -50,6 +52,7 @@ struct ExecConfig {
   int tp = 1;
   bool cuda_graphs = true;    // false = engine.enforce_eager
   int max_graph_batch = 512;  // vLLM captures decode graphs for batch sizes up to 512
+  int64_t block_size = 16;    // KV block size (selects the measured decode-attention curve)
   Efficiency efficiency;
   CpuOverhead cpu;
 };
@@ -77,7 +80,8 @@ struct OpCost {
   double bytes = 0;
   SimTime time_ns = 0;
   std::string source = "roofline";  // "roofline" | "measured"
-  std::string bound;                // "compute" | "memory" | "latency"
+  std::string bound;                // "compute" | "memory" | "latency" | "measured"
+  std::string explain;              // why this source: the curve used, or why none applied
 };
 
 class CostModel {
@@ -113,6 +117,7 @@ class CostModel {
   ExecConfig config_;
   double act_bytes_;
   double weight_bytes_;
+  DType gemm_dtype_;      // the math dtype of GEMMs (fp8 when the weights are fp8)
   double compute_flops_;  // dense peak for the math dtype
 };
 

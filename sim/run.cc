@@ -21,6 +21,7 @@ models::ExecConfig exec_config(const Scenario& s) {
   c.kv_dtype = s.cache.precision;
   c.tp = static_cast<int>(s.cluster.tensor_parallel);
   c.cuda_graphs = !s.engine.enforce_eager;
+  c.block_size = s.cache.block_size;
   return c;
 }
 

@@ -146,6 +146,7 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
                                  : 0.0;
   j["pcie_h2d_bytes"] = pcie_h2d_;
   j["pcie_d2h_bytes"] = pcie_d2h_;
+  j["swap_stall_ms"] = ns_to_ms(swap_stall_ns_);
   // Full-retention policies keep every token: the quality proxy is 1 (DESIGN.md: an assumption, not a measurement).
   j["retention_attention"] = 1.0;
   j["retention_early_facts"] = 1.0;

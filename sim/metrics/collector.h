@@ -66,6 +66,8 @@ class Collector {
   }
   void add_pcie(uint64_t h2d_bytes, uint64_t d2h_bytes);
   void on_iteration() { ++iterations_; }
+  // Time an iteration waited for its swap copies before computing.
+  void add_swap_stall(SimTime ns) { swap_stall_ns_ += ns; }
   // Record a replica's new state at `now` (integrates the previous state up to now).
   void on_state(SimTime now, int64_t replica, const ReplicaState& state);
 
@@ -89,6 +91,7 @@ class Collector {
   int64_t input_tokens_ = 0, output_tokens_ = 0, slo_met_ = 0;
   int64_t prefix_hit_tokens_ = 0, prefix_queried_tokens_ = 0;
   uint64_t pcie_h2d_ = 0, pcie_d2h_ = 0;
+  SimTime swap_stall_ns_ = 0;
   SimTime last_finish_ = 0;
   // Per-replica state and its running integrals (state x ns).
   std::vector<ReplicaState> state_;

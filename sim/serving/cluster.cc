@@ -1,5 +1,9 @@
 #include "sim/serving/cluster.h"
 
+#include <algorithm>
+
+#include "hw/topology.h"
+
 namespace kvsim::serving {
 
 namespace {
@@ -9,8 +13,37 @@ constexpr uint32_t kArrival = 1;
 Cluster::Cluster(const sim::Scenario& scenario, const sim::MemoryPlan& plan, const models::CostModel& cost,
                  metrics::Collector& metrics, traces::RequestSource& source)
     : scenario_(scenario), source_(source) {
-  for (int64_t r = 0; r < scenario.cluster.replicas; ++r) {
-    replicas_.push_back(std::make_unique<Replica>(r, scenario, plan, cost, queue_, metrics));
+  const int64_t tp = scenario.cluster.tensor_parallel;
+  const int64_t per_node = std::max<int64_t>(1, scenario.hardware.gpus_per_node / tp);
+  const int64_t replicas = scenario.cluster.replicas;
+  const int64_t nodes = (replicas + per_node - 1) / per_node;
+  // One topology per server; the flow engine sees all their links side by side.
+  std::vector<hw::SharedLink> links;
+  std::vector<std::vector<SwapRoute>> routes(static_cast<size_t>(replicas));
+  for (int64_t node = 0; node < nodes; ++node) {
+    const int64_t here = std::min(per_node, replicas - node * per_node);
+    // The whole server, so replicas on GPUs 0, 1, ... share switches and sockets as they would in it.
+    const int node_gpus = static_cast<int>(std::max(scenario.hardware.gpus_per_node, per_node * tp));
+    const hw::Topology topo = hw::build_node_topology(scenario.hardware, node_gpus);
+    const size_t offset = links.size();
+    for (const hw::SharedLink& l : topo.shared_links()) links.push_back(l);
+    auto shifted = [offset](std::vector<hw::FlowHop> hops) {
+      for (auto& h : hops) h.link += offset;
+      return hops;
+    };
+    for (int64_t j = 0; j < here; ++j) {
+      for (int64_t g = 0; g < tp; ++g) {
+        const int gpu = static_cast<int>(j * tp + g);
+        routes[static_cast<size_t>(node * per_node + j)].push_back(
+            {shifted(hw::route_hops(topo, topo.dram_near_gpu(gpu), topo.gpu(gpu))),
+             shifted(hw::route_hops(topo, topo.gpu(gpu), topo.dram_near_gpu(gpu)))});
+      }
+    }
+  }
+  flows_ = std::make_unique<engine::FlowEngine>(queue_, std::move(links));
+  for (int64_t r = 0; r < replicas; ++r) {
+    replicas_.push_back(std::make_unique<Replica>(r, scenario, plan, cost, queue_, metrics, flows_.get(),
+                                                  std::move(routes[static_cast<size_t>(r)])));
   }
 }
 

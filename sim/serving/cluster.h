@@ -1,5 +1,7 @@
 // A cluster of identical replicas behind a router, fed by a request stream. Pulls one arrival at a time from the
 // stream (constant memory for any trace), routes it, and runs the event queue until every request is done.
+// Replicas fill servers of hardware.gpus_per_node GPUs in order (tensor_parallel GPUs each); their host<->GPU
+// traffic crosses the server's topology (hw::build_node_topology), shared by max-min fairness.
 #pragma once
 
 #include <memory>
@@ -32,6 +34,7 @@ class Cluster final : public engine::EventHandler {
   const sim::Scenario& scenario_;
   traces::RequestSource& source_;
   engine::EventQueue queue_;
+  std::unique_ptr<engine::FlowEngine> flows_;  // swap traffic over every node's links
   std::vector<std::unique_ptr<Replica>> replicas_;
   std::optional<traces::Request> pending_;
   size_t next_replica_ = 0;

@@ -8,15 +8,18 @@
 
 namespace kvsim::serving {
 
-namespace {
-// Pinned copy-engine transfers reach 55.3 of 63 GB/s on an H100 PCIe Gen5 x16 link (nvbandwidth log,
-// REFERENCES.md): 0.88 of the theoretical per-direction rate.
-constexpr double kPcieEfficiency = 0.88;
-}  // namespace
 
 Replica::Replica(int64_t id, const sim::Scenario& scenario, const sim::MemoryPlan& plan, const models::CostModel& cost,
-                 engine::EventQueue& queue, metrics::Collector& metrics)
-    : id_(id), scenario_(scenario), plan_(plan), cost_(cost), queue_(queue), metrics_(metrics) {
+                 engine::EventQueue& queue, metrics::Collector& metrics, engine::FlowEngine* flows,
+                 std::vector<SwapRoute> routes)
+    : id_(id),
+      scenario_(scenario),
+      plan_(plan),
+      cost_(cost),
+      queue_(queue),
+      metrics_(metrics),
+      flows_(flows),
+      routes_(std::move(routes)) {
   policy_ = cache::builtin_policies().make(scenario.cache.policy, scenario, plan_);
   if (scenario.cache.preemption == "swap") {
     swap_capacity_blocks_ = static_cast<int64_t>(scenario.cache.swap_space_bytes / plan_.block_bytes);
@@ -110,13 +113,11 @@ bool Replica::make_room(uint32_t slot, int64_t tokens) {
   }
 }
 
-SimTime Replica::swap_time_ns(int64_t blocks, double bytes_per_s) const {
-  if (blocks == 0) return 0;
+SimTime Replica::swap_time_ns(int64_t blocks, hw::CopyDirection direction) const {
   // vLLM V0 swaps with one copy per block per layer for K and for V.
   const int64_t copies = blocks * plan_.layers_per_group * 2;
-  const uint64_t bytes = static_cast<uint64_t>(blocks) * plan_.block_bytes;
-  return copies * static_cast<SimTime>(scenario_.hardware.pcie.latency_ns) +
-         transfer_time_ns(bytes, bytes_per_s * kPcieEfficiency);
+  const uint64_t bytes_per_copy = plan_.block_bytes / static_cast<uint64_t>(plan_.layers_per_group * 2);
+  return hw::pcie_copy_time(scenario_.hardware, direction, bytes_per_copy, copies).time_ns;
 }
 
 void Replica::start_iteration(SimTime now) {
@@ -149,9 +150,7 @@ void Replica::start_iteration(SimTime now) {
     shape.add_sequence(s.computed, b.new_tokens, samples, window);
     shape.decode_only = shape.decode_only && b.new_tokens == 1 && s.computed > 0;
   }
-  SimTime duration = cost_.iteration_ns(shape);
-  duration += swap_time_ns(swap_in_blocks_, scenario_.hardware.pcie.h2d_bytes_per_s);
-  duration += swap_time_ns(swap_out_blocks_, scenario_.hardware.pcie.d2h_bytes_per_s);
+  const SimTime compute_ns = std::max<SimTime>(cost_.iteration_ns(shape), 1);
   metrics_.add_pcie(static_cast<uint64_t>(swap_in_blocks_) * plan_.block_bytes,
                     static_cast<uint64_t>(swap_out_blocks_) * plan_.block_bytes);
   metrics_.on_iteration();
@@ -159,7 +158,37 @@ void Replica::start_iteration(SimTime now) {
   iteration_start_ = now;
   report_state(now);
   if (scenario_.check_invariants) check_invariants(now);
-  queue_.schedule(now + std::max<SimTime>(duration, 1), this, kIterationEnd, 0, engine::kPriorityIteration);
+  if ((swap_in_blocks_ > 0 || swap_out_blocks_ > 0) && flows_ && !routes_.empty()) {
+    start_swap_flows(now, compute_ns);
+    return;
+  }
+  // The paper engine swaps before the forward pass, on the same timeline.
+  const SimTime swap_ns = swap_time_ns(swap_in_blocks_, hw::CopyDirection::kHostToDevice) +
+                          swap_time_ns(swap_out_blocks_, hw::CopyDirection::kDeviceToHost);
+  metrics_.add_swap_stall(swap_ns);
+  queue_.schedule(now + swap_ns + compute_ns, this, kIterationEnd, 0, engine::kPriorityIteration);
+}
+
+void Replica::start_swap_flows(SimTime now, SimTime compute_ns) {
+  // Each GPU of the group moves its own shard (block_bytes is per GPU); a flow is capped at the rate one stream of block-sized
+  // copies reaches alone (per-call latency included), and shares the links with every other flow of the node.
+  auto landed = [this, compute_ns, start = now](SimTime t) {
+    if (--flows_pending_ > 0) return;
+    metrics_.add_swap_stall(t - start);
+    queue_.schedule(t + compute_ns, this, kIterationEnd, 0, engine::kPriorityIteration);
+  };
+  for (const auto& [blocks, direction] : {std::pair{swap_in_blocks_, hw::CopyDirection::kHostToDevice},
+                                          std::pair{swap_out_blocks_, hw::CopyDirection::kDeviceToHost}}) {
+    if (blocks == 0) continue;
+    const uint64_t bytes = static_cast<uint64_t>(blocks) * plan_.block_bytes;
+    const SimTime alone_ns = swap_time_ns(blocks, direction);
+    const double cap = static_cast<double>(bytes) / (static_cast<double>(alone_ns) / 1e9);
+    for (const SwapRoute& r : routes_) {
+      const bool in = direction == hw::CopyDirection::kHostToDevice;
+      ++flows_pending_;
+      flows_->start(now, in ? r.host_to_gpu : r.gpu_to_host, bytes, landed, cap);
+    }
+  }
 }
 
 void Replica::finish_iteration(SimTime now) {

@@ -11,9 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "hw/transfer.h"
 #include "models/cost_model.h"
 #include "sim/cache/cache_policy.h"
 #include "sim/engine/event_queue.h"
+#include "sim/engine/flow_engine.h"
 #include "sim/metrics/collector.h"
 #include "sim/scenario.h"
 #include "sim/serving/memory_plan.h"
@@ -21,10 +23,18 @@
 
 namespace kvsim::serving {
 
+// The host<->GPU routes of one GPU of a replica over its node's topology, for swap traffic.
+struct SwapRoute {
+  std::vector<hw::FlowHop> host_to_gpu, gpu_to_host;
+};
+
 class Replica final : public engine::EventHandler {
  public:
+  // `flows` carries swap traffic over `routes` (one per GPU of the tensor-parallel group), sharing links with the
+  // other replicas of the node; null means each replica has the link to itself.
   Replica(int64_t id, const sim::Scenario& scenario, const sim::MemoryPlan& plan, const models::CostModel& cost,
-          engine::EventQueue& queue, metrics::Collector& metrics);
+          engine::EventQueue& queue, metrics::Collector& metrics, engine::FlowEngine* flows = nullptr,
+          std::vector<SwapRoute> routes = {});
 
   // A request routed here at `now`.
   void submit(const traces::Request& request, SimTime now);
@@ -66,7 +76,9 @@ class Replica final : public engine::EventHandler {
   void preempt(uint32_t slot);
   bool try_swap_in();
   void reject(uint32_t slot, const std::string& reason);
-  SimTime swap_time_ns(int64_t blocks, double bytes_per_s) const;
+  SimTime swap_time_ns(int64_t blocks, hw::CopyDirection direction) const;
+  // Start this iteration's swap copies as flows; the iteration's compute follows when the last one lands.
+  void start_swap_flows(SimTime now, SimTime compute_ns);
   void report_state(SimTime now);
   void check_invariants(SimTime now) const;
   uint32_t new_slot();
@@ -92,6 +104,9 @@ class Replica final : public engine::EventHandler {
   int64_t swap_capacity_blocks_ = 0;
   int64_t swap_in_blocks_ = 0, swap_out_blocks_ = 0;  // this iteration
   SimTime iteration_start_ = 0;
+  engine::FlowEngine* flows_ = nullptr;
+  std::vector<SwapRoute> routes_;
+  int64_t flows_pending_ = 0;
 };
 
 }  // namespace kvsim::serving

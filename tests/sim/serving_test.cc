@@ -233,3 +233,43 @@ TEST(PrefixCaching, OffByDefaultInV0) {
 
 }  // namespace
 }  // namespace kvsim::sim
+
+namespace kvsim::sim {
+namespace {
+
+// Two replicas whose GPUs sit behind one PCIe switch (DGX A100: gpus_per_switch 2) share its uplink when both swap:
+// their swaps take longer per byte than the same pair with a link each. Identical requests arriving at once keep the
+// two replicas in lock step, so they swap in the same direction at the same moments. Blocks of 64 tokens make
+// 512 KiB copies (~22 GB/s each, latency included), so two of them exceed the 31.5 GB/s uplink; 16-token blocks
+// (128 KiB copies, latency-bound at ~13.5 GB/s) would not contend, and the model says so.
+TEST(Serving, ReplicasBehindOneSwitchSlowEachOthersSwaps) {
+  const char* const yaml = R"(
+model: llama-2-7b
+hardware: a100-sxm4-80gb
+seed: 5
+check_invariants: true
+engine: {version: v0, max_model_len: 4096, num_gpu_blocks: 175}
+cache: {preemption: swap, swap_space_bytes: 64GiB, block_size: 64}
+cluster: {replicas: 2}
+workload:
+  requests: 200
+  arrival: {process: all-at-once}
+  prompt_tokens: 1000
+  output_tokens: 400
+)";
+  Scenario shared = testing::scenario_from(yaml);
+  ASSERT_EQ(shared.hardware.pcie.gpus_per_switch, 2);
+  Scenario separate = shared;
+  separate.hardware.pcie.gpus_per_switch = 1;
+  const RunResult a = run_scenario(shared, ""), b = run_scenario(separate, "");
+  ASSERT_GT(b.summary["pcie_d2h_bytes"].get<uint64_t>(), 0u);
+  auto stall_per_gb = [](const RunResult& r) {
+    const double bytes = static_cast<double>(r.summary["pcie_d2h_bytes"].get<uint64_t>() +
+                                             r.summary["pcie_h2d_bytes"].get<uint64_t>());
+    return r.summary["swap_stall_ms"].get<double>() / (bytes / 1e9);
+  };
+  EXPECT_GT(stall_per_gb(a), 1.02 * stall_per_gb(b)) << stall_per_gb(a) << " vs " << stall_per_gb(b);
+}
+
+}  // namespace
+}  // namespace kvsim::sim

@@ -1,0 +1,102 @@
+// What `kvsim calibrate` measured on a machine: fitted curves (bandwidth vs transfer size, gather cost per method and
+// granularity, GEMM throughput per shape, decode/prefill attention throughput, launch and CPU overheads), the
+// held-out check of each fit, and the raw samples they came from. Stored under `measured:` in a hardware profile
+// with `source: measured`; the cost model prefers these curves to the datasheet roofline where they exist.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kvsim::hw {
+
+// y(x) from samples with strictly increasing x, interpolated piecewise-linearly in log2(x) when log_x (bandwidth vs
+// size) or in x otherwise, and clamped to the end values outside the sampled range.
+struct Curve {
+  std::vector<double> x, y;
+  bool log_x = true;
+
+  bool empty() const { return x.empty(); }
+  double at(double xq) const;
+  bool operator==(const Curve&) const = default;
+};
+
+// Fit a curve to raw (x, y) samples, several per x allowed: the median y at each distinct x, then a monotone
+// non-decreasing envelope when `monotone` (bandwidth never falls with size in the fit; noise does not make it).
+Curve fit_curve(std::vector<std::pair<double, double>> samples, bool log_x, bool monotone);
+
+// Held-out check: fit on every other distinct x, predict the rest.
+struct HeldOut {
+  std::string curve;               // e.g. "bandwidth/pcie/h2d_pinned"
+  int64_t points = 0;              // predicted points
+  double mean_abs_rel_error = 0;   // mean |predicted - measured| / measured
+  double max_abs_rel_error = 0;
+  bool operator==(const HeldOut&) const = default;
+};
+HeldOut held_out_check(const std::string& name, const std::vector<std::pair<double, double>>& samples, bool log_x,
+                       bool monotone);
+
+// One raw measurement as a suite reported it.
+struct RawSample {
+  std::string suite;                     // "pcie", "hbm", "gather", "gemm", "attention", "launch", "host"
+  std::string series;                    // e.g. "h2d_pinned", "copy", "cpu_staged/token_head", "bf16/qkv_proj"
+  std::map<std::string, double> params;  // e.g. {bytes: 1048576} or {m: 1, n: 6144, k: 4096}
+  double value = 0;
+  std::string unit;                      // "bytes_per_s" | "ns" | "flops_per_s"
+  bool operator==(const RawSample&) const = default;
+};
+
+struct GemmPoint {
+  std::string dtype;  // "bf16", "fp16", "fp8"
+  int64_t m = 0, n = 0, k = 0;
+  double flops_per_s = 0;
+  bool operator==(const GemmPoint&) const = default;
+};
+
+struct MeasuredProfile {
+  std::string device;          // cudaDeviceProp::name, or the host CPU for a host-only run
+  std::string driver_version;  // "" when no GPU
+  std::string cuda_version;
+  std::string date;            // ISO 8601 UTC
+  std::string command;         // the kvsim calibrate command line
+  std::vector<std::string> suites;  // suites that ran
+
+  // Bytes copied per second vs transfer size in bytes. Keys: "pcie/h2d_pinned", "pcie/d2h_pinned",
+  // "pcie/h2d_pageable", "pcie/d2h_pageable", "pcie/duplex_pinned" (both directions together, summed),
+  // "hbm/copy", "hbm/read", "hbm/write".
+  std::map<std::string, Curve> bandwidth;
+  // Bytes delivered to the GPU per second vs total bytes gathered. Keys "<method>/<granularity>", methods
+  // per_row | memcpy2d | batched | cpu_staged | zero_copy, granularities token_head | token_layer | block.
+  std::map<std::string, Curve> gather;
+  std::vector<GemmPoint> gemm;
+  // Paged decode attention: KV bytes read per second vs context length, per block size (batch >= 32).
+  std::map<int64_t, Curve> decode_attention;
+  // Prefill attention: FLOP/s vs tokens per sequence, and which kernel measured it ("sdpa-flash" | "kvsim-simple").
+  Curve prefill_attention;
+  std::string prefill_attention_kernel;
+  // Host DRAM memcpy bytes per second vs number of threads (log_x = false).
+  Curve host_memcpy;
+  double pcie_latency_ns = 0;       // per-copy fixed cost at small sizes
+  double launch_ns = 0;             // empty kernel launch
+  double graph_replay_ns = 0;       // one CUDA-graph launch
+  double pinned_alloc_bytes_per_s = 0;
+
+  std::vector<HeldOut> held_out;
+  std::vector<RawSample> samples;
+
+  bool operator==(const MeasuredProfile&) const = default;
+
+  // Achieved FLOP/s of a GEMM of this shape: interpolated in log(m) among points of the same dtype and (n, k); for an
+  // (n, k) never measured, the efficiency of the nearest measured (n, k) in log space at this m. nullopt without
+  // gemm points for the dtype.
+  std::optional<double> gemm_flops_per_s(const std::string& dtype, int64_t m, int64_t n, int64_t k,
+                                         double peak_flops) const;
+  // Decode attention KV bytes/s at `context` for the nearest measured block size; nullopt when none.
+  std::optional<double> decode_attention_bytes_per_s(double context, int64_t block_size) const;
+  // Bandwidth of a curve at `bytes`; nullopt when the key was not measured.
+  std::optional<double> bandwidth_at(const std::string& key, double bytes) const;
+};
+
+}  // namespace kvsim::hw

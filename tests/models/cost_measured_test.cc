@@ -1,0 +1,96 @@
+// The cost model with and without measured curves: decode cost is linear in context, and measured curves replace
+// the roofline operator by operator when a profile carries them.
+#include <gtest/gtest.h>
+
+#include "hw/hardware_loader.h"
+#include "hw/transfer.h"
+#include "models/cost_model.h"
+#include "models/model_loader.h"
+
+namespace kvsim::models {
+namespace {
+
+BatchShape decode(int64_t seqs, int64_t context) {
+  BatchShape b;
+  for (int64_t i = 0; i < seqs; ++i) b.add_sequence(context, 1, true, 0);
+  b.decode_only = true;
+  return b;
+}
+
+OpCost find(const std::vector<OpCost>& ops, const std::string& name) {
+  for (const auto& o : ops) {
+    if (o.name == name) return o;
+  }
+  throw std::runtime_error("no op " + name);
+}
+
+hw::HardwareProfile measured_h100() {
+  hw::HardwareProfile h = hw::load_hardware("h100-sxm5-80gb");
+  h.source = "measured";
+  hw::MeasuredProfile m;
+  m.device = "NVIDIA H100 80GB HBM3 (synthetic test data)";
+  // bf16 GEMM throughput of llama-3.1-8b's qkv_proj (n = 6144, k = 4096) at m = 1 and m = 4096.
+  m.gemm = {{"bf16", 1, 6144, 4096, 10e12}, {"bf16", 4096, 6144, 4096, 640e12}};
+  m.bandwidth["hbm/copy"] = hw::Curve{{1 << 20, 1 << 30}, {0.5e12, 1.4e12}, true};
+  m.decode_attention[16] = hw::Curve{{1024, 65536}, {1.5e12, 2.4e12}, true};
+  m.bandwidth["pcie/h2d_pinned"] = hw::Curve{{4096, 1 << 30}, {5e9, 50e9}, true};
+  h.measured = m;
+  return h;
+}
+
+TEST(CostModel, DecodeStepGrowsLinearlyWithContextAtFixedBatch) {
+  const CostModel m(load_model("llama-3.1-8b"), hw::load_hardware("h100-sxm5-80gb"), ExecConfig{});
+  const double t2 = static_cast<double>(m.forward_ns(decode(64, 2048)));
+  const double t4 = static_cast<double>(m.forward_ns(decode(64, 4096)));
+  const double t8 = static_cast<double>(m.forward_ns(decode(64, 8192)));
+  EXPECT_GT(t4, t2);
+  EXPECT_NEAR((t8 - t4) / (t4 - t2), 2.0, 0.02);
+}
+
+TEST(CostModel, MeasuredCurvesReplaceTheRooflineWhereTheyExist) {
+  const CostModel roof(load_model("llama-3.1-8b"), hw::load_hardware("h100-sxm5-80gb"), ExecConfig{});
+  const CostModel meas(load_model("llama-3.1-8b"), measured_h100(), ExecConfig{});
+  const BatchShape b = decode(32, 8192);
+  for (const auto& op : roof.ops(b)) EXPECT_EQ(op.source, "roofline") << op.name;
+  const auto ops = meas.ops(b);
+  // qkv_proj at m = 32: FLOP/s interpolated linearly in log2(m) between 10 (m = 1) and 640 TFLOP/s (m = 4096).
+  const OpCost qkv = find(ops, "qkv_proj");
+  EXPECT_EQ(qkv.source, "measured");
+  const double rate = 10e12 + (640e12 - 10e12) * 5.0 / 12.0;
+  EXPECT_NEAR(static_cast<double>(qkv.time_ns), qkv.flops / rate * 1e9, 2.0);
+  EXPECT_NE(qkv.explain.find("measured bf16 GEMM"), std::string::npos) << qkv.explain;
+  // o_proj (n = k = 4096) was never measured: the nearest measured shape's efficiency applies.
+  EXPECT_EQ(find(ops, "o_proj").source, "measured");
+  // The decode kernel's measured KV read rate.
+  const OpCost attn = find(ops, "attention");
+  EXPECT_EQ(attn.source, "measured");
+  EXPECT_EQ(attn.bound, "memory");
+  EXPECT_NE(attn.explain.find("measured decode kernel"), std::string::npos) << attn.explain;
+  EXPECT_EQ(find(ops, "norm").source, "measured");
+  // Without a decode curve for this block size, the nearest measured one is used.
+  ExecConfig c32;
+  c32.block_size = 32;
+  EXPECT_EQ(find(CostModel(load_model("llama-3.1-8b"), measured_h100(), c32).ops(b), "attention").source, "measured");
+  // An fp16 run has no measured GEMM: roofline, and the explanation says why.
+  ExecConfig fp16;
+  fp16.dtype = fp16.weight_dtype = fp16.kv_dtype = DType::kFp16;
+  const OpCost q16 = find(CostModel(load_model("llama-3.1-8b"), measured_h100(), fp16).ops(b), "qkv_proj");
+  EXPECT_EQ(q16.source, "roofline");
+  EXPECT_NE(q16.explain.find("no measured GEMM"), std::string::npos) << q16.explain;
+}
+
+TEST(Transfer, PcieCopiesUseTheMeasuredCurveOrTheDatasheet) {
+  const hw::HardwareProfile datasheet = hw::load_hardware("h100-sxm5-80gb");
+  const auto d = hw::pcie_copy_time(datasheet, hw::CopyDirection::kHostToDevice, 1 << 20, 10);
+  EXPECT_EQ(d.source, "datasheet");
+  const double per_copy_ns = (1 << 20) / (63e9 * hw::kPcieDatasheetEfficiency) * 1e9 + datasheet.pcie.latency_ns;
+  EXPECT_NEAR(static_cast<double>(d.time_ns), 10 * per_copy_ns, 10.0);
+  const auto m = hw::pcie_copy_time(measured_h100(), hw::CopyDirection::kHostToDevice, 1 << 30, 1);
+  EXPECT_EQ(m.source, "measured");
+  EXPECT_NEAR(static_cast<double>(m.time_ns), (1 << 30) / 50e9 * 1e9, 2.0);
+  // d2h was not measured: the datasheet applies.
+  EXPECT_EQ(hw::pcie_copy_time(measured_h100(), hw::CopyDirection::kDeviceToHost, 1 << 20, 1).source, "datasheet");
+}
+
+}  // namespace
+}  // namespace kvsim::models
