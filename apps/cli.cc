@@ -55,6 +55,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   cost->add_option("--phase", cost_args.phase, "prefill or decode")->check(CLI::IsMember({"prefill", "decode"}));
   cost->add_option("--dtype", cost_args.dtype, "Activation and weight dtype (default: the model's)");
   cost->add_flag("--eager", cost_args.eager, "Without CUDA graphs (engine.enforce_eager)");
+  cost->add_flag("--explain", cost_args.explain, "Say for every op whether a measured curve or the roofline was used");
   cost->add_option("--format", cost_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
 
   ListArgs models_args, hw_args;
@@ -62,6 +63,17 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   models->add_option("--format", models_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
   CLI::App* hardware = app.add_subcommand("hardware", "List the hardware catalog");
   hardware->add_option("--format", hw_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
+
+  CalibrateArgs cal_args;
+  CLI::App* calibrate = app.add_subcommand("calibrate", "Measure this machine and write a measured hardware profile");
+  calibrate->add_option("--out", cal_args.out, "Profile YAML to write")->required();
+  calibrate->add_option("--base", cal_args.base, "Catalog profile for the datasheet numbers (default: from the GPU)");
+  calibrate->add_flag("--quick", cal_args.quick, "Fewer sizes and repeats (about 2 minutes on an H100)");
+  calibrate->add_flag("--host-only", cal_args.host_only, "Only the host suite, even with a GPU");
+  calibrate->add_option("--device", cal_args.device, "CUDA device ordinal")->check(CLI::NonNegativeNumber);
+  calibrate->add_option("--suites", cal_args.suites, "Comma-separated suites (default: all)")->delimiter(',');
+  calibrate->add_flag("--force", cal_args.force, "Overwrite an existing --out file");
+  for (int i = 1; i < argc; ++i) cal_args.command_line += (i == 1 ? "kvsim " : " ") + std::string(argv[i]);
 
   try {
     app.parse(argc, argv);
@@ -85,6 +97,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (*cost) return cmd_cost(cost_args, out);
     if (*models) return cmd_models(models_args, out);
     if (*hardware) return cmd_hardware(hw_args, out);
+    if (*calibrate) return cmd_calibrate(cal_args, out, err);
   } catch (const Error& e) {
     err << e.what() << "\n";
     return 2;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "hw/measured_yaml.h"
 #include "sim/core/error.h"
 #include "sim/core/paths.h"
 
@@ -186,6 +187,16 @@ HardwareProfile parse_hardware_yaml(const YAML::Node& node, std::shared_ptr<cons
   h.gpu = read_gpu(map.child("gpu"));
   h.pcie = read_pcie(map.child("pcie"));
   h.host = read_host(map.child("host"));
+  if (map.has("measured")) {
+    if (h.source != "measured") {
+      map.fail("measured", fmt::format("only a profile with source: measured may carry measured curves (this one has "
+                                       "source: {})",
+                                       h.source));
+    }
+    h.measured = parse_measured_yaml(map.child("measured"));
+  } else {
+    map.raw("measured");
+  }
   map.finish();
   if (!map.has("gpu")) map.fail("gpu", "required section is missing");
   if (!map.has("pcie")) map.fail("pcie", "required section is missing");
@@ -221,37 +232,38 @@ YAML::Node hardware_to_yaml(const HardwareProfile& h) {
   YAML::Node g(YAML::NodeType::Map);
   g["model"] = h.gpu.model;
   g["hbm_bytes"] = h.gpu.hbm_bytes;
-  g["hbm_bytes_per_s"] = h.gpu.hbm_bytes_per_s;
-  g["fp16_flops"] = h.gpu.fp16_flops;
-  g["bf16_flops"] = h.gpu.bf16_flops;
-  g["fp8_flops"] = h.gpu.fp8_flops;
-  g["int8_ops"] = h.gpu.int8_ops;
-  g["fp32_flops"] = h.gpu.fp32_flops;
+  g["hbm_bytes_per_s"] = yaml_number(h.gpu.hbm_bytes_per_s);
+  g["fp16_flops"] = yaml_number(h.gpu.fp16_flops);
+  g["bf16_flops"] = yaml_number(h.gpu.bf16_flops);
+  g["fp8_flops"] = yaml_number(h.gpu.fp8_flops);
+  g["int8_ops"] = yaml_number(h.gpu.int8_ops);
+  g["fp32_flops"] = yaml_number(h.gpu.fp32_flops);
   g["sm_count"] = h.gpu.sm_count;
   g["l2_bytes"] = h.gpu.l2_bytes;
-  g["nvlink_bytes_per_s"] = h.gpu.nvlink_bytes_per_s;
+  g["nvlink_bytes_per_s"] = yaml_number(h.gpu.nvlink_bytes_per_s);
   g["nvlink_fabric"] = fabric_name(h.gpu.nvlink_fabric);
   g["p2p"] = h.gpu.p2p;
-  g["tdp_w"] = h.gpu.tdp_w;
+  g["tdp_w"] = yaml_number(h.gpu.tdp_w);
   n["gpu"] = g;
 
   YAML::Node p(YAML::NodeType::Map);
   p["gen"] = h.pcie.gen;
   p["lanes"] = h.pcie.lanes;
-  p["h2d_bytes_per_s"] = h.pcie.h2d_bytes_per_s;
-  p["d2h_bytes_per_s"] = h.pcie.d2h_bytes_per_s;
-  p["bidir_bytes_per_s"] = h.pcie.bidir_bytes_per_s;
-  p["latency_ns"] = h.pcie.latency_ns;
+  p["h2d_bytes_per_s"] = yaml_number(h.pcie.h2d_bytes_per_s);
+  p["d2h_bytes_per_s"] = yaml_number(h.pcie.d2h_bytes_per_s);
+  p["bidir_bytes_per_s"] = yaml_number(h.pcie.bidir_bytes_per_s);
+  p["latency_ns"] = yaml_number(h.pcie.latency_ns);
   p["gpus_per_switch"] = h.pcie.gpus_per_switch;
   n["pcie"] = p;
 
   YAML::Node o(YAML::NodeType::Map);
   o["dram_bytes"] = h.host.dram_bytes;
-  o["dram_bytes_per_s"] = h.host.dram_bytes_per_s;
+  o["dram_bytes_per_s"] = yaml_number(h.host.dram_bytes_per_s);
   o["cpu_cores"] = h.host.cpu_cores;
   o["sockets"] = h.host.sockets;
-  o["socket_link_bytes_per_s"] = h.host.socket_link_bytes_per_s;
+  o["socket_link_bytes_per_s"] = yaml_number(h.host.socket_link_bytes_per_s);
   n["host"] = o;
+  if (h.measured) n["measured"] = measured_to_yaml(*h.measured);
   return n;
 }
 

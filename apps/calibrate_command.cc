@@ -1,0 +1,119 @@
+// `kvsim calibrate`: picks the base profile from the probed GPU, builds the GEMM shapes from the model catalog
+// (every projection of every model, split for tensor parallelism 1/2/4/8), and hands the rest to
+// kernels::calibrate.
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "apps/commands.h"
+#include "hw/hardware_loader.h"
+#include "kernels/calibrate.h"
+#include "models/model_loader.h"
+#include "sim/core/error.h"
+
+namespace kvsim::app {
+
+namespace {
+
+constexpr const char* kHostOnlyBase = "h100-sxm5-80gb";
+
+bool contains(const std::string& haystack, const char* needle) { return haystack.find(needle) != std::string::npos; }
+
+// The catalog profile for a CUDA device name ("NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB"), or "" if none fits.
+std::string base_for_gpu(const kernels::DeviceInfo& d) {
+  const std::string& n = d.name;
+  const bool pcie = contains(n, "PCIe");
+  const bool big = d.total_bytes > (48ull << 30);
+  if (contains(n, "H200")) return "h200-sxm-141gb";
+  if (contains(n, "H100")) return pcie ? "h100-pcie-80gb" : "h100-sxm5-80gb";
+  if (contains(n, "A100")) return pcie ? "a100-pcie-80gb" : (big ? "a100-sxm4-80gb" : "a100-sxm4-40gb");
+  if (contains(n, "L40S")) return "l40s-48gb";
+  if (contains(n, "L40")) return "";  // an L40 is not an L40S: ask for --base
+  if (contains(n, "A10G")) return "a10g-24gb";
+  if (contains(n, "L4")) return "l4-24gb";
+  if (contains(n, "4090")) return "rtx-4090-24gb";
+  if (contains(n, "A6000")) return "rtx-a6000-48gb";
+  if (contains(n, "T4")) return "t4-16gb";
+  return "";
+}
+
+}  // namespace
+
+std::vector<kernels::GemmShape> catalog_gemm_shapes() {
+  std::vector<kernels::GemmShape> shapes;
+  std::set<std::pair<int64_t, int64_t>> seen;
+  auto add = [&](const std::string& name, int64_t n, int64_t k) {
+    if (n > 0 && k > 0 && seen.insert({n, k}).second) shapes.push_back({name, n, k});
+  };
+  for (const auto& model_name : models::model_catalog_names()) {
+    const models::ModelSpec m = models::load_model(model_name);
+    for (const int tp : {1, 2, 4, 8}) {
+      if (m.num_attention_heads % tp != 0) continue;
+      const auto label = [&](const char* op) { return fmt::format("{}/{}/tp{}", model_name, op, tp); };
+      const int64_t heads = m.num_attention_heads / tp;
+      const int64_t kv_heads = models::kv_heads_per_gpu(m, tp);
+      const int64_t width = (m.intermediate_size + tp - 1) / tp;
+      const bool gated = m.mlp == models::MlpKind::kGated;
+      add(label("qkv_proj"), (heads + 2 * kv_heads) * m.head_dim, m.hidden_size);
+      add(label("o_proj"), m.hidden_size, heads * m.head_dim);
+      if (m.is_moe()) {
+        add(label("experts_gate_up"), (gated ? 2 : 1) * width, m.hidden_size);
+        add(label("experts_down"), m.hidden_size, width);
+      } else {
+        add(label(gated ? "gate_up_proj" : "fc1"), (gated ? 2 : 1) * width, m.hidden_size);
+        add(label(gated ? "down_proj" : "fc2"), m.hidden_size, width);
+      }
+      add(label("lm_head"), (m.vocab_size + tp - 1) / tp, m.hidden_size);
+    }
+  }
+  return shapes;
+}
+
+int cmd_calibrate(const CalibrateArgs& args, std::ostream& out, std::ostream& err) {
+  kernels::CalibrateOptions o;
+  o.out_path = args.out;
+  o.quick = args.quick;
+  o.host_only = args.host_only;
+  o.device = args.device;
+  o.suites = args.suites;
+  o.force = args.force;
+  o.command_line = args.command_line.empty() ? "kvsim calibrate --out " + args.out : args.command_line;
+
+  kernels::check_calibrate_options(o);  // before choosing a base, so a refusal is the only line printed
+
+  std::string base = args.base;
+  if (base.empty()) {
+    std::string why = "--host-only";
+    std::optional<kernels::DeviceInfo> device;
+    if (!args.host_only) device = kernels::probe_device(args.device, &why);
+    if (device) {
+      base = base_for_gpu(*device);
+      if (base.empty()) {
+        throw Error(Place{"--base"}, fmt::format("required: no catalog profile matches GPU '{}'; valid: {}",
+                                                 device->name, join(hw::hardware_catalog_names())));
+      }
+      err << fmt::format("calibrate: base profile {} for {}\n", base, device->name);
+    } else {
+      base = kHostOnlyBase;
+      err << fmt::format("calibrate: no --base given, using {} for the datasheet numbers (host-only run)\n", base);
+    }
+  }
+  o.base = base;
+  const hw::HardwareProfile base_profile = hw::load_hardware(base);
+
+  o.suite.gemm_shapes = catalog_gemm_shapes();
+  o.suite.gemm_tokens =
+      args.quick ? std::vector<int64_t>{1, 16, 128, 1024, 8192}
+                 : std::vector<int64_t>{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384};
+  o.suite.progress = [&err](const std::string& line) { err << "  " << line << "\n"; };
+
+  const hw::HardwareProfile p = kernels::calibrate(o, base_profile, err);
+  const auto& m = *p.measured;
+  out << fmt::format("wrote {}: {} on {}, suites {}, {} bandwidth + {} gather curves, {} GEMM points, {} samples\n",
+                     args.out, p.name, m.device, m.suites.empty() ? "none" : join(m.suites), m.bandwidth.size(),
+                     m.gather.size(), m.gemm.size(), m.samples.size());
+  return 0;
+}
+
+}  // namespace kvsim::app

@@ -1,0 +1,91 @@
+// `kvsim calibrate` from the command line: a host-only run writes a measured profile, an existing file is kept
+// without --force, and the GEMM shapes come from every catalog model.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "apps/cli.h"
+#include "apps/commands.h"
+#include "hw/hardware_loader.h"
+
+namespace kvsim::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+Result cli(std::vector<std::string> args) {
+  args.insert(args.begin(), "kvsim");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::ostringstream out, err;
+  const int code = run_cli(static_cast<int>(argv.size()), argv.data(), out, err);
+  return {code, out.str(), err.str()};
+}
+
+class CalibrateCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("kvsim-calibrate-cli-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(CalibrateCli, HostOnlyRunWritesAMeasuredProfile) {
+  const std::string out = (dir_ / "box.yaml").string();
+  const Result r = cli({"calibrate", "--out", out, "--host-only", "--quick"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("using h100-sxm5-80gb"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no GPU (--host-only): running the host suite only"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("wrote " + out), std::string::npos) << r.out;
+  const hw::HardwareProfile p = hw::load_hardware(out);
+  EXPECT_EQ(p.source, "measured");
+  ASSERT_TRUE(p.measured);
+  EXPECT_EQ(p.measured->command, "kvsim calibrate --out " + out + " --host-only --quick");
+  EXPECT_FALSE(p.measured->host_memcpy.empty());
+}
+
+TEST_F(CalibrateCli, ExistingFileNeedsForce) {
+  const std::string out = (dir_ / "taken.yaml").string();
+  { std::ofstream(out) << "x: 1\n"; }
+  const Result r = cli({"calibrate", "--out", out, "--host-only"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find(out + ": already exists; pass --force"), std::string::npos) << r.err;
+}
+
+TEST_F(CalibrateCli, UnknownBaseListsTheCatalog) {
+  const Result r = cli({"calibrate", "--out", (dir_ / "b.yaml").string(), "--base", "h100-sxm", "--host-only"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("h100-sxm5-80gb"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "b.yaml"));
+}
+
+TEST(CatalogGemmShapes, EveryModelProjectionOnceForEachTp) {
+  const auto shapes = catalog_gemm_shapes();
+  std::set<std::pair<int64_t, int64_t>> seen;
+  for (const auto& s : shapes) {
+    EXPECT_TRUE(seen.insert({s.n, s.k}).second) << s.name;  // deduplicated
+    EXPECT_GT(s.n, 0);
+    EXPECT_GT(s.k, 0);
+  }
+  // Llama 3.1 8B: 32 query and 8 KV heads of 128, hidden 4096, MLP 14336, vocabulary 128256.
+  EXPECT_TRUE(seen.count({6144, 4096}));        // qkv_proj tp1
+  EXPECT_TRUE(seen.count({3072, 4096}));        // qkv_proj tp2
+  EXPECT_TRUE(seen.count({4096, 4096}));        // o_proj tp1
+  EXPECT_TRUE(seen.count({2 * 14336, 4096}));   // gate_up tp1
+  EXPECT_TRUE(seen.count({4096, 14336 / 8}));   // down tp8
+  EXPECT_TRUE(seen.count({128256 / 2, 4096}));  // lm_head tp2
+}
+
+}  // namespace
+}  // namespace kvsim::app
