@@ -46,14 +46,14 @@ int cmd_hardware(const ListArgs& args, std::ostream& out);
 
 // kvsim calibrate (apps/calibrate_command.cc): measure this machine and write a `source: measured` profile.
 struct CalibrateArgs {
-  std::string out;                  // --out PROFILE.yaml
-  std::string base;                 // --base CATALOG_NAME; "" = from the GPU name (h100-sxm5-80gb without a GPU)
+  std::string out;   // --out PROFILE.yaml
+  std::string base;  // --base CATALOG_NAME; "" = from the GPU name (h100-sxm5-80gb without a GPU)
   bool quick = false;
   bool host_only = false;
   int device = 0;
   std::vector<std::string> suites;  // --suites hbm,pcie,...; empty = all
   bool force = false;
-  std::string command_line;         // argv joined, recorded in the profile
+  std::string command_line;  // argv joined, recorded in the profile
 };
 int cmd_calibrate(const CalibrateArgs& args, std::ostream& out, std::ostream& err);
 

@@ -29,9 +29,9 @@ Curve fit_curve(std::vector<std::pair<double, double>> samples, bool log_x, bool
 
 // Held-out check: fit on every other distinct x, predict the rest.
 struct HeldOut {
-  std::string curve;               // e.g. "bandwidth/pcie/h2d_pinned"
-  int64_t points = 0;              // predicted points
-  double mean_abs_rel_error = 0;   // mean |predicted - measured| / measured
+  std::string curve;              // e.g. "bandwidth/pcie/h2d_pinned"
+  int64_t points = 0;             // predicted points
+  double mean_abs_rel_error = 0;  // mean |predicted - measured| / measured
   double max_abs_rel_error = 0;
   bool operator==(const HeldOut&) const = default;
 };
@@ -44,7 +44,7 @@ struct RawSample {
   std::string series;                    // e.g. "h2d_pinned", "copy", "cpu_staged/token_head", "bf16/qkv_proj"
   std::map<std::string, double> params;  // e.g. {bytes: 1048576} or {m: 1, n: 6144, k: 4096}
   double value = 0;
-  std::string unit;                      // "bytes_per_s" | "ns" | "flops_per_s"
+  std::string unit;  // "bytes_per_s" | "ns" | "flops_per_s"
   bool operator==(const RawSample&) const = default;
 };
 
@@ -59,8 +59,8 @@ struct MeasuredProfile {
   std::string device;          // cudaDeviceProp::name, or the host CPU for a host-only run
   std::string driver_version;  // "" when no GPU
   std::string cuda_version;
-  std::string date;            // ISO 8601 UTC
-  std::string command;         // the kvsim calibrate command line
+  std::string date;                 // ISO 8601 UTC
+  std::string command;              // the kvsim calibrate command line
   std::vector<std::string> suites;  // suites that ran
 
   // Bytes copied per second vs transfer size in bytes. Keys: "pcie/h2d_pinned", "pcie/d2h_pinned",
@@ -78,9 +78,9 @@ struct MeasuredProfile {
   std::string prefill_attention_kernel;
   // Host DRAM memcpy bytes per second vs number of threads (log_x = false).
   Curve host_memcpy;
-  double pcie_latency_ns = 0;       // per-copy fixed cost at small sizes
-  double launch_ns = 0;             // empty kernel launch
-  double graph_replay_ns = 0;       // one CUDA-graph launch
+  double pcie_latency_ns = 0;  // per-copy fixed cost at small sizes
+  double launch_ns = 0;        // empty kernel launch
+  double graph_replay_ns = 0;  // one CUDA-graph launch
   double pinned_alloc_bytes_per_s = 0;
 
   std::vector<HeldOut> held_out;

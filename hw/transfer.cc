@@ -1,9 +1,11 @@
 #include "hw/transfer.h"
 
+#include <algorithm>
+
 namespace kvsim::hw {
 
-TransferCost pcie_copy_time(const HardwareProfile& hw, CopyDirection direction, uint64_t bytes_per_copy,
-                            int64_t copies, bool pinned) {
+TransferCost pcie_copy_time(const HardwareProfile& hw, CopyDirection direction, uint64_t bytes_per_copy, int64_t copies,
+                            bool pinned) {
   TransferCost cost;
   if (copies <= 0 || bytes_per_copy == 0) return cost;
   const bool h2d = direction == CopyDirection::kHostToDevice;
@@ -21,6 +23,39 @@ TransferCost pcie_copy_time(const HardwareProfile& hw, CopyDirection direction, 
   const SimTime per_copy = transfer_time_ns(bytes_per_copy, bytes_per_s) +
                            (cost.source == "datasheet" ? static_cast<SimTime>(latency_ns) : 0);
   cost.time_ns = per_copy * copies;
+  return cost;
+}
+
+TransferCost gather_time(const HardwareProfile& hw, GatherMethod method, uint64_t row_bytes, int64_t rows) {
+  TransferCost cost;
+  if (rows <= 0 || row_bytes == 0) return cost;
+  const uint64_t bytes = row_bytes * static_cast<uint64_t>(rows);
+  const char* granularity = row_bytes <= 512 ? "token_head" : (row_bytes <= 8192 ? "token_layer" : "block");
+  const char* name =
+      method == GatherMethod::kPerRow ? "per_row" : (method == GatherMethod::kCpuStaged ? "cpu_staged" : "zero_copy");
+  if (hw.measured) {
+    if (auto bw = hw.measured->gather.find(std::string(name) + "/" + granularity); bw != hw.measured->gather.end()) {
+      cost.time_ns = transfer_time_ns(bytes, bw->second.at(static_cast<double>(bytes)));
+      cost.source = "measured";
+      return cost;
+    }
+  }
+  cost.source = "datasheet";
+  switch (method) {
+    case GatherMethod::kPerRow:
+      return pcie_copy_time(hw, CopyDirection::kHostToDevice, row_bytes, rows);
+    case GatherMethod::kCpuStaged: {
+      // Reading the rows and writing the staging buffer both cross one socket's DRAM.
+      const double socket_bytes_per_s =
+          hw.host.dram_bytes_per_s / static_cast<double>(std::max<int64_t>(1, hw.host.sockets));
+      cost.time_ns = transfer_time_ns(2 * bytes, socket_bytes_per_s) +
+                     pcie_copy_time(hw, CopyDirection::kHostToDevice, bytes, 1).time_ns;
+      return cost;
+    }
+    case GatherMethod::kZeroCopy:
+      cost.time_ns = transfer_time_ns(bytes, hw.pcie.h2d_bytes_per_s * kPcieDatasheetEfficiency * kZeroCopyShareOfDma);
+      return cost;
+  }
   return cost;
 }
 

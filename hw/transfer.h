@@ -23,7 +23,22 @@ struct TransferCost {
 };
 
 // `copies` copies of `bytes_per_copy` each, issued back to back on one stream.
-TransferCost pcie_copy_time(const HardwareProfile& hw, CopyDirection direction, uint64_t bytes_per_copy,
-                            int64_t copies, bool pinned = true);
+TransferCost pcie_copy_time(const HardwareProfile& hw, CopyDirection direction, uint64_t bytes_per_copy, int64_t copies,
+                            bool pinned = true);
+
+// How scattered KV rows reach the GPU (kernels/ gather suite): one copy per row; rows gathered by CPU threads into a
+// pinned staging buffer and sent in one bulk copy (InfiniGen's path); or a kernel reading mapped host memory.
+enum class GatherMethod { kPerRow, kCpuStaged, kZeroCopy };
+
+// Kernel-driven (SM) host-to-device reads reach 35.2 GB/s where copy engines reach 55.3 on an H100
+// (NVIDIA/nvbandwidth issue 24 vs the nvbandwidth log, REFERENCES.md): 0.64 of the copy-engine rate.
+inline constexpr double kZeroCopyShareOfDma = 35.2 / 55.3;
+
+// Time to deliver `rows` rows of `row_bytes` each, scattered in pinned host memory, to the GPU. Uses the measured
+// gather curve "<method>/<granularity>" (granularity from the row size: <= 512 B token_head, <= 8 KiB
+// token_layer, else block) at the total size; else: per-row = copies of the datasheet PCIe model; cpu-staged = the
+// rows read and written once by the host at a socket's DRAM bandwidth, then one bulk copy; zero-copy = the DMA rate
+// times kZeroCopyShareOfDma.
+TransferCost gather_time(const HardwareProfile& hw, GatherMethod method, uint64_t row_bytes, int64_t rows);
 
 }  // namespace kvsim::hw

@@ -21,12 +21,12 @@ struct GemmShape {
 
 struct SuiteOptions {
   int device = 0;
-  bool quick = false;                       // fewer sizes and repeats: the whole calibration in < 2 min on an H100
-  uint64_t max_bytes = 8ull << 30;          // largest buffer (bounded further by free memory)
-  std::vector<GemmShape> gemm_shapes;       // from the model catalog, split for tp 1/2/4/8 (apps/ builds the list)
-  std::vector<int64_t> gemm_tokens;         // m values, 1 .. 16384
-  std::vector<std::string> gemm_dtypes;     // "bf16", "fp16", "fp8" (fp8 only where the GPU has it)
-  int64_t host_max_threads = 0;             // 0 = hardware_concurrency
+  bool quick = false;                    // fewer sizes and repeats: the whole calibration in < 2 min on an H100
+  uint64_t max_bytes = 8ull << 30;       // largest buffer (bounded further by free memory)
+  std::vector<GemmShape> gemm_shapes;    // from the model catalog, split for tp 1/2/4/8 (apps/ builds the list)
+  std::vector<int64_t> gemm_tokens;      // m values, 1 .. 16384
+  std::vector<std::string> gemm_dtypes;  // "bf16", "fp16", "fp8" (fp8 only where the GPU has it)
+  int64_t host_max_threads = 0;          // 0 = hardware_concurrency
   std::function<void(const std::string&)> progress;  // one line per step, for stderr; may be empty
   // Host suite only (added by the calibration side): buffer bytes per copy; 0 = 256 MiB quick / 1 GiB, far above any
   // last-level cache. Tests set a few MiB.

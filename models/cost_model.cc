@@ -105,12 +105,13 @@ OpCost CostModel::elementwise(const std::string& name, double bytes) const {
     if (auto copy = hardware_.measured->bandwidth_at("hbm/copy", bytes / 2)) {
       op.time_ns = transfer_time_ns(static_cast<uint64_t>(bytes), 2.0 * *copy);
       op.source = "measured";
-      op.explain = fmt::format("measured HBM copy at {}: {:.0f} GB/s copied", format_bytes(static_cast<uint64_t>(bytes / 2)),
-                               *copy / 1e9);
+      op.explain = fmt::format("measured HBM copy at {}: {:.0f} GB/s copied",
+                               format_bytes(static_cast<uint64_t>(bytes / 2)), *copy / 1e9);
       return op;
     }
   }
-  op.time_ns = transfer_time_ns(static_cast<uint64_t>(bytes), hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory);
+  op.time_ns =
+      transfer_time_ns(static_cast<uint64_t>(bytes), hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory);
   op.explain = fmt::format("roofline: {:.0f} % of HBM bandwidth", config_.efficiency.memory * 100);
   return op;
 }
@@ -257,7 +258,8 @@ SimTime CostModel::cpu_overhead_ns(const BatchShape& b) const {
   const CpuOverhead& c = config_.cpu;
   const auto& measured = hardware_.measured;
   const double launch_us = measured && measured->launch_ns > 0 ? measured->launch_ns / 1e3 : c.launch_us;
-  const double replay_us = measured && measured->graph_replay_ns > 0 ? measured->graph_replay_ns / 1e3 : c.graph_replay_us;
+  const double replay_us =
+      measured && measured->graph_replay_ns > 0 ? measured->graph_replay_ns / 1e3 : c.graph_replay_us;
   double us = c.iteration_us + c.per_seq_us * static_cast<double>(b.num_seqs);
   const bool graphed = config_.cuda_graphs && b.decode_only && b.num_tokens <= config_.max_graph_batch;
   if (graphed) {

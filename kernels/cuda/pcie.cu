@@ -114,6 +114,18 @@ std::vector<hw::RawSample> run_pcie_suite(const SuiteOptions& options) {
                                 s * 1e9, "ns"));
     }
   }
+
+  // Pinned-allocation cost: cudaHostAlloc + cudaFreeHost of 64 MiB .. 1 GiB (page pinning dominates), as bytes
+  // pinned per second; offloading engines pin their host KV pool once at start-up, so this is a start-up cost.
+  for (uint64_t bytes : geometric_sizes(64 * kMiB, std::min<uint64_t>(1 * kGiB, cap), options.quick ? 16 : 4)) {
+    report(options, "pcie: pinned allocation " + bytes_str(bytes));
+    const double s = time_per_call_host_s(plan, [&](int64_t) {
+      void* p = nullptr;
+      KVSIM_CUDA_CHECK(cudaHostAlloc(&p, bytes, cudaHostAllocDefault));
+      KVSIM_CUDA_CHECK(cudaFreeHost(p));
+    });
+    out.push_back(make_sample("pcie", "pinned_alloc", {{"bytes", static_cast<double>(bytes)}}, bytes / s, "bytes_per_s"));
+  }
   return out;
 }
 

@@ -45,7 +45,7 @@ class FlowEngine final : public EventHandler {
   std::vector<hw::SharedLink> links_;
   std::map<uint64_t, Flow> flows_;  // ordered by id: completions at one instant run in start order
   uint64_t next_id_ = 1;
-  uint64_t generation_ = 0;         // completion events from before the last reschedule are stale
+  uint64_t generation_ = 0;  // completion events from before the last reschedule are stale
   SimTime updated_ = 0;
 };
 

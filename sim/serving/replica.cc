@@ -8,7 +8,6 @@
 
 namespace kvsim::serving {
 
-
 Replica::Replica(int64_t id, const sim::Scenario& scenario, const sim::MemoryPlan& plan, const models::CostModel& cost,
                  engine::EventQueue& queue, metrics::Collector& metrics, engine::FlowEngine* flows,
                  std::vector<SwapRoute> routes)
@@ -170,8 +169,9 @@ void Replica::start_iteration(SimTime now) {
 }
 
 void Replica::start_swap_flows(SimTime now, SimTime compute_ns) {
-  // Each GPU of the group moves its own shard (block_bytes is per GPU); a flow is capped at the rate one stream of block-sized
-  // copies reaches alone (per-call latency included), and shares the links with every other flow of the node.
+  // Each GPU of the group moves its own shard (block_bytes is per GPU); a flow is capped at the rate one stream of
+  // block-sized copies reaches alone (per-call latency included), and shares the links with every other flow of the
+  // node.
   auto landed = [this, compute_ns, start = now](SimTime t) {
     if (--flows_pending_ > 0) return;
     metrics_.add_swap_stall(t - start);

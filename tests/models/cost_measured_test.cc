@@ -92,5 +92,23 @@ TEST(Transfer, PcieCopiesUseTheMeasuredCurveOrTheDatasheet) {
   EXPECT_EQ(hw::pcie_copy_time(measured_h100(), hw::CopyDirection::kDeviceToHost, 1 << 20, 1).source, "datasheet");
 }
 
+// InfiniGen-sized gathers (256-byte per-head rows): one copy per row pays the per-call cost thousands of times, so
+// gathering on the CPU and sending one bulk copy is far faster; a measured gather curve replaces the model.
+TEST(Transfer, GatherMethodsOrderAsTheirMechanismsSay) {
+  const hw::HardwareProfile h = hw::load_hardware("rtx-a6000-48gb");  // InfiniGen's testbed (PCIe 3.0 x16)
+  const auto per_row = hw::gather_time(h, hw::GatherMethod::kPerRow, 256, 10000);
+  const auto staged = hw::gather_time(h, hw::GatherMethod::kCpuStaged, 256, 10000);
+  const auto zero = hw::gather_time(h, hw::GatherMethod::kZeroCopy, 256, 10000);
+  EXPECT_EQ(per_row.source, "datasheet");
+  EXPECT_GT(per_row.time_ns, 10 * staged.time_ns);
+  EXPECT_GT(zero.time_ns, hw::pcie_copy_time(h, hw::CopyDirection::kHostToDevice, 256 * 10000, 1).time_ns);
+  hw::HardwareProfile m = h;
+  m.measured = hw::MeasuredProfile{};
+  m.measured->gather["cpu_staged/token_head"] = hw::Curve{{1e5, 1e8}, {2e9, 8e9}, true};
+  const auto measured = hw::gather_time(m, hw::GatherMethod::kCpuStaged, 256, 10000);
+  EXPECT_EQ(measured.source, "measured");
+  EXPECT_EQ(measured.time_ns, transfer_time_ns(2'560'000, m.measured->gather["cpu_staged/token_head"].at(2.56e6)));
+}
+
 }  // namespace
 }  // namespace kvsim::models

@@ -264,8 +264,8 @@ workload:
   const RunResult a = run_scenario(shared, ""), b = run_scenario(separate, "");
   ASSERT_GT(b.summary["pcie_d2h_bytes"].get<uint64_t>(), 0u);
   auto stall_per_gb = [](const RunResult& r) {
-    const double bytes = static_cast<double>(r.summary["pcie_d2h_bytes"].get<uint64_t>() +
-                                             r.summary["pcie_h2d_bytes"].get<uint64_t>());
+    const double bytes =
+        static_cast<double>(r.summary["pcie_d2h_bytes"].get<uint64_t>() + r.summary["pcie_h2d_bytes"].get<uint64_t>());
     return r.summary["swap_stall_ms"].get<double>() / (bytes / 1e9);
   };
   EXPECT_GT(stall_per_gb(a), 1.02 * stall_per_gb(b)) << stall_per_gb(a) << " vs " << stall_per_gb(b);
