@@ -14,6 +14,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "hw/hardware_loader.h"
+#include "kernels/sdpa.h"
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
 #include "sim/core/yaml.h"
@@ -263,6 +264,15 @@ hw::HardwareProfile calibrate(const CalibrateOptions& options, const hw::Hardwar
     const auto start = std::chrono::steady_clock::now();
     try {
       auto got = suite_function(name)(suite);
+      if (name == "attention") {
+        // Prefill from a production kernel where PyTorch is present; the simple kernel's curve stays the fallback.
+        std::string sdpa_why;
+        const auto sdpa = run_sdpa_prefill(suite, &sdpa_why);
+        log << (sdpa.empty()
+                    ? fmt::format("calibrate: prefill attention from kvsim's simple kernel ({})\n", sdpa_why)
+                    : fmt::format("calibrate: prefill attention from PyTorch flash SDPA ({} samples)\n", sdpa.size()));
+        got.insert(got.end(), sdpa.begin(), sdpa.end());
+      }
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       log << fmt::format("calibrate [{}/{}] {}: {} samples in {:.1f} s\n", i + 1, to_run.size(), name, got.size(),
                          seconds);
