@@ -11,25 +11,15 @@
 #include "apps/cli.h"
 #include "apps/commands.h"
 #include "hw/hardware_loader.h"
+#include "tests/apps/cli_runner.h"
 
 namespace kvsim::app {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-Result cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "kvsim");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::ostringstream out, err;
-  const int code = run_cli(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
-}
+using Result = testing::CliResult;
+using testing::cli;
 
 class CalibrateCli : public ::testing::Test {
  protected:

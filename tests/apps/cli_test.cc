@@ -1,5 +1,6 @@
 // The command line as a user meets it: exit codes, one-line errors naming the place, no partial outputs.
 #include "apps/cli.h"
+#include "tests/apps/cli_runner.h"
 
 #include <gtest/gtest.h>
 
@@ -14,19 +15,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-Result cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "kvsim");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::ostringstream out, err;
-  const int code = run_cli(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
-}
+using Result = testing::CliResult;
+using testing::cli;
 
 std::string temp_out(const std::string& name) {
   const fs::path p = fs::temp_directory_path() / ("kvsim-cli-" + name + "-" + std::to_string(::getpid()));
