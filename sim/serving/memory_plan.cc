@@ -75,6 +75,17 @@ MemoryPlan plan_memory(const Scenario& s) {
   }
   p.kv_cache_bytes = checked_mul(static_cast<uint64_t>(p.num_gpu_blocks), p.block_bytes, "kv cache bytes");
 
+  // Host memory is a tier too: the swap space of every GPU of a server lives in that server's DRAM.
+  if (s.cache.preemption == "swap") {
+    const int64_t gpus = std::min(s.hardware.gpus_per_node, s.cluster.replicas * s.cluster.tensor_parallel);
+    const uint64_t host_bytes = checked_mul(s.cache.swap_space_bytes, static_cast<uint64_t>(gpus), "swap space");
+    if (host_bytes > s.hardware.host.dram_bytes) {
+      throw Error(fmt::format("cache.swap_space_bytes {} x {} GPUs per server = {} exceeds the {} of host memory of {}",
+                              format_bytes(s.cache.swap_space_bytes), gpus, format_bytes(host_bytes),
+                              format_bytes(s.hardware.host.dram_bytes), s.hardware.name));
+    }
+  }
+
   const int64_t needed = p.blocks_for_tokens(s.engine.max_model_len);
   if (p.num_gpu_blocks < needed) {
     throw Error(fmt::format(

@@ -73,6 +73,21 @@ TEST(MemoryPlan, MaxModelLenMustFitBothSidesOfTheLimit) {
   EXPECT_NE(e.find("engine.max_model_len 2048 needs 128 KV blocks but only 127 fit"), std::string::npos) << e;
 }
 
+// The T4 testbed of FlexGen/H2O has 208 GB of DRAM: 190 GiB of swap space fits, 200 GiB does not.
+TEST(MemoryPlan, SwapSpaceMustFitInHostMemory) {
+  const char* const t4 = R"(
+model: opt-6.7b
+hardware: t4-16gb
+engine: {version: v0, max_model_len: 512}
+cache: {preemption: swap}
+workload: {requests: 1, prompt_tokens: 10, output_tokens: 10}
+)";
+  EXPECT_NO_THROW(plan_memory(scenario_from(t4, {"cache.swap_space_bytes=190GiB"})));
+  const std::string e = error_of([&] { plan_memory(scenario_from(t4, {"cache.swap_space_bytes=200GiB"})); });
+  EXPECT_NE(e.find("cache.swap_space_bytes 200.00 GiB x 1 GPUs per server = 200.00 GiB exceeds"), std::string::npos)
+      << e;
+}
+
 TEST(MemoryPlan, SlidingWindowGroupsCapBlocks) {
   const Scenario s = scenario_from(R"(
 model: gpt-oss-20b
