@@ -188,7 +188,7 @@ int cmd_cost(const CostArgs& args, std::ostream& out) {
   for (int64_t i = 0; i < args.batch; ++i)
     shape.add_sequence(decode ? args.context : 0, per_seq, true, model.sliding_window);
   shape.decode_only = decode && per_seq == 1 && args.context > 0;
-  const auto ops = cost.ops(shape);
+  const auto ops = cost.ops(shape, true);
   const double total_ms = ns_to_ms(cost.forward_ns(shape));
   if (args.format == "json") {
     nlohmann::ordered_json j;

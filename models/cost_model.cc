@@ -69,7 +69,8 @@ int64_t CostModel::padded_tokens(const BatchShape& batch) const {
   return (n + 7) / 8 * 8;
 }
 
-OpCost CostModel::gemm(const std::string& name, double tokens, double in_features, double out_features) const {
+OpCost CostModel::gemm(const std::string& name, double tokens, double in_features, double out_features,
+                       bool explain) const {
   OpCost op;
   op.name = name;
   const double params = in_features * out_features;
@@ -82,20 +83,22 @@ OpCost CostModel::gemm(const std::string& name, double tokens, double in_feature
       op.time_ns = work_time_ns(op.flops, *rate);
       op.source = "measured";
       op.bound = "measured";
-      op.explain = fmt::format("measured {} GEMM m={} n={} k={}: {:.1f} TFLOP/s", dtype_name(gemm_dtype_), m, n, k,
-                               *rate / 1e12);
+      if (explain)
+        op.explain = fmt::format("measured {} GEMM m={} n={} k={}: {:.1f} TFLOP/s", dtype_name(gemm_dtype_), m, n, k,
+                                 *rate / 1e12);
       return op;
     }
   }
   op.time_ns = roofline_ns(op.flops, compute_flops_ * config_.efficiency.gemm, op.bytes,
                            hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &op.bound);
-  op.explain = fmt::format("roofline: {:.0f} % of {} peak, {:.0f} % of HBM bandwidth{}", config_.efficiency.gemm * 100,
-                           dtype_name(gemm_dtype_), config_.efficiency.memory * 100,
-                           hardware_.measured ? " (no measured GEMM for this dtype)" : "");
+  if (explain)
+    op.explain = fmt::format("roofline: {:.0f} % of {} peak, {:.0f} % of HBM bandwidth{}",
+                             config_.efficiency.gemm * 100, dtype_name(gemm_dtype_), config_.efficiency.memory * 100,
+                             hardware_.measured ? " (no measured GEMM for this dtype)" : "");
   return op;
 }
 
-OpCost CostModel::elementwise(const std::string& name, double bytes) const {
+OpCost CostModel::elementwise(const std::string& name, double bytes, bool explain) const {
   OpCost op;
   op.name = name;
   op.bytes = bytes;
@@ -105,18 +108,19 @@ OpCost CostModel::elementwise(const std::string& name, double bytes) const {
     if (auto copy = hardware_.measured->bandwidth_at("hbm/copy", bytes / 2)) {
       op.time_ns = transfer_time_ns(static_cast<uint64_t>(bytes), 2.0 * *copy);
       op.source = "measured";
-      op.explain = fmt::format("measured HBM copy at {}: {:.0f} GB/s copied",
-                               format_bytes(static_cast<uint64_t>(bytes / 2)), *copy / 1e9);
+      if (explain)
+        op.explain = fmt::format("measured HBM copy at {}: {:.0f} GB/s copied",
+                                 format_bytes(static_cast<uint64_t>(bytes / 2)), *copy / 1e9);
       return op;
     }
   }
   op.time_ns =
       transfer_time_ns(static_cast<uint64_t>(bytes), hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory);
-  op.explain = fmt::format("roofline: {:.0f} % of HBM bandwidth", config_.efficiency.memory * 100);
+  if (explain) op.explain = fmt::format("roofline: {:.0f} % of HBM bandwidth", config_.efficiency.memory * 100);
   return op;
 }
 
-OpCost CostModel::attention(const BatchShape& b) const {
+OpCost CostModel::attention(const BatchShape& b, bool explain) const {
   // Averaged over layers: full-attention layers use the uncapped sums, sliding layers the windowed ones.
   const double layers = static_cast<double>(model_.num_layers);
   const double sliding = static_cast<double>(model_.num_sliding_layers());
@@ -139,7 +143,7 @@ OpCost CostModel::attention(const BatchShape& b) const {
     const double mean_context = kv_tokens / static_cast<double>(b.num_seqs);
     if (auto r = measured->decode_attention_bytes_per_s(mean_context, config_.block_size)) {
       read_rate = *r;
-      memory_from = fmt::format("measured decode kernel at context {:.0f}", mean_context);
+      memory_from = explain ? fmt::format("measured decode kernel at context {:.0f}", mean_context) : "measured";
     }
     if (!measured->prefill_attention.empty()) {
       flop_rate = measured->prefill_attention.at(static_cast<double>(b.num_tokens) / static_cast<double>(b.num_seqs));
@@ -151,11 +155,11 @@ OpCost CostModel::attention(const BatchShape& b) const {
   op.bound = c_ns >= m_ns ? "compute" : "memory";
   const std::string& used = c_ns >= m_ns ? compute_from : memory_from;
   op.source = used == "roofline" ? "roofline" : "measured";
-  op.explain = fmt::format("{}-bound; compute: {}; memory: {}", op.bound, compute_from, memory_from);
+  if (explain) op.explain = fmt::format("{}-bound; compute: {}; memory: {}", op.bound, compute_from, memory_from);
   return op;
 }
 
-OpCost CostModel::allreduce(double tokens) const {
+OpCost CostModel::allreduce(double tokens, bool explain) const {
   OpCost op;
   op.name = "allreduce";
   const double tp = config_.tp;
@@ -168,12 +172,13 @@ OpCost CostModel::allreduce(double tokens) const {
   const SimTime transfer = transfer_time_ns(static_cast<uint64_t>(op.bytes), link);
   op.time_ns = latency + transfer;
   op.bound = latency >= transfer ? "latency" : "memory";
-  op.explain = fmt::format("ring all-reduce: {} us latency + {} at {:.0f} GB/s ({})", latency_us,
-                           format_bytes(static_cast<uint64_t>(op.bytes)), link / 1e9, nvlink ? "NVLink" : "PCIe");
+  if (explain)
+    op.explain = fmt::format("ring all-reduce: {} us latency + {} at {:.0f} GB/s ({})", latency_us,
+                             format_bytes(static_cast<uint64_t>(op.bytes)), link / 1e9, nvlink ? "NVLink" : "PCIe");
   return op;
 }
 
-OpCost CostModel::experts(double tokens) const {
+OpCost CostModel::experts(double tokens, bool explain) const {
   // Each token runs experts_per_token experts; the weights read are those of the distinct experts the batch
   // touches: E (1 - (1 - k/E)^T) in expectation under uniform routing.
   const double e = static_cast<double>(model_.num_experts), k = static_cast<double>(model_.experts_per_token);
@@ -192,11 +197,16 @@ OpCost CostModel::experts(double tokens) const {
       touched * params_per_expert * dtype_bytes(expert_storage) + tokens * k * (2 * hidden + 3 * inter) * act_bytes_;
   op.time_ns = roofline_ns(op.flops, compute_flops_ * config_.efficiency.gemm, op.bytes,
                            hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &op.bound);
+  if (explain) {
+    op.explain = fmt::format(
+        "roofline over the {:.1f} experts a batch of {:.0f} tokens touches (no measured MoE curve)", touched, tokens);
+  }
   return op;
 }
 
-std::vector<OpCost> CostModel::ops(const BatchShape& b) const {
+std::vector<OpCost> CostModel::ops(const BatchShape& b, bool explain) const {
   std::vector<OpCost> out;
+  out.reserve(12);  // the most ops a forward pass lists
   const double t = static_cast<double>(padded_tokens(b));
   const double tp = config_.tp;
   const double hidden = static_cast<double>(model_.hidden_size);
@@ -205,38 +215,38 @@ std::vector<OpCost> CostModel::ops(const BatchShape& b) const {
   const double kv_dim = static_cast<double>(kv_heads_per_gpu(model_, config_.tp)) * head_dim;
   const double inter = static_cast<double>(model_.intermediate_size) / tp;
 
-  out.push_back(gemm("qkv_proj", t, hidden, q_dim + 2 * kv_dim));
+  out.push_back(gemm("qkv_proj", t, hidden, q_dim + 2 * kv_dim, explain));
   if (model_.position == PositionKind::kRope) {
-    out.push_back(elementwise("rope", 2.0 * t * (q_dim + kv_dim) * act_bytes_));  // read + write q and k
+    out.push_back(elementwise("rope", 2.0 * t * (q_dim + kv_dim) * act_bytes_, explain));  // read + write q and k
   }
-  out.push_back(attention(b));
-  out.push_back(gemm("o_proj", t, q_dim, hidden));
+  out.push_back(attention(b, explain));
+  out.push_back(gemm("o_proj", t, q_dim, hidden, explain));
   if (model_.is_moe()) {
-    OpCost router = gemm("router", t, hidden, static_cast<double>(model_.num_experts));
+    OpCost router = gemm("router", t, hidden, static_cast<double>(model_.num_experts), explain);
     out.push_back(router);
-    out.push_back(experts(t));
+    out.push_back(experts(t, explain));
   } else if (model_.mlp == MlpKind::kGated) {
-    out.push_back(gemm("gate_up_proj", t, hidden, 2 * inter));
-    out.push_back(elementwise("act", 3.0 * t * inter * act_bytes_));  // read gate and up, write product
-    out.push_back(gemm("down_proj", t, inter, hidden));
+    out.push_back(gemm("gate_up_proj", t, hidden, 2 * inter, explain));
+    out.push_back(elementwise("act", 3.0 * t * inter * act_bytes_, explain));  // read gate and up, write product
+    out.push_back(gemm("down_proj", t, inter, hidden, explain));
   } else {
-    out.push_back(gemm("up_proj", t, hidden, inter));
-    out.push_back(elementwise("act", 2.0 * t * inter * act_bytes_));
-    out.push_back(gemm("down_proj", t, inter, hidden));
+    out.push_back(gemm("up_proj", t, hidden, inter, explain));
+    out.push_back(elementwise("act", 2.0 * t * inter * act_bytes_, explain));
+    out.push_back(gemm("down_proj", t, inter, hidden, explain));
   }
   // Two norms per layer (pre-attention, pre-MLP), each reading the residual and writing the output; the residual
   // add is fused into the norm in vLLM.
-  out.push_back(elementwise("norm", 2.0 * 3.0 * t * hidden * act_bytes_));
+  out.push_back(elementwise("norm", 2.0 * 3.0 * t * hidden * act_bytes_, explain));
   if (config_.tp > 1) {
-    OpCost ar = allreduce(t);
+    OpCost ar = allreduce(t, explain);
     ar.time_ns *= 2;  // after attention and after the MLP
     ar.bytes *= 2;
     out.push_back(ar);
   }
   // Once per forward pass.
-  out.push_back(elementwise("embedding", 2.0 * t * hidden * act_bytes_));
-  out.push_back(
-      gemm("lm_head", static_cast<double>(b.num_sampled), hidden, static_cast<double>(model_.vocab_size) / tp));
+  out.push_back(elementwise("embedding", 2.0 * t * hidden * act_bytes_, explain));
+  out.push_back(gemm("lm_head", static_cast<double>(b.num_sampled), hidden, static_cast<double>(model_.vocab_size) / tp,
+                     explain));
   return out;
 }
 

@@ -90,7 +90,8 @@ class CostModel {
 
   // Per-layer operators for one layer (attention split between full and sliding layers is averaged over the
   // layers), followed by `embedding` and `lm_head`, each once.
-  std::vector<OpCost> ops(const BatchShape& batch) const;
+  // `explain` fills OpCost::explain (string formatting: off in the simulation's hot path).
+  std::vector<OpCost> ops(const BatchShape& batch, bool explain = false) const;
 
   // Whole forward pass: sum over layers of the per-layer ops, plus embedding and lm_head.
   SimTime forward_ns(const BatchShape& batch) const;
@@ -106,11 +107,11 @@ class CostModel {
   const ExecConfig& config() const { return config_; }
 
  private:
-  OpCost gemm(const std::string& name, double tokens, double in_features, double out_features) const;
-  OpCost elementwise(const std::string& name, double bytes) const;
-  OpCost attention(const BatchShape& batch) const;
-  OpCost allreduce(double tokens) const;
-  OpCost experts(double tokens) const;
+  OpCost gemm(const std::string& name, double tokens, double in_features, double out_features, bool explain) const;
+  OpCost elementwise(const std::string& name, double bytes, bool explain) const;
+  OpCost attention(const BatchShape& batch, bool explain) const;
+  OpCost allreduce(double tokens, bool explain) const;
+  OpCost experts(double tokens, bool explain) const;
 
   ModelSpec model_;
   hw::HardwareProfile hardware_;

@@ -198,7 +198,7 @@ void Replica::finish_iteration(SimTime now) {
   for (const Scheduled& b : batch_) {
     Seq& s = seqs_[b.slot];
     s.computed += b.new_tokens;
-    policy_->on_computed(s.kv, s.computed);
+    if (s.kv.prefix_id != 0) policy_->on_computed(s.kv, s.computed);
     if (s.computed < s.known()) continue;  // a prefill chunk that produced no token
     ++s.generated;
     if (s.record.first_token_ns < 0) {
