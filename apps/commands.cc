@@ -81,7 +81,7 @@ int cmd_run(const RunArgs& args, std::ostream& out, std::ostream&) {
 }
 
 int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream&) {
-  const std::vector<std::string> policies = args.policies.empty() ? sim::policy_names() : args.policies;
+  const std::vector<std::string> policies = args.policies.empty() ? sim::default_compare_policies() : args.policies;
   std::vector<double> rates = args.rates;
   if (rates.empty() && args.run.scenario.empty()) rates = sim::builtin_study_rates();
   for (double r : rates) {

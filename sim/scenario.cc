@@ -7,6 +7,7 @@
 #include "hw/hardware_loader.h"
 #include "models/model_loader.h"
 #include "sim/cache/cache_policy.h"
+#include "sim/cache/presets.h"
 #include "sim/core/units.h"
 #include "sim/core/yaml.h"
 
@@ -36,7 +37,8 @@ slo:
 // The study saturates near 1.2 req/s on the datasheet H100 profile (KV-bound: preemptions start there).
 std::vector<double> builtin_study_rates() { return {0.5, 0.8, 1.0, 1.2, 1.5, 2.0}; }
 
-std::vector<std::string> policy_names() { return cache::builtin_policies().names(); }
+std::vector<std::string> policy_names() { return cache::preset_names(); }
+std::vector<std::string> default_compare_policies() { return cache::default_study_presets(); }
 
 namespace {
 
@@ -61,9 +63,9 @@ DType read_dtype(const yaml::Map& m, std::string_view key, DType def) {
   return *parse_dtype(name);
 }
 
-void parse_engine(const yaml::Map& e, Scenario& s) {
+void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset) {
   EngineConfig& c = s.engine;
-  c.version = e.get_choice("version", "v1", {"v1", "v0"});
+  c.version = e.get_choice("version", preset.engine.empty() ? "v1" : preset.engine, {"v1", "v0"});
   const bool v1 = c.version == "v1";
   const bool large = s.hardware.gpu.hbm_bytes >= kLargeGpuBytes;
   c.max_model_len = e.get_int("max_model_len", s.model.max_position_embeddings, 1, int64_t{1} << 32);
@@ -93,17 +95,20 @@ void parse_engine(const yaml::Map& e, Scenario& s) {
   e.finish();
 }
 
-void parse_cache(const yaml::Map& c, Scenario& s) {
+void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset) {
   CacheConfig& k = s.cache;
-  k.policy = c.get_choice("policy", "vllm", policy_names());
+  k.policy = preset.name;
+  c.raw("policy");  // read by parse_scenario to pick the preset
+  k.layout = c.get_choice("layout", preset.layout, cache::layout_names());
   k.block_size = c.get_int("block_size", 16, 1, 4096);
   const bool v1 = s.engine.version == "v1";
-  k.preemption = c.get_choice("preemption", "recompute", {"recompute", "swap"});
+  k.preemption = c.get_choice("preemption", preset.preemption, {"recompute", "swap"});
   if (v1 && k.preemption == "swap") {
     c.fail("preemption", "the v1 engine preempts by recompute only; set engine.version: v0 to swap");
   }
   k.swap_space_bytes = c.opt_bytes("swap_space_bytes").value_or(4ull << 30);
-  k.prefix_caching = c.get_bool("prefix_caching", v1);
+  // Automatic prefix caching is vLLM V1's; the paper engine and the reservation systems had none.
+  k.prefix_caching = c.get_bool("prefix_caching", v1 && k.layout == "paged");
   k.precision = read_dtype(c, "precision", s.dtype);
   c.finish();
 }
@@ -137,8 +142,10 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
   s.seed = static_cast<uint64_t>(top.get_int("seed", 0, 0));
   s.check_invariants = top.get_bool("check_invariants", false);
 
-  parse_engine(top.child("engine"), s);
-  parse_cache(top.child("cache"), s);
+  // The preset first: it supplies defaults to the engine and cache sections.
+  const cache::Preset& preset = cache::preset(top.child("cache").get_choice("policy", "vllm", policy_names()));
+  parse_engine(top.child("engine"), s, preset);
+  parse_cache(top.child("cache"), s, preset);
 
   s.workload = traces::parse_workload(top.child("workload"));
   if (!s.workload.trace.empty()) s.workload.trace = resolve_relative(s.workload.trace, file);
@@ -193,6 +200,7 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   n["engine"] = e;
   YAML::Node c;
   c["policy"] = s.cache.policy;
+  c["layout"] = s.cache.layout;
   c["block_size"] = s.cache.block_size;
   c["preemption"] = s.cache.preemption;
   c["swap_space_bytes"] = s.cache.swap_space_bytes;

@@ -33,6 +33,7 @@ struct EngineConfig {
 
 struct CacheConfig {
   std::string policy = "vllm";
+  std::string layout = "paged";            // paged | reserve | pow2 | oracle (default: the preset's)
   int64_t block_size = 16;                 // tokens per block (vLLM default 16)
   std::string preemption = "recompute";    // recompute | swap (swap only with engine v0)
   uint64_t swap_space_bytes = 4ull << 30;  // host swap space per GPU (vLLM default swap_space = 4 GiB)
@@ -87,7 +88,8 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
 // The scenario with every default filled in, such that load_scenario on it reproduces the same scenario.
 YAML::Node scenario_to_yaml(const Scenario& s);
 
-// Names of the cache policies that exist (presets); `compare` runs all of them by default.
+// Names of the cache policies that exist (presets), and those `compare` runs by default.
 std::vector<std::string> policy_names();
+std::vector<std::string> default_compare_policies();
 
 }  // namespace kvsim::sim

@@ -23,6 +23,7 @@ struct SeqKv {
   int64_t shared_blocks = 0;  // leading blocks it shares through the prefix cache
   uint64_t prefix_id = 0;     // the request's shared prefix (0 = none), and its length in tokens
   int64_t prefix_tokens = 0;
+  int64_t reserved_tokens = 0;  // reserved at admission by reservation layouts (0: paged, grows on demand)
 };
 
 class CachePolicy {
@@ -57,10 +58,13 @@ class CachePolicy {
 
 using CachePolicyRegistry = Registry<CachePolicy, const sim::Scenario&, const sim::MemoryPlan&>;
 
-// Adds the built-in policies: `vllm` (PagedAttention, Kwon et al., SOSP 2023, sec. 4.2-4.3: fixed-size blocks
-// allocated on demand, at most one partially filled block per sequence; automatic prefix caching by block hash as
-// in vLLM's docs, "Automatic Prefix Caching").
+// Adds the built-in implementations: `block_pool` (vLLM's block manager, Kwon et al., SOSP 2023, sec. 4.2-4.3:
+// fixed-size blocks allocated on demand, at most one partially filled block per sequence, automatic prefix caching
+// by block hash as in vLLM's docs; with a reservation layout it takes a request's whole reservation at admission, as
+// FasterTransformer and Orca do). Presets (presets.h) choose axes; implementation_for() maps them to an entry.
 void register_builtin_policies(CachePolicyRegistry& registry);
 const CachePolicyRegistry& builtin_policies();
+// The registry entry implementing a scenario's cache axes.
+std::string implementation_for(const sim::CacheConfig& cache);
 
 }  // namespace kvsim::cache

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <list>
 #include <unordered_map>
 
@@ -25,7 +26,7 @@ class PagedPolicy final : public CachePolicy {
   int64_t blocks_for_tokens(int64_t tokens) const override { return plan_.blocks_for_tokens(tokens); }
 
   bool grow(SeqKv& seq, int64_t tokens) override {
-    const int64_t need = blocks_for_tokens(tokens) - seq.blocks;
+    const int64_t need = blocks_for_tokens(std::max(tokens, seq.reserved_tokens)) - seq.blocks;
     if (need > free_blocks()) return false;
     if (need > 0) {
       used_ += need;
@@ -147,11 +148,14 @@ class PagedPolicy final : public CachePolicy {
 }  // namespace
 
 void register_builtin_policies(CachePolicyRegistry& registry) {
-  registry.add("vllm", "vLLM PagedAttention: paged KV blocks on the GPU, full retention (Kwon et al., SOSP 2023)",
+  registry.add("block_pool",
+               "GPU block pool: paged or reserved KV, full retention, prefix caching (Kwon et al., SOSP 2023)",
                [](const sim::Scenario& scenario, const sim::MemoryPlan& plan) {
                  return std::make_unique<PagedPolicy>(scenario, plan);
                });
 }
+
+std::string implementation_for(const sim::CacheConfig&) { return "block_pool"; }
 
 const CachePolicyRegistry& builtin_policies() {
   static const CachePolicyRegistry registry = [] {

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "sim/cache/presets.h"
 #include "sim/core/error.h"
 
 namespace kvsim::serving {
@@ -19,7 +20,7 @@ Replica::Replica(int64_t id, const sim::Scenario& scenario, const sim::MemoryPla
       metrics_(metrics),
       flows_(flows),
       routes_(std::move(routes)) {
-  policy_ = cache::builtin_policies().make(scenario.cache.policy, scenario, plan_);
+  policy_ = cache::builtin_policies().make(cache::implementation_for(scenario.cache), scenario, plan_);
   if (scenario.cache.preemption == "swap") {
     swap_capacity_blocks_ = static_cast<int64_t>(scenario.cache.swap_space_bytes / plan_.block_bytes);
   }
@@ -46,6 +47,8 @@ void Replica::submit(const traces::Request& request, SimTime now) {
   s.record.output_tokens = request.output_tokens;
   s.kv.prefix_id = request.prefix_id;
   s.kv.prefix_tokens = request.shared_prefix_tokens;
+  s.kv.reserved_tokens = cache::reserved_tokens(scenario_.cache.layout, request.prompt_tokens, request.output_tokens,
+                                                scenario_.engine.max_model_len);
   metrics_.on_arrival();
   // Like vLLM's OpenAI server: a request whose prompt plus requested output exceeds the context is refused.
   if (request.prompt_tokens + request.output_tokens > scenario_.engine.max_model_len) {

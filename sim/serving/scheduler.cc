@@ -45,7 +45,7 @@ void Replica::schedule_prefill_first() {
     while (!waiting_.empty() && static_cast<int64_t>(running_.size()) < max_seqs) {
       const uint32_t slot = waiting_.front();
       const Seq& s = seqs_[slot];
-      const int64_t need = policy_->blocks_for_tokens(s.known());
+      const int64_t need = policy_->blocks_for_tokens(std::max(s.known(), s.kv.reserved_tokens));
       if (policy_->free_blocks() - need < watermark && !running_.empty()) break;
       if (!admit(slot, budget, true)) break;
       budget -= batch_.back().new_tokens;

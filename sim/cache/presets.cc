@@ -1,0 +1,63 @@
+#include "sim/cache/presets.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+
+namespace kvsim::cache {
+
+const std::vector<Preset>& presets() {
+  static const std::vector<Preset> kPresets = {
+      {"vllm", "vLLM PagedAttention: paged KV blocks allocated on demand (Kwon et al., SOSP 2023, sec. 4)", "paged",
+       "recompute", "", true},
+      {"vllm-swap",
+       "vLLM's paper engine preempting by swapping blocks to host memory (Kwon et al., SOSP 2023, sec. 4.5)", "paged",
+       "swap", "v0", false},
+      {"hf-static", "Hugging Face static KV cache: max_model_len reserved per request", "reserve", "recompute", "",
+       false},
+      {"fastertransformer",
+       "FasterTransformer: KV for the maximum sequence length reserved per request (vLLM paper sec. 6.1)", "reserve",
+       "recompute", "", false},
+      {"orca-max", "Orca (Max): reserves max_model_len per request (vLLM paper sec. 6.1)", "reserve", "recompute", "",
+       false},
+      {"orca-pow2", "Orca (Pow2): reserves the next power of two of prompt + output (vLLM paper sec. 6.1)", "pow2",
+       "recompute", "", false},
+      {"orca-oracle",
+       "Orca (Oracle): reserves exactly prompt + output, knowing the output length (vLLM paper sec. 6.1)", "oracle",
+       "recompute", "", false},
+  };
+  return kPresets;
+}
+
+const Preset& preset(const std::string& name) {
+  for (const auto& p : presets()) {
+    if (p.name == name) return p;
+  }
+  return presets().front();
+}
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> out;
+  for (const auto& p : presets()) out.push_back(p.name);
+  return out;
+}
+
+std::vector<std::string> default_study_presets() {
+  std::vector<std::string> out;
+  for (const auto& p : presets()) {
+    if (p.default_study) out.push_back(p.name);
+  }
+  return out;
+}
+
+int64_t reserved_tokens(const std::string& layout, int64_t prompt_tokens, int64_t output_tokens,
+                        int64_t max_model_len) {
+  const int64_t need = prompt_tokens + output_tokens;
+  if (layout == "reserve") return max_model_len;
+  if (layout == "oracle") return need;
+  if (layout == "pow2")
+    return std::min(max_model_len, static_cast<int64_t>(std::bit_ceil(static_cast<uint64_t>(need))));
+  return 0;
+}
+
+}  // namespace kvsim::cache

@@ -1,0 +1,38 @@
+// Named cache-policy presets: each fixes values of the independent axes (layout, preemption, ...) as the system it
+// names did, citing where that comes from. A scenario's `cache.policy` picks one; any axis set explicitly under
+// `cache:` overrides it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace kvsim::cache {
+
+struct Preset {
+  std::string name;
+  std::string description;  // one line, with the source
+  std::string layout;       // paged | reserve | pow2 | oracle
+  std::string preemption;   // recompute | swap
+  std::string engine;       // default engine version for this preset ("" = the scenario default)
+  bool default_study;       // run by `kvsim compare` when no --policies is given
+};
+
+// Every preset, in the order `kvsim compare` lists them.
+const std::vector<Preset>& presets();
+// The preset called `name` (must exist: scenario loading checks names against presets()).
+const Preset& preset(const std::string& name);
+std::vector<std::string> preset_names();
+std::vector<std::string> default_study_presets();
+
+// How many tokens a layout reserves for a request at admission (0: paged, grows block by block). `reserve` holds
+// max_model_len (HF static cache, FasterTransformer, Orca-Max); `pow2` the next power of two of prompt + output
+// (Orca-Pow2: over-reserves by less than 2x); `oracle` exactly prompt + output (Orca-Oracle knows the output length).
+// vLLM paper, Kwon et al., SOSP 2023, sec. 6.1 "Baseline".
+int64_t reserved_tokens(const std::string& layout, int64_t prompt_tokens, int64_t output_tokens, int64_t max_model_len);
+
+inline const std::vector<std::string>& layout_names() {
+  static const std::vector<std::string> kLayouts = {"paged", "reserve", "pow2", "oracle"};
+  return kLayouts;
+}
+
+}  // namespace kvsim::cache
