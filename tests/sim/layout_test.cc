@@ -9,24 +9,12 @@
 namespace kvsim::sim {
 namespace {
 
-// OPT-13B on one A100-40GB with ShareGPT-like lengths (vLLM paper sec. 6.1: mean 161 prompt / 338 output tokens),
-// at a rate that keeps the KV pool full.
-const char* const kShareGpt = R"(
-model: opt-13b
-hardware: a100-sxm4-40gb
-dtype: fp16
-seed: 11
-check_invariants: true
-engine: {version: v0, max_model_len: 2048}
-workload:
-  requests: 600
-  arrival: {process: poisson, rate: 6}
-  prompt_tokens: {dist: lognormal, mean: 161, stddev: 150, min: 4, max: 1024}
-  output_tokens: {dist: lognormal, mean: 338, stddev: 300, min: 4, max: 1024}
-)";
+// The vLLM paper's Fig. 2 setting, as shipped in bench/scenarios (OPT-13B on one A100-40GB, ShareGPT-like lengths,
+// a rate that keeps the KV pool full).
+const std::string kShareGpt = std::string(KVSIM_TEST_SOURCE_DIR) + "/bench/scenarios/sharegpt_opt13b.yaml";
 
 RunResult run_with(const std::string& policy) {
-  return run_scenario(testing::scenario_from(kShareGpt, {"cache.policy=" + policy}), "");
+  return run_scenario(load_scenario(kShareGpt, {"cache.policy=" + policy, "check_invariants=true"}), "");
 }
 
 // Fig. 2: share of KV memory holding real token states: vLLM 96.3 %, Orca-Oracle 38.2 %, Orca-Max 20.4 %.
