@@ -7,6 +7,7 @@
 
 #include "apps/commands.h"
 #include "sim/core/error.h"
+#include "sim/scenario.h"
 
 namespace kvsim::app {
 
@@ -30,7 +31,10 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   CompareArgs cmp_args;
   CLI::App* compare = app.add_subcommand("compare", "Run a scenario under several cache policies and request rates");
   compare->add_option("scenario", cmp_args.run.scenario, "Scenario YAML (omit for the built-in study)");
-  compare->add_option("--policies", cmp_args.policies, "Comma-separated policies (default: every policy)")
+  compare
+      ->add_option("--policies", cmp_args.policies,
+                   fmt::format("Comma-separated policies (default: {}; valid: {})",
+                               join(sim::default_compare_policies()), join(sim::policy_names())))
       ->delimiter(',');
   compare->add_option("--rates", cmp_args.rates, "Comma-separated Poisson rates in req/s")->delimiter(',');
   compare->add_option("-o,--output", cmp_args.run.out_dir, "Output folder (default: kvsim-out/compare)");

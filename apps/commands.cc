@@ -1,5 +1,7 @@
 #include "apps/commands.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -82,6 +84,13 @@ int cmd_run(const RunArgs& args, std::ostream& out, std::ostream&) {
 
 int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream&) {
   const std::vector<std::string> policies = args.policies.empty() ? sim::default_compare_policies() : args.policies;
+  const std::vector<std::string> known = sim::policy_names();
+  for (const std::string& p : policies) {
+    if (std::find(known.begin(), known.end(), p) == known.end()) {
+      throw Error(Place{"--policies"},
+                  fmt::format("unknown policy '{}'{}; valid: {}", p, did_you_mean(p, known), join(known)));
+    }
+  }
   std::vector<double> rates = args.rates;
   if (rates.empty() && args.run.scenario.empty()) rates = sim::builtin_study_rates();
   for (double r : rates) {

@@ -140,6 +140,13 @@ TEST(Cli, ListsCatalogs) {
   EXPECT_EQ(nlohmann::json::parse(h.out).size(), 12u);
 }
 
+TEST(Cli, UnknownPolicyNamesTheOptionAndTheNearestPolicy) {
+  const Result r = cli({"compare", "--policies", "vllm,orca-maxx", "-o", temp_out("policies")});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err.rfind("--policies: unknown policy 'orca-maxx' (did you mean 'orca-max'?); valid: vllm,", 0), 0u)
+      << r.err;
+}
+
 TEST(Cli, UnknownSubcommandOrOptionIsExitTwo) {
   EXPECT_EQ(cli({"frobnicate"}).code, 2);
   EXPECT_EQ(cli({"run", "--no-such-flag"}).code, 2);
