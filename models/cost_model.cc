@@ -134,6 +134,8 @@ OpCost CostModel::attention(const BatchShape& b, bool explain) const {
   const double kv_bytes = kv_tokens * kv_bytes_per_token_layer(model_, config_.kv_dtype, config_.tp);
   const double qo_bytes = 2.0 * static_cast<double>(b.num_tokens) * q_heads * model_.head_dim * act_bytes_;
   op.bytes = kv_bytes + qo_bytes;
+  if (config_.eager_attention) op.bytes += 16.0 * q_heads * pairs;
+  if (config_.score_accumulation) op.bytes += 12.0 * q_heads * kv_tokens;
   // Memory term: the measured paged decode kernel's KV read rate at this mean context, else the roofline.
   // Compute term: the measured prefill kernel's FLOP rate at this many new tokens per sequence, else the roofline.
   double read_rate = hardware_.gpu.hbm_bytes_per_s * config_.efficiency.attention_memory;

@@ -53,6 +53,12 @@ struct ExecConfig {
   bool cuda_graphs = true;    // false = engine.enforce_eager
   int max_graph_batch = 512;  // vLLM captures decode graphs for batch sizes up to 512
   int64_t block_size = 16;    // KV block size (selects the measured decode-attention curve)
+  // Eager (unfused) attention: the fp32 scores of every (head, query, key) pair are written to HBM and read back
+  // by the softmax and by the value product (4 passes of 4 bytes: H2O's Hugging Face implementation).
+  bool eager_attention = false;
+  // H2O accumulates each kept token's attention score per head and picks the least-scored to evict every step:
+  // an fp32 read and write of the accumulator plus a read for the min/top-k, per (head, kept token).
+  bool score_accumulation = false;
   Efficiency efficiency;
   CpuOverhead cpu;
 };

@@ -21,4 +21,10 @@ uint64_t activation_peak_bytes(const ModelSpec& m, int64_t tokens, int64_t num_s
   return static_cast<uint64_t>(std::ceil(std::max(mlp_live, attn_live) + residual + logits));
 }
 
+uint64_t eager_attention_bytes(const ModelSpec& m, int64_t tokens, DType kv_dtype, int tp) {
+  const double t = static_cast<double>(tokens);
+  const double heads = static_cast<double>(m.num_attention_heads) / tp;
+  return static_cast<uint64_t>(std::ceil(heads * t * t * 4.0 + t * kv_bytes_per_token_layer(m, kv_dtype, tp)));
+}
+
 }  // namespace kvsim::models

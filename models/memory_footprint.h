@@ -22,4 +22,9 @@ inline constexpr uint64_t kCudaGraphPoolBytes = 268'435'456;
 // plus the residual stream, plus fp32 logits and one fp32 copy in the sampler for min(num_seqs, tokens) rows.
 uint64_t activation_peak_bytes(const ModelSpec& m, int64_t tokens, int64_t num_seqs, DType dtype, int tp);
 
+// Transient memory of eager (unfused) attention over a whole `tokens`-token prompt in one layer, on one GPU: the fp32
+// score matrix of every query head (heads x tokens^2 x 4 B: Hugging Face eager attention upcasts the softmax to
+// fp32, which H2O's implementation uses to accumulate its scores) plus the layer's full KV, held before eviction.
+uint64_t eager_attention_bytes(const ModelSpec& m, int64_t tokens, DType kv_dtype, int tp);
+
 }  // namespace kvsim::models

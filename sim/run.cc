@@ -22,6 +22,7 @@ models::ExecConfig exec_config(const Scenario& s) {
   c.tp = static_cast<int>(s.cluster.tensor_parallel);
   c.cuda_graphs = !s.engine.enforce_eager;
   c.block_size = s.cache.block_size;
+  c.eager_attention = c.score_accumulation = s.cache.retention == "h2o";
   return c;
 }
 
@@ -59,6 +60,12 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
   mc.slo_ttft_ms = s.slo.ttft_ms.value_or(0);
   mc.slo_tpot_ms = s.slo.tpot_ms.value_or(0);
   mc.memory_interval_ns = static_cast<SimTime>(s.output.memory_interval_ms * kNsPerMs);
+  if (s.cache.retention == "h2o") {
+    mc.notes.push_back(fmt::format(
+        "h2o was published for multi-head-attention models under static batching (Zhang et al., NeurIPS 2023); "
+        "{} ({} KV heads for {} query heads) under continuous batching is an extrapolation",
+        s.model.name, s.model.num_kv_heads, s.model.num_attention_heads));
+  }
   metrics::Collector collector(mc, requests_csv ? &requests_csv->stream() : nullptr,
                                memory_csv ? &memory_csv->stream() : nullptr);
 

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "hw/hardware_loader.h"
+#include "hw/measured_yaml.h"
+#include "models/memory_footprint.h"
 #include "models/model_loader.h"
 #include "sim/cache/cache_policy.h"
 #include "sim/cache/presets.h"
@@ -19,8 +21,6 @@ model: llama-3.1-8b
 hardware: h100-sxm5-80gb
 dtype: bf16
 seed: 1
-engine:
-  version: v1
 cache:
   policy: vllm
   block_size: 16
@@ -63,6 +63,17 @@ DType read_dtype(const yaml::Map& m, std::string_view key, DType def) {
   return *parse_dtype(name);
 }
 
+// The longest whole prompt whose eager-attention scores fit in half of 0.9 x HBM less the weights (multiple of 256).
+int64_t eager_prefill_limit(const Scenario& s) {
+  const int tp = static_cast<int>(s.cluster.tensor_parallel);
+  const double free_bytes =
+      0.9 * static_cast<double>(s.hardware.gpu.hbm_bytes) - models::weight_bytes_per_gpu(s.model, s.weight_dtype, tp);
+  int64_t t = 256;
+  while (static_cast<double>(models::eager_attention_bytes(s.model, t + 256, s.dtype, tp)) <= 0.5 * free_bytes)
+    t += 256;
+  return t;
+}
+
 void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset) {
   EngineConfig& c = s.engine;
   c.version = e.get_choice("version", preset.engine.empty() ? "v1" : preset.engine, {"v1", "v0"});
@@ -75,10 +86,14 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset) 
   }
   const int64_t default_tokens = large ? 8192 : 2048;
   const bool whole_prompts = !c.chunked_prefill;
+  // Eager attention (H2O) holds a whole prompt's fp32 scores at once: by default the engine takes whole prompts up
+  // to the size whose scores fill half of the memory left after the weights; longer prompts are rejected.
+  const bool eager = preset.retention == "h2o";
+  int64_t whole_default = std::max(c.max_model_len, default_tokens);
+  if (eager) whole_default = std::min(whole_default, eager_prefill_limit(s));
   c.max_num_batched_tokens =
-      e.get_int("max_num_batched_tokens", whole_prompts ? std::max(c.max_model_len, default_tokens) : default_tokens, 1,
-                int64_t{1} << 32);
-  if (whole_prompts && c.max_num_batched_tokens < c.max_model_len) {
+      e.get_int("max_num_batched_tokens", whole_prompts ? whole_default : default_tokens, 1, int64_t{1} << 32);
+  if (whole_prompts && !eager && c.max_num_batched_tokens < c.max_model_len) {
     e.fail("max_num_batched_tokens",
            fmt::format("must be >= engine.max_model_len ({}) when chunked prefill is off, found {}", c.max_model_len,
                        c.max_num_batched_tokens));
@@ -100,6 +115,26 @@ void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset) {
   k.policy = preset.name;
   c.raw("policy");  // read by parse_scenario to pick the preset
   k.layout = c.get_choice("layout", preset.layout, cache::layout_names());
+  k.retention = c.get_choice("retention", preset.retention, {"full", "h2o"});
+  k.heavy_ratio = c.get_double("heavy_ratio", 0.1, 0, 1);
+  k.recent_ratio = c.get_double("recent_ratio", 0.1, 0, 1);
+  k.budget_tokens = c.opt_int("budget_tokens", 1, int64_t{1} << 40);
+  if (k.heavy_ratio + k.recent_ratio > 1) {
+    c.fail("recent_ratio", fmt::format("cache.heavy_ratio + cache.recent_ratio must be <= 1, found {} + {}",
+                                       k.heavy_ratio, k.recent_ratio));
+  }
+  if (k.retention == "h2o" && !k.budget_tokens && k.heavy_ratio + k.recent_ratio <= 0) {
+    c.fail("heavy_ratio", "h2o keeps no tokens: set cache.heavy_ratio / cache.recent_ratio or cache.budget_tokens");
+  }
+  if ((k.retention == "h2o") != (k.layout == "budget")) {
+    c.fail(k.retention == "h2o" ? "layout" : "retention",
+           fmt::format("retention '{}' with layout '{}': an evicting retention keeps a fixed per-sequence buffer "
+                       "(layout: budget), and only it does",
+                       k.retention, k.layout));
+  }
+  if (k.retention == "h2o" && s.engine.chunked_prefill) {
+    c.fail("retention", "h2o scores whole prompts at once and cannot chunk them: set engine.version: v0");
+  }
   k.block_size = c.get_int("block_size", 16, 1, 4096);
   const bool v1 = s.engine.version == "v1";
   k.preemption = c.get_choice("preemption", preset.preemption, {"recompute", "swap"});
@@ -194,13 +229,17 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   e["max_model_len"] = s.engine.max_model_len;
   e["chunked_prefill"] = s.engine.chunked_prefill;
   e["enforce_eager"] = s.engine.enforce_eager;
-  e["gpu_memory_utilization"] = s.engine.gpu_memory_utilization;
+  e["gpu_memory_utilization"] = hw::yaml_number(s.engine.gpu_memory_utilization);
   if (s.engine.kv_cache_bytes) e["kv_cache_bytes"] = *s.engine.kv_cache_bytes;
   if (s.engine.num_gpu_blocks) e["num_gpu_blocks"] = *s.engine.num_gpu_blocks;
   n["engine"] = e;
   YAML::Node c;
   c["policy"] = s.cache.policy;
   c["layout"] = s.cache.layout;
+  c["retention"] = s.cache.retention;
+  c["heavy_ratio"] = hw::yaml_number(s.cache.heavy_ratio);
+  c["recent_ratio"] = hw::yaml_number(s.cache.recent_ratio);
+  if (s.cache.budget_tokens) c["budget_tokens"] = *s.cache.budget_tokens;
   c["block_size"] = s.cache.block_size;
   c["preemption"] = s.cache.preemption;
   c["swap_space_bytes"] = s.cache.swap_space_bytes;
@@ -213,12 +252,12 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   cl["tensor_parallel"] = s.cluster.tensor_parallel;
   n["cluster"] = cl;
   YAML::Node slo(YAML::NodeType::Map);
-  if (s.slo.ttft_ms) slo["ttft_ms"] = *s.slo.ttft_ms;
-  if (s.slo.tpot_ms) slo["tpot_ms"] = *s.slo.tpot_ms;
+  if (s.slo.ttft_ms) slo["ttft_ms"] = hw::yaml_number(*s.slo.ttft_ms);
+  if (s.slo.tpot_ms) slo["tpot_ms"] = hw::yaml_number(*s.slo.tpot_ms);
   n["slo"] = slo;
   YAML::Node out;
   if (!s.output.dir.empty()) out["dir"] = s.output.dir;
-  out["memory_interval_ms"] = s.output.memory_interval_ms;
+  out["memory_interval_ms"] = hw::yaml_number(s.output.memory_interval_ms);
   n["output"] = out;
   return n;
 }

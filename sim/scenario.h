@@ -33,7 +33,11 @@ struct EngineConfig {
 
 struct CacheConfig {
   std::string policy = "vllm";
-  std::string layout = "paged";            // paged | reserve | pow2 | oracle (default: the preset's)
+  std::string layout = "paged";            // paged | reserve | pow2 | oracle | budget (default: the preset's)
+  std::string retention = "full";          // full | h2o (default: the preset's)
+  double heavy_ratio = 0.1;                // h2o: heavy hitters kept, share of the prompt (H2O paper: 10 %)
+  double recent_ratio = 0.1;               // h2o: recent tokens kept, share of the prompt (H2O paper: 10 %)
+  std::optional<int64_t> budget_tokens;    // h2o: an absolute budget instead of the ratios
   int64_t block_size = 16;                 // tokens per block (vLLM default 16)
   std::string preemption = "recompute";    // recompute | swap (swap only with engine v0)
   uint64_t swap_space_bytes = 4ull << 30;  // host swap space per GPU (vLLM default swap_space = 4 GiB)

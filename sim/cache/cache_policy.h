@@ -24,6 +24,7 @@ struct SeqKv {
   uint64_t prefix_id = 0;     // the request's shared prefix (0 = none), and its length in tokens
   int64_t prefix_tokens = 0;
   int64_t reserved_tokens = 0;  // reserved at admission by reservation layouts (0: paged, grows on demand)
+  int64_t keep_at_most = 0;     // evicting retention: tokens kept at most (0: all)
 };
 
 class CachePolicy {

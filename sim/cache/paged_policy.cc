@@ -26,6 +26,8 @@ class PagedPolicy final : public CachePolicy {
   int64_t blocks_for_tokens(int64_t tokens) const override { return plan_.blocks_for_tokens(tokens); }
 
   bool grow(SeqKv& seq, int64_t tokens) override {
+    // An evicting retention (H2O) keeps at most its budget: each new token replaces an evicted one.
+    if (seq.keep_at_most > 0) tokens = std::min(tokens, seq.keep_at_most);
     const int64_t need = blocks_for_tokens(std::max(tokens, seq.reserved_tokens)) - seq.blocks;
     if (need > free_blocks()) return false;
     if (need > 0) {

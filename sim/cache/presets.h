@@ -6,12 +6,15 @@
 #include <string>
 #include <vector>
 
+#include "sim/scenario.h"
+
 namespace kvsim::cache {
 
 struct Preset {
   std::string name;
   std::string description;  // one line, with the source
-  std::string layout;       // paged | reserve | pow2 | oracle
+  std::string layout;       // paged | reserve | pow2 | oracle | budget
+  std::string retention;    // full | h2o
   std::string preemption;   // recompute | swap
   std::string engine;       // default engine version for this preset ("" = the scenario default)
   bool default_study;       // run by `kvsim compare` when no --policies is given
@@ -26,12 +29,22 @@ std::vector<std::string> default_study_presets();
 
 // How many tokens a layout reserves for a request at admission (0: paged, grows block by block). `reserve` holds
 // max_model_len (HF static cache, FasterTransformer, Orca-Max); `pow2` the next power of two of prompt + output
-// (Orca-Pow2: over-reserves by less than 2x); `oracle` exactly prompt + output (Orca-Oracle knows the output length).
-// vLLM paper, Kwon et al., SOSP 2023, sec. 6.1 "Baseline".
-int64_t reserved_tokens(const std::string& layout, int64_t prompt_tokens, int64_t output_tokens, int64_t max_model_len);
+// (Orca-Pow2: over-reserves by less than 2x); `oracle` exactly prompt + output (Orca-Oracle knows the output length);
+// `budget` the retention budget (a fixed per-sequence buffer, H2O). vLLM paper, Kwon et al., SOSP 2023, sec. 6.1.
+int64_t reserved_tokens(const std::string& layout, int64_t prompt_tokens, int64_t output_tokens, int64_t max_model_len,
+                        int64_t budget_tokens = 0);
+
+// Decided when a request arrives: the tokens its layout reserves and, for an evicting retention, the budget it keeps
+// (H2O: budget_tokens, or (heavy_ratio + recent_ratio) x prompt, at least 1, at most prompt + output).
+struct AdmissionKv {
+  int64_t reserved_tokens = 0;
+  int64_t keep_at_most = 0;
+};
+AdmissionKv admission_kv(const sim::CacheConfig& cache, int64_t max_model_len, int64_t prompt_tokens,
+                         int64_t output_tokens);
 
 inline const std::vector<std::string>& layout_names() {
-  static const std::vector<std::string> kLayouts = {"paged", "reserve", "pow2", "oracle"};
+  static const std::vector<std::string> kLayouts = {"paged", "reserve", "pow2", "oracle", "budget"};
   return kLayouts;
 }
 

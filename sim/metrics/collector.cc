@@ -153,6 +153,7 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   j["slo_attainment"] =
       completed_ + rejected_ > 0 ? static_cast<double>(slo_met_) / static_cast<double>(completed_ + rejected_) : 0.0;
   j["goodput"] = static_cast<double>(slo_met_) * per_s;
+  if (!config_.notes.empty()) j["notes"] = config_.notes;
   return j;
 }
 

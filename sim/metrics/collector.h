@@ -47,6 +47,7 @@ struct CollectorConfig {
   double slo_ttft_ms = 0;          // 0 = no SLO on this metric
   double slo_tpot_ms = 0;
   SimTime memory_interval_ns = 100 * kNsPerMs;
+  std::vector<std::string> notes;  // caveats reported in summary.json (e.g. a preset used beyond its paper)
 };
 
 class Collector {

@@ -32,6 +32,10 @@ MemoryPlan plan_memory(const Scenario& s) {
   p.weights_bytes = static_cast<uint64_t>(std::ceil(models::weight_bytes_per_gpu(m, s.weight_dtype, tp)));
   p.activation_bytes =
       models::activation_peak_bytes(m, s.engine.max_num_batched_tokens, s.engine.max_num_seqs, s.dtype, tp);
+  if (s.cache.retention == "h2o") {
+    // Eager attention keeps a whole prefill's fp32 scores and one layer's full KV (models::eager_attention_bytes).
+    p.activation_bytes += models::eager_attention_bytes(m, s.engine.max_num_batched_tokens, s.cache.precision, tp);
+  }
   p.non_torch_bytes = models::kNonTorchBytes;
   p.cuda_graph_bytes = s.engine.enforce_eager ? 0 : models::kCudaGraphPoolBytes;
   p.block_size = s.cache.block_size;

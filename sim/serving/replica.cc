@@ -47,12 +47,19 @@ void Replica::submit(const traces::Request& request, SimTime now) {
   s.record.output_tokens = request.output_tokens;
   s.kv.prefix_id = request.prefix_id;
   s.kv.prefix_tokens = request.shared_prefix_tokens;
-  s.kv.reserved_tokens = cache::reserved_tokens(scenario_.cache.layout, request.prompt_tokens, request.output_tokens,
-                                                scenario_.engine.max_model_len);
+  const cache::AdmissionKv kv_shape = cache::admission_kv(scenario_.cache, scenario_.engine.max_model_len,
+                                                          request.prompt_tokens, request.output_tokens);
+  s.kv.reserved_tokens = kv_shape.reserved_tokens;
+  s.kv.keep_at_most = kv_shape.keep_at_most;
   metrics_.on_arrival();
   // Like vLLM's OpenAI server: a request whose prompt plus requested output exceeds the context is refused.
   if (request.prompt_tokens + request.output_tokens > scenario_.engine.max_model_len) {
     reject(slot, "max_model_len");
+    return;
+  }
+  // Engines without chunked prefill compute a prompt in one iteration: it must fit the token budget.
+  if (!scenario_.engine.chunked_prefill && request.prompt_tokens > scenario_.engine.max_num_batched_tokens) {
+    reject(slot, "max_num_batched_tokens");
     return;
   }
   s.status = Status::kWaiting;
@@ -149,7 +156,9 @@ void Replica::start_iteration(SimTime now) {
   for (const Scheduled& b : batch_) {
     const Seq& s = seqs_[b.slot];
     const bool samples = s.computed + b.new_tokens == s.known();
-    shape.add_sequence(s.computed, b.new_tokens, samples, window);
+    // Attention reads the tokens kept: all of them, or an evicting retention's budget.
+    const int64_t cached = s.kv.keep_at_most > 0 ? std::min(s.computed, s.kv.keep_at_most) : s.computed;
+    shape.add_sequence(cached, b.new_tokens, samples, window);
     shape.decode_only = shape.decode_only && b.new_tokens == 1 && s.computed > 0;
   }
   const SimTime compute_ns = std::max<SimTime>(cost_.iteration_ns(shape), 1);
