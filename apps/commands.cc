@@ -58,8 +58,9 @@ void print_run_table(const sim::Scenario& s, const sim::RunResult& r, std::ostre
 }
 
 const char* const kCompareColumns[] = {
-    "completed",    "rejected",    "request_throughput", "output_throughput",    "mean_ttft_ms",   "p99_ttft_ms",
-    "mean_tpot_ms", "p99_tpot_ms", "num_preemptions",    "kv_token_utilization", "slo_attainment", "goodput"};
+    "completed",      "rejected",     "request_throughput", "output_throughput", "mean_ttft_ms",
+    "p99_ttft_ms",    "mean_tpot_ms", "p99_tpot_ms",        "num_preemptions",   "kv_token_utilization",
+    "slo_attainment", "goodput",      "retention_attention"};
 
 std::string cell(const nlohmann::ordered_json& v) {
   if (v.is_number_integer() || v.is_number_unsigned()) return fmt::format("{}", v.get<int64_t>());
@@ -150,9 +151,9 @@ int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream&) {
     out << fmt::format("kvsim compare: {} on {} x{}, {} requests per point; outputs in {}/\n", s0.model.name,
                        s0.hardware.name, s0.cluster.replicas,
                        s0.workload.requests ? std::to_string(*s0.workload.requests) : "trace", base);
-    out << fmt::format("{:<10} {:>6} {:>9} {:>8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>8} {:>7} {:>6} {:>8}\n",
+    out << fmt::format("{:<10} {:>6} {:>9} {:>8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>8} {:>7} {:>6} {:>8} {:>8}\n",
                        "policy", "rate", "completed", "rejected", "req/s", "tok/s", "ttft_mean", "ttft_p99",
-                       "tpot_mean", "tpot_p99", "preempt", "kv_util", "slo", "goodput");
+                       "tpot_mean", "tpot_p99", "preempt", "kv_util", "slo", "goodput", "retain*");
   }
   for (const auto& [p, j] : results) {
     std::vector<std::string> cells = {p->policy, p->rate ? rate_label(*p->rate) : "-"};
@@ -160,10 +161,15 @@ int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream&) {
     if (csv) {
       out << join(cells, ",") << "\n";
     } else {
-      out << fmt::format("{:<10} {:>6} {:>9} {:>8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>8} {:>7} {:>6} {:>8}\n",
-                         cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7], cells[8],
-                         cells[9], cells[10], cells[11], cells[12], cells[13]);
+      out << fmt::format(
+          "{:<10} {:>6} {:>9} {:>8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>8} {:>7} {:>6} {:>8} {:>8}\n", cells[0],
+          cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7], cells[8], cells[9], cells[10],
+          cells[11], cells[12], cells[13], cells[14]);
     }
+  }
+  if (!csv) {
+    out << "* retain: share of attention mass kept, under a synthetic attention model (an assumption, not a "
+           "measurement; sim/cache/quality.h)\n";
   }
   return 0;
 }

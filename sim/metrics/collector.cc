@@ -15,7 +15,7 @@ Collector::Collector(CollectorConfig config, std::ostream* requests_csv, std::os
   next_sample_.assign(static_cast<size_t>(config_.replicas), 0);
   if (requests_csv_) {
     *requests_csv_ << "id,replica,status,arrival_s,prompt_tokens,output_tokens,ttft_ms,tpot_ms,e2el_ms,finish_s,"
-                      "preemptions\n";
+                      "preemptions,retention_attention,retention_early_facts\n";
   }
   if (memory_csv_) {
     *memory_csv_ << "time_s,replica,waiting,running,swapped,kv_blocks_used,kv_blocks_total,kv_used_bytes,"
@@ -26,7 +26,7 @@ Collector::Collector(CollectorConfig config, std::ostream* requests_csv, std::os
 void Collector::on_reject(const RequestRecord& r, const std::string& reason) {
   ++rejected_;
   if (requests_csv_) {
-    *requests_csv_ << fmt::format("{},{},rejected:{},{:.9f},{},{},,,,,0\n", r.id, r.replica, reason,
+    *requests_csv_ << fmt::format("{},{},rejected:{},{:.9f},{},{},,,,,0,,\n", r.id, r.replica, reason,
                                   ns_to_s(r.arrival_ns), r.prompt_tokens, r.output_tokens);
   }
 }
@@ -48,10 +48,12 @@ void Collector::on_complete(const RequestRecord& r) {
   const bool ttft_ok = config_.slo_ttft_ms <= 0 || ttft <= config_.slo_ttft_ms;
   const bool tpot_ok = config_.slo_tpot_ms <= 0 || tpot <= config_.slo_tpot_ms;
   if (ttft_ok && tpot_ok) ++slo_met_;
+  retention_attention_sum_ += r.retention_attention;
+  retention_early_facts_sum_ += r.retention_early_facts;
   if (requests_csv_) {
-    *requests_csv_ << fmt::format("{},{},completed,{:.9f},{},{},{:.6f},{:.6f},{:.6f},{:.9f},{}\n", r.id, r.replica,
-                                  ns_to_s(r.arrival_ns), r.prompt_tokens, r.output_tokens, ttft, tpot, e2el,
-                                  ns_to_s(r.finish_ns), r.preemptions);
+    *requests_csv_ << fmt::format("{},{},completed,{:.9f},{},{},{:.6f},{:.6f},{:.6f},{:.9f},{},{:.6f},{:.6f}\n", r.id,
+                                  r.replica, ns_to_s(r.arrival_ns), r.prompt_tokens, r.output_tokens, ttft, tpot, e2el,
+                                  ns_to_s(r.finish_ns), r.preemptions, r.retention_attention, r.retention_early_facts);
   }
 }
 
@@ -147,9 +149,11 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   j["pcie_h2d_bytes"] = pcie_h2d_;
   j["pcie_d2h_bytes"] = pcie_d2h_;
   j["swap_stall_ms"] = ns_to_ms(swap_stall_ns_);
-  // Full-retention policies keep every token: the quality proxy is 1 (DESIGN.md: an assumption, not a measurement).
-  j["retention_attention"] = 1.0;
-  j["retention_early_facts"] = 1.0;
+  // Means over completed requests of the quality proxy (sim/cache/quality.h: a synthetic attention model, an
+  // assumption, not a measurement); full retention keeps every token and reports 1.
+  const double done = static_cast<double>(completed_);
+  j["retention_attention"] = completed_ > 0 ? retention_attention_sum_ / done : 1.0;
+  j["retention_early_facts"] = completed_ > 0 ? retention_early_facts_sum_ / done : 1.0;
   j["slo_attainment"] =
       completed_ + rejected_ > 0 ? static_cast<double>(slo_met_) / static_cast<double>(completed_ + rejected_) : 0.0;
   j["goodput"] = static_cast<double>(slo_met_) * per_s;

@@ -23,6 +23,9 @@ struct RequestRecord {
   int64_t prompt_tokens = 0;
   int64_t output_tokens = 0;
   int64_t preemptions = 0;
+  // Quality proxy of the tokens the policy kept (sim/cache/quality.h): 1 for full retention.
+  double retention_attention = 1.0;
+  double retention_early_facts = 1.0;
 };
 
 // A replica's state between two changes; integrated over time.
@@ -91,6 +94,7 @@ class Collector {
   int64_t arrived_ = 0, completed_ = 0, rejected_ = 0, preemptions_ = 0, iterations_ = 0;
   int64_t input_tokens_ = 0, output_tokens_ = 0, slo_met_ = 0;
   int64_t prefix_hit_tokens_ = 0, prefix_queried_tokens_ = 0;
+  double retention_attention_sum_ = 0, retention_early_facts_sum_ = 0;
   uint64_t pcie_h2d_ = 0, pcie_d2h_ = 0;
   SimTime swap_stall_ns_ = 0;
   SimTime last_finish_ = 0;

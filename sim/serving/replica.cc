@@ -1,10 +1,12 @@
 #include "sim/serving/replica.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 
 #include "sim/cache/presets.h"
+#include "sim/cache/quality.h"
 #include "sim/core/error.h"
 
 namespace kvsim::serving {
@@ -227,6 +229,7 @@ void Replica::finish_iteration(SimTime now) {
     s.last_token_ns = now;
     if (s.generated == s.record.output_tokens) {
       s.record.finish_ns = now;
+      if (s.kv.keep_at_most > 0) record_retention(s);
       policy_->release(s.kv);
       s.status = Status::kDone;
       metrics_.on_complete(s.record);
@@ -240,6 +243,21 @@ void Replica::finish_iteration(SimTime now) {
   }
   busy_ = false;
   batch_.clear();
+}
+
+// H2O's budget splits between heavy hitters and recent tokens in the ratio of cache.heavy_ratio to recent_ratio.
+void Replica::record_retention(Seq& s) const {
+  const auto& cache = scenario_.cache;
+  const double total = cache.heavy_ratio + cache.recent_ratio;
+  cache::RetentionSpec spec;
+  spec.kind = cache.retention;
+  spec.heavy_tokens =
+      total > 0 ? static_cast<int64_t>(std::llround(static_cast<double>(s.kv.keep_at_most) * cache.heavy_ratio / total))
+                : 0;
+  spec.recent_tokens = s.kv.keep_at_most - spec.heavy_tokens;
+  const cache::RetentionQuality q = cache::retention_quality(spec, s.record.prompt_tokens, s.record.output_tokens);
+  s.record.retention_attention = q.attention;
+  s.record.retention_early_facts = q.early_facts;
 }
 
 void Replica::report_state(SimTime now) {

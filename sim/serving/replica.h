@@ -79,6 +79,7 @@ class Replica final : public engine::EventHandler {
   SimTime swap_time_ns(int64_t blocks, hw::CopyDirection direction) const;
   // Start this iteration's swap copies as flows; the iteration's compute follows when the last one lands.
   void start_swap_flows(SimTime now, SimTime compute_ns);
+  void record_retention(Seq& s) const;  // quality proxy of an evicting retention, at completion
   void report_state(SimTime now);
   void check_invariants(SimTime now) const;
   uint32_t new_slot();

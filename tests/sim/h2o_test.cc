@@ -27,6 +27,13 @@ TEST(H2o, SteadyKvIsTheBudgetShareOfThePrompt) {
   const uint64_t block_bytes = h2o.plan.block_bytes;
   EXPECT_EQ(h2o.summary["peak_kv_hbm_bytes"].get<uint64_t>(), 125 * block_bytes);   // 2000 tokens / 16
   EXPECT_EQ(vllm.summary["peak_kv_hbm_bytes"].get<uint64_t>(), 632 * block_bytes);  // 10099 tokens
+  // The quality proxy: H2O keeps most attention mass and only some early facts; full retention keeps everything.
+  EXPECT_EQ(vllm.summary["retention_attention"].get<double>(), 1.0);
+  EXPECT_EQ(vllm.summary["retention_early_facts"].get<double>(), 1.0);
+  EXPECT_GT(h2o.summary["retention_attention"].get<double>(), 0.8);
+  EXPECT_LT(h2o.summary["retention_attention"].get<double>(), 1.0);
+  EXPECT_GT(h2o.summary["retention_early_facts"].get<double>(), 0.0);
+  EXPECT_LT(h2o.summary["retention_early_facts"].get<double>(), 1.0);
   // The note says this is beyond what the paper evaluated.
   ASSERT_TRUE(h2o.summary.contains("notes"));
   EXPECT_NE(h2o.summary["notes"][0].get<std::string>().find("extrapolation"), std::string::npos);
