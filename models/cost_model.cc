@@ -1,5 +1,7 @@
 #include "models/cost_model.h"
 
+#include "hw/transfer.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -161,6 +163,30 @@ OpCost CostModel::attention(const BatchShape& b, bool explain) const {
   return op;
 }
 
+OpCost CostModel::kv_fetch(const BatchShape& b, bool explain) const {
+  // Per layer: the selected K and V rows of every fetched token, gathered per (token, head) on the CPU and sent in
+  // one copy, beside the new tokens' KV going to the host on the other copy engine.
+  OpCost op;
+  op.name = "kv_fetch";
+  op.overlapped = true;
+  const int64_t heads = kv_heads_per_gpu(model_, config_.tp);
+  const auto row_bytes = static_cast<uint64_t>(static_cast<double>(model_.head_dim) * dtype_bytes(config_.kv_dtype));
+  const auto rows = static_cast<int64_t>(b.fetch_tokens) * heads * 2;
+  const hw::TransferCost in = hw::gather_time(hardware_, hw::GatherMethod::kCpuStaged, row_bytes, rows);
+  const auto out_bytes =
+      static_cast<uint64_t>(b.offload_tokens * kv_bytes_per_token_layer(model_, config_.kv_dtype, config_.tp));
+  const hw::TransferCost out = hw::pcie_copy_time(hardware_, hw::CopyDirection::kDeviceToHost, out_bytes, 1);
+  op.bytes = static_cast<double>(row_bytes * static_cast<uint64_t>(rows) + out_bytes);
+  op.time_ns = std::max(in.time_ns, out.time_ns);
+  op.bound = "pcie";
+  op.source = in.source == "measured" ? "measured" : "roofline";
+  if (explain) {
+    op.explain = fmt::format("CPU-staged gather of {} rows ({}) + {} to host, overlapped with the layer's compute",
+                             rows, in.source, format_bytes(out_bytes));
+  }
+  return op;
+}
+
 OpCost CostModel::allreduce(double tokens, bool explain) const {
   OpCost op;
   op.name = "allreduce";
@@ -222,6 +248,19 @@ std::vector<OpCost> CostModel::ops(const BatchShape& b, bool explain) const {
     out.push_back(elementwise("rope", 2.0 * t * (q_dim + kv_dim) * act_bytes_, explain));  // read + write q and k
   }
   out.push_back(attention(b, explain));
+  if (config_.offload) {
+    // Score every token's partial key (memory-bound: reads ratio x head_dim of each key).
+    const double partial_dim = static_cast<double>(model_.head_dim) * config_.partial_weight_ratio;
+    OpCost pqk;
+    pqk.name = "partial_qk";
+    pqk.bytes = b.partial_key_tokens * kv_dim * config_.partial_weight_ratio * dtype_bytes(config_.kv_dtype);
+    pqk.flops = 2.0 * q_dim / static_cast<double>(model_.head_dim) * partial_dim * b.partial_key_tokens;
+    pqk.time_ns = roofline_ns(pqk.flops, compute_flops_ * config_.efficiency.gemm, pqk.bytes,
+                              hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &pqk.bound);
+    if (explain) pqk.explain = "roofline over the partial keys of every cached token (InfiniGen speculation)";
+    out.push_back(pqk);
+    out.push_back(kv_fetch(b, explain));
+  }
   out.push_back(gemm("o_proj", t, q_dim, hidden, explain));
   if (model_.is_moe()) {
     OpCost router = gemm("router", t, hidden, static_cast<double>(model_.num_experts), explain);
@@ -254,15 +293,17 @@ std::vector<OpCost> CostModel::ops(const BatchShape& b, bool explain) const {
 
 SimTime CostModel::forward_ns(const BatchShape& b) const {
   if (b.num_tokens == 0) return 0;
-  SimTime per_layer = 0, once = 0;
+  SimTime per_layer = 0, beside = 0, once = 0;
   for (const OpCost& op : ops(b)) {
     if (op.name == "embedding" || op.name == "lm_head") {
       once += op.time_ns;
+    } else if (op.overlapped) {
+      beside += op.time_ns;
     } else {
       per_layer += op.time_ns;
     }
   }
-  return per_layer * model_.num_layers + once;
+  return std::max(per_layer, beside) * model_.num_layers + once;
 }
 
 SimTime CostModel::cpu_overhead_ns(const BatchShape& b) const {

@@ -59,6 +59,11 @@ struct ExecConfig {
   // H2O accumulates each kept token's attention score per head and picks the least-scored to evict every step:
   // an fp32 read and write of the accumulator plus a read for the min/top-k, per (head, kept token).
   bool score_accumulation = false;
+  // Offloaded KV with speculative selection (InfiniGen, Lee et al., OSDI 2024, sec. 4): partial keys of this share
+  // of the key columns are scored for every token; the selected rows are gathered by CPU threads into pinned memory
+  // and copied while the previous layer computes, so a layer takes max(compute, fetch).
+  bool offload = false;
+  double partial_weight_ratio = 0.2;
   Efficiency efficiency;
   CpuOverhead cpu;
 };
@@ -75,6 +80,11 @@ struct BatchShape {
   double kv_read_tokens = 0;
   double attn_pairs_window = 0;
   double kv_read_tokens_window = 0;
+  // Offloaded KV (InfiniGen): tokens whose partial keys a decode step scores, tokens it fetches from host memory,
+  // and new tokens whose KV it sends there.
+  double partial_key_tokens = 0;
+  double fetch_tokens = 0;
+  double offload_tokens = 0;
 
   // Add one sequence; `window` is the model's sliding window (0 = none).
   void add_sequence(int64_t cached_tokens, int64_t new_tokens, bool samples, int64_t window);
@@ -88,6 +98,7 @@ struct OpCost {
   std::string source = "roofline";  // "roofline" | "measured"
   std::string bound;                // "compute" | "memory" | "latency" | "measured"
   std::string explain;              // why this source: the curve used, or why none applied
+  bool overlapped = false;          // runs beside the layer's compute (kv_fetch): a layer takes the longer of them
 };
 
 class CostModel {
@@ -118,6 +129,7 @@ class CostModel {
   OpCost attention(const BatchShape& batch, bool explain) const;
   OpCost allreduce(double tokens, bool explain) const;
   OpCost experts(double tokens, bool explain) const;
+  OpCost kv_fetch(const BatchShape& batch, bool explain) const;
 
   ModelSpec model_;
   hw::HardwareProfile hardware_;

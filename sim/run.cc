@@ -23,6 +23,8 @@ models::ExecConfig exec_config(const Scenario& s) {
   c.cuda_graphs = !s.engine.enforce_eager;
   c.block_size = s.cache.block_size;
   c.eager_attention = c.score_accumulation = s.cache.retention == "h2o";
+  c.offload = s.cache.placement == "offload";
+  c.partial_weight_ratio = s.cache.partial_weight_ratio;
   return c;
 }
 
@@ -60,6 +62,12 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
   mc.slo_ttft_ms = s.slo.ttft_ms.value_or(0);
   mc.slo_tpot_ms = s.slo.tpot_ms.value_or(0);
   mc.memory_interval_ns = static_cast<SimTime>(s.output.memory_interval_ms * kNsPerMs);
+  if (s.cache.placement == "offload") {
+    mc.notes.push_back(fmt::format(
+        "infinigen was published for static batches on OPT and Llama-2 (Lee et al., OSDI 2024); {} under continuous "
+        "batching is an extrapolation, and its token selection is modelled as the max_kv_ratio cap ({})",
+        s.model.name, s.cache.max_kv_ratio));
+  }
   if (s.cache.retention == "h2o") {
     mc.notes.push_back(fmt::format(
         "h2o was published for multi-head-attention models under static batching (Zhang et al., NeurIPS 2023); "

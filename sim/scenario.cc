@@ -135,6 +135,28 @@ void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset) {
   if (k.retention == "h2o" && s.engine.chunked_prefill) {
     c.fail("retention", "h2o scores whole prompts at once and cannot chunk them: set engine.version: v0");
   }
+  k.placement = c.get_choice("placement", preset.placement, {"gpu", "offload"});
+  k.selection = c.get_choice("selection", preset.selection, {"all", "speculative"});
+  k.partial_weight_ratio = c.get_double("partial_weight_ratio", 0.2, 0, 1, true);
+  k.max_kv_ratio = c.get_double("max_kv_ratio", 0.2, 0, 1, true);
+  k.host_kv_bytes = c.opt_bytes("host_kv_bytes")
+                        .value_or(s.hardware.host.dram_bytes /
+                                  static_cast<uint64_t>(std::max<int64_t>(1, s.hardware.gpus_per_node)) / 2);
+  if ((k.placement == "offload") != (k.selection == "speculative")) {
+    c.fail(k.placement == "offload" ? "selection" : "placement",
+           fmt::format("placement '{}' with selection '{}': with the KV in host memory each step must fetch only "
+                       "the tokens it selects (selection: speculative), and selection needs the KV offloaded",
+                       k.placement, k.selection));
+  }
+  if (k.placement == "offload" && s.engine.chunked_prefill) {
+    c.fail("placement",
+           "an offloaded KV prefills whole prompts on the GPU and sends them to the host (InfiniGen's "
+           "engine): set engine.version: v0");
+  }
+  if (k.placement == "offload" && k.host_kv_bytes == 0) c.fail("host_kv_bytes", "the host KV pool has no capacity");
+  if (k.placement == "offload" && k.layout != "paged") {
+    c.fail("layout", "an offloaded KV keeps its partial keys in paged blocks: set cache.layout: paged");
+  }
   k.block_size = c.get_int("block_size", 16, 1, 4096);
   const bool v1 = s.engine.version == "v1";
   k.preemption = c.get_choice("preemption", preset.preemption, {"recompute", "swap"});
@@ -143,7 +165,7 @@ void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset) {
   }
   k.swap_space_bytes = c.opt_bytes("swap_space_bytes").value_or(4ull << 30);
   // Automatic prefix caching is vLLM V1's; the paper engine and the reservation systems had none.
-  k.prefix_caching = c.get_bool("prefix_caching", v1 && k.layout == "paged");
+  k.prefix_caching = c.get_bool("prefix_caching", v1 && k.layout == "paged" && k.placement == "gpu");
   k.precision = read_dtype(c, "precision", s.dtype);
   c.finish();
 }
@@ -240,6 +262,11 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   c["heavy_ratio"] = hw::yaml_number(s.cache.heavy_ratio);
   c["recent_ratio"] = hw::yaml_number(s.cache.recent_ratio);
   if (s.cache.budget_tokens) c["budget_tokens"] = *s.cache.budget_tokens;
+  c["placement"] = s.cache.placement;
+  c["selection"] = s.cache.selection;
+  c["partial_weight_ratio"] = hw::yaml_number(s.cache.partial_weight_ratio);
+  c["max_kv_ratio"] = hw::yaml_number(s.cache.max_kv_ratio);
+  c["host_kv_bytes"] = s.cache.host_kv_bytes;
   c["block_size"] = s.cache.block_size;
   c["preemption"] = s.cache.preemption;
   c["swap_space_bytes"] = s.cache.swap_space_bytes;

@@ -38,6 +38,14 @@ struct CacheConfig {
   double heavy_ratio = 0.1;                // h2o: heavy hitters kept, share of the prompt (H2O paper: 10 %)
   double recent_ratio = 0.1;               // h2o: recent tokens kept, share of the prompt (H2O paper: 10 %)
   std::optional<int64_t> budget_tokens;    // h2o: an absolute budget instead of the ratios
+  std::string placement = "gpu";           // gpu | offload (the full KV lives in host memory)
+  std::string selection = "all";           // all | speculative (InfiniGen: fetch predicted tokens per layer)
+  // InfiniGen (Lee et al., OSDI 2024; its repository's figure-14 script): partial keys of 0.2 of the key columns stay
+  // on the GPU; at most max_kv_ratio of the context is fetched per (sequence, head) each layer (max-num-kv 400 of
+  // a 1920-token prompt ~ 0.2).
+  double partial_weight_ratio = 0.2;
+  double max_kv_ratio = 0.2;
+  uint64_t host_kv_bytes = 0;              // offload: host KV pool per GPU (default: half the host's DRAM per GPU)
   int64_t block_size = 16;                 // tokens per block (vLLM default 16)
   std::string preemption = "recompute";    // recompute | swap (swap only with engine v0)
   uint64_t swap_space_bytes = 4ull << 30;  // host swap space per GPU (vLLM default swap_space = 4 GiB)

@@ -25,6 +25,7 @@ struct SeqKv {
   int64_t prefix_tokens = 0;
   int64_t reserved_tokens = 0;  // reserved at admission by reservation layouts (0: paged, grows on demand)
   int64_t keep_at_most = 0;     // evicting retention: tokens kept at most (0: all)
+  int64_t extra_blocks = 0;     // fixed GPU blocks beside the tokens' (offload: the fetch double buffer)
 };
 
 class CachePolicy {
@@ -50,6 +51,8 @@ class CachePolicy {
   int64_t free_blocks() const { return total_blocks() - used_blocks(); }
   // Distinct token states held (a shared block counts once).
   virtual int64_t stored_tokens() const = 0;
+  // Tokens whose full KV sits in the host pool (offloaded placement), else 0.
+  virtual int64_t host_tokens() const = 0;
   // Lifetime counters for conservation: allocated = freed + cached at any quiet point.
   virtual int64_t blocks_allocated() const = 0;
   virtual int64_t blocks_freed() const = 0;

@@ -28,8 +28,11 @@ class PagedPolicy final : public CachePolicy {
   bool grow(SeqKv& seq, int64_t tokens) override {
     // An evicting retention (H2O) keeps at most its budget: each new token replaces an evicted one.
     if (seq.keep_at_most > 0) tokens = std::min(tokens, seq.keep_at_most);
-    const int64_t need = blocks_for_tokens(std::max(tokens, seq.reserved_tokens)) - seq.blocks;
+    const int64_t need = blocks_for_tokens(std::max(tokens, seq.reserved_tokens)) + seq.extra_blocks - seq.blocks;
     if (need > free_blocks()) return false;
+    // Offloaded: every token's full KV also needs room in the host pool.
+    if (plan_.offload && host_tokens_ + tokens - seq.tokens > plan_.host_capacity_tokens) return false;
+    if (plan_.offload) host_tokens_ += tokens - seq.tokens;
     if (need > 0) {
       used_ += need;
       allocated_ += need;
@@ -42,6 +45,7 @@ class PagedPolicy final : public CachePolicy {
   }
 
   void release(SeqKv& seq) override {
+    if (plan_.offload) host_tokens_ -= seq.tokens;
     const int64_t own = seq.blocks - seq.shared_blocks;
     used_ -= own;
     freed_ += own;
@@ -94,6 +98,7 @@ class PagedPolicy final : public CachePolicy {
   int64_t used_blocks() const override { return used_; }
   int64_t cached_blocks() const override { return cached_; }
   int64_t stored_tokens() const override { return stored_; }
+  int64_t host_tokens() const override { return host_tokens_; }
   int64_t blocks_allocated() const override { return allocated_; }
   int64_t blocks_freed() const override { return freed_; }
 
@@ -112,6 +117,9 @@ class PagedPolicy final : public CachePolicy {
       refs += e.refs;
       (e.refs > 0 ? live : idle) += 1;
     }
+    if (plan_.offload && host_tokens_ != tokens)
+      return fmt::format("host pool holds {} tokens, sequences {}", host_tokens_, tokens);
+    if (host_tokens_ > plan_.host_capacity_tokens && plan_.offload) return "host pool above its capacity";
     if (refs != shared_refs) return fmt::format("{} shared references held, {} counted", shared_refs, refs);
     if (used_ != own + live) return fmt::format("{} blocks in use, sequences hold {}", used_, own + live);
     if (cached_ != idle || cached_ != static_cast<int64_t>(lru_.size())) return "cached block count is off";
@@ -142,7 +150,7 @@ class PagedPolicy final : public CachePolicy {
 
   sim::MemoryPlan plan_;
   bool prefix_caching_;
-  int64_t used_ = 0, cached_ = 0, stored_ = 0, allocated_ = 0, freed_ = 0;
+  int64_t used_ = 0, cached_ = 0, stored_ = 0, allocated_ = 0, freed_ = 0, host_tokens_ = 0;
   std::unordered_map<uint64_t, Entry> table_;
   std::list<uint64_t> lru_;  // evictable blocks, least recently released first
 };

@@ -10,26 +10,30 @@ namespace kvsim::cache {
 const std::vector<Preset>& presets() {
   static const std::vector<Preset> kPresets = {
       {"vllm", "vLLM PagedAttention: paged KV blocks allocated on demand (Kwon et al., SOSP 2023, sec. 4)", "paged",
-       "full", "recompute", "", true},
+       "full", "gpu", "all", "recompute", "", true},
       {"h2o",
        "H2O: heavy hitters + recent tokens in a fixed budget per sequence, 10 % + 10 % of the prompt, eager "
        "(unfused) attention (Zhang et al., NeurIPS 2023, sec. 5)",
-       "budget", "h2o", "recompute", "v0", true},
+       "budget", "h2o", "gpu", "all", "recompute", "v0", true},
+      {"infinigen",
+       "InfiniGen: KV in host memory, partial keys on the GPU select the tokens each layer fetches, gathered on the "
+       "CPU and copied while the previous layer computes (Lee et al., OSDI 2024, sec. 4-5)",
+       "paged", "full", "offload", "speculative", "recompute", "v0", true},
       {"vllm-swap",
        "vLLM's paper engine preempting by swapping blocks to host memory (Kwon et al., SOSP 2023, sec. 4.5)", "paged",
-       "full", "swap", "v0", false},
-      {"hf-static", "Hugging Face static KV cache: max_model_len reserved per request", "reserve", "full", "recompute",
-       "", false},
+       "full", "gpu", "all", "swap", "v0", false},
+      {"hf-static", "Hugging Face static KV cache: max_model_len reserved per request", "reserve", "full", "gpu", "all",
+       "recompute", "", false},
       {"fastertransformer",
        "FasterTransformer: KV for the maximum sequence length reserved per request (vLLM paper sec. 6.1)", "reserve",
-       "full", "recompute", "", false},
-      {"orca-max", "Orca (Max): reserves max_model_len per request (vLLM paper sec. 6.1)", "reserve", "full",
-       "recompute", "", false},
+       "full", "gpu", "all", "recompute", "", false},
+      {"orca-max", "Orca (Max): reserves max_model_len per request (vLLM paper sec. 6.1)", "reserve", "full", "gpu",
+       "all", "recompute", "", false},
       {"orca-pow2", "Orca (Pow2): reserves the next power of two of prompt + output (vLLM paper sec. 6.1)", "pow2",
-       "full", "recompute", "", false},
+       "full", "gpu", "all", "recompute", "", false},
       {"orca-oracle",
        "Orca (Oracle): reserves exactly prompt + output, knowing the output length (vLLM paper sec. 6.1)", "oracle",
-       "full", "recompute", "", false},
+       "full", "gpu", "all", "recompute", "", false},
   };
   return kPresets;
 }

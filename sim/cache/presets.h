@@ -15,6 +15,8 @@ struct Preset {
   std::string description;  // one line, with the source
   std::string layout;       // paged | reserve | pow2 | oracle | budget
   std::string retention;    // full | h2o
+  std::string placement;    // gpu | offload
+  std::string selection;    // all | speculative
   std::string preemption;   // recompute | swap
   std::string engine;       // default engine version for this preset ("" = the scenario default)
   bool default_study;       // run by `kvsim compare` when no --policies is given

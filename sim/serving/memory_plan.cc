@@ -48,6 +48,15 @@ MemoryPlan plan_memory(const Scenario& s) {
   const double layer_token_bytes = models::kv_bytes_per_token_layer(m, s.cache.precision, tp);
   p.block_bytes =
       static_cast<uint64_t>(std::ceil(layer_token_bytes * static_cast<double>(p.block_size * p.layers_per_group)));
+  p.token_layer_bytes = static_cast<uint64_t>(std::ceil(layer_token_bytes));
+  if (s.cache.placement == "offload") {
+    // The GPU keeps partial_weight_ratio of the key columns of every token (InfiniGen sec. 4.3); K is half of K+V.
+    p.offload = true;
+    p.block_bytes =
+        static_cast<uint64_t>(std::ceil(static_cast<double>(p.block_bytes) * s.cache.partial_weight_ratio / 2.0));
+    const double full_token_bytes = models::kv_bytes_per_token(m, s.cache.precision, tp);
+    p.host_capacity_tokens = static_cast<int64_t>(static_cast<double>(s.cache.host_kv_bytes) / full_token_bytes);
+  }
 
   if (p.weights_bytes >= p.usable_bytes) {
     int fit_tp = 0;
@@ -90,6 +99,10 @@ MemoryPlan plan_memory(const Scenario& s) {
     }
   }
 
+  if (p.offload && p.host_capacity_tokens < s.engine.max_model_len) {
+    throw Error(fmt::format("cache.host_kv_bytes {} holds {} tokens of KV, fewer than engine.max_model_len {}",
+                            format_bytes(s.cache.host_kv_bytes), p.host_capacity_tokens, s.engine.max_model_len));
+  }
   const int64_t needed = p.blocks_for_tokens(s.engine.max_model_len);
   if (p.num_gpu_blocks < needed) {
     throw Error(fmt::format(

@@ -26,6 +26,10 @@ struct MemoryPlan {
   int64_t full_groups = 0;
   int64_t sliding_groups = 0;
   int64_t window_blocks = 0;  // most blocks a sliding group holds per sequence
+  // Offloaded KV (InfiniGen): the GPU blocks hold only partial keys; the full KV lives in a host pool.
+  bool offload = false;
+  uint64_t token_layer_bytes = 0;    // full K and V of one token in one layer (per GPU)
+  int64_t host_capacity_tokens = 0;  // tokens the host pool holds (0 = no host pool)
 
   uint64_t static_bytes() const { return weights_bytes + activation_bytes + non_torch_bytes + cuda_graph_bytes; }
   // Blocks a sequence of `tokens` KV entries holds (monotone in tokens).

@@ -53,6 +53,13 @@ void Replica::submit(const traces::Request& request, SimTime now) {
                                                           request.prompt_tokens, request.output_tokens);
   s.kv.reserved_tokens = kv_shape.reserved_tokens;
   s.kv.keep_at_most = kv_shape.keep_at_most;
+  if (plan_.offload) {
+    // InfiniGen fetches each layer's selected K and V rows into a GPU double buffer sized for the largest selection.
+    const auto selected = static_cast<uint64_t>(
+        std::ceil(scenario_.cache.max_kv_ratio * static_cast<double>(request.prompt_tokens + request.output_tokens)));
+    const uint64_t buffer_bytes = 2 * selected * plan_.token_layer_bytes;
+    s.kv.extra_blocks = static_cast<int64_t>((buffer_bytes + plan_.block_bytes - 1) / plan_.block_bytes);
+  }
   metrics_.on_arrival();
   // Like vLLM's OpenAI server: a request whose prompt plus requested output exceeds the context is refused.
   if (request.prompt_tokens + request.output_tokens > scenario_.engine.max_model_len) {
@@ -158,14 +165,27 @@ void Replica::start_iteration(SimTime now) {
   for (const Scheduled& b : batch_) {
     const Seq& s = seqs_[b.slot];
     const bool samples = s.computed + b.new_tokens == s.known();
-    // Attention reads the tokens kept: all of them, or an evicting retention's budget.
-    const int64_t cached = s.kv.keep_at_most > 0 ? std::min(s.computed, s.kv.keep_at_most) : s.computed;
+    // Attention reads the tokens kept: all of them, or an evicting retention's budget, or (offloaded) the tokens a
+    // decode step fetched after scoring every token's partial key.
+    int64_t cached = s.kv.keep_at_most > 0 ? std::min(s.computed, s.kv.keep_at_most) : s.computed;
+    if (plan_.offload) {
+      if (b.new_tokens == 1 && cached > 0) {
+        shape.partial_key_tokens += static_cast<double>(cached);
+        cached = std::min(cached,
+                          static_cast<int64_t>(std::ceil(scenario_.cache.max_kv_ratio * static_cast<double>(cached))));
+        shape.fetch_tokens += static_cast<double>(cached);
+      }
+      shape.offload_tokens += static_cast<double>(b.new_tokens);  // new KV goes to the host pool
+    }
     shape.add_sequence(cached, b.new_tokens, samples, window);
     shape.decode_only = shape.decode_only && b.new_tokens == 1 && s.computed > 0;
   }
   const SimTime compute_ns = std::max<SimTime>(cost_.iteration_ns(shape), 1);
-  metrics_.add_pcie(static_cast<uint64_t>(swap_in_blocks_) * plan_.block_bytes,
-                    static_cast<uint64_t>(swap_out_blocks_) * plan_.block_bytes);
+  const uint64_t layer_token_bytes = plan_.token_layer_bytes * static_cast<uint64_t>(scenario_.model.num_layers);
+  metrics_.add_pcie(static_cast<uint64_t>(swap_in_blocks_) * plan_.block_bytes +
+                        static_cast<uint64_t>(shape.fetch_tokens) * layer_token_bytes,
+                    static_cast<uint64_t>(swap_out_blocks_) * plan_.block_bytes +
+                        static_cast<uint64_t>(shape.offload_tokens) * layer_token_bytes);
   metrics_.on_iteration();
   busy_ = true;
   iteration_start_ = now;
@@ -229,7 +249,7 @@ void Replica::finish_iteration(SimTime now) {
     s.last_token_ns = now;
     if (s.generated == s.record.output_tokens) {
       s.record.finish_ns = now;
-      if (s.kv.keep_at_most > 0) record_retention(s);
+      if (s.kv.keep_at_most > 0 || plan_.offload) record_retention(s);
       policy_->release(s.kv);
       s.status = Status::kDone;
       metrics_.on_complete(s.record);
@@ -246,8 +266,24 @@ void Replica::finish_iteration(SimTime now) {
 }
 
 // H2O's budget splits between heavy hitters and recent tokens in the ratio of cache.heavy_ratio to recent_ratio.
+// InfiniGen reads each step only the tokens its speculation selects, the highest-scored ones: under the synthetic
+// attention model those are the sinks, the heavy hitters and the recent tokens, so its attention proxy is H2O's for a
+// budget of max_kv_ratio of the sequence, split evenly; its early facts stay retrievable (the full KV is kept in
+// host memory and a fact the query attends to scores high enough to be fetched), an assumption.
 void Replica::record_retention(Seq& s) const {
   const auto& cache = scenario_.cache;
+  if (plan_.offload) {
+    cache::RetentionSpec spec;
+    spec.kind = "h2o";
+    const auto selected = static_cast<int64_t>(
+        std::ceil(cache.max_kv_ratio * static_cast<double>(s.record.prompt_tokens + s.record.output_tokens)));
+    spec.heavy_tokens = selected / 2;
+    spec.recent_tokens = selected - spec.heavy_tokens;
+    s.record.retention_attention =
+        cache::retention_quality(spec, s.record.prompt_tokens, s.record.output_tokens).attention;
+    s.record.retention_early_facts = 1.0;
+    return;
+  }
   const double total = cache.heavy_ratio + cache.recent_ratio;
   cache::RetentionSpec spec;
   spec.kind = cache.retention;
@@ -269,7 +305,9 @@ void Replica::report_state(SimTime now) {
   st.kv_tokens = policy_->stored_tokens();
   st.kv_slots = st.kv_blocks_used * plan_.block_size / (plan_.full_groups + plan_.sliding_groups);
   st.hbm_used_bytes = plan_.static_bytes() + static_cast<uint64_t>(st.kv_blocks_used) * plan_.block_bytes;
-  st.kv_host_bytes = static_cast<uint64_t>(swap_used_blocks_) * plan_.block_bytes;
+  st.kv_host_bytes = static_cast<uint64_t>(swap_used_blocks_) * plan_.block_bytes +
+                     static_cast<uint64_t>(policy_->host_tokens()) * plan_.token_layer_bytes *
+                         static_cast<uint64_t>(scenario_.model.num_layers);
   metrics_.on_state(now, id_, st);
 }
 
