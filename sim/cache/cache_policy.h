@@ -34,6 +34,8 @@ class CachePolicy {
 
   // Blocks a sequence of `tokens` KV entries occupies.
   virtual int64_t blocks_for_tokens(int64_t tokens) const = 0;
+  // New blocks `seq` needs to hold `tokens` entries (after its retention cap, reservation and fixed buffers).
+  virtual int64_t blocks_needed(const SeqKv& seq, int64_t tokens) const = 0;
   // Make `seq` hold `tokens` entries; false (and no change) when the pool lacks the blocks.
   virtual bool grow(SeqKv& seq, int64_t tokens) = 0;
   // Give back every block of `seq` (shared blocks stay cached while others use them, or until evicted).

@@ -25,10 +25,13 @@ class PagedPolicy final : public CachePolicy {
 
   int64_t blocks_for_tokens(int64_t tokens) const override { return plan_.blocks_for_tokens(tokens); }
 
+  int64_t blocks_needed(const SeqKv& seq, int64_t tokens) const override {
+    return blocks_for_tokens(std::max(kept(seq, tokens), seq.reserved_tokens)) + seq.extra_blocks - seq.blocks;
+  }
+
   bool grow(SeqKv& seq, int64_t tokens) override {
-    // An evicting retention (H2O) keeps at most its budget: each new token replaces an evicted one.
-    if (seq.keep_at_most > 0) tokens = std::min(tokens, seq.keep_at_most);
-    const int64_t need = blocks_for_tokens(std::max(tokens, seq.reserved_tokens)) + seq.extra_blocks - seq.blocks;
+    const int64_t need = blocks_needed(seq, tokens);
+    tokens = kept(seq, tokens);
     if (need > free_blocks()) return false;
     // Offloaded: every token's full KV also needs room in the host pool.
     if (plan_.offload && host_tokens_ + tokens - seq.tokens > plan_.host_capacity_tokens) return false;
@@ -136,6 +139,11 @@ class PagedPolicy final : public CachePolicy {
     int64_t refs = 0;
     std::list<uint64_t>::iterator lru;
   };
+
+  // An evicting retention (H2O) keeps at most its budget: each new token replaces an evicted one.
+  static int64_t kept(const SeqKv& seq, int64_t tokens) {
+    return seq.keep_at_most > 0 ? std::min(tokens, seq.keep_at_most) : tokens;
+  }
 
   static uint64_t key(uint64_t prefix_id, int64_t index) {
     return (prefix_id << 32) ^ static_cast<uint64_t>(index);  // index < 2^32 blocks, exact

@@ -45,7 +45,7 @@ void Replica::schedule_prefill_first() {
     while (!waiting_.empty() && static_cast<int64_t>(running_.size()) < max_seqs) {
       const uint32_t slot = waiting_.front();
       const Seq& s = seqs_[slot];
-      const int64_t need = policy_->blocks_for_tokens(std::max(s.known(), s.kv.reserved_tokens));
+      const int64_t need = policy_->blocks_needed(s.kv, s.known());
       if (policy_->free_blocks() - need < watermark && !running_.empty()) break;
       if (!admit(slot, budget, true)) break;
       budget -= batch_.back().new_tokens;
@@ -92,7 +92,7 @@ bool Replica::try_swap_in() {
   const uint32_t slot = swapped_.front();
   Seq& s = seqs_[slot];
   const int64_t tokens = s.computed + 1;
-  if (policy_->blocks_for_tokens(tokens) > policy_->free_blocks()) return false;
+  if (policy_->blocks_needed(s.kv, tokens) > policy_->free_blocks()) return false;
   swapped_.pop_front();
   swap_used_blocks_ -= s.swapped_blocks;
   swap_in_blocks_ += s.swapped_blocks;
