@@ -19,6 +19,22 @@ namespace {
 constexpr double kAllreduceLatencyNvlinkUs = 8.0;
 constexpr double kAllreduceLatencyPcieUs = 25.0;
 
+// Host FP32 peak per core for CPU attention. Assumption for a server core with AVX-512 (Intel 64 and IA-32
+// Architectures Optimization Reference Manual, Skylake-SP and later: two 512-bit FMA ports): 2 FMA units x 16 fp32
+// lanes x 2 FLOPs x ~2.0 GHz all-core AVX-512 clock = 128 GFLOP/s. AVX2 hosts (Zen 2) reach about half; decode
+// attention on the host is DRAM-bound at either rate (q_heads / kv_heads FLOPs per KV byte against a ridge near 20).
+constexpr double kHostFlopsPerCore = 2.0 * 16 * 2.0 * 2.0e9;
+
+// Dequantising one integer KV element fused into the attention kernel: a multiply by the group's scale and an add of
+// its zero point (KIVI sec. 4, fused dequantisation + matmul kernel), on the CUDA cores.
+constexpr double kDequantOpsPerElement = 2.0;
+
+// Quest's page score per (query head, page, channel): q x min and q x max, their max, and the sum over channels
+// (Tang et al. 2024, sec. 3, criticality upper bound): 4 operations on the CUDA cores.
+constexpr double kPageScoreOpsPerChannel = 4.0;
+
+bool has_group_metadata(DType kv) { return kv == DType::kInt8 || kv == DType::kInt4 || kv == DType::kInt2; }
+
 SimTime roofline_ns(double flops, double flops_per_s, double bytes, double bytes_per_s, std::string* bound) {
   const SimTime c = work_time_ns(flops, flops_per_s);
   const SimTime m = work_time_ns(bytes, bytes_per_s);
@@ -46,6 +62,17 @@ void BatchShape::add_sequence(int64_t cached_tokens, int64_t new_tokens, bool sa
   }
 }
 
+void BatchShape::add_cpu_sequence(int64_t cached_tokens, int64_t new_tokens, bool samples) {
+  const double c = static_cast<double>(cached_tokens), n = static_cast<double>(new_tokens);
+  ++num_seqs;
+  ++cpu_num_seqs;
+  num_tokens += new_tokens;
+  if (samples) ++num_sampled;
+  cpu_attn_pairs += n * c + n * (n + 1) / 2;
+  cpu_kv_read_tokens += c + n;
+  cpu_attn_tokens += n;
+}
+
 CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig config)
     : model_(std::move(model)), hardware_(std::move(hardware)), config_(config) {
   if (config_.tp < 1) throw Error(fmt::format("tensor_parallel must be >= 1, found {}", config_.tp));
@@ -57,6 +84,28 @@ CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig c
   if (!(compute_flops_ > 0) || !(hardware_.gpu.hbm_bytes_per_s > 0)) {
     throw Error(
         fmt::format("hardware '{}' has no {} peak or memory bandwidth", hardware_.name, dtype_name(config_.dtype)));
+  }
+  if (!(config_.weight_gpu_ratio >= 0.0 && config_.weight_gpu_ratio <= 1.0)) {
+    throw Error(fmt::format("weight_gpu_ratio must be in [0, 1], found {}", config_.weight_gpu_ratio));
+  }
+  if (config_.page_selection && config_.page_size < 1) {
+    throw Error(fmt::format("page_size must be >= 1, found {}", config_.page_size));
+  }
+  if (config_.kv_residual_tokens < 0 || config_.dense_layers < 0) {
+    throw Error(fmt::format("kv_residual_tokens and dense_layers must be >= 0, found {} and {}",
+                            config_.kv_residual_tokens, config_.dense_layers));
+  }
+  kv_quant_token_bytes_ = kv_bytes_per_token_layer(model_, config_.kv_dtype, config_.tp);
+  kv_full_token_bytes_ = kv_bytes_per_token_layer(model_, config_.dtype, config_.tp);
+  layer_weight_bytes_ =
+      layer_weight_bytes_per_gpu(model_, config_.weight_dtype, config_.tp) / static_cast<double>(model_.num_layers);
+  host_flops_ = 0;
+  if (config_.cpu_attention) {
+    if (hardware_.host.cpu_cores <= 0 || !(hardware_.host.dram_bytes_per_s > 0)) {
+      throw Error(fmt::format("hardware '{}' has no host cpu_cores or dram_bytes_per_s: CPU attention needs both",
+                              hardware_.name));
+    }
+    host_flops_ = static_cast<double>(hardware_.host.cpu_cores) * kHostFlopsPerCore;
   }
 }
 
@@ -127,15 +176,42 @@ OpCost CostModel::attention(const BatchShape& b, bool explain) const {
   const double layers = static_cast<double>(model_.num_layers);
   const double sliding = static_cast<double>(model_.num_sliding_layers());
   const double full_share = (layers - sliding) / layers, sliding_share = sliding / layers;
-  const double pairs = full_share * b.attn_pairs + sliding_share * b.attn_pairs_window;
+  double pairs = full_share * b.attn_pairs + sliding_share * b.attn_pairs_window;
   const double kv_tokens = full_share * b.kv_read_tokens + sliding_share * b.kv_read_tokens_window;
+  // KIVI: the residual window's tokens are read in full precision in every layer; capped by each layer type's tokens
+  // read (a sum of per-sequence minima would be exact; they agree while the residual fits in the sliding window).
+  double residual = 0;
+  if (config_.kv_dtype != config_.dtype && b.residual_tokens > 0) {
+    residual = full_share * std::min(b.residual_tokens, b.kv_read_tokens) +
+               sliding_share * std::min(b.residual_tokens, b.kv_read_tokens_window);
+  }
+  // Quest: the dense layers read the whole context; the batch's sums hold the budget, the rest comes here, averaged
+  // over the layers. One decode query per token, so one query-key pair per extra token.
+  double dense_extra = 0;
+  if (config_.page_selection && b.dense_extra_tokens > 0) {
+    dense_extra = b.dense_extra_tokens * std::min(static_cast<double>(config_.dense_layers), layers) / layers;
+    pairs += dense_extra;
+  }
+  const double quant_tokens = kv_tokens - residual + dense_extra;
+  // Sequences attended on the CPU (cpu_attention) move no q or output through the GPU's attention kernel.
+  const double gpu_tokens = static_cast<double>(b.num_tokens) - b.cpu_attn_tokens;
+  const int64_t gpu_seqs = b.num_seqs - b.cpu_num_seqs;
   const double q_heads = static_cast<double>(model_.num_attention_heads) / config_.tp;
+  const double head_dim = static_cast<double>(model_.head_dim);
   OpCost op;
   op.name = "attention";
-  op.flops = 4.0 * q_heads * static_cast<double>(model_.head_dim) * pairs;  // QK^T and PV, 2 FLOPs per MAC
-  const double kv_bytes = kv_tokens * kv_bytes_per_token_layer(model_, config_.kv_dtype, config_.tp);
-  const double qo_bytes = 2.0 * static_cast<double>(b.num_tokens) * q_heads * model_.head_dim * act_bytes_;
+  op.flops = 4.0 * q_heads * head_dim * pairs;  // QK^T and PV, 2 FLOPs per MAC
+  const double kv_bytes = quant_tokens * kv_quant_token_bytes_ + residual * kv_full_token_bytes_;
+  const double qo_bytes = 2.0 * gpu_tokens * q_heads * head_dim * act_bytes_;
   op.bytes = kv_bytes + qo_bytes;
+  // Integer KV: every quantised K and V element read is dequantised on the CUDA cores inside the kernel, which adds
+  // to the compute term (and to op.flops). No term where the profile lacks an FP32 peak.
+  const double fp32_flops = hardware_.gpu.fp32_flops;
+  double dequant_ops = 0;
+  if (has_group_metadata(config_.kv_dtype) && fp32_flops > 0) {
+    dequant_ops = quant_tokens * 2.0 * static_cast<double>(kv_heads_per_gpu(model_, config_.tp)) * head_dim *
+                  kDequantOpsPerElement;
+  }
   if (config_.eager_attention) op.bytes += 16.0 * q_heads * pairs;
   if (config_.score_accumulation) op.bytes += 12.0 * q_heads * kv_tokens;
   // Memory term: the measured paged decode kernel's KV read rate at this mean context, else the roofline.
@@ -143,23 +219,35 @@ OpCost CostModel::attention(const BatchShape& b, bool explain) const {
   double read_rate = hardware_.gpu.hbm_bytes_per_s * config_.efficiency.attention_memory;
   double flop_rate = compute_flops_ * config_.efficiency.attention_compute;
   std::string memory_from = "roofline", compute_from = "roofline";
-  if (const auto& measured = hardware_.measured; measured && b.num_seqs > 0) {
-    const double mean_context = kv_tokens / static_cast<double>(b.num_seqs);
+  if (const auto& measured = hardware_.measured; measured && gpu_seqs > 0) {
+    const double mean_context = kv_tokens / static_cast<double>(gpu_seqs);
     if (auto r = measured->decode_attention_bytes_per_s(mean_context, config_.block_size)) {
       read_rate = *r;
       memory_from = explain ? fmt::format("measured decode kernel at context {:.0f}", mean_context) : "measured";
     }
     if (!measured->prefill_attention.empty()) {
-      flop_rate = measured->prefill_attention.at(static_cast<double>(b.num_tokens) / static_cast<double>(b.num_seqs));
+      flop_rate = measured->prefill_attention.at(gpu_tokens / static_cast<double>(gpu_seqs));
       compute_from = "measured " + measured->prefill_attention_kernel + " prefill kernel";
     }
   }
-  const SimTime c_ns = work_time_ns(op.flops, flop_rate), m_ns = work_time_ns(op.bytes, read_rate);
+  const SimTime dequant_ns = dequant_ops > 0 ? work_time_ns(dequant_ops, fp32_flops) : 0;
+  const SimTime c_ns = work_time_ns(op.flops, flop_rate) + dequant_ns, m_ns = work_time_ns(op.bytes, read_rate);
+  op.flops += dequant_ops;
   op.time_ns = std::max(c_ns, m_ns);
   op.bound = c_ns >= m_ns ? "compute" : "memory";
   const std::string& used = c_ns >= m_ns ? compute_from : memory_from;
   op.source = used == "roofline" ? "roofline" : "measured";
-  if (explain) op.explain = fmt::format("{}-bound; compute: {}; memory: {}", op.bound, compute_from, memory_from);
+  if (explain) {
+    op.explain = fmt::format("{}-bound; compute: {}; memory: {}", op.bound, compute_from, memory_from);
+    if (has_group_metadata(config_.kv_dtype)) {
+      op.explain += fp32_flops > 0 ? fmt::format("; {} KV dequantised at the FP32 peak ({:.1f} us)",
+                                                 dtype_name(config_.kv_dtype), static_cast<double>(dequant_ns) / 1e3)
+                                   : fmt::format("; {} KV dequantisation not charged: profile has no fp32_flops",
+                                                 dtype_name(config_.kv_dtype));
+    }
+    if (residual > 0) op.explain += fmt::format("; {:.0f} residual tokens in {}", residual, dtype_name(config_.dtype));
+    if (dense_extra > 0) op.explain += fmt::format("; {:.0f} tokens read by Quest's dense layers", dense_extra);
+  }
   return op;
 }
 
@@ -170,19 +258,101 @@ OpCost CostModel::kv_fetch(const BatchShape& b, bool explain) const {
   op.name = "kv_fetch";
   op.overlapped = true;
   const int64_t heads = kv_heads_per_gpu(model_, config_.tp);
-  const auto row_bytes = static_cast<uint64_t>(static_cast<double>(model_.head_dim) * dtype_bytes(config_.kv_dtype));
+  const auto row_bytes =
+      static_cast<uint64_t>(static_cast<double>(model_.head_dim) * kv_element_bits(config_.kv_dtype) / 8.0);
   const auto rows = static_cast<int64_t>(b.fetch_tokens) * heads * 2;
   const hw::TransferCost in = hw::gather_time(hardware_, hw::GatherMethod::kCpuStaged, row_bytes, rows);
-  const auto out_bytes =
-      static_cast<uint64_t>(b.offload_tokens * kv_bytes_per_token_layer(model_, config_.kv_dtype, config_.tp));
+  const auto out_bytes = static_cast<uint64_t>(b.offload_tokens * kv_quant_token_bytes_);
   const hw::TransferCost out = hw::pcie_copy_time(hardware_, hw::CopyDirection::kDeviceToHost, out_bytes, 1);
   op.bytes = static_cast<double>(row_bytes * static_cast<uint64_t>(rows) + out_bytes);
+  op.pcie_bytes = op.bytes;
   op.time_ns = std::max(in.time_ns, out.time_ns);
   op.bound = "pcie";
   op.source = in.source == "measured" ? "measured" : "roofline";
   if (explain) {
     op.explain = fmt::format("CPU-staged gather of {} rows ({}) + {} to host, overlapped with the layer's compute",
                              rows, in.source, format_bytes(out_bytes));
+  }
+  return op;
+}
+
+OpCost CostModel::page_select(const BatchShape& b, bool explain) const {
+  // Quest: read the min and max key of every page of every decode sequence's context and score them, in the layers
+  // past the dense ones (averaged over layers). The top-k over the page scores is not charged (a few bytes per page
+  // and head against the bounds' kilobytes).
+  const double layers = static_cast<double>(model_.num_layers);
+  const double sparse_share = (layers - std::min(static_cast<double>(config_.dense_layers), layers)) / layers;
+  const double pages = b.page_scan_tokens / static_cast<double>(config_.page_size);
+  const double head_dim = static_cast<double>(model_.head_dim);
+  const double kv_heads = static_cast<double>(kv_heads_per_gpu(model_, config_.tp));
+  const double q_heads = static_cast<double>(model_.num_attention_heads) / config_.tp;
+  OpCost op;
+  op.name = "page_select";
+  // The bounds are stored in the KV's format (2 = min and max).
+  op.bytes = sparse_share * pages * 2.0 * kv_heads * head_dim * kv_element_bits(config_.kv_dtype) / 8.0;
+  op.flops = sparse_share * pages * q_heads * head_dim * kPageScoreOpsPerChannel;
+  // Element-wise scoring runs on the CUDA cores; the tensor peak stands in where a profile lacks the FP32 one.
+  const double flop_rate = hardware_.gpu.fp32_flops > 0 ? hardware_.gpu.fp32_flops : compute_flops_;
+  op.time_ns =
+      roofline_ns(op.flops, flop_rate, op.bytes, hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &op.bound);
+  if (explain) {
+    op.explain = fmt::format(
+        "roofline over the min/max keys of {:.0f} pages of {} tokens in {:.0f} % of the layers "
+        "(Quest page scoring)",
+        pages, config_.page_size, sparse_share * 100);
+  }
+  return op;
+}
+
+OpCost CostModel::cpu_attention(const BatchShape& b, bool explain) const {
+  // FlexGen sec. 4: the KV stays in host memory and the CPU computes the attention over it; the new tokens' q, k
+  // and v go down in one copy, the output comes back in one. The tp ranks of a group run the same layer at once and
+  // share the host, so each gets 1 / tp of its cores and DRAM bandwidth (other replicas on the host not counted).
+  const double tp = config_.tp;
+  const double q_heads = static_cast<double>(model_.num_attention_heads) / tp;
+  const double head_dim = static_cast<double>(model_.head_dim);
+  const double q_dim = q_heads * head_dim;
+  const double kv_dim = static_cast<double>(kv_heads_per_gpu(model_, config_.tp)) * head_dim;
+  OpCost op;
+  op.name = "cpu_attention";
+  op.flops = 4.0 * q_dim * b.cpu_attn_pairs;
+  const double kv_bytes = b.cpu_kv_read_tokens * kv_quant_token_bytes_;
+  const SimTime c_ns = work_time_ns(op.flops, host_flops_ / tp);
+  const SimTime m_ns = work_time_ns(kv_bytes, hardware_.host.dram_bytes_per_s * config_.efficiency.host_memory / tp);
+  const auto down_bytes = static_cast<uint64_t>(b.cpu_attn_tokens * (q_dim + 2.0 * kv_dim) * act_bytes_);
+  const auto up_bytes = static_cast<uint64_t>(b.cpu_attn_tokens * q_dim * act_bytes_);
+  const hw::TransferCost down = hw::pcie_copy_time(hardware_, hw::CopyDirection::kDeviceToHost, down_bytes, 1);
+  const hw::TransferCost up = hw::pcie_copy_time(hardware_, hw::CopyDirection::kHostToDevice, up_bytes, 1);
+  op.pcie_bytes = static_cast<double>(down_bytes + up_bytes);
+  op.bytes = kv_bytes + op.pcie_bytes;
+  op.time_ns = std::max(c_ns, m_ns) + down.time_ns + up.time_ns;
+  op.bound = c_ns >= m_ns ? "host_compute" : "host_memory";
+  if (explain) {
+    op.explain = fmt::format(
+        "host roofline: {:.0f} GFLOP/s ({} cores x {:.0f} GFLOP/s, assumed), {:.0f} % of {:.0f} GB/s DRAM, per tp "
+        "rank 1/{}; plus q/k/v down ({}) and output up ({}) over PCIe",
+        host_flops_ / 1e9, hardware_.host.cpu_cores, kHostFlopsPerCore / 1e9, config_.efficiency.host_memory * 100,
+        hardware_.host.dram_bytes_per_s / 1e9, config_.tp, format_bytes(down_bytes), format_bytes(up_bytes));
+  }
+  return op;
+}
+
+OpCost CostModel::weight_fetch(bool explain) const {
+  // FlexGen's weight placement: the host-resident share of one layer's weights (embedding and lm_head excluded:
+  // layer_weight_bytes_per_gpu) is copied to the GPU for every layer while the previous layer computes.
+  OpCost op;
+  op.name = "weight_fetch";
+  op.overlapped = true;
+  const auto bytes = static_cast<uint64_t>((1.0 - config_.weight_gpu_ratio) * layer_weight_bytes_);
+  const hw::TransferCost in = hw::pcie_copy_time(hardware_, hw::CopyDirection::kHostToDevice, bytes, 1);
+  op.bytes = op.pcie_bytes = static_cast<double>(bytes);
+  op.time_ns = in.time_ns;
+  op.bound = "pcie";
+  op.source = in.source == "measured" ? "measured" : "roofline";
+  if (explain) {
+    op.explain = fmt::format("{:.0f} % of a layer's {} from host memory ({}), overlapped with the layer's compute",
+                             (1.0 - config_.weight_gpu_ratio) * 100,
+                             format_bytes(static_cast<uint64_t>(layer_weight_bytes_)), in.source);
   }
   return op;
 }
@@ -234,7 +404,7 @@ OpCost CostModel::experts(double tokens, bool explain) const {
 
 std::vector<OpCost> CostModel::ops(const BatchShape& b, bool explain) const {
   std::vector<OpCost> out;
-  out.reserve(12);  // the most ops a forward pass lists
+  out.reserve(16);  // the most ops a forward pass lists
   const double t = static_cast<double>(padded_tokens(b));
   const double tp = config_.tp;
   const double hidden = static_cast<double>(model_.hidden_size);
@@ -248,19 +418,23 @@ std::vector<OpCost> CostModel::ops(const BatchShape& b, bool explain) const {
     out.push_back(elementwise("rope", 2.0 * t * (q_dim + kv_dim) * act_bytes_, explain));  // read + write q and k
   }
   out.push_back(attention(b, explain));
+  if (config_.page_selection) out.push_back(page_select(b, explain));
+  if (config_.cpu_attention) out.push_back(cpu_attention(b, explain));
   if (config_.offload) {
     // Score every token's partial key (memory-bound: reads ratio x head_dim of each key).
     const double partial_dim = static_cast<double>(model_.head_dim) * config_.partial_weight_ratio;
     OpCost pqk;
     pqk.name = "partial_qk";
-    pqk.bytes = b.partial_key_tokens * kv_dim * config_.partial_weight_ratio * dtype_bytes(config_.kv_dtype);
+    pqk.bytes = b.partial_key_tokens * kv_dim * config_.partial_weight_ratio * kv_element_bits(config_.kv_dtype) / 8.0;
     pqk.flops = 2.0 * q_dim / static_cast<double>(model_.head_dim) * partial_dim * b.partial_key_tokens;
     pqk.time_ns = roofline_ns(pqk.flops, compute_flops_ * config_.efficiency.gemm, pqk.bytes,
                               hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &pqk.bound);
     if (explain) pqk.explain = "roofline over the partial keys of every cached token (InfiniGen speculation)";
     out.push_back(pqk);
-    out.push_back(kv_fetch(b, explain));
   }
+  // CPU attention also sends new KV to the host (offload_tokens of GPU-attended, host-resident sequences).
+  if (config_.offload || config_.cpu_attention) out.push_back(kv_fetch(b, explain));
+  if (config_.weight_gpu_ratio < 1.0) out.push_back(weight_fetch(explain));
   out.push_back(gemm("o_proj", t, q_dim, hidden, explain));
   if (model_.is_moe()) {
     OpCost router = gemm("router", t, hidden, static_cast<double>(model_.num_experts), explain);
@@ -291,6 +465,9 @@ std::vector<OpCost> CostModel::ops(const BatchShape& b, bool explain) const {
   return out;
 }
 
+// Overlapped ops (kv_fetch, weight_fetch) are summed into one transfer stream beside the layer's compute: their
+// host-to-device parts share the one H2D copy engine, so they queue rather than overlap each other. (kv_fetch's
+// device-to-host part runs on the other engine; where it is the longer half, the sum overstates the stream.)
 SimTime CostModel::forward_ns(const BatchShape& b) const {
   if (b.num_tokens == 0) return 0;
   SimTime per_layer = 0, beside = 0, once = 0;

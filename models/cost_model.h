@@ -4,6 +4,9 @@
 // curves measured by `kvsim calibrate`, an operator uses them instead and says so (`source`, `explain`). A pure
 // function of
 // (ModelSpec, HardwareProfile, ExecConfig, BatchShape): easy to test, easy to cache.
+// KV-cache policies change it through ExecConfig switches, all off by default: KIVI's quantised KV with a residual
+// window, Quest's page selection (op page_select), FlexGen's CPU attention (op cpu_attention) and weight streaming
+// (op weight_fetch), InfiniGen's speculative fetch (ops partial_qk, kv_fetch).
 #pragma once
 
 #include <cstdint>
@@ -32,6 +35,10 @@ struct Efficiency {
   // Fused flash-attention prefill: FlashAttention-2 reaches 50-73 % of A100 peak in the forward pass
   // (Dao, 2023, fig. 4); 0.55 assumed.
   double attention_compute = 0.55;
+  // Attention on the host (FlexGen) streams the KV from DRAM: STREAM-like multi-threaded reads reach 70-80 % of
+  // the DRAM channels' peak on server CPUs (McCalpin's STREAM results; Intel/AMD memory tuning guides). Assumption:
+  // 0.75, the middle of that band; NUMA placement of the KV across sockets assumed local to the reading threads.
+  double host_memory = 0.75;
 };
 
 // Per-iteration host cost: scheduling, input preparation, sampling, kernel launches. Assumptions until calibrated:
@@ -64,6 +71,23 @@ struct ExecConfig {
   // and copied while the previous layer computes, so a layer takes max(compute, fetch).
   bool offload = false;
   double partial_weight_ratio = 0.2;
+  // KIVI (Liu et al., ICML 2024, sec. 4): with an integer kv_dtype, the most recent tokens of each sequence stay in
+  // full precision (`dtype`) until a group fills; KIVI keeps 32..128. The simulator reads this to fill
+  // BatchShape::residual_tokens; the cost model charges what that field says.
+  int64_t kv_residual_tokens = 0;
+  // Quest (Tang et al., ICML 2024, sec. 3): per page of page_size tokens a per-channel min and max of the keys;
+  // each decode query scores every page by an upper bound of q.k and reads only the top pages up to a token budget.
+  // The first dense_layers layers stay dense (Quest's evaluation leaves the first two layers dense: low sparsity
+  // there).
+  bool page_selection = false;
+  int64_t page_size = 16;
+  int64_t dense_layers = 2;
+  // FlexGen (Sheng et al., ICML 2023, sec. 4): decode attention over host-resident KV runs on the CPU, so the KV
+  // never crosses PCIe; only the new tokens' q, k, v go to the host and the attention output comes back.
+  bool cpu_attention = false;
+  // FlexGen's weight placement: this share of each layer's weights stays on the GPU, the rest streams from host
+  // memory for every layer, overlapped with the previous layer's compute (op weight_fetch).
+  double weight_gpu_ratio = 1.0;
   Efficiency efficiency;
   CpuOverhead cpu;
 };
@@ -82,12 +106,34 @@ struct BatchShape {
   double kv_read_tokens_window = 0;
   // Offloaded KV (InfiniGen): tokens whose partial keys a decode step scores, tokens it fetches from host memory,
   // and new tokens whose KV it sends there.
+  // Sequences whose KV lives on the host and whose attention runs on the GPU send their new tokens' KV there
+  // (offload_tokens); CPU-attended sequences (add_cpu_sequence) must not be counted here: their k and v already
+  // reach the host in cpu_attention's copy.
   double partial_key_tokens = 0;
   double fetch_tokens = 0;
   double offload_tokens = 0;
+  // KIVI: over the GPU-attended sequences, the KV tokens read that sit in the full-precision residual window,
+  // min(c + n, ExecConfig::kv_residual_tokens) per sequence. Charged in every layer (in a sliding layer capped by that
+  // layer's tokens read, exact while the residual is no longer than the window); ignored when kv_dtype == dtype.
+  double residual_tokens = 0;
+  // Quest: tokens whose page bounds the decode steps scan (each decode sequence's full cached context), and the
+  // tokens beyond the budget that the dense layers read in addition (a decode sequence with c cached tokens is added
+  // with cached = min(c, budget) and contributes c - min(c, budget) here).
+  double page_scan_tokens = 0;
+  double dense_extra_tokens = 0;
+  // CPU attention (FlexGen): the query-key pairs, KV tokens read and new tokens of the sequences whose attention
+  // runs on the host, kept apart from the GPU sums above. cpu_num_seqs lets the GPU side count only its own.
+  double cpu_attn_pairs = 0;
+  double cpu_kv_read_tokens = 0;
+  double cpu_attn_tokens = 0;
+  int64_t cpu_num_seqs = 0;
 
   // Add one sequence; `window` is the model's sliding window (0 = none).
   void add_sequence(int64_t cached_tokens, int64_t new_tokens, bool samples, int64_t window);
+  // Add one sequence whose attention runs on the CPU: counts num_seqs, num_tokens and num_sampled as add_sequence
+  // does, its pairs and KV read into the cpu_ fields. No sliding-window capping: FlexGen's models (OPT) have none,
+  // so a sliding-window model's CPU attention is charged as if every layer were full.
+  void add_cpu_sequence(int64_t cached_tokens, int64_t new_tokens, bool samples);
 };
 
 struct OpCost {
@@ -99,6 +145,7 @@ struct OpCost {
   std::string bound;                // "compute" | "memory" | "latency" | "measured"
   std::string explain;              // why this source: the curve used, or why none applied
   bool overlapped = false;          // runs beside the layer's compute (kv_fetch): a layer takes the longer of them
+  double pcie_bytes = 0;            // of `bytes`, those crossing PCIe (both directions): kv_fetch, weight_fetch, ...
 };
 
 class CostModel {
@@ -130,14 +177,21 @@ class CostModel {
   OpCost allreduce(double tokens, bool explain) const;
   OpCost experts(double tokens, bool explain) const;
   OpCost kv_fetch(const BatchShape& batch, bool explain) const;
+  OpCost page_select(const BatchShape& batch, bool explain) const;
+  OpCost cpu_attention(const BatchShape& batch, bool explain) const;
+  OpCost weight_fetch(bool explain) const;
 
   ModelSpec model_;
   hw::HardwareProfile hardware_;
   ExecConfig config_;
   double act_bytes_;
   double weight_bytes_;
-  DType gemm_dtype_;      // the math dtype of GEMMs (fp8 when the weights are fp8)
-  double compute_flops_;  // dense peak for the math dtype
+  DType gemm_dtype_;             // the math dtype of GEMMs (fp8 when the weights are fp8)
+  double compute_flops_;         // dense peak for the math dtype
+  double kv_quant_token_bytes_;  // KV bytes of one token in one layer on one GPU, in kv_dtype
+  double kv_full_token_bytes_;   // the same in dtype (KIVI's residual window)
+  double layer_weight_bytes_;    // one decoder layer's weights on one GPU (weight_fetch)
+  double host_flops_;            // host FP32 peak (cpu_attention); 0 unless cpu_attention
 };
 
 }  // namespace kvsim::models

@@ -133,8 +133,25 @@ int64_t kv_heads_per_gpu(const ModelSpec& m, int tp) {
   return std::max<int64_t>(1, m.num_kv_heads / tp);
 }
 
+double kv_element_bits(DType kv_dtype) {
+  switch (kv_dtype) {
+    case DType::kInt8:
+    case DType::kInt4:
+    case DType::kInt2:
+      // fp16 scale + fp16 zero point per group (KIVI sec. 4).
+      return dtype_bits(kv_dtype) + 32.0 / static_cast<double>(kKvQuantGroupSize);
+    case DType::kFp32:
+    case DType::kFp16:
+    case DType::kBf16:
+    case DType::kFp8:
+    case DType::kMxfp4:
+      return dtype_bits(kv_dtype);
+  }
+  return dtype_bits(kv_dtype);
+}
+
 double kv_bytes_per_token_layer(const ModelSpec& m, DType kv_dtype, int tp) {
-  return 2.0 * static_cast<double>(kv_heads_per_gpu(m, tp) * m.head_dim) * dtype_bytes(kv_dtype);
+  return 2.0 * static_cast<double>(kv_heads_per_gpu(m, tp) * m.head_dim) * kv_element_bits(kv_dtype) / 8.0;
 }
 
 double kv_bytes_per_token(const ModelSpec& m, DType kv_dtype, int tp) {
@@ -208,6 +225,17 @@ double weight_bytes_per_gpu(const ModelSpec& m, DType weight_dtype, int tp) {
   }
   elements += static_cast<double>(norm_params(m));
   return elements * bytes + expert_weight_bytes;
+}
+
+double layer_weight_bytes_per_gpu(const ModelSpec& m, DType weight_dtype, int tp) {
+  check_tp(tp);
+  // Mirrors weight_bytes_per_gpu's outside-the-layers terms: vocabulary-parallel embedding (and untied lm_head),
+  // the replicated position table, and the final norm (norm_params counts 2 per layer + 1).
+  const double vocab_rows = static_cast<double>(m.vocab_size) * static_cast<double>(m.hidden_size) / tp;
+  double outside = vocab_rows + static_cast<double>(position_table_params(m));
+  if (!m.tie_word_embeddings) outside += vocab_rows;
+  outside += static_cast<double>(norm_params(m)) / static_cast<double>(2 * m.num_layers + 1);
+  return weight_bytes_per_gpu(m, weight_dtype, tp) - outside * dtype_bytes(weight_dtype);
 }
 
 double linear_flops_per_token(const ModelSpec& m) {

@@ -76,7 +76,16 @@ void validate_model_spec(const ModelSpec& m);
 // (vLLM: each rank keeps max(1, kv_heads / tp) heads).
 int64_t kv_heads_per_gpu(const ModelSpec& m, int tp);
 
-// K and V bytes of one token in one layer on one GPU: 2 x kv_heads_per_gpu x head_dim x dtype bytes.
+// Integer KV formats quantise in groups of this many elements, each group carrying an fp16 scale and an fp16 zero
+// point (KIVI, Liu et al., ICML 2024, sec. 3-4: keys grouped per channel, values per token, group size 32).
+inline constexpr int64_t kKvQuantGroupSize = 32;
+
+// Storage bits of one KV element including its share of group metadata: dtype_bits plus 32 bits (fp16 scale + fp16
+// zero point) / kKvQuantGroupSize for int8, int4 and int2; the float formats carry none (fp8 uses a per-tensor
+// scale), and mxfp4's dtype_bits already include its E8M0 block scale.
+double kv_element_bits(DType kv_dtype);
+
+// K and V bytes of one token in one layer on one GPU: 2 x kv_heads_per_gpu x head_dim x kv_element_bits / 8.
 double kv_bytes_per_token_layer(const ModelSpec& m, DType kv_dtype, int tp = 1);
 
 // K and V bytes of one token over all layers on one GPU (sliding layers counted as if uncapped).
@@ -105,6 +114,11 @@ ParamCounts parameter_counts(const ModelSpec& m);
 // split by heads / MLP width; norms replicated). `weight_dtype` overrides the checkpoint dtype for all weights
 // except that MXFP4 experts stay MXFP4 unless the override is narrower.
 double weight_bytes_per_gpu(const ModelSpec& m, DType weight_dtype, int tp = 1);
+
+// The part of weight_bytes_per_gpu that belongs to the decoder layers (all of them): everything but the embedding
+// tables, the lm_head and the final norm. Divided by num_layers it is one layer's weights on one GPU (MoE and
+// sliding-window layers hold the same weights as the others), what a layer-wise weight stream (FlexGen) moves.
+double layer_weight_bytes_per_gpu(const ModelSpec& m, DType weight_dtype, int tp = 1);
 
 // Forward FLOPs per token excluding attention's score/value products (2 x active parameters touched by a
 // matrix multiply, lm_head included).

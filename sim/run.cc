@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "sim/cache/presets.h"
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
 #include "sim/core/rng.h"
@@ -13,6 +14,11 @@
 #include "traces/workload.h"
 
 namespace kvsim::sim {
+
+namespace {
+// Quest leaves its first two layers dense (Tang et al., ICML 2024, sec. 4: sparsity is low there).
+constexpr int64_t kQuestDenseLayers = 2;
+}  // namespace
 
 models::ExecConfig exec_config(const Scenario& s) {
   models::ExecConfig c;
@@ -23,8 +29,14 @@ models::ExecConfig exec_config(const Scenario& s) {
   c.cuda_graphs = !s.engine.enforce_eager;
   c.block_size = s.cache.block_size;
   c.eager_attention = c.score_accumulation = s.cache.retention == "h2o";
-  c.offload = s.cache.placement == "offload";
+  c.offload = s.cache.selection == "speculative";
   c.partial_weight_ratio = s.cache.partial_weight_ratio;
+  c.kv_residual_tokens = s.cache.residual_tokens;
+  c.page_selection = s.cache.selection == "pages";
+  c.page_size = s.cache.page_size;
+  c.dense_layers = std::min<int64_t>(kQuestDenseLayers, s.model.num_layers);
+  c.cpu_attention = s.cache.compute_attention_on == "cpu";
+  c.weight_gpu_ratio = s.cache.weights_gpu_ratio;
   return c;
 }
 
@@ -55,24 +67,32 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
   metrics::CollectorConfig mc;
   mc.replicas = s.cluster.replicas;
   mc.kv_blocks_total = result.plan.num_gpu_blocks;
-  mc.block_bytes = result.plan.block_bytes;
+  mc.block_bytes = result.plan.gpu_kv_bytes(1);  // GPU bytes per block (0 when the pool is in host memory)
   mc.kv_capacity_tokens = result.plan.kv_capacity_tokens();
   mc.weights_bytes = result.plan.weights_bytes;
   mc.static_hbm_bytes = result.plan.static_bytes();
   mc.slo_ttft_ms = s.slo.ttft_ms.value_or(0);
   mc.slo_tpot_ms = s.slo.tpot_ms.value_or(0);
   mc.memory_interval_ns = static_cast<SimTime>(s.output.memory_interval_ms * kNsPerMs);
-  if (s.cache.placement == "offload") {
-    mc.notes.push_back(fmt::format(
-        "infinigen was published for static batches on OPT and Llama-2 (Lee et al., OSDI 2024); {} under continuous "
-        "batching is an extrapolation, and its token selection is modelled as the max_kv_ratio cap ({})",
-        s.model.name, s.cache.max_kv_ratio));
+  const std::string note = cache::extrapolation_note(cache::preset(s.cache.policy), s.engine.version, s.model.name,
+                                                     s.model.num_kv_heads, s.model.num_attention_heads);
+  if (!note.empty()) mc.notes.push_back(note);
+  if (s.cache.selection == "speculative") {
+    mc.notes.push_back(
+        fmt::format("speculative selection is modelled as fetching max_kv_ratio ({}) of each "
+                    "sequence's tokens per layer, the cap InfiniGen's selection stays under",
+                    s.cache.max_kv_ratio));
   }
-  if (s.cache.retention == "h2o") {
-    mc.notes.push_back(fmt::format(
-        "h2o was published for multi-head-attention models under static batching (Zhang et al., NeurIPS 2023); "
-        "{} ({} KV heads for {} query heads) under continuous batching is an extrapolation",
-        s.model.name, s.model.num_kv_heads, s.model.num_attention_heads));
+  if (s.cache.retention != "full" || s.cache.selection != "all") {
+    mc.notes.push_back(
+        "retention_attention and retention_early_facts are a synthetic proxy (sim/cache/quality.h), "
+        "an assumption, not a measurement of model quality");
+  }
+  if (s.cache.residual_tokens > 0) {
+    mc.notes.push_back(
+        fmt::format("{} KV keeps every token: its retention is 1.0, and the accuracy cost of "
+                    "quantisation is not modelled",
+                    dtype_name(s.cache.precision)));
   }
   metrics::Collector collector(mc, requests_csv ? &requests_csv->stream() : nullptr,
                                memory_csv ? &memory_csv->stream() : nullptr);

@@ -74,9 +74,9 @@ int64_t eager_prefill_limit(const Scenario& s) {
   return t;
 }
 
-void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset) {
+void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, const std::string& retention) {
   EngineConfig& c = s.engine;
-  c.version = e.get_choice("version", preset.engine.empty() ? "v1" : preset.engine, {"v1", "v0"});
+  c.version = e.get_choice("version", preset.engine.empty() ? "v1" : preset.engine, {"v1", "v0", "static"});
   const bool v1 = c.version == "v1";
   const bool large = s.hardware.gpu.hbm_bytes >= kLargeGpuBytes;
   c.max_model_len = e.get_int("max_model_len", s.model.max_position_embeddings, 1, int64_t{1} << 32);
@@ -84,11 +84,14 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset) 
   if (v1 && !c.chunked_prefill) {
     e.fail("chunked_prefill", "the v1 engine always chunks prefills; set engine.version: v0 to turn it off");
   }
+  if (c.version == "static" && c.chunked_prefill) {
+    e.fail("chunked_prefill", "the static engine prefills each batch's whole prompts together; it cannot chunk them");
+  }
   const int64_t default_tokens = large ? 8192 : 2048;
   const bool whole_prompts = !c.chunked_prefill;
   // Eager attention (H2O) holds a whole prompt's fp32 scores at once: by default the engine takes whole prompts up
   // to the size whose scores fill half of the memory left after the weights; longer prompts are rejected.
-  const bool eager = preset.retention == "h2o";
+  const bool eager = retention == "h2o";
   int64_t whole_default = std::max(c.max_model_len, default_tokens);
   if (eager) whole_default = std::min(whole_default, eager_prefill_limit(s));
   c.max_num_batched_tokens =
@@ -110,15 +113,37 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset) 
   e.finish();
 }
 
+bool is_integer_kv(DType t) { return t == DType::kInt8 || t == DType::kInt4 || t == DType::kInt2; }
+
+// FlexGen's weight placement when the scenario does not set it: all on the GPU when they fit beside the
+// activations, else the largest multiple of 5 % of the layers' weights that leaves room for them, the embeddings and
+// lm_head, and a double buffer of streamed layers.
+double default_weights_gpu_ratio(const Scenario& s) {
+  const int tp = static_cast<int>(s.cluster.tensor_parallel);
+  const double usable = s.engine.gpu_memory_utilization * static_cast<double>(s.hardware.gpu.hbm_bytes);
+  const double layers = models::layer_weight_bytes_per_gpu(s.model, s.weight_dtype, tp);
+  const double others = models::weight_bytes_per_gpu(s.model, s.weight_dtype, tp) - layers;
+  const double reserve = static_cast<double>(models::activation_peak_bytes(s.model, s.engine.max_num_batched_tokens,
+                                                                           s.engine.max_num_seqs, s.dtype, tp) +
+                                             models::kNonTorchBytes) +
+                         others + 2.0 * layers / static_cast<double>(s.model.num_layers);
+  const double ratio = (usable - reserve) / layers;
+  return ratio >= 1.0 ? 1.0 : std::max(0.05, std::floor(ratio * 20.0) / 20.0);
+}
+
 void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset) {
   CacheConfig& k = s.cache;
   k.policy = preset.name;
   c.raw("policy");  // read by parse_scenario to pick the preset
   k.layout = c.get_choice("layout", preset.layout, cache::layout_names());
-  k.retention = c.get_choice("retention", preset.retention, {"full", "h2o"});
+  k.retention = c.get_choice("retention", preset.retention, {"full", "h2o", "streaming", "snapkv", "adaptive"});
   k.heavy_ratio = c.get_double("heavy_ratio", 0.1, 0, 1);
   k.recent_ratio = c.get_double("recent_ratio", 0.1, 0, 1);
   k.budget_tokens = c.opt_int("budget_tokens", 1, int64_t{1} << 40);
+  k.sink_tokens = c.get_int("sink_tokens", 4, 0, int64_t{1} << 20);
+  k.window_tokens = c.get_int("window_tokens", 2044, 1, int64_t{1} << 40);
+  k.adaptive_prompt_tokens = c.get_int("adaptive_prompt_tokens", 8192, 1, int64_t{1} << 40);
+  k.adaptive_pressure = c.get_double("adaptive_pressure", 0.5, 0, 1);
   if (k.heavy_ratio + k.recent_ratio > 1) {
     c.fail("recent_ratio", fmt::format("cache.heavy_ratio + cache.recent_ratio must be <= 1, found {} + {}",
                                        k.heavy_ratio, k.recent_ratio));
@@ -126,50 +151,129 @@ void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset) {
   if (k.retention == "h2o" && !k.budget_tokens && k.heavy_ratio + k.recent_ratio <= 0) {
     c.fail("heavy_ratio", "h2o keeps no tokens: set cache.heavy_ratio / cache.recent_ratio or cache.budget_tokens");
   }
-  if ((k.retention == "h2o") != (k.layout == "budget")) {
-    c.fail(k.retention == "h2o" ? "layout" : "retention",
-           fmt::format("retention '{}' with layout '{}': an evicting retention keeps a fixed per-sequence buffer "
-                       "(layout: budget), and only it does",
+  const bool evicting = k.retention == "h2o" || k.retention == "streaming";
+  const bool compressing = k.retention == "snapkv" || k.retention == "adaptive";
+  if (evicting != (k.layout == "budget")) {
+    c.fail(evicting ? "layout" : "retention",
+           fmt::format("retention '{}' with layout '{}': an evicting retention (h2o, streaming) keeps a fixed "
+                       "per-sequence buffer (layout: budget), and only it does",
                        k.retention, k.layout));
   }
-  if (k.retention == "h2o" && s.engine.chunked_prefill) {
-    c.fail("retention", "h2o scores whole prompts at once and cannot chunk them: set engine.version: v0");
+  if (compressing && k.layout != "paged") {
+    c.fail("layout", fmt::format("retention '{}' holds a whole prompt while prefilling and frees most of it after: "
+                                 "it needs cache.layout: paged, found '{}'",
+                                 k.retention, k.layout));
   }
-  k.placement = c.get_choice("placement", preset.placement, {"gpu", "offload"});
-  k.selection = c.get_choice("selection", preset.selection, {"all", "speculative"});
+  if (compressing && k.budget_tokens && *k.budget_tokens < kSnapKvObservationTokens) {
+    c.fail("budget_tokens",
+           fmt::format("retention '{}' keeps the prompt's last {} tokens (its observation window) at "
+                       "least: budget_tokens must be >= {}, found {}",
+                       k.retention, kSnapKvObservationTokens, kSnapKvObservationTokens, *k.budget_tokens));
+  }
+  if (k.retention == "h2o" && s.engine.chunked_prefill) {
+    c.fail("retention", "h2o scores whole prompts at once and cannot chunk them: set engine.version: v0 or static");
+  }
+  k.placement = c.get_choice("placement", preset.placement, {"gpu", "offload", "tiered"});
+  k.selection = c.get_choice("selection", preset.selection, {"all", "speculative", "pages"});
+  k.compute_attention_on = c.get_choice("compute_attention_on", preset.compute_attention_on, {"gpu", "cpu"});
   k.partial_weight_ratio = c.get_double("partial_weight_ratio", 0.2, 0, 1, true);
   k.max_kv_ratio = c.get_double("max_kv_ratio", 0.2, 0, 1, true);
+  k.token_budget = c.get_int("token_budget", 2048, 1, int64_t{1} << 40);
+  k.block_size = c.get_int("block_size", 16, 1, 4096);
+  k.page_size = c.get_int("page_size", k.block_size, 1, 4096);
   k.host_kv_bytes = c.opt_bytes("host_kv_bytes")
                         .value_or(s.hardware.host.dram_bytes /
                                   static_cast<uint64_t>(std::max<int64_t>(1, s.hardware.gpus_per_node)) / 2);
-  if ((k.placement == "offload") != (k.selection == "speculative")) {
-    c.fail(k.placement == "offload" ? "selection" : "placement",
-           fmt::format("placement '{}' with selection '{}': with the KV in host memory each step must fetch only "
-                       "the tokens it selects (selection: speculative), and selection needs the KV offloaded",
+  k.disk_kv_bytes = c.opt_bytes("disk_kv_bytes").value_or(0);
+  k.disk_bytes_per_s = c.get_double("disk_bytes_per_s", 6.9e9, 0, yaml::kInf, true);
+  const bool offload = k.placement == "offload";
+  const bool cpu = k.compute_attention_on == "cpu";
+  if (k.selection == "speculative" && !offload) {
+    c.fail("selection", fmt::format("selection 'speculative' fetches each layer's selected tokens from a KV kept in "
+                                    "host memory: it needs cache.placement: offload, found '{}'",
+                                    k.placement));
+  }
+  if (cpu && !(offload && k.selection == "all")) {
+    c.fail("compute_attention_on",
+           fmt::format("attention on the CPU reads a KV that lives in host memory (FlexGen): it needs "
+                       "cache.placement: offload and cache.selection: all, found placement '{}', selection '{}'",
                        k.placement, k.selection));
   }
-  if (k.placement == "offload" && s.engine.chunked_prefill) {
+  if (offload && k.selection != "speculative" && !cpu) {
     c.fail("placement",
-           "an offloaded KV prefills whole prompts on the GPU and sends them to the host (InfiniGen's "
-           "engine): set engine.version: v0");
+           "with the KV in host memory each step must either fetch only the tokens it selects (cache.selection: "
+           "speculative) or compute attention where the KV lives (cache.compute_attention_on: cpu)");
   }
-  if (k.placement == "offload" && k.host_kv_bytes == 0) c.fail("host_kv_bytes", "the host KV pool has no capacity");
-  if (k.placement == "offload" && k.layout != "paged") {
+  if (offload && s.engine.chunked_prefill) {
+    c.fail("placement",
+           "an offloaded KV prefills whole prompts on the GPU and sends them to the host (InfiniGen's and FlexGen's "
+           "engines): set engine.version: static or v0");
+  }
+  if ((offload || k.placement == "tiered") && k.host_kv_bytes == 0) {
+    c.fail("host_kv_bytes", fmt::format("placement '{}' keeps KV in host memory, but the host tier has no capacity "
+                                        "(cache.host_kv_bytes: 0)",
+                                        k.placement));
+  }
+  if (k.selection == "speculative" && k.layout != "paged") {
     c.fail("layout", "an offloaded KV keeps its partial keys in paged blocks: set cache.layout: paged");
   }
-  k.block_size = c.get_int("block_size", 16, 1, 4096);
+  if (k.selection != "all" && k.retention != "full") {
+    c.fail("selection", fmt::format("selection '{}' chooses among every token kept, so it needs cache.retention: full, "
+                                    "found '{}'",
+                                    k.selection, k.retention));
+  }
+  if (k.selection == "pages" && k.placement != "gpu") {
+    c.fail("selection", "selection 'pages' (Quest) reads pages of a KV held on the GPU: set cache.placement: gpu");
+  }
+  if (k.selection == "pages" && k.token_budget < k.page_size) {
+    c.fail("token_budget", fmt::format("the token budget must hold at least one page: {} < cache.page_size {}",
+                                       k.token_budget, k.page_size));
+  }
   const bool v1 = s.engine.version == "v1";
   k.preemption = c.get_choice("preemption", preset.preemption, {"recompute", "swap"});
-  if (v1 && k.preemption == "swap") {
-    c.fail("preemption", "the v1 engine preempts by recompute only; set engine.version: v0 to swap");
+  if (k.preemption == "swap" && s.engine.version != "v0") {
+    c.fail("preemption", "only the v0 engine preempts by swapping; set engine.version: v0");
   }
   k.swap_space_bytes = c.opt_bytes("swap_space_bytes").value_or(4ull << 30);
-  // Automatic prefix caching is vLLM V1's; the paper engine and the reservation systems had none.
-  k.prefix_caching = c.get_bool("prefix_caching", v1 && k.layout == "paged" && k.placement == "gpu");
-  k.precision = read_dtype(c, "precision", s.dtype);
+  // Automatic prefix caching is vLLM V1's; the paper engine and the reservation systems had none. A tiered
+  // placement is a prefix tier and needs it.
+  const bool tiered = k.placement == "tiered";
+  k.prefix_caching = c.get_bool("prefix_caching",
+                                tiered || (v1 && k.layout == "paged" && k.placement == "gpu" && k.retention == "full"));
+  if (k.prefix_caching && k.retention != "full") {
+    c.fail("prefix_caching", fmt::format("retention '{}' rewrites each sequence's prompt KV, so its blocks cannot be "
+                                         "shared: set cache.prefix_caching: false",
+                                         k.retention));
+  }
+  if (tiered && !k.prefix_caching) {
+    c.fail("prefix_caching",
+           "a tiered placement keeps evicted prefix blocks for reuse: it needs "
+           "cache.prefix_caching: true");
+  }
+  if (tiered && (k.retention != "full" || k.selection != "all")) {
+    c.fail("placement",
+           "a tiered placement holds whole prefix blocks: it needs cache.retention: full and "
+           "cache.selection: all");
+  }
+  k.precision = read_dtype(c, "precision", preset.precision.empty() ? s.dtype : *parse_dtype(preset.precision));
+  const bool quantised = is_integer_kv(k.precision);
+  // KIVI keeps the last 128 tokens in full precision by default (Liu et al., ICML 2024, sec. 4: residual length
+  // R = 128 with group size 32; it studies 32..128).
+  k.residual_tokens = c.get_int("residual_tokens", quantised ? 128 : 0, 0, int64_t{1} << 20);
+  if (k.residual_tokens > 0 && !quantised) {
+    c.fail("residual_tokens", fmt::format("a full-precision residual window only exists for integer KV "
+                                          "(cache.precision int8 / int4 / int2), found precision {}",
+                                          dtype_name(k.precision)));
+  }
+  const auto weights_ratio = c.opt_double("weights_gpu_ratio", 0, 1, true);
+  k.weights_gpu_ratio = weights_ratio ? *weights_ratio : (cpu ? default_weights_gpu_ratio(s) : 1.0);
+  if (k.weights_gpu_ratio < 1.0 && s.engine.chunked_prefill) {
+    c.fail("weights_gpu_ratio",
+           "streaming weights from host memory runs whole-batch iterations (FlexGen): set "
+           "engine.version: static or v0");
+  }
   c.finish();
 }
-
 }  // namespace
 
 Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vector<std::string>& overrides) {
@@ -200,9 +304,11 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
   s.check_invariants = top.get_bool("check_invariants", false);
 
   // The preset first: it supplies defaults to the engine and cache sections.
-  const cache::Preset& preset = cache::preset(top.child("cache").get_choice("policy", "vllm", policy_names()));
-  parse_engine(top.child("engine"), s, preset);
-  parse_cache(top.child("cache"), s, preset);
+  const yaml::Map cache_map = top.child("cache");
+  const cache::Preset& preset = cache::preset(cache_map.get_choice("policy", "vllm", policy_names()));
+  const std::string retention = cache_map.has("retention") ? cache_map.get_string("retention", "") : preset.retention;
+  parse_engine(top.child("engine"), s, preset, retention);
+  parse_cache(cache_map, s, preset);
 
   s.workload = traces::parse_workload(top.child("workload"));
   if (!s.workload.trace.empty()) s.workload.trace = resolve_relative(s.workload.trace, file);
@@ -260,18 +366,29 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   c["layout"] = s.cache.layout;
   c["retention"] = s.cache.retention;
   c["heavy_ratio"] = hw::yaml_number(s.cache.heavy_ratio);
+  c["sink_tokens"] = s.cache.sink_tokens;
+  c["window_tokens"] = s.cache.window_tokens;
+  c["adaptive_prompt_tokens"] = s.cache.adaptive_prompt_tokens;
+  c["adaptive_pressure"] = hw::yaml_number(s.cache.adaptive_pressure);
   c["recent_ratio"] = hw::yaml_number(s.cache.recent_ratio);
   if (s.cache.budget_tokens) c["budget_tokens"] = *s.cache.budget_tokens;
   c["placement"] = s.cache.placement;
   c["selection"] = s.cache.selection;
   c["partial_weight_ratio"] = hw::yaml_number(s.cache.partial_weight_ratio);
   c["max_kv_ratio"] = hw::yaml_number(s.cache.max_kv_ratio);
+  c["token_budget"] = s.cache.token_budget;
+  c["page_size"] = s.cache.page_size;
   c["host_kv_bytes"] = s.cache.host_kv_bytes;
+  c["disk_kv_bytes"] = s.cache.disk_kv_bytes;
+  c["disk_bytes_per_s"] = hw::yaml_number(s.cache.disk_bytes_per_s);
   c["block_size"] = s.cache.block_size;
   c["preemption"] = s.cache.preemption;
   c["swap_space_bytes"] = s.cache.swap_space_bytes;
   c["prefix_caching"] = s.cache.prefix_caching;
   c["precision"] = std::string(dtype_name(s.cache.precision));
+  c["residual_tokens"] = s.cache.residual_tokens;
+  c["compute_attention_on"] = s.cache.compute_attention_on;
+  c["weights_gpu_ratio"] = hw::yaml_number(s.cache.weights_gpu_ratio);
   n["cache"] = c;
   n["workload"] = traces::workload_to_yaml(s.workload);
   YAML::Node cl;

@@ -20,7 +20,7 @@ namespace kvsim::sim {
 // vLLM engine settings. Defaults follow vLLM: V1 engine; 8192 batched tokens and 1024 sequences on GPUs with
 // >= 70 GiB, 2048 and 256 below (vLLM engine arguments, OpenAI-compatible server defaults).
 struct EngineConfig {
-  std::string version = "v1";  // v1 | v0
+  std::string version = "v1";  // v1 | v0 | static (FlexGen-style: a batch runs to completion before the next)
   int64_t max_num_seqs = 0;
   int64_t max_num_batched_tokens = 0;
   int64_t max_model_len = 0;  // default: the model's max_position_embeddings
@@ -33,25 +33,45 @@ struct EngineConfig {
 
 struct CacheConfig {
   std::string policy = "vllm";
-  std::string layout = "paged";            // paged | reserve | pow2 | oracle | budget (default: the preset's)
-  std::string retention = "full";          // full | h2o (default: the preset's)
-  double heavy_ratio = 0.1;                // h2o: heavy hitters kept, share of the prompt (H2O paper: 10 %)
-  double recent_ratio = 0.1;               // h2o: recent tokens kept, share of the prompt (H2O paper: 10 %)
-  std::optional<int64_t> budget_tokens;    // h2o: an absolute budget instead of the ratios
-  std::string placement = "gpu";           // gpu | offload (the full KV lives in host memory)
-  std::string selection = "all";           // all | speculative (InfiniGen: fetch predicted tokens per layer)
+  std::string layout = "paged";           // paged | reserve | pow2 | oracle | budget (default: the preset's)
+  std::string retention = "full";         // full | h2o | streaming | snapkv | adaptive (default: the preset's)
+  double heavy_ratio = 0.1;               // h2o: heavy hitters kept, share of the prompt (H2O paper: 10 %)
+  double recent_ratio = 0.1;              // h2o: recent tokens kept, share of the prompt (H2O paper: 10 %)
+  std::optional<int64_t> budget_tokens;   // h2o: an absolute budget instead of the ratios; snapkv / adaptive: the
+                                          // prompt KV kept after prefill (default kSnapKvBudgetTokens)
+  int64_t sink_tokens = 4;                // streaming: attention sinks kept (StreamingLLM, Xiao et al., ICLR 2024: 4)
+  int64_t window_tokens = 2044;           // streaming: recent window (4 sinks + 2044 = a 2048-token cache)
+  int64_t adaptive_prompt_tokens = 8192;  // adaptive: prompts at least this long may be compressed
+  double adaptive_pressure = 0.5;         // adaptive: ... when at least this share of the KV pool is in use at arrival
+  std::string placement = "gpu";  // gpu | offload (the full KV lives in host memory) | tiered (GPU -> host -> disk)
+  std::string selection = "all";  // all | speculative (InfiniGen) | pages (Quest)
   // InfiniGen (Lee et al., OSDI 2024; its repository's figure-14 script): partial keys of 0.2 of the key columns stay
   // on the GPU; at most max_kv_ratio of the context is fetched per (sequence, head) each layer (max-num-kv 400 of
   // a 1920-token prompt ~ 0.2).
   double partial_weight_ratio = 0.2;
   double max_kv_ratio = 0.2;
-  uint64_t host_kv_bytes = 0;              // offload: host KV pool per GPU (default: half the host's DRAM per GPU)
-  int64_t block_size = 16;                 // tokens per block (vLLM default 16)
-  std::string preemption = "recompute";    // recompute | swap (swap only with engine v0)
-  uint64_t swap_space_bytes = 4ull << 30;  // host swap space per GPU (vLLM default swap_space = 4 GiB)
-  bool prefix_caching = true;              // v1 default on, v0 off
-  DType precision = DType::kBf16;          // KV dtype, default = dtype
+  // Quest (Tang et al., ICML 2024): tokens read per decode step in the sparse layers, in pages of page_size tokens
+  // (its evaluation uses 16-token pages and budgets of 256..4096 tokens); its first 2 layers stay dense.
+  int64_t token_budget = 2048;
+  int64_t page_size = 16;
+  uint64_t host_kv_bytes = 0;  // offload / tiered: host KV pool per GPU (default: half the host's DRAM per GPU)
+  uint64_t disk_kv_bytes = 0;  // tiered: disk tier per GPU (0 = none)
+  // tiered: disk read rate. Samsung PM9A3 (PCIe 4 NVMe data-centre SSD) datasheet: 6,900 MB/s sequential read.
+  double disk_bytes_per_s = 6.9e9;
+  int64_t block_size = 16;                   // tokens per block (vLLM default 16)
+  std::string preemption = "recompute";      // recompute | swap (swap only with engine v0)
+  uint64_t swap_space_bytes = 4ull << 30;    // host swap space per GPU (vLLM default swap_space = 4 GiB)
+  bool prefix_caching = true;                // v1 default on, v0 off
+  DType precision = DType::kBf16;            // KV dtype, default = dtype
+  int64_t residual_tokens = 0;               // integer KV: recent tokens kept in full precision (KIVI: 32..128)
+  std::string compute_attention_on = "gpu";  // gpu | cpu (FlexGen: attention where the KV lives)
+  double weights_gpu_ratio = 1.0;            // share of the weights resident on the GPU (FlexGen); the rest streams
 };
+
+// SnapKV (Li et al., 2024, "SnapKV: LLM Knows What You are Looking for Before Generation", sec. 5): prompt KV
+// capacities of 1024..4096 tokens evaluated, with an observation window of the prompt's last 32 tokens.
+inline constexpr int64_t kSnapKvBudgetTokens = 2048;
+inline constexpr int64_t kSnapKvObservationTokens = 32;
 
 struct ClusterConfig {
   int64_t replicas = 1;

@@ -34,6 +34,7 @@ WorkloadSpec parse_workload(const yaml::Map& w) {
   spec.duration_s = w.opt_double("duration_s", 0, 9.2e9, true);  // 9.2e9 s: the int64 ns limit
   spec.trace = w.get_string("trace", "");
   spec.shared_prefix_tokens = w.get_int("shared_prefix_tokens", 0, 0, int64_t{1} << 30);
+  spec.shared_prefix_count = w.get_int("shared_prefix_count", 1, 1, int64_t{1} << 30);
   if (!spec.trace.empty()) {
     spec.trace_format = w.get_choice("trace_format", "auto", trace_formats());
     for (const std::string key : {"arrival", "prompt_tokens", "output_tokens"}) {
@@ -81,6 +82,7 @@ YAML::Node workload_to_yaml(const WorkloadSpec& spec) {
   if (spec.requests) n["requests"] = *spec.requests;
   if (spec.duration_s) n["duration_s"] = number_text(*spec.duration_s);
   if (spec.shared_prefix_tokens > 0) n["shared_prefix_tokens"] = spec.shared_prefix_tokens;
+  if (spec.shared_prefix_count > 1) n["shared_prefix_count"] = spec.shared_prefix_count;
   if (!spec.trace.empty()) {
     n["trace"] = spec.trace;
     n["trace_format"] = spec.trace_format;
@@ -125,7 +127,7 @@ std::unique_ptr<RequestSource> make_request_source(const WorkloadSpec& spec, con
     }
   }
   if (spec.shared_prefix_tokens > 0) {
-    inner = std::make_unique<SharedPrefixSource>(std::move(inner), spec.shared_prefix_tokens);
+    inner = std::make_unique<SharedPrefixSource>(std::move(inner), spec.shared_prefix_tokens, spec.shared_prefix_count);
   }
   return std::make_unique<LimitedSource>(std::move(inner), spec.requests, duration_ns);
 }

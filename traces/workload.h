@@ -34,6 +34,9 @@ struct WorkloadSpec {
   // Every request's prompt starts with the same N tokens, added to its sampled length, as vLLM benchmark_serving's
   // random dataset does with --random-prefix-len. Drives prefix caching.
   int64_t shared_prefix_tokens = 0;
+  // How many distinct shared prefixes (system prompts of different applications or tenants) there are: request i
+  // carries prefix (i mod count) + 1.
+  int64_t shared_prefix_count = 1;
 
   bool operator==(const WorkloadSpec&) const = default;
 };

@@ -25,7 +25,18 @@ struct SeqKv {
   int64_t prefix_tokens = 0;
   int64_t reserved_tokens = 0;  // reserved at admission by reservation layouts (0: paged, grows on demand)
   int64_t keep_at_most = 0;     // evicting retention: tokens kept at most (0: all)
-  int64_t extra_blocks = 0;     // fixed GPU blocks beside the tokens' (offload: the fetch double buffer)
+  int64_t extra_blocks = 0;     // fixed GPU blocks beside the tokens' (offload: the fetch double buffer; KIVI: the
+                                // full-precision residual window)
+  int64_t compress_after = 0;   // compressing retention (SnapKV): past this many tokens the prompt keeps keep_prompt
+  int64_t keep_prompt = 0;
+};
+
+// Prefix blocks a tiered placement moved since the last call: loaded back to the GPU from host memory or disk (a
+// prefix hit below the GPU tier), and demoted from the GPU to host memory (written out as they leave).
+struct TierMoves {
+  int64_t host_loads = 0;
+  int64_t disk_loads = 0;
+  int64_t demoted = 0;
 };
 
 class CachePolicy {
@@ -53,8 +64,10 @@ class CachePolicy {
   int64_t free_blocks() const { return total_blocks() - used_blocks(); }
   // Distinct token states held (a shared block counts once).
   virtual int64_t stored_tokens() const = 0;
-  // Tokens whose full KV sits in the host pool (offloaded placement), else 0.
+  // Tokens whose full KV sits in the host pool (offloaded placement) or host tier (tiered placement), else 0.
   virtual int64_t host_tokens() const = 0;
+  // Tiered placement: the moves between tiers since the last call (then reset).
+  virtual TierMoves take_tier_moves() { return {}; }
   // Lifetime counters for conservation: allocated = freed + cached at any quiet point.
   virtual int64_t blocks_allocated() const = 0;
   virtual int64_t blocks_freed() const = 0;

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <list>
 #include <unordered_map>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -21,7 +22,13 @@ class PagedPolicy final : public CachePolicy {
   PagedPolicy(const sim::Scenario& scenario, const sim::MemoryPlan& plan)
       : plan_(plan),
         // Hybrid (sliding-window) models keep per-group caches in vLLM; kvsim shares full-attention blocks only.
-        prefix_caching_(scenario.cache.prefix_caching && plan.sliding_groups == 0) {}
+        prefix_caching_(scenario.cache.prefix_caching && plan.sliding_groups == 0),
+        tiered_(scenario.cache.placement == "tiered" && prefix_caching_) {
+    if (tiered_) {
+      host_.capacity = static_cast<int64_t>(scenario.cache.host_kv_bytes / plan.block_bytes);
+      disk_.capacity = static_cast<int64_t>(scenario.cache.disk_kv_bytes / plan.block_bytes);
+    }
+  }
 
   int64_t blocks_for_tokens(int64_t tokens) const override { return plan_.blocks_for_tokens(tokens); }
 
@@ -33,6 +40,12 @@ class PagedPolicy final : public CachePolicy {
     const int64_t need = blocks_needed(seq, tokens);
     tokens = kept(seq, tokens);
     if (need > free_blocks()) return false;
+    if (need < 0) {
+      // A compressing retention shrank the sequence (SnapKV after prefill): its surplus blocks go back.
+      used_ += need;
+      freed_ -= need;
+      seq.blocks += need;
+    }
     // Offloaded: every token's full KV also needs room in the host pool.
     if (plan_.offload && host_tokens_ + tokens - seq.tokens > plan_.host_capacity_tokens) return false;
     if (plan_.offload) host_tokens_ += tokens - seq.tokens;
@@ -71,6 +84,7 @@ class PagedPolicy final : public CachePolicy {
     int64_t i = 0;
     for (; i < full; ++i) {
       auto it = table_.find(key(seq.prefix_id, i));
+      if (it == table_.end() && tiered_) it = load_from_tier(key(seq.prefix_id, i));
       if (it == table_.end()) break;
       if (it->second.refs++ == 0) {
         lru_.erase(it->second.lru);
@@ -101,7 +115,8 @@ class PagedPolicy final : public CachePolicy {
   int64_t used_blocks() const override { return used_; }
   int64_t cached_blocks() const override { return cached_; }
   int64_t stored_tokens() const override { return stored_; }
-  int64_t host_tokens() const override { return host_tokens_; }
+  int64_t host_tokens() const override { return tiered_ ? host_.size() * plan_.block_size : host_tokens_; }
+  TierMoves take_tier_moves() override { return std::exchange(moves_, TierMoves{}); }
   int64_t blocks_allocated() const override { return allocated_; }
   int64_t blocks_freed() const override { return freed_; }
 
@@ -127,6 +142,7 @@ class PagedPolicy final : public CachePolicy {
     if (used_ != own + live) return fmt::format("{} blocks in use, sequences hold {}", used_, own + live);
     if (cached_ != idle || cached_ != static_cast<int64_t>(lru_.size())) return "cached block count is off";
     if (stored_ != tokens + live * plan_.block_size) return "stored token count is off";
+    if (host_.size() > host_.capacity || disk_.size() > disk_.capacity) return "a KV tier is above its capacity";
     if (used_ + cached_ > plan_.num_gpu_blocks) {
       return fmt::format("{} blocks used and {} cached, above the capacity of {}", used_, cached_,
                          plan_.num_gpu_blocks);
@@ -140,9 +156,63 @@ class PagedPolicy final : public CachePolicy {
     std::list<uint64_t>::iterator lru;
   };
 
-  // An evicting retention (H2O) keeps at most its budget: each new token replaces an evicted one.
+  // An evicting retention (H2O, StreamingLLM) keeps at most its budget: each new token replaces an evicted one. A
+  // compressing one (SnapKV) keeps keep_prompt of the prompt once past it, plus every later token.
   static int64_t kept(const SeqKv& seq, int64_t tokens) {
-    return seq.keep_at_most > 0 ? std::min(tokens, seq.keep_at_most) : tokens;
+    if (seq.keep_at_most > 0) return std::min(tokens, seq.keep_at_most);
+    if (seq.compress_after > 0 && tokens > seq.compress_after) return seq.keep_prompt + tokens - seq.compress_after;
+    return tokens;
+  }
+
+  // A lower tier of prefix blocks (host memory or disk): least recently demoted first out.
+  struct Tier {
+    int64_t capacity = 0;
+    std::list<uint64_t> lru;
+    std::unordered_map<uint64_t, std::list<uint64_t>::iterator> where;
+    int64_t size() const { return static_cast<int64_t>(where.size()); }
+    void put(uint64_t k) { where[k] = lru.insert(lru.end(), k); }
+    uint64_t pop_oldest() {
+      const uint64_t k = lru.front();
+      lru.pop_front();
+      where.erase(k);
+      return k;
+    }
+    bool take(uint64_t k) {
+      auto it = where.find(k);
+      if (it == where.end()) return false;
+      lru.erase(it->second);
+      where.erase(it);
+      return true;
+    }
+  };
+
+  // A block evicted from the GPU goes to host memory; the host's oldest goes to disk when host memory is full, and
+  // the disk's oldest is dropped.
+  void demote(uint64_t k) {
+    if (host_.capacity == 0) return;
+    if (host_.size() >= host_.capacity) {
+      const uint64_t old = host_.pop_oldest();
+      if (disk_.capacity > 0) {
+        if (disk_.size() >= disk_.capacity) disk_.pop_oldest();
+        disk_.put(old);
+      }
+    }
+    host_.put(k);
+    ++moves_.demoted;
+  }
+
+  // A prefix block found below the GPU tier is copied into a newly allocated GPU block (when one is free).
+  std::unordered_map<uint64_t, Entry>::iterator load_from_tier(uint64_t k) {
+    if (used_ >= plan_.num_gpu_blocks) return table_.end();
+    const bool host = host_.where.contains(k);
+    if (!host && !disk_.where.contains(k)) return table_.end();
+    (host ? host_ : disk_).take(k);
+    ++(host ? moves_.host_loads : moves_.disk_loads);
+    ++allocated_;
+    ++cached_;  // enters as an unreferenced cached block; the caller takes the reference
+    table_.emplace(k, Entry{0, lru_.insert(lru_.end(), k)});
+    while (used_ + cached_ > plan_.num_gpu_blocks) evict_oldest();
+    return table_.find(k);
   }
 
   static uint64_t key(uint64_t prefix_id, int64_t index) {
@@ -150,6 +220,7 @@ class PagedPolicy final : public CachePolicy {
   }
 
   void evict_oldest() {
+    if (tiered_) demote(lru_.front());
     table_.erase(lru_.front());
     lru_.pop_front();
     --cached_;
@@ -158,6 +229,9 @@ class PagedPolicy final : public CachePolicy {
 
   sim::MemoryPlan plan_;
   bool prefix_caching_;
+  bool tiered_;
+  Tier host_, disk_;
+  TierMoves moves_;
   int64_t used_ = 0, cached_ = 0, stored_ = 0, allocated_ = 0, freed_ = 0, host_tokens_ = 0;
   std::unordered_map<uint64_t, Entry> table_;
   std::list<uint64_t> lru_;  // evictable blocks, least recently released first

@@ -5,20 +5,27 @@
 #include <cmath>
 #include <cstdint>
 
+#include <fmt/format.h>
+
+#include "sim/core/error.h"
+
 namespace kvsim::cache {
 
 const std::vector<Preset>& presets() {
+  // Static-batch systems built on FlexGen, evaluated on OPT / Llama-2 (multi-head attention).
+  const std::string flexgen_engine = "its FlexGen-based engine (static batches) on OPT and Llama-2 models";
   static const std::vector<Preset> kPresets = {
       {"vllm", "vLLM PagedAttention: paged KV blocks allocated on demand (Kwon et al., SOSP 2023, sec. 4)", "paged",
        "full", "gpu", "all", "recompute", "", true},
       {"h2o",
        "H2O: heavy hitters + recent tokens in a fixed budget per sequence, 10 % + 10 % of the prompt, eager "
-       "(unfused) attention (Zhang et al., NeurIPS 2023, sec. 5)",
-       "budget", "h2o", "gpu", "all", "recompute", "v0", true},
+       "(unfused) attention, static batches on FlexGen (Zhang et al., NeurIPS 2023, sec. 5)",
+       "budget", "h2o", "gpu", "all", "recompute", "static", true, "", "gpu", flexgen_engine},
       {"infinigen",
        "InfiniGen: KV in host memory, partial keys on the GPU select the tokens each layer fetches, gathered on the "
-       "CPU and copied while the previous layer computes (Lee et al., OSDI 2024, sec. 4-5)",
-       "paged", "full", "offload", "speculative", "recompute", "v0", true},
+       "CPU and copied while the previous layer computes; static batches on FlexGen (Lee et al., OSDI 2024, "
+       "sec. 4-5)",
+       "paged", "full", "offload", "speculative", "recompute", "static", true, "", "gpu", flexgen_engine},
       {"vllm-swap",
        "vLLM's paper engine preempting by swapping blocks to host memory (Kwon et al., SOSP 2023, sec. 4.5)", "paged",
        "full", "gpu", "all", "swap", "v0", false},
@@ -34,8 +41,50 @@ const std::vector<Preset>& presets() {
       {"orca-oracle",
        "Orca (Oracle): reserves exactly prompt + output, knowing the output length (vLLM paper sec. 6.1)", "oracle",
        "full", "gpu", "all", "recompute", "", false},
+      {"flexgen",
+       "FlexGen: KV (and the weights that do not fit) in host memory, attention computed on the CPU where the KV "
+       "lives, weights streamed per layer and overlapped, static batches reserving prompt + output (Sheng et al., "
+       "ICML 2023, sec. 4)",
+       "oracle", "full", "offload", "all", "recompute", "static", false, "", "cpu", flexgen_engine},
+      {"streamingllm",
+       "StreamingLLM: 4 attention-sink tokens + a recent window in a fixed rolling buffer (Xiao et al., ICLR 2024, "
+       "sec. 3.2)",
+       "budget", "streaming", "gpu", "all", "recompute", "", false, "", "gpu",
+       "Hugging Face transformers, one stream at a time, on Llama-2, MPT, Falcon and Pythia"},
+      {"kivi",
+       "KIVI-2: 2-bit KV (keys per channel, values per token, groups of 32) with the last 128 tokens in full "
+       "precision (Liu et al., ICML 2024, sec. 3-4)",
+       "paged", "full", "gpu", "all", "recompute", "", false, "int2", "gpu",
+       "Hugging Face transformers with static batches on Llama-2, Falcon and Mistral"},
+      {"quest",
+       "Quest: full KV kept; each decode step reads the top 16-token pages per head by min/max key bounds up to a "
+       "2048-token budget, the first 2 layers dense (Tang et al., ICML 2024, sec. 3)",
+       "paged", "full", "gpu", "pages", "recompute", "", false, "", "gpu",
+       "its own kernels at batch size 1 on LongChat-7B and Yarn-Llama-2"},
+      {"tiered",
+       "KV offloading tier: prefix blocks evicted from the GPU demote to host memory (then disk) and load back on "
+       "a prefix hit, as LMCache and vLLM's CPU offloading connector do (vLLM blog, 2025)",
+       "paged", "full", "tiered", "all", "recompute", "", false},
+      {"adaptive",
+       "kvsim's adaptive rule: full KV for short prompts or a lightly used pool, SnapKV-style prompt compression "
+       "to budget_tokens for long prompts arriving under memory pressure (no published system)",
+       "paged", "adaptive", "gpu", "all", "recompute", "", false},
   };
   return kPresets;
+}
+
+std::string extrapolation_note(const Preset& preset, const std::string& engine_version, const std::string& model_name,
+                               int64_t kv_heads, int64_t attention_heads) {
+  if (preset.published.empty()) return "";
+  std::vector<std::string> outside;
+  if (engine_version != "static") outside.push_back("under continuous batching (engine " + engine_version + ")");
+  if (kv_heads != attention_heads) {
+    outside.push_back(
+        fmt::format("on a GQA model ({}: {} KV heads for {} query heads)", model_name, kv_heads, attention_heads));
+  }
+  if (outside.empty()) return "";
+  return fmt::format("{} was published on {}; running it {} is an extrapolation", preset.name, preset.published,
+                     join(outside, " and "));
 }
 
 const Preset& preset(const std::string& name) {
@@ -71,14 +120,27 @@ int64_t reserved_tokens(const std::string& layout, int64_t prompt_tokens, int64_
 }
 
 AdmissionKv admission_kv(const sim::CacheConfig& cache, int64_t max_model_len, int64_t prompt_tokens,
-                         int64_t output_tokens) {
+                         int64_t output_tokens, double pool_in_use) {
   AdmissionKv a;
+  const int64_t need = prompt_tokens + output_tokens;
   if (cache.retention == "h2o") {
     const int64_t budget = cache.budget_tokens
                                ? *cache.budget_tokens
                                : static_cast<int64_t>(std::ceil((cache.heavy_ratio + cache.recent_ratio) *
                                                                 static_cast<double>(prompt_tokens)));
-    a.keep_at_most = std::clamp<int64_t>(budget, 1, prompt_tokens + output_tokens);
+    a.keep_at_most = std::clamp<int64_t>(budget, 1, need);
+  } else if (cache.retention == "streaming") {
+    a.keep_at_most = std::clamp<int64_t>(cache.sink_tokens + cache.window_tokens, 1, need);
+  }
+  // Adaptive: a long prompt arriving while the pool is under pressure is compressed as SnapKV does; the rest keep
+  // everything.
+  const bool compress =
+      cache.retention == "snapkv" || (cache.retention == "adaptive" && prompt_tokens >= cache.adaptive_prompt_tokens &&
+                                      pool_in_use >= cache.adaptive_pressure);
+  const int64_t budget = cache.budget_tokens.value_or(sim::kSnapKvBudgetTokens);
+  if (compress && prompt_tokens > budget) {
+    a.compress_after = prompt_tokens;
+    a.keep_prompt = budget;
   }
   a.reserved_tokens = reserved_tokens(cache.layout, prompt_tokens, output_tokens, max_model_len, a.keep_at_most);
   return a;

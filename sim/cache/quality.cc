@@ -135,7 +135,7 @@ double early_facts_kept(const Kept& k, int64_t prompt_tokens) {
 }
 
 void check(const RetentionSpec& spec, int64_t prompt_tokens, int64_t output_tokens) {
-  static const std::vector<std::string> kKinds = {"full", "h2o", "streaming"};
+  static const std::vector<std::string> kKinds = {"full", "h2o", "streaming", "snapkv"};
   if (std::find(kKinds.begin(), kKinds.end(), spec.kind) == kKinds.end()) {
     throw Error("retention: unknown kind '" + spec.kind + "'" + did_you_mean(spec.kind, kKinds) + " (expected " +
                 join(kKinds) + ")");
@@ -155,10 +155,23 @@ RetentionQuality retention_quality(const RetentionSpec& spec, int64_t prompt_tok
   check(spec, prompt_tokens, output_tokens);
   RetentionQuality q;
   if (spec.kind == "full") return q;
+  // SnapKV keeps, of the prompt, its observation window and the budget's rest by the window's attention (the
+  // sinks, then heavy hitters, then ordinary tokens, as for H2O), and every generated token: at step j that is H2O's
+  // kept set with a recent window of observation + j tokens.
+  const bool snap = spec.kind == "snapkv";
+  if (snap && prompt_tokens <= spec.heavy_tokens) return q;
+  auto at_step = [&](int64_t j) {
+    if (!snap) return spec;
+    RetentionSpec h;
+    h.kind = "h2o";
+    h.recent_tokens = std::min(kSnapKvObservationTokens, spec.heavy_tokens) + j;
+    h.heavy_tokens = spec.heavy_tokens - std::min(kSnapKvObservationTokens, spec.heavy_tokens);
+    return h;
+  };
   double sum = 0.0;
-  for (int64_t j = 0; j < output_tokens; ++j) sum += attention_kept(kept_set(spec, prompt_tokens + j));
+  for (int64_t j = 0; j < output_tokens; ++j) sum += attention_kept(kept_set(at_step(j), prompt_tokens + j));
   q.attention = std::clamp(sum / static_cast<double>(output_tokens), 0.0, 1.0);
-  q.early_facts = early_facts_kept(kept_set(spec, prompt_tokens + output_tokens), prompt_tokens);
+  q.early_facts = early_facts_kept(kept_set(at_step(output_tokens), prompt_tokens + output_tokens), prompt_tokens);
   return q;
 }
 

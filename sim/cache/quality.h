@@ -11,8 +11,9 @@ namespace kvsim::cache {
 // Which tokens a policy keeps. Budgets are in tokens per sequence (one head-averaged set: H2O evicts per head, which
 // this proxy does not model).
 struct RetentionSpec {
-  std::string kind = "full";  // full | h2o | streaming
-  int64_t heavy_tokens = 0;   // h2o: heavy-hitter budget (tokens), kept by accumulated attention
+  std::string kind = "full";  // full | h2o | streaming | snapkv
+  int64_t heavy_tokens = 0;   // h2o: heavy-hitter budget (tokens), kept by accumulated attention; snapkv: the
+                              // prompt tokens kept after prefill (its observation window included)
   int64_t recent_tokens = 0;  // h2o: recent window (tokens)
   int64_t sink_tokens = 4;    // streaming: attention sinks (StreamingLLM, Xiao et al., ICLR 2024: 4)
   int64_t window_tokens = 0;  // streaming: recent window
@@ -54,6 +55,8 @@ struct RetentionQuality {
 //  streaming: the first sink_tokens and the last window_tokens positions (everything if they cover c). Early facts
 //             are all lost once the early region lies wholly in the evicted span [sink_tokens, c - window_tokens),
 //             e.g. whenever sink_tokens <= 4 and prompt > sink_tokens + window_tokens + prompt / 10.
+//  snapkv:    the prompt compressed once after prefill to heavy_tokens positions (its last 32, then by the h2o
+//             ranking below), plus every generated token.
 //  h2o:       the last recent_tokens positions plus the top heavy_tokens of the older ones by accumulated attention.
 //             Under this model the per-query mass ranks sinks (kSinkShare / 4 each) above heavy hitters
 //             (kHeavyShare / (c / 20)) above ordinary tokens (kUniformShare / c), so the budget goes to the sinks,
@@ -72,6 +75,8 @@ inline constexpr int64_t kHeavyPhase = 10;   // first heavy hitter; >= kSinkToke
 inline constexpr double kUniformShare = 0.10;
 inline constexpr double kFactHeavyShare = 0.5;
 inline constexpr int64_t kEarlyPercent = 10;  // facts sit in the first 10 % of the prompt
+// SnapKV's observation window: the prompt's last 32 tokens, always kept (Li et al., 2024, sec. 4).
+inline constexpr int64_t kSnapKvObservationTokens = 32;
 }  // namespace retention_model
 
 // The proxy for one request. Throws kvsim::Error unless prompt_tokens >= 1, output_tokens >= 1, the budgets are

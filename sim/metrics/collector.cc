@@ -149,6 +149,9 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   j["pcie_h2d_bytes"] = pcie_h2d_;
   j["pcie_d2h_bytes"] = pcie_d2h_;
   j["swap_stall_ms"] = ns_to_ms(swap_stall_ns_);
+  j["tier_host_load_blocks"] = tier_host_loads_;
+  j["tier_disk_load_blocks"] = tier_disk_loads_;
+  j["tier_demoted_blocks"] = tier_demoted_;
   // Means over completed requests of the quality proxy (sim/cache/quality.h: a synthetic attention model, an
   // assumption, not a measurement); full retention keeps every token and reports 1.
   const double done = static_cast<double>(completed_);

@@ -72,6 +72,12 @@ class Collector {
   void on_iteration() { ++iterations_; }
   // Time an iteration waited for its swap copies before computing.
   void add_swap_stall(SimTime ns) { swap_stall_ns_ += ns; }
+  // Tiered placement: prefix blocks loaded back from host memory and from disk, and demoted from the GPU.
+  void add_tier_moves(int64_t host_loads, int64_t disk_loads, int64_t demoted) {
+    tier_host_loads_ += host_loads;
+    tier_disk_loads_ += disk_loads;
+    tier_demoted_ += demoted;
+  }
   // Record a replica's new state at `now` (integrates the previous state up to now).
   void on_state(SimTime now, int64_t replica, const ReplicaState& state);
 
@@ -95,6 +101,7 @@ class Collector {
   int64_t input_tokens_ = 0, output_tokens_ = 0, slo_met_ = 0;
   int64_t prefix_hit_tokens_ = 0, prefix_queried_tokens_ = 0;
   double retention_attention_sum_ = 0, retention_early_facts_sum_ = 0;
+  int64_t tier_host_loads_ = 0, tier_disk_loads_ = 0, tier_demoted_ = 0;
   uint64_t pcie_h2d_ = 0, pcie_d2h_ = 0;
   SimTime swap_stall_ns_ = 0;
   SimTime last_finish_ = 0;

@@ -30,6 +30,15 @@ MemoryPlan plan_memory(const Scenario& s) {
   p.usable_bytes =
       static_cast<uint64_t>(std::floor(s.engine.gpu_memory_utilization * static_cast<double>(p.hbm_bytes)));
   p.weights_bytes = static_cast<uint64_t>(std::ceil(models::weight_bytes_per_gpu(m, s.weight_dtype, tp)));
+  if (s.cache.weights_gpu_ratio < 1.0) {
+    // FlexGen leaves 1 - ratio of the layers' weights in host memory and streams them layer by layer into a double
+    // buffer (two layers' share); embeddings, lm_head and norms stay on the GPU.
+    p.streamed_weights_bytes = static_cast<uint64_t>(
+        std::ceil((1.0 - s.cache.weights_gpu_ratio) * models::layer_weight_bytes_per_gpu(m, s.weight_dtype, tp)));
+    p.weights_bytes -= p.streamed_weights_bytes;
+    p.weights_bytes +=
+        static_cast<uint64_t>(std::ceil(2.0 * static_cast<double>(p.streamed_weights_bytes) / m.num_layers));
+  }
   p.activation_bytes =
       models::activation_peak_bytes(m, s.engine.max_num_batched_tokens, s.engine.max_num_seqs, s.dtype, tp);
   if (s.cache.retention == "h2o") {
@@ -49,7 +58,10 @@ MemoryPlan plan_memory(const Scenario& s) {
   p.block_bytes =
       static_cast<uint64_t>(std::ceil(layer_token_bytes * static_cast<double>(p.block_size * p.layers_per_group)));
   p.token_layer_bytes = static_cast<uint64_t>(std::ceil(layer_token_bytes));
-  if (s.cache.placement == "offload") {
+  if (s.cache.compute_attention_on == "cpu") {
+    // FlexGen: the KV pool is in host memory, where the CPU computes attention; the GPU holds none of it.
+    p.kv_on_host = true;
+  } else if (s.cache.placement == "offload") {
     // The GPU keeps partial_weight_ratio of the key columns of every token (InfiniGen sec. 4.3); K is half of K+V.
     p.offload = true;
     p.block_bytes =
@@ -66,9 +78,13 @@ MemoryPlan plan_memory(const Scenario& s) {
         break;
       }
     }
-    const std::string way_out = fit_tp > tp
-                                    ? fmt::format("set cluster.tensor_parallel >= {} or use an offload policy", fit_tp)
-                                    : "use a GPU with more memory or an offload policy";
+    const std::string way_out =
+        fit_tp > tp ? fmt::format(
+                          "set cluster.tensor_parallel >= {} or stream weights from host memory (policy: "
+                          "flexgen, or cache.weights_gpu_ratio < 1)",
+                          fit_tp)
+                    : "use a GPU with more memory or stream weights from host memory (policy: "
+                      "flexgen, or cache.weights_gpu_ratio < 1)";
     throw Error(fmt::format("{} needs {:.1f} GiB for weights{} but {} has {:.1f} GiB usable ({:.2f} x {:.1f} GiB): {}",
                             m.name, bytes_to_gib(p.weights_bytes), tp > 1 ? fmt::format(" per GPU at tp={}", tp) : "",
                             s.hardware.name, bytes_to_gib(p.usable_bytes), s.engine.gpu_memory_utilization,
@@ -79,7 +95,9 @@ MemoryPlan plan_memory(const Scenario& s) {
     p.num_gpu_blocks = *s.engine.num_gpu_blocks;
   } else {
     uint64_t kv_bytes = 0;
-    if (s.engine.kv_cache_bytes) {
+    if (p.kv_on_host) {
+      kv_bytes = s.cache.host_kv_bytes;
+    } else if (s.engine.kv_cache_bytes) {
       kv_bytes = *s.engine.kv_cache_bytes;
     } else if (p.usable_bytes > p.static_bytes()) {
       kv_bytes = p.usable_bytes - p.static_bytes();
@@ -87,6 +105,12 @@ MemoryPlan plan_memory(const Scenario& s) {
     p.num_gpu_blocks = static_cast<int64_t>(kv_bytes / p.block_bytes);
   }
   p.kv_cache_bytes = checked_mul(static_cast<uint64_t>(p.num_gpu_blocks), p.block_bytes, "kv cache bytes");
+  if (s.cache.residual_tokens > 0) {
+    // The residual window's tokens take full-precision bytes instead of quantised ones, in every layer.
+    const double extra = static_cast<double>(s.cache.residual_tokens) * static_cast<double>(m.num_layers) *
+                         (models::kv_bytes_per_token_layer(m, s.dtype, tp) - layer_token_bytes);
+    p.residual_extra_blocks = static_cast<int64_t>(std::ceil(extra / static_cast<double>(p.block_bytes)));
+  }
 
   // Host memory is a tier too: the swap space of every GPU of a server lives in that server's DRAM.
   if (s.cache.preemption == "swap") {
@@ -99,6 +123,14 @@ MemoryPlan plan_memory(const Scenario& s) {
     }
   }
 
+  const uint64_t host_use = p.streamed_weights_bytes + (p.kv_on_host ? p.kv_cache_bytes : 0);
+  if (host_use > s.hardware.host.dram_bytes) {
+    throw Error(
+        fmt::format("{} of streamed weights and {} of KV pool exceed the {} of host memory of {}: lower "
+                    "cache.host_kv_bytes or raise cache.weights_gpu_ratio",
+                    format_bytes(p.streamed_weights_bytes), format_bytes(p.kv_on_host ? p.kv_cache_bytes : 0),
+                    format_bytes(s.hardware.host.dram_bytes), s.hardware.name));
+  }
   if (p.offload && p.host_capacity_tokens < s.engine.max_model_len) {
     throw Error(fmt::format("cache.host_kv_bytes {} holds {} tokens of KV, fewer than engine.max_model_len {}",
                             format_bytes(s.cache.host_kv_bytes), p.host_capacity_tokens, s.engine.max_model_len));

@@ -30,10 +30,18 @@ struct MemoryPlan {
   bool offload = false;
   uint64_t token_layer_bytes = 0;    // full K and V of one token in one layer (per GPU)
   int64_t host_capacity_tokens = 0;  // tokens the host pool holds (0 = no host pool)
+  // The KV pool itself lives in host memory (FlexGen: attention on the CPU); the blocks above are host blocks.
+  bool kv_on_host = false;
+  // Integer KV with a full-precision residual window (KIVI): blocks each sequence holds beside its tokens' for the
+  // window's extra bytes.
+  int64_t residual_extra_blocks = 0;
+  uint64_t streamed_weights_bytes = 0;  // weights left in host memory and streamed per layer (FlexGen)
 
   uint64_t static_bytes() const { return weights_bytes + activation_bytes + non_torch_bytes + cuda_graph_bytes; }
   // Blocks a sequence of `tokens` KV entries holds (monotone in tokens).
   int64_t blocks_for_tokens(int64_t tokens) const;
+  // KV bytes of `blocks` held on the GPU (0 when the pool lives in host memory).
+  uint64_t gpu_kv_bytes(int64_t blocks) const { return kv_on_host ? 0 : static_cast<uint64_t>(blocks) * block_bytes; }
   // Tokens of one long sequence the pool can hold (vLLM's "GPU KV cache size: N tokens").
   int64_t kv_capacity_tokens() const;
 };

@@ -49,16 +49,21 @@ void Replica::submit(const traces::Request& request, SimTime now) {
   s.record.output_tokens = request.output_tokens;
   s.kv.prefix_id = request.prefix_id;
   s.kv.prefix_tokens = request.shared_prefix_tokens;
+  const double pool_in_use =
+      static_cast<double>(policy_->used_blocks()) / static_cast<double>(std::max<int64_t>(1, policy_->total_blocks()));
   const cache::AdmissionKv kv_shape = cache::admission_kv(scenario_.cache, scenario_.engine.max_model_len,
-                                                          request.prompt_tokens, request.output_tokens);
+                                                          request.prompt_tokens, request.output_tokens, pool_in_use);
   s.kv.reserved_tokens = kv_shape.reserved_tokens;
   s.kv.keep_at_most = kv_shape.keep_at_most;
+  s.kv.compress_after = kv_shape.compress_after;
+  s.kv.keep_prompt = kv_shape.keep_prompt;
+  s.kv.extra_blocks = plan_.residual_extra_blocks;
   if (plan_.offload) {
     // InfiniGen fetches each layer's selected K and V rows into a GPU double buffer sized for the largest selection.
     const auto selected = static_cast<uint64_t>(
         std::ceil(scenario_.cache.max_kv_ratio * static_cast<double>(request.prompt_tokens + request.output_tokens)));
     const uint64_t buffer_bytes = 2 * selected * plan_.token_layer_bytes;
-    s.kv.extra_blocks = static_cast<int64_t>((buffer_bytes + plan_.block_bytes - 1) / plan_.block_bytes);
+    s.kv.extra_blocks += static_cast<int64_t>((buffer_bytes + plan_.block_bytes - 1) / plan_.block_bytes);
   }
   metrics_.on_arrival();
   // Like vLLM's OpenAI server: a request whose prompt plus requested output exceeds the context is refused.
@@ -131,11 +136,15 @@ bool Replica::make_room(uint32_t slot, int64_t tokens) {
   }
 }
 
+SimTime swap_copy_ns(const hw::HardwareProfile& hardware, const sim::MemoryPlan& plan, int64_t blocks,
+                     hw::CopyDirection direction) {
+  const int64_t copies = blocks * plan.layers_per_group * 2;
+  const uint64_t bytes_per_copy = plan.block_bytes / static_cast<uint64_t>(plan.layers_per_group * 2);
+  return hw::pcie_copy_time(hardware, direction, bytes_per_copy, copies).time_ns;
+}
+
 SimTime Replica::swap_time_ns(int64_t blocks, hw::CopyDirection direction) const {
-  // vLLM V0 swaps with one copy per block per layer for K and for V.
-  const int64_t copies = blocks * plan_.layers_per_group * 2;
-  const uint64_t bytes_per_copy = plan_.block_bytes / static_cast<uint64_t>(plan_.layers_per_group * 2);
-  return hw::pcie_copy_time(scenario_.hardware, direction, bytes_per_copy, copies).time_ns;
+  return swap_copy_ns(scenario_.hardware, plan_, blocks, direction);
 }
 
 void Replica::start_iteration(SimTime now) {
@@ -162,30 +171,71 @@ void Replica::start_iteration(SimTime now) {
   models::BatchShape shape;
   shape.decode_only = true;
   const int64_t window = scenario_.model.sliding_window;
+  const auto& cache = scenario_.cache;
+  int64_t cpu_new_tokens = 0;  // KV entries computed this iteration that reach the host with the CPU's q/k/v
   for (const Scheduled& b : batch_) {
     const Seq& s = seqs_[b.slot];
     const bool samples = s.computed + b.new_tokens == s.known();
-    // Attention reads the tokens kept: all of them, or an evicting retention's budget, or (offloaded) the tokens a
-    // decode step fetched after scoring every token's partial key.
+    const bool decode = b.new_tokens == 1 && s.computed > 0;
+    // Attention reads the tokens kept: all of them, or an evicting retention's budget, or a compressed prompt, or
+    // (offloaded) the tokens a decode step fetched after scoring every token's partial key.
     int64_t cached = s.kv.keep_at_most > 0 ? std::min(s.computed, s.kv.keep_at_most) : s.computed;
+    if (s.kv.compress_after > 0 && s.computed > s.kv.compress_after) {
+      cached = s.kv.keep_prompt + s.computed - s.kv.compress_after;
+    }
+    if (cache.residual_tokens > 0) {
+      shape.residual_tokens += static_cast<double>(std::min(cached + b.new_tokens, cache.residual_tokens));
+    }
     if (plan_.offload) {
-      if (b.new_tokens == 1 && cached > 0) {
+      if (decode) {
         shape.partial_key_tokens += static_cast<double>(cached);
-        cached = std::min(cached,
-                          static_cast<int64_t>(std::ceil(scenario_.cache.max_kv_ratio * static_cast<double>(cached))));
+        cached = std::min(cached, static_cast<int64_t>(std::ceil(cache.max_kv_ratio * static_cast<double>(cached))));
         shape.fetch_tokens += static_cast<double>(cached);
       }
       shape.offload_tokens += static_cast<double>(b.new_tokens);  // new KV goes to the host pool
     }
+    if (plan_.kv_on_host) {
+      // FlexGen: prefill runs on the GPU and sends its KV to the host; decode attention runs on the CPU, which
+      // receives the new token's q, k and v (the cpu_attention op's copies).
+      if (decode) {
+        shape.add_cpu_sequence(cached, b.new_tokens, samples);
+        cpu_new_tokens += b.new_tokens;
+        continue;
+      }
+      shape.offload_tokens += static_cast<double>(b.new_tokens);
+    }
+    if (cache.selection == "pages" && decode && cached > cache.token_budget) {
+      // Quest scans every page's key bounds and reads the top pages up to the budget; its dense layers read all.
+      shape.page_scan_tokens += static_cast<double>(cached);
+      shape.dense_extra_tokens += static_cast<double>(cached - cache.token_budget);
+      cached = cache.token_budget;
+    }
     shape.add_sequence(cached, b.new_tokens, samples, window);
-    shape.decode_only = shape.decode_only && b.new_tokens == 1 && s.computed > 0;
+    shape.decode_only = shape.decode_only && decode;
   }
-  const SimTime compute_ns = std::max<SimTime>(cost_.iteration_ns(shape), 1);
+  // Prefix blocks a tiered placement loaded back for this iteration's admissions come in before the forward pass,
+  // one bulk copy per block (the offloading connectors keep a block's layers contiguous in host memory: 2 MiB
+  // copies for a 16-token block of an 8B model, vLLM blog on its CPU offloading connector, 2025), after being read
+  // from disk if they were there; blocks demoted leave asynchronously, written out as they leave the GPU.
+  const cache::TierMoves moves = policy_->take_tier_moves();
+  const int64_t loads = moves.host_loads + moves.disk_loads;
+  const SimTime tier_ns =
+      loads == 0
+          ? 0
+          : hw::pcie_copy_time(scenario_.hardware, hw::CopyDirection::kHostToDevice, plan_.block_bytes, loads).time_ns +
+                transfer_time_ns(static_cast<uint64_t>(moves.disk_loads) * plan_.block_bytes, cache.disk_bytes_per_s);
+  metrics_.add_pcie(static_cast<uint64_t>(loads) * plan_.block_bytes,
+                    static_cast<uint64_t>(moves.demoted) * plan_.block_bytes);
+  metrics_.add_tier_moves(moves.host_loads, moves.disk_loads, moves.demoted);
+  metrics_.add_swap_stall(tier_ns);
+  const SimTime compute_ns = std::max<SimTime>(cost_.iteration_ns(shape), 1) + tier_ns;
   const uint64_t layer_token_bytes = plan_.token_layer_bytes * static_cast<uint64_t>(scenario_.model.num_layers);
-  metrics_.add_pcie(static_cast<uint64_t>(swap_in_blocks_) * plan_.block_bytes +
-                        static_cast<uint64_t>(shape.fetch_tokens) * layer_token_bytes,
-                    static_cast<uint64_t>(swap_out_blocks_) * plan_.block_bytes +
-                        static_cast<uint64_t>(shape.offload_tokens) * layer_token_bytes);
+  // Weights left in host memory cross PCIe once per forward pass (FlexGen streams them layer by layer).
+  metrics_.add_pcie(
+      static_cast<uint64_t>(swap_in_blocks_) * plan_.block_bytes +
+          static_cast<uint64_t>(shape.fetch_tokens) * layer_token_bytes + plan_.streamed_weights_bytes,
+      static_cast<uint64_t>(swap_out_blocks_) * plan_.block_bytes +
+          (static_cast<uint64_t>(shape.offload_tokens) + static_cast<uint64_t>(cpu_new_tokens)) * layer_token_bytes);
   metrics_.on_iteration();
   busy_ = true;
   iteration_start_ = now;
@@ -249,7 +299,7 @@ void Replica::finish_iteration(SimTime now) {
     s.last_token_ns = now;
     if (s.generated == s.record.output_tokens) {
       s.record.finish_ns = now;
-      if (s.kv.keep_at_most > 0 || plan_.offload) record_retention(s);
+      if (scenario_.cache.retention != "full" || scenario_.cache.selection != "all") record_retention(s);
       policy_->release(s.kv);
       s.status = Status::kDone;
       metrics_.on_complete(s.record);
@@ -265,33 +315,48 @@ void Replica::finish_iteration(SimTime now) {
   batch_.clear();
 }
 
-// H2O's budget splits between heavy hitters and recent tokens in the ratio of cache.heavy_ratio to recent_ratio.
-// InfiniGen reads each step only the tokens its speculation selects, the highest-scored ones: under the synthetic
-// attention model those are the sinks, the heavy hitters and the recent tokens, so its attention proxy is H2O's for a
-// budget of max_kv_ratio of the sequence, split evenly; its early facts stay retrievable (the full KV is kept in
-// host memory and a fact the query attends to scores high enough to be fetched), an assumption.
+// H2O's budget splits between heavy hitters and recent tokens in the ratio of cache.heavy_ratio to recent_ratio;
+// StreamingLLM keeps its sinks and window; a compressed prompt (SnapKV, adaptive) keeps its budget of the prompt and
+// every generated token. InfiniGen and Quest read each step only the tokens their selection scores highest: under
+// the synthetic attention model those are the sinks, the heavy hitters and the recent tokens, so their attention
+// proxy is H2O's for a budget of that size (InfiniGen: max_kv_ratio of the sequence; Quest: token_budget), split
+// evenly; their early facts stay retrievable (the full KV is kept and a fact the query attends to scores high
+// enough to be read), an assumption.
 void Replica::record_retention(Seq& s) const {
   const auto& cache = scenario_.cache;
-  if (plan_.offload) {
-    cache::RetentionSpec spec;
+  const int64_t prompt = s.record.prompt_tokens, output = s.record.output_tokens;
+  cache::RetentionSpec spec;
+  if (cache.selection != "all") {
+    const int64_t selected =
+        cache.selection == "pages"
+            ? cache.token_budget
+            : static_cast<int64_t>(std::ceil(cache.max_kv_ratio * static_cast<double>(prompt + output)));
     spec.kind = "h2o";
-    const auto selected = static_cast<int64_t>(
-        std::ceil(cache.max_kv_ratio * static_cast<double>(s.record.prompt_tokens + s.record.output_tokens)));
     spec.heavy_tokens = selected / 2;
     spec.recent_tokens = selected - spec.heavy_tokens;
-    s.record.retention_attention =
-        cache::retention_quality(spec, s.record.prompt_tokens, s.record.output_tokens).attention;
+    s.record.retention_attention = cache::retention_quality(spec, prompt, output).attention;
     s.record.retention_early_facts = 1.0;
     return;
   }
-  const double total = cache.heavy_ratio + cache.recent_ratio;
-  cache::RetentionSpec spec;
-  spec.kind = cache.retention;
-  spec.heavy_tokens =
-      total > 0 ? static_cast<int64_t>(std::llround(static_cast<double>(s.kv.keep_at_most) * cache.heavy_ratio / total))
-                : 0;
-  spec.recent_tokens = s.kv.keep_at_most - spec.heavy_tokens;
-  const cache::RetentionQuality q = cache::retention_quality(spec, s.record.prompt_tokens, s.record.output_tokens);
+  if (cache.retention == "streaming") {
+    spec.kind = "streaming";
+    spec.sink_tokens = cache.sink_tokens;
+    spec.window_tokens = cache.window_tokens;
+  } else if (cache.retention == "h2o") {
+    const double total = cache.heavy_ratio + cache.recent_ratio;
+    spec.kind = "h2o";
+    spec.heavy_tokens =
+        total > 0
+            ? static_cast<int64_t>(std::llround(static_cast<double>(s.kv.keep_at_most) * cache.heavy_ratio / total))
+            : 0;
+    spec.recent_tokens = s.kv.keep_at_most - spec.heavy_tokens;
+  } else if (s.kv.compress_after > 0) {
+    spec.kind = "snapkv";
+    spec.heavy_tokens = s.kv.keep_prompt;
+  } else {
+    return;  // full retention (adaptive kept this one whole)
+  }
+  const cache::RetentionQuality q = cache::retention_quality(spec, prompt, output);
   s.record.retention_attention = q.attention;
   s.record.retention_early_facts = q.early_facts;
 }
@@ -304,8 +369,9 @@ void Replica::report_state(SimTime now) {
   st.kv_blocks_used = policy_->used_blocks();
   st.kv_tokens = policy_->stored_tokens();
   st.kv_slots = st.kv_blocks_used * plan_.block_size / (plan_.full_groups + plan_.sliding_groups);
-  st.hbm_used_bytes = plan_.static_bytes() + static_cast<uint64_t>(st.kv_blocks_used) * plan_.block_bytes;
+  st.hbm_used_bytes = plan_.static_bytes() + plan_.gpu_kv_bytes(st.kv_blocks_used);
   st.kv_host_bytes = static_cast<uint64_t>(swap_used_blocks_) * plan_.block_bytes +
+                     (plan_.kv_on_host ? static_cast<uint64_t>(st.kv_blocks_used) * plan_.block_bytes : 0) +
                      static_cast<uint64_t>(policy_->host_tokens()) * plan_.token_layer_bytes *
                          static_cast<uint64_t>(scenario_.model.num_layers);
   metrics_.on_state(now, id_, st);
@@ -318,7 +384,7 @@ void Replica::check_invariants(SimTime now) const {
   std::vector<const cache::SeqKv*> holders;
   for (uint32_t slot : running_) holders.push_back(&seqs_[slot].kv);
   if (const std::string problem = policy_->check(holders); !problem.empty()) fail(problem);
-  const uint64_t hbm = plan_.static_bytes() + static_cast<uint64_t>(policy_->used_blocks()) * plan_.block_bytes;
+  const uint64_t hbm = plan_.static_bytes() + plan_.gpu_kv_bytes(policy_->used_blocks());
   if (hbm > plan_.hbm_bytes) fail(fmt::format("HBM use {} above capacity {}", hbm, plan_.hbm_bytes));
   if (swap_used_blocks_ > swap_capacity_blocks_ && swap_capacity_blocks_ > 0) fail("swap space above capacity");
   if (static_cast<int64_t>(running_.size()) > scenario_.engine.max_num_seqs) fail("more running than max_num_seqs");

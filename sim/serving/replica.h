@@ -28,6 +28,11 @@ struct SwapRoute {
   std::vector<hw::FlowHop> host_to_gpu, gpu_to_host;
 };
 
+// Time to copy `blocks` KV blocks of `plan` over PCIe as vLLM's V0 engine swaps them: one copy per block per layer
+// for K and for V, so small blocks pay the per-copy latency many times.
+SimTime swap_copy_ns(const hw::HardwareProfile& hardware, const sim::MemoryPlan& plan, int64_t blocks,
+                     hw::CopyDirection direction);
+
 class Replica final : public engine::EventHandler {
  public:
   // `flows` carries swap traffic over `routes` (one per GPU of the tensor-parallel group), sharing links with the

@@ -36,12 +36,15 @@ void Replica::schedule_mixed() {
 // The vLLM paper's engine (V0 scheduler, chunked prefill off): when requests wait and none is swapped out, run a
 // prefill-only iteration of whole prompts admitted FCFS (keeping a 1 % watermark of free blocks); otherwise decode
 // every running request, preempting the most recently admitted (by swap or recompute) when a block is missing,
-// then swap requests back in if nothing was preempted.
+// then swap requests back in if nothing was preempted. The static engine of FlexGen-based systems (FlexGen, H2O,
+// InfiniGen) is the same except that a new batch is admitted only once every request of the last one finished.
 void Replica::schedule_prefill_first() {
   const int64_t watermark = policy_->total_blocks() / 100;  // vLLM V0 watermark = 0.01
   int64_t budget = scenario_.engine.max_num_batched_tokens;
   const int64_t max_seqs = scenario_.engine.max_num_seqs;
-  if (swapped_.empty()) {
+  // The static engine (FlexGen) forms a batch only when the previous one has finished.
+  const bool admit_new = scenario_.engine.version != "static" || running_.empty();
+  if (swapped_.empty() && admit_new) {
     while (!waiting_.empty() && static_cast<int64_t>(running_.size()) < max_seqs) {
       const uint32_t slot = waiting_.front();
       const Seq& s = seqs_[slot];

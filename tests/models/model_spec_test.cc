@@ -32,7 +32,31 @@ TEST(ModelSpec, KvPerToken_Llama31_8bIs128KiBAtBf16AndScalesWithDtype) {
   const ModelSpec m = load_model("llama-3.1-8b");
   EXPECT_EQ(kv_bytes_per_token(m, DType::kBf16), 128 * kKiB);
   EXPECT_EQ(kv_bytes_per_token(m, DType::kFp8), 64 * kKiB);
-  EXPECT_EQ(kv_bytes_per_token(m, DType::kInt4), 32 * kKiB);
+  // int4 carries an fp16 scale and zero point per group of 32 elements (KIVI): 4 + 32 / 32 = 5 bits per element.
+  EXPECT_EQ(kv_bytes_per_token(m, DType::kInt4), 32 * kKiB * 5 / 4);
+}
+
+TEST(ModelSpec, KvElementBits_IntegerFormatsCarryGroupScaleAndZeroPoint) {
+  // KIVI (Liu et al., ICML 2024): groups of 32 elements, each with an fp16 scale and an fp16 zero point = 1 bit per
+  // element on top of the integer bits.
+  const ModelSpec m = load_model("llama-3.1-8b");
+  const double bf16 = kv_bytes_per_token(m, DType::kBf16);
+  EXPECT_DOUBLE_EQ(kv_bytes_per_token(m, DType::kInt2), bf16 * 3 / 16);
+  EXPECT_DOUBLE_EQ(kv_bytes_per_token(m, DType::kInt4), bf16 * 5 / 16);
+  EXPECT_DOUBLE_EQ(kv_bytes_per_token(m, DType::kInt8), bf16 * 9 / 16);
+  for (DType t : {DType::kInt8, DType::kInt4, DType::kInt2}) {
+    EXPECT_DOUBLE_EQ(kv_element_bits(t) - dtype_bits(t), 32.0 / kKvQuantGroupSize) << dtype_name(t);
+  }
+  // Float formats carry no group metadata; mxfp4's block scale is already in dtype_bits.
+  for (DType t : {DType::kFp32, DType::kFp16, DType::kBf16, DType::kFp8, DType::kMxfp4}) {
+    EXPECT_DOUBLE_EQ(kv_element_bits(t), dtype_bits(t)) << dtype_name(t);
+  }
+  EXPECT_DOUBLE_EQ(kv_bytes_per_token(m, DType::kFp8), bf16 / 2);
+  // The per-sequence total uses the same per-token size, sliding layers or not.
+  EXPECT_DOUBLE_EQ(kv_bytes_for_sequence(m, 1000, DType::kInt2), 1000 * kv_bytes_per_token(m, DType::kInt2));
+  const ModelSpec oss = load_model("gpt-oss-20b");
+  EXPECT_DOUBLE_EQ(kv_bytes_for_sequence(oss, 5000, DType::kInt4) / kv_bytes_for_sequence(oss, 5000, DType::kBf16),
+                   5.0 / 16);
 }
 
 TEST(ModelSpec, KvForSequence_DenseModelIsLinearInTokens) {
@@ -186,6 +210,29 @@ TEST(ModelSpec, WeightBytes_GptOssExpertsStayMxfp4UnlessOverrideIsNarrower) {
   EXPECT_DOUBLE_EQ(weight_bytes_per_gpu(m, DType::kInt2), rest * 0.25 + expert_matrices * 2 / 8);
   // About 13.7 GB: the checkpoint that "runs within 16 GB of memory" (gpt-oss model card).
   EXPECT_LT(weight_bytes_per_gpu(m, DType::kBf16), 16e9);
+}
+
+TEST(ModelSpec, LayerWeightBytes_LeaveOutEmbeddingLmHeadAndFinalNorm) {
+  const ModelSpec m = load_model("llama-3.1-8b");  // untied embedding and lm_head, RMSNorm
+  const ParamCounts p = parameter_counts(m);
+  const double h = static_cast<double>(m.hidden_size), vocab = static_cast<double>(m.vocab_size);
+  const double layers = static_cast<double>(p.attention + p.mlp_dense + p.norms) - h;  // one final norm of hidden
+  EXPECT_DOUBLE_EQ(layer_weight_bytes_per_gpu(m, DType::kBf16), 2 * layers);
+  // Under tensor parallelism the vocabulary-split tables and the replicated final norm are what is left out.
+  for (int tp : {2, 8}) {
+    EXPECT_DOUBLE_EQ(weight_bytes_per_gpu(m, DType::kBf16, tp) - layer_weight_bytes_per_gpu(m, DType::kBf16, tp),
+                     2 * (2 * vocab * h / tp + h))
+        << tp;
+  }
+  // Tied embeddings: only one table to leave out; the layers themselves are unchanged.
+  ModelSpec tied = m;
+  tied.tie_word_embeddings = true;
+  EXPECT_DOUBLE_EQ(layer_weight_bytes_per_gpu(tied, DType::kBf16), layer_weight_bytes_per_gpu(m, DType::kBf16));
+  // OPT: LayerNorm (weight and bias) and a learned position table, both outside the layers.
+  const ModelSpec opt = load_model("opt-13b");
+  const ParamCounts po = parameter_counts(opt);
+  const double opt_layers = static_cast<double>(po.attention + po.mlp_dense + po.norms) - 2.0 * opt.hidden_size;
+  EXPECT_DOUBLE_EQ(layer_weight_bytes_per_gpu(opt, DType::kFp16), 2 * opt_layers);
 }
 
 TEST(ModelSpec, LinearFlops_TwicePerMatmulParameterIncludingLmHead) {

@@ -39,7 +39,9 @@ TEST(Scenario, V1RefusesWhatOnlyV0Does) {
   EXPECT_EQ(
       error_of([] { scenario_from(kMinimal, {"engine.chunked_prefill=false"}); }),
       "--set: engine.chunked_prefill: the v1 engine always chunks prefills; set engine.version: v0 to turn it off");
-  EXPECT_NE(error_of([] { scenario_from(kMinimal, {"cache.preemption=swap"}); }).find("recompute only"),
+  EXPECT_NE(error_of([] {
+              scenario_from(kMinimal, {"cache.preemption=swap"});
+            }).find("only the v0 engine preempts by swapping"),
             std::string::npos);
   EXPECT_NO_THROW(scenario_from(kMinimal, {"engine.version=v0", "cache.preemption=swap"}));
 }
