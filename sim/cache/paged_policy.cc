@@ -37,17 +37,29 @@ class PagedPolicy final : public CachePolicy {
   }
 
   bool grow(SeqKv& seq, int64_t tokens) override {
-    const int64_t need = blocks_needed(seq, tokens);
-    tokens = kept(seq, tokens);
+    // Offloaded: every token's full KV also needs room in the host pool. When it is full, InfiniGen's pool evicts
+    // (Lee et al., OSDI 2024, sec. 4.4: a counter-based policy drops the entries its speculation selects least):
+    // from then on the sequence keeps what it holds plus the room left, each further token replacing an evicted one.
+    int64_t keep_at_most = seq.keep_at_most;
+    if (plan_.offload) {
+      const int64_t room = plan_.host_capacity_tokens - host_tokens_;
+      if (kept(seq, tokens) - seq.tokens > room) {
+        if (seq.tokens + room < 1) return false;
+        keep_at_most = seq.tokens + room;
+      }
+    }
+    SeqKv next = seq;
+    next.keep_at_most = keep_at_most;
+    const int64_t need = blocks_needed(next, tokens);
+    tokens = kept(next, tokens);
     if (need > free_blocks()) return false;
+    seq.keep_at_most = keep_at_most;
     if (need < 0) {
       // A compressing retention shrank the sequence (SnapKV after prefill): its surplus blocks go back.
       used_ += need;
       freed_ -= need;
       seq.blocks += need;
     }
-    // Offloaded: every token's full KV also needs room in the host pool.
-    if (plan_.offload && host_tokens_ + tokens - seq.tokens > plan_.host_capacity_tokens) return false;
     if (plan_.offload) host_tokens_ += tokens - seq.tokens;
     if (need > 0) {
       used_ += need;

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "models/cost_model.h"
 #include "sim/run.h"
 #include "tests/sim/test_util.h"
@@ -76,6 +78,21 @@ TEST(InfiniGen, SlowHostMemorySlowsOnlyGatherBoundSteps) {
   const models::BatchShape small = decode(1, 512), large = decode(64, 16384);
   EXPECT_EQ(slow_model.forward_ns(small), fast_model.forward_ns(small));
   EXPECT_GT(slow_model.forward_ns(large), fast_model.forward_ns(large));
+}
+
+// A host pool too small for every sequence evicts instead of refusing: the second of two 10,100-token requests in a
+// 16,384-token pool keeps only the room left, host memory never exceeds the pool, and the evicted early facts are
+// lost while the first request keeps all of its own.
+TEST(InfiniGen, AFullHostPoolEvictsAndNeverOverflows) {
+  const Scenario s =
+      testing::scenario_from(kOneRequest, {"workload.requests=2", "engine.max_num_batched_tokens=32768",
+                                           fmt::format("cache.host_kv_bytes={}", 16384ull * 8 * 128 * 2 * 2 * 32)});
+  const RunResult r = run_scenario(s, "");
+  EXPECT_EQ(r.summary["completed"].get<int64_t>(), 2);
+  EXPECT_LE(r.summary["peak_kv_host_bytes"].get<uint64_t>(), s.cache.host_kv_bytes);
+  EXPECT_EQ(r.summary["peak_kv_host_bytes"].get<uint64_t>(), 16384ull * r.plan.token_layer_bytes * 32);
+  EXPECT_LT(r.summary["retention_early_facts"].get<double>(), 1.0);
+  EXPECT_GT(r.summary["retention_early_facts"].get<double>(), 0.4);  // the first request lost nothing
 }
 
 TEST(InfiniGen, NonsensicalCombinationsNameTheirKeys) {
