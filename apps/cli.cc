@@ -8,6 +8,7 @@
 #include "apps/commands.h"
 #include "sim/core/error.h"
 #include "sim/scenario.h"
+#include "sim/study.h"
 
 namespace kvsim::app {
 
@@ -37,7 +38,14 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
                                join(sim::default_compare_policies()), join(sim::policy_names())))
       ->delimiter(',');
   compare->add_option("--rates", cmp_args.rates, "Comma-separated Poisson rates in req/s")->delimiter(',');
-  compare->add_option("-o,--output", cmp_args.run.out_dir, "Output folder (default: kvsim-out/compare)");
+  compare->add_option("--requests", cmp_args.requests, "Requests per point (overrides workload.requests)")
+      ->check(CLI::PositiveNumber);
+  compare->add_option("--study", cmp_args.study,
+                      fmt::format("Run a named study grid instead of one scenario (valid: {}); writes study.csv and "
+                                  "study.md (default folder: kvsim-out/study)",
+                                  join(sim::study_names())));
+  compare->add_option("-o,--output", cmp_args.run.out_dir,
+                      "Output folder (default: kvsim-out/compare; kvsim-out/study with --study)");
   compare->add_option("--seed", cmp_args.run.seed, "Seed for every random stream");
   compare->add_option("--set", cmp_args.run.overrides, "Override a scenario key (repeatable)");
   compare->add_flag("--check-invariants", cmp_args.run.check_invariants,

@@ -15,16 +15,14 @@
 
 namespace kvsim::app {
 
-namespace {
-
-std::vector<std::string> with_seed(const RunArgs& a) {
+std::vector<std::string> run_overrides(const RunArgs& a) {
   std::vector<std::string> o = a.overrides;
   if (a.seed) o.push_back(fmt::format("seed={}", *a.seed));
   if (a.check_invariants) o.push_back("check_invariants=true");
   return o;
 }
 
-std::string rate_label(double rate) { return fmt::format("{:g}", rate); }
+namespace {
 
 void print_run_table(const sim::Scenario& s, const sim::RunResult& r, std::ostream& out) {
   const auto& j = r.summary;
@@ -37,7 +35,7 @@ void print_run_table(const sim::Scenario& s, const sim::RunResult& r, std::ostre
   out << fmt::format("  {:<28} {:>12}\n", "completed / rejected",
                      fmt::format("{} / {}", j["completed"].get<int64_t>(), j["rejected"].get<int64_t>()));
   auto row = [&](const char* label, const char* key, const char* unit) {
-    out << fmt::format("  {:<28} {:>12.3f} {}\n", label, j[key].get<double>(), unit);
+    out << fmt::format("  {:<28} {:>12.3f} {}\n", label, j.at(key).get<double>(), unit);
   };
   row("duration", "duration", "s");
   row("request throughput", "request_throughput", "req/s");
@@ -57,20 +55,10 @@ void print_run_table(const sim::Scenario& s, const sim::RunResult& r, std::ostre
   out << fmt::format("  {:<28} {:>12}\n", "peak HBM", format_bytes(j["peak_hbm_bytes"].get<uint64_t>()));
 }
 
-const char* const kCompareColumns[] = {
-    "completed",      "rejected",     "request_throughput", "output_throughput", "mean_ttft_ms",
-    "p99_ttft_ms",    "mean_tpot_ms", "p99_tpot_ms",        "num_preemptions",   "kv_token_utilization",
-    "slo_attainment", "goodput",      "retention_attention"};
-
-std::string cell(const nlohmann::ordered_json& v) {
-  if (v.is_number_integer() || v.is_number_unsigned()) return fmt::format("{}", v.get<int64_t>());
-  return fmt::format("{:.3f}", v.get<double>());
-}
-
 }  // namespace
 
 int cmd_run(const RunArgs& args, std::ostream& out, std::ostream&) {
-  const sim::Scenario s = sim::load_scenario(args.scenario, with_seed(args));
+  const sim::Scenario s = sim::load_scenario(args.scenario, run_overrides(args));
   const std::string dir =
       !args.out_dir.empty() ? args.out_dir : (!s.output.dir.empty() ? s.output.dir : "kvsim-out/run");
   const sim::RunResult r = sim::run_scenario(s, dir);
@@ -79,97 +67,6 @@ int cmd_run(const RunArgs& args, std::ostream& out, std::ostream&) {
   } else {
     print_run_table(s, r, out);
     out << fmt::format("  outputs in {}/\n", dir);
-  }
-  return 0;
-}
-
-int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream&) {
-  const std::vector<std::string> policies = args.policies.empty() ? sim::default_compare_policies() : args.policies;
-  const std::vector<std::string> known = sim::policy_names();
-  for (const std::string& p : policies) {
-    if (std::find(known.begin(), known.end(), p) == known.end()) {
-      throw Error(Place{"--policies"},
-                  fmt::format("unknown policy '{}'{}; valid: {}", p, did_you_mean(p, known), join(known)));
-    }
-  }
-  std::vector<double> rates = args.rates;
-  if (rates.empty() && args.run.scenario.empty()) rates = sim::builtin_study_rates();
-  for (double r : rates) {
-    if (!(r > 0)) throw Error(Place{"--rates"}, fmt::format("expected rates > 0, found {:g}", r));
-  }
-  const std::string base = args.run.out_dir.empty() ? "kvsim-out/compare" : args.run.out_dir;
-
-  // Load every point first, so bad input fails before anything runs or is written.
-  struct Point {
-    std::string policy;
-    std::optional<double> rate;
-    sim::Scenario scenario;
-    std::string dir;
-  };
-  std::vector<Point> points;
-  for (const std::string& policy : policies) {
-    const std::vector<std::optional<double>> point_rates =
-        rates.empty() ? std::vector<std::optional<double>>{std::nullopt}
-                      : std::vector<std::optional<double>>(rates.begin(), rates.end());
-    for (const auto& rate : point_rates) {
-      std::vector<std::string> o = with_seed(args.run);
-      o.push_back("cache.policy=" + policy);
-      if (rate) o.push_back(fmt::format("workload.arrival.rate={}", *rate));
-      Point p{policy, rate, sim::load_scenario(args.run.scenario, o), ""};
-      if (rate && !p.scenario.workload.trace.empty()) {
-        throw Error(Place{"--rates"}, "the scenario replays a trace; --rates applies to synthetic Poisson workloads");
-      }
-      p.dir = base + "/" + policy + (rate ? "/rate-" + rate_label(*rate) : "");
-      points.push_back(std::move(p));
-    }
-  }
-
-  nlohmann::ordered_json all = nlohmann::ordered_json::object();
-  std::vector<std::pair<const Point*, nlohmann::ordered_json>> results;
-  for (const Point& p : points) {
-    sim::RunResult r = sim::run_scenario(p.scenario, p.dir);
-    if (p.rate) {
-      r.summary["request_rate"] = *p.rate;
-      all[p.policy].push_back(r.summary);
-    } else {
-      all[p.policy] = r.summary;
-    }
-    results.emplace_back(&p, r.summary);
-  }
-
-  if (args.run.format == "json") {
-    out << all.dump(2) << "\n";
-    return 0;
-  }
-  const bool csv = args.run.format == "csv";
-  std::vector<std::string> header = {"policy", "rate"};
-  for (const char* c : kCompareColumns) header.emplace_back(c);
-  if (csv) {
-    out << join(header, ",") << "\n";
-  } else {
-    const sim::Scenario& s0 = points.front().scenario;
-    out << fmt::format("kvsim compare: {} on {} x{}, {} requests per point; outputs in {}/\n", s0.model.name,
-                       s0.hardware.name, s0.cluster.replicas,
-                       s0.workload.requests ? std::to_string(*s0.workload.requests) : "trace", base);
-    out << fmt::format("{:<10} {:>6} {:>9} {:>8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>8} {:>7} {:>6} {:>8} {:>8}\n",
-                       "policy", "rate", "completed", "rejected", "req/s", "tok/s", "ttft_mean", "ttft_p99",
-                       "tpot_mean", "tpot_p99", "preempt", "kv_util", "slo", "goodput", "retain*");
-  }
-  for (const auto& [p, j] : results) {
-    std::vector<std::string> cells = {p->policy, p->rate ? rate_label(*p->rate) : "-"};
-    for (const char* c : kCompareColumns) cells.push_back(cell(j[c]));
-    if (csv) {
-      out << join(cells, ",") << "\n";
-    } else {
-      out << fmt::format(
-          "{:<10} {:>6} {:>9} {:>8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>8} {:>7} {:>6} {:>8} {:>8}\n", cells[0],
-          cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7], cells[8], cells[9], cells[10],
-          cells[11], cells[12], cells[13], cells[14]);
-    }
-  }
-  if (!csv) {
-    out << "* retain: share of attention mass kept, under a synthetic attention model (an assumption, not a "
-           "measurement; sim/cache/quality.h)\n";
   }
   return 0;
 }

@@ -25,6 +25,8 @@ struct CompareArgs {
   RunArgs run;
   std::vector<std::string> policies;
   std::vector<double> rates;
+  std::optional<int64_t> requests;   // requests per point (overrides workload.requests)
+  std::optional<std::string> study;  // --study NAME: run a named grid (sim/study.h) instead of one scenario
 };
 
 struct CostArgs {
@@ -38,7 +40,11 @@ struct ListArgs {
   std::string format = "table";
 };
 
+// The scenario overrides a run's flags stand for: --set in order, then --seed and --check-invariants.
+std::vector<std::string> run_overrides(const RunArgs& args);
+
 int cmd_run(const RunArgs& args, std::ostream& out, std::ostream& err);
+// kvsim compare (apps/compare_command.cc).
 int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream& err);
 int cmd_cost(const CostArgs& args, std::ostream& out);
 int cmd_models(const ListArgs& args, std::ostream& out);

@@ -303,16 +303,7 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
   s.seed = static_cast<uint64_t>(top.get_int("seed", 0, 0));
   s.check_invariants = top.get_bool("check_invariants", false);
 
-  // The preset first: it supplies defaults to the engine and cache sections.
-  const yaml::Map cache_map = top.child("cache");
-  const cache::Preset& preset = cache::preset(cache_map.get_choice("policy", "vllm", policy_names()));
-  const std::string retention = cache_map.has("retention") ? cache_map.get_string("retention", "") : preset.retention;
-  parse_engine(top.child("engine"), s, preset, retention);
-  parse_cache(cache_map, s, preset);
-
-  s.workload = traces::parse_workload(top.child("workload"));
-  if (!s.workload.trace.empty()) s.workload.trace = resolve_relative(s.workload.trace, file);
-
+  // The cluster before the engine: the engine's defaults (H2O's eager prefill limit) depend on the weights per GPU.
   const yaml::Map cluster = top.child("cluster");
   s.cluster.replicas = cluster.get_int("replicas", 1, 1, 1 << 20);
   s.cluster.tensor_parallel = cluster.get_int("tensor_parallel", 1, 1, 64);
@@ -321,6 +312,16 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
                                                 s.model.num_attention_heads, s.model.name, s.cluster.tensor_parallel));
   }
   cluster.finish();
+
+  // Then the preset: it supplies defaults to the engine and cache sections.
+  const yaml::Map cache_map = top.child("cache");
+  const cache::Preset& preset = cache::preset(cache_map.get_choice("policy", "vllm", policy_names()));
+  const std::string retention = cache_map.has("retention") ? cache_map.get_string("retention", "") : preset.retention;
+  parse_engine(top.child("engine"), s, preset, retention);
+  parse_cache(cache_map, s, preset);
+
+  s.workload = traces::parse_workload(top.child("workload"));
+  if (!s.workload.trace.empty()) s.workload.trace = resolve_relative(s.workload.trace, file);
 
   const yaml::Map slo = top.child("slo");
   s.slo.ttft_ms = slo.opt_double("ttft_ms", 0, yaml::kInf, true);

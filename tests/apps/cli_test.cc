@@ -4,11 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "sim/study.h"
 
 namespace kvsim::app {
 namespace {
@@ -112,6 +116,161 @@ TEST(Cli, CompareJsonKeysPoliciesAndListsRates) {
   EXPECT_EQ(j["vllm"][0]["request_rate"].get<double>(), 0.5);
   EXPECT_EQ(j["vllm"][1]["request_rate"].get<double>(), 1.0);
   fs::remove_all(dir);
+}
+
+std::vector<std::string> split(const std::string& line, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(line);
+  std::string item;
+  while (std::getline(ss, item, sep)) out.push_back(item);
+  if (!line.empty() && line.back() == sep) out.emplace_back();
+  return out;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines = split(text, '\n');
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();
+  return lines;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(Cli, CompareCsvHasMemoryAndPcieKeysAndTheTableTheirGib) {
+  const std::string dir = temp_out("cmp-csv");
+  const Result csv = cli(
+      {"compare", "--policies", "vllm,infinigen", "--rates", "1", "--requests", "10", "-o", dir, "--format", "csv"});
+  ASSERT_EQ(csv.code, 0) << csv.err;
+  const std::vector<std::string> lines = lines_of(csv.out);
+  ASSERT_EQ(lines.size(), 3u) << csv.out;
+  const std::vector<std::string> header = split(lines[0], ',');
+  for (const char* key : {"policy", "rate", "completed", "rejected", "output_throughput", "median_ttft_ms",
+                          "p99_ttft_ms", "median_tpot_ms", "p99_tpot_ms", "peak_hbm_bytes", "peak_kv_host_bytes",
+                          "pcie_h2d_bytes", "pcie_d2h_bytes", "retention_attention"}) {
+    EXPECT_NE(std::find(header.begin(), header.end(), key), header.end()) << key;
+  }
+  const auto col = [&](const char* key) {
+    return static_cast<size_t>(std::find(header.begin(), header.end(), key) - header.begin());
+  };
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const std::vector<std::string> cells = split(lines[i], ',');
+    ASSERT_EQ(cells.size(), header.size()) << lines[i];
+    EXPECT_EQ(std::stoll(cells[col("completed")]) + std::stoll(cells[col("rejected")]), 10) << lines[i];
+    EXPECT_GT(std::stoull(cells[col("peak_hbm_bytes")]), 0u) << lines[i];
+    // Only the offloading policy keeps KV in host memory and moves it over PCIe.
+    const bool offload = cells[0] == "infinigen";
+    EXPECT_EQ(std::stoull(cells[col("peak_kv_host_bytes")]) > 0, offload) << lines[i];
+    EXPECT_EQ(std::stoull(cells[col("pcie_h2d_bytes")]) > 0, offload) << lines[i];
+  }
+  const Result table = cli({"compare", "--policies", "vllm", "--rates", "1", "--requests", "10", "-o", dir});
+  ASSERT_EQ(table.code, 0) << table.err;
+  const std::vector<std::string> rows = lines_of(table.out);
+  ASSERT_GE(rows.size(), 3u);
+  for (const char* c : {"ttft_p50", "ttft_p99", "tpot_p50", "tpot_p99", "peak_hbm_gib", "host_kv_gib", "pcie_gib"}) {
+    EXPECT_NE(rows[1].find(c), std::string::npos) << c << " in " << rows[1];
+  }
+  // Every row of the table is as wide as its header.
+  EXPECT_EQ(rows[2].size(), rows[1].size()) << rows[1] << "\n" << rows[2];
+  fs::remove_all(dir);
+}
+
+TEST(Cli, StudyPaperWritesOneRowPerPointAndAWinnerLinePerModel) {
+  const std::string dir = temp_out("study");
+  const Result r = cli({"compare", "--study", "paper", "--requests", "8", "-o", dir});
+  ASSERT_EQ(r.code, 0) << r.err;
+  size_t expected_rows = 0;
+  for (const sim::StudyModel& m : sim::paper_study_models()) {
+    expected_rows += (1 + 2 * sim::kPaperStudySparsityPct.size()) * m.rates.size();
+  }
+  EXPECT_EQ(sim::paper_study_models().size(), 3u);
+
+  const std::vector<std::string> lines = lines_of(read_text(dir + "/study.csv"));
+  ASSERT_EQ(lines.size(), expected_rows + 1);
+  const std::vector<std::string> header = split(lines[0], ',');
+  const std::vector<std::string> want = {"model",
+                                         "tp",
+                                         "policy",
+                                         "sparsity",
+                                         "rate",
+                                         "completed",
+                                         "rejected",
+                                         "output_throughput",
+                                         "median_ttft_ms",
+                                         "p99_ttft_ms",
+                                         "median_tpot_ms",
+                                         "p99_tpot_ms",
+                                         "peak_hbm_bytes",
+                                         "peak_kv_host_bytes",
+                                         "pcie_h2d_bytes",
+                                         "pcie_d2h_bytes",
+                                         "retention_attention",
+                                         "retention_early_facts"};
+  for (const std::string& key : want) EXPECT_NE(std::find(header.begin(), header.end(), key), header.end()) << key;
+  const auto col = [&](const char* key) {
+    return static_cast<size_t>(std::find(header.begin(), header.end(), key) - header.begin());
+  };
+  std::set<std::string> models, settings;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const std::vector<std::string> cells = split(lines[i], ',');
+    ASSERT_EQ(cells.size(), header.size()) << lines[i];
+    EXPECT_EQ(std::stoll(cells[col("completed")]) + std::stoll(cells[col("rejected")]), 8) << lines[i];
+    models.insert(cells[col("model")]);
+    const std::string policy = cells[col("policy")], sparsity = cells[col("sparsity")];
+    settings.insert(policy + "/" + sparsity);
+    const std::string label = policy == "vllm" ? policy : policy + "-s" + sparsity;
+    EXPECT_TRUE(
+        fs::exists(dir + "/" + cells[col("model")] + "/" + label + "/rate-" + cells[col("rate")] + "/summary.json"))
+        << lines[i];
+  }
+  EXPECT_EQ(models, (std::set<std::string>{"llama-3.1-8b", "llama-2-13b", "llama-3.1-70b"}));
+  EXPECT_EQ(settings, (std::set<std::string>{"vllm/100", "h2o/10", "h2o/20", "h2o/50", "infinigen/10", "infinigen/20",
+                                             "infinigen/50"}));
+
+  const std::string md = read_text(dir + "/study.md");
+  for (const std::string& model : models) {
+    EXPECT_NE(md.find("## " + model), std::string::npos) << model;
+    EXPECT_NE(md.find("- **" + model + "** (tp"), std::string::npos) << model;  // the winner line
+    EXPECT_NE(md.find("Winners for " + model), std::string::npos) << model;
+  }
+  EXPECT_NE(md.find("synthetic proxy"), std::string::npos);
+  EXPECT_NE(md.find("not ranked by retention"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(Cli, StudyUnknownNameIsOneLineNamingStudyAndNothingIsWritten) {
+  const std::string dir = temp_out("study-bad");
+  const Result r = cli({"compare", "--study", "nonsense", "-o", dir});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, "--study: unknown study 'nonsense'; valid: paper\n");
+  EXPECT_FALSE(fs::exists(dir));
+  const Result typo = cli({"compare", "--study", "papr", "-o", dir});
+  EXPECT_EQ(typo.code, 2);
+  EXPECT_EQ(typo.err, "--study: unknown study 'papr' (did you mean 'paper'?); valid: paper\n");
+  // The name is checked before anything else about the command line.
+  EXPECT_EQ(cli({"compare", "--study", "nonsense", "--policies", "vllm", "-o", dir}).err,
+            "--study: unknown study 'nonsense'; valid: paper\n");
+}
+
+TEST(Cli, StudyRefusesWhatItSetsItself) {
+  const std::string dir = temp_out("study-conflict");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--policies", "vllm"}, "--policies"},
+      {{"--rates", "1"}, "--rates"},
+      {{kBadDir + "/../../bench/scenarios/sharegpt_opt13b.yaml"}, "scenario file"}};
+  for (const auto& [extra, why] : cases) {
+    std::vector<std::string> args = {"compare", "--study", "paper", "-o", dir};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const Result r = cli(args);
+    EXPECT_EQ(r.code, 2) << why;
+    EXPECT_EQ(r.err.rfind("--study: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_FALSE(fs::exists(dir)) << why;
+  }
 }
 
 TEST(Cli, CostReportsEveryOpAndATotal) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "models/memory_footprint.h"
 #include "tests/sim/test_util.h"
 
 namespace kvsim::sim {
@@ -58,6 +59,20 @@ TEST(Scenario, UnknownModelAndHardwareNameThePlaceAndTheNearestName) {
 TEST(Scenario, TensorParallelMustSplitTheHeads) {
   EXPECT_NE(error_of([] { scenario_from(kMinimal, {"cluster.tensor_parallel=3"}); }).find("do not split evenly"),
             std::string::npos);
+}
+
+// H2O's eager prefill holds a whole prompt's fp32 scores: the longest prompt is the largest multiple of 256 whose
+// scores fit in half of 0.9 x HBM less the weights per GPU, so tensor parallelism (fewer weights and heads per GPU)
+// must raise it. Both sides of the limit: it fits, 256 tokens more do not.
+TEST(Scenario, H2oEagerPrefillLimitCountsTheWeightsPerGpuUnderTensorParallelism) {
+  const Scenario s = scenario_from(kMinimal, {"model=llama-3.1-70b", "cluster.tensor_parallel=4", "cache.policy=h2o"});
+  const int64_t limit = s.engine.max_num_batched_tokens;
+  const double free_bytes =
+      0.9 * static_cast<double>(s.hardware.gpu.hbm_bytes) - models::weight_bytes_per_gpu(s.model, s.weight_dtype, 4);
+  ASSERT_GT(free_bytes, 0);
+  EXPECT_GT(limit, 8192);
+  EXPECT_LE(static_cast<double>(models::eager_attention_bytes(s.model, limit, s.dtype, 4)), 0.5 * free_bytes);
+  EXPECT_GT(static_cast<double>(models::eager_attention_bytes(s.model, limit + 256, s.dtype, 4)), 0.5 * free_bytes);
 }
 
 TEST(Scenario, ByteSizesTakeBinaryAndDecimalSuffixes) {
