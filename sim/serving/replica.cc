@@ -23,6 +23,8 @@ Replica::Replica(int64_t id, const sim::Scenario& scenario, const sim::MemoryPla
       flows_(flows),
       routes_(std::move(routes)) {
   policy_ = cache::builtin_policies().make(cache::implementation_for(scenario.cache), scenario, plan_);
+  page_selection_ = scenario.cache.selection == "pages";
+  drops_tokens_ = scenario.cache.retention != "full" || scenario.cache.selection != "all";
   if (scenario.cache.preemption == "swap") {
     swap_capacity_blocks_ = static_cast<int64_t>(scenario.cache.swap_space_bytes / plan_.block_bytes);
   }
@@ -204,7 +206,7 @@ void Replica::start_iteration(SimTime now) {
       }
       shape.offload_tokens += static_cast<double>(b.new_tokens);
     }
-    if (cache.selection == "pages" && decode && cached > cache.token_budget) {
+    if (page_selection_ && decode && cached > cache.token_budget) {
       // Quest scans every page's key bounds and reads the top pages up to the budget; its dense layers read all.
       shape.page_scan_tokens += static_cast<double>(cached);
       shape.dense_extra_tokens += static_cast<double>(cached - cache.token_budget);
@@ -299,7 +301,7 @@ void Replica::finish_iteration(SimTime now) {
     s.last_token_ns = now;
     if (s.generated == s.record.output_tokens) {
       s.record.finish_ns = now;
-      if (scenario_.cache.retention != "full" || scenario_.cache.selection != "all") record_retention(s);
+      if (drops_tokens_) record_retention(s);
       policy_->release(s.kv);
       s.status = Status::kDone;
       metrics_.on_complete(s.record);

@@ -103,6 +103,8 @@ class Replica final : public engine::EventHandler {
   std::vector<uint32_t> running_;  // admission order: the back is the most recently admitted
   std::deque<uint32_t> swapped_;
   std::vector<Scheduled> batch_;
+  bool page_selection_ = false;  // Quest: decode steps read a token budget of pages
+  bool drops_tokens_ = false;    // the policy drops or skips tokens: completions record the retention proxy
   bool busy_ = false;
   bool wake_pending_ = false;
   bool preempted_this_step_ = false;
