@@ -10,6 +10,7 @@
 #include "models/model_loader.h"
 #include "sim/cache/cache_policy.h"
 #include "sim/cache/presets.h"
+#include "sim/cache/quality.h"
 #include "sim/core/units.h"
 #include "sim/core/yaml.h"
 
@@ -164,6 +165,7 @@ void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset) {
                                  "it needs cache.layout: paged, found '{}'",
                                  k.retention, k.layout));
   }
+  using cache::retention_model::kSnapKvObservationTokens;
   if (compressing && k.budget_tokens && *k.budget_tokens < kSnapKvObservationTokens) {
     c.fail("budget_tokens",
            fmt::format("retention '{}' keeps the prompt's last {} tokens (its observation window) at "
@@ -367,12 +369,12 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   c["layout"] = s.cache.layout;
   c["retention"] = s.cache.retention;
   c["heavy_ratio"] = hw::yaml_number(s.cache.heavy_ratio);
+  c["recent_ratio"] = hw::yaml_number(s.cache.recent_ratio);
+  if (s.cache.budget_tokens) c["budget_tokens"] = *s.cache.budget_tokens;
   c["sink_tokens"] = s.cache.sink_tokens;
   c["window_tokens"] = s.cache.window_tokens;
   c["adaptive_prompt_tokens"] = s.cache.adaptive_prompt_tokens;
   c["adaptive_pressure"] = hw::yaml_number(s.cache.adaptive_pressure);
-  c["recent_ratio"] = hw::yaml_number(s.cache.recent_ratio);
-  if (s.cache.budget_tokens) c["budget_tokens"] = *s.cache.budget_tokens;
   c["placement"] = s.cache.placement;
   c["selection"] = s.cache.selection;
   c["partial_weight_ratio"] = hw::yaml_number(s.cache.partial_weight_ratio);

@@ -69,9 +69,8 @@ struct CacheConfig {
 };
 
 // SnapKV (Li et al., 2024, "SnapKV: LLM Knows What You are Looking for Before Generation", sec. 5): prompt KV
-// capacities of 1024..4096 tokens evaluated, with an observation window of the prompt's last 32 tokens.
+// capacities of 1024..4096 tokens evaluated (its observation window: cache::retention_model).
 inline constexpr int64_t kSnapKvBudgetTokens = 2048;
-inline constexpr int64_t kSnapKvObservationTokens = 32;
 
 struct ClusterConfig {
   int64_t replicas = 1;

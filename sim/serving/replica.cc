@@ -329,22 +329,18 @@ void Replica::record_retention(Seq& s) const {
   const int64_t prompt = s.record.prompt_tokens, output = s.record.output_tokens;
   cache::RetentionSpec spec;
   if (cache.selection != "all") {
-    int64_t selected = cache.selection == "pages"
-                           ? cache.token_budget
-                           : static_cast<int64_t>(std::ceil(cache.max_kv_ratio * static_cast<double>(prompt + output)));
+    const int64_t selected =
+        cache.selection == "pages"
+            ? cache.token_budget
+            : static_cast<int64_t>(std::ceil(cache.max_kv_ratio * static_cast<double>(prompt + output)));
     // A full host pool made it evict (keep_at_most set): it selects among what is left, and an early fact evicted
     // from the pool is gone; the pool keeps the often-selected tokens, the same ranking as H2O's.
     const int64_t kept = s.kv.keep_at_most > 0 ? s.kv.keep_at_most : prompt + output;
-    selected = std::min(selected, kept);
-    spec.kind = "h2o";
-    spec.heavy_tokens = selected / 2;
-    spec.recent_tokens = selected - spec.heavy_tokens;
-    s.record.retention_attention = cache::retention_quality(spec, prompt, output).attention;
-    s.record.retention_early_facts = 1.0;
-    if (s.kv.keep_at_most > 0) {
-      cache::RetentionSpec pool{"h2o", kept / 2, kept - kept / 2};
-      s.record.retention_early_facts = cache::retention_quality(pool, prompt, output).early_facts;
-    }
+    // H2O's kept set for a budget split evenly between heavy hitters and recent tokens.
+    const auto even = [](int64_t budget) { return cache::RetentionSpec{"h2o", budget / 2, budget - budget / 2}; };
+    s.record.retention_attention = cache::retention_quality(even(std::min(selected, kept)), prompt, output).attention;
+    s.record.retention_early_facts =
+        s.kv.keep_at_most > 0 ? cache::retention_quality(even(kept), prompt, output).early_facts : 1.0;
     return;
   }
   if (cache.retention == "streaming") {

@@ -6,6 +6,7 @@
 
 #include "sim/core/error.h"
 #include "sim/core/units.h"
+#include "tests/test_support.h"
 
 namespace kvsim::hw {
 namespace {
@@ -21,12 +22,7 @@ HardwareProfile parse(const std::string& text) {
 }
 
 std::string error_of(const std::string& text) {
-  try {
-    parse(text);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
+  return testing::error_of([&] { parse(text); });
 }
 
 const char* kMinimal = R"(source: measured

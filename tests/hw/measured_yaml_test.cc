@@ -5,6 +5,7 @@
 #include "hw/hardware_loader.h"
 #include "hw/measured_yaml.h"
 #include "sim/core/error.h"
+#include "tests/test_support.h"
 
 namespace kvsim::hw {
 namespace {
@@ -16,12 +17,7 @@ HardwareProfile parse(const std::string& text) {
 }
 
 std::string error_of(const std::string& text) {
-  try {
-    parse(text);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
+  return testing::error_of([&] { parse(text); });
 }
 
 std::string with(std::string base, const std::string& from, const std::string& to) {
