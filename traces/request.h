@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sim/core/time.h"
 
@@ -19,6 +20,18 @@ struct Request {
   // prompt, an earlier turn); 0 = no shared prefix. Prefix caching reuses their KV.
   uint64_t prefix_id = 0;
   int64_t shared_prefix_tokens = 0;
+  // Prefix identity block by block (Mooncake's hash_ids; multi-turn sessions): hash j stands for prompt tokens
+  // [j x hash_block_tokens, (j + 1) x hash_block_tokens), and two requests with equal hashes at j hold equal tokens
+  // from the start of the prompt to the end of block j (the hashes are chained). Empty = none. The last block may be
+  // partial (the prompt ends inside it).
+  std::vector<uint64_t> block_hashes;
+  int64_t hash_block_tokens = 0;
+  // Multi-turn sessions: the conversation this request belongs to (0 = none) and, for a later turn, the id of the
+  // previous turn and the user's think time: the turn is sent think_time_ns after the previous turn's last token,
+  // never before arrival_ns (closed loop). parent_id < 0 = no previous turn.
+  uint64_t session_id = 0;
+  int64_t parent_id = -1;
+  SimTime think_time_ns = 0;
 };
 
 // Contract: next() returns requests in non-decreasing arrival_ns with ids 0, 1, 2, ...; nullopt at the end, and
