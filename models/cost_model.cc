@@ -33,6 +33,10 @@ constexpr double kDequantOpsPerElement = 2.0;
 // (Tang et al. 2024, sec. 3, criticality upper bound): 4 operations on the CUDA cores.
 constexpr double kPageScoreOpsPerChannel = 4.0;
 
+// Quest's top-k over page scores: each fp32 score is written once and read once by the selection (a radix or
+// bitonic top-k reads its input once per pass; one pass at these sizes, an assumption).
+constexpr double kTopKBytesPerScore = 8.0;
+
 bool has_group_metadata(DType kv) { return kv == DType::kInt8 || kv == DType::kInt4 || kv == DType::kInt2; }
 
 SimTime roofline_ns(double flops, double flops_per_s, double bytes, double bytes_per_s, std::string* bound) {
@@ -73,6 +77,23 @@ void BatchShape::add_cpu_sequence(int64_t cached_tokens, int64_t new_tokens, boo
   cpu_attn_tokens += n;
 }
 
+BatchShape BatchShape::split(int64_t parts) const {
+  if (parts <= 1) return *this;
+  const auto part = [parts](int64_t n) { return (n + parts - 1) / parts; };
+  const double f = 1.0 / static_cast<double>(parts);
+  BatchShape b = *this;
+  b.num_seqs = part(num_seqs);
+  b.num_tokens = part(num_tokens);
+  b.num_sampled = part(num_sampled);
+  b.cpu_num_seqs = part(cpu_num_seqs);
+  for (double* v : {&b.attn_pairs, &b.kv_read_tokens, &b.attn_pairs_window, &b.kv_read_tokens_window,
+                    &b.partial_key_tokens, &b.fetch_tokens, &b.offload_tokens, &b.residual_tokens, &b.page_scan_tokens,
+                    &b.dense_extra_tokens, &b.cpu_attn_pairs, &b.cpu_kv_read_tokens, &b.cpu_attn_tokens}) {
+    *v *= f;
+  }
+  return b;
+}
+
 CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig config)
     : model_(std::move(model)), hardware_(std::move(hardware)), config_(config) {
   if (config_.tp < 1) throw Error(fmt::format("tensor_parallel must be >= 1, found {}", config_.tp));
@@ -85,9 +106,23 @@ CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig c
     throw Error(
         fmt::format("hardware '{}' has no {} peak or memory bandwidth", hardware_.name, dtype_name(config_.dtype)));
   }
-  if (!(config_.weight_gpu_ratio >= 0.0 && config_.weight_gpu_ratio <= 1.0)) {
-    throw Error(fmt::format("weight_gpu_ratio must be in [0, 1], found {}", config_.weight_gpu_ratio));
+  for (const auto& [name, v] : {std::pair{"weight_gpu_ratio", config_.weight_gpu_ratio},
+                                 {"weight_disk_ratio", config_.weight_disk_ratio},
+                                 {"kv_gpu_ratio", config_.kv_gpu_ratio},
+                                 {"kv_disk_ratio", config_.kv_disk_ratio},
+                                 {"act_offload_ratio", config_.act_offload_ratio},
+                                 {"act_disk_ratio", config_.act_disk_ratio}}) {
+    if (!(v >= 0.0 && v <= 1.0)) throw Error(fmt::format("{} must be in [0, 1], found {}", name, v));
   }
+  if (config_.weight_gpu_ratio + config_.weight_disk_ratio > 1.0 + 1e-9 ||
+      config_.kv_gpu_ratio + config_.kv_disk_ratio > 1.0 + 1e-9 || config_.act_disk_ratio > config_.act_offload_ratio) {
+    throw Error("placement shares of weights, KV or activations add up to more than the whole");
+  }
+  const bool disk = config_.weight_disk_ratio > 0 || config_.kv_disk_ratio > 0 || config_.act_disk_ratio > 0;
+  if (disk && !(config_.disk_bytes_per_s > 0)) {
+    throw Error(fmt::format("a disk placement needs disk_bytes_per_s > 0, found {}", config_.disk_bytes_per_s));
+  }
+  if (config_.gpu_batch_size < 0) throw Error(fmt::format("gpu_batch_size must be >= 0, found {}", config_.gpu_batch_size));
   if (config_.page_selection && config_.page_size < 1) {
     throw Error(fmt::format("page_size must be >= 1, found {}", config_.page_size));
   }
@@ -177,7 +212,11 @@ OpCost CostModel::attention(const BatchShape& b, bool explain) const {
   const double sliding = static_cast<double>(model_.num_sliding_layers());
   const double full_share = (layers - sliding) / layers, sliding_share = sliding / layers;
   double pairs = full_share * b.attn_pairs + sliding_share * b.attn_pairs_window;
-  const double kv_tokens = full_share * b.kv_read_tokens + sliding_share * b.kv_read_tokens_window;
+  double kv_tokens = full_share * b.kv_read_tokens + sliding_share * b.kv_read_tokens_window;
+  // FlexGen: the CPU-attended sequences' KV layers kept on the GPU (kv_gpu_ratio of the layers) are attended here.
+  const double gpu_layers_of_cpu = config_.cpu_attention ? config_.kv_gpu_ratio : 0.0;
+  pairs += gpu_layers_of_cpu * b.cpu_attn_pairs;
+  kv_tokens += gpu_layers_of_cpu * b.cpu_kv_read_tokens;
   // KIVI: the residual window's tokens are read in full precision in every layer; capped by each layer type's tokens
   // read (a sum of per-sequence minima would be exact; they agree while the residual fits in the sliding window).
   double residual = 0;
@@ -194,8 +233,8 @@ OpCost CostModel::attention(const BatchShape& b, bool explain) const {
   }
   const double quant_tokens = kv_tokens - residual + dense_extra;
   // Sequences attended on the CPU (cpu_attention) move no q or output through the GPU's attention kernel.
-  const double gpu_tokens = static_cast<double>(b.num_tokens) - b.cpu_attn_tokens;
-  const int64_t gpu_seqs = b.num_seqs - b.cpu_num_seqs;
+  const double gpu_tokens = static_cast<double>(b.num_tokens) - (1.0 - gpu_layers_of_cpu) * b.cpu_attn_tokens;
+  const int64_t gpu_seqs = b.num_seqs - (gpu_layers_of_cpu > 0 ? 0 : b.cpu_num_seqs);
   const double q_heads = static_cast<double>(model_.num_attention_heads) / config_.tp;
   const double head_dim = static_cast<double>(model_.head_dim);
   OpCost op;
@@ -257,12 +296,15 @@ OpCost CostModel::kv_fetch(const BatchShape& b, bool explain) const {
   OpCost op;
   op.name = "kv_fetch";
   op.overlapped = true;
+  op.channel = "h2d";
   const int64_t heads = kv_heads_per_gpu(model_, config_.tp);
   const auto row_bytes =
       static_cast<uint64_t>(static_cast<double>(model_.head_dim) * kv_element_bits(config_.kv_dtype) / 8.0);
   const auto rows = static_cast<int64_t>(b.fetch_tokens) * heads * 2;
   const hw::TransferCost in = hw::gather_time(hardware_, hw::GatherMethod::kCpuStaged, row_bytes, rows);
-  const auto out_bytes = static_cast<uint64_t>(b.offload_tokens * kv_quant_token_bytes_);
+  // FlexGen sends only its host- and disk-resident layers' share; InfiniGen all of it.
+  const double host_share = config_.cpu_attention ? 1.0 - config_.kv_gpu_ratio : 1.0;
+  const auto out_bytes = static_cast<uint64_t>(b.offload_tokens * kv_quant_token_bytes_ * host_share);
   const hw::TransferCost out = hw::pcie_copy_time(hardware_, hw::CopyDirection::kDeviceToHost, out_bytes, 1);
   op.bytes = static_cast<double>(row_bytes * static_cast<uint64_t>(rows) + out_bytes);
   op.pcie_bytes = op.bytes;
@@ -278,8 +320,8 @@ OpCost CostModel::kv_fetch(const BatchShape& b, bool explain) const {
 
 OpCost CostModel::page_select(const BatchShape& b, bool explain) const {
   // Quest: read the min and max key of every page of every decode sequence's context and score them, in the layers
-  // past the dense ones (averaged over layers). The top-k over the page scores is not charged (a few bytes per page
-  // and head against the bounds' kilobytes).
+  // past the dense ones (averaged over layers), then pick the top pages per query head: the fp32 scores are written
+  // and read back by the top-k (kTopKBytesPerScore per page and head).
   const double layers = static_cast<double>(model_.num_layers);
   const double sparse_share = (layers - std::min(static_cast<double>(config_.dense_layers), layers)) / layers;
   const double pages = b.page_scan_tokens / static_cast<double>(config_.page_size);
@@ -289,7 +331,8 @@ OpCost CostModel::page_select(const BatchShape& b, bool explain) const {
   OpCost op;
   op.name = "page_select";
   // The bounds are stored in the KV's format (2 = min and max).
-  op.bytes = sparse_share * pages * 2.0 * kv_heads * head_dim * kv_element_bits(config_.kv_dtype) / 8.0;
+  op.bytes = sparse_share * pages * 2.0 * kv_heads * head_dim * kv_element_bits(config_.kv_dtype) / 8.0 +
+             sparse_share * pages * q_heads * kTopKBytesPerScore;
   op.flops = sparse_share * pages * q_heads * head_dim * kPageScoreOpsPerChannel;
   // Element-wise scoring runs on the CUDA cores; the tensor peak stands in where a profile lacks the FP32 one.
   const double flop_rate = hardware_.gpu.fp32_flops > 0 ? hardware_.gpu.fp32_flops : compute_flops_;
@@ -297,8 +340,8 @@ OpCost CostModel::page_select(const BatchShape& b, bool explain) const {
       roofline_ns(op.flops, flop_rate, op.bytes, hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &op.bound);
   if (explain) {
     op.explain = fmt::format(
-        "roofline over the min/max keys of {:.0f} pages of {} tokens in {:.0f} % of the layers "
-        "(Quest page scoring)",
+        "roofline over the min/max keys of {:.0f} pages of {} tokens in {:.0f} % of the layers and the top-k over "
+        "their fp32 scores (Quest page scoring)",
         pages, config_.page_size, sparse_share * 100);
   }
   return op;
@@ -313,14 +356,16 @@ OpCost CostModel::cpu_attention(const BatchShape& b, bool explain) const {
   const double head_dim = static_cast<double>(model_.head_dim);
   const double q_dim = q_heads * head_dim;
   const double kv_dim = static_cast<double>(kv_heads_per_gpu(model_, config_.tp)) * head_dim;
+  // Only the layers whose KV is off the GPU (host memory, or disk after disk_io read it) are attended here.
+  const double share = 1.0 - config_.kv_gpu_ratio;
   OpCost op;
   op.name = "cpu_attention";
-  op.flops = 4.0 * q_dim * b.cpu_attn_pairs;
-  const double kv_bytes = b.cpu_kv_read_tokens * kv_quant_token_bytes_;
+  op.flops = 4.0 * q_dim * b.cpu_attn_pairs * share;
+  const double kv_bytes = b.cpu_kv_read_tokens * kv_quant_token_bytes_ * share;
   const SimTime c_ns = work_time_ns(op.flops, host_flops_ / tp);
   const SimTime m_ns = work_time_ns(kv_bytes, hardware_.host.dram_bytes_per_s * config_.efficiency.host_memory / tp);
-  const auto down_bytes = static_cast<uint64_t>(b.cpu_attn_tokens * (q_dim + 2.0 * kv_dim) * act_bytes_);
-  const auto up_bytes = static_cast<uint64_t>(b.cpu_attn_tokens * q_dim * act_bytes_);
+  const auto down_bytes = static_cast<uint64_t>(b.cpu_attn_tokens * (q_dim + 2.0 * kv_dim) * act_bytes_ * share);
+  const auto up_bytes = static_cast<uint64_t>(b.cpu_attn_tokens * q_dim * act_bytes_ * share);
   const hw::TransferCost down = hw::pcie_copy_time(hardware_, hw::CopyDirection::kDeviceToHost, down_bytes, 1);
   const hw::TransferCost up = hw::pcie_copy_time(hardware_, hw::CopyDirection::kHostToDevice, up_bytes, 1);
   op.pcie_bytes = static_cast<double>(down_bytes + up_bytes);
@@ -343,6 +388,7 @@ OpCost CostModel::weight_fetch(bool explain) const {
   OpCost op;
   op.name = "weight_fetch";
   op.overlapped = true;
+  op.channel = "h2d";
   const auto bytes = static_cast<uint64_t>((1.0 - config_.weight_gpu_ratio) * layer_weight_bytes_);
   const hw::TransferCost in = hw::pcie_copy_time(hardware_, hw::CopyDirection::kHostToDevice, bytes, 1);
   op.bytes = op.pcie_bytes = static_cast<double>(bytes);
@@ -353,6 +399,53 @@ OpCost CostModel::weight_fetch(bool explain) const {
     op.explain = fmt::format("{:.0f} % of a layer's {} from host memory ({}), overlapped with the layer's compute",
                              (1.0 - config_.weight_gpu_ratio) * 100,
                              format_bytes(static_cast<uint64_t>(layer_weight_bytes_)), in.source);
+  }
+  return op;
+}
+
+OpCost CostModel::disk_io(const BatchShape& b, bool explain) const {
+  // FlexGen with a disk tier: the disk-resident share of a layer's weights is read for every layer; disk-resident
+  // KV layers are read for every decode step and their new tokens written; disk-resident activations written and
+  // read back. One device serves reads and writes at disk_bytes_per_s.
+  OpCost op;
+  op.name = "disk_io";
+  op.overlapped = true;
+  op.channel = "disk";
+  op.bound = "disk";
+  const double kv_read = config_.kv_disk_ratio * b.cpu_kv_read_tokens * kv_quant_token_bytes_;
+  const double kv_write = config_.kv_disk_ratio * (b.cpu_attn_tokens + b.offload_tokens) * kv_quant_token_bytes_;
+  const double act = 2.0 * config_.act_disk_ratio * static_cast<double>(b.num_tokens) *
+                     static_cast<double>(model_.hidden_size) * act_bytes_;
+  const double weights = config_.weight_disk_ratio * layer_weight_bytes_;
+  op.bytes = weights + kv_read + kv_write + act;
+  op.time_ns = work_time_ns(op.bytes, config_.disk_bytes_per_s);
+  if (explain) {
+    op.explain = fmt::format("disk at {:.1f} GB/s: {} of weights, {} of KV read, {} of KV written, {} of activations",
+                             config_.disk_bytes_per_s / 1e9, format_bytes(static_cast<uint64_t>(weights)),
+                             format_bytes(static_cast<uint64_t>(kv_read)), format_bytes(static_cast<uint64_t>(kv_write)),
+                             format_bytes(static_cast<uint64_t>(act)));
+  }
+  return op;
+}
+
+OpCost CostModel::act_transfer(const BatchShape& b, bool load, bool explain) const {
+  // FlexGen's activation placement: a layer's input hidden states are loaded from host memory before it runs and its
+  // output stored back, for the off-GPU share of them.
+  OpCost op;
+  op.name = load ? "act_load" : "act_store";
+  op.overlapped = true;
+  op.channel = load ? "h2d" : "d2h";
+  op.bound = "pcie";
+  const auto bytes = static_cast<uint64_t>(config_.act_offload_ratio * static_cast<double>(b.num_tokens) *
+                                           static_cast<double>(model_.hidden_size) * act_bytes_);
+  const hw::TransferCost t = hw::pcie_copy_time(
+      hardware_, load ? hw::CopyDirection::kHostToDevice : hw::CopyDirection::kDeviceToHost, bytes, 1);
+  op.bytes = op.pcie_bytes = static_cast<double>(bytes);
+  op.time_ns = bytes > 0 ? t.time_ns : 0;
+  op.source = t.source == "measured" ? "measured" : "roofline";
+  if (explain) {
+    op.explain = fmt::format("{:.0f} % of the hidden states ({}) {} host memory ({})", config_.act_offload_ratio * 100,
+                             format_bytes(bytes), load ? "from" : "to", t.source);
   }
   return op;
 }
@@ -435,6 +528,13 @@ std::vector<OpCost> CostModel::ops(const BatchShape& b, bool explain) const {
   // CPU attention also sends new KV to the host (offload_tokens of GPU-attended, host-resident sequences).
   if (config_.offload || config_.cpu_attention) out.push_back(kv_fetch(b, explain));
   if (config_.weight_gpu_ratio < 1.0) out.push_back(weight_fetch(explain));
+  if (config_.weight_disk_ratio > 0 || config_.kv_disk_ratio > 0 || config_.act_disk_ratio > 0) {
+    out.push_back(disk_io(b, explain));
+  }
+  if (config_.act_offload_ratio > 0) {
+    out.push_back(act_transfer(b, true, explain));
+    out.push_back(act_transfer(b, false, explain));
+  }
   out.push_back(gemm("o_proj", t, q_dim, hidden, explain));
   if (model_.is_moe()) {
     OpCost router = gemm("router", t, hidden, static_cast<double>(model_.num_experts), explain);
@@ -465,22 +565,37 @@ std::vector<OpCost> CostModel::ops(const BatchShape& b, bool explain) const {
   return out;
 }
 
-// Overlapped ops (kv_fetch, weight_fetch) are summed into one transfer stream beside the layer's compute: their
-// host-to-device parts share the one H2D copy engine, so they queue rather than overlap each other. (kv_fetch's
-// device-to-host part runs on the other engine; where it is the longer half, the sum overstates the stream.)
+// Overlapped ops run beside the layer's compute on their channel: ops of one channel queue (kv_fetch and
+// weight_fetch share the one H2D copy engine), channels overlap each other (kv_fetch's device-to-host part runs on the
+// other engine; where it is the longer half, kv_fetch overstates the H2D channel). A layer takes the longest of its
+// compute and its channels, as FlexGen's cost model (Sheng et al., ICML 2023, sec. 4.3) takes the max of compute,
+// CPU->GPU, GPU->CPU and disk I/O. Under FlexGen's block schedule the compute runs once per GPU batch and the
+// transfers once per block.
 SimTime CostModel::forward_ns(const BatchShape& b) const {
   if (b.num_tokens == 0) return 0;
-  SimTime per_layer = 0, beside = 0, once = 0;
+  const int64_t parts =
+      config_.gpu_batch_size > 0 ? std::max<int64_t>(1, (b.num_seqs + config_.gpu_batch_size - 1) / config_.gpu_batch_size)
+                                 : 1;
+  SimTime per_layer = 0, once = 0, h2d = 0, d2h = 0, disk = 0;
   for (const OpCost& op : ops(b)) {
-    if (op.name == "embedding" || op.name == "lm_head") {
-      once += op.time_ns;
-    } else if (op.overlapped) {
-      beside += op.time_ns;
+    if (!op.overlapped) {
+      if (parts > 1) continue;  // counted per GPU batch below
+      (op.name == "embedding" || op.name == "lm_head" ? once : per_layer) += op.time_ns;
+    } else if (op.channel == "d2h") {
+      d2h += op.time_ns;
+    } else if (op.channel == "disk") {
+      disk += op.time_ns;
     } else {
-      per_layer += op.time_ns;
+      h2d += op.time_ns;
     }
   }
-  return std::max(per_layer, beside) * model_.num_layers + once;
+  if (parts > 1) {
+    for (const OpCost& op : ops(b.split(parts))) {
+      if (op.overlapped) continue;
+      (op.name == "embedding" || op.name == "lm_head" ? once : per_layer) += op.time_ns * parts;
+    }
+  }
+  return std::max({per_layer, h2d, d2h, disk}) * model_.num_layers + once;
 }
 
 SimTime CostModel::cpu_overhead_ns(const BatchShape& b) const {

@@ -85,9 +85,23 @@ struct ExecConfig {
   // FlexGen (Sheng et al., ICML 2023, sec. 4): decode attention over host-resident KV runs on the CPU, so the KV
   // never crosses PCIe; only the new tokens' q, k, v go to the host and the attention output comes back.
   bool cpu_attention = false;
-  // FlexGen's weight placement: this share of each layer's weights stays on the GPU, the rest streams from host
-  // memory for every layer, overlapped with the previous layer's compute (op weight_fetch).
+  // FlexGen's placement (sec. 4.2, its `--percent`): this share of each layer's weights stays on the GPU, the rest
+  // streams for every layer from host memory (and first from disk for weight_disk_ratio of them), overlapped with the
+  // previous layer's compute (ops weight_fetch, disk_io).
   double weight_gpu_ratio = 1.0;
+  double weight_disk_ratio = 0.0;
+  // With cpu_attention: the share of layers whose KV stays on the GPU (attended there) and on disk (read into host
+  // memory every decode step, then attended on the CPU); the rest sits in host memory.
+  double kv_gpu_ratio = 0.0;
+  double kv_disk_ratio = 0.0;
+  // Activations between layers kept off the GPU (host memory, and of those on disk): each layer loads its input and
+  // stores its output (ops act_load, act_store).
+  double act_offload_ratio = 0.0;
+  double act_disk_ratio = 0.0;
+  double disk_bytes_per_s = 0.0;  // disk read/write rate (disk_io)
+  // FlexGen's block schedule (sec. 4.1): sequences go through a layer in GPU batches of this many (0 = one batch); a
+  // layer's compute runs once per GPU batch while its weights are fetched once per block.
+  int64_t gpu_batch_size = 0;
   Efficiency efficiency;
   CpuOverhead cpu;
 };
@@ -128,6 +142,9 @@ struct BatchShape {
   double cpu_attn_tokens = 0;
   int64_t cpu_num_seqs = 0;
 
+  // The shape of one of `parts` equal GPU batches of this batch (FlexGen's block schedule): every sum divided.
+  BatchShape split(int64_t parts) const;
+
   // Add one sequence; `window` is the model's sliding window (0 = none).
   void add_sequence(int64_t cached_tokens, int64_t new_tokens, bool samples, int64_t window);
   // Add one sequence whose attention runs on the CPU: counts num_seqs, num_tokens and num_sampled as add_sequence
@@ -145,6 +162,9 @@ struct OpCost {
   std::string bound;                // "compute" | "memory" | "latency" | "measured"
   std::string explain;              // why this source: the curve used, or why none applied
   bool overlapped = false;          // runs beside the layer's compute (kv_fetch): a layer takes the longer of them
+  // The transfer channel of an overlapped op: ops on one channel queue, channels run side by side (FlexGen's cost
+  // model, sec. 4.3: a layer takes the longest of compute, CPU->GPU, GPU->CPU and disk I/O).
+  std::string channel;              // "h2d" | "d2h" | "disk"
   double pcie_bytes = 0;            // of `bytes`, those crossing PCIe (both directions): kv_fetch, weight_fetch, ...
 };
 
@@ -180,6 +200,9 @@ class CostModel {
   OpCost page_select(const BatchShape& batch, bool explain) const;
   OpCost cpu_attention(const BatchShape& batch, bool explain) const;
   OpCost weight_fetch(bool explain) const;
+  OpCost disk_io(const BatchShape& batch, bool explain) const;
+  // Activations moved between the GPU and host memory for one layer (FlexGen's activation placement).
+  OpCost act_transfer(const BatchShape& batch, bool load, bool explain) const;
 
   ModelSpec model_;
   hw::HardwareProfile hardware_;

@@ -36,7 +36,16 @@ models::ExecConfig exec_config(const Scenario& s) {
   c.page_size = s.cache.page_size;
   c.dense_layers = std::min<int64_t>(kQuestDenseLayers, s.model.num_layers);
   c.cpu_attention = s.cache.compute_attention_on == "cpu";
-  c.weight_gpu_ratio = s.cache.weights_gpu_ratio;
+  c.weight_gpu_ratio = s.cache.weights_share.gpu;
+  c.weight_disk_ratio = s.cache.weights_share.disk;
+  if (c.cpu_attention) {
+    c.kv_gpu_ratio = s.cache.kv_share.gpu;
+    c.kv_disk_ratio = s.cache.kv_share.disk;
+  }
+  c.act_offload_ratio = s.cache.activations_share.off_gpu();
+  c.act_disk_ratio = s.cache.activations_share.disk;
+  c.disk_bytes_per_s = s.cache.disk_bytes_per_s;
+  c.gpu_batch_size = s.cache.gpu_batch_size;
   return c;
 }
 
@@ -79,9 +88,14 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
   if (!note.empty()) mc.notes.push_back(note);
   if (s.cache.selection == "speculative") {
     mc.notes.push_back(
-        fmt::format("speculative selection is modelled as fetching max_kv_ratio ({}) of each "
-                    "sequence's tokens per layer, the cap InfiniGen's selection stays under",
-                    s.cache.max_kv_ratio));
+        s.cache.alpha ? fmt::format("speculative selection fetches the tokens within alpha {} of the top score, at "
+                                    "most max_kv_ratio ({}) of each sequence per layer; how many pass the threshold "
+                                    "comes from the synthetic attention model (sim/cache/quality.h), an assumption",
+                                    *s.cache.alpha, s.cache.max_kv_ratio)
+                      : fmt::format("speculative selection is modelled as fetching max_kv_ratio ({}) of each "
+                                    "sequence's tokens per layer, the cap InfiniGen's selection stays under (set "
+                                    "cache.alpha for its threshold)",
+                                    s.cache.max_kv_ratio));
   }
   if (s.cache.retention != "full" || s.cache.selection != "all") {
     mc.notes.push_back(

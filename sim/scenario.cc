@@ -38,6 +38,14 @@ slo:
 // The study saturates near 1.2 req/s on the datasheet H100 profile (KV-bound: preemptions start there).
 std::vector<double> builtin_study_rates() { return {0.5, 0.8, 1.0, 1.2, 1.5, 2.0}; }
 
+int64_t activation_tokens(const Scenario& s) {
+  if (s.cache.gpu_batch_size == 0) return s.engine.max_num_batched_tokens;
+  return std::min(s.engine.max_num_batched_tokens, s.cache.gpu_batch_size * s.engine.max_model_len);
+}
+int64_t activation_seqs(const Scenario& s) {
+  return s.cache.gpu_batch_size == 0 ? s.engine.max_num_seqs : s.cache.gpu_batch_size;
+}
+
 std::vector<std::string> policy_names() { return cache::preset_names(); }
 std::vector<std::string> default_compare_policies() { return cache::default_study_presets(); }
 
@@ -102,6 +110,7 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, 
            fmt::format("must be >= engine.max_model_len ({}) when chunked prefill is off, found {}", c.max_model_len,
                        c.max_num_batched_tokens));
   }
+  c.max_num_seqs_set = e.has("max_num_seqs");
   c.max_num_seqs = e.get_int("max_num_seqs", large ? 1024 : 256, 1, int64_t{1} << 24);
   c.enforce_eager = e.get_bool("enforce_eager", false);
   c.gpu_memory_utilization = e.get_double("gpu_memory_utilization", 0.9, 0.0, 1.0, true);
@@ -124,12 +133,84 @@ double default_weights_gpu_ratio(const Scenario& s) {
   const double usable = s.engine.gpu_memory_utilization * static_cast<double>(s.hardware.gpu.hbm_bytes);
   const double layers = models::layer_weight_bytes_per_gpu(s.model, s.weight_dtype, tp);
   const double others = models::weight_bytes_per_gpu(s.model, s.weight_dtype, tp) - layers;
-  const double reserve = static_cast<double>(models::activation_peak_bytes(s.model, s.engine.max_num_batched_tokens,
-                                                                           s.engine.max_num_seqs, s.dtype, tp) +
+  const double reserve = static_cast<double>(models::activation_peak_bytes(s.model, activation_tokens(s),
+                                                                           activation_seqs(s), s.dtype, tp) +
                                              models::kNonTorchBytes) +
                          others + 2.0 * layers / static_cast<double>(s.model.num_layers);
   const double ratio = (usable - reserve) / layers;
   return ratio >= 1.0 ? 1.0 : std::max(0.05, std::floor(ratio * 20.0) / 20.0);
+}
+
+// A FlexGen placement list: three percentages (GPU, CPU, disk) in [0, 100] summing to 100.
+TierShares read_shares(const yaml::Map& c, std::string_view key, const TierShares& def) {
+  const std::vector<double> p =
+      c.get_double_list(key, {def.gpu * 100.0, def.cpu * 100.0, def.disk * 100.0}, 0.0, 100.0);
+  if (p.size() != 3) {
+    c.fail(key, fmt::format("expected three percentages [gpu, cpu, disk], found {} values", p.size()));
+  }
+  if (std::abs(p[0] + p[1] + p[2] - 100.0) > 1e-6) {
+    c.fail(key, fmt::format("the percentages [gpu, cpu, disk] must sum to 100, found {} + {} + {} = {}", p[0], p[1],
+                            p[2], p[0] + p[1] + p[2]));
+  }
+  return TierShares{p[0] / 100.0, p[1] / 100.0, p[2] / 100.0};
+}
+
+// FlexGen's placement of weights, KV and activations, and its block schedule (Sheng et al., ICML 2023, sec. 4).
+void parse_flexgen_placement(const yaml::Map& c, Scenario& s, bool cpu_attention) {
+  CacheConfig& k = s.cache;
+  k.num_gpu_batches = c.get_int("num_gpu_batches", 1, 1, int64_t{1} << 20);
+  const auto gbs = c.opt_int("gpu_batch_size", 1, int64_t{1} << 24);
+  k.gpu_batch_size = gbs.value_or(0);
+  if ((gbs || k.num_gpu_batches > 1) && s.engine.version != "static") {
+    c.fail(gbs ? "gpu_batch_size" : "num_gpu_batches",
+           fmt::format("FlexGen's block schedule runs static batches: set engine.version: static, found '{}'",
+                       s.engine.version));
+  }
+  if (gbs) {
+    // The block is the engine's batch.
+    const int64_t block = *gbs * k.num_gpu_batches;
+    if (s.engine.max_num_seqs_set && s.engine.max_num_seqs != block) {
+      c.fail("gpu_batch_size",
+             fmt::format("cache.gpu_batch_size {} x cache.num_gpu_batches {} = {} sequences per block, but "
+                         "engine.max_num_seqs is {}: leave engine.max_num_seqs out or make them agree",
+                         *gbs, k.num_gpu_batches, block, s.engine.max_num_seqs));
+    }
+    s.engine.max_num_seqs = block;
+  } else if (k.num_gpu_batches > 1) {
+    c.fail("num_gpu_batches", "cache.num_gpu_batches needs cache.gpu_batch_size");
+  }
+  const double def_ratio = cpu_attention ? default_weights_gpu_ratio(s) : 1.0;
+  k.weights_share = read_shares(c, "weights_percent", TierShares{def_ratio, 1.0 - def_ratio, 0.0});
+  k.kv_share = read_shares(c, "kv_percent", cpu_attention ? TierShares{0.0, 1.0, 0.0} : TierShares{});
+  k.activations_share = read_shares(c, "activations_percent", TierShares{});
+  const bool whole_batches = !s.engine.chunked_prefill;
+  if (k.weights_share.gpu < 1.0 && !whole_batches) {
+    c.fail("weights_percent",
+           "streaming weights from host memory or disk runs whole-batch iterations (FlexGen): set "
+           "engine.version: static or v0");
+  }
+  if (k.activations_share.gpu < 1.0 && !whole_batches) {
+    c.fail("activations_percent",
+           "activations kept off the GPU between layers need whole-batch iterations (FlexGen): set "
+           "engine.version: static or v0");
+  }
+  if (k.kv_share.gpu < 1.0 && !cpu_attention) {
+    c.fail("kv_percent",
+           "KV layers kept in host memory or on disk are attended on the CPU (FlexGen's --cpu-cache-compute): set "
+           "cache.policy: flexgen or cache.compute_attention_on: cpu");
+  }
+  if (cpu_attention && k.kv_share.gpu >= 1.0) {
+    c.fail("kv_percent",
+           "attention on the CPU needs KV layers off the GPU, but cache.kv_percent keeps all of them on it: lower "
+           "its first value or set cache.compute_attention_on: gpu");
+  }
+  if (k.kv_share.disk > 0 && k.disk_kv_bytes == 0) {
+    c.fail("kv_percent", fmt::format("{} % of the KV on disk needs a disk tier: set cache.disk_kv_bytes",
+                                     k.kv_share.disk * 100.0));
+  }
+  if ((k.kv_share.disk > 0 || k.weights_share.disk > 0 || k.activations_share.disk > 0) && !(k.disk_bytes_per_s > 0)) {
+    c.fail("disk_bytes_per_s", "a disk placement needs a disk read rate > 0");
+  }
 }
 
 void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset) {
@@ -180,6 +261,7 @@ void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset) {
   k.compute_attention_on = c.get_choice("compute_attention_on", preset.compute_attention_on, {"gpu", "cpu"});
   k.partial_weight_ratio = c.get_double("partial_weight_ratio", 0.2, 0, 1, true);
   k.max_kv_ratio = c.get_double("max_kv_ratio", 0.2, 0, 1, true);
+  k.alpha = c.opt_double("alpha", 0, 1e6);
   k.token_budget = c.get_int("token_budget", 2048, 1, int64_t{1} << 40);
   k.block_size = c.get_int("block_size", 16, 1, 4096);
   k.page_size = c.get_int("page_size", k.block_size, 1, 4096);
@@ -190,6 +272,11 @@ void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset) {
   k.disk_bytes_per_s = c.get_double("disk_bytes_per_s", 6.9e9, 0, yaml::kInf, true);
   const bool offload = k.placement == "offload";
   const bool cpu = k.compute_attention_on == "cpu";
+  if (k.alpha && k.selection != "speculative") {
+    c.fail("alpha", fmt::format("cache.alpha is the threshold of speculative selection (InfiniGen), but "
+                                "cache.selection is '{}'",
+                                k.selection));
+  }
   if (k.selection == "speculative" && !offload) {
     c.fail("selection", fmt::format("selection 'speculative' fetches each layer's selected tokens from a KV kept in "
                                     "host memory: it needs cache.placement: offload, found '{}'",
@@ -267,13 +354,7 @@ void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset) {
                                           "(cache.precision int8 / int4 / int2), found precision {}",
                                           dtype_name(k.precision)));
   }
-  const auto weights_ratio = c.opt_double("weights_gpu_ratio", 0, 1, true);
-  k.weights_gpu_ratio = weights_ratio ? *weights_ratio : (cpu ? default_weights_gpu_ratio(s) : 1.0);
-  if (k.weights_gpu_ratio < 1.0 && s.engine.chunked_prefill) {
-    c.fail("weights_gpu_ratio",
-           "streaming weights from host memory runs whole-batch iterations (FlexGen): set "
-           "engine.version: static or v0");
-  }
+  parse_flexgen_placement(c, s, cpu);
   c.finish();
 }
 }  // namespace
@@ -379,6 +460,7 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   c["selection"] = s.cache.selection;
   c["partial_weight_ratio"] = hw::yaml_number(s.cache.partial_weight_ratio);
   c["max_kv_ratio"] = hw::yaml_number(s.cache.max_kv_ratio);
+  if (s.cache.alpha) c["alpha"] = hw::yaml_number(*s.cache.alpha);
   c["token_budget"] = s.cache.token_budget;
   c["page_size"] = s.cache.page_size;
   c["host_kv_bytes"] = s.cache.host_kv_bytes;
@@ -391,7 +473,17 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   c["precision"] = std::string(dtype_name(s.cache.precision));
   c["residual_tokens"] = s.cache.residual_tokens;
   c["compute_attention_on"] = s.cache.compute_attention_on;
-  c["weights_gpu_ratio"] = hw::yaml_number(s.cache.weights_gpu_ratio);
+  const auto percents = [](const TierShares& t) {
+    YAML::Node list;
+    for (double v : {t.gpu, t.cpu, t.disk}) list.push_back(hw::yaml_number(v * 100.0));
+    list.SetStyle(YAML::EmitterStyle::Flow);
+    return list;
+  };
+  c["weights_percent"] = percents(s.cache.weights_share);
+  c["kv_percent"] = percents(s.cache.kv_share);
+  c["activations_percent"] = percents(s.cache.activations_share);
+  if (s.cache.gpu_batch_size > 0) c["gpu_batch_size"] = s.cache.gpu_batch_size;
+  c["num_gpu_batches"] = s.cache.num_gpu_batches;
   n["cache"] = c;
   n["workload"] = traces::workload_to_yaml(s.workload);
   YAML::Node cl;

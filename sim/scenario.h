@@ -22,6 +22,7 @@ namespace kvsim::sim {
 struct EngineConfig {
   std::string version = "v1";  // v1 | v0 | static (FlexGen-style: a batch runs to completion before the next)
   int64_t max_num_seqs = 0;
+  bool max_num_seqs_set = false;  // given in the scenario (not defaulted)
   int64_t max_num_batched_tokens = 0;
   int64_t max_model_len = 0;  // default: the model's max_position_embeddings
   bool chunked_prefill = true;
@@ -29,6 +30,15 @@ struct EngineConfig {
   double gpu_memory_utilization = 0.9;
   std::optional<uint64_t> kv_cache_bytes;  // set the KV pool directly (per GPU)
   std::optional<int64_t> num_gpu_blocks;   // or the block count, to match a real engine's log
+};
+
+// Shares of a tensor class kept on the GPU, in host memory and on disk; they sum to 1.
+struct TierShares {
+  double gpu = 1.0;
+  double cpu = 0.0;
+  double disk = 0.0;
+  double off_gpu() const { return cpu + disk; }
+  bool operator==(const TierShares&) const = default;
 };
 
 struct CacheConfig {
@@ -50,6 +60,10 @@ struct CacheConfig {
   // a 1920-token prompt ~ 0.2).
   double partial_weight_ratio = 0.2;
   double max_kv_ratio = 0.2;
+  // InfiniGen's threshold: tokens whose partial score is within alpha of the top are fetched (its script: alpha 4),
+  // under max_kv_ratio. Unset: every step fetches the cap, an upper bound on its traffic; how many tokens pass the
+  // threshold depends on real attention, which kvsim knows only through its synthetic model (cache/quality.h).
+  std::optional<double> alpha;
   // Quest (Tang et al., ICML 2024): tokens read per decode step in the sparse layers, in pages of page_size tokens
   // (its evaluation uses 16-token pages and budgets of 256..4096 tokens); its first 2 layers stay dense.
   int64_t token_budget = 2048;
@@ -65,7 +79,16 @@ struct CacheConfig {
   DType precision = DType::kBf16;            // KV dtype, default = dtype
   int64_t residual_tokens = 0;               // integer KV: recent tokens kept in full precision (KIVI: 32..128)
   std::string compute_attention_on = "gpu";  // gpu | cpu (FlexGen: attention where the KV lives)
-  double weights_gpu_ratio = 1.0;            // share of the weights resident on the GPU (FlexGen); the rest streams
+  // FlexGen's placement (Sheng et al., ICML 2023, sec. 4.2; its command line `--percent wg wc cg cc hg hc`, disk
+  // taking the rest): the shares of the layers' weights, of the KV (by layer) and of the activations between layers
+  // kept on the GPU, in host memory and on disk. YAML keys weights_percent / kv_percent / activations_percent.
+  TierShares weights_share;
+  TierShares kv_share;
+  TierShares activations_share;
+  // FlexGen's block schedule (sec. 4.1): a block of num_gpu_batches GPU batches of gpu_batch_size sequences goes
+  // through each layer before the next layer's weights are needed, so a layer's weights are fetched once per block.
+  int64_t gpu_batch_size = 0;  // 0: the whole batch is one GPU batch
+  int64_t num_gpu_batches = 1;
 };
 
 // SnapKV (Li et al., 2024, "SnapKV: LLM Knows What You are Looking for Before Generation", sec. 5): prompt KV
@@ -118,6 +141,11 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
 
 // The scenario with every default filled in, such that load_scenario on it reproduces the same scenario.
 YAML::Node scenario_to_yaml(const Scenario& s);
+
+// The tokens and sequences of the largest forward pass the GPU runs at once, which its activation memory must hold:
+// the engine's token budget, or under FlexGen's block schedule one GPU batch of whole sequences.
+int64_t activation_tokens(const Scenario& s);
+int64_t activation_seqs(const Scenario& s);
 
 // Names of the cache policies that exist (presets), and those `compare` runs by default.
 std::vector<std::string> policy_names();

@@ -75,11 +75,65 @@ struct Kept {
 
 Kept keep_all(int64_t c) { return Kept{c, c, c, 1.0, 1.0}; }
 
+// InfiniGen's selection at cache size c (quality.h): the model's per-token weights, the threshold exp(-alpha) x the
+// largest, and the tokens of each kind above it, trimmed to the cap.
+Kept speculative_set(double alpha, double cap_ratio, int64_t c) {
+  const int64_t sinks = std::min(kSinkTokens, c);
+  const int64_t heavy = count(0, c, Kind::kHeavy);
+  const double dc = static_cast<double>(c);
+  const double total = kSinkShare + kRecencyShare + (heavy > 0 ? kHeavyShare : 0.0) + kUniformShare;
+  const double floor_w = kUniformShare / total / dc;
+  const double sink_w = kSinkShare / total / static_cast<double>(sinks) + floor_w;
+  const double heavy_w = heavy > 0 ? kHeavyShare / total / static_cast<double>(heavy) + floor_w : 0.0;
+  const double recent1 = kRecencyShare / total * one_minus_r_pow(1.0) / one_minus_r_pow(dc);  // distance 1
+  const double top = std::max({sink_w, heavy_w, recent1 + floor_w});
+  const double threshold = top * std::exp(-alpha);
+  if (floor_w >= threshold && cap_ratio >= 1.0) return keep_all(c);
+  // Recent tokens whose recency weight clears the threshold: distance d with recent1 r^(d-1) >= threshold - floor.
+  int64_t recent = c;
+  if (floor_w < threshold) {
+    const double ratio = (threshold - floor_w) / recent1;
+    recent = ratio > 1.0 ? 0
+                         : std::min<int64_t>(c, 1 + static_cast<int64_t>(std::floor(-std::log2(ratio) * kRecencyHalfLife)));
+  }
+  Kept k{c, sink_w >= threshold ? sinks : 0, c - recent, heavy_w >= threshold ? 1.0 : 0.0,
+         floor_w >= threshold ? 1.0 : 0.0};
+  if (k.window < k.prefix) k.window = k.prefix;
+  // Trim to the cap: the oldest recent tokens, then heavy hitters, then sinks.
+  const double cap = std::ceil(cap_ratio * dc);
+  const auto selected = [&] { return k.expected(0, c, Kind::kAll); };
+  if (selected() <= cap) return k;
+  const double middle_heavy = static_cast<double>(count(k.prefix, k.window, Kind::kHeavy));
+  const double fixed = static_cast<double>(k.prefix) + k.heavy_frac * middle_heavy;
+  k.ordinary_frac = 0.0;
+  if (fixed <= cap) {  // room for the newest cap - fixed recent tokens (and the heavy hitters among them)
+    int64_t lo = k.window, hi = c;
+    while (lo < hi) {  // the oldest start whose window still fits
+      const int64_t mid = lo + (hi - lo) / 2;
+      Kept t = k;
+      t.window = mid;
+      if (t.expected(0, c, Kind::kAll) <= cap) hi = mid; else lo = mid + 1;
+    }
+    k.window = lo;
+    return k;
+  }
+  k.window = c;
+  const double all_heavy = static_cast<double>(count(k.prefix, c, Kind::kHeavy));
+  if (static_cast<double>(k.prefix) <= cap) {
+    k.heavy_frac = all_heavy > 0 ? std::min(1.0, (cap - static_cast<double>(k.prefix)) / all_heavy) : 0.0;
+  } else {
+    k.heavy_frac = 0.0;
+    k.prefix = static_cast<int64_t>(cap);
+  }
+  return k;
+}
+
 Kept kept_set(const RetentionSpec& spec, int64_t c) {
   if (spec.kind == "streaming") {
     if (spec.sink_tokens + spec.window_tokens >= c) return keep_all(c);
     return Kept{c, spec.sink_tokens, c - spec.window_tokens, 0.0, 0.0};
   }
+  if (spec.kind == "speculative") return speculative_set(spec.alpha, spec.cap_ratio, c);
   if (spec.kind == "h2o") {
     const int64_t window = c - std::min(spec.recent_tokens, c);
     if (spec.heavy_tokens >= window) return keep_all(c);
@@ -135,7 +189,7 @@ double early_facts_kept(const Kept& k, int64_t prompt_tokens) {
 }
 
 void check(const RetentionSpec& spec, int64_t prompt_tokens, int64_t output_tokens) {
-  static const std::vector<std::string> kKinds = {"full", "h2o", "streaming", "snapkv"};
+  static const std::vector<std::string> kKinds = {"full", "h2o", "streaming", "snapkv", "speculative"};
   if (std::find(kKinds.begin(), kKinds.end(), spec.kind) == kKinds.end()) {
     throw Error("retention: unknown kind '" + spec.kind + "'" + did_you_mean(spec.kind, kKinds) + " (expected " +
                 join(kKinds) + ")");
@@ -147,9 +201,17 @@ void check(const RetentionSpec& spec, int64_t prompt_tokens, int64_t output_toke
   if (spec.heavy_tokens < 0 || spec.recent_tokens < 0 || spec.sink_tokens < 0 || spec.window_tokens < 0) {
     throw Error("retention: token budgets must be >= 0");
   }
+  if (!(spec.alpha >= 0) || !(spec.cap_ratio > 0 && spec.cap_ratio <= 1)) {
+    throw Error("retention: speculative alpha must be >= 0 and cap_ratio in (0, 1]");
+  }
 }
 
 }  // namespace
+
+double speculative_selected_tokens(double alpha, double cap_ratio, int64_t c) {
+  if (c <= 0) return 0.0;
+  return speculative_set(alpha, cap_ratio, c).expected(0, c, Kind::kAll);
+}
 
 RetentionQuality retention_quality(const RetentionSpec& spec, int64_t prompt_tokens, int64_t output_tokens) {
   check(spec, prompt_tokens, output_tokens);

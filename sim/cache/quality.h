@@ -17,6 +17,8 @@ struct RetentionSpec {
   int64_t recent_tokens = 0;  // h2o: recent window (tokens)
   int64_t sink_tokens = 4;    // streaming: attention sinks (StreamingLLM, Xiao et al., ICLR 2024: 4)
   int64_t window_tokens = 0;  // streaming: recent window
+  double alpha = 0;           // speculative: tokens within alpha of the top score (logit units) are read
+  double cap_ratio = 1.0;     // speculative: at most this share of the cache is read per step (InfiniGen max_kv)
 };
 
 struct RetentionQuality {
@@ -57,6 +59,13 @@ struct RetentionQuality {
 //             e.g. whenever sink_tokens <= 4 and prompt > sink_tokens + window_tokens + prompt / 10.
 //  snapkv:    the prompt compressed once after prefill to heavy_tokens positions (its last 32, then by the h2o
 //             ranking below), plus every generated token.
+//  speculative (InfiniGen's selection, Lee et al., OSDI 2024, sec. 4.3: the tokens whose partial score is above
+//             the highest minus alpha, at most cap_ratio of the cache): a logit within alpha of the top is a weight
+//             of at least exp(-alpha) of the largest. Under this model that is the sinks, the heavy hitters and the
+//             last D tokens whenever their weight (their part's plus the uniform floor) clears the threshold, and
+//             every token once the floor alone does. Over the cap, the oldest of the recent tokens go first, then
+//             heavy hitters (each with equal probability), then sinks. The full KV stays in host memory, so no fact
+//             is lost by this selection (retention_early_facts counts what the pool evicts).
 //  h2o:       the last recent_tokens positions plus the top heavy_tokens of the older ones by accumulated attention.
 //             Under this model the per-query mass ranks sinks (kSinkShare / 4 each) above heavy hitters
 //             (kHeavyShare / (c / 20)) above ordinary tokens (kUniformShare / c), so the budget goes to the sinks,
@@ -79,8 +88,11 @@ inline constexpr int64_t kEarlyPercent = 10;  // facts sit in the first 10 % of 
 inline constexpr int64_t kSnapKvObservationTokens = 32;
 }  // namespace retention_model
 
+// Tokens InfiniGen's selection reads at cache size c (the expected count under the model above).
+double speculative_selected_tokens(double alpha, double cap_ratio, int64_t c);
+
 // The proxy for one request. Throws kvsim::Error unless prompt_tokens >= 1, output_tokens >= 1, the budgets are
-// >= 0 and kind is full, h2o or streaming.
+// >= 0 and kind is full, h2o, streaming, snapkv or speculative.
 RetentionQuality retention_quality(const RetentionSpec& spec, int64_t prompt_tokens, int64_t output_tokens);
 
 }  // namespace kvsim::cache

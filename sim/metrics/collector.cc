@@ -91,6 +91,8 @@ void Collector::on_state(SimTime now, int64_t replica, const ReplicaState& state
   peak_kv_blocks_ = std::max(peak_kv_blocks_, state.kv_blocks_used);
   peak_hbm_ = std::max(peak_hbm_, state.hbm_used_bytes);
   peak_host_ = std::max(peak_host_, state.kv_host_bytes);
+  peak_kv_hbm_ = std::max(peak_kv_hbm_, state.kv_hbm_bytes);
+  peak_disk_ = std::max(peak_disk_, state.kv_disk_bytes);
   if (memory_csv_ && now >= next_sample_[i]) {
     *memory_csv_ << fmt::format("{:.9f},{},{},{},{},{},{},{},{},{}\n", ns_to_s(now), replica, state.waiting,
                                 state.running, state.swapped, state.kv_blocks_used, config_.kv_blocks_total,
@@ -140,8 +142,9 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
           : 0.0;
   j["weights_bytes"] = config_.weights_bytes;
   j["peak_hbm_bytes"] = peak_hbm_;
-  j["peak_kv_hbm_bytes"] = static_cast<uint64_t>(peak_kv_blocks_) * config_.block_bytes;
+  j["peak_kv_hbm_bytes"] = peak_kv_hbm_;
   j["peak_kv_host_bytes"] = peak_host_;
+  j["peak_kv_disk_bytes"] = peak_disk_;
   // Share of the tokens looked up at admission whose KV came from the prefix cache (vLLM logs the same rate).
   j["prefix_cache_hit_rate"] =
       prefix_queried_tokens_ > 0 ? static_cast<double>(prefix_hit_tokens_) / static_cast<double>(prefix_queried_tokens_)

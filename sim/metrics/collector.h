@@ -37,7 +37,9 @@ struct ReplicaState {
   int64_t kv_tokens = 0;  // token states held in the GPU KV pool
   int64_t kv_slots = 0;   // token slots of the blocks held
   uint64_t hbm_used_bytes = 0;
+  uint64_t kv_hbm_bytes = 0;   // of hbm_used_bytes, the KV's
   uint64_t kv_host_bytes = 0;
+  uint64_t kv_disk_bytes = 0;  // FlexGen's disk-resident KV layers
 };
 
 struct CollectorConfig {
@@ -111,7 +113,7 @@ class Collector {
   std::vector<SimTime> next_sample_;
   double area_in_system_ = 0, area_running_ = 0, area_kv_tokens_ = 0, area_kv_slots_ = 0, area_kv_blocks_ = 0;
   int64_t peak_kv_blocks_ = 0;
-  uint64_t peak_hbm_ = 0, peak_host_ = 0;
+  uint64_t peak_hbm_ = 0, peak_host_ = 0, peak_kv_hbm_ = 0, peak_disk_ = 0;
 };
 
 }  // namespace kvsim::metrics

@@ -1,6 +1,7 @@
 #include "sim/serving/memory_plan.h"
 
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -30,17 +31,19 @@ MemoryPlan plan_memory(const Scenario& s) {
   p.usable_bytes =
       static_cast<uint64_t>(std::floor(s.engine.gpu_memory_utilization * static_cast<double>(p.hbm_bytes)));
   p.weights_bytes = static_cast<uint64_t>(std::ceil(models::weight_bytes_per_gpu(m, s.weight_dtype, tp)));
-  if (s.cache.weights_gpu_ratio < 1.0) {
-    // FlexGen leaves 1 - ratio of the layers' weights in host memory and streams them layer by layer into a double
-    // buffer (two layers' share); embeddings, lm_head and norms stay on the GPU.
-    p.streamed_weights_bytes = static_cast<uint64_t>(
-        std::ceil((1.0 - s.cache.weights_gpu_ratio) * models::layer_weight_bytes_per_gpu(m, s.weight_dtype, tp)));
+  const sim::TierShares& w = s.cache.weights_share;
+  if (w.gpu < 1.0) {
+    // FlexGen leaves the off-GPU share of the layers' weights in host memory or on disk and streams them layer by
+    // layer into a double buffer (two layers' share); embeddings, lm_head and norms stay on the GPU. Weights on disk
+    // are read from the checkpoint's own files, which need no room beside them.
+    const double layers = models::layer_weight_bytes_per_gpu(m, s.weight_dtype, tp);
+    p.streamed_weights_bytes = static_cast<uint64_t>(std::ceil(w.off_gpu() * layers));
+    p.disk_weights_bytes = static_cast<uint64_t>(std::ceil(w.disk * layers));
     p.weights_bytes -= p.streamed_weights_bytes;
     p.weights_bytes +=
         static_cast<uint64_t>(std::ceil(2.0 * static_cast<double>(p.streamed_weights_bytes) / m.num_layers));
   }
-  p.activation_bytes =
-      models::activation_peak_bytes(m, s.engine.max_num_batched_tokens, s.engine.max_num_seqs, s.dtype, tp);
+  p.activation_bytes = models::activation_peak_bytes(m, activation_tokens(s), activation_seqs(s), s.dtype, tp);
   if (s.cache.retention == "h2o") {
     // Eager attention keeps a whole prefill's fp32 scores and one layer's full KV (models::eager_attention_bytes).
     p.activation_bytes += models::eager_attention_bytes(m, s.engine.max_num_batched_tokens, s.cache.precision, tp);
@@ -59,8 +62,9 @@ MemoryPlan plan_memory(const Scenario& s) {
       static_cast<uint64_t>(std::ceil(layer_token_bytes * static_cast<double>(p.block_size * p.layers_per_group)));
   p.token_layer_bytes = static_cast<uint64_t>(std::ceil(layer_token_bytes));
   if (s.cache.compute_attention_on == "cpu") {
-    // FlexGen: the KV pool is in host memory, where the CPU computes attention; the GPU holds none of it.
+    // FlexGen: the KV layers in host memory or on disk are attended by the CPU; those on the GPU by the GPU.
     p.kv_on_host = true;
+    p.kv_share = s.cache.kv_share;
   } else if (s.cache.placement == "offload") {
     // The GPU keeps partial_weight_ratio of the key columns of every token (InfiniGen sec. 4.3); K is half of K+V.
     p.offload = true;
@@ -81,22 +85,43 @@ MemoryPlan plan_memory(const Scenario& s) {
     const std::string way_out =
         fit_tp > tp ? fmt::format(
                           "set cluster.tensor_parallel >= {} or stream weights from host memory (policy: "
-                          "flexgen, or cache.weights_gpu_ratio < 1)",
+                          "flexgen, or cache.weights_percent with less than 100 on the GPU)",
                           fit_tp)
                     : "use a GPU with more memory or stream weights from host memory (policy: "
-                      "flexgen, or cache.weights_gpu_ratio < 1)";
+                      "flexgen, or cache.weights_percent with less than 100 on the GPU)";
     throw Error(fmt::format("{} needs {:.1f} GiB for weights{} but {} has {:.1f} GiB usable ({:.2f} x {:.1f} GiB): {}",
                             m.name, bytes_to_gib(p.weights_bytes), tp > 1 ? fmt::format(" per GPU at tp={}", tp) : "",
                             s.hardware.name, bytes_to_gib(p.usable_bytes), s.engine.gpu_memory_utilization,
                             bytes_to_gib(p.hbm_bytes), way_out));
   }
 
+  if (p.static_bytes() > p.usable_bytes) {
+    // The pool itself may live elsewhere (FlexGen), but the GPU must still hold what every forward pass needs.
+    throw Error(fmt::format(
+        "{} on {}: weights {} + activations {} + non-torch {} + CUDA graphs {} = {} exceed the {} usable ({:.2f} x "
+        "{}): lower engine.max_num_batched_tokens{}, keep fewer weights on the GPU or raise "
+        "engine.gpu_memory_utilization",
+        m.name, s.hardware.name, format_bytes(p.weights_bytes), format_bytes(p.activation_bytes),
+        format_bytes(p.non_torch_bytes), format_bytes(p.cuda_graph_bytes), format_bytes(p.static_bytes()),
+        format_bytes(p.usable_bytes), s.engine.gpu_memory_utilization, format_bytes(p.hbm_bytes),
+        s.cache.gpu_batch_size > 0 ? " or cache.gpu_batch_size" : ""));
+  }
   if (s.engine.num_gpu_blocks) {
     p.num_gpu_blocks = *s.engine.num_gpu_blocks;
   } else {
     uint64_t kv_bytes = 0;
+    const uint64_t gpu_free = p.usable_bytes > p.static_bytes() ? p.usable_bytes - p.static_bytes() : 0;
     if (p.kv_on_host) {
-      kv_bytes = s.cache.host_kv_bytes;
+      // FlexGen: the pool holds as many blocks as the tightest tier allows for its share of each block.
+      double blocks = std::numeric_limits<double>::infinity();
+      const double block = static_cast<double>(p.block_bytes);
+      const auto tier = [&](double share, uint64_t capacity) {
+        if (share > 0) blocks = std::min(blocks, std::floor(static_cast<double>(capacity) / (share * block)));
+      };
+      tier(p.kv_share.gpu, s.engine.kv_cache_bytes.value_or(gpu_free));
+      tier(p.kv_share.cpu, s.cache.host_kv_bytes);
+      tier(p.kv_share.disk, s.cache.disk_kv_bytes);
+      kv_bytes = static_cast<uint64_t>(std::min(blocks, 9.0e15 / block)) * p.block_bytes;
     } else if (s.engine.kv_cache_bytes) {
       kv_bytes = *s.engine.kv_cache_bytes;
     } else if (p.usable_bytes > p.static_bytes()) {
@@ -123,13 +148,15 @@ MemoryPlan plan_memory(const Scenario& s) {
     }
   }
 
-  const uint64_t host_use = p.streamed_weights_bytes + (p.kv_on_host ? p.kv_cache_bytes : 0);
-  if (host_use > s.hardware.host.dram_bytes) {
+  const uint64_t host_weights = p.streamed_weights_bytes - p.disk_weights_bytes;
+  const uint64_t host_kv = p.host_kv_bytes(p.num_gpu_blocks);
+  if (host_weights + host_kv > s.hardware.host.dram_bytes) {
     throw Error(
         fmt::format("{} of streamed weights and {} of KV pool exceed the {} of host memory of {}: lower "
-                    "cache.host_kv_bytes or raise cache.weights_gpu_ratio",
-                    format_bytes(p.streamed_weights_bytes), format_bytes(p.kv_on_host ? p.kv_cache_bytes : 0),
-                    format_bytes(s.hardware.host.dram_bytes), s.hardware.name));
+                    "cache.host_kv_bytes, or move weights or KV to the GPU or disk (cache.weights_percent, "
+                    "cache.kv_percent)",
+                    format_bytes(host_weights), format_bytes(host_kv), format_bytes(s.hardware.host.dram_bytes),
+                    s.hardware.name));
   }
   if (p.offload && p.host_capacity_tokens < s.engine.max_model_len) {
     throw Error(fmt::format("cache.host_kv_bytes {} holds {} tokens of KV, fewer than engine.max_model_len {}",

@@ -5,6 +5,7 @@
 // most window / block_size + 1 blocks of a sequence.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "sim/scenario.h"
@@ -30,18 +31,29 @@ struct MemoryPlan {
   bool offload = false;
   uint64_t token_layer_bytes = 0;    // full K and V of one token in one layer (per GPU)
   int64_t host_capacity_tokens = 0;  // tokens the host pool holds (0 = no host pool)
-  // The KV pool itself lives in host memory (FlexGen: attention on the CPU); the blocks above are host blocks.
+  // FlexGen (attention on the CPU): the KV is split by layer between the GPU, host memory and disk (kv_share); a
+  // block holds a block's tokens in every layer, its bytes divided among the tiers by those shares.
   bool kv_on_host = false;
+  sim::TierShares kv_share;
   // Integer KV with a full-precision residual window (KIVI): blocks each sequence holds beside its tokens' for the
   // window's extra bytes.
   int64_t residual_extra_blocks = 0;
-  uint64_t streamed_weights_bytes = 0;  // weights left in host memory and streamed per layer (FlexGen)
+  uint64_t streamed_weights_bytes = 0;  // weights kept off the GPU and streamed per layer (FlexGen): host + disk
+  uint64_t disk_weights_bytes = 0;      // of those, the ones read from disk
+  // Bytes of `blocks` KV blocks held in one tier.
+  uint64_t tier_kv_bytes(int64_t blocks, double share) const {
+    return static_cast<uint64_t>(std::llround(static_cast<double>(blocks) * static_cast<double>(block_bytes) * share));
+  }
 
   uint64_t static_bytes() const { return weights_bytes + activation_bytes + non_torch_bytes + cuda_graph_bytes; }
   // Blocks a sequence of `tokens` KV entries holds (monotone in tokens).
   int64_t blocks_for_tokens(int64_t tokens) const;
   // KV bytes of `blocks` held on the GPU (0 when the pool lives in host memory).
-  uint64_t gpu_kv_bytes(int64_t blocks) const { return kv_on_host ? 0 : static_cast<uint64_t>(blocks) * block_bytes; }
+  uint64_t gpu_kv_bytes(int64_t blocks) const {
+    return kv_on_host ? tier_kv_bytes(blocks, kv_share.gpu) : static_cast<uint64_t>(blocks) * block_bytes;
+  }
+  uint64_t host_kv_bytes(int64_t blocks) const { return kv_on_host ? tier_kv_bytes(blocks, kv_share.cpu) : 0; }
+  uint64_t disk_kv_bytes(int64_t blocks) const { return kv_on_host ? tier_kv_bytes(blocks, kv_share.disk) : 0; }
   // Tokens of one long sequence the pool can hold (vLLM's "GPU KV cache size: N tokens").
   int64_t kv_capacity_tokens() const;
 };

@@ -191,7 +191,10 @@ void Replica::start_iteration(SimTime now) {
     if (plan_.offload) {
       if (decode) {
         shape.partial_key_tokens += static_cast<double>(cached);
-        cached = std::min(cached, static_cast<int64_t>(std::ceil(cache.max_kv_ratio * static_cast<double>(cached))));
+        const int64_t cap = static_cast<int64_t>(std::ceil(cache.max_kv_ratio * static_cast<double>(cached)));
+        cached = cache.alpha ? std::min(cap, static_cast<int64_t>(std::ceil(cache::speculative_selected_tokens(
+                                                 *cache.alpha, cache.max_kv_ratio, cached))))
+                             : std::min(cached, cap);
         shape.fetch_tokens += static_cast<double>(cached);
       }
       shape.offload_tokens += static_cast<double>(b.new_tokens);  // new KV goes to the host pool
@@ -232,12 +235,23 @@ void Replica::start_iteration(SimTime now) {
   metrics_.add_swap_stall(tier_ns);
   const SimTime compute_ns = std::max<SimTime>(cost_.iteration_ns(shape), 1) + tier_ns;
   const uint64_t layer_token_bytes = plan_.token_layer_bytes * static_cast<uint64_t>(scenario_.model.num_layers);
-  // Weights left in host memory cross PCIe once per forward pass (FlexGen streams them layer by layer).
+  // FlexGen sends the new tokens' KV of its host- and disk-resident layers only.
+  const double host_share = plan_.kv_on_host ? plan_.kv_share.off_gpu() : 1.0;
+  const auto sent_tokens = static_cast<uint64_t>(std::llround(
+      (shape.offload_tokens + static_cast<double>(cpu_new_tokens)) * host_share));
+  // Weights left in host memory cross PCIe once per forward pass (FlexGen streams them layer by layer, once per
+  // block of GPU batches); activations kept off the GPU cross once each way per layer.
+  const auto activation_bytes = static_cast<uint64_t>(
+      std::llround(scenario_.cache.activations_share.off_gpu() * static_cast<double>(shape.num_tokens) *
+                   static_cast<double>(scenario_.model.hidden_size) * dtype_bytes(scenario_.dtype) *
+                   static_cast<double>(scenario_.model.num_layers)));
+  const uint64_t activation_h2d = activation_bytes, activation_d2h = activation_bytes;
   metrics_.add_pcie(
       static_cast<uint64_t>(swap_in_blocks_) * plan_.block_bytes +
-          static_cast<uint64_t>(shape.fetch_tokens) * layer_token_bytes + plan_.streamed_weights_bytes,
+          static_cast<uint64_t>(shape.fetch_tokens) * layer_token_bytes + plan_.streamed_weights_bytes +
+          activation_h2d,
       static_cast<uint64_t>(swap_out_blocks_) * plan_.block_bytes +
-          (static_cast<uint64_t>(shape.offload_tokens) + static_cast<uint64_t>(cpu_new_tokens)) * layer_token_bytes);
+          sent_tokens * layer_token_bytes + activation_d2h);
   metrics_.on_iteration();
   busy_ = true;
   iteration_start_ = now;
@@ -338,7 +352,16 @@ void Replica::record_retention(Seq& s) const {
     const int64_t kept = s.kv.keep_at_most > 0 ? s.kv.keep_at_most : prompt + output;
     // H2O's kept set for a budget split evenly between heavy hitters and recent tokens.
     const auto even = [](int64_t budget) { return cache::RetentionSpec{"h2o", budget / 2, budget - budget / 2}; };
-    s.record.retention_attention = cache::retention_quality(even(std::min(selected, kept)), prompt, output).attention;
+    if (cache.selection == "speculative" && cache.alpha && s.kv.keep_at_most == 0) {
+      // The threshold's own kept set (quality.h), step by step.
+      cache::RetentionSpec threshold;
+      threshold.kind = "speculative";
+      threshold.alpha = *cache.alpha;
+      threshold.cap_ratio = cache.max_kv_ratio;
+      s.record.retention_attention = cache::retention_quality(threshold, prompt, output).attention;
+    } else {
+      s.record.retention_attention = cache::retention_quality(even(std::min(selected, kept)), prompt, output).attention;
+    }
     s.record.retention_early_facts =
         s.kv.keep_at_most > 0 ? cache::retention_quality(even(kept), prompt, output).early_facts : 1.0;
     return;
@@ -374,9 +397,11 @@ void Replica::report_state(SimTime now) {
   st.kv_blocks_used = policy_->used_blocks();
   st.kv_tokens = policy_->stored_tokens();
   st.kv_slots = st.kv_blocks_used * plan_.block_size / (plan_.full_groups + plan_.sliding_groups);
-  st.hbm_used_bytes = plan_.static_bytes() + plan_.gpu_kv_bytes(st.kv_blocks_used);
+  st.kv_hbm_bytes = plan_.gpu_kv_bytes(st.kv_blocks_used);
+  st.hbm_used_bytes = plan_.static_bytes() + st.kv_hbm_bytes;
+  st.kv_disk_bytes = plan_.disk_kv_bytes(st.kv_blocks_used);
   st.kv_host_bytes = static_cast<uint64_t>(swap_used_blocks_) * plan_.block_bytes +
-                     (plan_.kv_on_host ? static_cast<uint64_t>(st.kv_blocks_used) * plan_.block_bytes : 0) +
+                     plan_.host_kv_bytes(st.kv_blocks_used) +
                      static_cast<uint64_t>(policy_->host_tokens()) * plan_.token_layer_bytes *
                          static_cast<uint64_t>(scenario_.model.num_layers);
   metrics_.on_state(now, id_, st);

@@ -135,8 +135,9 @@ TEST(CostPolicies, QuestReadsTheBudgetPlusPageBoundsAndTheDenseLayersReadAll) {
   const double quest = op(quest_ops, "attention").bytes + op(quest_ops, "page_select").bytes - qo_bytes(8);
   const double dense = op(make(ExecConfig{}).ops(full), "attention").bytes - qo_bytes(8);
   // Per sequence, in token-layer units: 2 dense layers read the whole context; 30 read the budget plus the page
-  // bounds (a page's per-channel key min and max are as large as one token's K and V: 32768 / 16 = 2048 tokens' worth).
-  const double expected = (2.0 + 30.0 * (2048.0 + 32768.0 / 16) / 32768) / 32;
+  // bounds (a page's per-channel key min and max are as large as one token's K and V: 32768 / 16 = 2048 tokens' worth)
+  // and the top-k over the pages' fp32 scores (32 query heads x 8 bytes per page: 1/16 of a page's bounds).
+  const double expected = (2.0 + 30.0 * (2048.0 + 32768.0 / 16 * (1.0 + 1.0 / 16)) / 32768) / 32;
   EXPECT_NEAR(quest / dense, expected, 0.01 * expected);
   EXPECT_LT(quest / dense, 0.2);
   EXPECT_LT(op(quest_ops, "attention").time_ns + op(quest_ops, "page_select").time_ns,
@@ -161,7 +162,7 @@ TEST(CostPolicies, QuestWithEveryLayerDenseReadsWhatFullAttentionReads) {
   c.dense_layers = 0;
   const std::vector<OpCost> sparse = make(c).ops(q);
   EXPECT_DOUBLE_EQ(op(sparse, "attention").bytes - qo_bytes(8), 8.0 * 2049 * kBf16TokenLayerBytes);
-  EXPECT_DOUBLE_EQ(op(sparse, "page_select").bytes, 8.0 * 32768 / 16 * 2 * 8 * 128 * 2);
+  EXPECT_DOUBLE_EQ(op(sparse, "page_select").bytes, 8.0 * 32768 / 16 * (2 * 8 * 128 * 2 + 32 * 8));
 }
 
 TEST(CostPolicies, QuestOffLeavesTheOpListAlone) {

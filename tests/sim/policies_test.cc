@@ -158,7 +158,7 @@ TEST(SnapKv, HoldsTheWholePromptThenShrinksToItsBudget) {
 // KV goes to the host once, and the GPU holds none of it. Decode time follows host DRAM bandwidth.
 TEST(FlexGen, KvOnTheCpuMovesNoKvOverPcieDuringDecode) {
   const Scenario s = scenario_from(kOneRequest, {"cache.policy=flexgen", "workload.prompt_tokens=2000"});
-  EXPECT_EQ(s.cache.weights_gpu_ratio, 1.0);  // an 8B model fits on an H100
+  EXPECT_EQ(s.cache.weights_share.gpu, 1.0);  // an 8B model fits on an H100
   const RunResult r = run_scenario(s, "");
   ASSERT_EQ(r.summary["completed"].get<int64_t>(), 1);
   EXPECT_EQ(r.summary["pcie_h2d_bytes"].get<uint64_t>(), 0u);
@@ -185,14 +185,14 @@ engine: {max_num_seqs: 8}
 workload: {requests: 8, arrival: {process: all-at-once}, prompt_tokens: 512, output_tokens: 32}
 )";
   const Scenario s = scenario_from(t4);
-  EXPECT_GT(s.cache.weights_gpu_ratio, 0.0);
-  EXPECT_LT(s.cache.weights_gpu_ratio, 0.3);
+  EXPECT_GT(s.cache.weights_share.gpu, 0.0);
+  EXPECT_LT(s.cache.weights_share.gpu, 0.3);
   const RunResult r = run_scenario(s, "");
   EXPECT_EQ(r.summary["completed"].get<int64_t>(), 8);
   EXPECT_GE(r.summary["pcie_h2d_bytes"].get<uint64_t>(),
             r.summary["num_iterations"].get<uint64_t>() * r.plan.streamed_weights_bytes);
   EXPECT_LT(r.summary["peak_hbm_bytes"].get<uint64_t>(), r.plan.usable_bytes);
-  EXPECT_NE(error_of([&] { run_scenario(scenario_from(t4, {"cache.policy=vllm"}), ""); }).find("weights_gpu_ratio"),
+  EXPECT_NE(error_of([&] { run_scenario(scenario_from(t4, {"cache.policy=vllm"}), ""); }).find("weights_percent"),
             std::string::npos);
 }
 
