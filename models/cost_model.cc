@@ -107,11 +107,11 @@ CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig c
         fmt::format("hardware '{}' has no {} peak or memory bandwidth", hardware_.name, dtype_name(config_.dtype)));
   }
   for (const auto& [name, v] : {std::pair{"weight_gpu_ratio", config_.weight_gpu_ratio},
-                                 {"weight_disk_ratio", config_.weight_disk_ratio},
-                                 {"kv_gpu_ratio", config_.kv_gpu_ratio},
-                                 {"kv_disk_ratio", config_.kv_disk_ratio},
-                                 {"act_offload_ratio", config_.act_offload_ratio},
-                                 {"act_disk_ratio", config_.act_disk_ratio}}) {
+                                {"weight_disk_ratio", config_.weight_disk_ratio},
+                                {"kv_gpu_ratio", config_.kv_gpu_ratio},
+                                {"kv_disk_ratio", config_.kv_disk_ratio},
+                                {"act_offload_ratio", config_.act_offload_ratio},
+                                {"act_disk_ratio", config_.act_disk_ratio}}) {
     if (!(v >= 0.0 && v <= 1.0)) throw Error(fmt::format("{} must be in [0, 1], found {}", name, v));
   }
   if (config_.weight_gpu_ratio + config_.weight_disk_ratio > 1.0 + 1e-9 ||
@@ -122,7 +122,8 @@ CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig c
   if (disk && !(config_.disk_bytes_per_s > 0)) {
     throw Error(fmt::format("a disk placement needs disk_bytes_per_s > 0, found {}", config_.disk_bytes_per_s));
   }
-  if (config_.gpu_batch_size < 0) throw Error(fmt::format("gpu_batch_size must be >= 0, found {}", config_.gpu_batch_size));
+  if (config_.gpu_batch_size < 0)
+    throw Error(fmt::format("gpu_batch_size must be >= 0, found {}", config_.gpu_batch_size));
   if (config_.page_selection && config_.page_size < 1) {
     throw Error(fmt::format("page_size must be >= 1, found {}", config_.page_size));
   }
@@ -422,8 +423,8 @@ OpCost CostModel::disk_io(const BatchShape& b, bool explain) const {
   if (explain) {
     op.explain = fmt::format("disk at {:.1f} GB/s: {} of weights, {} of KV read, {} of KV written, {} of activations",
                              config_.disk_bytes_per_s / 1e9, format_bytes(static_cast<uint64_t>(weights)),
-                             format_bytes(static_cast<uint64_t>(kv_read)), format_bytes(static_cast<uint64_t>(kv_write)),
-                             format_bytes(static_cast<uint64_t>(act)));
+                             format_bytes(static_cast<uint64_t>(kv_read)),
+                             format_bytes(static_cast<uint64_t>(kv_write)), format_bytes(static_cast<uint64_t>(act)));
   }
   return op;
 }
@@ -573,9 +574,9 @@ std::vector<OpCost> CostModel::ops(const BatchShape& b, bool explain) const {
 // transfers once per block.
 SimTime CostModel::forward_ns(const BatchShape& b) const {
   if (b.num_tokens == 0) return 0;
-  const int64_t parts =
-      config_.gpu_batch_size > 0 ? std::max<int64_t>(1, (b.num_seqs + config_.gpu_batch_size - 1) / config_.gpu_batch_size)
-                                 : 1;
+  const int64_t parts = config_.gpu_batch_size > 0
+                            ? std::max<int64_t>(1, (b.num_seqs + config_.gpu_batch_size - 1) / config_.gpu_batch_size)
+                            : 1;
   SimTime per_layer = 0, once = 0, h2d = 0, d2h = 0, disk = 0;
   for (const OpCost& op : ops(b)) {
     if (!op.overlapped) {

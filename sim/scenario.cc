@@ -205,8 +205,8 @@ void parse_flexgen_placement(const yaml::Map& c, Scenario& s, bool cpu_attention
            "its first value or set cache.compute_attention_on: gpu");
   }
   if (k.kv_share.disk > 0 && k.disk_kv_bytes == 0) {
-    c.fail("kv_percent", fmt::format("{} % of the KV on disk needs a disk tier: set cache.disk_kv_bytes",
-                                     k.kv_share.disk * 100.0));
+    c.fail("kv_percent",
+           fmt::format("{} % of the KV on disk needs a disk tier: set cache.disk_kv_bytes", k.kv_share.disk * 100.0));
   }
   if ((k.kv_share.disk > 0 || k.weights_share.disk > 0 || k.activations_share.disk > 0) && !(k.disk_bytes_per_s > 0)) {
     c.fail("disk_bytes_per_s", "a disk placement needs a disk read rate > 0");

@@ -93,8 +93,9 @@ Kept speculative_set(double alpha, double cap_ratio, int64_t c) {
   int64_t recent = c;
   if (floor_w < threshold) {
     const double ratio = (threshold - floor_w) / recent1;
-    recent = ratio > 1.0 ? 0
-                         : std::min<int64_t>(c, 1 + static_cast<int64_t>(std::floor(-std::log2(ratio) * kRecencyHalfLife)));
+    recent = ratio > 1.0
+                 ? 0
+                 : std::min<int64_t>(c, 1 + static_cast<int64_t>(std::floor(-std::log2(ratio) * kRecencyHalfLife)));
   }
   Kept k{c, sink_w >= threshold ? sinks : 0, c - recent, heavy_w >= threshold ? 1.0 : 0.0,
          floor_w >= threshold ? 1.0 : 0.0};
@@ -103,8 +104,9 @@ Kept speculative_set(double alpha, double cap_ratio, int64_t c) {
   const double cap = std::ceil(cap_ratio * dc);
   const auto selected = [&] { return k.expected(0, c, Kind::kAll); };
   if (selected() <= cap) return k;
-  const double middle_heavy = static_cast<double>(count(k.prefix, k.window, Kind::kHeavy));
-  const double fixed = static_cast<double>(k.prefix) + k.heavy_frac * middle_heavy;
+  // What stays when no recent token does: the sinks and the selected heavy hitters anywhere past them.
+  const double fixed =
+      static_cast<double>(k.prefix) + k.heavy_frac * static_cast<double>(count(k.prefix, c, Kind::kHeavy));
   k.ordinary_frac = 0.0;
   if (fixed <= cap) {  // room for the newest cap - fixed recent tokens (and the heavy hitters among them)
     int64_t lo = k.window, hi = c;
@@ -112,7 +114,10 @@ Kept speculative_set(double alpha, double cap_ratio, int64_t c) {
       const int64_t mid = lo + (hi - lo) / 2;
       Kept t = k;
       t.window = mid;
-      if (t.expected(0, c, Kind::kAll) <= cap) hi = mid; else lo = mid + 1;
+      if (t.expected(0, c, Kind::kAll) <= cap)
+        hi = mid;
+      else
+        lo = mid + 1;
     }
     k.window = lo;
     return k;

@@ -151,12 +151,11 @@ MemoryPlan plan_memory(const Scenario& s) {
   const uint64_t host_weights = p.streamed_weights_bytes - p.disk_weights_bytes;
   const uint64_t host_kv = p.host_kv_bytes(p.num_gpu_blocks);
   if (host_weights + host_kv > s.hardware.host.dram_bytes) {
-    throw Error(
-        fmt::format("{} of streamed weights and {} of KV pool exceed the {} of host memory of {}: lower "
-                    "cache.host_kv_bytes, or move weights or KV to the GPU or disk (cache.weights_percent, "
-                    "cache.kv_percent)",
-                    format_bytes(host_weights), format_bytes(host_kv), format_bytes(s.hardware.host.dram_bytes),
-                    s.hardware.name));
+    throw Error(fmt::format(
+        "{} of streamed weights and {} of KV pool exceed the {} of host memory of {}: lower "
+        "cache.host_kv_bytes, or move weights or KV to the GPU or disk (cache.weights_percent, "
+        "cache.kv_percent)",
+        format_bytes(host_weights), format_bytes(host_kv), format_bytes(s.hardware.host.dram_bytes), s.hardware.name));
   }
   if (p.offload && p.host_capacity_tokens < s.engine.max_model_len) {
     throw Error(fmt::format("cache.host_kv_bytes {} holds {} tokens of KV, fewer than engine.max_model_len {}",

@@ -237,8 +237,8 @@ void Replica::start_iteration(SimTime now) {
   const uint64_t layer_token_bytes = plan_.token_layer_bytes * static_cast<uint64_t>(scenario_.model.num_layers);
   // FlexGen sends the new tokens' KV of its host- and disk-resident layers only.
   const double host_share = plan_.kv_on_host ? plan_.kv_share.off_gpu() : 1.0;
-  const auto sent_tokens = static_cast<uint64_t>(std::llround(
-      (shape.offload_tokens + static_cast<double>(cpu_new_tokens)) * host_share));
+  const auto sent_tokens =
+      static_cast<uint64_t>(std::llround((shape.offload_tokens + static_cast<double>(cpu_new_tokens)) * host_share));
   // Weights left in host memory cross PCIe once per forward pass (FlexGen streams them layer by layer, once per
   // block of GPU batches); activations kept off the GPU cross once each way per layer.
   const auto activation_bytes = static_cast<uint64_t>(
@@ -248,10 +248,8 @@ void Replica::start_iteration(SimTime now) {
   const uint64_t activation_h2d = activation_bytes, activation_d2h = activation_bytes;
   metrics_.add_pcie(
       static_cast<uint64_t>(swap_in_blocks_) * plan_.block_bytes +
-          static_cast<uint64_t>(shape.fetch_tokens) * layer_token_bytes + plan_.streamed_weights_bytes +
-          activation_h2d,
-      static_cast<uint64_t>(swap_out_blocks_) * plan_.block_bytes +
-          sent_tokens * layer_token_bytes + activation_d2h);
+          static_cast<uint64_t>(shape.fetch_tokens) * layer_token_bytes + plan_.streamed_weights_bytes + activation_h2d,
+      static_cast<uint64_t>(swap_out_blocks_) * plan_.block_bytes + sent_tokens * layer_token_bytes + activation_d2h);
   metrics_.on_iteration();
   busy_ = true;
   iteration_start_ = now;

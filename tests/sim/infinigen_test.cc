@@ -110,5 +110,28 @@ TEST(InfiniGen, NonsensicalCombinationsNameTheirKeys) {
       std::string::npos);
 }
 
+// With cache.alpha each decode step fetches the tokens within alpha of the top score, capped by max_kv_ratio: fewer
+// bytes than the cap alone, more as alpha widens, and the cap's traffic once alpha admits everything.
+TEST(InfiniGen, AlphaThresholdFetchesUnderTheCap) {
+  using testing::scenario_from;
+  const auto h2d = [](std::vector<std::string> o) {
+    return run_scenario(scenario_from(kOneRequest, o), "").summary["pcie_h2d_bytes"].get<uint64_t>();
+  };
+  const uint64_t cap = h2d({}), a4 = h2d({"cache.alpha=4"}), a8 = h2d({"cache.alpha=8"}),
+                 wide = h2d({"cache.alpha=1000"});
+  EXPECT_LT(a4, a8);
+  EXPECT_LT(a8, cap);
+  EXPECT_EQ(wide, cap);
+  const RunResult r = run_scenario(scenario_from(kOneRequest, {"cache.alpha=4"}), "");
+  EXPECT_LT(
+      r.summary["retention_attention"].get<double>(),
+      run_scenario(scenario_from(kOneRequest, {"cache.alpha=8"}), "").summary["retention_attention"].get<double>());
+  EXPECT_NE(r.summary["notes"].dump().find("alpha 4"), std::string::npos);
+  EXPECT_NE(testing::error_of([] {
+              scenario_from(kOneRequest, {"cache.policy=vllm", "cache.alpha=4"});
+            }).find("cache.alpha: cache.alpha is the threshold of speculative selection"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace kvsim::sim

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -162,6 +163,42 @@ TEST(RetentionQuality, IsDeterministic) {
   const RetentionQuality b = retention_quality(h2o(300, 300), 2048, 256);
   EXPECT_EQ(a.attention, b.attention);
   EXPECT_EQ(a.early_facts, b.early_facts);
+}
+
+// InfiniGen's alpha threshold (Lee et al., OSDI 2024, sec. 4.3): a wider threshold reads more tokens, never more than
+// the cap, and with neither binding every token; the attention its reads cover rises with them.
+TEST(SpeculativeSelection, ReadsMoreTokensAsAlphaWidensAndNeverPastTheCap) {
+  for (int64_t c : {16, 300, 2000, 12000, 100000}) {
+    double last = 0;
+    for (double alpha : {0.0, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0}) {
+      const double n = speculative_selected_tokens(alpha, 1.0, c);
+      EXPECT_GE(n, last) << "c=" << c << " alpha=" << alpha;
+      EXPECT_LE(n, static_cast<double>(c));
+      EXPECT_LE(speculative_selected_tokens(alpha, 0.2, c), std::ceil(0.2 * static_cast<double>(c)) + 1e-9);
+      last = n;
+    }
+    EXPECT_DOUBLE_EQ(speculative_selected_tokens(1e3, 1.0, c), static_cast<double>(c));
+    EXPECT_NEAR(speculative_selected_tokens(1e3, 0.2, c), std::ceil(0.2 * static_cast<double>(c)), 1.0);
+  }
+  // alpha 0 reads only the top-weighted kind: the 4 sinks.
+  EXPECT_DOUBLE_EQ(speculative_selected_tokens(0.0, 1.0, 12000), 4.0);
+}
+
+TEST(SpeculativeSelection, AttentionCoveredRisesWithAlpha) {
+  RetentionSpec s;
+  s.kind = "speculative";
+  s.cap_ratio = 0.2;
+  double last = 0;
+  for (double alpha : {0.0, 2.0, 4.0, 8.0, 16.0}) {
+    s.alpha = alpha;
+    const RetentionQuality q = retention_quality(s, 8000, 64);
+    EXPECT_GE(q.attention, last);
+    EXPECT_LE(q.attention, 1.0);
+    last = q.attention;
+  }
+  EXPECT_GT(last, 0.8);  // the cap keeps the sinks, heavy hitters and the most recent tokens
+  s.alpha = -1;
+  EXPECT_THROW(retention_quality(s, 100, 10), Error);
 }
 
 }  // namespace
