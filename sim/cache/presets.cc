@@ -42,9 +42,10 @@ const std::vector<Preset>& presets() {
        "Orca (Oracle): reserves exactly prompt + output, knowing the output length (vLLM paper sec. 6.1)", "oracle",
        "full", "gpu", "all", "recompute", "", false},
       {"flexgen",
-       "FlexGen: KV (and the weights that do not fit) in host memory, attention computed on the CPU where the KV "
-       "lives, weights streamed per layer and overlapped, static batches reserving prompt + output (Sheng et al., "
-       "ICML 2023, sec. 4)",
+       "FlexGen: weights, KV (by layer) and activations placed by percentages on GPU, CPU and disk (default: the "
+       "weights that fit on the GPU in steps of 5 %, the KV in host memory, activations on the GPU), attention on "
+       "the CPU for the KV layers off the GPU, off-GPU weights streamed per layer and overlapped, static batches "
+       "reserving prompt + output in a block of GPU batches (Sheng et al., ICML 2023, sec. 4)",
        "oracle", "full", "offload", "all", "recompute", "static", false, "", "cpu", flexgen_engine},
       {"streamingllm",
        "StreamingLLM: 4 attention-sink tokens + a recent window in a fixed rolling buffer (Xiao et al., ICLR 2024, "
