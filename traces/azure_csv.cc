@@ -1,6 +1,6 @@
 #include "traces/azure_csv.h"
 
-#include <fmt/format.h>
+#include "sim/core/time.h"
 
 namespace kvsim::traces {
 
@@ -51,6 +51,16 @@ std::optional<int64_t> parse_timestamp_ns(std::string_view s) {
       *minute > 59 || *second > 59) {
     return std::nullopt;
   }
+  // A trailing UTC offset: Z, +HH:MM or -HH:MM.
+  int64_t offset_s = 0;
+  if (s.size() > 19 && (s.back() == 'Z' || s.back() == 'z')) {
+    s.remove_suffix(1);
+  } else if (s.size() >= 25 && (s[s.size() - 6] == '+' || s[s.size() - 6] == '-') && s[s.size() - 3] == ':') {
+    const auto oh = digits(s, s.size() - 5, 2), om = digits(s, s.size() - 2, 2);
+    if (!oh || !om || *oh > 14 || *om > 59) return std::nullopt;
+    offset_s = (*oh * 60 + *om) * 60 * (s[s.size() - 6] == '-' ? -1 : 1);
+    s.remove_suffix(6);
+  }
   int64_t ns = 0;
   if (s.size() > 19) {
     const size_t frac_digits = s.size() - 20;
@@ -61,28 +71,7 @@ std::optional<int64_t> parse_timestamp_ns(std::string_view s) {
     for (size_t i = frac_digits; i < 9; ++i) ns *= 10;
   }
   const int64_t days = days_from_civil(*year, static_cast<int>(*month), static_cast<int>(*day));
-  return ((days * 24 + *hour) * 60 + *minute) * 60 * kNsPerS + *second * kNsPerS + ns;
-}
-
-const std::array<std::string, 3>& AzureCsvReader::kColumns() {
-  static const std::array<std::string, 3> columns = {"TIMESTAMP", "ContextTokens", "GeneratedTokens"};
-  return columns;
-}
-
-AzureCsvReader::AzureCsvReader(std::unique_ptr<CsvLines> lines)
-    : CsvTraceSource(std::move(lines), kColumns(), "azure") {}
-
-std::unique_ptr<AzureCsvReader> AzureCsvReader::open(const std::string& path) {
-  return std::make_unique<AzureCsvReader>(CsvLines::open(path));
-}
-
-SimTime AzureCsvReader::parse_arrival_ns(const std::string& field) {
-  const std::optional<int64_t> t = parse_timestamp_ns(field);
-  if (!t) {
-    lines().fail(columns()[0], fmt::format("expected a time like '2023-11-16 18:15:46.6805900', found '{}'", field));
-  }
-  if (!origin_ns_) origin_ns_ = *t;
-  return *t - *origin_ns_;
+  return (((days * 24 + *hour) * 60 + *minute) * 60 + *second - offset_s) * kNsPerS + ns;
 }
 
 }  // namespace kvsim::traces

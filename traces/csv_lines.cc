@@ -42,8 +42,16 @@ std::vector<std::string> split_csv_fields(std::string_view line) {
   return out;
 }
 
-CsvLines::CsvLines(std::unique_ptr<std::istream> in, std::string name) : in_(std::move(in)), name_(std::move(name)) {
-  if (!std::getline(*in_, header_)) throw Error(Place{name_}, "empty file: expected a header line");
+CsvLines::CsvLines(std::unique_ptr<std::istream> in, std::string name)
+    : CsvLines(std::move(in), std::move(name), std::nullopt) {}
+
+CsvLines::CsvLines(std::unique_ptr<std::istream> in, std::string name, std::optional<std::string> header_line)
+    : in_(std::move(in)), name_(std::move(name)) {
+  if (header_line) {
+    header_ = std::move(*header_line);
+  } else if (!std::getline(*in_, header_)) {
+    throw Error(Place{name_}, "empty file: expected a header line");
+  }
   line_ = 1;
   if (header_.compare(0, kUtf8Bom.size(), kUtf8Bom) == 0) header_.erase(0, kUtf8Bom.size());
   header_ = std::string(trim(header_));

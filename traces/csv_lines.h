@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <istream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,8 @@ class CsvLines {
  public:
   // Reads the header (the first line) at once; an empty input throws naming `name`.
   CsvLines(std::unique_ptr<std::istream> in, std::string name);
+  // The same with the header line already read from `in` (format detection).
+  CsvLines(std::unique_ptr<std::istream> in, std::string name, std::optional<std::string> header_line);
   // Opens `path`; a missing file throws naming it.
   static std::unique_ptr<CsvLines> open(const std::string& path);
 

@@ -1,59 +1,143 @@
 #include "traces/csv_trace_source.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
+
+#include "traces/azure_csv.h"
 
 namespace kvsim::traces {
 
-std::string CsvTraceSource::header_text(const std::array<std::string, 3>& columns) {
-  return fmt::format("{},{},{}", columns[0], columns[1], columns[2]);
+std::string CsvFormat::required_header() const {
+  std::vector<std::string> names;
+  for (const CsvColumn& c : columns) {
+    if (c.required) names.push_back(c.name);
+  }
+  return join(names, ",");
 }
 
-CsvTraceSource::CsvTraceSource(std::unique_ptr<CsvLines> lines, std::array<std::string, 3> columns, std::string format)
-    : lines_(std::move(lines)), columns_(std::move(columns)), format_(std::move(format)) {
-  const auto& h = lines_->header_fields();
-  if (h.size() != 3 || h[0] != columns_[0] || h[1] != columns_[1] || h[2] != columns_[2]) {
-    throw Error(Place{lines_->name(), 1, 0}, fmt::format("expected the {} trace header '{}', found '{}'", format_,
-                                                         header_text(columns_), lines_->header()));
+std::string CsvFormat::optional_columns() const {
+  std::vector<std::string> names;
+  for (const CsvColumn& c : columns) {
+    if (!c.required) names.push_back(c.name);
+  }
+  return join(names, ", ");
+}
+
+const CsvFormat& simple_csv_format() {
+  static const CsvFormat f{"simple",
+                           {{"arrival_s", Field::kArrivalSeconds},
+                            {"prompt_tokens", Field::kPrompt},
+                            {"output_tokens", Field::kOutput},
+                            {"session_id", Field::kSessionId, false},
+                            {"prefix_id", Field::kPrefixId, false},
+                            {"prefix_tokens", Field::kPrefixTokens, false}}};
+  return f;
+}
+
+const CsvFormat& azure_csv_format() {
+  static const CsvFormat f{"azure",
+                           {{"TIMESTAMP", Field::kArrivalTimestamp},
+                            {"ContextTokens", Field::kPrompt},
+                            {"GeneratedTokens", Field::kOutput}}};
+  return f;
+}
+
+// BurstGPT (HPMLL/BurstGPT, Wang et al., 2024, "BurstGPT: A Real-world Workload Dataset to Optimize LLM Serving
+// Systems"): its published columns; failed requests carry 0 response tokens (read as 1 and counted).
+const CsvFormat& burstgpt_csv_format() {
+  static const CsvFormat f{"burstgpt",
+                           {{"Timestamp", Field::kArrivalSeconds},
+                            {"Model", Field::kUnused},
+                            {"Request tokens", Field::kPrompt},
+                            {"Response tokens", Field::kOutput},
+                            {"Total tokens", Field::kUnused},
+                            {"Log Type", Field::kUnused}}};
+  return f;
+}
+
+bool CsvTraceSource::header_fits(const std::vector<std::string>& header, const CsvFormat& format) {
+  for (const CsvColumn& c : format.columns) {
+    if (c.required && std::find(header.begin(), header.end(), c.name) == header.end()) return false;
+  }
+  for (const std::string& h : header) {
+    const auto known = [&](const CsvColumn& c) { return c.name == h; };
+    if (std::none_of(format.columns.begin(), format.columns.end(), known)) return false;
+    if (std::count(header.begin(), header.end(), h) > 1) return false;
+  }
+  return true;
+}
+
+CsvTraceSource::CsvTraceSource(std::unique_ptr<CsvLines> lines, const CsvFormat& format, bool skip_bad_lines)
+    : TraceSource(lines->name(), format.name, skip_bad_lines), lines_(std::move(lines)), format_(format) {
+  if (!header_fits(lines_->header_fields(), format_)) {
+    const std::string optional = format_.optional_columns();
+    throw Error(Place{lines_->name(), 1, 0},
+                fmt::format("expected the {} trace header '{}'{}, found '{}'", format_.name, format_.required_header(),
+                            optional.empty() ? "" : " (optional columns: " + optional + ")", lines_->header()));
+  }
+  for (const std::string& h : lines_->header_fields()) {
+    for (const CsvColumn& c : format_.columns) {
+      if (c.name != h) continue;
+      fields_of_column_.push_back(c.field);
+      names_of_column_.push_back(c.name);
+      if (c.field == Field::kArrivalSeconds || c.field == Field::kArrivalTimestamp) arrival_name_ = c.name;
+    }
   }
 }
 
-std::optional<Request> CsvTraceSource::next() {
-  if (ended_ || !lines_->next_row(fields_)) {
-    ended_ = true;
-    return std::nullopt;
+bool CsvTraceSource::read_row(Request& r) {
+  if (!lines_->next_row(row_)) return false;
+  if (row_.size() != fields_of_column_.size()) {
+    lines_->fail(fmt::format("expected {} columns ({}), found {}", fields_of_column_.size(),
+                             join(names_of_column_, ","), row_.size()));
   }
-  if (fields_.size() != 3) {
-    lines_->fail(fmt::format("expected 3 columns ({}), found {}", header_text(columns_), fields_.size()));
+  for (size_t i = 0; i < row_.size(); ++i) {
+    const std::string& v = row_[i];
+    const std::string& column = names_of_column_[i];
+    switch (fields_of_column_[i]) {
+      case Field::kArrivalSeconds:
+        arrival_text_ = v;
+        r.arrival_ns = lines_->parse_seconds_ns(v, column);
+        break;
+      case Field::kArrivalTimestamp: {
+        arrival_text_ = v;
+        const std::optional<int64_t> t = parse_timestamp_ns(v);
+        if (!t) lines_->fail(column, fmt::format("expected a time like '2023-11-16 18:15:46.6805900', found '{}'", v));
+        if (!origin_ns_) origin_ns_ = *t;
+        r.arrival_ns = *t - *origin_ns_;
+        break;
+      }
+      case Field::kPrompt:
+        r.prompt_tokens = lines_->parse_count(v, column);
+        break;
+      case Field::kOutput:
+        r.output_tokens = lines_->parse_count(v, column);
+        break;
+      case Field::kSessionId:
+        r.session_id = static_cast<uint64_t>(lines_->parse_count(v, column));
+        break;
+      case Field::kPrefixId:
+        r.prefix_id = static_cast<uint64_t>(lines_->parse_count(v, column));
+        break;
+      case Field::kPrefixTokens:
+        r.shared_prefix_tokens = lines_->parse_count(v, column);
+        break;
+      case Field::kUnused:
+        break;
+    }
   }
-  Request r;
-  r.arrival_ns = parse_arrival_ns(fields_[0]);
-  r.prompt_tokens = lines_->parse_count(fields_[1], columns_[1]);
-  r.output_tokens = lines_->parse_count(fields_[2], columns_[2]);
-  if (next_id_ > 0 && r.arrival_ns < last_arrival_ns_) {
-    lines_->fail(columns_[0], fmt::format("time goes backwards: '{}' is {} s before line {}", fields_[0],
-                                          ns_to_s(last_arrival_ns_ - r.arrival_ns), last_line_));
+  if (r.shared_prefix_tokens > 0 && r.prefix_id == 0) {
+    lines_->fail("prefix_tokens", "a shared prefix needs a prefix_id > 0");
   }
-  if (r.prompt_tokens == 0) {
-    r.prompt_tokens = 1;
-    ++clamped_prompt_rows_;
+  if (r.shared_prefix_tokens > r.prompt_tokens) {
+    lines_->fail("prefix_tokens", fmt::format("the shared prefix ({} tokens) is longer than the prompt ({})",
+                                              r.shared_prefix_tokens, r.prompt_tokens));
   }
-  if (r.output_tokens == 0) {
-    r.output_tokens = 1;
-    ++clamped_output_rows_;
+  if (r.prefix_id != 0 && r.shared_prefix_tokens == 0 && r.session_id == 0) {
+    lines_->fail("prefix_id", "a prefix_id needs prefix_tokens > 0");
   }
-  r.id = next_id_++;
-  last_arrival_ns_ = r.arrival_ns;
-  last_line_ = lines_->line();
-  return r;
-}
-
-std::string CsvTraceSource::describe() const {
-  std::string out = fmt::format("trace {} ({})", lines_->name(), format_);
-  if (clamped_prompt_rows_ + clamped_output_rows_ > 0) {
-    out += fmt::format(", {} rows with 0 prompt and {} with 0 output tokens read as 1", clamped_prompt_rows_,
-                       clamped_output_rows_);
-  }
-  return out;
+  return true;
 }
 
 }  // namespace kvsim::traces

@@ -1,50 +1,70 @@
-// The common part of the CSV trace readers: three columns (arrival, prompt tokens, output tokens), a header that must
-// match exactly, arrivals that must not go backwards, and token counts of 0 clamped to 1 (a request has at least one
-// prompt token and produces at least one output token) and counted. Streams in constant memory.
+// CSV trace formats, read through one column-mapping reader: each format names its columns and what each holds.
+//  simple   kvsim's own: arrival_s,prompt_tokens,output_tokens, optionally session_id, prefix_id, prefix_tokens
+//  azure    Azure LLM inference traces 2023 and 2024: TIMESTAMP,ContextTokens,GeneratedTokens (wall-clock time)
+//  burstgpt BurstGPT (Wang et al., 2024): Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type
+//           (Timestamp in seconds from the trace's start; Model, Total tokens and Log Type are not used)
+// The header must name every required column of the format and no column it does not know. Arrivals are relative
+// to the first row for wall-clock formats.
 #pragma once
 
-#include <array>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "traces/csv_lines.h"
-#include "traces/request.h"
+#include "traces/trace_source.h"
 
 namespace kvsim::traces {
 
-class CsvTraceSource : public RequestSource {
+enum class Field {
+  kArrivalSeconds,
+  kArrivalTimestamp,
+  kPrompt,
+  kOutput,
+  kSessionId,
+  kPrefixId,
+  kPrefixTokens,
+  kUnused
+};
+
+struct CsvColumn {
+  std::string name;
+  Field field;
+  bool required = true;
+};
+
+struct CsvFormat {
+  std::string name;
+  std::vector<CsvColumn> columns;  // required ones in their usual order first
+  std::string required_header() const;
+  std::string optional_columns() const;  // "" when none
+};
+
+const CsvFormat& simple_csv_format();
+const CsvFormat& azure_csv_format();
+const CsvFormat& burstgpt_csv_format();
+
+class CsvTraceSource final : public TraceSource {
  public:
-  // `columns`: the exact header, e.g. {"arrival_s", "prompt_tokens", "output_tokens"}; `format`: its name in messages.
-  CsvTraceSource(std::unique_ptr<CsvLines> lines, std::array<std::string, 3> columns, std::string format);
+  CsvTraceSource(std::unique_ptr<CsvLines> lines, const CsvFormat& format, bool skip_bad_lines = false);
 
-  std::optional<Request> next() override;
-  std::string describe() const override;
-
-  // Rows so far whose prompt or output count was 0 and was read as 1.
-  int64_t clamped_prompt_rows() const { return clamped_prompt_rows_; }
-  int64_t clamped_output_rows() const { return clamped_output_rows_; }
-  const std::string& name() const { return lines_->name(); }
-
-  // "arrival_s,prompt_tokens,output_tokens"
-  static std::string header_text(const std::array<std::string, 3>& columns);
+  // Whether a header fits the format's columns.
+  static bool header_fits(const std::vector<std::string>& header, const CsvFormat& format);
 
  protected:
-  // The arrival time of the row relative to the trace's own origin; errors through lines().fail(column, ...).
-  virtual SimTime parse_arrival_ns(const std::string& field) = 0;
-  const CsvLines& lines() const { return *lines_; }
-  const std::array<std::string, 3>& columns() const { return columns_; }
+  bool read_row(Request& r) override;
+  Place row_place() const override { return lines_->place(); }
+  std::string arrival_column() const override { return arrival_name_; }
+  std::string arrival_text() const override { return arrival_text_; }
 
  private:
   std::unique_ptr<CsvLines> lines_;
-  std::array<std::string, 3> columns_;
-  std::string format_;
-  std::vector<std::string> fields_;
-  uint64_t next_id_ = 0;
-  SimTime last_arrival_ns_ = 0;
-  int64_t last_line_ = 0;
-  int64_t clamped_prompt_rows_ = 0, clamped_output_rows_ = 0;
-  bool ended_ = false;
+  const CsvFormat& format_;
+  std::vector<Field> fields_of_column_;
+  std::vector<std::string> names_of_column_;
+  std::vector<std::string> row_;
+  std::string arrival_name_, arrival_text_;
+  std::optional<int64_t> origin_ns_;  // wall-clock formats: the first row's time
 };
 
 }  // namespace kvsim::traces

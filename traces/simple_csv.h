@@ -1,28 +1,16 @@
-// kvsim's own trace format: a CSV with header `arrival_s,prompt_tokens,output_tokens`, arrival in seconds from the
-// start of the workload (fractional, read exactly to the nanosecond). The writer prints 9 decimals, so
-// write -> read gives back the same requests to the nanosecond.
+// Writing kvsim's own trace format (`simple`, read by traces/csv_trace_source.h): a CSV with header
+// `arrival_s,prompt_tokens,output_tokens`, arrival in seconds from the start of the workload with 9 decimals, so
+// write -> read gives back the same requests to the nanosecond; with `sessions`, also session_id, prefix_id and
+// prefix_tokens (multi-turn sessions and shared prefixes replay their prefix identity).
 #pragma once
 
-#include <memory>
 #include <ostream>
-#include <string>
 
-#include "traces/csv_trace_source.h"
+#include "traces/request.h"
 
 namespace kvsim::traces {
 
-class SimpleCsvReader : public CsvTraceSource {
- public:
-  static const std::array<std::string, 3>& kColumns();
-
-  explicit SimpleCsvReader(std::unique_ptr<CsvLines> lines);
-  static std::unique_ptr<SimpleCsvReader> open(const std::string& path);
-
- protected:
-  SimTime parse_arrival_ns(const std::string& field) override;
-};
-
-// Writes every request of `source` (pulling it to the end) in the simple format.
-void write_simple_csv(RequestSource& source, std::ostream& out);
+// Writes every request of `source` (pulling it to the end); returns how many.
+int64_t write_simple_csv(RequestSource& source, std::ostream& out, bool sessions = false);
 
 }  // namespace kvsim::traces

@@ -1,9 +1,11 @@
 #include "traces/trace_reader.h"
 
+#include <fstream>
+
 #include <fmt/format.h>
 
-#include "traces/azure_csv.h"
-#include "traces/simple_csv.h"
+#include "traces/csv_trace_source.h"
+#include "traces/jsonl_trace_source.h"
 
 namespace kvsim::traces {
 
@@ -16,41 +18,83 @@ void check_format(const std::string& format) {
                           did_you_mean(format, trace_formats())));
 }
 
-std::unique_ptr<CsvTraceSource> open_lines(std::unique_ptr<CsvLines> lines, const std::string& format) {
-  std::string chosen = format;
-  if (format == "auto") {
-    const std::string simple = CsvTraceSource::header_text(SimpleCsvReader::kColumns());
-    const std::string azure = CsvTraceSource::header_text(AzureCsvReader::kColumns());
-    const std::string header = join(lines->header_fields(), ",");
-    if (header == simple) {
-      chosen = "simple";
-    } else if (header == azure) {
-      chosen = "azure";
-    } else {
-      throw Error(Place{lines->name(), 1, 0},
-                  fmt::format("unknown trace header '{}': expected '{}' (simple) or '{}' (azure)", lines->header(),
-                              simple, azure));
-    }
-  }
-  if (chosen == "simple") return std::make_unique<SimpleCsvReader>(std::move(lines));
-  return std::make_unique<AzureCsvReader>(std::move(lines));
+const std::vector<const CsvFormat*>& csv_formats() {
+  static const std::vector<const CsvFormat*> f = {&simple_csv_format(), &azure_csv_format(), &burstgpt_csv_format()};
+  return f;
+}
+
+bool is_jsonl(const std::string& format) { return format == "mooncake" || format == "jsonl"; }
+
+std::string strip_bom(std::string line) {
+  if (line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
+  return line;
 }
 }  // namespace
 
 const std::vector<std::string>& trace_formats() {
-  static const std::vector<std::string> formats = {"auto", "simple", "azure"};
+  static const std::vector<std::string> formats = {"auto", "simple", "jsonl", "azure", "burstgpt", "mooncake"};
   return formats;
 }
 
-std::unique_ptr<CsvTraceSource> open_trace(const std::string& path, const std::string& format) {
-  check_format(format);
-  return open_lines(CsvLines::open(path), format);
+std::unique_ptr<TraceSource> open_trace(std::unique_ptr<std::istream> in, const std::string& name,
+                                        const TraceOptions& options) {
+  check_format(options.format);
+  std::string format = options.format;
+  std::optional<std::string> header;
+  if (format == "auto" || is_jsonl(format)) {
+    // JSON-lines data starts on line 1: read it here and hand it to the reader.
+    std::string first;
+    while (std::getline(*in, first) && first.find_first_not_of(" \t\r") == std::string::npos) {
+    }
+    if (!*in && first.empty()) throw Error(Place{name}, "empty file: expected a header line or a JSON object");
+    first = strip_bom(first);
+    const std::string json_format = JsonlTraceSource::detect(first);
+    if (is_jsonl(format) && json_format != format) {
+      throw Error(Place{name, 1, 0},
+                  fmt::format("expected a {} trace (a JSON object per line with {}), found '{}'", format,
+                              format == "mooncake" ? "timestamp, input_length, output_length" : "arrival_s",
+                              first.size() > 60 ? first.substr(0, 57) + "..." : first));
+    }
+    if (!json_format.empty()) {
+      return std::make_unique<JsonlTraceSource>(std::move(in), name, json_format, options.skip_bad_lines, first);
+    }
+    // A CSV header, already read: the lines reader starts after it.
+    header = first;
+  }
+  auto lines = std::make_unique<CsvLines>(std::move(in), name, header);
+  if (format == "auto") {
+    for (const CsvFormat* f : csv_formats()) {
+      if (CsvTraceSource::header_fits(lines->header_fields(), *f)) {
+        return std::make_unique<CsvTraceSource>(std::move(lines), *f, options.skip_bad_lines);
+      }
+    }
+    std::vector<std::string> expected;
+    for (const CsvFormat* f : csv_formats())
+      expected.push_back(fmt::format("'{}' ({})", f->required_header(), f->name));
+    throw Error(Place{lines->name(), 1, 0},
+                fmt::format("unknown trace header '{}': expected {}, or JSON lines (jsonl, mooncake)", lines->header(),
+                            join(expected, ", ")));
+  }
+  for (const CsvFormat* f : csv_formats()) {
+    if (f->name == format) return std::make_unique<CsvTraceSource>(std::move(lines), *f, options.skip_bad_lines);
+  }
+  throw Error(fmt::format("unknown trace format '{}'", format));
 }
 
-std::unique_ptr<CsvTraceSource> open_trace(std::unique_ptr<std::istream> in, const std::string& name,
-                                           const std::string& format) {
-  check_format(format);
-  return open_lines(std::make_unique<CsvLines>(std::move(in), name), format);
+std::unique_ptr<TraceSource> open_trace(std::unique_ptr<std::istream> in, const std::string& name,
+                                        const std::string& format) {
+  return open_trace(std::move(in), name, TraceOptions{format, false});
+}
+
+std::unique_ptr<TraceSource> open_trace(const std::string& path, const TraceOptions& options) {
+  check_format(options.format);
+  auto in = std::make_unique<std::ifstream>(path, std::ios::binary);
+  if (!*in) throw Error(Place{path}, "cannot open trace file");
+  return open_trace(std::move(in), path, options);
+}
+
+std::unique_ptr<TraceSource> open_trace(const std::string& path, const std::string& format) {
+  return open_trace(path, TraceOptions{format, false});
 }
 
 }  // namespace kvsim::traces

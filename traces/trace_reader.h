@@ -1,23 +1,28 @@
-// Opening a trace file by format name: `simple` (kvsim's CSV), `azure` (Azure LLM inference 2023) or `auto`, which
-// picks the format whose header the file's first line is.
+// Opening a trace file by format name, or by `auto`, which reads the first line: a JSON object is a JSON-lines
+// format (mooncake or jsonl, by its keys), anything else a CSV header (simple, azure or burstgpt, the first whose
+// columns it fits). Every reader streams in constant memory.
 #pragma once
 
+#include <istream>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "traces/csv_trace_source.h"
+#include "traces/trace_source.h"
 
 namespace kvsim::traces {
 
-const std::vector<std::string>& trace_formats();  // {"auto", "simple", "azure"}
+const std::vector<std::string>& trace_formats();  // {"auto", "simple", "jsonl", "azure", "burstgpt", "mooncake"}
 
-// Throws kvsim::Error naming the file when it cannot be opened, is empty, or its header fits no (or not the named)
-// format. An unknown `format` throws listing the valid ones.
-std::unique_ptr<CsvTraceSource> open_trace(const std::string& path, const std::string& format = "auto");
+// Throws kvsim::Error naming the file when it cannot be opened, is empty, or its first line fits no (or not the
+// named) format. An unknown format throws listing the valid ones.
+std::unique_ptr<TraceSource> open_trace(const std::string& path, const TraceOptions& options);
+std::unique_ptr<TraceSource> open_trace(const std::string& path, const std::string& format = "auto");
 
 // The same, reading from a stream; `name` is the file name used in messages.
-std::unique_ptr<CsvTraceSource> open_trace(std::unique_ptr<std::istream> in, const std::string& name,
-                                           const std::string& format = "auto");
+std::unique_ptr<TraceSource> open_trace(std::unique_ptr<std::istream> in, const std::string& name,
+                                        const TraceOptions& options);
+std::unique_ptr<TraceSource> open_trace(std::unique_ptr<std::istream> in, const std::string& name,
+                                        const std::string& format = "auto");
 
 }  // namespace kvsim::traces

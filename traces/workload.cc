@@ -37,6 +37,7 @@ WorkloadSpec parse_workload(const yaml::Map& w) {
   spec.shared_prefix_count = w.get_int("shared_prefix_count", 1, 1, int64_t{1} << 30);
   if (!spec.trace.empty()) {
     spec.trace_format = w.get_choice("trace_format", "auto", trace_formats());
+    spec.skip_bad_lines = w.get_bool("skip_bad_lines", false);
     for (const std::string key : {"arrival", "prompt_tokens", "output_tokens"}) {
       if (present(w, key)) {
         w.fail(key, fmt::format("not used with {}.trace (arrivals and lengths come from the file)", name_of(w)));
@@ -86,6 +87,7 @@ YAML::Node workload_to_yaml(const WorkloadSpec& spec) {
   if (!spec.trace.empty()) {
     n["trace"] = spec.trace;
     n["trace_format"] = spec.trace_format;
+    if (spec.skip_bad_lines) n["skip_bad_lines"] = true;
     return n;
   }
   YAML::Node arrival(YAML::NodeType::Map);
@@ -108,7 +110,7 @@ std::unique_ptr<RequestSource> make_request_source(const WorkloadSpec& spec, con
   if (!spec.trace.empty()) {
     std::filesystem::path path(spec.trace);
     if (!base_dir.empty() && path.is_relative()) path = std::filesystem::path(base_dir) / path;
-    inner = open_trace(path.string(), spec.trace_format);
+    inner = open_trace(path.string(), TraceOptions{spec.trace_format, spec.skip_bad_lines});
   } else {
     if (!spec.requests && !duration_ns) {
       throw Error("workload: a synthetic workload needs 'requests' or 'duration_s' (or both) to end");

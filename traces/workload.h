@@ -30,7 +30,8 @@ struct WorkloadSpec {
   ArrivalSpec arrival;
   LengthDist prompt_tokens, output_tokens;
   std::string trace;                  // path; when set, arrivals and lengths come from the file
-  std::string trace_format = "auto";  // auto | simple | azure
+  std::string trace_format = "auto";  // auto | simple | jsonl | azure | burstgpt | mooncake
+  bool skip_bad_lines = false;        // skip (and count) trace rows that fail to parse instead of stopping
   // Every request's prompt starts with the same N tokens, added to its sampled length, as vLLM benchmark_serving's
   // random dataset does with --random-prefix-len. Drives prefix caching.
   int64_t shared_prefix_tokens = 0;

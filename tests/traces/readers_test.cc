@@ -93,15 +93,17 @@ TEST(SimpleCsv, ZeroTokensAreReadAsOneAndCounted) {
 TEST(TraceHeader, WrongOrMissingHeaderSaysWhatIsExpected) {
   EXPECT_EQ(read_error("time,prompt,output\n0,1,1\n"),
             "t.csv:1: unknown trace header 'time,prompt,output': expected 'arrival_s,prompt_tokens,output_tokens' "
-            "(simple) or 'TIMESTAMP,ContextTokens,GeneratedTokens' (azure)");
+            "(simple), 'TIMESTAMP,ContextTokens,GeneratedTokens' (azure), 'Timestamp,Model,Request tokens,Response "
+            "tokens,Total tokens,Log Type' (burstgpt), or JSON lines (jsonl, mooncake)");
   EXPECT_EQ(read_error("arrival_s,prompt_tokens,output_tokens\n0,1,1\n", "azure"),
             "t.csv:1: expected the azure trace header 'TIMESTAMP,ContextTokens,GeneratedTokens', found "
             "'arrival_s,prompt_tokens,output_tokens'");
   EXPECT_EQ(read_error("0,1,1\n", "simple"),
-            "t.csv:1: expected the simple trace header 'arrival_s,prompt_tokens,output_tokens', found '0,1,1'");
-  EXPECT_EQ(read_error(""), "t.csv: empty file: expected a header line");
+            "t.csv:1: expected the simple trace header 'arrival_s,prompt_tokens,output_tokens' (optional columns: "
+            "session_id, prefix_id, prefix_tokens), found '0,1,1'");
+  EXPECT_EQ(read_error(""), "t.csv: empty file: expected a header line or a JSON object");
   EXPECT_EQ(read_error("arrival_s,prompt_tokens,output_tokens\n", "csv"),
-            "unknown trace format 'csv': expected one of auto, simple, azure");
+            "unknown trace format 'csv': expected one of auto, simple, jsonl, azure, burstgpt, mooncake");
   EXPECT_EQ(error_of([] { open_trace("/no/such/file.csv"); }), "/no/such/file.csv: cannot open trace file");
 }
 

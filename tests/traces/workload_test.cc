@@ -73,7 +73,8 @@ TEST(ParseWorkload, TraceTakesNoSyntheticKeys) {
             "s.yaml:1:41: workload.prompt_tokens: not used with workload.trace (arrivals and lengths come from the "
             "file)");
   EXPECT_EQ(error_of([] { parse_text("workload: {trace: t.csv, trace_format: azur}\n"); }),
-            "s.yaml:1:40: workload.trace_format: expected one of auto, simple, azure, found 'azur' (did you mean "
+            "s.yaml:1:40: workload.trace_format: expected one of auto, simple, jsonl, azure, burstgpt, mooncake, found "
+            "'azur' (did you mean "
             "'azure'?)");
   EXPECT_EQ(error_of([] { parse_text("workload: {requests: 1, trace_format: azure}\n"); }),
             "s.yaml:1:39: workload.trace_format: only used with workload.trace");

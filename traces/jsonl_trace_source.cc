@@ -1,0 +1,131 @@
+#include "traces/jsonl_trace_source.h"
+
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace kvsim::traces {
+
+namespace {
+using nlohmann::json;
+
+constexpr std::string_view kBlanks = " \t\r\n";
+
+bool blank(const std::string& s) { return s.find_first_not_of(kBlanks) == std::string::npos; }
+
+const std::set<std::string>& known_keys(const std::string& format) {
+  static const std::set<std::string> mooncake = {"timestamp", "input_length", "output_length", "hash_ids"};
+  static const std::set<std::string> simple = {"arrival_s",  "prompt_tokens", "output_tokens",
+                                               "session_id", "prefix_id",     "prefix_tokens"};
+  return format == "mooncake" ? mooncake : simple;
+}
+
+std::string shown(const json& v) {
+  std::string s = v.dump();
+  return s.size() > 40 ? s.substr(0, 37) + "..." : s;
+}
+}  // namespace
+
+std::string JsonlTraceSource::detect(const std::string& first_line) {
+  const json j = json::parse(first_line, nullptr, false);
+  if (!j.is_object()) return "";
+  if (j.contains("input_length") && j.contains("timestamp")) return "mooncake";
+  if (j.contains("arrival_s")) return "jsonl";
+  return "";
+}
+
+JsonlTraceSource::JsonlTraceSource(std::unique_ptr<std::istream> in, std::string name, std::string format,
+                                   bool skip_bad_lines, std::optional<std::string> first_line)
+    : TraceSource(std::move(name), std::move(format), skip_bad_lines), in_(std::move(in)), pending_(first_line) {}
+
+bool JsonlTraceSource::next_line() {
+  while (true) {
+    if (pending_) {
+      buffer_ = std::move(*pending_);
+      pending_.reset();
+    } else if (!std::getline(*in_, buffer_)) {
+      return false;
+    }
+    ++line_;
+    if (line_ == 1 && buffer_.starts_with("\xEF\xBB\xBF")) buffer_.erase(0, 3);
+    if (!blank(buffer_)) return true;
+  }
+}
+
+void JsonlTraceSource::fail(const std::string& key, const std::string& message) const {
+  throw Error(row_place(), key.empty() ? message : fmt::format("{}: {}", key, message));
+}
+
+bool JsonlTraceSource::read_row(Request& r) {
+  if (!next_line()) return false;
+  const json j = json::parse(buffer_, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    fail("", fmt::format("expected one JSON object per line, found '{}'",
+                         buffer_.size() > 40 ? buffer_.substr(0, 37) + "..." : buffer_));
+  }
+  const auto& known = known_keys(format());
+  for (const auto& [k, v] : j.items()) {
+    if (!known.contains(k)) {
+      fail(k, fmt::format("unknown key in a {} trace (expected {})", format(),
+                          join(std::vector<std::string>(known.begin(), known.end()))));
+    }
+  }
+  const auto count = [&](const char* key, bool required) -> int64_t {
+    if (!j.contains(key)) {
+      if (required) fail(key, "missing");
+      return 0;
+    }
+    const json& v = j.at(key);
+    if (!v.is_number_integer() || v.get<int64_t>() < 0) {
+      fail(key, fmt::format("expected a non-negative integer, found {}", shown(v)));
+    }
+    return v.get<int64_t>();
+  };
+  const bool mooncake = format() == "mooncake";
+  const char* arrival = mooncake ? "timestamp" : "arrival_s";
+  if (!j.contains(arrival)) fail(arrival, "missing");
+  const json& t = j.at(arrival);
+  arrival_text_ = t.dump();
+  if (!t.is_number() || !std::isfinite(t.get<double>()) || t.get<double>() < 0 || t.get<double>() > 9.2e9) {
+    fail(arrival, fmt::format("expected a non-negative number of {}, found {}", mooncake ? "milliseconds" : "seconds",
+                              shown(t)));
+  }
+  const int64_t ns_per_unit = mooncake ? kNsPerMs : kNsPerS;
+  r.arrival_ns = t.is_number_integer() ? t.get<int64_t>() * ns_per_unit
+                                       : static_cast<SimTime>(std::llround(t.get<double>() * ns_per_unit));
+  if (mooncake) {
+    r.prompt_tokens = count("input_length", true);
+    r.output_tokens = count("output_length", true);
+    if (j.contains("hash_ids")) {
+      const json& h = j.at("hash_ids");
+      if (!h.is_array()) fail("hash_ids", fmt::format("expected a list of non-negative integers, found {}", shown(h)));
+      r.block_hashes.reserve(h.size());
+      for (const json& id : h) {
+        if (!id.is_number_integer() || id.get<int64_t>() < 0) {
+          fail("hash_ids", fmt::format("expected a list of non-negative integers, found {}", shown(id)));
+        }
+        r.block_hashes.push_back(id.get<uint64_t>());
+      }
+      r.hash_block_tokens = kMooncakeBlockTokens;
+    }
+  } else {
+    r.prompt_tokens = count("prompt_tokens", true);
+    r.output_tokens = count("output_tokens", true);
+    r.session_id = static_cast<uint64_t>(count("session_id", false));
+    r.prefix_id = static_cast<uint64_t>(count("prefix_id", false));
+    r.shared_prefix_tokens = count("prefix_tokens", false);
+    if (r.shared_prefix_tokens > 0 && r.prefix_id == 0) fail("prefix_tokens", "a shared prefix needs a prefix_id > 0");
+    if (r.shared_prefix_tokens > r.prompt_tokens) {
+      fail("prefix_tokens", fmt::format("the shared prefix ({} tokens) is longer than the prompt ({})",
+                                        r.shared_prefix_tokens, r.prompt_tokens));
+    }
+    if (r.prefix_id != 0 && r.shared_prefix_tokens == 0 && r.session_id == 0) {
+      fail("prefix_id", "a prefix_id needs prefix_tokens > 0");
+    }
+  }
+  return true;
+}
+
+}  // namespace kvsim::traces
