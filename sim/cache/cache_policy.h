@@ -23,6 +23,19 @@ struct SeqKv {
   int64_t shared_blocks = 0;  // leading blocks it shares through the prefix cache
   uint64_t prefix_id = 0;     // the request's shared prefix (0 = none), and its length in tokens
   int64_t prefix_tokens = 0;
+  // Prefix identity beyond one shared prefix (vLLM's block hashes): Mooncake-style chained hashes, one per
+  // hash_block_tokens of the prompt; or a multi-turn session, whose blocks past the shared prefix are the session's
+  // (turn k's prompt holds turns 1..k-1 and their outputs, so block j of a session is the same in every turn that has
+  // it). identity_tokens: the tokens whose full blocks can be cached; lookup_tokens: those a new sequence may find
+  // cached (at most prompt - 1: the last prompt token is always computed, as in vLLM).
+  std::shared_ptr<const std::vector<uint64_t>> block_hashes;
+  int64_t hash_block_tokens = 0;
+  uint64_t session_id = 0;
+  int64_t identity_tokens = 0;
+  int64_t lookup_tokens = 0;
+  bool has_identity() const { return prefix_id != 0 || block_hashes || session_id != 0; }
+  int64_t cacheable_tokens() const { return block_hashes || session_id != 0 ? identity_tokens : prefix_tokens; }
+  int64_t findable_tokens() const { return block_hashes || session_id != 0 ? lookup_tokens : prefix_tokens; }
   int64_t reserved_tokens = 0;  // reserved at admission by reservation layouts (0: paged, grows on demand)
   int64_t keep_at_most = 0;     // evicting retention: tokens kept at most (0: all)
   int64_t extra_blocks = 0;     // fixed GPU blocks beside the tokens' (offload: the fetch double buffer; KIVI: the

@@ -33,7 +33,7 @@ class PagedPolicy final : public CachePolicy {
   int64_t blocks_for_tokens(int64_t tokens) const override { return plan_.blocks_for_tokens(tokens); }
 
   int64_t blocks_needed(const SeqKv& seq, int64_t tokens) const override {
-    return blocks_for_tokens(std::max(kept(seq, tokens), seq.reserved_tokens)) + seq.extra_blocks - seq.blocks;
+    return need_with(seq, tokens, seq.keep_at_most);
   }
 
   bool grow(SeqKv& seq, int64_t tokens) override {
@@ -43,15 +43,13 @@ class PagedPolicy final : public CachePolicy {
     int64_t keep_at_most = seq.keep_at_most;
     if (plan_.offload) {
       const int64_t room = plan_.host_capacity_tokens - host_tokens_;
-      if (kept(seq, tokens) - seq.tokens > room) {
+      if (kept(seq, tokens, seq.keep_at_most) - seq.tokens > room) {
         if (seq.tokens + room < 1) return false;
         keep_at_most = seq.tokens + room;
       }
     }
-    SeqKv next = seq;
-    next.keep_at_most = keep_at_most;
-    const int64_t need = blocks_needed(next, tokens);
-    tokens = kept(next, tokens);
+    const int64_t need = need_with(seq, tokens, keep_at_most);
+    tokens = kept(seq, tokens, keep_at_most);
     if (need > free_blocks()) return false;
     seq.keep_at_most = keep_at_most;
     if (need < 0) {
@@ -79,24 +77,26 @@ class PagedPolicy final : public CachePolicy {
     freed_ += own;
     stored_ -= seq.tokens - seq.shared_blocks * plan_.block_size;
     for (int64_t i = 0; i < seq.shared_blocks; ++i) {
-      Entry& e = table_.at(key(seq.prefix_id, i));
+      const uint64_t k = block_key(seq, i);
+      Entry& e = table_.at(k);
       if (--e.refs == 0) {
         --used_;
         ++cached_;
         stored_ -= plan_.block_size;
-        e.lru = lru_.insert(lru_.end(), key(seq.prefix_id, i));
+        e.lru = lru_.insert(lru_.end(), k);
       }
     }
     seq.blocks = seq.tokens = seq.shared_blocks = 0;
   }
 
   int64_t acquire_cached_prefix(SeqKv& seq) override {
-    if (!prefix_caching_ || seq.prefix_id == 0 || seq.blocks != 0) return 0;
-    const int64_t full = seq.prefix_tokens / plan_.block_size;
+    if (!prefix_caching_ || !seq.has_identity() || seq.blocks != 0) return 0;
+    const int64_t full = seq.findable_tokens() / plan_.block_size;
     int64_t i = 0;
     for (; i < full; ++i) {
-      auto it = table_.find(key(seq.prefix_id, i));
-      if (it == table_.end() && tiered_) it = load_from_tier(key(seq.prefix_id, i));
+      const uint64_t k = block_key(seq, i);
+      auto it = table_.find(k);
+      if (it == table_.end() && tiered_) it = load_from_tier(k);
       if (it == table_.end()) break;
       if (it->second.refs++ == 0) {
         lru_.erase(it->second.lru);
@@ -111,12 +111,12 @@ class PagedPolicy final : public CachePolicy {
   }
 
   void on_computed(SeqKv& seq, int64_t computed) override {
-    if (!prefix_caching_ || seq.prefix_id == 0) return;
-    const int64_t full = std::min(computed, seq.prefix_tokens) / plan_.block_size;
+    if (!prefix_caching_ || !seq.has_identity()) return;
+    const int64_t full = std::min(computed, seq.cacheable_tokens()) / plan_.block_size;
     while (seq.shared_blocks < full) {
       // The sequence's own block becomes the cached copy; if another sequence cached it first, this one keeps its
       // private duplicate (as vLLM does when two requests compute the same block at once).
-      const auto [it, inserted] = table_.try_emplace(key(seq.prefix_id, seq.shared_blocks));
+      const auto [it, inserted] = table_.try_emplace(block_key(seq, seq.shared_blocks));
       if (!inserted) return;
       it->second.refs = 1;
       ++seq.shared_blocks;
@@ -170,8 +170,9 @@ class PagedPolicy final : public CachePolicy {
 
   // An evicting retention (H2O, StreamingLLM) keeps at most its budget: each new token replaces an evicted one. A
   // compressing one (SnapKV) keeps keep_prompt of the prompt once past it, plus every later token.
-  static int64_t kept(const SeqKv& seq, int64_t tokens) {
-    if (seq.keep_at_most > 0) return std::min(tokens, seq.keep_at_most);
+  static int64_t kept(const SeqKv& seq, int64_t tokens) { return kept(seq, tokens, seq.keep_at_most); }
+  static int64_t kept(const SeqKv& seq, int64_t tokens, int64_t keep_at_most) {
+    if (keep_at_most > 0) return std::min(tokens, keep_at_most);
     if (seq.compress_after > 0 && tokens > seq.compress_after) return seq.keep_prompt + tokens - seq.compress_after;
     return tokens;
   }
@@ -227,8 +228,37 @@ class PagedPolicy final : public CachePolicy {
     return table_.find(k);
   }
 
+  int64_t need_with(const SeqKv& seq, int64_t tokens, int64_t keep_at_most) const {
+    return blocks_for_tokens(std::max(kept(seq, tokens, keep_at_most), seq.reserved_tokens)) + seq.extra_blocks -
+           seq.blocks;
+  }
+
   static uint64_t key(uint64_t prefix_id, int64_t index) {
     return (prefix_id << 32) ^ static_cast<uint64_t>(index);  // index < 2^32 blocks, exact
+  }
+
+  // SplitMix64's finaliser (Steele, Lea and Flood, OOPSLA 2014): a well-mixed 64-bit key from a hash and a block
+  // index, so chained hashes and session blocks do not collide with each other in practice.
+  static uint64_t mix(uint64_t a, uint64_t b) {
+    uint64_t z = a * 0x9E3779B97F4A7C15ull + b + 0x632BE59BD9B4E019ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+
+  // The identity of block `index` of `seq`: a shared prefix's (prefix, index); a chained hash list's hash of the
+  // hash block holding the block's last token (equal there means equal up to it); a session's (session, index)
+  // past its shared prefix.
+  uint64_t block_key(const SeqKv& seq, int64_t index) const {
+    if (seq.block_hashes) {
+      const auto& h = *seq.block_hashes;
+      const auto k = static_cast<size_t>(((index + 1) * plan_.block_size - 1) / seq.hash_block_tokens);
+      return mix(h[std::min(k, h.size() - 1)], static_cast<uint64_t>(index) | (1ull << 62));
+    }
+    if (seq.session_id != 0 && index >= seq.prefix_tokens / plan_.block_size) {
+      return mix(seq.session_id, static_cast<uint64_t>(index) | (1ull << 63));
+    }
+    return key(seq.prefix_id, index);
   }
 
   void evict_oldest() {

@@ -51,6 +51,19 @@ void Replica::submit(const traces::Request& request, SimTime now) {
   s.record.output_tokens = request.output_tokens;
   s.kv.prefix_id = request.prefix_id;
   s.kv.prefix_tokens = request.shared_prefix_tokens;
+  if (!request.block_hashes.empty() && request.hash_block_tokens > 0) {
+    // Chained prefix hashes (Mooncake): the hashed part of the prompt can be found and cached.
+    s.kv.block_hashes = std::make_shared<const std::vector<uint64_t>>(request.block_hashes);
+    s.kv.hash_block_tokens = request.hash_block_tokens;
+    s.kv.identity_tokens = std::min(request.prompt_tokens,
+                                    static_cast<int64_t>(request.block_hashes.size()) * request.hash_block_tokens);
+    s.kv.lookup_tokens = std::min(s.kv.identity_tokens, request.prompt_tokens - 1);
+  } else if (request.session_id != 0) {
+    // A turn of a session: its prompt and output become the next turn's prefix.
+    s.kv.session_id = request.session_id;
+    s.kv.identity_tokens = request.prompt_tokens + request.output_tokens;
+    s.kv.lookup_tokens = request.prompt_tokens - 1;
+  }
   const double pool_in_use =
       static_cast<double>(policy_->used_blocks()) / static_cast<double>(std::max<int64_t>(1, policy_->total_blocks()));
   const cache::AdmissionKv kv_shape = cache::admission_kv(scenario_.cache, scenario_.engine.max_model_len,
@@ -296,7 +309,7 @@ void Replica::finish_iteration(SimTime now) {
   for (const Scheduled& b : batch_) {
     Seq& s = seqs_[b.slot];
     s.computed += b.new_tokens;
-    if (s.kv.prefix_id != 0) policy_->on_computed(s.kv, s.computed);
+    if (s.kv.has_identity()) policy_->on_computed(s.kv, s.computed);
     if (s.computed < s.known()) continue;  // a prefill chunk that produced no token
     ++s.generated;
     if (s.record.first_token_ns < 0) {
