@@ -405,6 +405,11 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
 
   s.workload = traces::parse_workload(top.child("workload"));
   if (!s.workload.trace.empty()) s.workload.trace = resolve_relative(s.workload.trace, file);
+  for (std::string& f : s.workload.merge_with) f = resolve_relative(f, file);
+  for (traces::LengthDist* d : {&s.workload.prompt_tokens, &s.workload.output_tokens}) {
+    if (d->dist == "empirical") d->file = resolve_relative(d->file, file);
+  }
+  s.workload.context_tokens = s.engine.max_model_len;
 
   const yaml::Map slo = top.child("slo");
   s.slo.ttft_ms = slo.opt_double("ttft_ms", 0, yaml::kInf, true);

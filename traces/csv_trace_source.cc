@@ -56,6 +56,17 @@ const CsvFormat& burstgpt_csv_format() {
   return f;
 }
 
+// Length-only statistics (Vidur's processed traces, e.g. arxiv_summarization_stats_llama2_tokenizer_filtered_v2.csv):
+// no arrival times; every row reads as arriving at t = 0, for empirical length distributions or an offline batch.
+const CsvFormat& lengths_csv_format() {
+  static const CsvFormat f{"lengths",
+                           {{"num_prefill_tokens", Field::kPrompt},
+                            {"num_decode_tokens", Field::kOutput},
+                            {"num_total_tokens", Field::kUnused, false},
+                            {"pd_ratio", Field::kUnused, false}}};
+  return f;
+}
+
 bool CsvTraceSource::header_fits(const std::vector<std::string>& header, const CsvFormat& format) {
   for (const CsvColumn& c : format.columns) {
     if (c.required && std::find(header.begin(), header.end(), c.name) == header.end()) return false;

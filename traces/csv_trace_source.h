@@ -3,6 +3,8 @@
 //  azure    Azure LLM inference traces 2023 and 2024: TIMESTAMP,ContextTokens,GeneratedTokens (wall-clock time)
 //  burstgpt BurstGPT (Wang et al., 2024): Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type
 //           (Timestamp in seconds from the trace's start; Model, Total tokens and Log Type are not used)
+//  lengths  length-only statistics: num_prefill_tokens,num_decode_tokens[,num_total_tokens,pd_ratio], every row at
+//           t = 0 (Vidur's processed traces)
 // The header must name every required column of the format and no column it does not know. Arrivals are relative
 // to the first row for wall-clock formats.
 #pragma once
@@ -43,6 +45,7 @@ struct CsvFormat {
 const CsvFormat& simple_csv_format();
 const CsvFormat& azure_csv_format();
 const CsvFormat& burstgpt_csv_format();
+const CsvFormat& lengths_csv_format();
 
 class CsvTraceSource final : public TraceSource {
  public:

@@ -32,6 +32,7 @@ struct Request {
   uint64_t session_id = 0;
   int64_t parent_id = -1;
   SimTime think_time_ns = 0;
+  bool has_next_turn = false;  // a later request names this one as its parent
 };
 
 // Contract: next() returns requests in non-decreasing arrival_ns with ids 0, 1, 2, ...; nullopt at the end, and

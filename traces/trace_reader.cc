@@ -19,7 +19,8 @@ void check_format(const std::string& format) {
 }
 
 const std::vector<const CsvFormat*>& csv_formats() {
-  static const std::vector<const CsvFormat*> f = {&simple_csv_format(), &azure_csv_format(), &burstgpt_csv_format()};
+  static const std::vector<const CsvFormat*> f = {&simple_csv_format(), &azure_csv_format(), &burstgpt_csv_format(),
+                                                  &lengths_csv_format()};
   return f;
 }
 
@@ -32,7 +33,8 @@ std::string strip_bom(std::string line) {
 }  // namespace
 
 const std::vector<std::string>& trace_formats() {
-  static const std::vector<std::string> formats = {"auto", "simple", "jsonl", "azure", "burstgpt", "mooncake"};
+  static const std::vector<std::string> formats = {"auto",     "simple",   "jsonl",  "azure",
+                                                   "burstgpt", "mooncake", "lengths"};
   return formats;
 }
 

@@ -1,6 +1,6 @@
 // Opening a trace file by format name, or by `auto`, which reads the first line: a JSON object is a JSON-lines
-// format (mooncake or jsonl, by its keys), anything else a CSV header (simple, azure or burstgpt, the first whose
-// columns it fits). Every reader streams in constant memory.
+// format (mooncake or jsonl, by its keys), anything else a CSV header (simple, azure, burstgpt or lengths, the first
+// whose columns it fits). Every reader streams in constant memory.
 #pragma once
 
 #include <istream>
@@ -12,7 +12,8 @@
 
 namespace kvsim::traces {
 
-const std::vector<std::string>& trace_formats();  // {"auto", "simple", "jsonl", "azure", "burstgpt", "mooncake"}
+// {"auto", "simple", "jsonl", "azure", "burstgpt", "mooncake", "lengths"}
+const std::vector<std::string>& trace_formats();
 
 // Throws kvsim::Error naming the file when it cannot be opened, is empty, or its first line fits no (or not the
 // named) format. An unknown format throws listing the valid ones.

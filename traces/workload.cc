@@ -1,22 +1,23 @@
 #include "traces/workload.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "sim/core/time.h"
+#include "traces/datasets.h"
 #include "traces/generators.h"
 #include "traces/limited_source.h"
 #include "traces/shared_prefix.h"
 #include "traces/trace_reader.h"
+#include "traces/transforms.h"
 
 namespace kvsim::traces {
 
 namespace {
-const std::vector<std::string> kProcesses = {"poisson", "all-at-once"};
-
 std::string name_of(const yaml::Map& m) { return m.path().empty() ? "workload" : m.path(); }
 
 bool present(const yaml::Map& m, const std::string& key) {
@@ -26,54 +27,113 @@ bool present(const yaml::Map& m, const std::string& key) {
 
 // Shortest text that reads back as the same double.
 std::string number_text(double v) { return fmt::format("{}", v); }
+
+constexpr double kMaxSeconds = 9.2e9;  // the int64 ns limit
+
+void parse_trace_keys(const yaml::Map& w, WorkloadSpec& spec) {
+  const YAML::Node t = w.raw("trace");
+  if (t.IsSequence()) {
+    if (t.size() == 0) w.fail("trace", "expected a file or a non-empty list of files");
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (!t[i].IsScalar() || t[i].Scalar().empty()) w.fail("trace", "expected a list of file names");
+      (i == 0 ? spec.trace : spec.merge_with.emplace_back()) = t[i].Scalar();
+    }
+  } else {
+    spec.trace = w.get_string("trace", "");
+    if (spec.trace.empty()) w.fail("trace", "expected a file name or a list of them");
+  }
+  spec.trace_format = w.get_choice("trace_format", "auto", trace_formats());
+  spec.skip_bad_lines = w.get_bool("skip_bad_lines", false);
+  const yaml::Map window = w.child("window");
+  spec.window_start_s = window.get_double("start_s", 0, 0, kMaxSeconds);
+  spec.window_end_s = window.opt_double("end_s", 0, kMaxSeconds, true);
+  window.finish();
+  if (spec.window_end_s && *spec.window_end_s <= spec.window_start_s) {
+    window.fail("end_s",
+                fmt::format("expected a time after start_s ({} s), found {}", spec.window_start_s, *spec.window_end_s));
+  }
+  spec.rate_scale = w.get_double("rate_scale", 1.0, 0, 1e9, true);
+  spec.target_rate = w.opt_double("target_rate", 0, 1e9, true);
+  if (spec.target_rate && present(w, "rate_scale")) {
+    w.fail("target_rate", "set workload.rate_scale or workload.target_rate, not both");
+  }
+  spec.sample = w.opt_int("sample", 1, int64_t{1} << 40);
+  for (const std::string key : {"arrival", "prompt_tokens", "output_tokens", "dataset", "sessions"}) {
+    if (present(w, key)) {
+      w.fail(key, fmt::format("not used with {}.trace (arrivals and lengths come from the file)", name_of(w)));
+    }
+    w.raw(key);  // a valid key for the did-you-mean of finish()
+  }
+}
+
+void parse_sessions(const yaml::Map& w, WorkloadSpec& spec) {
+  if (!present(w, "sessions")) {
+    w.raw("sessions");
+    return;
+  }
+  const yaml::Map m = w.child("sessions");
+  if (!present(m, "turns")) m.fail("turns", "required key is missing (turns per session: an integer or a dist)");
+  spec.sessions.turns = parse_length_dist(m, "turns");
+  spec.sessions.think_time_s = m.get_double("think_time_s", 5, 0, 1e7);
+  spec.sessions.system_prompt_tokens = m.get_int("system_prompt_tokens", 0, 0, int64_t{1} << 30);
+  spec.sessions.system_prompts = m.get_int("system_prompts", 1, 1, int64_t{1} << 30);
+  m.finish();
+  if (spec.sessions.turns.dist == "empirical") m.fail("turns", "an empirical file holds token lengths, not turns");
+}
 }  // namespace
 
 WorkloadSpec parse_workload(const yaml::Map& w) {
   WorkloadSpec spec;
   spec.requests = w.opt_int("requests", 1);
-  spec.duration_s = w.opt_double("duration_s", 0, 9.2e9, true);  // 9.2e9 s: the int64 ns limit
-  spec.trace = w.get_string("trace", "");
+  spec.duration_s = w.opt_double("duration_s", 0, kMaxSeconds, true);
   spec.shared_prefix_tokens = w.get_int("shared_prefix_tokens", 0, 0, int64_t{1} << 30);
   spec.shared_prefix_count = w.get_int("shared_prefix_count", 1, 1, int64_t{1} << 30);
-  if (!spec.trace.empty()) {
-    spec.trace_format = w.get_choice("trace_format", "auto", trace_formats());
-    spec.skip_bad_lines = w.get_bool("skip_bad_lines", false);
-    for (const std::string key : {"arrival", "prompt_tokens", "output_tokens"}) {
-      if (present(w, key)) {
-        w.fail(key, fmt::format("not used with {}.trace (arrivals and lengths come from the file)", name_of(w)));
-      }
-      w.raw(key);  // a valid key for the did-you-mean of finish()
-    }
+  spec.clip_to_context = w.get_bool("clip_to_context", false);
+  if (present(w, "trace")) {
+    parse_trace_keys(w, spec);
     w.finish();
     return spec;
   }
-  if (present(w, "trace_format")) w.fail("trace_format", fmt::format("only used with {}.trace", name_of(w)));
-  w.raw("trace_format");
-
-  const yaml::Map arrival = w.child("arrival");
-  spec.arrival.process = arrival.get_choice("process", "poisson", kProcesses);
-  if (spec.arrival.process == "poisson") {
-    spec.arrival.rate = arrival.get_double("rate", 1.0, 0, yaml::kInf, true);
-  } else if (present(arrival, "rate")) {
-    arrival.fail("rate", "not used by process 'all-at-once' (every request arrives at t = 0)");
+  for (const std::string key : {"trace_format", "skip_bad_lines", "window", "rate_scale", "target_rate", "sample"}) {
+    if (present(w, key)) w.fail(key, fmt::format("only used with {}.trace", name_of(w)));
+    w.raw(key);
   }
-  arrival.finish();
+  spec.arrival = parse_arrival(w.child("arrival"));
+  parse_sessions(w, spec);
   // Lengths are required, but a missing one is reported after finish() so that a typo reads as an unknown key.
   const bool has_prompt = present(w, "prompt_tokens"), has_output = present(w, "output_tokens");
-  if (has_prompt) spec.prompt_tokens = parse_length_dist(w, "prompt_tokens");
-  if (has_output) spec.output_tokens = parse_length_dist(w, "output_tokens");
+  if (present(w, "dataset")) {
+    spec.dataset = w.get_choice("dataset", "", dataset_names());
+    if (has_prompt || has_output) {
+      w.fail(has_prompt ? "prompt_tokens" : "output_tokens",
+             fmt::format("{}.dataset '{}' sets the lengths: leave out prompt_tokens and output_tokens", name_of(w),
+                         spec.dataset));
+    }
+    const Dataset& d = *find_dataset(spec.dataset);
+    spec.prompt_tokens = d.prompt_tokens;
+    spec.output_tokens = d.output_tokens;
+  } else {
+    w.raw("dataset");
+    if (has_prompt) spec.prompt_tokens = parse_length_dist(w, "prompt_tokens");
+    if (has_output) spec.output_tokens = parse_length_dist(w, "output_tokens");
+  }
   w.raw("prompt_tokens");
   w.raw("output_tokens");
   w.finish();
-  if (!has_prompt) spec.prompt_tokens = parse_length_dist(w, "prompt_tokens");  // throws: required key is missing
-  if (!has_output) spec.output_tokens = parse_length_dist(w, "output_tokens");
+  if (spec.dataset.empty()) {
+    if (!has_prompt) spec.prompt_tokens = parse_length_dist(w, "prompt_tokens");  // throws: required key is missing
+    if (!has_output) spec.output_tokens = parse_length_dist(w, "output_tokens");
+  }
   if (spec.arrival.process == "all-at-once" && !spec.requests) {
-    arrival.fail("process",
-                 fmt::format("all-at-once needs {}.requests (how many requests arrive at t = 0)", name_of(w)));
+    w.child("arrival").fail(
+        "process", fmt::format("all-at-once needs {}.requests (how many requests arrive at t = 0)", name_of(w)));
   }
   if (!spec.requests && !spec.duration_s) {
     throw Error(w.place(),
                 fmt::format("{}: a synthetic workload needs 'requests' or 'duration_s' (or both) to end", name_of(w)));
+  }
+  if (spec.sessions.enabled() && spec.shared_prefix_tokens > 0) {
+    w.fail("shared_prefix_tokens", "sessions share their own system prompts: use sessions.system_prompt_tokens");
   }
   return spec;
 }
@@ -84,20 +144,77 @@ YAML::Node workload_to_yaml(const WorkloadSpec& spec) {
   if (spec.duration_s) n["duration_s"] = number_text(*spec.duration_s);
   if (spec.shared_prefix_tokens > 0) n["shared_prefix_tokens"] = spec.shared_prefix_tokens;
   if (spec.shared_prefix_count > 1) n["shared_prefix_count"] = spec.shared_prefix_count;
+  if (spec.clip_to_context) n["clip_to_context"] = true;
   if (!spec.trace.empty()) {
-    n["trace"] = spec.trace;
+    if (spec.merge_with.empty()) {
+      n["trace"] = spec.trace;
+    } else {
+      YAML::Node files;
+      files.push_back(spec.trace);
+      for (const auto& f : spec.merge_with) files.push_back(f);
+      n["trace"] = files;
+    }
     n["trace_format"] = spec.trace_format;
     if (spec.skip_bad_lines) n["skip_bad_lines"] = true;
+    if (spec.window_start_s > 0 || spec.window_end_s) {
+      YAML::Node w(YAML::NodeType::Map);
+      w["start_s"] = number_text(spec.window_start_s);
+      if (spec.window_end_s) w["end_s"] = number_text(*spec.window_end_s);
+      n["window"] = w;
+    }
+    if (spec.target_rate) {
+      n["target_rate"] = number_text(*spec.target_rate);
+    } else if (spec.rate_scale != 1.0) {
+      n["rate_scale"] = number_text(spec.rate_scale);
+    }
+    if (spec.sample) n["sample"] = *spec.sample;
     return n;
   }
-  YAML::Node arrival(YAML::NodeType::Map);
-  arrival["process"] = spec.arrival.process;
-  if (spec.arrival.process == "poisson") arrival["rate"] = number_text(spec.arrival.rate);
-  n["arrival"] = arrival;
-  n["prompt_tokens"] = length_dist_to_yaml(spec.prompt_tokens);
-  n["output_tokens"] = length_dist_to_yaml(spec.output_tokens);
+  n["arrival"] = arrival_to_yaml(spec.arrival);
+  if (!spec.dataset.empty()) {
+    n["dataset"] = spec.dataset;
+  } else {
+    n["prompt_tokens"] = length_dist_to_yaml(spec.prompt_tokens);
+    n["output_tokens"] = length_dist_to_yaml(spec.output_tokens);
+  }
+  if (spec.sessions.enabled()) {
+    YAML::Node s(YAML::NodeType::Map);
+    s["turns"] = length_dist_to_yaml(spec.sessions.turns);
+    s["think_time_s"] = number_text(spec.sessions.think_time_s);
+    s["system_prompt_tokens"] = spec.sessions.system_prompt_tokens;
+    s["system_prompts"] = spec.sessions.system_prompts;
+    n["sessions"] = s;
+  }
   return n;
 }
+
+namespace {
+std::string resolve(const std::string& file, const std::string& base_dir) {
+  std::filesystem::path path(file);
+  if (!base_dir.empty() && path.is_relative()) path = std::filesystem::path(base_dir) / path;
+  return path.string();
+}
+
+// The trace files, merged, windowed and sampled (before rate scaling): built twice when a first pass is needed.
+std::unique_ptr<RequestSource> open_traces(const WorkloadSpec& spec, const std::string& base_dir) {
+  const TraceOptions options{spec.trace_format, spec.skip_bad_lines};
+  std::unique_ptr<RequestSource> s;
+  if (spec.merge_with.empty()) {
+    s = open_trace(resolve(spec.trace, base_dir), options);
+  } else {
+    std::vector<std::unique_ptr<RequestSource>> inputs;
+    inputs.push_back(open_trace(resolve(spec.trace, base_dir), options));
+    for (const auto& f : spec.merge_with) inputs.push_back(open_trace(resolve(f, base_dir), options));
+    s = std::make_unique<MergeSource>(std::move(inputs));
+  }
+  if (spec.window_start_s > 0 || spec.window_end_s) {
+    s = std::make_unique<WindowSource>(
+        std::move(s), seconds_to_ns(spec.window_start_s),
+        spec.window_end_s ? std::optional(seconds_to_ns(*spec.window_end_s)) : std::nullopt);
+  }
+  return s;
+}
+}  // namespace
 
 std::unique_ptr<RequestSource> make_request_source(const WorkloadSpec& spec, const RngStreams& rng,
                                                    const std::string& base_dir) {
@@ -107,30 +224,44 @@ std::unique_ptr<RequestSource> make_request_source(const WorkloadSpec& spec, con
     throw Error(fmt::format("workload.requests: expected an integer >= 1, found {}", *spec.requests));
   }
   std::unique_ptr<RequestSource> inner;
+  const int64_t context = spec.clip_to_context ? spec.context_tokens : 0;
   if (!spec.trace.empty()) {
-    std::filesystem::path path(spec.trace);
-    if (!base_dir.empty() && path.is_relative()) path = std::filesystem::path(base_dir) / path;
-    inner = open_trace(path.string(), TraceOptions{spec.trace_format, spec.skip_bad_lines});
+    inner = open_traces(spec, base_dir);
+    const bool first_pass = spec.sample || spec.target_rate;
+    StreamExtent extent;
+    if (first_pass) extent = measure(*open_traces(spec, base_dir));
+    if (spec.sample) {
+      inner = std::make_unique<SampleSource>(std::move(inner), *spec.sample, extent.requests,
+                                             rng.stream("workload/sample"));
+    }
+    double factor = spec.rate_scale;
+    if (spec.target_rate) {
+      const double kept = spec.sample ? static_cast<double>(std::min(*spec.sample, extent.requests)) : 0;
+      double rate = extent.mean_rate();
+      if (spec.sample && extent.requests > 1) rate *= (kept - 1) / static_cast<double>(extent.requests - 1);
+      if (!(rate > 0)) throw Error(fmt::format("workload.target_rate: trace {} has no rate to scale", spec.trace));
+      factor = *spec.target_rate / rate;
+    }
+    if (factor != 1.0) inner = std::make_unique<ScaleSource>(std::move(inner), factor);
+    inner = std::make_unique<RenumberSource>(std::move(inner));
   } else {
     if (!spec.requests && !duration_ns) {
       throw Error("workload: a synthetic workload needs 'requests' or 'duration_s' (or both) to end");
     }
-    LengthSampler prompt(spec.prompt_tokens, rng.stream("workload/prompt_tokens"));
-    LengthSampler output(spec.output_tokens, rng.stream("workload/output_tokens"));
-    if (spec.arrival.process == "poisson") {
-      inner = std::make_unique<PoissonSource>(spec.arrival.rate, rng.stream("workload/arrivals"), std::move(prompt),
-                                              std::move(output));
-    } else if (spec.arrival.process == "all-at-once") {
-      if (!spec.requests) throw Error("workload.arrival.process: all-at-once needs workload.requests");
-      inner = std::make_unique<AllAtOnceSource>(std::move(prompt), std::move(output));
+    if (spec.arrival.process == "all-at-once" && !spec.requests) {
+      throw Error("workload.arrival.process: all-at-once needs workload.requests");
+    }
+    LengthModel lengths(spec.prompt_tokens, spec.output_tokens, rng, base_dir);
+    if (spec.sessions.enabled()) {
+      inner = std::make_unique<SessionSource>(spec.arrival, spec.sessions, std::move(lengths), rng, context);
     } else {
-      throw Error(fmt::format("workload.arrival.process: expected one of {}, found '{}'{}", join(kProcesses),
-                              spec.arrival.process, did_you_mean(spec.arrival.process, kProcesses)));
+      inner = std::make_unique<SyntheticSource>(spec.arrival, rng.stream("workload/arrivals"), std::move(lengths));
     }
   }
   if (spec.shared_prefix_tokens > 0) {
     inner = std::make_unique<SharedPrefixSource>(std::move(inner), spec.shared_prefix_tokens, spec.shared_prefix_count);
   }
+  if (context > 0) inner = std::make_unique<ClipSource>(std::move(inner), context);
   return std::make_unique<LimitedSource>(std::move(inner), spec.requests, duration_ns);
 }
 

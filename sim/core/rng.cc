@@ -70,6 +70,30 @@ double Rng::normal(double mean, double stddev) { return mean + stddev * normal()
 
 double Rng::lognormal(double mu, double sigma) { return std::exp(normal(mu, sigma)); }
 
+// Marsaglia and Tsang, "A Simple Method for Generating Gamma Variables" (ACM TOMS 26(3), 2000): squeeze-and-reject
+// on a transformed normal for shape >= 1; shape < 1 by the boost Gamma(a) = Gamma(a + 1) U^(1/a).
+double Rng::gamma(double shape, double scale) {
+  if (shape < 1.0) {
+    const double u = uniform();
+    return gamma(shape + 1.0, scale) * std::pow(u > 0 ? u : 0x1p-53, 1.0 / shape);
+  }
+  const double d = shape - 1.0 / 3.0, c = 1.0 / std::sqrt(9.0 * d);
+  while (true) {
+    double x, v;
+    do {
+      x = normal();
+      v = 1.0 + c * x;
+    } while (v <= 0.0);
+    v = v * v * v;
+    const double u = uniform();
+    if (u < 1.0 - 0.0331 * x * x * x * x) return d * v * scale;
+    if (std::log(u) < 0.5 * x * x + d * (1.0 - v + std::log(v))) return d * v * scale;
+  }
+}
+
+// Inverse CDF: scale (-ln(1 - U))^(1/shape).
+double Rng::weibull(double shape, double scale) { return scale * std::pow(-std::log1p(-uniform()), 1.0 / shape); }
+
 Rng RngStreams::stream(std::string_view path) const {
   uint64_t x = seed_ ^ fnv1a(path);
   return Rng(splitmix64(x));

@@ -21,6 +21,8 @@ class Rng {
   double normal();                              // standard normal (Marsaglia polar method)
   double normal(double mean, double stddev);
   double lognormal(double mu, double sigma);  // exp(N(mu, sigma))
+  double gamma(double shape, double scale);   // mean shape x scale, CV 1 / sqrt(shape)
+  double weibull(double shape, double scale);
 
  private:
   uint64_t s_[4];

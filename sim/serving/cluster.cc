@@ -2,13 +2,17 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "hw/topology.h"
+#include "sim/core/error.h"
 
 namespace kvsim::serving {
 
 namespace {
 constexpr uint32_t kArrival = 1;
-}
+constexpr uint32_t kSendTurn = 2;  // payload: the turn's request id
+}  // namespace
 
 Cluster::Cluster(const sim::Scenario& scenario, const sim::MemoryPlan& plan, const models::CostModel& cost,
                  metrics::Collector& metrics, traces::RequestSource& source)
@@ -44,6 +48,7 @@ Cluster::Cluster(const sim::Scenario& scenario, const sim::MemoryPlan& plan, con
   for (int64_t r = 0; r < replicas; ++r) {
     replicas_.push_back(std::make_unique<Replica>(r, scenario, plan, cost, queue_, metrics, flows_.get(),
                                                   std::move(routes[static_cast<size_t>(r)])));
+    replicas_.back()->set_on_finished([this](uint64_t id, SimTime t) { on_finished(id, t); });
   }
 }
 
@@ -59,9 +64,57 @@ size_t Cluster::route() {
   return r;
 }
 
-void Cluster::on_event(SimTime now, uint32_t, uint64_t) {
-  const traces::Request request = *pending_;
+void Cluster::send(traces::Request request, SimTime now) {
+  request.arrival_ns = now;  // latencies count from when the user sent it
+  if (request.has_next_turn) expecting_.insert(request.id);
   replicas_[route()]->submit(request, now);
+}
+
+void Cluster::arrive_turn(const traces::Request& request, SimTime now) {
+  const auto parent = static_cast<uint64_t>(request.parent_id);
+  const auto done = finished_parents_.find(parent);
+  if (done == finished_parents_.end()) {
+    parked_.emplace(parent, request);
+    return;
+  }
+  const SimTime at = std::max(now, done->second + request.think_time_ns);
+  finished_parents_.erase(done);
+  if (at == now) {
+    send(request, now);
+  } else {
+    scheduled_.emplace(request.id, request);
+    queue_.schedule(at, this, kSendTurn, request.id, engine::kPriorityArrival);
+  }
+}
+
+void Cluster::on_finished(uint64_t id, SimTime t) {
+  const auto child = parked_.find(id);
+  if (child != parked_.end()) {
+    const traces::Request& r = child->second;
+    const SimTime at = std::max({t, r.arrival_ns, t + r.think_time_ns});
+    scheduled_.emplace(r.id, r);
+    queue_.schedule(at, this, kSendTurn, r.id, engine::kPriorityArrival);
+    parked_.erase(child);
+    expecting_.erase(id);
+    return;
+  }
+  if (expecting_.erase(id) > 0) finished_parents_.emplace(id, t);
+}
+
+void Cluster::on_event(SimTime now, uint32_t kind, uint64_t payload) {
+  if (kind == kSendTurn) {
+    auto it = scheduled_.find(payload);
+    traces::Request r = std::move(it->second);
+    scheduled_.erase(it);
+    send(std::move(r), now);
+    return;
+  }
+  const traces::Request request = *pending_;
+  if (request.parent_id >= 0) {
+    arrive_turn(request, now);
+  } else {
+    send(request, now);
+  }
   pull_next();
 }
 
@@ -70,6 +123,10 @@ SimTime Cluster::run() {
   while (queue_.step()) {
   }
   for (const auto& r : replicas_) r->check_end_state();
+  if (!parked_.empty() || !scheduled_.empty()) {
+    throw Error(fmt::format("{} session turns never sent: their previous turn never finished",
+                            parked_.size() + scheduled_.size()));
+  }
   return queue_.now();
 }
 

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <memory>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "models/cost_model.h"
@@ -30,6 +32,10 @@ class Cluster final : public engine::EventHandler {
  private:
   void pull_next();
   size_t route();
+  void send(traces::Request request, SimTime now);
+  // Closed-loop sessions: a turn waits for its parent to finish, then for its think time.
+  void arrive_turn(const traces::Request& request, SimTime now);
+  void on_finished(uint64_t id, SimTime t);
 
   const sim::Scenario& scenario_;
   traces::RequestSource& source_;
@@ -38,6 +44,10 @@ class Cluster final : public engine::EventHandler {
   std::vector<std::unique_ptr<Replica>> replicas_;
   std::optional<traces::Request> pending_;
   size_t next_replica_ = 0;
+  std::unordered_map<uint64_t, traces::Request> parked_;     // turns waiting for their parent, by parent id
+  std::unordered_set<uint64_t> expecting_;                   // submitted requests with a next turn
+  std::unordered_map<uint64_t, SimTime> finished_parents_;   // ... that finished before it arrived
+  std::unordered_map<uint64_t, traces::Request> scheduled_;  // turns whose send time is set, by id
 };
 
 }  // namespace kvsim::serving

@@ -41,6 +41,7 @@ uint32_t Replica::new_slot() {
 }
 
 void Replica::submit(const traces::Request& request, SimTime now) {
+  now_ns_ = now;
   const uint32_t slot = new_slot();
   Seq& s = seqs_[slot];
   s = Seq{};
@@ -55,8 +56,8 @@ void Replica::submit(const traces::Request& request, SimTime now) {
     // Chained prefix hashes (Mooncake): the hashed part of the prompt can be found and cached.
     s.kv.block_hashes = std::make_shared<const std::vector<uint64_t>>(request.block_hashes);
     s.kv.hash_block_tokens = request.hash_block_tokens;
-    s.kv.identity_tokens = std::min(request.prompt_tokens,
-                                    static_cast<int64_t>(request.block_hashes.size()) * request.hash_block_tokens);
+    s.kv.identity_tokens =
+        std::min(request.prompt_tokens, static_cast<int64_t>(request.block_hashes.size()) * request.hash_block_tokens);
     s.kv.lookup_tokens = std::min(s.kv.identity_tokens, request.prompt_tokens - 1);
   } else if (request.session_id != 0) {
     // A turn of a session: its prompt and output become the next turn's prefix.
@@ -105,9 +106,11 @@ void Replica::reject(uint32_t slot, const std::string& reason) {
   metrics_.on_reject(s.record, reason);
   s.status = Status::kDone;
   free_slots_.push_back(slot);
+  if (on_finished_) on_finished_(s.record.id, now_ns_);
 }
 
 void Replica::on_event(SimTime now, uint32_t kind, uint64_t) {
+  now_ns_ = now;
   if (kind == kWake) {
     wake_pending_ = false;
     if (!busy_) start_iteration(now);
@@ -331,6 +334,7 @@ void Replica::finish_iteration(SimTime now) {
       s.status = Status::kDone;
       metrics_.on_complete(s.record);
       free_slots_.push_back(b.slot);
+      if (on_finished_) on_finished_(s.record.id, now);
       any_done = true;
     }
   }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +48,8 @@ class Replica final : public engine::EventHandler {
 
   int64_t outstanding() const { return static_cast<int64_t>(waiting_.size() + running_.size() + swapped_.size()); }
   int64_t free_kv_blocks() const { return policy_->free_blocks(); }
+  // Called with a request's id and time when it completes or is rejected (closed-loop sessions).
+  void set_on_finished(std::function<void(uint64_t, SimTime)> f) { on_finished_ = std::move(f); }
   // Throws kvsim::Error when the end state breaks conservation (blocks held, requests left).
   void check_end_state() const;
 
@@ -115,6 +118,8 @@ class Replica final : public engine::EventHandler {
   engine::FlowEngine* flows_ = nullptr;
   std::vector<SwapRoute> routes_;
   int64_t flows_pending_ = 0;
+  std::function<void(uint64_t, SimTime)> on_finished_;
+  SimTime now_ns_ = 0;  // time of the event being handled (for rejections)
 };
 
 }  // namespace kvsim::serving

@@ -108,9 +108,14 @@ TEST(LengthDist, ErrorsNamePlaceAndKey) {
   EXPECT_EQ(error_of([&] { parse_text(head + "  prompt_tokens: {dist: uniform, min: 9, max: 8}\n"); }),
             "s.yaml:4:39: workload.prompt_tokens.min: expected an integer <= max (8), found '9'");
   EXPECT_EQ(
-      error_of([&] { parse_text(head + "  prompt_tokens: {dist: normal, value: 3}\n"); }),
-      "s.yaml:4:25: workload.prompt_tokens.dist: expected one of fixed, uniform, lognormal, found 'normal' (did you "
-      "mean 'lognormal'?)");
+      error_of([&] { parse_text(head + "  prompt_tokens: {dist: lognormel, value: 3}\n"); }),
+      "s.yaml:4:25: workload.prompt_tokens.dist: expected one of fixed, uniform, normal, lognormal, zipf, empirical, "
+      "found 'lognormel' (did you mean 'lognormal'?)");
+  EXPECT_EQ(error_of([&] { parse_text(head + "  prompt_tokens: {dist: normal, value: 3}\n"); }),
+            "s.yaml:4:40: workload.prompt_tokens.value: not used by dist 'normal' (it reads mean, stddev)");
+  EXPECT_EQ(error_of([&] { parse_text(head + "  prompt_tokens: {dist: zipf, s: 1.2}\n"); }),
+            "s.yaml:4:18: workload.prompt_tokens.max: required key is missing for dist 'zipf' (expected an integer >= "
+            "min)");
   EXPECT_EQ(error_of([&] { parse_text(head + "  prompt_tokens: {dist: fixed, value: 3, mean: 4}\n"); }),
             "s.yaml:4:48: workload.prompt_tokens.mean: not used by dist 'fixed' (it reads value)");
   EXPECT_EQ(error_of([&] { parse_text(head + "  prompt_tokens: 0\n"); }),
@@ -119,7 +124,7 @@ TEST(LengthDist, ErrorsNamePlaceAndKey) {
             "s.yaml:4:34: workload.prompt_tokens.min: expected an integer >= 1, found '0'");
   EXPECT_EQ(error_of([&] { parse_text("workload:\n  requests: 1\n  output_tokens: 8\n"); }),
             "s.yaml:2:3: workload.prompt_tokens: required key is missing (expected an integer >= 1 or {dist: fixed | "
-            "uniform | lognormal, ...})");
+            "uniform | normal | lognormal | zipf | empirical, ...})");
 }
 
 }  // namespace

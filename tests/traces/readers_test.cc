@@ -94,7 +94,8 @@ TEST(TraceHeader, WrongOrMissingHeaderSaysWhatIsExpected) {
   EXPECT_EQ(read_error("time,prompt,output\n0,1,1\n"),
             "t.csv:1: unknown trace header 'time,prompt,output': expected 'arrival_s,prompt_tokens,output_tokens' "
             "(simple), 'TIMESTAMP,ContextTokens,GeneratedTokens' (azure), 'Timestamp,Model,Request tokens,Response "
-            "tokens,Total tokens,Log Type' (burstgpt), or JSON lines (jsonl, mooncake)");
+            "tokens,Total tokens,Log Type' (burstgpt), 'num_prefill_tokens,num_decode_tokens' (lengths), or JSON lines "
+            "(jsonl, mooncake)");
   EXPECT_EQ(read_error("arrival_s,prompt_tokens,output_tokens\n0,1,1\n", "azure"),
             "t.csv:1: expected the azure trace header 'TIMESTAMP,ContextTokens,GeneratedTokens', found "
             "'arrival_s,prompt_tokens,output_tokens'");
@@ -103,7 +104,7 @@ TEST(TraceHeader, WrongOrMissingHeaderSaysWhatIsExpected) {
             "session_id, prefix_id, prefix_tokens), found '0,1,1'");
   EXPECT_EQ(read_error(""), "t.csv: empty file: expected a header line or a JSON object");
   EXPECT_EQ(read_error("arrival_s,prompt_tokens,output_tokens\n", "csv"),
-            "unknown trace format 'csv': expected one of auto, simple, jsonl, azure, burstgpt, mooncake");
+            "unknown trace format 'csv': expected one of auto, simple, jsonl, azure, burstgpt, mooncake, lengths");
   EXPECT_EQ(error_of([] { open_trace("/no/such/file.csv"); }), "/no/such/file.csv: cannot open trace file");
 }
 

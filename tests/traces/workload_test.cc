@@ -40,9 +40,11 @@ TEST(ParseWorkload, UnknownKeysGetDidYouMean) {
             "s.yaml:2:3: workload.requets: unknown key (did you mean 'requests'?)");
   EXPECT_EQ(error_of([] { parse_text("workload:\n  requests: 1\n  arrival: {proces: poisson}\n"); }),
             "s.yaml:3:13: workload.arrival.proces: unknown key (did you mean 'process'?)");
-  EXPECT_EQ(error_of([] { parse_text("workload:\n  requests: 1\n  arrival: {process: poison}\n"); }),
-            "s.yaml:3:22: workload.arrival.process: expected one of poisson, all-at-once, found 'poison' (did you mean "
-            "'poisson'?)");
+  EXPECT_EQ(
+      error_of([] { parse_text("workload:\n  requests: 1\n  arrival: {process: poison}\n"); }),
+      "s.yaml:3:22: workload.arrival.process: expected one of poisson, gamma, weibull, onoff, diurnal, all-at-once, "
+      "found 'poison' (did you mean "
+      "'poisson'?)");
 }
 
 TEST(ParseWorkload, SyntheticNeedsAnEnd) {
@@ -72,10 +74,12 @@ TEST(ParseWorkload, TraceTakesNoSyntheticKeys) {
   EXPECT_EQ(error_of([] { parse_text("workload: {trace: t.csv, prompt_tokens: 5}\n"); }),
             "s.yaml:1:41: workload.prompt_tokens: not used with workload.trace (arrivals and lengths come from the "
             "file)");
-  EXPECT_EQ(error_of([] { parse_text("workload: {trace: t.csv, trace_format: azur}\n"); }),
-            "s.yaml:1:40: workload.trace_format: expected one of auto, simple, jsonl, azure, burstgpt, mooncake, found "
-            "'azur' (did you mean "
-            "'azure'?)");
+  EXPECT_EQ(
+      error_of([] { parse_text("workload: {trace: t.csv, trace_format: azur}\n"); }),
+      "s.yaml:1:40: workload.trace_format: expected one of auto, simple, jsonl, azure, burstgpt, mooncake, lengths, "
+      "found "
+      "'azur' (did you mean "
+      "'azure'?)");
   EXPECT_EQ(error_of([] { parse_text("workload: {requests: 1, trace_format: azure}\n"); }),
             "s.yaml:1:39: workload.trace_format: only used with workload.trace");
 }
