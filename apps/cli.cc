@@ -9,6 +9,9 @@
 #include "sim/core/error.h"
 #include "sim/scenario.h"
 #include "sim/study.h"
+#include "traces/arrival.h"
+#include "traces/datasets.h"
+#include "traces/trace_reader.h"
 
 namespace kvsim::app {
 
@@ -87,6 +90,33 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   calibrate->add_flag("--force", cal_args.force, "Overwrite an existing --out file");
   for (int i = 1; i < argc; ++i) cal_args.command_line += (i == 1 ? "kvsim " : " ") + std::string(argv[i]);
 
+  CLI::App* trace = app.add_subcommand("trace", "Look at a trace file, or generate a workload and write it as one");
+  trace->require_subcommand(1);
+  TraceStatsArgs stats_args;
+  CLI::App* stats = trace->add_subcommand("stats", "Count, duration, rate, burstiness and length percentiles");
+  stats->add_option("file", stats_args.file, "Trace file (any format kvsim reads)")->required();
+  stats->add_option("--format", stats_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
+  stats->add_option("--trace-format", stats_args.trace_format, "The file's format (default: detected)")
+      ->check(CLI::IsMember(traces::trace_formats()));
+  stats->add_flag("--skip-bad-lines", stats_args.skip_bad_lines, "Skip and count rows that fail to parse");
+  TraceGenArgs gen_args;
+  CLI::App* gen = trace->add_subcommand("gen", "Generate a synthetic workload and write it as a trace");
+  gen->add_option("--arrival", gen_args.arrival, "Arrival process")
+      ->check(CLI::IsMember(traces::arrival_process_names()));
+  gen->add_option("--rate", gen_args.rate, "Mean request rate (req/s)")->check(CLI::PositiveNumber);
+  gen->add_option("--cv", gen_args.cv, "gamma: coefficient of variation of inter-arrivals")->check(CLI::PositiveNumber);
+  gen->add_option("--shape", gen_args.shape, "weibull: shape")->check(CLI::PositiveNumber);
+  gen->add_option("--dataset", gen_args.dataset, fmt::format("Length dataset ({})", join(traces::dataset_names())))
+      ->check(CLI::IsMember(traces::dataset_names()));
+  gen->add_option("--prompt-tokens", gen_args.prompt_tokens, "Prompt lengths as YAML: 512 or {dist: lognormal, ...}");
+  gen->add_option("--output-tokens", gen_args.output_tokens, "Output lengths as YAML");
+  gen->add_option("--requests", gen_args.requests, "Requests to write")->check(CLI::PositiveNumber);
+  gen->add_option("--duration", gen_args.duration_s, "Seconds of arrivals to write")->check(CLI::PositiveNumber);
+  gen->add_option("--set", gen_args.overrides, "Any workload key: --set workload.sessions.turns=4 (repeatable)");
+  gen->add_option("--seed", gen_args.seed, "Seed of the random streams");
+  gen->add_option("-o,--output", gen_args.out, "Trace file to write")->required();
+  gen->add_option("--format", gen_args.format, "simple (CSV) or jsonl")->check(CLI::IsMember({"simple", "jsonl"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -110,6 +140,8 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (*models) return cmd_models(models_args, out);
     if (*hardware) return cmd_hardware(hw_args, out);
     if (*calibrate) return cmd_calibrate(cal_args, out, err);
+    if (*stats) return cmd_trace_stats(stats_args, out);
+    if (*gen) return cmd_trace_gen(gen_args, out);
   } catch (const Error& e) {
     err << e.what() << "\n";
     return 2;

@@ -63,6 +63,27 @@ struct CalibrateArgs {
 };
 int cmd_calibrate(const CalibrateArgs& args, std::ostream& out, std::ostream& err);
 
+// kvsim trace stats FILE / kvsim trace gen (apps/trace_command.cc).
+struct TraceStatsArgs {
+  std::string file;
+  std::string format = "table";
+  std::string trace_format = "auto";
+  bool skip_bad_lines = false;
+};
+int cmd_trace_stats(const TraceStatsArgs& args, std::ostream& out);
+
+struct TraceGenArgs {
+  std::string arrival = "poisson";
+  std::optional<double> rate, cv, shape, duration_s;
+  std::optional<int64_t> requests;
+  std::string dataset, prompt_tokens, output_tokens;  // lengths as YAML: 512 or {dist: lognormal, ...}
+  std::vector<std::string> overrides;                 // --set workload.KEY=VALUE
+  uint64_t seed = 1;
+  std::string out;
+  std::string format = "simple";  // simple | jsonl
+};
+int cmd_trace_gen(const TraceGenArgs& args, std::ostream& out);
+
 // GEMM shapes of every catalog model (qkv, o, MLP or expert projections, lm_head) for tp 1/2/4/8 where the heads
 // divide, deduplicated by (n, k).
 std::vector<kernels::GemmShape> catalog_gemm_shapes();

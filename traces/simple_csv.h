@@ -12,5 +12,8 @@ namespace kvsim::traces {
 
 // Writes every request of `source` (pulling it to the end); returns how many.
 int64_t write_simple_csv(RequestSource& source, std::ostream& out, bool sessions = false);
+// The same in the `jsonl` form: one {"arrival_s", "prompt_tokens", "output_tokens"[, "session_id", "prefix_id",
+// "prefix_tokens"]} object per line (the optional keys only where they are not 0).
+int64_t write_simple_jsonl(RequestSource& source, std::ostream& out);
 
 }  // namespace kvsim::traces
