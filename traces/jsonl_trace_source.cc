@@ -68,8 +68,8 @@ bool JsonlTraceSource::read_row(Request& r) {
   const auto& known = known_keys(format());
   for (const auto& [k, v] : j.items()) {
     if (!known.contains(k)) {
-      fail(k, fmt::format("unknown key in a {} trace (expected {})", format(),
-                          join(std::vector<std::string>(known.begin(), known.end()))));
+      const std::vector<std::string> keys(known.begin(), known.end());
+      fail(k, fmt::format("unknown key in a {} trace{} (expected {})", format(), did_you_mean(k, keys), join(keys)));
     }
   }
   const auto count = [&](const char* key, bool required) -> int64_t {
