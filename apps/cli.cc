@@ -31,6 +31,8 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   run->add_option("--format", run_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
   run->add_flag("--check-invariants", run_args.check_invariants,
                 "Verify memory bounds and block conservation every iteration (slower)");
+  run->add_flag("--skip-bad-lines", run_args.skip_bad_lines,
+                "Skip and count a trace's malformed rows instead of stopping (workload.skip_bad_lines)");
 
   CompareArgs cmp_args;
   CLI::App* compare = app.add_subcommand("compare", "Run a scenario under several cache policies and request rates");
@@ -53,6 +55,8 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   compare->add_option("--set", cmp_args.run.overrides, "Override a scenario key (repeatable)");
   compare->add_flag("--check-invariants", cmp_args.run.check_invariants,
                     "Verify memory bounds and block conservation every iteration (slower)");
+  compare->add_flag("--skip-bad-lines", cmp_args.run.skip_bad_lines,
+                    "Skip and count a trace's malformed rows instead of stopping (workload.skip_bad_lines)");
   compare->add_option("--format", cmp_args.run.format, "Output on stdout")
       ->check(CLI::IsMember({"table", "json", "csv"}));
 

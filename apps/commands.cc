@@ -19,6 +19,7 @@ std::vector<std::string> run_overrides(const RunArgs& a) {
   std::vector<std::string> o = a.overrides;
   if (a.seed) o.push_back(fmt::format("seed={}", *a.seed));
   if (a.check_invariants) o.push_back("check_invariants=true");
+  if (a.skip_bad_lines) o.push_back("workload.skip_bad_lines=true");
   return o;
 }
 

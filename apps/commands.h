@@ -19,6 +19,7 @@ struct RunArgs {
   std::vector<std::string> overrides;
   std::string format = "table";
   bool check_invariants = false;
+  bool skip_bad_lines = false;  // a trace's malformed rows are skipped and counted (workload.skip_bad_lines)
 };
 
 struct CompareArgs {

@@ -115,6 +115,8 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
   const SimTime end = cluster.run();
   result.events = cluster.events_processed();
   result.summary = collector.summary(end);
+  // What the workload was, after the run pulled it (a trace's skipped or clamped rows are counted by then).
+  result.summary["workload"] = source->describe();
 
   if (!out_dir.empty()) {
     requests_csv->commit();

@@ -65,6 +65,22 @@ TEST(TraceCli, BadRowsExitTwoWithTheLineOrAreSkippedAndCounted) {
   const auto j = nlohmann::json::parse(skip.out);
   EXPECT_EQ(j["requests"].get<int64_t>(), 2);
   EXPECT_EQ(j["skipped_rows"].get<int64_t>(), 1);
+  // kvsim run on the same file: stops at the bad row, or with --skip-bad-lines serves the rest and says so.
+  const std::string scenario = temp_path("bad.yaml");
+  {
+    std::ofstream f(scenario);
+    f << "model: llama-3.1-8b\nhardware: h100-sxm5-80gb\nworkload: {trace: " << file << "}\n";
+  }
+  const std::string out_dir = temp_path("run-out");
+  EXPECT_EQ(cli({"run", scenario, "-o", out_dir}).code, 2);
+  EXPECT_FALSE(fs::exists(out_dir));
+  ASSERT_EQ(cli({"run", scenario, "--skip-bad-lines", "-o", out_dir, "--format", "json"}).code, 0);
+  std::ifstream summary(out_dir + "/summary.json");
+  const auto run = nlohmann::json::parse(summary);
+  EXPECT_EQ(run["completed"].get<int64_t>(), 2);
+  EXPECT_NE(run["workload"].get<std::string>().find("1 bad rows skipped"), std::string::npos);
+  fs::remove_all(out_dir);
+  fs::remove(scenario);
   EXPECT_EQ(cli({"trace", "gen", "--requests", "5", "--dataset", "sharegpt", "--set", "workload.arival.rate=3", "-o",
                  temp_path("x.csv")})
                 .code,
