@@ -121,6 +121,14 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   gen->add_option("-o,--output", gen_args.out, "Trace file to write")->required();
   gen->add_option("--format", gen_args.format, "simple (CSV) or jsonl")->check(CLI::IsMember({"simple", "jsonl"}));
 
+  ValidateArgs val_args;
+  CLI::App* validate = app.add_subcommand("validate", "Run the validation cases: predicted vs published and measured");
+  validate->add_option("--cases", val_args.cases, "Case folder or file (repeatable; default validation/cases)");
+  validate->add_option("--filter", val_args.filter, "Only cases whose name matches this glob");
+  validate->add_option("--format", val_args.format, "Report format")->check(CLI::IsMember({"table", "json", "md"}));
+  validate->add_option("-o,--output", val_args.out, "Write the report to this file");
+  validate->add_flag("--quick", val_args.quick, "Only the cases marked fast");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -145,6 +153,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (*hardware) return cmd_hardware(hw_args, out);
     if (*calibrate) return cmd_calibrate(cal_args, out, err);
     if (*stats) return cmd_trace_stats(stats_args, out);
+    if (*validate) return cmd_validate(val_args, out, err);
     if (*gen) return cmd_trace_gen(gen_args, out);
   } catch (const Error& e) {
     err << e.what() << "\n";

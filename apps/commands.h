@@ -85,6 +85,16 @@ struct TraceGenArgs {
 };
 int cmd_trace_gen(const TraceGenArgs& args, std::ostream& out);
 
+// kvsim validate (apps/validate_command.cc): exit 0 when every case holds, 1 when one fails, 2 on bad input.
+struct ValidateArgs {
+  std::vector<std::string> cases;  // folders or files; default validation/cases
+  std::string filter;              // a glob over case names
+  std::string format = "table";
+  std::string out;
+  bool quick = false;  // only the cases marked fast
+};
+int cmd_validate(const ValidateArgs& args, std::ostream& out, std::ostream& err);
+
 // GEMM shapes of every catalog model (qkv, o, MLP or expert projections, lm_head) for tp 1/2/4/8 where the heads
 // divide, deduplicated by (n, k).
 std::vector<kernels::GemmShape> catalog_gemm_shapes();

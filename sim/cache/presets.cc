@@ -32,8 +32,10 @@ const std::vector<Preset>& presets() {
       {"hf-static", "Hugging Face static KV cache: max_model_len reserved per request", "reserve", "full", "gpu", "all",
        "recompute", "", false},
       {"fastertransformer",
-       "FasterTransformer: KV for the maximum sequence length reserved per request (vLLM paper sec. 6.1)", "reserve",
-       "full", "gpu", "all", "recompute", "", false},
+       "FasterTransformer: KV for the maximum sequence length reserved per request, and request-level batching: the "
+       "vLLM paper's dynamic batcher in front of it, like Triton's, runs a batch until its last request finishes "
+       "(vLLM paper sec. 6.1)",
+       "reserve", "full", "gpu", "all", "recompute", "static", false},
       {"orca-max", "Orca (Max): reserves max_model_len per request (vLLM paper sec. 6.1)", "reserve", "full", "gpu",
        "all", "recompute", "", false},
       {"orca-pow2", "Orca (Pow2): reserves the next power of two of prompt + output (vLLM paper sec. 6.1)", "pow2",

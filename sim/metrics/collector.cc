@@ -48,6 +48,7 @@ void Collector::on_complete(const RequestRecord& r) {
   const bool ttft_ok = config_.slo_ttft_ms <= 0 || ttft <= config_.slo_ttft_ms;
   const bool tpot_ok = config_.slo_tpot_ms <= 0 || tpot <= config_.slo_tpot_ms;
   if (ttft_ok && tpot_ok) ++slo_met_;
+  normalized_latency_sum_ms_ += e2el / static_cast<double>(std::max<int64_t>(1, r.output_tokens));
   retention_attention_sum_ += r.retention_attention;
   retention_early_facts_sum_ += r.retention_early_facts;
   if (requests_csv_) {
@@ -128,6 +129,8 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   add("tpot", compute_stats(tpot_ms_));
   add("itl", compute_stats(itl_ms_));
   add("e2el", compute_stats(e2el_ms_));
+  // The vLLM paper's normalized latency (sec. 6.1): each request's end-to-end latency over its output length, averaged.
+  j["mean_normalized_latency_ms"] = completed_ > 0 ? normalized_latency_sum_ms_ / static_cast<double>(completed_) : 0.0;
   j["max_itl_ms"] = itl_ms_.empty() ? 0.0 : itl_ms_.back().first;  // sorted by compute_stats
   j["num_preemptions"] = preemptions_;
   j["num_iterations"] = iterations_;

@@ -114,6 +114,7 @@ class Collector {
   double area_in_system_ = 0, area_running_ = 0, area_kv_tokens_ = 0, area_kv_slots_ = 0, area_kv_blocks_ = 0;
   int64_t peak_kv_blocks_ = 0;
   uint64_t peak_hbm_ = 0, peak_host_ = 0, peak_kv_hbm_ = 0, peak_disk_ = 0;
+  double normalized_latency_sum_ms_ = 0;
 };
 
 }  // namespace kvsim::metrics

@@ -1,0 +1,58 @@
+// kvsim validate: run the validation cases and report predicted vs reference (validation/).
+#include <fnmatch.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "apps/commands.h"
+#include "sim/core/atomic_file.h"
+#include "validation/case.h"
+#include "validation/report.h"
+#include "validation/runner.h"
+
+namespace kvsim::app {
+
+std::string default_cases_dir() {
+  if (std::filesystem::is_directory("validation/cases")) return "validation/cases";
+  return std::string(KVSIM_SOURCE_DIR) + "/validation/cases";
+}
+
+int cmd_validate(const ValidateArgs& args, std::ostream& out, std::ostream& err) {
+  const std::vector<std::string> dirs = args.cases.empty() ? std::vector<std::string>{default_cases_dir()} : args.cases;
+  std::vector<validation::Case> cases;
+  for (validation::Case& c : validation::load_cases(dirs)) {
+    if (!args.filter.empty() && fnmatch(args.filter.c_str(), c.name.c_str(), 0) != 0) continue;
+    if (args.quick && !c.fast) continue;
+    cases.push_back(std::move(c));
+  }
+  if (cases.empty()) {
+    err << fmt::format("kvsim validate: no case in {}{}{}\n", join(dirs, ", "),
+                       args.filter.empty() ? "" : " matches --filter " + args.filter, args.quick ? " is fast" : "");
+    return 2;
+  }
+  std::vector<validation::Outcome> outcomes;
+  for (const validation::Case& c : cases) {
+    for (validation::Outcome& o : validation::run_case(c)) outcomes.push_back(std::move(o));
+  }
+  std::ostringstream report;
+  if (args.format == "json") {
+    validation::write_json(outcomes, report);
+  } else if (args.format == "md") {
+    validation::write_markdown(outcomes, cases, report);
+  } else {
+    validation::write_table(outcomes, report);
+  }
+  if (args.out.empty()) {
+    out << report.str();
+  } else {
+    write_file_atomic(args.out, report.str());
+    out << fmt::format("wrote {}\n", args.out);
+  }
+  const validation::Tally t = validation::tally(outcomes);
+  if (!args.out.empty() || args.format != "table") out << validation::summary_line(t) << "\n";
+  return t.ok() ? 0 : 1;
+}
+
+}  // namespace kvsim::app
