@@ -253,6 +253,7 @@ OpCost CostModel::attention(const BatchShape& b, bool explain) const {
                   kDequantOpsPerElement;
   }
   if (config_.eager_attention) op.bytes += 16.0 * q_heads * pairs;
+  if (config_.kv_concat_growth && b.decode_only) op.bytes += 2.0 * kv_bytes;
   if (config_.score_accumulation) op.bytes += 12.0 * q_heads * kv_tokens;
   // Memory term: the measured paged decode kernel's KV read rate at this mean context, else the roofline.
   // Compute term: the measured prefill kernel's FLOP rate at this many new tokens per sequence, else the roofline.
@@ -606,7 +607,8 @@ SimTime CostModel::cpu_overhead_ns(const BatchShape& b) const {
   const double launch_us = measured && measured->launch_ns > 0 ? measured->launch_ns / 1e3 : c.launch_us;
   const double replay_us =
       measured && measured->graph_replay_ns > 0 ? measured->graph_replay_ns / 1e3 : c.graph_replay_us;
-  double us = c.iteration_us + c.per_seq_us * static_cast<double>(b.num_seqs);
+  double us = c.iteration_us + c.per_seq_us * static_cast<double>(b.num_seqs) + c.framework_step_us +
+              c.framework_layer_us * static_cast<double>(model_.num_layers);
   const bool graphed = config_.cuda_graphs && b.decode_only && b.num_tokens <= config_.max_graph_batch;
   if (graphed) {
     us += replay_us;

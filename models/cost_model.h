@@ -50,6 +50,12 @@ struct CpuOverhead {
   double launch_us = 5.0;
   int kernels_per_layer = 12;
   double graph_replay_us = 30.0;  // one cudaGraphLaunch per iteration (piecewise graphs: a few)
+  // Framework time of an eager PyTorch engine (Hugging Face transformers generate()), beside the kernel launches:
+  // Python module calls per layer and the generation loop's own work per step (logits processors, stopping
+  // criteria, concatenating input ids). 0 for vLLM, whose per-iteration cost is iteration_us. Assumptions, to be
+  // replaced by validation/gpu/hf_runs.py measurements.
+  double framework_layer_us = 0.0;
+  double framework_step_us = 0.0;
 };
 
 struct ExecConfig {
@@ -85,6 +91,9 @@ struct ExecConfig {
   // FlexGen (Sheng et al., ICML 2023, sec. 4): decode attention over host-resident KV runs on the CPU, so the KV
   // never crosses PCIe; only the new tokens' q, k, v go to the host and the attention output comes back.
   bool cpu_attention = false;
+  // Hugging Face DynamicCache: each decode step grows every layer's K and V by torch.cat, which reads the cached
+  // tensors and writes them again (two extra passes over the layer's KV, beside attention's read).
+  bool kv_concat_growth = false;
   // FlexGen's placement (sec. 4.2, its `--percent`): this share of each layer's weights stays on the GPU, the rest
   // streams for every layer from host memory (and first from disk for weight_disk_ratio of them), overlapped with the
   // previous layer's compute (ops weight_fetch, disk_io).

@@ -18,6 +18,11 @@ namespace kvsim::sim {
 namespace {
 // Quest leaves its first two layers dense (Tang et al., ICML 2024, sec. 4: sparsity is low there).
 constexpr int64_t kQuestDenseLayers = 2;
+// Hugging Face transformers' Python time per decoder layer (about 10 nn.Module calls of ~5 us each through
+// torch's dispatcher) and per generate() step (logits processors, stopping criteria, torch.cat of input_ids:
+// ~1 ms). Assumptions to be calibrated by validation/gpu/hf_runs.py on the GPU machine.
+constexpr double kHfLayerUs = 50.0;
+constexpr double kHfStepUs = 1000.0;
 }  // namespace
 
 models::ExecConfig exec_config(const Scenario& s) {
@@ -46,6 +51,13 @@ models::ExecConfig exec_config(const Scenario& s) {
   c.act_disk_ratio = s.cache.activations_share.disk;
   c.disk_bytes_per_s = s.cache.disk_bytes_per_s;
   c.gpu_batch_size = s.cache.gpu_batch_size;
+  if (s.engine.version == "hf") {
+    // Hugging Face generate() runs eagerly (no CUDA graphs); its DynamicCache grows by concatenation.
+    c.cuda_graphs = false;
+    c.kv_concat_growth = s.engine.hf_cache == "dynamic";
+    c.cpu.framework_layer_us = kHfLayerUs;
+    c.cpu.framework_step_us = kHfStepUs;
+  }
   return c;
 }
 

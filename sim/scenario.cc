@@ -85,7 +85,7 @@ int64_t eager_prefill_limit(const Scenario& s) {
 
 void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, const std::string& retention) {
   EngineConfig& c = s.engine;
-  c.version = e.get_choice("version", preset.engine.empty() ? "v1" : preset.engine, {"v1", "v0", "static"});
+  c.version = e.get_choice("version", preset.engine.empty() ? "v1" : preset.engine, {"v1", "v0", "static", "hf"});
   const bool v1 = c.version == "v1";
   const bool large = s.hardware.gpu.hbm_bytes >= kLargeGpuBytes;
   c.max_model_len = e.get_int("max_model_len", s.model.max_position_embeddings, 1, int64_t{1} << 32);
@@ -93,7 +93,10 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, 
   if (v1 && !c.chunked_prefill) {
     e.fail("chunked_prefill", "the v1 engine always chunks prefills; set engine.version: v0 to turn it off");
   }
-  if (c.version == "static" && c.chunked_prefill) {
+  c.hf_cache = c.version == "hf" ? e.get_choice("hf_cache", "dynamic", {"dynamic", "static"}) : "";
+  if (c.version != "hf" && e.has("hf_cache")) e.fail("hf_cache", "only used with engine.version: hf");
+  e.raw("hf_cache");
+  if ((c.version == "static" || c.version == "hf") && c.chunked_prefill) {
     e.fail("chunked_prefill", "the static engine prefills each batch's whole prompts together; it cannot chunk them");
   }
   const int64_t default_tokens = large ? 8192 : 2048;
@@ -344,6 +347,18 @@ void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset) {
            "a tiered placement holds whole prefix blocks: it needs cache.retention: full and "
            "cache.selection: all");
   }
+  if (s.engine.version == "hf") {
+    const std::string need = s.engine.hf_cache == "static" ? "reserve" : "paged";
+    if (k.layout != need) {
+      c.fail("layout", fmt::format("engine.hf_cache: {} keeps its KV {}: it needs cache.layout: {}, found '{}'",
+                                   s.engine.hf_cache,
+                                   need == "reserve" ? "in a StaticCache of max_model_len per sequence"
+                                                     : "in tensors grown token by token",
+                                   need, k.layout));
+    }
+    if (k.prefix_caching) c.fail("prefix_caching", "Hugging Face generate() has no prefix cache: set it to false");
+    if (k.placement != "gpu") c.fail("placement", "engine hf models the GPU caches (dynamic, static) only");
+  }
   k.precision = read_dtype(c, "precision", preset.precision.empty() ? s.dtype : *parse_dtype(preset.precision));
   const bool quantised = is_integer_kv(k.precision);
   // KIVI keeps the last 128 tokens in full precision by default (Liu et al., ICML 2024, sec. 4: residual length
@@ -441,6 +456,7 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   if (s.check_invariants) n["check_invariants"] = true;
   YAML::Node e;
   e["version"] = s.engine.version;
+  if (s.engine.version == "hf") e["hf_cache"] = s.engine.hf_cache;
   e["max_num_seqs"] = s.engine.max_num_seqs;
   e["max_num_batched_tokens"] = s.engine.max_num_batched_tokens;
   e["max_model_len"] = s.engine.max_model_len;

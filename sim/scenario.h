@@ -21,6 +21,8 @@ namespace kvsim::sim {
 // >= 70 GiB, 2048 and 256 below (vLLM engine arguments, OpenAI-compatible server defaults).
 struct EngineConfig {
   std::string version = "v1";  // v1 | v0 | static (FlexGen-style: a batch runs to completion before the next)
+                               // | hf (Hugging Face transformers generate(): static batches, padded)
+  std::string hf_cache;        // hf: dynamic (DynamicCache, grown by concatenation) | static (StaticCache)
   int64_t max_num_seqs = 0;
   bool max_num_seqs_set = false;  // given in the scenario (not defaulted)
   int64_t max_num_batched_tokens = 0;

@@ -31,6 +31,12 @@ const std::vector<Preset>& presets() {
        "full", "gpu", "all", "swap", "v0", false},
       {"hf-static", "Hugging Face static KV cache: max_model_len reserved per request", "reserve", "full", "gpu", "all",
        "recompute", "", false},
+      {"hf-transformers",
+       "Hugging Face transformers generate() with its DynamicCache: static batches padded to the longest prompt, "
+       "finished sequences computed until the longest output ends, eager kernels and Python per step, the cache "
+       "grown by concatenation (engine.version: hf; engine.hf_cache: static with cache.layout: reserve for its "
+       "StaticCache)",
+       "paged", "full", "gpu", "all", "recompute", "hf", false},
       {"fastertransformer",
        "FasterTransformer: KV for the maximum sequence length reserved per request, and request-level batching: the "
        "vLLM paper's dynamic batcher in front of it, like Triton's, runs a batch until its last request finishes "

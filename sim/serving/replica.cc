@@ -24,6 +24,7 @@ Replica::Replica(int64_t id, const sim::Scenario& scenario, const sim::MemoryPla
       routes_(std::move(routes)) {
   policy_ = cache::builtin_policies().make(cache::implementation_for(scenario.cache), scenario, plan_);
   page_selection_ = scenario.cache.selection == "pages";
+  hf_ = scenario.engine.version == "hf";
   drops_tokens_ = scenario.cache.retention != "full" || scenario.cache.selection != "all";
   if (scenario.cache.preemption == "swap") {
     swap_capacity_blocks_ = static_cast<int64_t>(scenario.cache.swap_space_bytes / plan_.block_bytes);
@@ -148,7 +149,11 @@ bool Replica::make_room(uint32_t slot, int64_t tokens) {
   Seq& s = seqs_[slot];
   while (true) {
     if (policy_->grow(s.kv, tokens)) return true;
-    const uint32_t victim = running_.back();
+    // The most recently admitted; an hf batch's finished (held) sequences are not preempted: their output is done.
+    auto it = std::find_if(running_.rbegin(), running_.rend(),
+                           [this](uint32_t r) { return seqs_[r].status != Status::kHeld; });
+    if (it == running_.rend()) return false;
+    const uint32_t victim = *it;
     preempt(victim);
     if (victim == slot) return false;
   }
@@ -191,6 +196,16 @@ void Replica::start_iteration(SimTime now) {
   const int64_t window = scenario_.model.sliding_window;
   const auto& cache = scenario_.cache;
   int64_t cpu_new_tokens = 0;  // KV entries computed this iteration that reach the host with the CPU's q/k/v
+  // Hugging Face generate() pads a batch's prompts to the longest (left padding) and keeps computing a finished
+  // sequence until the longest output ends.
+  int64_t hf_pad_prompt = 0;
+  if (hf_) {
+    for (const Scheduled& b : batch_) hf_pad_prompt = std::max(hf_pad_prompt, b.new_tokens);
+    for (uint32_t slot : running_) {
+      const Seq& h = seqs_[slot];
+      if (h.status == Status::kHeld) shape.add_sequence(h.computed, 1, false, scenario_.model.sliding_window);
+    }
+  }
   for (const Scheduled& b : batch_) {
     const Seq& s = seqs_[b.slot];
     const bool samples = s.computed + b.new_tokens == s.known();
@@ -231,7 +246,9 @@ void Replica::start_iteration(SimTime now) {
       shape.dense_extra_tokens += static_cast<double>(cached - cache.token_budget);
       cached = cache.token_budget;
     }
-    shape.add_sequence(cached, b.new_tokens, samples, window);
+    // An hf batch's prompts are padded to its longest.
+    const int64_t new_tokens = hf_ && !decode ? std::max(b.new_tokens, hf_pad_prompt) : b.new_tokens;
+    shape.add_sequence(cached, new_tokens, samples, window);
     shape.decode_only = shape.decode_only && decode;
   }
   // Prefix blocks a tiered placement loaded back for this iteration's admissions come in before the forward pass,
@@ -328,15 +345,19 @@ void Replica::finish_iteration(SimTime now) {
     }
     s.last_token_ns = now;
     if (s.generated == s.record.output_tokens) {
-      s.record.finish_ns = now;
-      if (drops_tokens_) record_retention(s);
-      policy_->release(s.kv);
-      s.status = Status::kDone;
-      metrics_.on_complete(s.record);
-      free_slots_.push_back(b.slot);
-      if (on_finished_) on_finished_(s.record.id, now);
+      if (hf_) {
+        s.status = Status::kHeld;  // returned with the whole batch
+        continue;
+      }
+      complete(b.slot, now);
       any_done = true;
     }
+  }
+  if (hf_ && !running_.empty() && std::all_of(running_.begin(), running_.end(), [this](uint32_t slot) {
+        return seqs_[slot].status == Status::kHeld;
+      })) {
+    for (uint32_t slot : running_) complete(slot, now);
+    any_done = true;
   }
   metrics_.add_itl(itl_value, itl_count);
   if (any_done) {
@@ -344,6 +365,17 @@ void Replica::finish_iteration(SimTime now) {
   }
   busy_ = false;
   batch_.clear();
+}
+
+void Replica::complete(uint32_t slot, SimTime now) {
+  Seq& s = seqs_[slot];
+  s.record.finish_ns = now;
+  if (drops_tokens_) record_retention(s);
+  policy_->release(s.kv);
+  s.status = Status::kDone;
+  metrics_.on_complete(s.record);
+  free_slots_.push_back(slot);
+  if (on_finished_) on_finished_(s.record.id, now);
 }
 
 // H2O's budget splits between heavy hitters and recent tokens in the ratio of cache.heavy_ratio to recent_ratio;

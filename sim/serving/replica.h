@@ -55,7 +55,9 @@ class Replica final : public engine::EventHandler {
 
  private:
   enum EventKind : uint32_t { kWake = 1, kIterationEnd = 2 };
-  enum class Status : uint8_t { kWaiting, kRunning, kSwapped, kDone };
+  // kHeld: an hf batch's sequence whose output is complete; it stays in the batch, computing padding, until the
+  // batch's longest output ends (generate() returns the whole batch at once).
+  enum class Status : uint8_t { kWaiting, kRunning, kSwapped, kHeld, kDone };
 
   struct Seq {
     metrics::RequestRecord record;
@@ -88,6 +90,7 @@ class Replica final : public engine::EventHandler {
   // Start this iteration's swap copies as flows; the iteration's compute follows when the last one lands.
   void start_swap_flows(SimTime now, SimTime compute_ns);
   void record_retention(Seq& s) const;  // quality proxy of an evicting retention, at completion
+  void complete(uint32_t slot, SimTime now);
   void report_state(SimTime now);
   void check_invariants(SimTime now) const;
   uint32_t new_slot();
@@ -107,6 +110,7 @@ class Replica final : public engine::EventHandler {
   std::deque<uint32_t> swapped_;
   std::vector<Scheduled> batch_;
   bool page_selection_ = false;  // Quest: decode steps read a token budget of pages
+  bool hf_ = false;              // engine hf: padded static batches released together
   bool drops_tokens_ = false;    // the policy drops or skips tokens: completions record the retention proxy
   bool busy_ = false;
   bool wake_pending_ = false;

@@ -43,7 +43,7 @@ void Replica::schedule_prefill_first() {
   int64_t budget = scenario_.engine.max_num_batched_tokens;
   const int64_t max_seqs = scenario_.engine.max_num_seqs;
   // The static engine (FlexGen) forms a batch only when the previous one has finished.
-  const bool admit_new = scenario_.engine.version != "static" || running_.empty();
+  const bool admit_new = (scenario_.engine.version != "static" && !hf_) || running_.empty();
   if (swapped_.empty() && admit_new) {
     while (!waiting_.empty() && static_cast<int64_t>(running_.size()) < max_seqs) {
       const uint32_t slot = waiting_.front();
@@ -59,7 +59,7 @@ void Replica::schedule_prefill_first() {
   const std::vector<uint32_t> order = running_;
   for (uint32_t slot : order) {
     Seq& s = seqs_[slot];
-    if (s.status != Status::kRunning) continue;  // preempted as a victim earlier in this loop
+    if (s.status != Status::kRunning) continue;  // preempted as a victim earlier in this loop, or held (hf)
     if (!make_room(slot, s.computed + 1)) continue;
     batch_.push_back({slot, 1});
   }
