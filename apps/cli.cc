@@ -12,6 +12,7 @@
 #include "traces/arrival.h"
 #include "traces/datasets.h"
 #include "traces/trace_reader.h"
+#include "validation/engine_bench.h"
 
 namespace kvsim::app {
 
@@ -129,6 +130,17 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   validate->add_option("-o,--output", val_args.out, "Write the report to this file");
   validate->add_flag("--quick", val_args.quick, "Only the cases marked fast");
 
+  validation::EngineBenchArgs bench_args;
+  std::string bench_out;
+  CLI::App* bench = app.add_subcommand(
+      "engine-bench", "Run a batch schedule on the mini decode engine (GPU) beside kvsim's prediction of it");
+  bench->add_option("--model", bench_args.model, "Catalog model (head_dim 128)");
+  bench->add_option("--hardware", bench_args.hardware, "Hardware profile the prediction uses");
+  bench->add_option("--device", bench_args.device, "CUDA device ordinal")->check(CLI::NonNegativeNumber);
+  bench->add_flag("--dry-run", bench_args.dry_run, "Predict only; no GPU needed");
+  bench->add_flag("--quick", bench_args.quick, "Fewer repeats");
+  bench->add_option("-o,--output", bench_out, "CSV to write (default: stdout)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -154,6 +166,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (*calibrate) return cmd_calibrate(cal_args, out, err);
     if (*stats) return cmd_trace_stats(stats_args, out);
     if (*validate) return cmd_validate(val_args, out, err);
+    if (*bench) return cmd_engine_bench(bench_args, bench_out, out);
     if (*gen) return cmd_trace_gen(gen_args, out);
   } catch (const Error& e) {
     err << e.what() << "\n";

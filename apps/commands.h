@@ -94,6 +94,13 @@ struct ValidateArgs {
   bool quick = false;  // only the cases marked fast
 };
 int cmd_validate(const ValidateArgs& args, std::ostream& out, std::ostream& err);
+}  // namespace kvsim::app
+namespace kvsim::validation {
+struct EngineBenchArgs;
+}
+namespace kvsim::app {
+// kvsim engine-bench (apps/validate_command.cc): the mini decode engine, measured vs predicted per iteration.
+int cmd_engine_bench(const validation::EngineBenchArgs& args, const std::string& out_path, std::ostream& out);
 
 // GEMM shapes of every catalog model (qkv, o, MLP or expert projections, lm_head) for tp 1/2/4/8 where the heads
 // divide, deduplicated by (n, k).

@@ -9,6 +9,7 @@
 #include "apps/commands.h"
 #include "sim/core/atomic_file.h"
 #include "validation/case.h"
+#include "validation/engine_bench.h"
 #include "validation/report.h"
 #include "validation/runner.h"
 
@@ -53,6 +54,20 @@ int cmd_validate(const ValidateArgs& args, std::ostream& out, std::ostream& err)
   const validation::Tally t = validation::tally(outcomes);
   if (!args.out.empty() || args.format != "table") out << validation::summary_line(t) << "\n";
   return t.ok() ? 0 : 1;
+}
+
+int cmd_engine_bench(const validation::EngineBenchArgs& args, const std::string& out_path, std::ostream& out) {
+  const std::vector<validation::EngineBenchRow> rows = validation::run_engine_bench(args);
+  std::ostringstream csv;
+  validation::write_engine_bench_csv(rows, args, csv);
+  if (out_path.empty()) {
+    out << csv.str();
+  } else {
+    write_file_atomic(out_path, csv.str());
+    out << fmt::format("wrote {} iterations to {}{}\n", rows.size(), out_path,
+                       args.dry_run ? " (dry run: predicted only)" : "");
+  }
+  return 0;
 }
 
 }  // namespace kvsim::app

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "kernels/cuda/checks.h"
+#include "kernels/mini_engine.h"
 #include "kernels/suite.h"
 #include "sim/core/error.h"
 
@@ -27,6 +28,10 @@ std::vector<hw::RawSample> run_gather_suite(const SuiteOptions&) { no_cuda("gath
 std::vector<hw::RawSample> run_gemm_suite(const SuiteOptions&) { no_cuda("gemm suite"); }
 std::vector<hw::RawSample> run_attention_suite(const SuiteOptions&) { no_cuda("attention suite"); }
 std::vector<hw::RawSample> run_launch_suite(const SuiteOptions&) { no_cuda("launch suite"); }
+std::vector<double> run_mini_engine(const MiniEngineModel&, const std::vector<MiniIteration>&,
+                                    const MiniEngineOptions&) {
+  no_cuda("mini engine");
+}
 
 DecodeCheck check_decode_attention(int, int64_t, int64_t, int64_t, int) { no_cuda("decode attention check"); }
 DecodeCheck check_prefill_attention(int, int64_t, int64_t) { no_cuda("prefill attention check"); }

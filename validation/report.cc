@@ -1,5 +1,6 @@
 #include "validation/report.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -110,6 +111,21 @@ void write_markdown(const std::vector<Outcome>& outcomes, const std::vector<Case
   for (const Outcome& o : outcomes) {
     if (!o.error.empty()) out << fmt::format("\nError in {}: {}\n", o.case_name, o.error);
   }
+  const auto measured = std::count_if(cases.begin(), cases.end(), [](const Case& c) { return c.kind == "measured"; });
+  out << "\n## Real GPU runs\n\n"
+      << fmt::format("{} of these cases are `kind: measured`.", measured)
+      << " The harness of `validation/gpu/` makes them on an NVIDIA GPU:\n\n"
+         "- `kvsim engine-bench -o FILE.csv`: a mini decode engine built from the calibration kernels (`kernels/`: "
+         "cuBLASLt GEMMs at the model's shapes with random weights, the paged decode-attention kernel over a block "
+         "table, the simple prefill kernel, swap copies per block and layer, H2O score bookkeeping, InfiniGen's "
+         "CPU-staged gathers) runs a batch schedule, timed per iteration beside kvsim's prediction. Its kernels are "
+         "the ones that calibrate the cost model, so it checks how the model composes operators (sums per layer, "
+         "overlap, transfers), not the kernels themselves.\n"
+         "- `validation/gpu/hf_runs.py`: Hugging Face transformers `generate()` with dynamic, static and offloaded "
+         "caches on random-weight Llama models over batch x prompt x output, with TTFT, per-token time, peak memory "
+         "and the GPU, driver and library versions; `validation/gpu/cases_from_hf_csv.py` turns its CSV into "
+         "measured cases that the `hf` engine model predicts like for like. These runs and the published tables are "
+         "the independent validation.\n";
 }
 
 }  // namespace kvsim::validation

@@ -40,7 +40,8 @@ TEST(HfHarness, DryRunPlansTheGridWithTheCatalogShapes) {
   EXPECT_EQ(j["points"].get<int>(), 3 * 4 * 4 * 2);  // caches x batches x prompts x outputs
   // The script's Llama config is the catalog model's: the same parameter count.
   const auto params = models::parameter_counts(models::load_model("llama-3.1-8b"));
-  EXPECT_NEAR(j["parameters"].get<double>(), static_cast<double>(params.total()), 0.005 * static_cast<double>(params.total()));
+  EXPECT_NEAR(j["parameters"].get<double>(), static_cast<double>(params.total()),
+              0.005 * static_cast<double>(params.total()));
   std::ifstream in(csv);
   std::string header;
   std::getline(in, header);
@@ -55,9 +56,9 @@ TEST(HfHarness, MeasuredRowsBecomeCasesThatRunLikeForLike) {
   if (!have_python()) GTEST_SKIP() << "python3 not found";
   const fs::path dir = fs::temp_directory_path() / ("kvsim-hf-cases-" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  const std::string out = run("python3 '" + kRoot + "/validation/gpu/cases_from_hf_csv.py' --csv '" + kRoot +
-                              "/tests/validation/fixtures/hf_runs_fixture.csv' --hardware h100-sxm5-80gb --out '" +
-                              dir.string() + "'");
+  const std::string out =
+      run("python3 '" + kRoot + "/validation/gpu/cases_from_hf_csv.py' --csv '" + kRoot +
+          "/tests/validation/fixtures/hf_runs_fixture.csv' --hardware h100-sxm5-80gb --out '" + dir.string() + "'");
   EXPECT_NE(out.find("wrote 2 cases"), std::string::npos) << out;  // the shrunk model and the OOM row are skipped
   const auto cases = load_cases({dir.string()});
   ASSERT_EQ(cases.size(), 2u);
