@@ -46,6 +46,11 @@ int64_t activation_seqs(const Scenario& s) {
   return s.cache.gpu_batch_size == 0 ? s.engine.max_num_seqs : s.cache.gpu_batch_size;
 }
 
+const std::vector<std::string>& router_names() {
+  static const std::vector<std::string> r = {"round-robin", "least-outstanding", "least-kv", "prefix-aware"};
+  return r;
+}
+
 std::vector<std::string> policy_names() { return cache::preset_names(); }
 std::vector<std::string> default_compare_policies() { return cache::default_study_presets(); }
 
@@ -405,6 +410,7 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
   const yaml::Map cluster = top.child("cluster");
   s.cluster.replicas = cluster.get_int("replicas", 1, 1, 1 << 20);
   s.cluster.tensor_parallel = cluster.get_int("tensor_parallel", 1, 1, 64);
+  s.cluster.router = cluster.get_choice("router", "round-robin", router_names());
   if (s.model.num_attention_heads % s.cluster.tensor_parallel != 0) {
     cluster.fail("tensor_parallel", fmt::format("{} attention heads of {} do not split evenly over {} GPUs",
                                                 s.model.num_attention_heads, s.model.name, s.cluster.tensor_parallel));
@@ -510,6 +516,7 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   YAML::Node cl;
   cl["replicas"] = s.cluster.replicas;
   cl["tensor_parallel"] = s.cluster.tensor_parallel;
+  cl["router"] = s.cluster.router;
   n["cluster"] = cl;
   YAML::Node slo(YAML::NodeType::Map);
   if (s.slo.ttft_ms) slo["ttft_ms"] = hw::yaml_number(*s.slo.ttft_ms);

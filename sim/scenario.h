@@ -97,10 +97,15 @@ struct CacheConfig {
 // capacities of 1024..4096 tokens evaluated (its observation window: cache::retention_model).
 inline constexpr int64_t kSnapKvBudgetTokens = 2048;
 
+// Routers (cluster.router): round-robin; least-outstanding (fewest requests waiting or running); least-kv (most
+// free KV blocks); prefix-aware (a request whose session, shared prefix or first prefix block was seen goes to the
+// replica that served it, where its prefix is cached; others to the least-outstanding replica).
 struct ClusterConfig {
   int64_t replicas = 1;
   int64_t tensor_parallel = 1;
+  std::string router = "round-robin";
 };
+const std::vector<std::string>& router_names();
 
 struct SloConfig {
   std::optional<double> ttft_ms;

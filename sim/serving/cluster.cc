@@ -57,8 +57,41 @@ void Cluster::pull_next() {
   if (pending_) queue_.schedule(pending_->arrival_ns, this, kArrival, 0, engine::kPriorityArrival);
 }
 
-// Round-robin; the other routers of DESIGN.md plug in here.
-size_t Cluster::route() {
+size_t Cluster::least_outstanding() const {
+  size_t best = 0;
+  for (size_t i = 1; i < replicas_.size(); ++i) {
+    if (replicas_[i]->outstanding() < replicas_[best]->outstanding()) best = i;
+  }
+  return best;
+}
+
+// The routers of sim/scenario.h (ClusterConfig). Ties go to the lowest index, so routing is deterministic.
+size_t Cluster::route(const traces::Request& request) {
+  const std::string& router = scenario_.cluster.router;
+  if (replicas_.size() == 1) return 0;
+  if (router == "least-outstanding") return least_outstanding();
+  if (router == "least-kv") {
+    size_t best = 0;
+    for (size_t i = 1; i < replicas_.size(); ++i) {
+      if (replicas_[i]->free_kv_blocks() > replicas_[best]->free_kv_blocks()) best = i;
+    }
+    return best;
+  }
+  if (router == "prefix-aware") {
+    // Sessions, shared prefixes and hash chains live in different id spaces: tag them apart.
+    uint64_t key = 0;
+    if (request.session_id != 0) {
+      key = request.session_id * 4 + 1;
+    } else if (request.prefix_id != 0) {
+      key = request.prefix_id * 4 + 2;
+    } else if (!request.block_hashes.empty()) {
+      key = request.block_hashes.front() * 4 + 3;
+    }
+    if (key == 0) return least_outstanding();
+    const auto [it, inserted] = prefix_home_.try_emplace(key, 0);
+    if (inserted) it->second = least_outstanding();
+    return it->second;
+  }
   const size_t r = next_replica_;
   next_replica_ = (next_replica_ + 1) % replicas_.size();
   return r;
@@ -67,7 +100,7 @@ size_t Cluster::route() {
 void Cluster::send(traces::Request request, SimTime now) {
   request.arrival_ns = now;  // latencies count from when the user sent it
   if (request.has_next_turn) expecting_.insert(request.id);
-  replicas_[route()]->submit(request, now);
+  replicas_[route(request)]->submit(request, now);
 }
 
 void Cluster::arrive_turn(const traces::Request& request, SimTime now) {

@@ -31,7 +31,8 @@ class Cluster final : public engine::EventHandler {
 
  private:
   void pull_next();
-  size_t route();
+  size_t route(const traces::Request& request);
+  size_t least_outstanding() const;
   void send(traces::Request request, SimTime now);
   // Closed-loop sessions: a turn waits for its parent to finish, then for its think time.
   void arrive_turn(const traces::Request& request, SimTime now);
@@ -44,6 +45,8 @@ class Cluster final : public engine::EventHandler {
   std::vector<std::unique_ptr<Replica>> replicas_;
   std::optional<traces::Request> pending_;
   size_t next_replica_ = 0;
+  // prefix-aware routing: the replica that served a session, a shared prefix or a first prefix block.
+  std::unordered_map<uint64_t, size_t> prefix_home_;
   std::unordered_map<uint64_t, traces::Request> parked_;     // turns waiting for their parent, by parent id
   std::unordered_set<uint64_t> expecting_;                   // submitted requests with a next turn
   std::unordered_map<uint64_t, SimTime> finished_parents_;   // ... that finished before it arrived
