@@ -184,6 +184,7 @@ HardwareProfile parse_hardware_yaml(const YAML::Node& node, std::shared_ptr<cons
   h.description = map.get_string("description", "");
   h.citations = read_citations(map, h.source == "datasheet");
   h.gpus_per_node = map.get_int("gpus_per_node", 1, 1, 1024);
+  h.gpu_hour_usd = map.get_double("gpu_hour_usd", 0, 0, 1e6);
   h.gpu = read_gpu(map.child("gpu"));
   h.pcie = read_pcie(map.child("pcie"));
   h.host = read_host(map.child("host"));
@@ -228,6 +229,7 @@ YAML::Node hardware_to_yaml(const HardwareProfile& h) {
   for (const auto& c : h.citations) cites.push_back(c);
   n["citations"] = cites;
   n["gpus_per_node"] = h.gpus_per_node;
+  if (h.gpu_hour_usd > 0) n["gpu_hour_usd"] = yaml_number(h.gpu_hour_usd);
 
   YAML::Node g(YAML::NodeType::Map);
   g["model"] = h.gpu.model;

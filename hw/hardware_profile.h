@@ -69,6 +69,9 @@ struct HardwareProfile {
   PcieSpec pcie;
   HostSpec host;
   int64_t gpus_per_node = 1;
+  // On-demand list price of one GPU-hour in US dollars (the cloud instance's hourly price over its GPUs), 0 =
+  // unknown; for cost per million tokens. Scenarios can override it (cost.gpu_hour_usd).
+  double gpu_hour_usd = 0;
 
   // Curves from `kvsim calibrate` (only with source: measured).
   std::optional<MeasuredProfile> measured;

@@ -93,6 +93,8 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
   mc.weights_bytes = result.plan.weights_bytes;
   mc.static_hbm_bytes = result.plan.static_bytes();
   mc.slo_ttft_ms = s.slo.ttft_ms.value_or(0);
+  mc.gpus = s.cluster.replicas * s.cluster.tensor_parallel;
+  mc.gpu_hour_usd = s.gpu_hour_usd;
   mc.slo_tpot_ms = s.slo.tpot_ms.value_or(0);
   mc.memory_interval_ns = static_cast<SimTime>(s.output.memory_interval_ms * kNsPerMs);
   const std::string note = cache::extrapolation_note(cache::preset(s.cache.policy), s.engine.version, s.model.name,

@@ -407,6 +407,9 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
   s.check_invariants = top.get_bool("check_invariants", false);
 
   // The cluster before the engine: the engine's defaults (H2O's eager prefill limit) depend on the weights per GPU.
+  const yaml::Map cost = top.child("cost");
+  s.gpu_hour_usd = cost.get_double("gpu_hour_usd", s.hardware.gpu_hour_usd, 0, 1e6);
+  cost.finish();
   const yaml::Map cluster = top.child("cluster");
   s.cluster.replicas = cluster.get_int("replicas", 1, 1, 1 << 20);
   s.cluster.tensor_parallel = cluster.get_int("tensor_parallel", 1, 1, 64);
@@ -518,6 +521,7 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   cl["tensor_parallel"] = s.cluster.tensor_parallel;
   cl["router"] = s.cluster.router;
   n["cluster"] = cl;
+  if (s.gpu_hour_usd > 0) n["cost"]["gpu_hour_usd"] = hw::yaml_number(s.gpu_hour_usd);
   YAML::Node slo(YAML::NodeType::Map);
   if (s.slo.ttft_ms) slo["ttft_ms"] = hw::yaml_number(*s.slo.ttft_ms);
   if (s.slo.tpot_ms) slo["tpot_ms"] = hw::yaml_number(*s.slo.tpot_ms);

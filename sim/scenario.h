@@ -133,6 +133,7 @@ struct Scenario {
   SloConfig slo;
   OutputConfig output;
   bool check_invariants = false;  // verify memory/conservation every iteration (tests turn it on)
+  double gpu_hour_usd = 0;        // cost.gpu_hour_usd, default the hardware's list price (0 = unknown)
 };
 
 // The embedded default study: llama-3.1-8b on one h100-sxm5-80gb, long prompts (lognormal, mean 12K tokens,

@@ -166,6 +166,15 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   j["slo_attainment"] =
       completed_ + rejected_ > 0 ? static_cast<double>(slo_met_) / static_cast<double>(completed_ + rejected_) : 0.0;
   j["goodput"] = static_cast<double>(slo_met_) * per_s;
+  j["gpus"] = config_.gpus;
+  if (config_.gpu_hour_usd > 0) {
+    // What the run's GPUs cost for its duration, over the tokens it served.
+    const double usd = config_.gpu_hour_usd * static_cast<double>(config_.gpus) * duration_s / 3600.0;
+    j["usd_per_hour"] = config_.gpu_hour_usd * static_cast<double>(config_.gpus);
+    j["usd_per_million_output_tokens"] = output_tokens_ > 0 ? usd / (static_cast<double>(output_tokens_) / 1e6) : 0.0;
+    j["usd_per_million_tokens"] =
+        input_tokens_ + output_tokens_ > 0 ? usd / (static_cast<double>(input_tokens_ + output_tokens_) / 1e6) : 0.0;
+  }
   if (!config_.notes.empty()) j["notes"] = config_.notes;
   return j;
 }

@@ -53,6 +53,8 @@ struct CollectorConfig {
   double slo_tpot_ms = 0;
   SimTime memory_interval_ns = 100 * kNsPerMs;
   std::vector<std::string> notes;  // caveats reported in summary.json (e.g. a preset used beyond its paper)
+  int64_t gpus = 1;                // replicas x tensor_parallel
+  double gpu_hour_usd = 0;         // 0: no cost keys
 };
 
 class Collector {
