@@ -122,6 +122,14 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   gen->add_option("-o,--output", gen_args.out, "Trace file to write")->required();
   gen->add_option("--format", gen_args.format, "simple (CSV) or jsonl")->check(CLI::IsMember({"simple", "jsonl"}));
 
+  SweepArgs sweep_args;
+  CLI::App* sweep = app.add_subcommand("sweep", "Run a grid of scenarios, appending each point to DIR/results.jsonl");
+  sweep->add_option("grid", sweep_args.grid, "Scenario YAML with a sweep: mapping of dotted keys to lists")->required();
+  sweep->add_option("-o,--output", sweep_args.out_dir, "Output folder (default kvsim-out/sweep)");
+  sweep->add_option("--jobs", sweep_args.jobs, "Points run at once, on threads")->check(CLI::Range(1, 256));
+  sweep->add_option("--shard", sweep_args.shard, "Run every N-th point from the I-th: I/N (batch schedulers)");
+  sweep->add_flag("--resume", sweep_args.resume, "Skip the points DIR/results.jsonl already holds");
+
   ValidateArgs val_args;
   CLI::App* validate = app.add_subcommand("validate", "Run the validation cases: predicted vs published and measured");
   validate->add_option("--cases", val_args.cases, "Case folder or file (repeatable; default validation/cases)");
@@ -166,6 +174,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (*calibrate) return cmd_calibrate(cal_args, out, err);
     if (*stats) return cmd_trace_stats(stats_args, out);
     if (*validate) return cmd_validate(val_args, out, err);
+    if (*sweep) return cmd_sweep(sweep_args, out, err);
     if (*bench) return cmd_engine_bench(bench_args, bench_out, out);
     if (*gen) return cmd_trace_gen(gen_args, out);
   } catch (const Error& e) {

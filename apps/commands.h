@@ -102,6 +102,16 @@ namespace kvsim::app {
 // kvsim engine-bench (apps/validate_command.cc): the mini decode engine, measured vs predicted per iteration.
 int cmd_engine_bench(const validation::EngineBenchArgs& args, const std::string& out_path, std::ostream& out);
 
+// kvsim sweep (apps/sweep_command.cc).
+struct SweepArgs {
+  std::string grid;
+  std::string out_dir;
+  int jobs = 1;
+  std::string shard;  // "I/N"
+  bool resume = false;
+};
+int cmd_sweep(const SweepArgs& args, std::ostream& out, std::ostream& err);
+
 // GEMM shapes of every catalog model (qkv, o, MLP or expert projections, lm_head) for tp 1/2/4/8 where the heads
 // divide, deduplicated by (n, k).
 std::vector<kernels::GemmShape> catalog_gemm_shapes();

@@ -1,0 +1,62 @@
+// `kvsim sweep`: a scenario plus a `sweep:` mapping of dotted keys to lists of values, run point by point.
+//   sweep:
+//     cache.policy: [vllm, h2o]            # dimensions multiply (cartesian product), in the file's order
+//     workload.arrival.rate: [1, 2, 4]
+//     zip:                                  # a group whose lists move together (equal lengths): one dimension
+//       model: [llama-3.1-8b, llama-3.1-70b]
+//       cluster.tensor_parallel: [1, 4]
+// Every finished point is appended at once to DIR/results.jsonl as one JSON object {point, params, summary} (or
+// {point, params, error} when the point cannot run, e.g. its model does not fit), so a killed sweep loses nothing;
+// resume skips the points already there. Shards (I/N) run every N-th point, for batch schedulers; jobs run points on
+// threads. Every point's scenario is validated before the first runs, so bad input stops the sweep with nothing
+// written.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
+
+namespace kvsim::sim {
+
+struct SweepPoint {
+  int64_t index = 0;
+  std::vector<std::pair<std::string, std::string>> params;  // dotted key, value as YAML text
+  std::vector<std::string> overrides() const;               // "key=value"
+  nlohmann::ordered_json params_json() const;
+};
+
+struct SweepGrid {
+  YAML::Node base;  // the scenario without `sweep`
+  std::string file;
+  std::vector<SweepPoint> points;
+};
+
+// Reads a grid file; errors name file:line:col and the key.
+SweepGrid load_sweep(const std::string& path);
+
+struct SweepOptions {
+  std::string out_dir;
+  int jobs = 1;
+  int64_t shard = 0, shards = 1;
+  bool resume = false;
+  std::function<void(int64_t done, int64_t total)> progress;  // after every point; may be empty
+};
+
+struct SweepResult {
+  int64_t total = 0;    // points of this shard
+  int64_t skipped = 0;  // already in results.jsonl (resume)
+  int64_t run = 0, failed = 0;
+};
+
+SweepResult run_sweep(const SweepGrid& grid, const SweepOptions& options);
+
+// The point indices results.jsonl holds (lines that do not parse, such as one cut by a kill, are dropped from the
+// file).
+std::vector<int64_t> completed_points(const std::string& results_file);
+
+}  // namespace kvsim::sim
