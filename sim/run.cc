@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -76,7 +77,7 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
       if (!dir.empty() && std::filesystem::is_empty(dir, ec)) std::filesystem::remove(dir, ec);
     }
   } guard;  // declared before the files, so it runs after their destructors removed them
-  std::unique_ptr<AtomicFile> requests_csv, memory_csv;
+  std::unique_ptr<AtomicFile> requests_csv, memory_csv, timeline_json;
   if (!out_dir.empty()) {
     std::error_code ec;
     if (!std::filesystem::exists(out_dir)) guard.dir = out_dir;
@@ -84,6 +85,7 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
     if (ec) throw Error(Place{out_dir}, fmt::format("cannot create output folder: {}", ec.message()));
     requests_csv = std::make_unique<AtomicFile>(out_dir + "/requests.csv");
     memory_csv = std::make_unique<AtomicFile>(out_dir + "/memory.csv");
+    if (s.output.timeline) timeline_json = std::make_unique<AtomicFile>(out_dir + "/timeline.json");
   }
   metrics::CollectorConfig mc;
   mc.replicas = s.cluster.replicas;
@@ -125,6 +127,11 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
   metrics::Collector collector(mc, requests_csv ? &requests_csv->stream() : nullptr,
                                memory_csv ? &memory_csv->stream() : nullptr);
 
+  std::optional<metrics::Timeline> timeline;
+  if (timeline_json) {
+    timeline.emplace(timeline_json->stream(), s.cluster.replicas);
+    collector.set_timeline(&*timeline);
+  }
   serving::Cluster cluster(s, result.plan, cost, collector, *source);
   const SimTime end = cluster.run();
   result.events = cluster.events_processed();
@@ -135,6 +142,10 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
   if (!out_dir.empty()) {
     requests_csv->commit();
     memory_csv->commit();
+    if (timeline) {
+      timeline->close();
+      timeline_json->commit();
+    }
     write_file_atomic(out_dir + "/summary.json", result.summary.dump(2) + "\n");
     YAML::Emitter emitter;
     emitter << scenario_to_yaml(s);

@@ -443,6 +443,7 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
   const yaml::Map output = top.child("output");
   s.output.dir = output.get_string("dir", "");
   s.output.memory_interval_ms = output.get_double("memory_interval_ms", 100, 0, yaml::kInf, true);
+  s.output.timeline = output.get_bool("timeline", false);
   output.finish();
 
   top.finish();
@@ -529,6 +530,7 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   YAML::Node out;
   if (!s.output.dir.empty()) out["dir"] = s.output.dir;
   out["memory_interval_ms"] = hw::yaml_number(s.output.memory_interval_ms);
+  if (s.output.timeline) out["timeline"] = true;
   n["output"] = out;
   return n;
 }

@@ -115,6 +115,7 @@ struct SloConfig {
 struct OutputConfig {
   std::string dir;                  // empty: no files written
   double memory_interval_ms = 100;  // memory.csv sampling period
+  bool timeline = false;            // write timeline.json (Chrome / Perfetto trace events)
 };
 
 struct Scenario {

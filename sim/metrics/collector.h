@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/core/time.h"
+#include "sim/metrics/timeline.h"
 
 namespace kvsim::metrics {
 
@@ -37,7 +38,7 @@ struct ReplicaState {
   int64_t kv_tokens = 0;  // token states held in the GPU KV pool
   int64_t kv_slots = 0;   // token slots of the blocks held
   uint64_t hbm_used_bytes = 0;
-  uint64_t kv_hbm_bytes = 0;   // of hbm_used_bytes, the KV's
+  uint64_t kv_hbm_bytes = 0;  // of hbm_used_bytes, the KV's
   uint64_t kv_host_bytes = 0;
   uint64_t kv_disk_bytes = 0;  // FlexGen's disk-resident KV layers
 };
@@ -84,6 +85,9 @@ class Collector {
   }
   // Record a replica's new state at `now` (integrates the previous state up to now).
   void on_state(SimTime now, int64_t replica, const ReplicaState& state);
+  // The run's timeline.json, when output.timeline asks for one (null otherwise).
+  void set_timeline(Timeline* t) { timeline_ = t; }
+  Timeline* timeline() const { return timeline_; }
 
   // Close the integrals at `end` and build the summary (call once, at the end of the run).
   nlohmann::ordered_json summary(SimTime end);
@@ -117,6 +121,7 @@ class Collector {
   int64_t peak_kv_blocks_ = 0;
   uint64_t peak_hbm_ = 0, peak_host_ = 0, peak_kv_hbm_ = 0, peak_disk_ = 0;
   double normalized_latency_sum_ms_ = 0;
+  Timeline* timeline_ = nullptr;
 };
 
 }  // namespace kvsim::metrics
