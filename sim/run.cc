@@ -96,6 +96,7 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
   mc.static_hbm_bytes = result.plan.static_bytes();
   mc.slo_ttft_ms = s.slo.ttft_ms.value_or(0);
   mc.gpus = s.cluster.replicas * s.cluster.tensor_parallel;
+  mc.warmup_requests = s.slo.warmup_requests;
   mc.gpu_hour_usd = s.gpu_hour_usd;
   mc.slo_tpot_ms = s.slo.tpot_ms.value_or(0);
   mc.memory_interval_ns = static_cast<SimTime>(s.output.memory_interval_ms * kNsPerMs);

@@ -438,6 +438,7 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
   const yaml::Map slo = top.child("slo");
   s.slo.ttft_ms = slo.opt_double("ttft_ms", 0, yaml::kInf, true);
   s.slo.tpot_ms = slo.opt_double("tpot_ms", 0, yaml::kInf, true);
+  s.slo.warmup_requests = slo.get_int("warmup_requests", 0, 0, int64_t{1} << 50);
   slo.finish();
 
   const yaml::Map output = top.child("output");
@@ -526,6 +527,7 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   YAML::Node slo(YAML::NodeType::Map);
   if (s.slo.ttft_ms) slo["ttft_ms"] = hw::yaml_number(*s.slo.ttft_ms);
   if (s.slo.tpot_ms) slo["tpot_ms"] = hw::yaml_number(*s.slo.tpot_ms);
+  if (s.slo.warmup_requests > 0) slo["warmup_requests"] = s.slo.warmup_requests;
   n["slo"] = slo;
   YAML::Node out;
   if (!s.output.dir.empty()) out["dir"] = s.output.dir;

@@ -110,6 +110,7 @@ const std::vector<std::string>& router_names();
 struct SloConfig {
   std::optional<double> ttft_ms;
   std::optional<double> tpot_ms;
+  int64_t warmup_requests = 0;  // the first N requests (by id) are left out of the latency statistics
 };
 
 struct OutputConfig {

@@ -38,17 +38,22 @@ void Collector::on_complete(const RequestRecord& r) {
   last_finish_ = std::max(last_finish_, r.finish_ns);
   const double ttft = ns_to_ms(r.first_token_ns - r.arrival_ns);
   const double e2el = ns_to_ms(r.finish_ns - r.arrival_ns);
-  ttft_ms_.push_back(ttft);
-  e2el_ms_.push_back(e2el);
+  // Warm-up requests are served and counted, but left out of the latency statistics (the system is still filling).
+  const bool measured = static_cast<int64_t>(r.id) >= config_.warmup_requests;
   double tpot = 0;
   if (r.output_tokens > 1) {  // vLLM leaves single-token outputs out of TPOT
     tpot = ns_to_ms(r.finish_ns - r.first_token_ns) / static_cast<double>(r.output_tokens - 1);
-    tpot_ms_.push_back(tpot);
   }
-  const bool ttft_ok = config_.slo_ttft_ms <= 0 || ttft <= config_.slo_ttft_ms;
-  const bool tpot_ok = config_.slo_tpot_ms <= 0 || tpot <= config_.slo_tpot_ms;
-  if (ttft_ok && tpot_ok) ++slo_met_;
-  normalized_latency_sum_ms_ += e2el / static_cast<double>(std::max<int64_t>(1, r.output_tokens));
+  if (measured) {
+    ++measured_;
+    ttft_ms_.push_back(ttft);
+    e2el_ms_.push_back(e2el);
+    if (r.output_tokens > 1) tpot_ms_.push_back(tpot);
+    const bool ttft_ok = config_.slo_ttft_ms <= 0 || ttft <= config_.slo_ttft_ms;
+    const bool tpot_ok = config_.slo_tpot_ms <= 0 || tpot <= config_.slo_tpot_ms;
+    if (ttft_ok && tpot_ok) ++slo_met_;
+    normalized_latency_sum_ms_ += e2el / static_cast<double>(std::max<int64_t>(1, r.output_tokens));
+  }
   retention_attention_sum_ += r.retention_attention;
   retention_early_facts_sum_ += r.retention_early_facts;
   if (requests_csv_) {
@@ -130,7 +135,7 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   add("itl", compute_stats(itl_ms_));
   add("e2el", compute_stats(e2el_ms_));
   // The vLLM paper's normalized latency (sec. 6.1): each request's end-to-end latency over its output length, averaged.
-  j["mean_normalized_latency_ms"] = completed_ > 0 ? normalized_latency_sum_ms_ / static_cast<double>(completed_) : 0.0;
+  j["mean_normalized_latency_ms"] = measured_ > 0 ? normalized_latency_sum_ms_ / static_cast<double>(measured_) : 0.0;
   j["max_itl_ms"] = itl_ms_.empty() ? 0.0 : itl_ms_.back().first;  // sorted by compute_stats
   j["num_preemptions"] = preemptions_;
   j["num_iterations"] = iterations_;
@@ -164,7 +169,7 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   j["retention_attention"] = completed_ > 0 ? retention_attention_sum_ / done : 1.0;
   j["retention_early_facts"] = completed_ > 0 ? retention_early_facts_sum_ / done : 1.0;
   j["slo_attainment"] =
-      completed_ + rejected_ > 0 ? static_cast<double>(slo_met_) / static_cast<double>(completed_ + rejected_) : 0.0;
+      measured_ + rejected_ > 0 ? static_cast<double>(slo_met_) / static_cast<double>(measured_ + rejected_) : 0.0;
   j["goodput"] = static_cast<double>(slo_met_) * per_s;
   j["gpus"] = config_.gpus;
   if (config_.gpu_hour_usd > 0) {

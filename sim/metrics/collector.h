@@ -55,6 +55,7 @@ struct CollectorConfig {
   SimTime memory_interval_ns = 100 * kNsPerMs;
   std::vector<std::string> notes;  // caveats reported in summary.json (e.g. a preset used beyond its paper)
   int64_t gpus = 1;                // replicas x tensor_parallel
+  int64_t warmup_requests = 0;     // requests with id below this are left out of latency statistics and SLOs
   double gpu_hour_usd = 0;         // 0: no cost keys
 };
 
@@ -121,6 +122,7 @@ class Collector {
   int64_t peak_kv_blocks_ = 0;
   uint64_t peak_hbm_ = 0, peak_host_ = 0, peak_kv_hbm_ = 0, peak_disk_ = 0;
   double normalized_latency_sum_ms_ = 0;
+  int64_t measured_ = 0;  // completions past the warm-up
   Timeline* timeline_ = nullptr;
 };
 
