@@ -130,6 +130,25 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   sweep->add_option("--shard", sweep_args.shard, "Run every N-th point from the I-th: I/N (batch schedulers)");
   sweep->add_flag("--resume", sweep_args.resume, "Skip the points DIR/results.jsonl already holds");
 
+  PlanArgs plan_args;
+  CLI::App* plan =
+      app.add_subcommand("plan", "The cheapest GPUs, parallelism, replicas and policy for a rate and an SLO");
+  plan->add_option("--model", plan_args.model, "Catalog model or config.json")->required();
+  plan->add_option("--rate", plan_args.rate, "Request rate to serve (req/s)")->required()->check(CLI::PositiveNumber);
+  plan->add_option("--slo", plan_args.slo, "e.g. ttft_p90_ms=2000,tpot_p99_ms=100")->required();
+  plan->add_option("--workload", plan_args.workload, "A trace whose lengths the runs draw (arrivals are Poisson)");
+  plan->add_option("--dataset", plan_args.dataset, "Length dataset (default sharegpt)")
+      ->check(CLI::IsMember(traces::dataset_names()));
+  plan->add_option("--gpus", plan_args.gpus, "Comma-separated hardware (default h100-sxm5-80gb,a100-sxm4-80gb,l4-24gb)")
+      ->delimiter(',');
+  plan->add_option("--policies", plan_args.policies, "Comma-separated cache policies (default vllm)")->delimiter(',');
+  plan->add_option("--max-gpus", plan_args.max_gpus, "Most GPUs a configuration may use")->check(CLI::PositiveNumber);
+  plan->add_option("--duration", plan_args.duration_s, "Seconds of arrivals per run (default 120)")
+      ->check(CLI::Range(1.0, 86400.0));
+  plan->add_option("--seeds", plan_args.seeds, "Seeds per rate (the SLO must hold on each)")->check(CLI::Range(1, 20));
+  plan->add_option("--set", plan_args.overrides, "A scenario key for every run (repeatable)");
+  plan->add_option("--format", plan_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
+
   ValidateArgs val_args;
   CLI::App* validate = app.add_subcommand("validate", "Run the validation cases: predicted vs published and measured");
   validate->add_option("--cases", val_args.cases, "Case folder or file (repeatable; default validation/cases)");
@@ -175,6 +194,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (*stats) return cmd_trace_stats(stats_args, out);
     if (*validate) return cmd_validate(val_args, out, err);
     if (*sweep) return cmd_sweep(sweep_args, out, err);
+    if (*plan) return cmd_plan(plan_args, out);
     if (*bench) return cmd_engine_bench(bench_args, bench_out, out);
     if (*gen) return cmd_trace_gen(gen_args, out);
   } catch (const Error& e) {

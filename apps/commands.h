@@ -112,6 +112,16 @@ struct SweepArgs {
 };
 int cmd_sweep(const SweepArgs& args, std::ostream& out, std::ostream& err);
 
+// kvsim plan (apps/plan_command.cc): exit 0 with a configuration, 1 when none serves the rate.
+struct PlanArgs {
+  std::string model, slo, workload, dataset, format = "table";
+  double rate = 0;
+  std::vector<std::string> gpus, policies, overrides;
+  int64_t max_gpus = 8, seeds = 3;
+  double duration_s = 120;
+};
+int cmd_plan(const PlanArgs& args, std::ostream& out);
+
 // GEMM shapes of every catalog model (qkv, o, MLP or expert projections, lm_head) for tp 1/2/4/8 where the heads
 // divide, deduplicated by (n, k).
 std::vector<kernels::GemmShape> catalog_gemm_shapes();

@@ -172,6 +172,7 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
       measured_ + rejected_ > 0 ? static_cast<double>(slo_met_) / static_cast<double>(measured_ + rejected_) : 0.0;
   j["goodput"] = static_cast<double>(slo_met_) * per_s;
   j["gpus"] = config_.gpus;
+  j["waiting_at_last_arrival"] = waiting_at_arrival_;
   if (config_.gpu_hour_usd > 0) {
     // What the run's GPUs cost for its duration, over the tokens it served.
     const double usd = config_.gpu_hour_usd * static_cast<double>(config_.gpus) * duration_s / 3600.0;

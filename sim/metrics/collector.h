@@ -64,7 +64,13 @@ class Collector {
   // `requests_csv` / `memory_csv` may be null (no files).
   Collector(CollectorConfig config, std::ostream* requests_csv, std::ostream* memory_csv);
 
-  void on_arrival() { ++arrived_; }
+  // A request arrives; the requests waiting for admission then (over every replica) are kept, so the summary's
+  // waiting_at_last_arrival says whether the queue grew over the arrivals (a stable system stays near 0).
+  void on_arrival() {
+    ++arrived_;
+    waiting_at_arrival_ = 0;
+    for (const ReplicaState& st : state_) waiting_at_arrival_ += st.waiting;
+  }
   void on_reject(const RequestRecord& r, const std::string& reason);
   void on_complete(const RequestRecord& r);
   void add_itl(SimTime itl_ns, int64_t count);
@@ -123,6 +129,7 @@ class Collector {
   uint64_t peak_hbm_ = 0, peak_host_ = 0, peak_kv_hbm_ = 0, peak_disk_ = 0;
   double normalized_latency_sum_ms_ = 0;
   int64_t measured_ = 0;  // completions past the warm-up
+  int64_t waiting_at_arrival_ = 0;
   Timeline* timeline_ = nullptr;
 };
 

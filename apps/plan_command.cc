@@ -1,0 +1,56 @@
+// kvsim plan: the cheapest configuration that serves a rate within an SLO (sim/plan.h).
+#include <fmt/format.h>
+
+#include "apps/commands.h"
+#include "sim/plan.h"
+
+namespace kvsim::app {
+
+int cmd_plan(const PlanArgs& args, std::ostream& out) {
+  sim::PlanRequest r;
+  r.model = args.model;
+  r.rate = args.rate;
+  r.slo = sim::parse_plan_slo(args.slo);
+  if (!args.workload.empty()) r.trace = args.workload;
+  if (!args.dataset.empty()) r.dataset = args.dataset;
+  if (!args.gpus.empty()) r.gpus = args.gpus;
+  if (!args.policies.empty()) r.policies = args.policies;
+  r.max_gpus = args.max_gpus;
+  r.duration_s = args.duration_s;
+  r.seeds = args.seeds;
+  r.overrides = args.overrides;
+  const sim::PlanResult p = sim::run_plan(r);
+  if (args.format == "json") {
+    out << p.to_json().dump(2) << "\n";
+    return p.best ? 0 : 1;
+  }
+  out << fmt::format("kvsim plan: {} at {} req/s, SLO {}; {} s of Poisson arrivals x {} seeds per rate\n", r.model,
+                     r.rate, args.slo, r.duration_s, r.seeds);
+  out << fmt::format("{:<16} {:>3} {:>8} {:<14} {:>17} {:>9} {:>10} {:>10} {:>8}  {}\n", "gpu", "tp", "replicas",
+                     "policy", "req/s per replica", "$/hour", "p90 TTFT", "p99 TPOT", "retain", "bound / why not");
+  for (const auto& c : p.candidates) {
+    const std::string range =
+        c.replica_rate > 0 ? fmt::format("{:.3g}-{:.3g}", c.replica_rate, c.replica_rate_max) : "-";
+    if (c.feasible) {
+      out << fmt::format("{:<16} {:>3} {:>8} {:<14} {:>17} {:>9.2f} {:>10.1f} {:>10.1f} {:>8.3f}  {}{}\n", c.gpu, c.tp,
+                         c.replicas, c.policy, range, c.usd_per_hour, c.ttft_p90_ms, c.tpot_p99_ms,
+                         c.retention_attention, c.why, c.pareto ? " [Pareto]" : "");
+    } else {
+      out << fmt::format("{:<16} {:>3} {:>8} {:<14} {:>17} {:>9} {:>10} {:>10} {:>8}  {}\n", c.gpu, c.tp, "-", c.policy,
+                         range, "-", "-", "-", "-", c.why);
+    }
+  }
+  if (p.best) {
+    const auto& b = p.candidates[*p.best];
+    out << fmt::format("cheapest: {} x {} {} (tp {}, {} GPUs) with {}: ${:.2f}/hour, ${:.3f} per million tokens\n",
+                       b.replicas, b.gpu, b.tp > 1 ? "groups" : "GPUs", b.tp, b.replicas * b.tp, b.policy,
+                       b.usd_per_hour, b.usd_per_million_tokens);
+  } else {
+    out << "no configuration serves this rate within the SLO and --max-gpus\n";
+  }
+  for (const auto& n : p.notes) out << "note: " << n << "\n";
+  out << "[Pareto]: no other configuration is both cheaper and lower in p99 TPOT; req/s per replica spans the seeds\n";
+  return p.best ? 0 : 1;
+}
+
+}  // namespace kvsim::app

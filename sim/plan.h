@@ -1,0 +1,63 @@
+// `kvsim plan`: the cheapest configuration that serves a request rate within an SLO. For every GPU type x tensor
+// parallelism x cache policy that fits the model, it finds the highest rate one replica sustains (binary search on the
+// Poisson rate over duration_s of arrivals; sustained = on every seed the SLO percentiles hold, past a warm-up of the
+// first tenth of the requests, and the queue does not grow: at the last arrival at most 5 % of the requests wait for
+// admission), then the replicas the target rate needs (checked
+// by a run of the whole cluster at that rate behind a least-outstanding router), and prices them from the hardware
+// catalog. It reports the cheapest, the Pareto front of cost against p99 TPOT, and why the others lose.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace kvsim::sim {
+
+struct PlanSlo {
+  std::string key;  // ttft_p90_ms | ttft_p99_ms | tpot_p90_ms | tpot_p99_ms | e2el_p99_ms | ...
+  double limit_ms = 0;
+};
+// "ttft_p90_ms=2000,tpot_p99_ms=100"; errors name the bad item.
+std::vector<PlanSlo> parse_plan_slo(const std::string& text);
+
+struct PlanRequest {
+  std::string model;
+  double rate = 1;
+  std::vector<PlanSlo> slo;
+  std::string dataset = "sharegpt";  // or a trace file (its lengths; arrivals are Poisson at the searched rates)
+  std::string trace;
+  std::vector<std::string> gpus = {"h100-sxm5-80gb", "a100-sxm4-80gb", "l4-24gb"};
+  std::vector<std::string> policies = {"vllm"};
+  int64_t max_gpus = 8;
+  double duration_s = 120;  // of arrivals per run: several lifetimes of a request, so a run reaches steady state
+  int64_t seeds = 3;
+  std::vector<std::string> overrides;  // --set, applied to every run
+};
+
+struct PlanCandidate {
+  std::string gpu, policy;
+  int64_t tp = 1, replicas = 0;
+  bool feasible = false;
+  std::string why;              // infeasible: what stops it; feasible: its bound at the target rate
+  double replica_rate = 0;      // req/s one replica sustains (the lowest over seeds)
+  double replica_rate_max = 0;  // ... the highest over seeds: [replica_rate, replica_rate_max] spans the seeds
+  double usd_per_hour = 0, usd_per_million_tokens = 0;
+  double ttft_p90_ms = 0, tpot_p99_ms = 0;  // at the target rate, on the whole cluster
+  double retention_attention = 1;
+  bool pareto = false;
+};
+
+struct PlanResult {
+  PlanRequest request;
+  std::vector<PlanCandidate> candidates;  // feasible first, cheapest first
+  std::optional<size_t> best;
+  std::vector<std::string> notes;
+  nlohmann::ordered_json to_json() const;
+};
+
+PlanResult run_plan(const PlanRequest& request);
+
+}  // namespace kvsim::sim

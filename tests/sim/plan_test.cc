@@ -1,0 +1,47 @@
+// kvsim plan on cases with a known answer.
+#include <gtest/gtest.h>
+
+#include "sim/core/error.h"
+#include "sim/plan.h"
+#include "tests/sim/test_util.h"
+
+namespace kvsim::sim {
+namespace {
+
+// One sequence at a time (max_num_seqs 1), 16-token prompts and 100-token outputs: a replica serves a request in
+// about 100 decode steps of ~6 ms, so it sustains ~1.6 req/s. 2.5 req/s is more than one H100 can serve and less
+// than two can: the plan takes two.
+TEST(Plan, ARateOneGpuCannotServeButTwoCanTakesTwo) {
+  PlanRequest r;
+  r.model = "llama-3.1-8b";
+  r.rate = 2.5;
+  r.slo = parse_plan_slo("ttft_p90_ms=5000");
+  r.gpus = {"h100-sxm5-80gb"};
+  r.max_gpus = 4;
+  r.duration_s = 200;
+  r.seeds = 2;
+  r.dataset = "";
+  r.overrides = {"engine.max_num_seqs=1", "workload.prompt_tokens=16", "workload.output_tokens=100"};
+  const PlanResult p = run_plan(r);
+  ASSERT_TRUE(p.best.has_value()) << p.to_json().dump(2);
+  const PlanCandidate& best = p.candidates[*p.best];
+  EXPECT_EQ(best.replicas * best.tp, 2);
+  const auto tp1 =
+      std::find_if(p.candidates.begin(), p.candidates.end(), [](const PlanCandidate& c) { return c.tp == 1; });
+  ASSERT_NE(tp1, p.candidates.end());
+  EXPECT_TRUE(tp1->feasible);
+  EXPECT_EQ(tp1->replicas, 2);
+  EXPECT_GT(tp1->replica_rate, 1.0);
+  EXPECT_LT(tp1->replica_rate_max, 2.5);
+  EXPECT_DOUBLE_EQ(best.usd_per_hour, 2 * 12.29);
+}
+
+TEST(Plan, SloTextIsCheckedWithItsItem) {
+  EXPECT_EQ(parse_plan_slo("ttft_p90_ms=2000,tpot_p99_ms=100").size(), 2u);
+  EXPECT_EQ(testing::error_of([] { parse_plan_slo("ttft_p95_ms=2"); }),
+            "--slo: 'ttft_p95_ms=2': unknown SLO: expected <ttft|tpot|itl|e2el>_p<90|99>_ms (expected e.g. "
+            "ttft_p90_ms=2000,tpot_p99_ms=100)");
+}
+
+}  // namespace
+}  // namespace kvsim::sim
