@@ -130,6 +130,11 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   sweep->add_option("--shard", sweep_args.shard, "Run every N-th point from the I-th: I/N (batch schedulers)");
   sweep->add_flag("--resume", sweep_args.resume, "Skip the points DIR/results.jsonl already holds");
 
+  std::string report_dir, report_out;
+  CLI::App* report = app.add_subcommand("report", "One self-contained HTML page of a run, compare or sweep folder");
+  report->add_option("dir", report_dir, "Folder of kvsim outputs")->required();
+  report->add_option("-o,--output", report_out, "HTML file (default DIR/report.html)");
+
   PlanArgs plan_args;
   CLI::App* plan =
       app.add_subcommand("plan", "The cheapest GPUs, parallelism, replicas and policy for a rate and an SLO");
@@ -195,6 +200,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (*validate) return cmd_validate(val_args, out, err);
     if (*sweep) return cmd_sweep(sweep_args, out, err);
     if (*plan) return cmd_plan(plan_args, out);
+    if (*report) return cmd_report(report_dir, report_out, out);
     if (*bench) return cmd_engine_bench(bench_args, bench_out, out);
     if (*gen) return cmd_trace_gen(gen_args, out);
   } catch (const Error& e) {

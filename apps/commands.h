@@ -111,6 +111,8 @@ struct SweepArgs {
   bool resume = false;
 };
 int cmd_sweep(const SweepArgs& args, std::ostream& out, std::ostream& err);
+// kvsim report DIR [-o FILE] (default DIR/report.html).
+int cmd_report(const std::string& dir, const std::string& out_path, std::ostream& out);
 
 // kvsim plan (apps/plan_command.cc): exit 0 with a configuration, 1 when none serves the rate.
 struct PlanArgs {

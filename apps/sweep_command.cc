@@ -7,7 +7,9 @@
 #include <fmt/format.h>
 
 #include "apps/commands.h"
+#include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
+#include "sim/report.h"
 #include "sim/sweep.h"
 
 namespace kvsim::app {
@@ -50,6 +52,14 @@ int cmd_sweep(const SweepArgs& args, std::ostream& out, std::ostream& err) {
       "sweep {}: {} points{}, {} run, {} skipped (already done), {} could not run; results in {}/results.jsonl\n",
       args.grid, r.total, shards > 1 ? fmt::format(" (shard {}/{} of {})", shard, shards, grid.points.size()) : "",
       r.run, r.skipped, r.failed, o.out_dir);
+  return 0;
+}
+
+int cmd_report(const std::string& dir, const std::string& out_path, std::ostream& out) {
+  const std::string html = sim::render_report(dir);
+  const std::string path = out_path.empty() ? dir + "/report.html" : out_path;
+  write_file_atomic(path, html);
+  out << fmt::format("wrote {}\n", path);
   return 0;
 }
 
