@@ -6,6 +6,12 @@
 
 #include <fmt/format.h>
 
+#ifdef KVSIM_HAVE_MPI
+#include <mpi.h>
+#endif
+
+#include <cstdlib>
+
 #include "apps/commands.h"
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
@@ -23,12 +29,37 @@ int cmd_sweep(const SweepArgs& args, std::ostream& out, std::ostream& err) {
     }
   }
   const sim::SweepGrid grid = sim::load_sweep(args.grid);
+  // Under mpirun every rank runs every size-th point into its own file; rank 0 gathers them into results.jsonl.
+  int rank = 0, ranks = 1;
+#ifdef KVSIM_HAVE_MPI
+  const bool under_mpirun = std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE");
+  if (under_mpirun) {
+    MPI_Init(nullptr, nullptr);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  }
+  struct Finalize {
+    bool on;
+    ~Finalize() {
+      if (on) MPI_Finalize();
+    }
+  } finalize{under_mpirun};
+#endif
+  if (ranks > 1 && !args.shard.empty()) {
+    throw Error(Place{"--shard"}, "under mpirun the ranks are the shards: leave --shard out");
+  }
   sim::SweepOptions o;
   o.out_dir = args.out_dir.empty() ? "kvsim-out/sweep" : args.out_dir;
   o.jobs = args.jobs;
-  o.shard = shard;
-  o.shards = shards;
+  o.shard = ranks > 1 ? rank : shard;
+  o.shards = ranks > 1 ? ranks : shards;
   o.resume = args.resume;
+  std::vector<std::string> parts;
+  if (ranks > 1) {
+    for (int r = 0; r < ranks; ++r) parts.push_back(fmt::format("results.rank-{}.jsonl", r));
+    o.results_file = parts[static_cast<size_t>(rank)];
+    o.also_done = {"results.jsonl"};
+  }
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   const auto start = std::chrono::steady_clock::now();
   int64_t first_done = -1;
@@ -47,7 +78,29 @@ int cmd_sweep(const SweepArgs& args, std::ostream& out, std::ostream& err) {
       err << fmt::format("sweep: {}/{} points done ({:.2f}/s, ETA {:.0f} s)\n", done, total, rate, eta);
     }
   };
-  const sim::SweepResult r = sim::run_sweep(grid, o);
+  if (rank != 0) o.progress = nullptr;  // one progress line, rank 0's share
+  sim::SweepResult r;
+#ifdef KVSIM_HAVE_MPI
+  if (ranks > 1) {
+    try {
+      r = sim::run_sweep(grid, o);
+    } catch (const Error& e) {
+      err << e.what() << "\n";
+      MPI_Abort(MPI_COMM_WORLD, 2);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    int64_t mine[3] = {r.run, r.skipped, r.failed}, all[3] = {0, 0, 0};
+    MPI_Reduce(mine, all, 3, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+    if (rank != 0) return 0;
+    const int64_t held = sim::gather_results(o.out_dir, parts);
+    out << fmt::format(
+        "sweep {}: {} points over {} MPI ranks, {} run, {} skipped (already done), {} could not run; "
+        "{} points in {}/results.jsonl\n",
+        args.grid, grid.points.size(), ranks, all[0], all[1], all[2], held, o.out_dir);
+    return 0;
+  }
+#endif
+  r = sim::run_sweep(grid, o);
   out << fmt::format(
       "sweep {}: {} points{}, {} run, {} skipped (already done), {} could not run; results in {}/results.jsonl\n",
       args.grid, r.total, shards > 1 ? fmt::format(" (shard {}/{} of {})", shard, shards, grid.points.size()) : "",

@@ -150,6 +150,30 @@ std::vector<int64_t> completed_points(const std::string& results_file) {
   return done;
 }
 
+int64_t gather_results(const std::string& out_dir, const std::vector<std::string>& parts) {
+  const std::string results = out_dir + "/results.jsonl";
+  std::set<int64_t> have;
+  std::string text;
+  for (const std::string& file : std::vector<std::string>{"results.jsonl"}) {
+    completed_points(out_dir + "/" + file);  // drops a cut line
+    std::ifstream in(out_dir + "/" + file);
+    for (std::string line; std::getline(in, line);) {
+      if (have.insert(nlohmann::json::parse(line)["point"].get<int64_t>()).second) text += line + "\n";
+    }
+  }
+  for (const std::string& part : parts) {
+    const std::string path = out_dir + "/" + part;
+    completed_points(path);
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) {
+      if (have.insert(nlohmann::json::parse(line)["point"].get<int64_t>()).second) text += line + "\n";
+    }
+  }
+  write_file_atomic(results, text);
+  for (const std::string& part : parts) std::filesystem::remove(out_dir + "/" + part);
+  return static_cast<int64_t>(have.size());
+}
+
 SweepResult run_sweep(const SweepGrid& grid, const SweepOptions& o) {
   if (o.shards < 1 || o.shard < 0 || o.shard >= o.shards) {
     throw Error(fmt::format("--shard: expected I/N with 0 <= I < N, found {}/{}", o.shard, o.shards));
@@ -169,10 +193,13 @@ SweepResult run_sweep(const SweepGrid& grid, const SweepOptions& o) {
     }
   }
   std::filesystem::create_directories(o.out_dir);
-  const std::string results = o.out_dir + "/results.jsonl";
+  const std::string results = o.out_dir + "/" + o.results_file;
   std::set<int64_t> done;
   if (o.resume) {
     for (int64_t i : completed_points(results)) done.insert(i);
+    for (const std::string& f : o.also_done) {
+      for (int64_t i : completed_points(o.out_dir + "/" + f)) done.insert(i);
+    }
   } else if (std::filesystem::exists(results) && std::filesystem::file_size(results) > 0) {
     throw Error(Place{results}, "results already exist: pass --resume to continue the sweep, or choose another -o");
   }

@@ -45,6 +45,10 @@ struct SweepOptions {
   int64_t shard = 0, shards = 1;
   bool resume = false;
   std::function<void(int64_t done, int64_t total)> progress;  // after every point; may be empty
+  // The file in out_dir this process appends to, and others whose points count as done on resume (MPI ranks each
+  // append to their own file, which rank 0 gathers into results.jsonl).
+  std::string results_file = "results.jsonl";
+  std::vector<std::string> also_done;
 };
 
 struct SweepResult {
@@ -58,5 +62,9 @@ SweepResult run_sweep(const SweepGrid& grid, const SweepOptions& options);
 // The point indices results.jsonl holds (lines that do not parse, such as one cut by a kill, are dropped from the
 // file).
 std::vector<int64_t> completed_points(const std::string& results_file);
+
+// Gathers `parts` (files in out_dir) into out_dir/results.jsonl: its own lines first, then every part's point not
+// already there; the parts are removed. Returns the points results.jsonl holds.
+int64_t gather_results(const std::string& out_dir, const std::vector<std::string>& parts);
 
 }  // namespace kvsim::sim
