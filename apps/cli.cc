@@ -147,6 +147,12 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   plan->add_option("--gpus", plan_args.gpus, "Comma-separated hardware (default h100-sxm5-80gb,a100-sxm4-80gb,l4-24gb)")
       ->delimiter(',');
   plan->add_option("--policies", plan_args.policies, "Comma-separated cache policies (default vllm)")->delimiter(',');
+  plan->add_option("--max-num-seqs", plan_args.max_num_seqs, "Engine batch limits to search, e.g. 64,256,1024")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
+  plan->add_option("--chunked-prefill", plan_args.chunked_prefill, "Search chunked prefill on and/or off: on,off")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"on", "off"}));
   plan->add_option("--max-gpus", plan_args.max_gpus, "Most GPUs a configuration may use")->check(CLI::PositiveNumber);
   plan->add_option("--duration", plan_args.duration_s, "Seconds of arrivals per run (default 120)")
       ->check(CLI::Range(1.0, 86400.0));

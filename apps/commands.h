@@ -118,7 +118,8 @@ int cmd_report(const std::string& dir, const std::string& out_path, std::ostream
 struct PlanArgs {
   std::string model, slo, workload, dataset, format = "table";
   double rate = 0;
-  std::vector<std::string> gpus, policies, overrides;
+  std::vector<std::string> gpus, policies, overrides, chunked_prefill;
+  std::vector<int64_t> max_num_seqs;
   int64_t max_gpus = 8, seeds = 3;
   double duration_s = 120;
 };

@@ -19,6 +19,8 @@ int cmd_plan(const PlanArgs& args, std::ostream& out) {
   r.duration_s = args.duration_s;
   r.seeds = args.seeds;
   r.overrides = args.overrides;
+  r.max_num_seqs = args.max_num_seqs;
+  for (const std::string& c : args.chunked_prefill) r.chunked_prefill.push_back(c == "on");
   const sim::PlanResult p = sim::run_plan(r);
   if (args.format == "json") {
     out << p.to_json().dump(2) << "\n";
@@ -33,11 +35,11 @@ int cmd_plan(const PlanArgs& args, std::ostream& out) {
         c.replica_rate > 0 ? fmt::format("{:.3g}-{:.3g}", c.replica_rate, c.replica_rate_max) : "-";
     if (c.feasible) {
       out << fmt::format("{:<16} {:>3} {:>8} {:<14} {:>17} {:>9.2f} {:>10.1f} {:>10.1f} {:>8.3f}  {}{}\n", c.gpu, c.tp,
-                         c.replicas, c.policy, range, c.usd_per_hour, c.ttft_p90_ms, c.tpot_p99_ms,
-                         c.retention_attention, c.why, c.pareto ? " [Pareto]" : "");
+                         c.replicas, c.knobs.empty() ? c.policy : c.policy + " " + c.knobs, range, c.usd_per_hour,
+                         c.ttft_p90_ms, c.tpot_p99_ms, c.retention_attention, c.why, c.pareto ? " [Pareto]" : "");
     } else {
-      out << fmt::format("{:<16} {:>3} {:>8} {:<14} {:>17} {:>9} {:>10} {:>10} {:>8}  {}\n", c.gpu, c.tp, "-", c.policy,
-                         range, "-", "-", "-", "-", c.why);
+      out << fmt::format("{:<16} {:>3} {:>8} {:<14} {:>17} {:>9} {:>10} {:>10} {:>8}  {}\n", c.gpu, c.tp, "-",
+                         c.knobs.empty() ? c.policy : c.policy + " " + c.knobs, range, "-", "-", "-", "-", c.why);
     }
   }
   if (p.best) {

@@ -31,7 +31,8 @@ struct Runner {
     return std::max<int64_t>(1, static_cast<int64_t>(rate * req.duration_s));
   }
 
-  std::string base_yaml(const std::string& gpu, int64_t tp, const std::string& policy) const {
+  std::string base_yaml(const std::string& gpu, int64_t tp, const std::string& policy,
+                        const std::vector<std::string>& knobs) const {
     YAML::Node n;
     n["model"] = req.model;
     n["hardware"] = gpu;
@@ -41,6 +42,14 @@ struct Runner {
     // A serving context, not the model's full one (vLLM users set --max-model-len): prompts beyond it are clipped;
     // --set engine.max_model_len=N changes it.
     n["engine"]["max_model_len"] = std::min<int64_t>(model_context, 8192);
+    for (const std::string& k : knobs) {  // engine.KEY=VALUE
+      const size_t dot = k.find('.'), eq = k.find('=');
+      n["engine"][k.substr(dot + 1, eq - dot - 1)] = YAML::Load(k.substr(eq + 1));
+    }
+    // The v0 engine is the one that runs without chunked prefill.
+    if (std::find(knobs.begin(), knobs.end(), "engine.chunked_prefill=false") != knobs.end()) {
+      n["engine"]["version"] = "v0";
+    }
     YAML::Node w;
     w["duration_s"] = req.duration_s;
     w["arrival"]["process"] = "poisson";
@@ -160,58 +169,82 @@ PlanResult run_plan(const PlanRequest& req) {
     const hw::HardwareProfile h = hw::load_hardware(gpu);
     for (int64_t tp : {1, 2, 4, 8}) {
       if (tp > req.max_gpus || tp > h.gpus_per_node || model.num_attention_heads % tp != 0) continue;
-      for (const std::string& policy : req.policies) {
-        PlanCandidate c;
-        c.gpu = gpu;
-        c.tp = tp;
-        c.policy = policy;
-        const std::string base = run.base_yaml(gpu, tp, policy);
-        try {
-          plan_memory(run.scenario(base, req.rate, 1, 1));
-        } catch (const Error& e) {
-          c.why = std::string("does not fit: ") + e.what();
+      std::vector<std::vector<std::string>> knob_sets = {{}};
+      const auto cross = [&](const std::vector<std::string>& settings) {
+        if (settings.empty()) return;
+        std::vector<std::vector<std::string>> next;
+        for (const auto& k : knob_sets) {
+          for (const std::string& v : settings) {
+            next.push_back(k);
+            next.back().push_back(v);
+          }
+        }
+        knob_sets = next;
+      };
+      std::vector<std::string> seqs, chunked;
+      for (int64_t n : req.max_num_seqs) seqs.push_back(fmt::format("engine.max_num_seqs={}", n));
+      for (bool b : req.chunked_prefill)
+        chunked.push_back(fmt::format("engine.chunked_prefill={}", b ? "true" : "false"));
+      cross(seqs);
+      cross(chunked);
+      for (const std::string& policy : req.policies)
+        for (const auto& knobs : knob_sets) {
+          PlanCandidate c;
+          c.gpu = gpu;
+          c.tp = tp;
+          c.policy = policy;
+          for (const std::string& k : knobs) {
+            if (!c.knobs.empty()) c.knobs += ' ';
+            c.knobs.append(k, k.find('.') + 1, std::string::npos);
+          }
+          const std::string base = run.base_yaml(gpu, tp, policy, knobs);
+          try {
+            plan_memory(run.scenario(base, req.rate, 1, 1));
+          } catch (const Error& e) {
+            c.why = std::string("does not fit: ") + e.what();
+            result.candidates.push_back(c);
+            continue;
+          }
+          double lowest = 1e300, highest = 0;
+          for (int64_t seed = 1; seed <= req.seeds; ++seed) {
+            const double r = run.replica_rate(base, seed);
+            lowest = std::min(lowest, r);
+            highest = std::max(highest, r);
+          }
+          c.replica_rate = lowest;
+          c.replica_rate_max = highest;
+          if (lowest <= 0) {
+            c.why = "cannot meet the SLO even at low load";
+            result.candidates.push_back(c);
+            continue;
+          }
+          // Replicas for the target rate, checked on the whole cluster at that rate (every seed).
+          int64_t n = static_cast<int64_t>(std::ceil(req.rate / lowest - 1e-9));
+          nlohmann::ordered_json at_rate;
+          while (n * tp <= req.max_gpus) {
+            bool ok = true;
+            for (int64_t seed = 1; seed <= req.seeds && ok; ++seed)
+              ok = run.sustains(base, req.rate, n, seed, &at_rate);
+            if (ok) break;
+            ++n;
+          }
+          if (n * tp > req.max_gpus) {
+            c.why = fmt::format("needs more than --max-gpus {} GPUs ({:.3g} req/s per replica)", req.max_gpus, lowest);
+            result.candidates.push_back(c);
+            continue;
+          }
+          c.feasible = true;
+          c.replicas = n;
+          const double price = h.gpu_hour_usd;
+          c.usd_per_hour = price * static_cast<double>(n * tp);
+          c.usd_per_million_tokens = at_rate.value("usd_per_million_tokens", 0.0);
+          c.ttft_p90_ms = at_rate["p90_ttft_ms"].get<double>();
+          c.tpot_p99_ms = at_rate["p99_tpot_ms"].get<double>();
+          c.retention_attention = at_rate["retention_attention"].get<double>();
+          c.why = bound_of(at_rate, h);
+          if (price <= 0) c.why += "; no list price for " + gpu + " (cost 0)";
           result.candidates.push_back(c);
-          continue;
         }
-        double lowest = 1e300, highest = 0;
-        for (int64_t seed = 1; seed <= req.seeds; ++seed) {
-          const double r = run.replica_rate(base, seed);
-          lowest = std::min(lowest, r);
-          highest = std::max(highest, r);
-        }
-        c.replica_rate = lowest;
-        c.replica_rate_max = highest;
-        if (lowest <= 0) {
-          c.why = "cannot meet the SLO even at low load";
-          result.candidates.push_back(c);
-          continue;
-        }
-        // Replicas for the target rate, checked on the whole cluster at that rate (every seed).
-        int64_t n = static_cast<int64_t>(std::ceil(req.rate / lowest - 1e-9));
-        nlohmann::ordered_json at_rate;
-        while (n * tp <= req.max_gpus) {
-          bool ok = true;
-          for (int64_t seed = 1; seed <= req.seeds && ok; ++seed) ok = run.sustains(base, req.rate, n, seed, &at_rate);
-          if (ok) break;
-          ++n;
-        }
-        if (n * tp > req.max_gpus) {
-          c.why = fmt::format("needs more than --max-gpus {} GPUs ({:.3g} req/s per replica)", req.max_gpus, lowest);
-          result.candidates.push_back(c);
-          continue;
-        }
-        c.feasible = true;
-        c.replicas = n;
-        const double price = h.gpu_hour_usd;
-        c.usd_per_hour = price * static_cast<double>(n * tp);
-        c.usd_per_million_tokens = at_rate.value("usd_per_million_tokens", 0.0);
-        c.ttft_p90_ms = at_rate["p90_ttft_ms"].get<double>();
-        c.tpot_p99_ms = at_rate["p99_tpot_ms"].get<double>();
-        c.retention_attention = at_rate["retention_attention"].get<double>();
-        c.why = bound_of(at_rate, h);
-        if (price <= 0) c.why += "; no list price for " + gpu + " (cost 0)";
-        result.candidates.push_back(c);
-      }
     }
   }
   auto& cs = result.candidates;
@@ -251,6 +284,7 @@ nlohmann::ordered_json PlanResult::to_json() const {
     j["candidates"].push_back({{"gpu", c.gpu},
                                {"tp", c.tp},
                                {"policy", c.policy},
+                               {"knobs", c.knobs},
                                {"feasible", c.feasible},
                                {"replicas", c.replicas},
                                {"gpus", c.replicas * c.tp},

@@ -31,6 +31,9 @@ struct PlanRequest {
   std::string trace;
   std::vector<std::string> gpus = {"h100-sxm5-80gb", "a100-sxm4-80gb", "l4-24gb"};
   std::vector<std::string> policies = {"vllm"};
+  // Engine knobs searched with each configuration (empty: the engine's defaults): batch limits and chunked prefill.
+  std::vector<int64_t> max_num_seqs;
+  std::vector<bool> chunked_prefill;
   int64_t max_gpus = 8;
   double duration_s = 120;  // of arrivals per run: several lifetimes of a request, so a run reaches steady state
   int64_t seeds = 3;
@@ -40,6 +43,7 @@ struct PlanRequest {
 struct PlanCandidate {
   std::string gpu, policy;
   int64_t tp = 1, replicas = 0;
+  std::string knobs;  // the engine knobs of this candidate ("" = defaults)
   bool feasible = false;
   std::string why;              // infeasible: what stops it; feasible: its bound at the target rate
   double replica_rate = 0;      // req/s one replica sustains (the lowest over seeds)

@@ -36,6 +36,29 @@ TEST(Plan, ARateOneGpuCannotServeButTwoCanTakesTwo) {
   EXPECT_DOUBLE_EQ(best.usd_per_hour, 2 * 12.29);
 }
 
+// Engine knobs multiply the candidates; a batch limit of 8 sequences sustains less than one of 256.
+TEST(Plan, EngineKnobsAreSearchedWithEachConfiguration) {
+  PlanRequest r;
+  r.model = "llama-3.1-8b";
+  r.rate = 5;
+  r.slo = parse_plan_slo("ttft_p90_ms=3000");
+  r.gpus = {"h100-sxm5-80gb"};
+  r.max_gpus = 1;
+  r.duration_s = 40;
+  r.seeds = 1;
+  r.max_num_seqs = {8, 256};
+  r.chunked_prefill = {true, false};
+  const PlanResult p = run_plan(r);
+  ASSERT_EQ(p.candidates.size(), 4u);
+  double small = 0, large = 0;
+  for (const PlanCandidate& c : p.candidates) {
+    if (c.knobs == "max_num_seqs=8 chunked_prefill=true") small = c.replica_rate;
+    if (c.knobs == "max_num_seqs=256 chunked_prefill=true") large = c.replica_rate;
+  }
+  EXPECT_GT(small, 0);
+  EXPECT_GT(large, 2 * small);
+}
+
 TEST(Plan, SloTextIsCheckedWithItsItem) {
   EXPECT_EQ(parse_plan_slo("ttft_p90_ms=2000,tpot_p99_ms=100").size(), 2u);
   EXPECT_EQ(testing::error_of([] { parse_plan_slo("ttft_p95_ms=2"); }),
