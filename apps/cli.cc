@@ -7,6 +7,7 @@
 
 #include "apps/commands.h"
 #include "sim/core/error.h"
+#include "sim/core/interrupt.h"
 #include "sim/scenario.h"
 #include "sim/study.h"
 #include "traces/arrival.h"
@@ -195,6 +196,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     return 2;
   }
 
+  install_interrupt_handler();
   try {
     if (*run) return cmd_run(run_args, out, err);
     if (*compare) return cmd_compare(cmp_args, out, err);
@@ -209,6 +211,9 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (*report) return cmd_report(report_dir, report_out, out);
     if (*bench) return cmd_engine_bench(bench_args, bench_out, out);
     if (*gen) return cmd_trace_gen(gen_args, out);
+  } catch (const Interrupted&) {
+    err << "kvsim: interrupted; unfinished output files were removed\n";
+    return 130;
   } catch (const Error& e) {
     err << e.what() << "\n";
     return 2;

@@ -13,6 +13,7 @@
 
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
+#include "sim/core/interrupt.h"
 #include "sim/core/yaml.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
@@ -227,9 +228,12 @@ SweepResult run_sweep(const SweepGrid& grid, const SweepOptions& o) {
       nlohmann::ordered_json line;
       line["point"] = p.index;
       line["params"] = p.params_json();
+      throw_if_interrupted();
       try {
         line["summary"] = run_scenario(scenarios[todo[k]], "").summary;
         ++ran;
+      } catch (const Interrupted&) {
+        throw;  // not the point's failure: the sweep stops, keeping the points it finished
       } catch (const std::exception& e) {
         line["error"] = e.what();
         ++failed;

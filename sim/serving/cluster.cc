@@ -6,6 +6,7 @@
 
 #include "hw/topology.h"
 #include "sim/core/error.h"
+#include "sim/core/interrupt.h"
 
 namespace kvsim::serving {
 
@@ -153,7 +154,9 @@ void Cluster::on_event(SimTime now, uint32_t kind, uint64_t payload) {
 
 SimTime Cluster::run() {
   pull_next();
-  while (queue_.step()) {
+  // Ctrl-C is polled every 4,096 events (a few microseconds of simulation), never inside an event.
+  for (uint64_t n = 0; queue_.step(); ++n) {
+    if ((n & 4095) == 0) throw_if_interrupted();
   }
   for (const auto& r : replicas_) r->check_end_state();
   if (!parked_.empty() || !scheduled_.empty()) {

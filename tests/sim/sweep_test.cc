@@ -7,6 +7,9 @@
 #include <set>
 
 #include "sim/core/error.h"
+#include "sim/core/interrupt.h"
+#include "sim/run.h"
+#include "sim/scenario.h"
 #include "sim/sweep.h"
 #include "tests/sim/test_util.h"
 
@@ -120,6 +123,29 @@ TEST(Sweep, BadGridsStopBeforeAnythingIsWritten) {
   EXPECT_FALSE(fs::exists(o.out_dir));
   fs::remove_all(d1);
   fs::remove_all(d2);
+}
+
+// Ctrl-C: a run leaves no file behind; a sweep keeps the points it finished and resumes past them.
+TEST(Sweep, CtrlCKeepsFinishedPointsAndLeavesNoPartialFiles) {
+  const std::string dir = write("sweep-interrupt", grid_text());
+  const SweepGrid g = load_sweep(dir + "/grid.yaml");
+  SweepOptions o;
+  o.out_dir = dir + "/out";
+  o.progress = [](int64_t done, int64_t) {
+    if (done == 3) set_interrupted(true);
+  };
+  EXPECT_THROW(run_sweep(g, o), Interrupted);
+  EXPECT_EQ(completed_points(o.out_dir + "/results.jsonl").size(), 3u);
+  // A run interrupted in its event loop removes its unfinished outputs and the folder it made.
+  EXPECT_THROW(run_scenario(parse_scenario(YAML::Clone(g.base), "grid", g.points[0].overrides()), dir + "/run"),
+               Interrupted);
+  EXPECT_FALSE(fs::exists(dir + "/run"));
+  set_interrupted(false);
+  o.resume = true;
+  o.progress = nullptr;
+  EXPECT_EQ(run_sweep(g, o).run, 9);
+  EXPECT_EQ(completed_points(o.out_dir + "/results.jsonl").size(), 12u);
+  fs::remove_all(dir);
 }
 
 }  // namespace
