@@ -84,7 +84,7 @@ void parse_sessions(const yaml::Map& w, WorkloadSpec& spec) {
 
 WorkloadSpec parse_workload(const yaml::Map& w) {
   WorkloadSpec spec;
-  spec.requests = w.opt_int("requests", 1);
+  spec.requests = w.opt_int("requests", 1, int64_t{1} << 40);  // 1.1e12: beyond any run a machine finishes
   spec.duration_s = w.opt_double("duration_s", 0, kMaxSeconds, true);
   spec.shared_prefix_tokens = w.get_int("shared_prefix_tokens", 0, 0, int64_t{1} << 30);
   spec.shared_prefix_count = w.get_int("shared_prefix_count", 1, 1, int64_t{1} << 30);

@@ -30,16 +30,18 @@ std::optional<uint64_t> parse_bytes(std::string_view text) {
   while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
   std::string suffix(text.substr(i));
   while (!suffix.empty() && std::isspace(static_cast<unsigned char>(suffix.back()))) suffix.pop_back();
-  static const std::array<std::pair<const char*, uint64_t>, 10> kSuffixes = {{{"", 1},
+  static const std::array<std::pair<const char*, uint64_t>, 12> kSuffixes = {{{"", 1},
                                                                               {"B", 1},
                                                                               {"KiB", kKiB},
                                                                               {"MiB", kMiB},
                                                                               {"GiB", kGiB},
                                                                               {"TiB", kTiB},
+                                                                              {"PiB", 1024ull * kTiB},
                                                                               {"KB", kKB},
                                                                               {"MB", kMB},
                                                                               {"GB", kGB},
-                                                                              {"TB", kTB}}};
+                                                                              {"TB", kTB},
+                                                                              {"PB", 1000ull * kTB}}};
   for (const auto& [name, scale] : kSuffixes) {
     if (suffix == name) {
       const double bytes = value * static_cast<double>(scale);

@@ -66,7 +66,7 @@ class Map {
   // One of `choices`; a typo gets a did-you-mean.
   std::string get_choice(std::string_view key, std::string def, const std::vector<std::string>& choices) const;
 
-  // A byte size: an integer or a string with a KiB/MiB/GiB/TiB or KB/MB/GB/TB suffix.
+  // A byte size: an integer or a string with a KiB/MiB/GiB/TiB/PiB or KB/MB/GB/TB/PB suffix.
   std::optional<uint64_t> opt_bytes(std::string_view key) const;
 
   std::vector<double> get_double_list(std::string_view key, std::vector<double> def, double min = -kInf,
