@@ -64,7 +64,7 @@ TEST(ParseWorkload, SyntheticNeedsAnEnd) {
             }),
             "s.yaml:1:63: workload.arrival.rate: not used by process 'all-at-once' (every request arrives at t = 0)");
   EXPECT_EQ(error_of([] { parse_text("workload: {requests: 0, prompt_tokens: 1, output_tokens: 1}\n"); }),
-            "s.yaml:1:22: workload.requests: expected an integer >= 1, found '0'");
+            "s.yaml:1:22: workload.requests: expected an integer in [1 .. 1099511627776], found '0'");
 }
 
 TEST(ParseWorkload, TraceTakesNoSyntheticKeys) {
