@@ -1,16 +1,17 @@
-// End-to-end simulation speed on bench/scenarios/sharegpt_100k.yaml (100k ShareGPT-like requests, one
-// llama-3.1-8b / h100-sxm5-80gb replica, vllm policy, below saturation). Reports simulated requests, events and
-// iterations per second of wall time, and the speed-up over real time.
+// End-to-end simulation speed on the bench/scenarios/ set: 100k ShareGPT-like requests and 1M Azure conversation
+// requests on one llama-3.1-8b / h100-sxm5-80gb replica (vllm, below saturation), the 1M over 8 replicas, and 100k
+// under the infinigen and h2o policies. Reports simulated requests, events and iterations per second of wall time,
+// and the speed-up over real time. One core (the simulator is single-threaded).
 #include <benchmark/benchmark.h>
+
+#include <string>
 
 #include "sim/run.h"
 
 namespace {
 
-const char* const kScenarioFile = KVSIM_BENCH_DIR "/scenarios/sharegpt_100k.yaml";
-
-void BM_E2E_100k_Sharegpt_Llama8B_H100(benchmark::State& state) {
-  const kvsim::sim::Scenario s = kvsim::sim::load_scenario(kScenarioFile, {});
+void BM_E2E(benchmark::State& state, const char* file) {
+  const kvsim::sim::Scenario s = kvsim::sim::load_scenario(std::string(KVSIM_BENCH_DIR "/scenarios/") + file, {});
   double simulated_s = 0, events = 0, iterations = 0, completed = 0;
   for (auto _ : state) {
     const kvsim::sim::RunResult r = kvsim::sim::run_scenario(s, "");
@@ -26,7 +27,13 @@ void BM_E2E_100k_Sharegpt_Llama8B_H100(benchmark::State& state) {
   state.counters["simulated_s"] = simulated_s;
   state.counters["x_real_time"] = benchmark::Counter(simulated_s * n, benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_E2E_100k_Sharegpt_Llama8B_H100)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK_CAPTURE(BM_E2E, sharegpt_100k, "sharegpt_100k.yaml")->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK_CAPTURE(BM_E2E, azure_conv_1m, "azure_conv_1m.yaml")->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK_CAPTURE(BM_E2E, azure_conv_1m_8replicas, "azure_conv_1m_8replicas.yaml")
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+BENCHMARK_CAPTURE(BM_E2E, infinigen_100k, "infinigen_100k.yaml")->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK_CAPTURE(BM_E2E, h2o_100k, "h2o_100k.yaml")->Unit(benchmark::kMillisecond)->Iterations(1);
 
 }  // namespace
 
