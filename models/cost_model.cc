@@ -298,7 +298,7 @@ OpCost CostModel::kv_fetch(const BatchShape& b, bool explain) const {
   OpCost op;
   op.name = "kv_fetch";
   op.overlapped = true;
-  op.channel = "h2d";
+  op.channel = OpCost::Channel::kH2d;
   const int64_t heads = kv_heads_per_gpu(model_, config_.tp);
   const auto row_bytes =
       static_cast<uint64_t>(static_cast<double>(model_.head_dim) * kv_element_bits(config_.kv_dtype) / 8.0);
@@ -390,7 +390,7 @@ OpCost CostModel::weight_fetch(bool explain) const {
   OpCost op;
   op.name = "weight_fetch";
   op.overlapped = true;
-  op.channel = "h2d";
+  op.channel = OpCost::Channel::kH2d;
   const auto bytes = static_cast<uint64_t>((1.0 - config_.weight_gpu_ratio) * layer_weight_bytes_);
   const hw::TransferCost in = hw::pcie_copy_time(hardware_, hw::CopyDirection::kHostToDevice, bytes, 1);
   op.bytes = op.pcie_bytes = static_cast<double>(bytes);
@@ -412,7 +412,7 @@ OpCost CostModel::disk_io(const BatchShape& b, bool explain) const {
   OpCost op;
   op.name = "disk_io";
   op.overlapped = true;
-  op.channel = "disk";
+  op.channel = OpCost::Channel::kDisk;
   op.bound = "disk";
   const double kv_read = config_.kv_disk_ratio * b.cpu_kv_read_tokens * kv_quant_token_bytes_;
   const double kv_write = config_.kv_disk_ratio * (b.cpu_attn_tokens + b.offload_tokens) * kv_quant_token_bytes_;
@@ -436,7 +436,7 @@ OpCost CostModel::act_transfer(const BatchShape& b, bool load, bool explain) con
   OpCost op;
   op.name = load ? "act_load" : "act_store";
   op.overlapped = true;
-  op.channel = load ? "h2d" : "d2h";
+  op.channel = load ? OpCost::Channel::kH2d : OpCost::Channel::kD2h;
   op.bound = "pcie";
   const auto bytes = static_cast<uint64_t>(config_.act_offload_ratio * static_cast<double>(b.num_tokens) *
                                            static_cast<double>(model_.hidden_size) * act_bytes_);
@@ -583,9 +583,9 @@ SimTime CostModel::forward_ns(const BatchShape& b) const {
     if (!op.overlapped) {
       if (parts > 1) continue;  // counted per GPU batch below
       (op.name == "embedding" || op.name == "lm_head" ? once : per_layer) += op.time_ns;
-    } else if (op.channel == "d2h") {
+    } else if (op.channel == OpCost::Channel::kD2h) {
       d2h += op.time_ns;
-    } else if (op.channel == "disk") {
+    } else if (op.channel == OpCost::Channel::kDisk) {
       disk += op.time_ns;
     } else {
       h2d += op.time_ns;

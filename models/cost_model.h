@@ -173,7 +173,8 @@ struct OpCost {
   bool overlapped = false;          // runs beside the layer's compute (kv_fetch): a layer takes the longer of them
   // The transfer channel of an overlapped op: ops on one channel queue, channels run side by side (FlexGen's cost
   // model, sec. 4.3: a layer takes the longest of compute, CPU->GPU, GPU->CPU and disk I/O).
-  std::string channel;              // "h2d" | "d2h" | "disk"
+  enum class Channel : uint8_t { kH2d, kD2h, kDisk };
+  Channel channel = Channel::kH2d;
   double pcie_bytes = 0;            // of `bytes`, those crossing PCIe (both directions): kv_fetch, weight_fetch, ...
 };
 
