@@ -64,7 +64,8 @@ std::string resolve_relative(const std::string& ref, const std::string& scenario
     return ref;
   }
   const fs::path candidate = fs::path(scenario_file).parent_path() / ref;
-  return fs::exists(candidate) ? candidate.string() : ref;
+  std::error_code ec;  // a name too long for the file system is not a file: no exception
+  return fs::exists(candidate, ec) ? candidate.string() : ref;
 }
 
 bool looks_like_path(const std::string& ref) {

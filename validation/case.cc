@@ -136,11 +136,12 @@ Case load_case(const std::string& path) {
 std::vector<Case> load_cases(const std::vector<std::string>& paths) {
   std::vector<std::string> files;
   for (const std::string& p : paths) {
-    if (fs::is_directory(p)) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
       for (const auto& entry : fs::directory_iterator(p)) {
         if (entry.is_regular_file() && entry.path().extension() == ".yaml") files.push_back(entry.path().string());
       }
-    } else if (fs::exists(p)) {
+    } else if (fs::exists(p, ec)) {
       files.push_back(p);
     } else {
       throw Error(Place{p}, "no such case file or folder");
