@@ -122,6 +122,7 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, 
   c.max_num_seqs_set = e.has("max_num_seqs");
   c.max_num_seqs = e.get_int("max_num_seqs", large ? 1024 : 256, 1, int64_t{1} << 24);
   c.enforce_eager = e.get_bool("enforce_eager", false);
+  c.fast_forward = e.get_bool("fast_forward", true);
   c.gpu_memory_utilization = e.get_double("gpu_memory_utilization", 0.9, 0.0, 1.0, true);
   c.kv_cache_bytes = e.opt_bytes("kv_cache_bytes");
   c.num_gpu_blocks = e.opt_int("num_gpu_blocks", 1, int64_t{1} << 40);
@@ -474,6 +475,7 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   e["max_model_len"] = s.engine.max_model_len;
   e["chunked_prefill"] = s.engine.chunked_prefill;
   e["enforce_eager"] = s.engine.enforce_eager;
+  if (!s.engine.fast_forward) e["fast_forward"] = false;
   e["gpu_memory_utilization"] = hw::yaml_number(s.engine.gpu_memory_utilization);
   if (s.engine.kv_cache_bytes) e["kv_cache_bytes"] = *s.engine.kv_cache_bytes;
   if (s.engine.num_gpu_blocks) e["num_gpu_blocks"] = *s.engine.num_gpu_blocks;

@@ -29,6 +29,9 @@ struct EngineConfig {
   int64_t max_model_len = 0;  // default: the model's max_position_embeddings
   bool chunked_prefill = true;
   bool enforce_eager = false;
+  // Fast-forward: an iteration that ends before any other event is processed at once, without a trip through the
+  // event queue (byte-identical outputs; a test compares both ways).
+  bool fast_forward = true;
   double gpu_memory_utilization = 0.9;
   std::optional<uint64_t> kv_cache_bytes;  // set the KV pool directly (per GPU)
   std::optional<int64_t> num_gpu_blocks;   // or the block count, to match a real engine's log

@@ -56,6 +56,13 @@ Event EventQueue::pop() {
   return top;
 }
 
+void EventQueue::advance_to(SimTime time) {
+  if (time < now_ || time >= next_time()) {
+    throw Error(fmt::format("internal error: fast-forward to {} ns outside [{} ns, {} ns)", time, now_, next_time()));
+  }
+  now_ = time;
+}
+
 bool EventQueue::step() {
   if (heap_.empty()) return false;
   const Event e = pop();

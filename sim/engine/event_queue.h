@@ -55,6 +55,9 @@ class EventQueue {
   SimTime now() const { return now_; }
   SimTime next_time() const { return heap_.empty() ? kSimTimeMax : heap_.front().time; }
   uint64_t events_processed() const { return processed_; }
+  // Fast-forward: a handler that processes an event of its own inline moves the clock to it; `time` must lie in
+  // [now(), next_time()). Throws kvsim::Error otherwise.
+  void advance_to(SimTime time);
   void reserve(size_t n) { heap_.reserve(n); }
 
  private:

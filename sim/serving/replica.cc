@@ -8,6 +8,7 @@
 #include "sim/cache/presets.h"
 #include "sim/cache/quality.h"
 #include "sim/core/error.h"
+#include "sim/core/interrupt.h"
 
 namespace kvsim::serving {
 
@@ -112,6 +113,7 @@ void Replica::reject(uint32_t slot, const std::string& reason) {
 
 void Replica::on_event(SimTime now, uint32_t kind, uint64_t) {
   now_ns_ = now;
+  in_event_ = true;
   if (kind == kWake) {
     wake_pending_ = false;
     if (!busy_) start_iteration(now);
@@ -119,6 +121,25 @@ void Replica::on_event(SimTime now, uint32_t kind, uint64_t) {
     finish_iteration(now);
     start_iteration(now);
   }
+  // Fast-forward: iterations that end before any queued event run here, in order, as the queue would run them.
+  for (uint64_t n = 1; inline_end_; ++n) {
+    const SimTime t = *inline_end_;
+    inline_end_.reset();
+    queue_.advance_to(t);
+    now_ns_ = t;
+    finish_iteration(t);
+    start_iteration(t);
+    if ((n & 4095) == 0) throw_if_interrupted();
+  }
+  in_event_ = false;
+}
+
+void Replica::schedule_end(SimTime end) {
+  if (scenario_.engine.fast_forward && in_event_ && flows_pending_ == 0 && end < queue_.next_time()) {
+    inline_end_ = end;
+    return;
+  }
+  queue_.schedule(end, this, kIterationEnd, 0, engine::kPriorityIteration);
 }
 
 void Replica::preempt(uint32_t slot) {
@@ -316,7 +337,7 @@ void Replica::start_iteration(SimTime now) {
                        static_cast<uint64_t>(swap_in_blocks_ + swap_out_blocks_) * plan_.block_bytes);
   }
   trace(now + swap_ns);
-  queue_.schedule(now + swap_ns + compute_ns, this, kIterationEnd, 0, engine::kPriorityIteration);
+  schedule_end(now + swap_ns + compute_ns);
 }
 
 void Replica::start_swap_flows(SimTime now, SimTime compute_ns) {

@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -123,6 +124,11 @@ class Replica final : public engine::EventHandler {
   std::vector<SwapRoute> routes_;
   int64_t flows_pending_ = 0;
   std::function<void(uint64_t, SimTime)> on_finished_;
+  // Fast-forward: the end of the iteration just started when it comes before every queued event (processed inline by
+  // on_event instead of being queued).
+  std::optional<SimTime> inline_end_;
+  bool in_event_ = false;
+  void schedule_end(SimTime end);
   SimTime now_ns_ = 0;  // time of the event being handled (for rejections)
 };
 
