@@ -430,6 +430,11 @@ OpCost CostModel::disk_io(const BatchShape& b, bool explain) const {
   return op;
 }
 
+uint64_t CostModel::act_offload_layer_bytes(const BatchShape& b) const {
+  return static_cast<uint64_t>(config_.act_offload_ratio * static_cast<double>(b.num_tokens) *
+                               static_cast<double>(model_.hidden_size) * act_bytes_);
+}
+
 OpCost CostModel::act_transfer(const BatchShape& b, bool load, bool explain) const {
   // FlexGen's activation placement: a layer's input hidden states are loaded from host memory before it runs and its
   // output stored back, for the off-GPU share of them.
@@ -438,8 +443,7 @@ OpCost CostModel::act_transfer(const BatchShape& b, bool load, bool explain) con
   op.overlapped = true;
   op.channel = load ? OpCost::Channel::kH2d : OpCost::Channel::kD2h;
   op.bound = "pcie";
-  const auto bytes = static_cast<uint64_t>(config_.act_offload_ratio * static_cast<double>(b.num_tokens) *
-                                           static_cast<double>(model_.hidden_size) * act_bytes_);
+  const uint64_t bytes = act_offload_layer_bytes(b);
   const hw::TransferCost t = hw::pcie_copy_time(
       hardware_, load ? hw::CopyDirection::kHostToDevice : hw::CopyDirection::kDeviceToHost, bytes, 1);
   op.bytes = op.pcie_bytes = static_cast<double>(bytes);

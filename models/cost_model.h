@@ -196,6 +196,10 @@ class CostModel {
   // 24, ... 512; larger batches run eagerly unpadded).
   int64_t padded_tokens(const BatchShape& batch) const;
 
+  // Bytes of hidden states one layer moves each way between the GPU and host memory under FlexGen's activation
+  // placement (ExecConfig::act_offload_ratio): what the ops act_load and act_store charge.
+  uint64_t act_offload_layer_bytes(const BatchShape& batch) const;
+
   const ModelSpec& model() const { return model_; }
   const hw::HardwareProfile& hardware() const { return hardware_; }
   const ExecConfig& config() const { return config_; }

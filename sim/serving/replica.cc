@@ -295,15 +295,12 @@ void Replica::start_iteration(SimTime now) {
       static_cast<uint64_t>(std::llround((shape.offload_tokens + static_cast<double>(cpu_new_tokens)) * host_share));
   // Weights left in host memory cross PCIe once per forward pass (FlexGen streams them layer by layer, once per
   // block of GPU batches); activations kept off the GPU cross once each way per layer.
-  const auto activation_bytes = static_cast<uint64_t>(
-      std::llround(scenario_.cache.activations_share.off_gpu() * static_cast<double>(shape.num_tokens) *
-                   static_cast<double>(scenario_.model.hidden_size) * dtype_bytes(scenario_.dtype) *
-                   static_cast<double>(scenario_.model.num_layers)));
-  const uint64_t activation_h2d = activation_bytes, activation_d2h = activation_bytes;
+  const uint64_t activation_bytes =
+      cost_.act_offload_layer_bytes(shape) * static_cast<uint64_t>(scenario_.model.num_layers);
   metrics_.add_pcie(
       static_cast<uint64_t>(swap_in_blocks_) * plan_.block_bytes +
-          static_cast<uint64_t>(shape.fetch_tokens) * layer_token_bytes + plan_.streamed_weights_bytes + activation_h2d,
-      static_cast<uint64_t>(swap_out_blocks_) * plan_.block_bytes + sent_tokens * layer_token_bytes + activation_d2h);
+          static_cast<uint64_t>(shape.fetch_tokens) * layer_token_bytes + plan_.streamed_weights_bytes + activation_bytes,
+      static_cast<uint64_t>(swap_out_blocks_) * plan_.block_bytes + sent_tokens * layer_token_bytes + activation_bytes);
   metrics_.on_iteration();
   busy_ = true;
   iteration_start_ = now;
