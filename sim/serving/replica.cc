@@ -306,23 +306,27 @@ void Replica::start_iteration(SimTime now) {
   iteration_start_ = now;
   report_state(now);
   if (scenario_.check_invariants) check_invariants(now);
+  // What the timeline shows of this iteration, drawn when its forward pass starts (after any swap lands).
   metrics::Timeline* timeline = metrics_.timeline();
-  const uint64_t overlapped_bytes = static_cast<uint64_t>(shape.fetch_tokens) * layer_token_bytes +
-                                    plan_.streamed_weights_bytes + sent_tokens * layer_token_bytes +
-                                    2 * activation_bytes;
-  const auto trace = [&, timeline](SimTime start) {
-    if (!timeline) return;
+  std::function<void(SimTime)> trace;
+  if (timeline) {
     const auto decodes = std::count_if(batch_.begin(), batch_.end(), [this](const Scheduled& b) {
       return b.new_tokens == 1 && seqs_[b.slot].computed > 0;
     });
     const char* kind = decodes == static_cast<int64_t>(batch_.size()) ? "decode" : (decodes == 0 ? "prefill" : "mixed");
-    timeline->iteration(id_, start, compute_ns, kind, static_cast<int64_t>(batch_.size()), shape.num_tokens);
-    if (tier_ns > 0)
-      timeline->transfer(id_, start, tier_ns, "prefix tier load", static_cast<uint64_t>(loads) * plan_.block_bytes);
-    if (overlapped_bytes > 0) timeline->transfer(id_, start, compute_ns, "overlapped KV / weights", overlapped_bytes);
-  };
+    const uint64_t tier_bytes = static_cast<uint64_t>(loads) * plan_.block_bytes;
+    const uint64_t overlapped_bytes = static_cast<uint64_t>(shape.fetch_tokens) * layer_token_bytes +
+                                      plan_.streamed_weights_bytes + sent_tokens * layer_token_bytes +
+                                      2 * activation_bytes;
+    trace = [this, timeline, compute_ns, tier_ns, kind, seqs = static_cast<int64_t>(batch_.size()),
+             tokens = shape.num_tokens, tier_bytes, overlapped_bytes](SimTime start) {
+      timeline->iteration(id_, start, compute_ns, kind, seqs, tokens);
+      if (tier_ns > 0) timeline->transfer(id_, start, tier_ns, "prefix tier load", tier_bytes);
+      if (overlapped_bytes > 0) timeline->transfer(id_, start, compute_ns, "overlapped KV / weights", overlapped_bytes);
+    };
+  }
   if ((swap_in_blocks_ > 0 || swap_out_blocks_ > 0) && flows_ && !routes_.empty()) {
-    start_swap_flows(now, compute_ns);
+    start_swap_flows(now, compute_ns, std::move(trace));
     return;
   }
   // The paper engine swaps before the forward pass, on the same timeline.
@@ -333,21 +337,21 @@ void Replica::start_iteration(SimTime now) {
     timeline->transfer(id_, now, swap_ns, "swap",
                        static_cast<uint64_t>(swap_in_blocks_ + swap_out_blocks_) * plan_.block_bytes);
   }
-  trace(now + swap_ns);
+  if (trace) trace(now + swap_ns);
   schedule_end(now + swap_ns + compute_ns);
 }
 
-void Replica::start_swap_flows(SimTime now, SimTime compute_ns) {
+void Replica::start_swap_flows(SimTime now, SimTime compute_ns, std::function<void(SimTime)> trace) {
   // Each GPU of the group moves its own shard (block_bytes is per GPU); a flow is capped at the rate one stream of
   // block-sized copies reaches alone (per-call latency included), and shares the links with every other flow of the
   // node.
   const uint64_t swap_bytes = static_cast<uint64_t>(swap_in_blocks_ + swap_out_blocks_) * plan_.block_bytes;
-  auto landed = [this, compute_ns, start = now, swap_bytes](SimTime t) {
+  auto landed = [this, compute_ns, start = now, swap_bytes, trace = std::move(trace)](SimTime t) {
     if (--flows_pending_ > 0) return;
     metrics_.add_swap_stall(t - start);
-    if (metrics::Timeline* timeline = metrics_.timeline()) {
-      timeline->transfer(id_, start, t - start, "swap", swap_bytes);
-      timeline->iteration(id_, t, compute_ns, "decode", static_cast<int64_t>(batch_.size()), 0);
+    if (trace) {
+      metrics_.timeline()->transfer(id_, start, t - start, "swap", swap_bytes);
+      trace(t);
     }
     queue_.schedule(t + compute_ns, this, kIterationEnd, 0, engine::kPriorityIteration);
   };

@@ -89,7 +89,7 @@ class Replica final : public engine::EventHandler {
   void reject(uint32_t slot, const std::string& reason);
   SimTime swap_time_ns(int64_t blocks, hw::CopyDirection direction) const;
   // Start this iteration's swap copies as flows; the iteration's compute follows when the last one lands.
-  void start_swap_flows(SimTime now, SimTime compute_ns);
+  void start_swap_flows(SimTime now, SimTime compute_ns, std::function<void(SimTime)> trace);
   void record_retention(Seq& s) const;  // quality proxy of an evicting retention, at completion
   void complete(uint32_t slot, SimTime now);
   void report_state(SimTime now);

@@ -38,7 +38,11 @@ workload: {requests: 60, arrival: {rate: 20}, prompt_tokens: 300, output_tokens:
     EXPECT_GT(e["dur"].get<double>(), 0);
     EXPECT_LE(e["ts"].get<double>() + e["dur"].get<double>(), end_us + 1);
     EXPECT_LT(e["pid"].get<int>(), 2);
-    if (e["tid"] == 1) ++iterations;
+    if (e["tid"] == 1) {
+      ++iterations;
+      // Every sequence of a batch computes at least one token, swapped-in ones included.
+      EXPECT_GE(e["args"]["tokens"].get<int64_t>(), e["args"]["batch"].get<int64_t>()) << e.dump();
+    }
     if (e["name"] == "swap") ++swaps;
   }
   EXPECT_EQ(iterations, r.summary["num_iterations"].get<int64_t>());
