@@ -118,8 +118,7 @@ CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig c
       config_.kv_gpu_ratio + config_.kv_disk_ratio > 1.0 + 1e-9 || config_.act_disk_ratio > config_.act_offload_ratio) {
     throw Error("placement shares of weights, KV or activations add up to more than the whole");
   }
-  const bool disk = config_.weight_disk_ratio > 0 || config_.kv_disk_ratio > 0 || config_.act_disk_ratio > 0;
-  if (disk && !(config_.disk_bytes_per_s > 0)) {
+  if (config_.uses_disk() && !(config_.disk_bytes_per_s > 0)) {
     throw Error(fmt::format("a disk placement needs disk_bytes_per_s > 0, found {}", config_.disk_bytes_per_s));
   }
   if (config_.gpu_batch_size < 0)
@@ -534,9 +533,7 @@ std::vector<OpCost> CostModel::ops(const BatchShape& b, bool explain) const {
   // CPU attention also sends new KV to the host (offload_tokens of GPU-attended, host-resident sequences).
   if (config_.offload || config_.cpu_attention) out.push_back(kv_fetch(b, explain));
   if (config_.weight_gpu_ratio < 1.0) out.push_back(weight_fetch(explain));
-  if (config_.weight_disk_ratio > 0 || config_.kv_disk_ratio > 0 || config_.act_disk_ratio > 0) {
-    out.push_back(disk_io(b, explain));
-  }
+  if (config_.uses_disk()) out.push_back(disk_io(b, explain));
   if (config_.act_offload_ratio > 0) {
     out.push_back(act_transfer(b, true, explain));
     out.push_back(act_transfer(b, false, explain));

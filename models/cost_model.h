@@ -108,6 +108,7 @@ struct ExecConfig {
   double act_offload_ratio = 0.0;
   double act_disk_ratio = 0.0;
   double disk_bytes_per_s = 0.0;  // disk read/write rate (disk_io)
+  bool uses_disk() const { return weight_disk_ratio > 0 || kv_disk_ratio > 0 || act_disk_ratio > 0; }
   // FlexGen's block schedule (sec. 4.1): sequences go through a layer in GPU batches of this many (0 = one batch); a
   // layer's compute runs once per GPU batch while its weights are fetched once per block.
   int64_t gpu_batch_size = 0;
