@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/core/error.h"
+#include "traces/csv_lines.h"
 
 namespace kvsim::sim {
 
@@ -99,19 +100,14 @@ std::string chart(const std::string& title, const std::string& xlabel, const std
   return o.str();
 }
 
+// kvsim's own CSV outputs; a missing or empty file gives no rows.
 std::vector<std::vector<std::string>> read_csv(const fs::path& p, std::vector<std::string>* header) {
   std::vector<std::vector<std::string>> rows;
-  std::ifstream in(p);
-  std::string line;
-  if (!std::getline(in, line)) return rows;
-  const auto split = [](const std::string& l) {
-    std::vector<std::string> f;
-    std::stringstream ss(l);
-    for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
-    return f;
-  };
-  *header = split(line);
-  while (std::getline(in, line)) rows.push_back(split(line));
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec) || fs::file_size(p, ec) == 0) return rows;
+  const auto csv = traces::CsvLines::open(p.string());
+  *header = csv->header_fields();
+  for (std::vector<std::string> f; csv->next_row(f);) rows.push_back(f);
   return rows;
 }
 
@@ -139,14 +135,13 @@ std::string run_section(const fs::path& dir, const std::string& title) {
   std::ifstream sj(dir / "summary.json");
   const auto j = nlohmann::json::parse(sj, nullptr, false);
   if (j.is_object()) {
+    static constexpr const char* kKeys[] = {"completed",    "rejected",    "request_throughput", "output_throughput",
+                                            "mean_ttft_ms", "p99_ttft_ms", "mean_tpot_ms",       "p99_tpot_ms",
+                                            "num_preemptions", "peak_hbm_bytes"};
     o << "<table><tr>";
-    for (const char* k : {"completed", "rejected", "request_throughput", "output_throughput", "mean_ttft_ms",
-                          "p99_ttft_ms", "mean_tpot_ms", "p99_tpot_ms", "num_preemptions", "peak_hbm_bytes"}) {
-      o << "<th>" << k << "</th>";
-    }
+    for (const char* k : kKeys) o << "<th>" << k << "</th>";
     o << "</tr><tr>";
-    for (const char* k : {"completed", "rejected", "request_throughput", "output_throughput", "mean_ttft_ms",
-                          "p99_ttft_ms", "mean_tpot_ms", "p99_tpot_ms", "num_preemptions", "peak_hbm_bytes"}) {
+    for (const char* k : kKeys) {
       o << "<td>" << (j.contains(k) && j[k].is_number() ? tick(j[k].get<double>()) : "-") << "</td>";
     }
     o << "</tr></table>\n";
@@ -187,7 +182,6 @@ struct Point {
   std::string policy;
   double rate = 0;
   nlohmann::json summary;
-  std::string label;
 };
 
 std::string rate_section(const std::vector<Point>& pts) {

@@ -127,11 +127,12 @@ SweepGrid load_sweep(const std::string& path) {
   return g;
 }
 
-std::vector<int64_t> completed_points(const std::string& results_file) {
-  std::vector<int64_t> done;
+namespace {
+// The whole lines of a results file with their point index; a line cut by a kill is dropped from the file.
+std::vector<std::pair<int64_t, std::string>> read_points(const std::string& results_file) {
+  std::vector<std::pair<int64_t, std::string>> good;
   std::ifstream in(results_file);
-  if (!in) return done;
-  std::vector<std::string> good;
+  if (!in) return good;
   bool dropped = false;
   for (std::string line; std::getline(in, line);) {
     const auto j = nlohmann::json::parse(line, nullptr, false);
@@ -139,38 +140,35 @@ std::vector<int64_t> completed_points(const std::string& results_file) {
       dropped = true;  // a line cut by a kill
       continue;
     }
-    done.push_back(j["point"].get<int64_t>());
-    good.push_back(line);
+    good.emplace_back(j["point"].get<int64_t>(), line);
   }
   in.close();
   if (dropped) {
     std::string text;
-    for (const auto& l : good) text += l + "\n";
+    for (const auto& [point, l] : good) text += l + "\n";
     write_file_atomic(results_file, text);
   }
+  return good;
+}
+}  // namespace
+
+std::vector<int64_t> completed_points(const std::string& results_file) {
+  std::vector<int64_t> done;
+  for (const auto& [point, line] : read_points(results_file)) done.push_back(point);
   return done;
 }
 
 int64_t gather_results(const std::string& out_dir, const std::vector<std::string>& parts) {
-  const std::string results = out_dir + "/results.jsonl";
   std::set<int64_t> have;
   std::string text;
-  for (const std::string& file : std::vector<std::string>{"results.jsonl"}) {
-    completed_points(out_dir + "/" + file);  // drops a cut line
-    std::ifstream in(out_dir + "/" + file);
-    for (std::string line; std::getline(in, line);) {
-      if (have.insert(nlohmann::json::parse(line)["point"].get<int64_t>()).second) text += line + "\n";
+  std::vector<std::string> files{"results.jsonl"};
+  files.insert(files.end(), parts.begin(), parts.end());
+  for (const std::string& file : files) {
+    for (const auto& [point, line] : read_points(out_dir + "/" + file)) {
+      if (have.insert(point).second) text += line + "\n";
     }
   }
-  for (const std::string& part : parts) {
-    const std::string path = out_dir + "/" + part;
-    completed_points(path);
-    std::ifstream in(path);
-    for (std::string line; std::getline(in, line);) {
-      if (have.insert(nlohmann::json::parse(line)["point"].get<int64_t>()).second) text += line + "\n";
-    }
-  }
-  write_file_atomic(results, text);
+  write_file_atomic(out_dir + "/results.jsonl", text);
   for (const std::string& part : parts) std::filesystem::remove(out_dir + "/" + part);
   return static_cast<int64_t>(have.size());
 }
