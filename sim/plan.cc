@@ -9,6 +9,7 @@
 #include "hw/hardware_loader.h"
 #include "models/model_loader.h"
 #include "sim/core/error.h"
+#include "sim/core/yaml.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
 #include "sim/serving/memory_plan.h"
@@ -16,12 +17,6 @@
 namespace kvsim::sim {
 
 namespace {
-
-// "ttft_p90_ms" -> "p90_ttft_ms", the summary.json key.
-std::string summary_key(const std::string& slo_key) {
-  const size_t p = slo_key.find("_p");
-  return "p" + slo_key.substr(p + 2, slo_key.size() - p - 5) + "_" + slo_key.substr(0, p) + "_ms";
-}
 
 struct Runner {
   const PlanRequest& req;
@@ -42,10 +37,8 @@ struct Runner {
     // A serving context, not the model's full one (vLLM users set --max-model-len): prompts beyond it are clipped;
     // --set engine.max_model_len=N changes it.
     n["engine"]["max_model_len"] = std::min<int64_t>(model_context, 8192);
-    for (const std::string& k : knobs) {  // engine.KEY=VALUE
-      const size_t dot = k.find('.'), eq = k.find('=');
-      n["engine"][k.substr(dot + 1, eq - dot - 1)] = YAML::Load(k.substr(eq + 1));
-    }
+    yaml::Source source;
+    for (const std::string& k : knobs) yaml::apply_override(n, k, source);  // engine.KEY=VALUE
     // The v0 engine is the one that runs without chunked prefill.
     if (std::find(knobs.begin(), knobs.end(), "engine.chunked_prefill=false") != knobs.end()) {
       n["engine"]["version"] = "v0";
@@ -89,8 +82,7 @@ struct Runner {
     const int64_t arrived = j["completed"].get<int64_t>();
     if (j["waiting_at_last_arrival"].get<int64_t>() > std::max<int64_t>(2 * replicas, arrived / 20)) return false;
     for (const PlanSlo& s : req.slo) {
-      const std::string key = summary_key(s.key);
-      if (!j.contains(key) || j[key].get<double>() > s.limit_ms) return false;
+      if (!j.contains(s.summary_key) || j[s.summary_key].get<double>() > s.limit_ms) return false;
     }
     return true;
   }
@@ -146,6 +138,7 @@ std::vector<PlanSlo> parse_plan_slo(const std::string& text) {
     if (!shape || std::find(metrics.begin(), metrics.end(), metric) == metrics.end() || (q != "90" && q != "99")) {
       bad("unknown SLO: expected <ttft|tpot|itl|e2el>_p<90|99>_ms");
     }
+    s.summary_key = "p" + q + "_" + metric + "_ms";
     try {
       size_t used = 0;
       s.limit_ms = std::stod(item.substr(eq + 1), &used);

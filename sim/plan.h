@@ -19,6 +19,7 @@ namespace kvsim::sim {
 struct PlanSlo {
   std::string key;  // ttft_p90_ms | ttft_p99_ms | tpot_p90_ms | tpot_p99_ms | e2el_p99_ms | ...
   double limit_ms = 0;
+  std::string summary_key;  // its summary.json key: ttft_p90_ms -> p90_ttft_ms
 };
 // "ttft_p90_ms=2000,tpot_p99_ms=100"; errors name the bad item.
 std::vector<PlanSlo> parse_plan_slo(const std::string& text);

@@ -174,7 +174,6 @@ std::vector<Outcome> evaluate(const Case& c, const Metrics& m) {
       out.push_back(o);
       continue;
     }
-    o.reference = e.value;
     const double diff = std::abs(it->second - *e.value);
     if (*e.value != 0) o.rel_error = diff / std::abs(*e.value);
     o.pass = e.tolerance ? diff <= *e.tolerance * std::abs(*e.value) : diff <= *e.abs;
