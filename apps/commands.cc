@@ -95,12 +95,10 @@ int cmd_cost(const CostArgs& args, std::ostream& out) {
                 fmt::format("{} tokens do not divide evenly over --batch {}", args.tokens, args.batch));
   }
   const models::CostModel cost(model, hardware, config);
-  models::BatchShape shape;
   const int64_t per_seq = args.tokens / args.batch;
   const bool decode = args.phase == "decode";
-  for (int64_t i = 0; i < args.batch; ++i)
-    shape.add_sequence(decode ? args.context : 0, per_seq, true, model.sliding_window);
-  shape.decode_only = decode && per_seq == 1 && args.context > 0;
+  const models::BatchShape shape = models::BatchShape::uniform(args.batch, per_seq, args.context, decode,
+                                                               model.sliding_window);
   const auto ops = cost.ops(shape, true);
   const double total_ms = ns_to_ms(cost.forward_ns(shape));
   if (args.format == "json") {

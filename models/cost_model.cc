@@ -94,6 +94,13 @@ BatchShape BatchShape::split(int64_t parts) const {
   return b;
 }
 
+BatchShape BatchShape::uniform(int64_t batch, int64_t tokens_per_seq, int64_t context, bool decode, int64_t window) {
+  BatchShape shape;
+  for (int64_t i = 0; i < batch; ++i) shape.add_sequence(decode ? context : 0, tokens_per_seq, true, window);
+  shape.decode_only = decode && tokens_per_seq == 1 && context > 0;
+  return shape;
+}
+
 CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig config)
     : model_(std::move(model)), hardware_(std::move(hardware)), config_(config) {
   if (config_.tp < 1) throw Error(fmt::format("tensor_parallel must be >= 1, found {}", config_.tp));

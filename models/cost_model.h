@@ -155,6 +155,10 @@ struct BatchShape {
   // The shape of one of `parts` equal GPU batches of this batch (FlexGen's block schedule): every sum divided.
   BatchShape split(int64_t parts) const;
 
+  // `batch` sequences of `tokens_per_seq` new tokens each, after `context` cached ones in decode (none in prefill):
+  // the batch `kvsim cost` and the validation cases price; decode_only when each decodes one token after a context.
+  static BatchShape uniform(int64_t batch, int64_t tokens_per_seq, int64_t context, bool decode, int64_t window);
+
   // Add one sequence; `window` is the model's sliding window (0 = none).
   void add_sequence(int64_t cached_tokens, int64_t new_tokens, bool samples, int64_t window);
   // Add one sequence whose attention runs on the CPU: counts num_seqs, num_tokens and num_sampled as add_sequence

@@ -88,11 +88,8 @@ Metrics predict_cost(const Case& c) {
   config.tp = static_cast<int>(tp);
   config.cuda_graphs = !eager;
   const models::CostModel cost(model, hardware, config);
-  models::BatchShape shape;
-  const bool decode = phase == "decode";
-  for (int64_t i = 0; i < batch; ++i)
-    shape.add_sequence(decode ? context : 0, tokens / batch, true, model.sliding_window);
-  shape.decode_only = decode && tokens == batch && context > 0;
+  const models::BatchShape shape =
+      models::BatchShape::uniform(batch, tokens / batch, context, phase == "decode", model.sliding_window);
   Metrics m;
   for (const auto& op : cost.ops(shape)) m["ops." + op.name + ".time_ms"] = ns_to_ms(op.time_ns);
   m["total_ms"] = ns_to_ms(cost.forward_ns(shape));
