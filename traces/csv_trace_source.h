@@ -57,6 +57,7 @@ class CsvTraceSource final : public TraceSource {
  protected:
   bool read_row(Request& r) override;
   Place row_place() const override { return lines_->place(); }
+  int64_t row_line() const override { return lines_->line(); }
   std::string arrival_column() const override { return arrival_name_; }
   std::string arrival_text() const override { return arrival_text_; }
 

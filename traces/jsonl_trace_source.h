@@ -30,6 +30,7 @@ class JsonlTraceSource final : public TraceSource {
  protected:
   bool read_row(Request& r) override;
   Place row_place() const override { return Place{name(), static_cast<int>(line_), 0}; }
+  int64_t row_line() const override { return line_; }
   std::string arrival_column() const override { return format() == "mooncake" ? "timestamp" : "arrival_s"; }
   std::string arrival_text() const override { return arrival_text_; }
 

@@ -13,8 +13,10 @@ std::optional<Request> TraceSource::next() {
     try {
       if (!read_row(r)) break;
       if (next_id_ > 0 && r.arrival_ns < last_arrival_ns_) {
-        throw Error(row_place(), fmt::format("{}: time goes backwards: '{}' is {} s before {}", arrival_column(),
-                                             arrival_text(), ns_to_s(last_arrival_ns_ - r.arrival_ns), last_place_));
+        throw Error(row_place(),
+                    fmt::format("{}: time goes backwards: '{}' is {} s before {}", arrival_column(), arrival_text(),
+                                ns_to_s(last_arrival_ns_ - r.arrival_ns),
+                                last_line_ > 0 ? fmt::format("line {}", last_line_) : "the previous row"));
       }
     } catch (const Error& e) {
       if (!skip_bad_lines_) throw;
@@ -31,8 +33,7 @@ std::optional<Request> TraceSource::next() {
     }
     r.id = next_id_++;
     last_arrival_ns_ = r.arrival_ns;
-    const Place p = row_place();
-    last_place_ = p.line > 0 ? fmt::format("line {}", p.line) : "the previous row";
+    last_line_ = row_line();
     return r;
   }
   ended_ = true;

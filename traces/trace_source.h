@@ -40,6 +40,7 @@ class TraceSource : public RequestSource {
   virtual bool read_row(Request& r) = 0;
   // The place of the row last read (file:line), and its arrival column's name, for the order check.
   virtual Place row_place() const = 0;
+  virtual int64_t row_line() const = 0;  // row_place().line, without building the Place
   virtual std::string arrival_column() const = 0;
   // The arrival field of the row last read as written, for messages.
   virtual std::string arrival_text() const = 0;
@@ -49,7 +50,7 @@ class TraceSource : public RequestSource {
   bool skip_bad_lines_;
   uint64_t next_id_ = 0;
   SimTime last_arrival_ns_ = 0;
-  std::string last_place_;
+  int64_t last_line_ = 0;  // of the previous row returned
   int64_t clamped_prompt_rows_ = 0, clamped_output_rows_ = 0, skipped_rows_ = 0;
   std::string first_skipped_;
   bool ended_ = false;
