@@ -138,16 +138,6 @@ bool CsvTraceSource::read_row(Request& r) {
         break;
     }
   }
-  if (r.shared_prefix_tokens > 0 && r.prefix_id == 0) {
-    lines_->fail("prefix_tokens", "a shared prefix needs a prefix_id > 0");
-  }
-  if (r.shared_prefix_tokens > r.prompt_tokens) {
-    lines_->fail("prefix_tokens", fmt::format("the shared prefix ({} tokens) is longer than the prompt ({})",
-                                              r.shared_prefix_tokens, r.prompt_tokens));
-  }
-  if (r.prefix_id != 0 && r.shared_prefix_tokens == 0 && r.session_id == 0) {
-    lines_->fail("prefix_id", "a prefix_id needs prefix_tokens > 0");
-  }
   return true;
 }
 

@@ -116,14 +116,6 @@ bool JsonlTraceSource::read_row(Request& r) {
     r.session_id = static_cast<uint64_t>(count("session_id", false));
     r.prefix_id = static_cast<uint64_t>(count("prefix_id", false));
     r.shared_prefix_tokens = count("prefix_tokens", false);
-    if (r.shared_prefix_tokens > 0 && r.prefix_id == 0) fail("prefix_tokens", "a shared prefix needs a prefix_id > 0");
-    if (r.shared_prefix_tokens > r.prompt_tokens) {
-      fail("prefix_tokens", fmt::format("the shared prefix ({} tokens) is longer than the prompt ({})",
-                                        r.shared_prefix_tokens, r.prompt_tokens));
-    }
-    if (r.prefix_id != 0 && r.shared_prefix_tokens == 0 && r.session_id == 0) {
-      fail("prefix_id", "a prefix_id needs prefix_tokens > 0");
-    }
   }
   return true;
 }

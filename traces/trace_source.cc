@@ -12,6 +12,7 @@ std::optional<Request> TraceSource::next() {
     Request r;
     try {
       if (!read_row(r)) break;
+      check_prefix(r);
       if (next_id_ > 0 && r.arrival_ns < last_arrival_ns_) {
         throw Error(row_place(),
                     fmt::format("{}: time goes backwards: '{}' is {} s before {}", arrival_column(), arrival_text(),
@@ -38,6 +39,20 @@ std::optional<Request> TraceSource::next() {
   }
   ended_ = true;
   return std::nullopt;
+}
+
+// A row's shared prefix (simple CSV and JSONL columns prefix_id, prefix_tokens) must name itself and fit its prompt.
+void TraceSource::check_prefix(const Request& r) const {
+  if (r.shared_prefix_tokens > 0 && r.prefix_id == 0) {
+    throw Error(row_place(), "prefix_tokens: a shared prefix needs a prefix_id > 0");
+  }
+  if (r.shared_prefix_tokens > r.prompt_tokens) {
+    throw Error(row_place(), fmt::format("prefix_tokens: the shared prefix ({} tokens) is longer than the prompt ({})",
+                                         r.shared_prefix_tokens, r.prompt_tokens));
+  }
+  if (r.prefix_id != 0 && r.shared_prefix_tokens == 0 && r.session_id == 0) {
+    throw Error(row_place(), "prefix_id: a prefix_id needs prefix_tokens > 0");
+  }
 }
 
 std::string TraceSource::describe() const {

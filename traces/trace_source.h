@@ -46,6 +46,8 @@ class TraceSource : public RequestSource {
   virtual std::string arrival_text() const = 0;
 
  private:
+  void check_prefix(const Request& r) const;
+
   std::string name_, format_;
   bool skip_bad_lines_;
   uint64_t next_id_ = 0;

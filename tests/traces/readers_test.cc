@@ -80,6 +80,22 @@ TEST(SimpleCsv, BackwardsTimestampNamesTheLine) {
   EXPECT_EQ(read_text("arrival_s,prompt_tokens,output_tokens\n1,1,1\n1,1,1\n").size(), 2u);
 }
 
+TEST(SharedPrefix, BadPrefixColumnsNameTheRowInCsvAndJsonl) {
+  const std::string h = "arrival_s,prompt_tokens,output_tokens,prefix_id,prefix_tokens\n";
+  EXPECT_EQ(read_error(h + "0,5,1,0,3\n"), "t.csv:2: prefix_tokens: a shared prefix needs a prefix_id > 0");
+  EXPECT_EQ(read_error(h + "0,5,1,7,9\n"),
+            "t.csv:2: prefix_tokens: the shared prefix (9 tokens) is longer than the prompt (5)");
+  EXPECT_EQ(read_error(h + "0,5,1,7,0\n"), "t.csv:2: prefix_id: a prefix_id needs prefix_tokens > 0");
+  const std::string j = R"({"arrival_s": 0, "prompt_tokens": 5, "output_tokens": 1, )";
+  EXPECT_EQ(read_error(j + R"("prefix_id": 7, "prefix_tokens": 9})"
+                           "\n"),
+            "t.csv:1: prefix_tokens: the shared prefix (9 tokens) is longer than the prompt (5)");
+  EXPECT_EQ(read_error(j + R"("prefix_id": 7})"
+                           "\n"),
+            "t.csv:1: prefix_id: a prefix_id needs prefix_tokens > 0");
+  EXPECT_EQ(read_text(h + "0,5,1,7,3\n").at(0).shared_prefix_tokens, 3);
+}
+
 TEST(SimpleCsv, ZeroTokensAreReadAsOneAndCounted) {
   auto r = open_trace(text_stream("arrival_s,prompt_tokens,output_tokens\n0,0,5\n1,5,0\n2,3,0\n"), "t.csv");
   const auto reqs = collect(*r);
