@@ -45,14 +45,15 @@ std::vector<std::string> split_csv_fields(std::string_view line) {
 CsvLines::CsvLines(std::unique_ptr<std::istream> in, std::string name)
     : CsvLines(std::move(in), std::move(name), std::nullopt) {}
 
-CsvLines::CsvLines(std::unique_ptr<std::istream> in, std::string name, std::optional<std::string> header_line)
+CsvLines::CsvLines(std::unique_ptr<std::istream> in, std::string name, std::optional<std::string> header_line,
+                   int64_t header_line_number)
     : in_(std::move(in)), name_(std::move(name)) {
   if (header_line) {
     header_ = std::move(*header_line);
   } else if (!std::getline(*in_, header_)) {
     throw Error(Place{name_}, "empty file: expected a header line");
   }
-  line_ = 1;
+  line_ = header_line_number;
   if (header_.compare(0, kUtf8Bom.size(), kUtf8Bom) == 0) header_.erase(0, kUtf8Bom.size());
   header_ = std::string(trim(header_));
   header_fields_ = split_csv_fields(header_);

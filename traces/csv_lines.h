@@ -21,7 +21,9 @@ class CsvLines {
   // Reads the header (the first line) at once; an empty input throws naming `name`.
   CsvLines(std::unique_ptr<std::istream> in, std::string name);
   // The same with the header line already read from `in` (format detection).
-  CsvLines(std::unique_ptr<std::istream> in, std::string name, std::optional<std::string> header_line);
+  // `header_line_number`: the header's line in the file (blank lines before it already read).
+  CsvLines(std::unique_ptr<std::istream> in, std::string name, std::optional<std::string> header_line,
+           int64_t header_line_number = 1);
   // Opens `path`; a missing file throws naming it.
   static std::unique_ptr<CsvLines> open(const std::string& path);
 

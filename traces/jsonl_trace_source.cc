@@ -37,8 +37,12 @@ std::string JsonlTraceSource::detect(const std::string& first_line) {
 }
 
 JsonlTraceSource::JsonlTraceSource(std::unique_ptr<std::istream> in, std::string name, std::string format,
-                                   bool skip_bad_lines, std::optional<std::string> first_line)
-    : TraceSource(std::move(name), std::move(format), skip_bad_lines), in_(std::move(in)), pending_(first_line) {}
+                                   bool skip_bad_lines, std::optional<std::string> first_line,
+                                   int64_t first_line_number)
+    : TraceSource(std::move(name), std::move(format), skip_bad_lines),
+      in_(std::move(in)),
+      pending_(first_line),
+      line_(first_line ? first_line_number - 1 : 0) {}
 
 bool JsonlTraceSource::next_line() {
   while (true) {

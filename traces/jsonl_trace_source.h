@@ -22,7 +22,7 @@ class JsonlTraceSource final : public TraceSource {
  public:
   // `first_line`: the input's first line when the caller already read it to detect the format (line 1).
   JsonlTraceSource(std::unique_ptr<std::istream> in, std::string name, std::string format, bool skip_bad_lines,
-                   std::optional<std::string> first_line = std::nullopt);
+                   std::optional<std::string> first_line = std::nullopt, int64_t first_line_number = 1);
 
   // The format a first line belongs to ("mooncake" or "jsonl"), or "" when it is neither.
   static std::string detect(const std::string& first_line);

@@ -42,28 +42,34 @@ std::unique_ptr<TraceSource> open_trace(std::unique_ptr<std::istream> in, const 
                                         const TraceOptions& options) {
   check_format(options.format);
   std::string format = options.format;
-  std::optional<std::string> header;
+ std::optional<std::string> header;
+  int64_t header_line_number = 1;
   if (format == "auto" || is_jsonl(format)) {
     // JSON-lines data starts on line 1: read it here and hand it to the reader.
     std::string first;
-    while (std::getline(*in, first) && first.find_first_not_of(" \t\r") == std::string::npos) {
+    int64_t first_line_number = 0;  // blank lines before it are skipped, and counted for messages
+    while (std::getline(*in, first)) {
+      ++first_line_number;
+      if (first.find_first_not_of(" \t\r") != std::string::npos) break;
     }
     if (!*in && first.empty()) throw Error(Place{name}, "empty file: expected a header line or a JSON object");
     first = strip_bom(first);
     const std::string json_format = JsonlTraceSource::detect(first);
     if (is_jsonl(format) && json_format != format) {
-      throw Error(Place{name, 1, 0},
+      throw Error(Place{name, static_cast<int>(first_line_number), 0},
                   fmt::format("expected a {} trace (a JSON object per line with {}), found '{}'", format,
                               format == "mooncake" ? "timestamp, input_length, output_length" : "arrival_s",
                               first.size() > 60 ? first.substr(0, 57) + "..." : first));
     }
     if (!json_format.empty()) {
-      return std::make_unique<JsonlTraceSource>(std::move(in), name, json_format, options.skip_bad_lines, first);
+      return std::make_unique<JsonlTraceSource>(std::move(in), name, json_format, options.skip_bad_lines, first,
+                                                first_line_number);
     }
     // A CSV header, already read: the lines reader starts after it.
     header = first;
+    header_line_number = first_line_number;
   }
-  auto lines = std::make_unique<CsvLines>(std::move(in), name, header);
+  auto lines = std::make_unique<CsvLines>(std::move(in), name, header, header_line_number);
   if (format == "auto") {
     for (const CsvFormat* f : csv_formats()) {
       if (CsvTraceSource::header_fits(lines->header_fields(), *f)) {
@@ -73,7 +79,7 @@ std::unique_ptr<TraceSource> open_trace(std::unique_ptr<std::istream> in, const 
     std::vector<std::string> expected;
     for (const CsvFormat* f : csv_formats())
       expected.push_back(fmt::format("'{}' ({})", f->required_header(), f->name));
-    throw Error(Place{lines->name(), 1, 0},
+    throw Error(Place{lines->name(), static_cast<int>(header_line_number), 0},
                 fmt::format("unknown trace header '{}': expected {}, or JSON lines (jsonl, mooncake)", lines->header(),
                             join(expected, ", ")));
   }

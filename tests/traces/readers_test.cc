@@ -96,6 +96,15 @@ TEST(SharedPrefix, BadPrefixColumnsNameTheRowInCsvAndJsonl) {
   EXPECT_EQ(read_text(h + "0,5,1,7,3\n").at(0).shared_prefix_tokens, 3);
 }
 
+TEST(TraceHeader, BlankLinesBeforeTheFirstLineCountInErrorPlaces) {
+  EXPECT_EQ(read_error("\n\narrival_s,prompt_tokens,output_tokens\n0,1,1\n1,abc,1\n"),
+            "t.csv:5: prompt_tokens: expected a non-negative integer, found 'abc'");
+  EXPECT_EQ(read_error("\n \n{\"timestamp\": 5, \"input_length\": 10, \"output_length\": 2}\n"
+                       "{\"timestamp\": 4, \"input_length\": 1, \"output_length\": 1}\n"),
+            "t.csv:4: timestamp: time goes backwards: '4' is 0.001 s before line 3");
+  EXPECT_EQ(read_error("\nno,such,header\n").rfind("t.csv:2: unknown trace header", 0), 0u);
+}
+
 TEST(SimpleCsv, ZeroTokensAreReadAsOneAndCounted) {
   auto r = open_trace(text_stream("arrival_s,prompt_tokens,output_tokens\n0,0,5\n1,5,0\n2,3,0\n"), "t.csv");
   const auto reqs = collect(*r);
