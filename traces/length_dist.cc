@@ -178,7 +178,6 @@ int64_t LengthSampler::sample() {
 
 std::shared_ptr<const EmpiricalLengths> load_empirical_lengths(const std::string& path) {
   auto out = std::make_shared<EmpiricalLengths>();
-  out->file = path;
   const std::unique_ptr<TraceSource> source = open_trace(path);
   while (const std::optional<Request> r = source->next()) out->rows.emplace_back(r->prompt_tokens, r->output_tokens);
   if (out->rows.empty()) throw Error(Place{path}, "empirical lengths: the file has no rows");

@@ -49,16 +49,15 @@ YAML::Node length_dist_to_yaml(const LengthDist& dist);
 // "lognormal(mean 1000, stddev 500, clip [1, 4096])"
 std::string describe_length_dist(const LengthDist& dist);
 
-// Draws lengths from one RNG stream. Lognormal: sigma^2 = ln(1 + stddev^2 / mean^2), mu = ln(mean) - sigma^2 / 2,
-// so that the samples (before rounding and clipping) have exactly the given mean and standard deviation.
 // The (prompt, output) rows of a file, for empirical lengths: loaded once, in memory (O(rows)).
 struct EmpiricalLengths {
-  std::string file;
   std::vector<std::pair<int64_t, int64_t>> rows;
 };
 // Reads every row of `path` (any trace format, or the length-only `lengths` CSV); errors name the file and line.
 std::shared_ptr<const EmpiricalLengths> load_empirical_lengths(const std::string& path);
 
+// Draws lengths from one RNG stream. Lognormal: sigma^2 = ln(1 + stddev^2 / mean^2), mu = ln(mean) - sigma^2 / 2,
+// so that the samples (before rounding and clipping) have exactly the given mean and standard deviation.
 class LengthSampler {
  public:
   // `empirical` is required for dist empirical (its rows), `output` picks the row's output length instead of the

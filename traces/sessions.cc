@@ -22,7 +22,6 @@ SessionSource::SessionSource(const ArrivalSpec& arrival, const SessionSpec& sess
 void SessionSource::open_next_session() {
   const SimTime t = *next_open_ns_;
   pending_.push(Turn{t, order_++, ++sessions_, 0, turns_.sample(), spec_.system_prompt_tokens, -1, 0});
-  last_open_ns_ = t;
   next_open_ns_ = process_->next(t);
 }
 

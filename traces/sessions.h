@@ -58,7 +58,6 @@ class SessionSource : public RequestSource {
   int64_t max_context_;
   std::priority_queue<Turn, std::vector<Turn>, std::greater<>> pending_;
   std::optional<SimTime> next_open_ns_ = 0;
-  SimTime last_open_ns_ = 0;
   uint64_t sessions_ = 0, order_ = 0, next_id_ = 0;
 };
 
