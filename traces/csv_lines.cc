@@ -29,6 +29,12 @@ bool all_digits(std::string_view s) {
 }
 }  // namespace
 
+bool is_blank_line(std::string_view line) { return line.find_first_not_of(kBlanks) == std::string_view::npos; }
+
+void strip_utf8_bom(std::string& line) {
+  if (line.starts_with(kUtf8Bom)) line.erase(0, kUtf8Bom.size());
+}
+
 std::vector<std::string> split_csv_fields(std::string_view line) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -54,7 +60,7 @@ CsvLines::CsvLines(std::unique_ptr<std::istream> in, std::string name, std::opti
     throw Error(Place{name_}, "empty file: expected a header line");
   }
   line_ = header_line_number;
-  if (header_.compare(0, kUtf8Bom.size(), kUtf8Bom) == 0) header_.erase(0, kUtf8Bom.size());
+  strip_utf8_bom(header_);
   header_ = std::string(trim(header_));
   header_fields_ = split_csv_fields(header_);
 }
@@ -68,7 +74,7 @@ std::unique_ptr<CsvLines> CsvLines::open(const std::string& path) {
 bool CsvLines::next_row(std::vector<std::string>& fields) {
   while (std::getline(*in_, buffer_)) {
     ++line_;
-    if (trim(buffer_).empty()) continue;
+    if (is_blank_line(buffer_)) continue;
     fields = split_csv_fields(buffer_);
     return true;
   }

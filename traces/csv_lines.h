@@ -16,6 +16,11 @@
 
 namespace kvsim::traces {
 
+// True when `line` holds nothing but spaces, tabs and line ends.
+bool is_blank_line(std::string_view line);
+// Removes a leading UTF-8 byte-order mark, if any.
+void strip_utf8_bom(std::string& line);
+
 class CsvLines {
  public:
   // Reads the header (the first line) at once; an empty input throws naming `name`.

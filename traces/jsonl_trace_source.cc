@@ -6,14 +6,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "traces/csv_lines.h"
+
 namespace kvsim::traces {
 
 namespace {
 using nlohmann::json;
-
-constexpr std::string_view kBlanks = " \t\r\n";
-
-bool blank(const std::string& s) { return s.find_first_not_of(kBlanks) == std::string::npos; }
 
 const std::set<std::string>& known_keys(const std::string& format) {
   static const std::set<std::string> mooncake = {"timestamp", "input_length", "output_length", "hash_ids"};
@@ -53,8 +51,8 @@ bool JsonlTraceSource::next_line() {
       return false;
     }
     ++line_;
-    if (line_ == 1 && buffer_.starts_with("\xEF\xBB\xBF")) buffer_.erase(0, 3);
-    if (!blank(buffer_)) return true;
+    if (line_ == 1) strip_utf8_bom(buffer_);
+    if (!is_blank_line(buffer_)) return true;
   }
 }
 

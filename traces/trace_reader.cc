@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "traces/csv_lines.h"
 #include "traces/csv_trace_source.h"
 #include "traces/jsonl_trace_source.h"
 
@@ -25,11 +26,6 @@ const std::vector<const CsvFormat*>& csv_formats() {
 }
 
 bool is_jsonl(const std::string& format) { return format == "mooncake" || format == "jsonl"; }
-
-std::string strip_bom(std::string line) {
-  if (line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
-  return line;
-}
 }  // namespace
 
 const std::vector<std::string>& trace_formats() {
@@ -50,10 +46,10 @@ std::unique_ptr<TraceSource> open_trace(std::unique_ptr<std::istream> in, const 
     int64_t first_line_number = 0;  // blank lines before it are skipped, and counted for messages
     while (std::getline(*in, first)) {
       ++first_line_number;
-      if (first.find_first_not_of(" \t\r") != std::string::npos) break;
+      if (!is_blank_line(first)) break;
     }
     if (!*in && first.empty()) throw Error(Place{name}, "empty file: expected a header line or a JSON object");
-    first = strip_bom(first);
+    strip_utf8_bom(first);
     const std::string json_format = JsonlTraceSource::detect(first);
     if (is_jsonl(format) && json_format != format) {
       throw Error(Place{name, static_cast<int>(first_line_number), 0},
