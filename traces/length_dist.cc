@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <vector>
 
 #include <fmt/format.h>
@@ -186,10 +185,7 @@ std::shared_ptr<const EmpiricalLengths> load_empirical_lengths(const std::string
 
 LengthModel::LengthModel(const LengthDist& prompt, const LengthDist& output, const RngStreams& rng,
                          const std::string& base_dir) {
-  const auto resolve = [&](const std::string& f) {
-    const std::filesystem::path p(f);
-    return base_dir.empty() || p.is_absolute() ? f : (std::filesystem::path(base_dir) / p).string();
-  };
+  const auto resolve = [&](const std::string& f) { return resolve_workload_file(f, base_dir); };
   std::shared_ptr<const EmpiricalLengths> prompt_rows, output_rows;
   if (prompt.dist == "empirical") prompt_rows = load_empirical_lengths(resolve(prompt.file));
   if (output.dist == "empirical") {

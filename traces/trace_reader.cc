@@ -1,5 +1,6 @@
 #include "traces/trace_reader.h"
 
+#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -99,6 +100,12 @@ std::unique_ptr<TraceSource> open_trace(const std::string& path, const TraceOpti
 
 std::unique_ptr<TraceSource> open_trace(const std::string& path, const std::string& format) {
   return open_trace(path, TraceOptions{format, false});
+}
+
+std::string resolve_workload_file(const std::string& file, const std::string& base_dir) {
+  std::filesystem::path path(file);
+  if (!base_dir.empty() && path.is_relative()) path = std::filesystem::path(base_dir) / path;
+  return path.string();
 }
 
 }  // namespace kvsim::traces

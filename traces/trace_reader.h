@@ -20,6 +20,10 @@ const std::vector<std::string>& trace_formats();
 std::unique_ptr<TraceSource> open_trace(const std::string& path, const TraceOptions& options);
 std::unique_ptr<TraceSource> open_trace(const std::string& path, const std::string& format = "auto");
 
+// A file a workload names (trace, merge_with, empirical lengths): a relative path is taken from `base_dir` when that
+// is not empty.
+std::string resolve_workload_file(const std::string& file, const std::string& base_dir);
+
 // The same, reading from a stream; `name` is the file name used in messages.
 std::unique_ptr<TraceSource> open_trace(std::unique_ptr<std::istream> in, const std::string& name,
                                         const TraceOptions& options);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <vector>
 
 #include <fmt/format.h>
@@ -189,22 +188,16 @@ YAML::Node workload_to_yaml(const WorkloadSpec& spec) {
 }
 
 namespace {
-std::string resolve(const std::string& file, const std::string& base_dir) {
-  std::filesystem::path path(file);
-  if (!base_dir.empty() && path.is_relative()) path = std::filesystem::path(base_dir) / path;
-  return path.string();
-}
-
 // The trace files, merged, windowed and sampled (before rate scaling): built twice when a first pass is needed.
 std::unique_ptr<RequestSource> open_traces(const WorkloadSpec& spec, const std::string& base_dir) {
   const TraceOptions options{spec.trace_format, spec.skip_bad_lines};
   std::unique_ptr<RequestSource> s;
   if (spec.merge_with.empty()) {
-    s = open_trace(resolve(spec.trace, base_dir), options);
+    s = open_trace(resolve_workload_file(spec.trace, base_dir), options);
   } else {
     std::vector<std::unique_ptr<RequestSource>> inputs;
-    inputs.push_back(open_trace(resolve(spec.trace, base_dir), options));
-    for (const auto& f : spec.merge_with) inputs.push_back(open_trace(resolve(f, base_dir), options));
+    inputs.push_back(open_trace(resolve_workload_file(spec.trace, base_dir), options));
+    for (const auto& f : spec.merge_with) inputs.push_back(open_trace(resolve_workload_file(f, base_dir), options));
     s = std::make_unique<MergeSource>(std::move(inputs));
   }
   if (spec.window_start_s > 0 || spec.window_end_s) {
