@@ -509,6 +509,12 @@ OpCost CostModel::experts(double tokens, bool explain) const {
 
 std::vector<OpCost> CostModel::ops(const BatchShape& b, bool explain) const {
   std::vector<OpCost> out;
+  ops_into(b, explain, out);
+  return out;
+}
+
+void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>& out) const {
+  out.clear();
   out.reserve(16);  // the most ops a forward pass lists
   const double t = static_cast<double>(padded_tokens(b));
   const double tp = config_.tp;
@@ -572,7 +578,6 @@ std::vector<OpCost> CostModel::ops(const BatchShape& b, bool explain) const {
   out.push_back(elementwise("embedding", 2.0 * t * hidden * act_bytes_, explain));
   out.push_back(gemm("lm_head", static_cast<double>(b.num_sampled), hidden, static_cast<double>(model_.vocab_size) / tp,
                      explain));
-  return out;
 }
 
 // Overlapped ops run beside the layer's compute on their channel: ops of one channel queue (kv_fetch and
@@ -587,7 +592,10 @@ SimTime CostModel::forward_ns(const BatchShape& b) const {
                             ? std::max<int64_t>(1, (b.num_seqs + config_.gpu_batch_size - 1) / config_.gpu_batch_size)
                             : 1;
   SimTime per_layer = 0, once = 0, h2d = 0, d2h = 0, disk = 0;
-  for (const OpCost& op : ops(b)) {
+  // One buffer per thread (sweeps run points on threads sharing a cost model), reused every iteration.
+  thread_local std::vector<OpCost> scratch;
+  ops_into(b, false, scratch);
+  for (const OpCost& op : scratch) {
     if (!op.overlapped) {
       if (parts > 1) continue;  // counted per GPU batch below
       (op.name == "embedding" || op.name == "lm_head" ? once : per_layer) += op.time_ns;
@@ -600,7 +608,8 @@ SimTime CostModel::forward_ns(const BatchShape& b) const {
     }
   }
   if (parts > 1) {
-    for (const OpCost& op : ops(b.split(parts))) {
+    ops_into(b.split(parts), false, scratch);
+    for (const OpCost& op : scratch) {
       if (op.overlapped) continue;
       (op.name == "embedding" || op.name == "lm_head" ? once : per_layer) += op.time_ns * parts;
     }

@@ -180,7 +180,7 @@ struct OpCost {
   // model, sec. 4.3: a layer takes the longest of compute, CPU->GPU, GPU->CPU and disk I/O).
   enum class Channel : uint8_t { kH2d, kD2h, kDisk };
   Channel channel = Channel::kH2d;
-  double pcie_bytes = 0;            // of `bytes`, those crossing PCIe (both directions): kv_fetch, weight_fetch, ...
+  double pcie_bytes = 0;  // of `bytes`, those crossing PCIe (both directions): kv_fetch, weight_fetch, ...
 };
 
 class CostModel {
@@ -191,6 +191,8 @@ class CostModel {
   // layers), followed by `embedding` and `lm_head`, each once.
   // `explain` fills OpCost::explain (string formatting: off in the simulation's hot path).
   std::vector<OpCost> ops(const BatchShape& batch, bool explain = false) const;
+  // The same into `out` (cleared first): the per-iteration path reuses one buffer, so no heap allocation.
+  void ops_into(const BatchShape& batch, bool explain, std::vector<OpCost>& out) const;
 
   // Whole forward pass: sum over layers of the per-layer ops, plus embedding and lm_head.
   SimTime forward_ns(const BatchShape& batch) const;

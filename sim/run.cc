@@ -98,6 +98,7 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
   mc.gpus = s.cluster.replicas * s.cluster.tensor_parallel;
   mc.warmup_requests = s.slo.warmup_requests;
   mc.gpu_hour_usd = s.gpu_hour_usd;
+  mc.exact_latency_samples = static_cast<size_t>(s.output.exact_latency_samples);
   mc.slo_tpot_ms = s.slo.tpot_ms.value_or(0);
   mc.memory_interval_ns = static_cast<SimTime>(s.output.memory_interval_ms * kNsPerMs);
   const std::string note = cache::extrapolation_note(cache::preset(s.cache.policy), s.engine.version, s.model.name,

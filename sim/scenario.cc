@@ -447,6 +447,8 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
   s.output.dir = output.get_string("dir", "");
   s.output.memory_interval_ms = output.get_double("memory_interval_ms", 100, 0, yaml::kInf, true);
   s.output.timeline = output.get_bool("timeline", false);
+  s.output.exact_latency_samples =
+      output.get_int("exact_latency_samples", OutputConfig{}.exact_latency_samples, 0, int64_t{1} << 40);
   output.finish();
 
   top.finish();
@@ -536,6 +538,7 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   if (!s.output.dir.empty()) out["dir"] = s.output.dir;
   out["memory_interval_ms"] = hw::yaml_number(s.output.memory_interval_ms);
   if (s.output.timeline) out["timeline"] = true;
+  out["exact_latency_samples"] = s.output.exact_latency_samples;
   n["output"] = out;
   return n;
 }

@@ -13,6 +13,7 @@
 #include "hw/hardware_profile.h"
 #include "models/model_spec.h"
 #include "sim/core/dtype.h"
+#include "sim/metrics/stats.h"
 #include "traces/workload.h"
 
 namespace kvsim::sim {
@@ -120,6 +121,9 @@ struct OutputConfig {
   std::string dir;                  // empty: no files written
   double memory_interval_ms = 100;  // memory.csv sampling period
   bool timeline = false;            // write timeline.json (Chrome / Perfetto trace events)
+  // Latency samples per metric kept exactly; past this, percentiles come from a bounded histogram (relative error
+  // 1e-4, sim/metrics/stats.h) so memory does not grow with the run.
+  int64_t exact_latency_samples = static_cast<int64_t>(metrics::LatencySamples::kDefaultExactLimit);
 };
 
 struct Scenario {

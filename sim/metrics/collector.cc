@@ -8,8 +8,24 @@
 
 namespace kvsim::metrics {
 
+namespace {
+// Formats one CSV row into a stack buffer and writes it: a row costs no heap allocation.
+template <typename... Args>
+void write_row(std::ostream& out, fmt::format_string<Args...> format, Args&&... args) {
+  fmt::memory_buffer row;
+  fmt::format_to(std::back_inserter(row), format, std::forward<Args>(args)...);
+  out.write(row.data(), static_cast<std::streamsize>(row.size()));
+}
+}  // namespace
+
 Collector::Collector(CollectorConfig config, std::ostream* requests_csv, std::ostream* memory_csv)
-    : config_(config), requests_csv_(requests_csv), memory_csv_(memory_csv) {
+    : config_(config),
+      requests_csv_(requests_csv),
+      memory_csv_(memory_csv),
+      ttft_ms_(config.exact_latency_samples),
+      tpot_ms_(config.exact_latency_samples),
+      e2el_ms_(config.exact_latency_samples),
+      itl_ms_(config.exact_latency_samples) {
   state_.resize(static_cast<size_t>(config_.replicas));
   since_.assign(static_cast<size_t>(config_.replicas), 0);
   next_sample_.assign(static_cast<size_t>(config_.replicas), 0);
@@ -23,11 +39,11 @@ Collector::Collector(CollectorConfig config, std::ostream* requests_csv, std::os
   }
 }
 
-void Collector::on_reject(const RequestRecord& r, const std::string& reason) {
+void Collector::on_reject(const RequestRecord& r, std::string_view reason) {
   ++rejected_;
   if (requests_csv_) {
-    *requests_csv_ << fmt::format("{},{},rejected:{},{:.9f},{},{},,,,,0,,\n", r.id, r.replica, reason,
-                                  ns_to_s(r.arrival_ns), r.prompt_tokens, r.output_tokens);
+    write_row(*requests_csv_, "{},{},rejected:{},{:.9f},{},{},,,,,0,,\n", r.id, r.replica, reason,
+              ns_to_s(r.arrival_ns), r.prompt_tokens, r.output_tokens);
   }
 }
 
@@ -46,9 +62,9 @@ void Collector::on_complete(const RequestRecord& r) {
   }
   if (measured) {
     ++measured_;
-    ttft_ms_.push_back(ttft);
-    e2el_ms_.push_back(e2el);
-    if (r.output_tokens > 1) tpot_ms_.push_back(tpot);
+    ttft_ms_.add(ttft);
+    e2el_ms_.add(e2el);
+    if (r.output_tokens > 1) tpot_ms_.add(tpot);
     const bool ttft_ok = config_.slo_ttft_ms <= 0 || ttft <= config_.slo_ttft_ms;
     const bool tpot_ok = config_.slo_tpot_ms <= 0 || tpot <= config_.slo_tpot_ms;
     if (ttft_ok && tpot_ok) ++slo_met_;
@@ -57,21 +73,13 @@ void Collector::on_complete(const RequestRecord& r) {
   retention_attention_sum_ += r.retention_attention;
   retention_early_facts_sum_ += r.retention_early_facts;
   if (requests_csv_) {
-    *requests_csv_ << fmt::format("{},{},completed,{:.9f},{},{},{:.6f},{:.6f},{:.6f},{:.9f},{},{:.6f},{:.6f}\n", r.id,
-                                  r.replica, ns_to_s(r.arrival_ns), r.prompt_tokens, r.output_tokens, ttft, tpot, e2el,
-                                  ns_to_s(r.finish_ns), r.preemptions, r.retention_attention, r.retention_early_facts);
+    write_row(*requests_csv_, "{},{},completed,{:.9f},{},{},{:.6f},{:.6f},{:.6f},{:.9f},{},{:.6f},{:.6f}\n", r.id,
+              r.replica, ns_to_s(r.arrival_ns), r.prompt_tokens, r.output_tokens, ttft, tpot, e2el,
+              ns_to_s(r.finish_ns), r.preemptions, r.retention_attention, r.retention_early_facts);
   }
 }
 
-void Collector::add_itl(SimTime itl_ns, int64_t count) {
-  if (count <= 0) return;
-  const double v = ns_to_ms(itl_ns);
-  if (!itl_ms_.empty() && itl_ms_.back().first == v) {
-    itl_ms_.back().second += count;
-  } else {
-    itl_ms_.emplace_back(v, count);
-  }
-}
+void Collector::add_itl(SimTime itl_ns, int64_t count) { itl_ms_.add(ns_to_ms(itl_ns), count); }
 
 void Collector::add_pcie(uint64_t h2d_bytes, uint64_t d2h_bytes) {
   pcie_h2d_ += h2d_bytes;
@@ -100,10 +108,10 @@ void Collector::on_state(SimTime now, int64_t replica, const ReplicaState& state
   peak_kv_hbm_ = std::max(peak_kv_hbm_, state.kv_hbm_bytes);
   peak_disk_ = std::max(peak_disk_, state.kv_disk_bytes);
   if (memory_csv_ && now >= next_sample_[i]) {
-    *memory_csv_ << fmt::format("{:.9f},{},{},{},{},{},{},{},{},{}\n", ns_to_s(now), replica, state.waiting,
-                                state.running, state.swapped, state.kv_blocks_used, config_.kv_blocks_total,
-                                static_cast<uint64_t>(state.kv_blocks_used) * config_.block_bytes, state.hbm_used_bytes,
-                                state.kv_host_bytes);
+    write_row(*memory_csv_, "{:.9f},{},{},{},{},{},{},{},{},{}\n", ns_to_s(now), replica, state.waiting, state.running,
+              state.swapped, state.kv_blocks_used, config_.kv_blocks_total,
+              static_cast<uint64_t>(state.kv_blocks_used) * config_.block_bytes, state.hbm_used_bytes,
+              state.kv_host_bytes);
     next_sample_[i] = (now / config_.memory_interval_ns + 1) * config_.memory_interval_ns;
   }
 }
@@ -130,13 +138,13 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
     j["p90_" + name + "_ms"] = s.p90;
     j["p99_" + name + "_ms"] = s.p99;
   };
-  add("ttft", compute_stats(ttft_ms_));
-  add("tpot", compute_stats(tpot_ms_));
-  add("itl", compute_stats(itl_ms_));
-  add("e2el", compute_stats(e2el_ms_));
+  add("ttft", ttft_ms_.stats());
+  add("tpot", tpot_ms_.stats());
+  add("itl", itl_ms_.stats());
+  add("e2el", e2el_ms_.stats());
   // The vLLM paper's normalized latency (sec. 6.1): each request's end-to-end latency over its output length, averaged.
   j["mean_normalized_latency_ms"] = measured_ > 0 ? normalized_latency_sum_ms_ / static_cast<double>(measured_) : 0.0;
-  j["max_itl_ms"] = itl_ms_.empty() ? 0.0 : itl_ms_.back().first;  // sorted by compute_stats
+  j["max_itl_ms"] = itl_ms_.max();
   j["num_preemptions"] = preemptions_;
   j["num_iterations"] = iterations_;
   j["mean_running_requests"] = area_running_ * per_ns;
@@ -173,6 +181,11 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   j["goodput"] = static_cast<double>(slo_met_) * per_s;
   j["gpus"] = config_.gpus;
   j["waiting_at_last_arrival"] = waiting_at_arrival_;
+  // How the percentiles above were computed: exactly (numpy's linear interpolation over every sample) or, past
+  // output.exact_latency_samples, from a histogram whose percentiles are within this relative error of the exact ones.
+  const bool exact = ttft_ms_.exact() && tpot_ms_.exact() && itl_ms_.exact() && e2el_ms_.exact();
+  j["latency_percentiles"] = exact ? "exact" : "sketch";
+  if (!exact) j["latency_percentile_relative_error"] = itl_ms_.relative_error();
   if (config_.gpu_hour_usd > 0) {
     // What the run's GPUs cost for its duration, over the tokens it served.
     const double usd = config_.gpu_hour_usd * static_cast<double>(config_.gpus) * duration_s / 3600.0;

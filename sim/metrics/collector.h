@@ -6,11 +6,13 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "sim/core/time.h"
+#include "sim/metrics/stats.h"
 #include "sim/metrics/timeline.h"
 
 namespace kvsim::metrics {
@@ -57,6 +59,8 @@ struct CollectorConfig {
   int64_t gpus = 1;                // replicas x tensor_parallel
   int64_t warmup_requests = 0;     // requests with id below this are left out of latency statistics and SLOs
   double gpu_hour_usd = 0;         // 0: no cost keys
+  // Latency samples kept exactly per metric before they fold into a bounded histogram (stats.h: LatencySamples).
+  size_t exact_latency_samples = LatencySamples::kDefaultExactLimit;
 };
 
 class Collector {
@@ -71,7 +75,7 @@ class Collector {
     waiting_at_arrival_ = 0;
     for (const ReplicaState& st : state_) waiting_at_arrival_ += st.waiting;
   }
-  void on_reject(const RequestRecord& r, const std::string& reason);
+  void on_reject(const RequestRecord& r, std::string_view reason);
   void on_complete(const RequestRecord& r);
   void add_itl(SimTime itl_ns, int64_t count);
   void on_preemption() { ++preemptions_; }
@@ -110,8 +114,7 @@ class Collector {
   CollectorConfig config_;
   std::ostream* requests_csv_;
   std::ostream* memory_csv_;
-  std::vector<double> ttft_ms_, tpot_ms_, e2el_ms_;
-  std::vector<std::pair<double, int64_t>> itl_ms_;
+  LatencySamples ttft_ms_, tpot_ms_, e2el_ms_, itl_ms_;
   int64_t arrived_ = 0, completed_ = 0, rejected_ = 0, preemptions_ = 0, iterations_ = 0;
   int64_t input_tokens_ = 0, output_tokens_ = 0, slo_met_ = 0;
   int64_t prefix_hit_tokens_ = 0, prefix_queried_tokens_ = 0;

@@ -56,3 +56,103 @@ Stats compute_stats(std::vector<double>& samples) {
 }
 
 }  // namespace kvsim::metrics
+
+namespace kvsim::metrics {
+
+namespace {
+constexpr double kZeroBelowMs = 1e-6;  // 1 ns
+}  // namespace
+
+LatencySamples::LatencySamples(size_t exact_limit, double relative_error)
+    : exact_limit_(exact_limit),
+      relative_error_(relative_error),
+      log_gamma_(std::log((1 + relative_error) / (1 - relative_error))) {
+  sketched_ = exact_limit_ == 0;
+}
+
+void LatencySamples::add(double value_ms, int64_t count) {
+  if (count <= 0) return;
+  // Welford's update for `count` equal samples.
+  const int64_t n = count_ + count;
+  const double delta = value_ms - mean_;
+  mean_ += delta * static_cast<double>(count) / static_cast<double>(n);
+  m2_ += delta * (value_ms - mean_) * static_cast<double>(count);
+  count_ = n;
+  min_ = std::min(min_, value_ms);
+  max_ = std::max(max_, value_ms);
+  if (sketched_) {
+    add_to_histogram(value_ms, count);
+    return;
+  }
+  if (!exact_.empty() && exact_.back().first == value_ms) {
+    exact_.back().second += count;
+    return;
+  }
+  if (exact_.size() == exact_limit_) {
+    fold();
+    add_to_histogram(value_ms, count);
+    return;
+  }
+  exact_.emplace_back(value_ms, count);
+}
+
+void LatencySamples::fold() {
+  sketched_ = true;
+  for (const auto& [v, c] : exact_) add_to_histogram(v, c);
+  std::vector<std::pair<double, int64_t>>().swap(exact_);
+}
+
+void LatencySamples::add_to_histogram(double value_ms, int64_t count) {
+  if (value_ms < kZeroBelowMs) {
+    zero_count_ += count;
+    return;
+  }
+  const auto i = static_cast<int64_t>(std::ceil(std::log(value_ms) / log_gamma_));
+  if (buckets_.empty()) {
+    first_bucket_ = i;
+    buckets_.push_back(0);
+  } else if (i < first_bucket_) {
+    buckets_.insert(buckets_.begin(), static_cast<size_t>(first_bucket_ - i), 0);
+    first_bucket_ = i;
+  } else if (i >= first_bucket_ + static_cast<int64_t>(buckets_.size())) {
+    buckets_.resize(static_cast<size_t>(i - first_bucket_ + 1), 0);
+  }
+  buckets_[static_cast<size_t>(i - first_bucket_)] += count;
+}
+
+double LatencySamples::order_statistic(int64_t rank) const {
+  if (rank < zero_count_) return 0.0;
+  int64_t seen = zero_count_;
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    seen += buckets_[b];
+    if (rank < seen) {
+      const double gamma = std::exp(log_gamma_);
+      const double v =
+          2 * std::exp(static_cast<double>(first_bucket_ + static_cast<int64_t>(b)) * log_gamma_) / (gamma + 1);
+      return std::clamp(v, min_, max_);  // the true extremes are known exactly
+    }
+  }
+  return max_;
+}
+
+double LatencySamples::percentile(double q) const {
+  const double rank = q / 100.0 * static_cast<double>(count_ - 1);
+  const auto lo = static_cast<int64_t>(std::floor(rank));
+  const int64_t hi = std::min(lo + 1, count_ - 1);
+  const double v_lo = order_statistic(lo), v_hi = order_statistic(hi);
+  return v_lo + (v_hi - v_lo) * (rank - static_cast<double>(lo));
+}
+
+Stats LatencySamples::stats() {
+  if (!sketched_) return compute_stats(exact_);
+  Stats s;
+  if (count_ == 0) return s;
+  s.mean = mean_;
+  s.std = std::sqrt(std::max(0.0, m2_) / static_cast<double>(count_));
+  s.median = percentile(50);
+  s.p90 = percentile(90);
+  s.p99 = percentile(99);
+  return s;
+}
+
+}  // namespace kvsim::metrics

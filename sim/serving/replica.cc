@@ -103,7 +103,7 @@ void Replica::submit(const traces::Request& request, SimTime now) {
   }
 }
 
-void Replica::reject(uint32_t slot, const std::string& reason) {
+void Replica::reject(uint32_t slot, std::string_view reason) {
   Seq& s = seqs_[slot];
   metrics_.on_reject(s.record, reason);
   s.status = Status::kDone;
@@ -299,7 +299,8 @@ void Replica::start_iteration(SimTime now) {
       cost_.act_offload_layer_bytes(shape) * static_cast<uint64_t>(scenario_.model.num_layers);
   metrics_.add_pcie(
       static_cast<uint64_t>(swap_in_blocks_) * plan_.block_bytes +
-          static_cast<uint64_t>(shape.fetch_tokens) * layer_token_bytes + plan_.streamed_weights_bytes + activation_bytes,
+          static_cast<uint64_t>(shape.fetch_tokens) * layer_token_bytes + plan_.streamed_weights_bytes +
+          activation_bytes,
       static_cast<uint64_t>(swap_out_blocks_) * plan_.block_bytes + sent_tokens * layer_token_bytes + activation_bytes);
   metrics_.on_iteration();
   busy_ = true;

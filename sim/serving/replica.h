@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hw/transfer.h"
@@ -86,7 +87,7 @@ class Replica final : public engine::EventHandler {
   bool admit(uint32_t slot, int64_t max_new_tokens, bool whole);
   void preempt(uint32_t slot);
   bool try_swap_in();
-  void reject(uint32_t slot, const std::string& reason);
+  void reject(uint32_t slot, std::string_view reason);
   SimTime swap_time_ns(int64_t blocks, hw::CopyDirection direction) const;
   // Start this iteration's swap copies as flows; the iteration's compute follows when the last one lands.
   void start_swap_flows(SimTime now, SimTime compute_ns, std::function<void(SimTime)> trace);
@@ -110,6 +111,7 @@ class Replica final : public engine::EventHandler {
   std::vector<uint32_t> running_;  // admission order: the back is the most recently admitted
   std::deque<uint32_t> swapped_;
   std::vector<Scheduled> batch_;
+  std::vector<uint32_t> order_;  // schedule_prefill_first's snapshot of running_
   bool page_selection_ = false;  // Quest: decode steps read a token budget of pages
   bool hf_ = false;              // engine hf: padded static batches released together
   bool drops_tokens_ = false;    // the policy drops or skips tokens: completions record the retention proxy

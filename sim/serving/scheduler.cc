@@ -55,9 +55,9 @@ void Replica::schedule_prefill_first() {
     }
     if (!batch_.empty()) return;
   }
-  // Decode iteration. Iterate over a snapshot: preemption removes victims from the back of running_.
-  const std::vector<uint32_t> order = running_;
-  for (uint32_t slot : order) {
+  // Decode iteration. Iterate over a snapshot (a member, reused): preemption removes victims from the back of running_.
+  order_.assign(running_.begin(), running_.end());
+  for (uint32_t slot : order_) {
     Seq& s = seqs_[slot];
     if (s.status != Status::kRunning) continue;  // preempted as a victim earlier in this loop, or held (hf)
     if (!make_room(slot, s.computed + 1)) continue;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <random>
+
 namespace kvsim::metrics {
 namespace {
 
@@ -30,6 +33,73 @@ TEST(Stats, WeightedSamplesEqualExpandedSamples) {
 TEST(Stats, EmptyIsZero) {
   std::vector<double> v;
   EXPECT_EQ(compute_stats(v).p99, 0.0);
+}
+
+// Lognormal latencies (median 20 ms, a long tail) with run-length duplicates, as ITLs arrive.
+std::vector<std::pair<double, int64_t>> latency_like(int64_t n, uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::lognormal_distribution<double> dist(std::log(20.0), 1.2);
+  std::uniform_int_distribution<int64_t> repeat(1, 40);
+  std::vector<std::pair<double, int64_t>> out;
+  for (int64_t i = 0; i < n; ++i) out.emplace_back(dist(gen), repeat(gen));
+  return out;
+}
+
+TEST(LatencySamples, ExactBelowTheLimitMatchesComputeStats) {
+  auto samples = latency_like(5000, 1);
+  LatencySamples kept(5000);
+  for (const auto& [v, c] : samples) kept.add(v, c);
+  ASSERT_TRUE(kept.exact());
+  const Stats a = kept.stats(), b = compute_stats(samples);
+  EXPECT_EQ(a.mean, b.mean);
+  EXPECT_EQ(a.median, b.median);
+  EXPECT_EQ(a.p90, b.p90);
+  EXPECT_EQ(a.p99, b.p99);
+  EXPECT_EQ(a.std, b.std);
+}
+
+TEST(LatencySamples, SketchPercentilesStayWithinTheRelativeErrorBound) {
+  for (const double a : {1e-4, 1e-3, 1e-2}) {
+    auto samples = latency_like(200'000, 7);
+    LatencySamples sketch(1000, a);
+    for (const auto& [v, c] : samples) sketch.add(v, c);
+    ASSERT_FALSE(sketch.exact());
+    const Stats got = sketch.stats(), want = compute_stats(samples);
+    for (const auto& [g, w] : {std::pair{got.median, want.median}, {got.p90, want.p90}, {got.p99, want.p99}}) {
+      EXPECT_LE(std::abs(g - w), a * w * (1 + 1e-9)) << "a=" << a << " exact " << w << " sketch " << g;
+    }
+    // A histogram of relative width 2a is not exact: with a = 1e-2 the percentiles must move (a histogram that
+    // silently kept every sample would pass the bound above trivially).
+    if (a == 1e-2) {
+      EXPECT_NE(got.p90, want.p90);
+    }
+    EXPECT_NEAR(got.mean, want.mean, 1e-9 * want.mean);  // running sums stay exact
+    EXPECT_NEAR(got.std, want.std, 1e-9 * want.std);
+  }
+}
+
+TEST(LatencySamples, MemoryStopsGrowingOnceFolded) {
+  LatencySamples s(1000, 1e-3);
+  std::mt19937_64 gen(3);
+  std::uniform_real_distribution<double> dist(5.0, 500.0);  // two decades: ln(100) / ln((1+a)/(1-a)) buckets
+  for (int i = 0; i < 2'000'000; ++i) s.add(dist(gen));
+  EXPECT_FALSE(s.exact());
+  EXPECT_LE(s.entries(), static_cast<size_t>(std::log(100.0) / std::log(1.001 / 0.999)) + 2);
+  EXPECT_EQ(s.count(), 2'000'000);
+  EXPECT_LE(s.max(), 500.0);
+}
+
+TEST(LatencySamples, ZeroLimitSketchesFromTheStartAndKeepsExtremesExact) {
+  LatencySamples s(0, 1e-2);
+  s.add(0.0, 3);
+  s.add(7.0);
+  s.add(1000.0);
+  EXPECT_FALSE(s.exact());
+  const Stats st = s.stats();
+  EXPECT_EQ(st.median, 0.0);  // ranks 0..2 are the zeros
+  EXPECT_NEAR(st.p99, 1000 - 0.04 * (1000 - 7), 1e-2 * 1000);
+  EXPECT_LE(st.p99, 1000.0);  // clamped to the exact max
+  EXPECT_EQ(s.max(), 1000.0);
 }
 
 }  // namespace
