@@ -32,7 +32,8 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   run->add_option("--set", run_args.overrides, "Override a scenario key: --set cache.block_size=32 (repeatable)");
   run->add_option("--format", run_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
   run->add_flag("--check-invariants", run_args.check_invariants,
-                "Verify memory bounds and block conservation every iteration (slower)");
+                "Check every iteration: memory per tier within capacity, blocks conserved, no request lost, time "
+                "forward (slower)");
   run->add_flag("--skip-bad-lines", run_args.skip_bad_lines,
                 "Skip and count a trace's malformed rows instead of stopping (workload.skip_bad_lines)");
 
@@ -56,7 +57,8 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   compare->add_option("--seed", cmp_args.run.seed, "Seed for every random stream");
   compare->add_option("--set", cmp_args.run.overrides, "Override a scenario key (repeatable)");
   compare->add_flag("--check-invariants", cmp_args.run.check_invariants,
-                    "Verify memory bounds and block conservation every iteration (slower)");
+                    "Check every iteration: memory per tier within capacity, blocks conserved, no request lost, time "
+                    "forward (slower)");
   compare->add_flag("--skip-bad-lines", cmp_args.run.skip_bad_lines,
                     "Skip and count a trace's malformed rows instead of stopping (workload.skip_bad_lines)");
   compare->add_option("--format", cmp_args.run.format, "Output on stdout")

@@ -84,7 +84,11 @@ class CachePolicy {
   // Lifetime counters for conservation: allocated = freed + cached at any quiet point.
   virtual int64_t blocks_allocated() const = 0;
   virtual int64_t blocks_freed() const = 0;
-  // "" when the policy's books agree with the sequences that hold blocks, else what is wrong.
+  // "" when what `seq` holds is consistent (its blocks cover its tokens, its shared blocks are among them), else what
+  // is wrong; the scheduler names the request.
+  virtual std::string check_seq(const SeqKv& seq) const = 0;
+  // "" when the policy's books agree with the sequences that hold blocks (blocks conserved: every block allocated is
+  // in use, cached or freed; tiers within their capacity), else what is wrong.
   virtual std::string check(const std::vector<const SeqKv*>& holders) const = 0;
 };
 

@@ -132,15 +132,28 @@ class PagedPolicy final : public CachePolicy {
   int64_t blocks_allocated() const override { return allocated_; }
   int64_t blocks_freed() const override { return freed_; }
 
+  std::string check_seq(const SeqKv& s) const override {
+    if (s.tokens < 0 || s.blocks < 0 || s.shared_blocks < 0) {
+      return fmt::format("negative holding: {} blocks, {} tokens, {} shared", s.blocks, s.tokens, s.shared_blocks);
+    }
+    if (s.blocks < blocks_for_tokens(s.tokens)) {
+      return fmt::format("holds {} blocks for {} tokens of KV (needs {})", s.blocks, s.tokens,
+                         blocks_for_tokens(s.tokens));
+    }
+    if (s.shared_blocks > s.blocks) return fmt::format("shares {} blocks but holds {}", s.shared_blocks, s.blocks);
+    return "";
+  }
+
   std::string check(const std::vector<const SeqKv*>& holders) const override {
     int64_t own = 0, shared_refs = 0, tokens = 0;
     for (const SeqKv* s : holders) {
       own += s->blocks - s->shared_blocks;
       shared_refs += s->shared_blocks;
       tokens += s->tokens - s->shared_blocks * plan_.block_size;
-      if (s->blocks < blocks_for_tokens(s->tokens)) {
-        return fmt::format("a sequence holds {} blocks for {} tokens", s->blocks, s->tokens);
-      }
+    }
+    if (allocated_ - freed_ != used_ + cached_) {
+      return fmt::format("blocks not conserved: {} allocated - {} freed != {} in use + {} cached", allocated_, freed_,
+                         used_, cached_);
     }
     int64_t live = 0, refs = 0, idle = 0;
     for (const auto& [k, e] : table_) {

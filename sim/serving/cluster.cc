@@ -17,7 +17,7 @@ constexpr uint32_t kSendTurn = 2;  // payload: the turn's request id
 
 Cluster::Cluster(const sim::Scenario& scenario, const sim::MemoryPlan& plan, const models::CostModel& cost,
                  metrics::Collector& metrics, traces::RequestSource& source)
-    : scenario_(scenario), source_(source) {
+    : scenario_(scenario), source_(source), metrics_(metrics) {
   const int64_t tp = scenario.cluster.tensor_parallel;
   const int64_t per_node = std::max<int64_t>(1, scenario.hardware.gpus_per_node / tp);
   const int64_t replicas = scenario.cluster.replicas;
@@ -55,7 +55,13 @@ Cluster::Cluster(const sim::Scenario& scenario, const sim::MemoryPlan& plan, con
 
 void Cluster::pull_next() {
   pending_ = source_.next();
-  if (pending_) queue_.schedule(pending_->arrival_ns, this, kArrival, 0, engine::kPriorityArrival);
+  if (!pending_) return;
+  ++pulled_;
+  if (scenario_.check_invariants && !in_flight_.insert(pending_->id).second) {
+    throw Error(fmt::format("invariant violated at t={:.9f} s: request {} comes twice from the workload",
+                            ns_to_s(queue_.now()), pending_->id));
+  }
+  queue_.schedule(pending_->arrival_ns, this, kArrival, 0, engine::kPriorityArrival);
 }
 
 size_t Cluster::least_outstanding() const {
@@ -122,6 +128,10 @@ void Cluster::arrive_turn(const traces::Request& request, SimTime now) {
 }
 
 void Cluster::on_finished(uint64_t id, SimTime t) {
+  if (scenario_.check_invariants && in_flight_.erase(id) == 0) {
+    throw Error(fmt::format("invariant violated at t={:.9f} s ({} ns): request {} finished twice, or was never sent",
+                            ns_to_s(t), t, id));
+  }
   const auto child = parked_.find(id);
   if (child != parked_.end()) {
     const traces::Request& r = child->second;
@@ -152,11 +162,32 @@ void Cluster::on_event(SimTime now, uint32_t kind, uint64_t payload) {
   pull_next();
 }
 
+void Cluster::check_requests(SimTime now) const {
+  // The request not yet arrived (pending_) was pulled too.
+  const int64_t held = (pending_ ? 1 : 0) + static_cast<int64_t>(parked_.size() + scheduled_.size());
+  int64_t in_replicas = 0;
+  for (const auto& r : replicas_) in_replicas += r->outstanding();
+  const int64_t finished = metrics_.completed() + metrics_.rejected();
+  if (pulled_ != held + in_replicas + finished || static_cast<int64_t>(in_flight_.size()) != held + in_replicas) {
+    throw Error(fmt::format(
+        "invariant violated at t={:.9f} s ({} ns): {} requests pulled from the workload, but {} finished, {} not yet "
+        "sent (arriving, or waiting for a previous turn), {} in replicas, {} tracked as in flight: a request was lost",
+        ns_to_s(now), now, pulled_, finished, held, in_replicas, in_flight_.size()));
+  }
+}
+
 SimTime Cluster::run() {
   pull_next();
   // Ctrl-C is polled every 4,096 events (a few microseconds of simulation), never inside an event.
   for (uint64_t n = 0; queue_.step(); ++n) {
     if ((n & 4095) == 0) throw_if_interrupted();
+    if (scenario_.check_invariants) check_requests(queue_.now());
+  }
+  if (!in_flight_.empty()) {
+    std::vector<uint64_t> ids(in_flight_.begin(), in_flight_.end());
+    std::sort(ids.begin(), ids.end());
+    throw Error(fmt::format("invariant violated at the end (t={:.9f} s): {} requests never finished, first request {}",
+                            ns_to_s(queue_.now()), ids.size(), ids.front()));
   }
   for (const auto& r : replicas_) r->check_end_state();
   if (!parked_.empty() || !scheduled_.empty()) {

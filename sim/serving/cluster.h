@@ -37,9 +37,15 @@ class Cluster final : public engine::EventHandler {
   // Closed-loop sessions: a turn waits for its parent to finish, then for its think time.
   void arrive_turn(const traces::Request& request, SimTime now);
   void on_finished(uint64_t id, SimTime t);
+  // --check-invariants: every request pulled from the stream is waiting for its parent, scheduled, in a replica,
+  // or finished (completed or rejected), and each finishes once.
+  void check_requests(SimTime now) const;
 
   const sim::Scenario& scenario_;
   traces::RequestSource& source_;
+  const metrics::Collector& metrics_;
+  int64_t pulled_ = 0;                      // requests taken from the stream
+  std::unordered_set<uint64_t> in_flight_;  // --check-invariants: pulled and not finished, by id
   engine::EventQueue queue_;
   std::unique_ptr<engine::FlowEngine> flows_;  // swap traffic over every node's links
   std::vector<std::unique_ptr<Replica>> replicas_;

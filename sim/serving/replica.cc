@@ -14,7 +14,7 @@ namespace kvsim::serving {
 
 Replica::Replica(int64_t id, const sim::Scenario& scenario, const sim::MemoryPlan& plan, const models::CostModel& cost,
                  engine::EventQueue& queue, metrics::Collector& metrics, engine::FlowEngine* flows,
-                 std::vector<SwapRoute> routes)
+                 std::vector<SwapRoute> routes, std::unique_ptr<cache::CachePolicy> policy)
     : id_(id),
       scenario_(scenario),
       plan_(plan),
@@ -23,7 +23,8 @@ Replica::Replica(int64_t id, const sim::Scenario& scenario, const sim::MemoryPla
       metrics_(metrics),
       flows_(flows),
       routes_(std::move(routes)) {
-  policy_ = cache::builtin_policies().make(cache::implementation_for(scenario.cache), scenario, plan_);
+  policy_ = policy ? std::move(policy)
+                   : cache::builtin_policies().make(cache::implementation_for(scenario.cache), scenario, plan_);
   page_selection_ = scenario.cache.selection == "pages";
   hf_ = scenario.engine.version == "hf";
   drops_tokens_ = scenario.cache.retention != "full" || scenario.cache.selection != "all";
@@ -418,6 +419,13 @@ void Replica::finish_iteration(SimTime now) {
 void Replica::complete(uint32_t slot, SimTime now) {
   Seq& s = seqs_[slot];
   s.record.finish_ns = now;
+  if (scenario_.check_invariants &&
+      !(s.record.arrival_ns <= s.record.first_token_ns && s.record.first_token_ns <= now)) {
+    throw Error(
+        fmt::format("invariant violated on replica {} at t={:.9f} s ({} ns), request {}: finishes with arrival {} "
+                    "ns, first token {} ns",
+                    id_, ns_to_s(now), now, s.record.id, s.record.arrival_ns, s.record.first_token_ns));
+  }
   if (drops_tokens_) record_retention(s);
   policy_->release(s.kv);
   s.status = Status::kDone;
@@ -502,20 +510,98 @@ void Replica::report_state(SimTime now) {
   metrics_.on_state(now, id_, st);
 }
 
+// --check-invariants, once per iteration after scheduling: each request's state and holding, then the replica's
+// books. A violation names the replica, the time and the request (or, for the pool's books, the requests of the
+// iteration that found it).
 void Replica::check_invariants(SimTime now) const {
-  auto fail = [&](const std::string& what) {
-    throw Error(fmt::format("invariant violated on replica {} at t={} ns: {}", id_, now, what));
+  auto fail = [&](const std::string& who, const std::string& what) {
+    throw Error(fmt::format("invariant violated on replica {} at t={:.9f} s ({} ns), {}: {}", id_, ns_to_s(now), now,
+                            who, what));
   };
+  auto request = [&](uint32_t slot) { return fmt::format("request {}", seqs_[slot].record.id); };
+  // Every slot is in exactly one place: waiting, running, swapped out, or free.
+  std::vector<uint8_t> seen(seqs_.size(), 0);
+  auto place = [&](uint32_t slot, const char* where, bool status_ok) {
+    if (slot >= seqs_.size())
+      fail(fmt::format("slot {}", slot), fmt::format("{} names a slot that does not exist", where));
+    if (seen[slot]++ != 0) fail(request(slot), fmt::format("listed twice (again in {})", where));
+    if (!status_ok)
+      fail(request(slot), fmt::format("in {} with status {}", where, static_cast<int>(seqs_[slot].status)));
+  };
+  for (uint32_t slot : waiting_) place(slot, "the waiting queue", seqs_[slot].status == Status::kWaiting);
+  for (uint32_t slot : running_) {
+    place(slot, "the running batch", seqs_[slot].status == Status::kRunning || seqs_[slot].status == Status::kHeld);
+  }
+  for (uint32_t slot : swapped_) place(slot, "the swapped-out queue", seqs_[slot].status == Status::kSwapped);
+  for (uint32_t slot : free_slots_) place(slot, "the free slots", seqs_[slot].status == Status::kDone);
+  for (uint32_t slot = 0; slot < seqs_.size(); ++slot) {
+    if (seen[slot] == 0) fail(request(slot), "lost: in no queue and not finished");
+  }
+  int64_t swapped_blocks = 0;
   std::vector<const cache::SeqKv*> holders;
-  for (uint32_t slot : running_) holders.push_back(&seqs_[slot].kv);
-  if (const std::string problem = policy_->check(holders); !problem.empty()) fail(problem);
+  for (uint32_t slot = 0; slot < seqs_.size(); ++slot) {
+    const Seq& q = seqs_[slot];
+    if (q.status == Status::kDone) continue;
+    const metrics::RequestRecord& r = q.record;
+    // Time runs forward for each request: it arrived, then got its first token, then its last one, by now.
+    if (r.arrival_ns > now) fail(request(slot), fmt::format("arrives at {} ns, after now", r.arrival_ns));
+    if (r.first_token_ns >= 0 && (r.first_token_ns < r.arrival_ns || r.first_token_ns > q.last_token_ns)) {
+      fail(request(slot), fmt::format("first token at {} ns outside [arrival {} ns, last token {} ns]",
+                                      r.first_token_ns, r.arrival_ns, q.last_token_ns));
+    }
+    if (q.last_token_ns > now) fail(request(slot), fmt::format("last token at {} ns, after now", q.last_token_ns));
+    if (q.generated > r.output_tokens || q.computed > q.known() || q.computed < 0) {
+      fail(request(slot), fmt::format("{} of {} output tokens generated, {} of {} tokens computed", q.generated,
+                                      r.output_tokens, q.computed, q.known()));
+    }
+    if (q.status == Status::kRunning || q.status == Status::kHeld) {
+      if (const std::string problem = policy_->check_seq(q.kv); !problem.empty()) fail(request(slot), problem);
+      holders.push_back(&q.kv);
+    } else if (q.kv.blocks != 0) {
+      fail(request(slot), fmt::format("holds {} GPU blocks while {}", q.kv.blocks,
+                                      q.status == Status::kWaiting ? "waiting" : "swapped out"));
+    }
+    if (q.status == Status::kSwapped) swapped_blocks += q.swapped_blocks;
+  }
+  std::string batch_who = "the iteration of requests";
+  for (size_t i = 0; i < batch_.size() && i < 8; ++i) {
+    batch_who += fmt::format("{} {}", i == 0 ? "" : ",", seqs_[batch_[i].slot].record.id);
+  }
+  if (batch_.size() > 8) batch_who += fmt::format(" (+{} more)", batch_.size() - 8);
+  for (const Scheduled& b : batch_) {
+    const Status st = seqs_[b.slot].status;
+    if (st != Status::kRunning && st != Status::kHeld) fail(request(b.slot), "scheduled but not running");
+  }
+  // The pool's books, and every memory tier within its capacity.
+  if (const std::string problem = policy_->check(holders); !problem.empty()) fail(batch_who, problem);
   const uint64_t hbm = plan_.static_bytes() + plan_.gpu_kv_bytes(policy_->used_blocks());
-  if (hbm > plan_.hbm_bytes) fail(fmt::format("HBM use {} above capacity {}", hbm, plan_.hbm_bytes));
-  if (swap_used_blocks_ > swap_capacity_blocks_ && swap_capacity_blocks_ > 0) fail("swap space above capacity");
-  if (static_cast<int64_t>(running_.size()) > scenario_.engine.max_num_seqs) fail("more running than max_num_seqs");
+  if (hbm > plan_.hbm_bytes) fail(batch_who, fmt::format("HBM use {} above capacity {}", hbm, plan_.hbm_bytes));
+  if (swapped_blocks != swap_used_blocks_) {
+    fail(batch_who,
+         fmt::format("swap space holds {} blocks, swapped-out requests {}", swap_used_blocks_, swapped_blocks));
+  }
+  if (swap_used_blocks_ > swap_capacity_blocks_ && swap_used_blocks_ > 0) {
+    fail(batch_who,
+         fmt::format("swap space holds {} blocks, above its capacity of {}", swap_used_blocks_, swap_capacity_blocks_));
+  }
+  const uint64_t host_kv = static_cast<uint64_t>(swap_used_blocks_) * plan_.block_bytes +
+                           plan_.host_kv_bytes(policy_->used_blocks()) +
+                           static_cast<uint64_t>(policy_->host_tokens()) * plan_.token_layer_bytes *
+                               static_cast<uint64_t>(scenario_.model.num_layers);
+  const uint64_t host_weights = plan_.streamed_weights_bytes - plan_.disk_weights_bytes;
+  if (host_kv + host_weights > scenario_.hardware.host.dram_bytes) {
+    fail(batch_who, fmt::format("host memory holds {} of KV and {} of weights, above its {}", host_kv, host_weights,
+                                scenario_.hardware.host.dram_bytes));
+  }
+  if (static_cast<int64_t>(running_.size()) > scenario_.engine.max_num_seqs) {
+    fail(batch_who, fmt::format("{} running, above max_num_seqs {}", running_.size(), scenario_.engine.max_num_seqs));
+  }
   int64_t batch_tokens = 0;
   for (const Scheduled& b : batch_) batch_tokens += b.new_tokens;
-  if (batch_tokens > scenario_.engine.max_num_batched_tokens) fail("batch above max_num_batched_tokens");
+  if (batch_tokens > scenario_.engine.max_num_batched_tokens) {
+    fail(batch_who, fmt::format("{} tokens in the batch, above max_num_batched_tokens {}", batch_tokens,
+                                scenario_.engine.max_num_batched_tokens));
+  }
 }
 
 void Replica::check_end_state() const {

@@ -40,9 +40,10 @@ class Replica final : public engine::EventHandler {
  public:
   // `flows` carries swap traffic over `routes` (one per GPU of the tensor-parallel group), sharing links with the
   // other replicas of the node; null means each replica has the link to itself.
+  // `policy` replaces the scenario's cache policy (tests inject faults through it); null builds the scenario's.
   Replica(int64_t id, const sim::Scenario& scenario, const sim::MemoryPlan& plan, const models::CostModel& cost,
           engine::EventQueue& queue, metrics::Collector& metrics, engine::FlowEngine* flows = nullptr,
-          std::vector<SwapRoute> routes = {});
+          std::vector<SwapRoute> routes = {}, std::unique_ptr<cache::CachePolicy> policy = nullptr);
 
   // A request routed here at `now`.
   void submit(const traces::Request& request, SimTime now);
