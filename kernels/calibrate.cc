@@ -17,6 +17,7 @@
 #include "kernels/sdpa.h"
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
+#include "sim/core/interrupt.h"
 #include "sim/core/yaml.h"
 
 namespace kvsim::kernels {
@@ -260,6 +261,7 @@ hw::HardwareProfile calibrate(const CalibrateOptions& options, const hw::Hardwar
   std::vector<hw::RawSample> samples;
   std::vector<std::string> ran;
   for (size_t i = 0; i < to_run.size(); ++i) {
+    throw_if_interrupted();
     const auto& name = to_run[i];
     const auto start = std::chrono::steady_clock::now();
     try {
@@ -278,12 +280,15 @@ hw::HardwareProfile calibrate(const CalibrateOptions& options, const hw::Hardwar
                          seconds);
       samples.insert(samples.end(), got.begin(), got.end());
       ran.push_back(name);
+    } catch (const Interrupted&) {
+      throw;  // Ctrl-C: nothing is written (the profile is written whole, at the end, or not at all)
     } catch (const Error& e) {
       log << fmt::format("calibrate [{}/{}] {}: failed, skipped: {}\n", i + 1, to_run.size(), name, e.what());
     }
     log.flush();
   }
 
+  throw_if_interrupted();  // a suite's child process (PyTorch SDPA) may have been the one stopped
   hw::MeasuredProfile m = fit_measurements(samples);
   for (const auto& h : m.held_out) {
     log << fmt::format("held-out check {}: {} points, mean |error| {:.1f} %, max {:.1f} %\n", h.curve, h.points,

@@ -14,6 +14,7 @@
 
 #include "kernels/suite.h"
 #include "sim/core/error.h"
+#include "sim/core/interrupt.h"
 
 namespace kvsim::kernels {
 
@@ -85,6 +86,7 @@ std::vector<hw::RawSample> run_host_suite(const SuiteOptions& options) {
     timed_copy(dst.get(), src.get(), bytes, threads);  // warm-up
     std::vector<double> rates;
     for (int r = 0; r < repeats; ++r) {
+      throw_if_interrupted();
       const double seconds = timed_copy(dst.get(), src.get(), bytes, threads);
       if (seconds > 0) rates.push_back(static_cast<double>(bytes) / seconds);
     }

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "sim/core/error.h"
+#include "sim/core/interrupt.h"
 
 namespace kvsim::kernels {
 
@@ -152,6 +153,7 @@ double median(std::vector<double> values) {
 }
 
 double time_per_call_s(cudaStream_t stream, const TimingPlan& plan, const std::function<void(int64_t)>& body) {
+  throw_if_interrupted();  // Ctrl-C stops calibration between two measurements (each lasts well under a second)
   Event start, stop;
   int64_t call = 0;
   for (int i = 0; i < plan.warmup; ++i) body(call++);
@@ -178,6 +180,7 @@ double time_per_call_s(cudaStream_t stream, const TimingPlan& plan, const std::f
 }
 
 double time_per_call_host_s(const TimingPlan& plan, const std::function<void(int64_t)>& body) {
+  throw_if_interrupted();
   using Clock = std::chrono::steady_clock;
   int64_t call = 0;
   for (int i = 0; i < plan.warmup; ++i) body(call++);

@@ -11,6 +11,7 @@
 
 #include "hw/hardware_loader.h"
 #include "sim/core/error.h"
+#include "sim/core/interrupt.h"
 
 namespace kvsim::kernels {
 namespace {
@@ -162,6 +163,17 @@ TEST_F(CalibrateHostOnly, UnknownSuiteIsAnError) {
     EXPECT_NE(std::string(e.what()).find("unknown suite 'pcei' (did you mean 'pcie'?)"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(options_.out_path));
+}
+
+// Ctrl-C in the middle of a suite (the flag raised as the handler would, after the first measurement): calibrate
+// stops with Interrupted instead of skipping the suite, and neither a profile nor a stray temporary is left behind.
+TEST_F(CalibrateHostOnly, InterruptedMidSuiteLeavesNoFile) {
+  options_.suite.progress = [](const std::string&) { set_interrupted(true); };
+  std::ostringstream log;
+  EXPECT_THROW(calibrate(options_, base_, log), Interrupted);
+  set_interrupted(false);
+  EXPECT_TRUE(fs::is_empty(dir_)) << fs::directory_iterator(dir_)->path();
+  EXPECT_EQ(log.str().find("failed, skipped"), std::string::npos) << log.str();
 }
 
 }  // namespace
