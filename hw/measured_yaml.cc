@@ -122,7 +122,7 @@ std::vector<std::string> read_string_list(const yaml::Map& m, std::string_view k
 
 YAML::Node flow_list(const std::vector<double>& values) {
   YAML::Node n(YAML::NodeType::Sequence);
-  for (double v : values) n.push_back(yaml_number(v));
+  for (double v : values) n.push_back(yaml::number(v));
   n.SetStyle(YAML::EmitterStyle::Flow);
   return n;
 }
@@ -135,8 +135,6 @@ YAML::Node curve_node(const Curve& c, const char* x_key, const char* y_key) {
 }
 
 }  // namespace
-
-YAML::Node yaml_number(double value) { return YAML::Node(fmt::format("{}", value)); }
 
 MeasuredProfile parse_measured_yaml(const yaml::Map& m) {
   MeasuredProfile p;
@@ -224,7 +222,7 @@ YAML::Node measured_to_yaml(const MeasuredProfile& p) {
       item["m"] = g.m;
       item["n"] = g.n;
       item["k"] = g.k;
-      item["flops_per_s"] = yaml_number(g.flops_per_s);
+      item["flops_per_s"] = yaml::number(g.flops_per_s);
       item.SetStyle(YAML::EmitterStyle::Flow);
       gemm.push_back(item);
     }
@@ -240,18 +238,18 @@ YAML::Node measured_to_yaml(const MeasuredProfile& p) {
   if (!p.prefill_attention.empty()) n["prefill_attention"] = curve_node(p.prefill_attention, "tokens", "flops_per_s");
   n["prefill_attention_kernel"] = p.prefill_attention_kernel;
   if (!p.host_memcpy.empty()) n["host_memcpy"] = curve_node(p.host_memcpy, "threads", "bytes_per_s");
-  n["pcie_latency_ns"] = yaml_number(p.pcie_latency_ns);
-  n["launch_ns"] = yaml_number(p.launch_ns);
-  n["graph_replay_ns"] = yaml_number(p.graph_replay_ns);
-  n["pinned_alloc_bytes_per_s"] = yaml_number(p.pinned_alloc_bytes_per_s);
+  n["pcie_latency_ns"] = yaml::number(p.pcie_latency_ns);
+  n["launch_ns"] = yaml::number(p.launch_ns);
+  n["graph_replay_ns"] = yaml::number(p.graph_replay_ns);
+  n["pinned_alloc_bytes_per_s"] = yaml::number(p.pinned_alloc_bytes_per_s);
   if (!p.held_out.empty()) {
     YAML::Node held(YAML::NodeType::Sequence);
     for (const auto& h : p.held_out) {
       YAML::Node item(YAML::NodeType::Map);
       item["curve"] = h.curve;
       item["points"] = h.points;
-      item["mean_abs_rel_error"] = yaml_number(h.mean_abs_rel_error);
-      item["max_abs_rel_error"] = yaml_number(h.max_abs_rel_error);
+      item["mean_abs_rel_error"] = yaml::number(h.mean_abs_rel_error);
+      item["max_abs_rel_error"] = yaml::number(h.max_abs_rel_error);
       item.SetStyle(YAML::EmitterStyle::Flow);
       held.push_back(item);
     }
@@ -264,9 +262,9 @@ YAML::Node measured_to_yaml(const MeasuredProfile& p) {
       item["suite"] = s.suite;
       item["series"] = s.series;
       YAML::Node params(YAML::NodeType::Map);
-      for (const auto& [k, v] : s.params) params[k] = yaml_number(v);
+      for (const auto& [k, v] : s.params) params[k] = yaml::number(v);
       item["params"] = params;
-      item["value"] = yaml_number(s.value);
+      item["value"] = yaml::number(s.value);
       item["unit"] = s.unit;
       item.SetStyle(YAML::EmitterStyle::Flow);
       samples.push_back(item);

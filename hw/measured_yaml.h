@@ -19,7 +19,4 @@ MeasuredProfile parse_measured_yaml(const yaml::Map& map);
 // that reads back to the same value (fmt "{}"), arrays in flow style.
 YAML::Node measured_to_yaml(const MeasuredProfile& measured);
 
-// A double as a YAML scalar in its shortest round-trip form (1e+12, 0.1, 3).
-YAML::Node yaml_number(double value);
-
 }  // namespace kvsim::hw

@@ -44,10 +44,10 @@ YAML::Node point_yaml(const StudyModel& m, const StudyLengths& lengths, const st
   cache["policy"] = policy;
   const double share = sparsity_pct / 100.0;
   if (policy == "h2o") {
-    cache["heavy_ratio"] = hw::yaml_number(share / 2);
-    cache["recent_ratio"] = hw::yaml_number(share / 2);
+    cache["heavy_ratio"] = yaml::number(share / 2);
+    cache["recent_ratio"] = yaml::number(share / 2);
   } else if (policy == "infinigen") {
-    cache["max_kv_ratio"] = hw::yaml_number(share);
+    cache["max_kv_ratio"] = yaml::number(share);
   }
   n["cache"] = cache;
   YAML::Node cluster;
@@ -57,7 +57,7 @@ YAML::Node point_yaml(const StudyModel& m, const StudyLengths& lengths, const st
   workload["requests"] = requests;
   YAML::Node arrival;
   arrival["process"] = "poisson";
-  arrival["rate"] = hw::yaml_number(rate);
+  arrival["rate"] = yaml::number(rate);
   workload["arrival"] = arrival;
   workload["prompt_tokens"] = traces::length_dist_to_yaml(lengths.prompt_tokens);
   workload["output_tokens"] = traces::length_dist_to_yaml(lengths.output_tokens);

@@ -8,7 +8,6 @@
 namespace kvsim::traces {
 
 namespace {
-std::string number_text(double v) { return fmt::format("{}", v); }
 
 // Seconds to a gap in ns; past ~292 years the stream ends rather than overflow.
 std::optional<SimTime> advance(SimTime now_ns, double gap_s) {
@@ -181,21 +180,21 @@ ArrivalSpec parse_arrival(const yaml::Map& m) {
 YAML::Node arrival_to_yaml(const ArrivalSpec& s) {
   YAML::Node n(YAML::NodeType::Map);
   n["process"] = s.process;
-  if (s.process == "poisson" || s.process == "gamma" || s.process == "weibull") n["rate"] = number_text(s.rate);
-  if (s.process == "gamma") n["cv"] = number_text(s.cv);
-  if (s.process == "weibull") n["shape"] = number_text(s.shape);
+  if (s.process == "poisson" || s.process == "gamma" || s.process == "weibull") n["rate"] = yaml::number(s.rate);
+  if (s.process == "gamma") n["cv"] = yaml::number(s.cv);
+  if (s.process == "weibull") n["shape"] = yaml::number(s.shape);
   if (s.process == "onoff") {
-    n["rate_on"] = number_text(s.rate_on);
-    n["rate_off"] = number_text(s.rate_off);
-    n["on_s"] = number_text(s.on_s);
-    n["off_s"] = number_text(s.off_s);
+    n["rate_on"] = yaml::number(s.rate_on);
+    n["rate_off"] = yaml::number(s.rate_off);
+    n["on_s"] = yaml::number(s.on_s);
+    n["off_s"] = yaml::number(s.off_s);
   }
   if (s.process == "diurnal") {
     YAML::Node rates;
-    for (double r : s.rates) rates.push_back(number_text(r));
+    for (double r : s.rates) rates.push_back(yaml::number(r));
     rates.SetStyle(YAML::EmitterStyle::Flow);
     n["rates"] = rates;
-    n["period_s"] = number_text(s.period_s);
+    n["period_s"] = yaml::number(s.period_s);
   }
   return n;
 }

@@ -25,7 +25,6 @@ bool present(const yaml::Map& m, const std::string& key) {
 }
 
 // Shortest text that reads back as the same double.
-std::string number_text(double v) { return fmt::format("{}", v); }
 
 constexpr double kMaxSeconds = 9.2e9;  // the int64 ns limit
 
@@ -140,7 +139,7 @@ WorkloadSpec parse_workload(const yaml::Map& w) {
 YAML::Node workload_to_yaml(const WorkloadSpec& spec) {
   YAML::Node n(YAML::NodeType::Map);
   if (spec.requests) n["requests"] = *spec.requests;
-  if (spec.duration_s) n["duration_s"] = number_text(*spec.duration_s);
+  if (spec.duration_s) n["duration_s"] = yaml::number(*spec.duration_s);
   if (spec.shared_prefix_tokens > 0) n["shared_prefix_tokens"] = spec.shared_prefix_tokens;
   if (spec.shared_prefix_count > 1) n["shared_prefix_count"] = spec.shared_prefix_count;
   if (spec.clip_to_context) n["clip_to_context"] = true;
@@ -157,14 +156,14 @@ YAML::Node workload_to_yaml(const WorkloadSpec& spec) {
     if (spec.skip_bad_lines) n["skip_bad_lines"] = true;
     if (spec.window_start_s > 0 || spec.window_end_s) {
       YAML::Node w(YAML::NodeType::Map);
-      w["start_s"] = number_text(spec.window_start_s);
-      if (spec.window_end_s) w["end_s"] = number_text(*spec.window_end_s);
+      w["start_s"] = yaml::number(spec.window_start_s);
+      if (spec.window_end_s) w["end_s"] = yaml::number(*spec.window_end_s);
       n["window"] = w;
     }
     if (spec.target_rate) {
-      n["target_rate"] = number_text(*spec.target_rate);
+      n["target_rate"] = yaml::number(*spec.target_rate);
     } else if (spec.rate_scale != 1.0) {
-      n["rate_scale"] = number_text(spec.rate_scale);
+      n["rate_scale"] = yaml::number(spec.rate_scale);
     }
     if (spec.sample) n["sample"] = *spec.sample;
     return n;
@@ -179,7 +178,7 @@ YAML::Node workload_to_yaml(const WorkloadSpec& spec) {
   if (spec.sessions.enabled()) {
     YAML::Node s(YAML::NodeType::Map);
     s["turns"] = length_dist_to_yaml(spec.sessions.turns);
-    s["think_time_s"] = number_text(spec.sessions.think_time_s);
+    s["think_time_s"] = yaml::number(spec.sessions.think_time_s);
     s["system_prompt_tokens"] = spec.sessions.system_prompt_tokens;
     s["system_prompts"] = spec.sessions.system_prompts;
     n["sessions"] = s;

@@ -50,6 +50,8 @@ YAML::Node load_file(const std::string& path) {
   return load_string(buffer.str(), path);
 }
 
+YAML::Node number(double value) { return YAML::Node(fmt::format("{}", value)); }
+
 std::string describe(const YAML::Node& node) {
   if (!node.IsDefined() || node.IsNull()) return "nothing";
   if (node.IsMap()) return "a mapping";

@@ -36,6 +36,10 @@ void apply_override(YAML::Node& root, std::string_view assignment, Source& sourc
 // How a node looks in an error message: 'text' for a scalar, "a mapping", "a sequence", "nothing".
 std::string describe(const YAML::Node& node);
 
+// A double as a YAML scalar in its shortest round-trip form (1e+12, 0.1, 3): what every writer of scenario and
+// profile files emits.
+YAML::Node number(double value);
+
 inline constexpr double kInf = std::numeric_limits<double>::infinity();
 
 class Map {

@@ -102,9 +102,9 @@ TEST(MeasuredYaml, ProfileRoundTripsExactly) {
 }
 
 TEST(MeasuredYaml, ShortestNumberForm) {
-  EXPECT_EQ(yaml_number(0.1).Scalar(), "0.1");
-  EXPECT_EQ(yaml_number(25e9).Scalar(), "25000000000");
-  EXPECT_EQ(yaml_number(1e-300).Scalar(), "1e-300");
+  EXPECT_EQ(yaml::number(0.1).Scalar(), "0.1");
+  EXPECT_EQ(yaml::number(25e9).Scalar(), "25000000000");
+  EXPECT_EQ(yaml::number(1e-300).Scalar(), "1e-300");
 }
 
 TEST(MeasuredYaml, ReadsEverySection) {
