@@ -1,7 +1,8 @@
 // End-to-end simulation speed on the bench/scenarios/ set: 100k ShareGPT-like requests and 1M Azure conversation
-// requests on one llama-3.1-8b / h100-sxm5-80gb replica (vllm, below saturation), the 1M over 8 replicas, and 100k
-// under the infinigen and h2o policies. Reports simulated requests, events and iterations per second of wall time,
-// and the speed-up over real time. One core (the simulator is single-threaded).
+// requests on one llama-3.1-8b / h100-sxm5-80gb replica (vllm, below saturation), the 1M over 8 replicas, 100k
+// under the infinigen and h2o policies, and 200k at twice the sustainable rate (overload). Reports simulated
+// requests, events and iterations per second of wall time, and the speed-up over real time. One core (the simulator
+// is single-threaded).
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -34,6 +35,10 @@ BENCHMARK_CAPTURE(BM_E2E, azure_conv_1m_8replicas, "azure_conv_1m_8replicas.yaml
     ->Iterations(1);
 BENCHMARK_CAPTURE(BM_E2E, infinigen_100k, "infinigen_100k.yaml")->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK_CAPTURE(BM_E2E, h2o_100k, "h2o_100k.yaml")->Unit(benchmark::kMillisecond)->Iterations(1);
+// Overload: twice the rate the replica sustains, the waiting queue growing for the whole arrival span.
+BENCHMARK_CAPTURE(BM_E2E, azure_conv_overload, "azure_conv_overload.yaml")
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
 
 }  // namespace
 
