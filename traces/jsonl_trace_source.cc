@@ -89,7 +89,7 @@ bool JsonlTraceSource::read_row(Request& r) {
   const char* arrival = mooncake ? "timestamp" : "arrival_s";
   if (!j.contains(arrival)) fail(arrival, "missing");
   const json& t = j.at(arrival);
-  arrival_text_ = t.dump();
+  arrival_ = t;
   if (!t.is_number() || !std::isfinite(t.get<double>()) || t.get<double>() < 0 || t.get<double>() > 9.2e9) {
     fail(arrival, fmt::format("expected a non-negative number of {}, found {}", mooncake ? "milliseconds" : "seconds",
                               shown(t)));

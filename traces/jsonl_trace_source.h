@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "traces/trace_source.h"
 
 namespace kvsim::traces {
@@ -32,7 +34,7 @@ class JsonlTraceSource final : public TraceSource {
   Place row_place() const override { return Place{name(), static_cast<int>(line_), 0}; }
   int64_t row_line() const override { return line_; }
   std::string arrival_column() const override { return format() == "mooncake" ? "timestamp" : "arrival_s"; }
-  std::string arrival_text() const override { return arrival_text_; }
+  std::string arrival_text() const override { return arrival_.dump(); }
 
  private:
   bool next_line();
@@ -42,7 +44,7 @@ class JsonlTraceSource final : public TraceSource {
   std::optional<std::string> pending_;
   std::string buffer_;
   int64_t line_ = 0;
-  std::string arrival_text_;
+  nlohmann::json arrival_;  // the row's arrival value, printed only when a message needs it
 };
 
 }  // namespace kvsim::traces

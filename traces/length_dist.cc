@@ -120,6 +120,7 @@ LengthSampler::LengthSampler(LengthDist dist, Rng rng, std::shared_ptr<const Emp
     throw Error(fmt::format("length distribution: need 1 <= min <= max, found min {} max {}", dist_.min, dist_.max));
   }
   if (dist_.dist == "lognormal") {
+    kind_ = Kind::kLognormal;
     if (!(dist_.mean > 0) || !(dist_.stddev >= 0)) {
       throw Error(
           fmt::format("lognormal lengths: need mean > 0 and stddev >= 0, found {} and {}", dist_.mean, dist_.stddev));
@@ -128,11 +129,13 @@ LengthSampler::LengthSampler(LengthDist dist, Rng rng, std::shared_ptr<const Emp
     sigma_ = std::sqrt(std::log1p(cv * cv));
     mu_ = std::log(dist_.mean) - sigma_ * sigma_ / 2;
   } else if (dist_.dist == "normal") {
+    kind_ = Kind::kNormal;
     if (!(dist_.mean > 0) || !(dist_.stddev >= 0)) {
       throw Error(
           fmt::format("normal lengths: need mean > 0 and stddev >= 0, found {} and {}", dist_.mean, dist_.stddev));
     }
   } else if (dist_.dist == "zipf") {
+    kind_ = Kind::kZipf;
     if (!(dist_.s > 0) || dist_.max - dist_.min >= kMaxZipfValues) {
       throw Error(fmt::format("zipf lengths: need s > 0 and at most {} values, found s {} on [{}, {}]", kMaxZipfValues,
                               dist_.s, dist_.min, dist_.max));
@@ -144,10 +147,13 @@ LengthSampler::LengthSampler(LengthDist dist, Rng rng, std::shared_ptr<const Emp
       zipf_cdf_.push_back(sum);
     }
   } else if (dist_.dist == "empirical") {
+    kind_ = Kind::kEmpirical;
     if (!empirical_ || empirical_->rows.empty()) {
       throw Error(fmt::format("empirical lengths: no rows loaded from '{}'", dist_.file));
     }
-  } else if (dist_.dist != "fixed" && dist_.dist != "uniform") {
+  } else if (dist_.dist == "uniform") {
+    kind_ = Kind::kUniform;
+  } else if (dist_.dist != "fixed") {
     throw Error(fmt::format("unknown length distribution '{}' (expected one of {})", dist_.dist, join(kDists)));
   }
 }
@@ -163,15 +169,23 @@ int64_t LengthSampler::at(size_t index) const {
 }
 
 int64_t LengthSampler::sample() {
-  if (dist_.dist == "fixed") return clip(dist_.value);
-  if (dist_.dist == "uniform") return rng_.uniform_int(dist_.min, dist_.max);
-  if (dist_.dist == "normal") return clip(rng_.normal(dist_.mean, dist_.stddev));
-  if (dist_.dist == "zipf") {
-    const double u = rng_.uniform() * zipf_cdf_.back();
-    const auto it = std::upper_bound(zipf_cdf_.begin(), zipf_cdf_.end(), u);
-    return dist_.min + std::min<int64_t>(it - zipf_cdf_.begin(), static_cast<int64_t>(zipf_cdf_.size()) - 1);
+  switch (kind_) {
+    case Kind::kFixed:
+      return clip(dist_.value);
+    case Kind::kUniform:
+      return rng_.uniform_int(dist_.min, dist_.max);
+    case Kind::kNormal:
+      return clip(rng_.normal(dist_.mean, dist_.stddev));
+    case Kind::kZipf: {
+      const double u = rng_.uniform() * zipf_cdf_.back();
+      const auto it = std::upper_bound(zipf_cdf_.begin(), zipf_cdf_.end(), u);
+      return dist_.min + std::min<int64_t>(it - zipf_cdf_.begin(), static_cast<int64_t>(zipf_cdf_.size()) - 1);
+    }
+    case Kind::kEmpirical:
+      return at(draw_row());
+    case Kind::kLognormal:
+      break;
   }
-  if (dist_.dist == "empirical") return at(draw_row());
   return clip(rng_.lognormal(mu_, sigma_));
 }
 

@@ -74,7 +74,9 @@ class LengthSampler {
  private:
   int64_t clip(double tokens) const;
 
+  enum class Kind : uint8_t { kFixed, kUniform, kNormal, kLognormal, kZipf, kEmpirical };
   LengthDist dist_;
+  Kind kind_ = Kind::kFixed;  // dist_.dist, resolved once
   Rng rng_;
   double mu_ = 0, sigma_ = 0;
   std::vector<double> zipf_cdf_;

@@ -45,4 +45,10 @@ class RequestSource {
   virtual std::string describe() const = 0;  // one line for reports, e.g. "poisson 2 req/s, 1000 requests"
 };
 
+// Requests per second between the first and the last of `requests` arrivals (n - 1 gaps); 0 below two requests or
+// over a zero span.
+inline double mean_arrival_rate(int64_t requests, SimTime first_ns, SimTime last_ns) {
+  return requests >= 2 && last_ns > first_ns ? static_cast<double>(requests - 1) / ns_to_s(last_ns - first_ns) : 0.0;
+}
+
 }  // namespace kvsim::traces

@@ -51,9 +51,7 @@ int64_t LengthHistogram::percentile(double p) const {
   return max_;
 }
 
-double TraceStats::mean_rate() const {
-  return requests >= 2 && last_ns > first_ns ? static_cast<double>(requests - 1) / duration_s() : 0.0;
-}
+double TraceStats::mean_rate() const { return mean_arrival_rate(requests, first_ns, last_ns); }
 
 double TraceStats::interarrival_cv() const {
   if (gaps < 2 || !(gap_mean_s > 0)) return 0.0;

@@ -128,10 +128,7 @@ std::optional<Request> RenumberSource::next() {
   return r;
 }
 
-double StreamExtent::mean_rate() const {
-  if (requests < 2 || last_ns <= first_ns) return 0;
-  return static_cast<double>(requests - 1) / ns_to_s(last_ns - first_ns);
-}
+double StreamExtent::mean_rate() const { return mean_arrival_rate(requests, first_ns, last_ns); }
 
 StreamExtent measure(RequestSource& source) {
   StreamExtent e;

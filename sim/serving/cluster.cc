@@ -64,12 +64,20 @@ void Cluster::pull_next() {
   queue_.schedule(pending_->arrival_ns, this, kArrival, 0, engine::kPriorityArrival);
 }
 
-size_t Cluster::least_outstanding() const {
+namespace {
+// The replica scoring highest by `score` (the first on ties, so routing is deterministic).
+template <typename Score>
+size_t argmax(const std::vector<std::unique_ptr<Replica>>& replicas, Score score) {
   size_t best = 0;
-  for (size_t i = 1; i < replicas_.size(); ++i) {
-    if (replicas_[i]->outstanding() < replicas_[best]->outstanding()) best = i;
+  for (size_t i = 1; i < replicas.size(); ++i) {
+    if (score(*replicas[i]) > score(*replicas[best])) best = i;
   }
   return best;
+}
+}  // namespace
+
+size_t Cluster::least_outstanding() const {
+  return argmax(replicas_, [](const Replica& r) { return -r.outstanding(); });
 }
 
 // The routers of sim/scenario.h (ClusterConfig). Ties go to the lowest index, so routing is deterministic.
@@ -77,13 +85,7 @@ size_t Cluster::route(const traces::Request& request) {
   const std::string& router = scenario_.cluster.router;
   if (replicas_.size() == 1) return 0;
   if (router == "least-outstanding") return least_outstanding();
-  if (router == "least-kv") {
-    size_t best = 0;
-    for (size_t i = 1; i < replicas_.size(); ++i) {
-      if (replicas_[i]->free_kv_blocks() > replicas_[best]->free_kv_blocks()) best = i;
-    }
-    return best;
-  }
+  if (router == "least-kv") return argmax(replicas_, [](const Replica& r) { return r.free_kv_blocks(); });
   if (router == "prefix-aware") {
     // Sessions, shared prefixes and hash chains live in different id spaces: tag them apart.
     uint64_t key = 0;
