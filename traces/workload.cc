@@ -24,8 +24,6 @@ bool present(const yaml::Map& m, const std::string& key) {
   return std::find(keys.begin(), keys.end(), key) != keys.end();
 }
 
-// Shortest text that reads back as the same double.
-
 constexpr double kMaxSeconds = 9.2e9;  // the int64 ns limit
 
 void parse_trace_keys(const yaml::Map& w, WorkloadSpec& spec) {

@@ -20,12 +20,15 @@ struct Library {
 const Library& library() {
   static const Library lib = [] {
     Library l;
-    l.handle = dlopen(KVSIM_CUBLASLT_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (l.handle == nullptr) l.handle = dlopen(KVSIM_CUBLASLT_PATH, RTLD_NOW | RTLD_LOCAL);
-    if (l.handle == nullptr) {
+    // The soname through the library path (and the executable's run path), then the toolkit's file found at build time.
+    std::string tried;
+    for (const char* name : {KVSIM_CUBLASLT_SONAME, KVSIM_CUBLASLT_PATH}) {
+      l.handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+      if (l.handle != nullptr) return l;
       const char* why = dlerror();
-      l.error = std::string("cannot open " KVSIM_CUBLASLT_SONAME " (cuBLASLt): ") + (why ? why : "unknown error");
+      tried += std::string(tried.empty() ? "" : "; ") + (why != nullptr ? why : name);
     }
+    l.error = "cannot open cuBLASLt: " + tried;
     return l;
   }();
   return lib;

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
+#include "sim/core/error.h"
+
 namespace kvsim::metrics {
 
 double weighted_percentile(const std::vector<std::pair<double, int64_t>>& sorted, int64_t total, double q) {
@@ -72,6 +76,9 @@ LatencySamples::LatencySamples(size_t exact_limit, double relative_error)
 
 void LatencySamples::add(double value_ms, int64_t count) {
   if (count <= 0) return;
+  if (!std::isfinite(value_ms) || value_ms < 0) {
+    throw Error(fmt::format("latency sample {} ms: expected a finite value >= 0", value_ms));
+  }
   // Welford's update for `count` equal samples.
   const int64_t n = count_ + count;
   const double delta = value_ms - mean_;
@@ -112,8 +119,8 @@ void LatencySamples::add_to_histogram(double value_ms, int64_t count) {
     first_bucket_ = i;
     buckets_.push_back(0);
   } else if (i < first_bucket_) {
-    buckets_.insert(buckets_.begin(), static_cast<size_t>(first_bucket_ - i), 0);
-    first_bucket_ = i;
+    // A deque grows at the front in O(1) per bucket, so a falling series (a backlog draining) stays linear.
+    for (; first_bucket_ > i; --first_bucket_) buckets_.push_front(0);
   } else if (i >= first_bucket_ + static_cast<int64_t>(buckets_.size())) {
     buckets_.resize(static_cast<size_t>(i - first_bucket_ + 1), 0);
   }
@@ -121,7 +128,7 @@ void LatencySamples::add_to_histogram(double value_ms, int64_t count) {
 }
 
 double LatencySamples::order_statistic(int64_t rank) const {
-  if (rank < zero_count_) return 0.0;
+  if (rank < zero_count_) return std::clamp(0.0, min_, max_);  // values below 1 ns
   int64_t seen = zero_count_;
   for (size_t b = 0; b < buckets_.size(); ++b) {
     seen += buckets_[b];

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -61,7 +62,7 @@ class LatencySamples {
   double log_gamma_;
   std::vector<std::pair<double, int64_t>> exact_;
   bool sketched_ = false;
-  std::vector<int64_t> buckets_;  // counts of buckets first_bucket_, first_bucket_ + 1, ...
+  std::deque<int64_t> buckets_;  // counts of buckets first_bucket_, first_bucket_ + 1, ...
   int64_t first_bucket_ = 0;
   int64_t zero_count_ = 0;
   int64_t count_ = 0;

@@ -46,6 +46,7 @@ Cluster::Cluster(const sim::Scenario& scenario, const sim::MemoryPlan& plan, con
     }
   }
   flows_ = std::make_unique<engine::FlowEngine>(queue_, std::move(links));
+  max_homes_ = static_cast<size_t>(std::max<int64_t>(1, plan.num_gpu_blocks * replicas));
   for (int64_t r = 0; r < replicas; ++r) {
     replicas_.push_back(std::make_unique<Replica>(r, scenario, plan, cost, queue_, metrics, flows_.get(),
                                                   std::move(routes[static_cast<size_t>(r)])));
@@ -97,9 +98,17 @@ size_t Cluster::route(const traces::Request& request) {
       key = request.block_hashes.front() * 4 + 3;
     }
     if (key == 0) return least_outstanding();
-    const auto [it, inserted] = prefix_home_.try_emplace(key, 0);
-    if (inserted) it->second = least_outstanding();
-    return it->second;
+    if (const auto it = prefix_home_.find(key); it != prefix_home_.end()) {
+      recent_keys_.splice(recent_keys_.end(), recent_keys_, it->second.recent);
+      return it->second.replica;
+    }
+    if (prefix_home_.size() >= max_homes_) {
+      prefix_home_.erase(recent_keys_.front());
+      recent_keys_.pop_front();
+    }
+    const size_t home = least_outstanding();
+    prefix_home_.emplace(key, Home{home, recent_keys_.insert(recent_keys_.end(), key)});
+    return home;
   }
   const size_t r = next_replica_;
   next_replica_ = (next_replica_ + 1) % replicas_.size();

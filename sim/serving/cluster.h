@@ -4,6 +4,7 @@
 // traffic crosses the server's topology (hw::build_node_topology), shared by max-min fairness.
 #pragma once
 
+#include <list>
 #include <memory>
 #include <unordered_map>
 #include <unordered_set>
@@ -28,6 +29,8 @@ class Cluster final : public engine::EventHandler {
   SimTime run();
   void on_event(SimTime now, uint32_t kind, uint64_t payload) override;
   uint64_t events_processed() const { return queue_.events_processed(); }
+  // Prefix-aware routing keys remembered now (at most the cluster's KV blocks).
+  size_t routing_keys() const { return prefix_home_.size(); }
 
  private:
   void pull_next();
@@ -51,8 +54,16 @@ class Cluster final : public engine::EventHandler {
   std::vector<std::unique_ptr<Replica>> replicas_;
   std::optional<traces::Request> pending_;
   size_t next_replica_ = 0;
-  // prefix-aware routing: the replica that served a session, a shared prefix or a first prefix block.
-  std::unordered_map<uint64_t, size_t> prefix_home_;
+  // prefix-aware routing: the replica that served a session, a shared prefix or a first prefix block, for the most
+  // recently routed keys only, as many as the cluster has KV blocks (a key past that has, in all likelihood, no block
+  // left in any cache, so its home gains nothing): memory stays bounded on traces of millions of sessions.
+  struct Home {
+    size_t replica;
+    std::list<uint64_t>::iterator recent;
+  };
+  std::unordered_map<uint64_t, Home> prefix_home_;
+  std::list<uint64_t> recent_keys_;  // least recently routed first
+  size_t max_homes_ = 0;
   std::unordered_map<uint64_t, traces::Request> parked_;     // turns waiting for their parent, by parent id
   std::unordered_set<uint64_t> expecting_;                   // submitted requests with a next turn
   std::unordered_map<uint64_t, SimTime> finished_parents_;   // ... that finished before it arrived

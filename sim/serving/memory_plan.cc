@@ -157,6 +157,22 @@ MemoryPlan plan_memory(const Scenario& s) {
         "cache.kv_percent)",
         format_bytes(host_weights), format_bytes(host_kv), format_bytes(s.hardware.host.dram_bytes), s.hardware.name));
   }
+  // Everything a server's GPUs keep in its DRAM together: per GPU, the swap space, an offloaded or tiered host pool,
+  // FlexGen's host share of the KV and its host-resident weights.
+  {
+    const int64_t gpus = std::min(s.hardware.gpus_per_node, s.cluster.replicas * s.cluster.tensor_parallel);
+    const uint64_t swap = s.cache.preemption == "swap" ? s.cache.swap_space_bytes : 0;
+    const uint64_t pool = p.offload || s.cache.placement == "tiered" ? s.cache.host_kv_bytes : 0;
+    const uint64_t per_gpu = checked_add(checked_add(swap, pool, "host memory"), host_weights + host_kv, "host memory");
+    const uint64_t total = checked_mul(per_gpu, static_cast<uint64_t>(gpus), "host memory");
+    if (total > s.hardware.host.dram_bytes) {
+      throw Error(fmt::format(
+          "host memory: {} GPUs per server x ({} swap space + {} host KV pool + {} of KV and {} of weights kept "
+          "on the host) = {} exceeds the {} of {}: lower cache.swap_space_bytes or cache.host_kv_bytes",
+          gpus, format_bytes(swap), format_bytes(pool), format_bytes(host_kv), format_bytes(host_weights),
+          format_bytes(total), format_bytes(s.hardware.host.dram_bytes), s.hardware.name));
+    }
+  }
   if (p.offload && p.host_capacity_tokens < s.engine.max_model_len) {
     throw Error(fmt::format("cache.host_kv_bytes {} holds {} tokens of KV, fewer than engine.max_model_len {}",
                             format_bytes(s.cache.host_kv_bytes), p.host_capacity_tokens, s.engine.max_model_len));

@@ -521,19 +521,19 @@ void Replica::check_invariants(SimTime now) const {
   auto request = [&](uint32_t slot) { return fmt::format("request {}", seqs_[slot].record.id); };
   // Every slot is in exactly one place: waiting, running, swapped out, or free.
   std::vector<uint8_t> seen(seqs_.size(), 0);
-  auto place = [&](uint32_t slot, const char* where, bool status_ok) {
-    if (slot >= seqs_.size())
+  // The statuses a slot may have in each place (bounds checked before its status is read).
+  auto place = [&](uint32_t slot, const char* where, Status a, Status b) {
+    if (slot >= seqs_.size()) {
       fail(fmt::format("slot {}", slot), fmt::format("{} names a slot that does not exist", where));
+    }
     if (seen[slot]++ != 0) fail(request(slot), fmt::format("listed twice (again in {})", where));
-    if (!status_ok)
-      fail(request(slot), fmt::format("in {} with status {}", where, static_cast<int>(seqs_[slot].status)));
+    const Status st = seqs_[slot].status;
+    if (st != a && st != b) fail(request(slot), fmt::format("in {} with status {}", where, static_cast<int>(st)));
   };
-  for (uint32_t slot : waiting_) place(slot, "the waiting queue", seqs_[slot].status == Status::kWaiting);
-  for (uint32_t slot : running_) {
-    place(slot, "the running batch", seqs_[slot].status == Status::kRunning || seqs_[slot].status == Status::kHeld);
-  }
-  for (uint32_t slot : swapped_) place(slot, "the swapped-out queue", seqs_[slot].status == Status::kSwapped);
-  for (uint32_t slot : free_slots_) place(slot, "the free slots", seqs_[slot].status == Status::kDone);
+  for (uint32_t slot : waiting_) place(slot, "the waiting queue", Status::kWaiting, Status::kWaiting);
+  for (uint32_t slot : running_) place(slot, "the running batch", Status::kRunning, Status::kHeld);
+  for (uint32_t slot : swapped_) place(slot, "the swapped-out queue", Status::kSwapped, Status::kSwapped);
+  for (uint32_t slot : free_slots_) place(slot, "the free slots", Status::kDone, Status::kDone);
   for (uint32_t slot = 0; slot < seqs_.size(); ++slot) {
     if (seen[slot] == 0) fail(request(slot), "lost: in no queue and not finished");
   }

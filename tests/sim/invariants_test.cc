@@ -1,6 +1,6 @@
-// --check-invariants catches what it claims to: a cache policy with a planted fault (a sequence short of blocks, a
-// block leaked on release, a swap-space count gone wrong) stops the run with a message naming the replica, the time
-// and the request; the same run with the fault switched off passes every check.
+// --check-invariants catches what it claims to: a cache policy with a planted fault (a sequence told of one block fewer
+// than it holds, a block leaked on release) stops the run with a message naming the replica, the time and the
+// request; the same run with the fault switched off passes every check.
 #include <gtest/gtest.h>
 
 #include <memory>

@@ -6,8 +6,11 @@
 #include <map>
 #include <sstream>
 
+#include "sim/core/rng.h"
 #include "sim/run.h"
+#include "sim/serving/cluster.h"
 #include "tests/sim/test_util.h"
+#include "traces/workload.h"
 
 namespace kvsim::sim {
 namespace {
@@ -70,6 +73,26 @@ TEST(Routers, EveryRouterUsesEveryReplicaAndServesEveryRequest) {
               scenario_from(kChats, {"cluster.router=random"});
             }).find("cluster.router: expected one of round-robin, least-outstanding, least-kv, prefix-aware"),
             std::string::npos);
+}
+
+// Prefix-aware routing remembers a home for as many keys as the cluster has KV blocks, the most recently routed
+// first: on a long run of distinct sessions its table stops growing at that bound instead of keeping every session.
+TEST(Routers, PrefixAwareHomesAreBoundedByTheClusterKvBlocks) {
+  const Scenario s =
+      scenario_from(kChats, {"cluster.router=prefix-aware", "cluster.replicas=2", "engine.num_gpu_blocks=1200",
+                             "engine.max_model_len=4096", "workload.requests=3000", "workload.sessions.turns=1"});
+  const MemoryPlan plan = plan_memory(s);
+  ASSERT_EQ(plan.num_gpu_blocks, 1200);
+  const models::CostModel cost(s.model, s.hardware, exec_config(s));
+  metrics::CollectorConfig mc;
+  mc.replicas = 2;
+  metrics::Collector collector(mc, nullptr, nullptr);
+  RngStreams rng(s.seed);
+  auto source = traces::make_request_source(s.workload, rng);
+  serving::Cluster cluster(s, plan, cost, collector, *source);
+  cluster.run();
+  EXPECT_EQ(collector.completed(), 3000);
+  EXPECT_EQ(cluster.routing_keys(), 2400u);  // 3,000 sessions seen, 2 x 1,200 blocks remembered
 }
 
 }  // namespace

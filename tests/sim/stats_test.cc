@@ -1,5 +1,7 @@
 #include "sim/metrics/stats.h"
 
+#include "sim/core/error.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -100,6 +102,22 @@ TEST(LatencySamples, ZeroLimitSketchesFromTheStartAndKeepsExtremesExact) {
   EXPECT_NEAR(st.p99, 1000 - 0.04 * (1000 - 7), 1e-2 * 1000);
   EXPECT_LE(st.p99, 1000.0);  // clamped to the exact max
   EXPECT_EQ(s.max(), 1000.0);
+}
+
+TEST(LatencySamples, AFallingSeriesStaysWithinTheBound) {
+  // Values arriving in decreasing order (a backlog draining) grow the histogram downwards.
+  LatencySamples s(10, 1e-3);
+  std::vector<std::pair<double, int64_t>> all;
+  for (int i = 200'000; i > 0; --i) {
+    const double v = 0.01 * i;
+    s.add(v);
+    all.emplace_back(v, 1);
+  }
+  const Stats got = s.stats(), want = compute_stats(all);
+  EXPECT_LE(std::abs(got.median - want.median), 1e-3 * want.median);
+  EXPECT_LE(std::abs(got.p99 - want.p99), 1e-3 * want.p99);
+  EXPECT_THROW(s.add(std::nan("")), Error);
+  EXPECT_THROW(s.add(-1.0), Error);
 }
 
 }  // namespace
