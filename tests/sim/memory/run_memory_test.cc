@@ -1,42 +1,13 @@
 // A run's heap: live bytes do not grow with the requests served (memory O(active requests)), and the hot path makes
-// no heap allocation per token or iteration. Counted by replacing the global operator new, so it holds under
-// sanitizers too, unlike RSS.
-#include <atomic>
-#include <cstdlib>
+// no heap allocation per token or iteration. Counted by tests/counting_new.h.
 #include <filesystem>
-#include <new>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "sim/run.h"
+#include "tests/counting_new.h"
 #include "tests/sim/test_util.h"
-
-namespace {
-std::atomic<int64_t> g_live{0};
-std::atomic<int64_t> g_peak{0};
-std::atomic<int64_t> g_count{0};
-constexpr size_t kHeader = alignof(std::max_align_t);
-}  // namespace
-
-void* operator new(size_t n) {
-  auto* p = static_cast<unsigned char*>(std::malloc(n + kHeader));
-  if (!p) throw std::bad_alloc();
-  *reinterpret_cast<size_t*>(p) = n;
-  g_count.fetch_add(1);
-  const int64_t live = g_live.fetch_add(static_cast<int64_t>(n)) + static_cast<int64_t>(n);
-  int64_t peak = g_peak.load();
-  while (live > peak && !g_peak.compare_exchange_weak(peak, live)) {
-  }
-  return p + kHeader;
-}
-void operator delete(void* q) noexcept {
-  if (!q) return;
-  auto* p = static_cast<unsigned char*>(q) - kHeader;
-  g_live.fetch_sub(static_cast<int64_t>(*reinterpret_cast<size_t*>(p)));
-  std::free(p);
-}
-void operator delete(void* q, size_t) noexcept { operator delete(q); }
 
 namespace kvsim::sim {
 namespace {
@@ -61,13 +32,13 @@ workload:
   output_tokens: {{dist: uniform, min: 50, max: 400}}
 )",
                                                         policy, exact_samples, requests));
-  const int64_t count0 = g_count.load();
-  const int64_t base = g_live.load();
-  g_peak.store(base);
+  const int64_t count0 = testing::g_heap_allocations.load();
+  const int64_t base = testing::g_heap_live_bytes.load();
+  testing::g_heap_peak_bytes.store(base);
   const RunResult r = run_scenario(s, out_dir);
   Measured m;
-  m.allocations = g_count.load() - count0;
-  m.peak_bytes = g_peak.load() - base;
+  m.allocations = testing::g_heap_allocations.load() - count0;
+  m.peak_bytes = testing::g_heap_peak_bytes.load() - base;
   m.output_tokens = r.summary["total_output_tokens"].get<int64_t>();
   m.iterations = r.summary["num_iterations"].get<int64_t>();
   m.completed = r.summary["completed"].get<int64_t>();

@@ -1,38 +1,12 @@
-// A million-line trace streams in constant memory: the live heap bytes (counted by replacing the global operator
-// new, so the check holds under sanitizers too, unlike RSS) do not grow with the lines read.
-#include <atomic>
-#include <cstdlib>
-#include <new>
+// A million-line trace streams in constant memory: the live heap bytes (counted by tests/counting_new.h) do not grow
+// with the lines read.
 #include <streambuf>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "tests/counting_new.h"
 #include "traces/trace_reader.h"
-
-namespace {
-std::atomic<int64_t> g_live{0};
-std::atomic<int64_t> g_peak{0};
-constexpr size_t kHeader = alignof(std::max_align_t);
-}  // namespace
-
-void* operator new(size_t n) {
-  auto* p = static_cast<unsigned char*>(std::malloc(n + kHeader));
-  if (!p) throw std::bad_alloc();
-  *reinterpret_cast<size_t*>(p) = n;
-  const int64_t live = g_live.fetch_add(static_cast<int64_t>(n)) + static_cast<int64_t>(n);
-  int64_t peak = g_peak.load();
-  while (live > peak && !g_peak.compare_exchange_weak(peak, live)) {
-  }
-  return p + kHeader;
-}
-void operator delete(void* q) noexcept {
-  if (!q) return;
-  auto* p = static_cast<unsigned char*>(q) - kHeader;
-  g_live.fetch_sub(static_cast<int64_t>(*reinterpret_cast<size_t*>(p)));
-  std::free(p);
-}
-void operator delete(void* q, size_t) noexcept { operator delete(q); }
 
 namespace kvsim::traces {
 namespace {
@@ -79,15 +53,15 @@ void expect_constant_memory(const std::string& header, bool jsonl) {
   while (auto r = source->next()) {
     prompt_sum += r->prompt_tokens;
     if (++read == 1000) {
-      live_early = g_live.load();
-      g_peak = live_early;
+      live_early = testing::g_heap_live_bytes.load();
+      testing::g_heap_peak_bytes = live_early;
     }
   }
   EXPECT_EQ(read, kLines);
   EXPECT_GT(prompt_sum, 0);
   // From line 1,000 to line 1,000,000 the live heap neither grows nor peaks above a few lines' worth.
-  EXPECT_LE(g_live.load() - live_early, 1024) << "live bytes grew with the lines read";
-  EXPECT_LE(g_peak.load() - live_early, 16 * 1024) << "a peak beyond a few lines' buffers";
+  EXPECT_LE(testing::g_heap_live_bytes.load() - live_early, 1024) << "live bytes grew with the lines read";
+  EXPECT_LE(testing::g_heap_peak_bytes.load() - live_early, 16 * 1024) << "a peak beyond a few lines' buffers";
 }
 
 TEST(StreamMemory, MillionLineCsvTraceStreamsInConstantMemory) {
