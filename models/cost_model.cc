@@ -47,25 +47,6 @@ SimTime roofline_ns(double flops, double flops_per_s, double bytes, double bytes
 }
 }  // namespace
 
-void BatchShape::add_sequence(int64_t cached_tokens, int64_t new_tokens, bool samples, int64_t window) {
-  const double c = static_cast<double>(cached_tokens), n = static_cast<double>(new_tokens);
-  ++num_seqs;
-  num_tokens += new_tokens;
-  if (samples) ++num_sampled;
-  attn_pairs += n * c + n * (n + 1) / 2;
-  kv_read_tokens += c + n;
-  if (window > 0) {
-    const double w = static_cast<double>(window);
-    // Query i (1-based) sees min(c + i, w) keys.
-    double pairs = 0;
-    const double full_until = std::clamp(w - c, 0.0, n);  // queries with c + i <= w
-    pairs += full_until * c + full_until * (full_until + 1) / 2;
-    pairs += (n - full_until) * w;
-    attn_pairs_window += pairs;
-    kv_read_tokens_window += std::min(c + n, w);
-  }
-}
-
 void BatchShape::add_cpu_sequence(int64_t cached_tokens, int64_t new_tokens, bool samples) {
   const double c = static_cast<double>(cached_tokens), n = static_cast<double>(new_tokens);
   ++num_seqs;

@@ -9,6 +9,7 @@
 // (op weight_fetch), InfiniGen's speculative fetch (ops partial_qk, kv_fetch).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -166,6 +167,26 @@ struct BatchShape {
   // so a sliding-window model's CPU attention is charged as if every layer were full.
   void add_cpu_sequence(int64_t cached_tokens, int64_t new_tokens, bool samples);
 };
+
+// Inline: called per sequence per iteration.
+inline void BatchShape::add_sequence(int64_t cached_tokens, int64_t new_tokens, bool samples, int64_t window) {
+  const double c = static_cast<double>(cached_tokens), n = static_cast<double>(new_tokens);
+  ++num_seqs;
+  num_tokens += new_tokens;
+  if (samples) ++num_sampled;
+  attn_pairs += n * c + n * (n + 1) / 2;
+  kv_read_tokens += c + n;
+  if (window > 0) {
+    const double w = static_cast<double>(window);
+    // Query i (1-based) sees min(c + i, w) keys.
+    double pairs = 0;
+    const double full_until = std::clamp(w - c, 0.0, n);  // queries with c + i <= w
+    pairs += full_until * c + full_until * (full_until + 1) / 2;
+    pairs += (n - full_until) * w;
+    attn_pairs_window += pairs;
+    kv_read_tokens_window += std::min(c + n, w);
+  }
+}
 
 struct OpCost {
   std::string name;

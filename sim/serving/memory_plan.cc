@@ -16,11 +16,6 @@ namespace {
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 }  // namespace
 
-int64_t MemoryPlan::blocks_for_tokens(int64_t tokens) const {
-  const int64_t blocks = ceil_div(tokens, block_size);
-  return full_groups * blocks + sliding_groups * std::min(blocks, window_blocks);
-}
-
 int64_t MemoryPlan::kv_capacity_tokens() const { return num_gpu_blocks / (full_groups + sliding_groups) * block_size; }
 
 MemoryPlan plan_memory(const Scenario& s) {

@@ -5,6 +5,7 @@
 // most window / block_size + 1 blocks of a sequence.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -46,8 +47,11 @@ struct MemoryPlan {
   }
 
   uint64_t static_bytes() const { return weights_bytes + activation_bytes + non_torch_bytes + cuda_graph_bytes; }
-  // Blocks a sequence of `tokens` KV entries holds (monotone in tokens).
-  int64_t blocks_for_tokens(int64_t tokens) const;
+  // Blocks a sequence of `tokens` KV entries holds (monotone in tokens). Inline: called per sequence per iteration.
+  int64_t blocks_for_tokens(int64_t tokens) const {
+    const int64_t blocks = (tokens + block_size - 1) / block_size;
+    return full_groups * blocks + sliding_groups * std::min(blocks, window_blocks);
+  }
   // KV bytes of `blocks` held on the GPU (0 when the pool lives in host memory).
   uint64_t gpu_kv_bytes(int64_t blocks) const {
     return kv_on_host ? tier_kv_bytes(blocks, kv_share.gpu) : static_cast<uint64_t>(blocks) * block_bytes;
