@@ -584,15 +584,8 @@ void Replica::check_invariants(SimTime now) const {
     fail(batch_who,
          fmt::format("swap space holds {} blocks, above its capacity of {}", swap_used_blocks_, swap_capacity_blocks_));
   }
-  const uint64_t host_kv = static_cast<uint64_t>(swap_used_blocks_) * plan_.block_bytes +
-                           plan_.host_kv_bytes(policy_->used_blocks()) +
-                           static_cast<uint64_t>(policy_->host_tokens()) * plan_.token_layer_bytes *
-                               static_cast<uint64_t>(scenario_.model.num_layers);
-  const uint64_t host_weights = plan_.streamed_weights_bytes - plan_.disk_weights_bytes;
-  if (host_kv + host_weights > scenario_.hardware.host.dram_bytes) {
-    fail(batch_who, fmt::format("host memory holds {} of KV and {} of weights, above its {}", host_kv, host_weights,
-                                scenario_.hardware.host.dram_bytes));
-  }
+  // The host pool and the KV tiers are checked by the policy against their capacities; plan_memory checked that those
+  // capacities, the swap space and the host-resident weights of every GPU of a server fit its DRAM together.
   if (static_cast<int64_t>(running_.size()) > scenario_.engine.max_num_seqs) {
     fail(batch_who, fmt::format("{} running, above max_num_seqs {}", running_.size(), scenario_.engine.max_num_seqs));
   }
