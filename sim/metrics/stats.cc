@@ -59,10 +59,6 @@ Stats compute_stats(std::vector<double>& samples) {
   return compute_stats(weighted);
 }
 
-}  // namespace kvsim::metrics
-
-namespace kvsim::metrics {
-
 namespace {
 constexpr double kZeroBelowMs = 1e-6;  // 1 ns
 }  // namespace
