@@ -96,6 +96,14 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   calibrate->add_option("--device", cal_args.device, "CUDA device ordinal")->check(CLI::NonNegativeNumber);
   calibrate->add_option("--suites", cal_args.suites, "Comma-separated suites (default: all)")->delimiter(',');
   calibrate->add_flag("--force", cal_args.force, "Overwrite an existing --out file");
+  calibrate->add_option("--import", cal_args.import,
+                        "Import published profiles instead of measuring: 'vidur DIR' (Vidur's mlp.csv, attention.csv, "
+                        "all_reduce.csv, plain or .gz), fitting the operator model on them")
+      ->expected(2);
+  calibrate->add_option("--also", cal_args.also, "With --import: more folders of the same GPU (e.g. its network profiles)");
+  calibrate->add_option("--check", cal_args.check,
+                        "With --import: profiles of another GPU, predicted with the fitted parameters and its datasheet");
+  calibrate->add_option("--check-base", cal_args.check_base, "With --check: that GPU's catalog profile");
   for (int i = 1; i < argc; ++i) cal_args.command_line += (i == 1 ? "kvsim " : " ") + std::string(argv[i]);
 
   CLI::App* trace = app.add_subcommand("trace", "Look at a trace file, or generate a workload and write it as one");
@@ -205,7 +213,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (*cost) return cmd_cost(cost_args, out);
     if (*models) return cmd_models(models_args, out);
     if (*hardware) return cmd_hardware(hw_args, out);
-    if (*calibrate) return cmd_calibrate(cal_args, out, err);
+    if (*calibrate) return cal_args.import.empty() ? cmd_calibrate(cal_args, out, err) : cmd_import_profiles(cal_args, out, err);
     if (*stats) return cmd_trace_stats(stats_args, out);
     if (*validate) return cmd_validate(val_args, out, err);
     if (*sweep) return cmd_sweep(sweep_args, out, err);

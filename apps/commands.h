@@ -61,8 +61,16 @@ struct CalibrateArgs {
   std::vector<std::string> suites;  // --suites hbm,pcie,...; empty = all
   bool force = false;
   std::string command_line;  // argv joined, recorded in the profile
+  // --import vidur DIR: no measurement; read another tool's published profiles instead (apps/import_command.cc).
+  std::vector<std::string> import;
+  std::vector<std::string> also;  // --also DIR...: more folders of the same GPU (e.g. Vidur's network/a100_dgx)
+  std::string check;              // --check DIR: profiles of another GPU, predicted with the fitted parameters
+  std::string check_base;         // --check-base CATALOG_NAME: that GPU's datasheet profile
 };
 int cmd_calibrate(const CalibrateArgs& args, std::ostream& out, std::ostream& err);
+// kvsim calibrate --import vidur DIR --base NAME --out PROFILE.yaml [--also DIR]... [--check DIR --check-base NAME]:
+// a measured profile from Vidur's operator profiles, the operator model fitted on them, and its error table.
+int cmd_import_profiles(const CalibrateArgs& args, std::ostream& out, std::ostream& err);
 
 // kvsim trace stats FILE / kvsim trace gen (apps/trace_command.cc).
 struct TraceStatsArgs {

@@ -74,6 +74,7 @@ GpuSpec read_gpu(const yaml::Map& m) {
   g.int8_ops = m.get_double("int8_ops", 0, 0);
   g.fp32_flops = m.req_double("fp32_flops", 0, yaml::kInf, true);
   g.sm_count = m.req_int("sm_count", 1);
+  g.boost_clock_hz = m.get_double("boost_clock_hz", 0, 0, 1e10);
   g.l2_bytes = m.opt_bytes("l2_bytes").value_or(0);
   g.nvlink_bytes_per_s = m.get_double("nvlink_bytes_per_s", 0, 0);
   g.nvlink_fabric = parse_fabric(m.get_choice("nvlink_fabric", "none", kFabrics));
@@ -241,6 +242,7 @@ YAML::Node hardware_to_yaml(const HardwareProfile& h) {
   g["int8_ops"] = yaml::number(h.gpu.int8_ops);
   g["fp32_flops"] = yaml::number(h.gpu.fp32_flops);
   g["sm_count"] = h.gpu.sm_count;
+  if (h.gpu.boost_clock_hz > 0) g["boost_clock_hz"] = yaml::number(h.gpu.boost_clock_hz);
   g["l2_bytes"] = h.gpu.l2_bytes;
   g["nvlink_bytes_per_s"] = yaml::number(h.gpu.nvlink_bytes_per_s);
   g["nvlink_fabric"] = fabric_name(h.gpu.nvlink_fabric);

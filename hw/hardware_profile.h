@@ -27,6 +27,9 @@ struct GpuSpec {
   double int8_ops = 0;
   double fp32_flops = 0;  // non-tensor FP32 (CUDA cores)
   int64_t sm_count = 0;
+  // The SM clock at which the datasheet's peaks are quoted (boost); 0 = unknown. With sm_count it bounds how fast
+  // small element-wise kernels issue (models/operator_model.h).
+  double boost_clock_hz = 0;
   uint64_t l2_bytes = 0;
   double nvlink_bytes_per_s = 0;                     // per direction per GPU; 0 = no NVLink
   NvlinkFabric nvlink_fabric = NvlinkFabric::kNone;  // how the GPUs of a node reach each other over NVLink

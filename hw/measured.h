@@ -85,6 +85,11 @@ struct MeasuredProfile {
 
   std::vector<HeldOut> held_out;
   std::vector<RawSample> samples;
+  // Imported measurements (kvsim calibrate --import): where they came from (a folder, a repository and commit).
+  std::string origin;
+  // The analytical operator model's parameters fitted on these measurements, per family (models/operator_model.h:
+  // gemm, elementwise, attention_decode, attention_prefill, allreduce), by parameter name; empty = none fitted.
+  std::map<std::string, std::map<std::string, double>> operator_model;
 
   bool operator==(const MeasuredProfile&) const = default;
 

@@ -180,6 +180,18 @@ MeasuredProfile parse_measured_yaml(const yaml::Map& m) {
     h.max_abs_rel_error = item.req_double("max_abs_rel_error", 0);
     return h;
   });
+  p.origin = m.get_string("origin", "");
+  if (m.has("operator_model")) {
+    const yaml::Map families = m.child("operator_model");
+    for (const auto& family : families.keys()) {
+      const yaml::Map params = families.child(family);
+      for (const auto& key : params.keys()) p.operator_model[family][key] = params.req_double(key, 0, yaml::kInf, true);
+      params.finish();
+    }
+    families.finish();
+  } else {
+    m.raw("operator_model");
+  }
   p.samples = read_list<RawSample>(m, "samples", [](const yaml::Map& item) {
     RawSample s;
     s.suite = item.req_string("suite");
@@ -254,6 +266,17 @@ YAML::Node measured_to_yaml(const MeasuredProfile& p) {
       held.push_back(item);
     }
     n["held_out"] = held;
+  }
+  if (!p.origin.empty()) n["origin"] = p.origin;
+  if (!p.operator_model.empty()) {
+    YAML::Node families(YAML::NodeType::Map);
+    for (const auto& [family, params] : p.operator_model) {
+      YAML::Node f(YAML::NodeType::Map);
+      for (const auto& [k, v] : params) f[k] = yaml::number(v);
+      f.SetStyle(YAML::EmitterStyle::Flow);
+      families[family] = f;
+    }
+    n["operator_model"] = families;
   }
   if (!p.samples.empty()) {
     YAML::Node samples(YAML::NodeType::Sequence);

@@ -9,43 +9,16 @@
 
 #include "sim/core/error.h"
 #include "sim/core/units.h"
+#include "models/cost_internal.h"
 
 namespace kvsim::models {
 
-namespace {
-// All-reduce within a node: a ring moves 2 (tp - 1) / tp of the message per GPU; each call pays a fixed latency.
-// NCCL / vLLM custom all-reduce within an NVLink node: ~8 us for small messages (vLLM custom all-reduce PR
-// benchmarks, 8xA100/H100); over PCIe through the host, ~25 us (no P2P: staged through host memory). Assumptions.
-constexpr double kAllreduceLatencyNvlinkUs = 8.0;
-constexpr double kAllreduceLatencyPcieUs = 25.0;
+using detail::has_group_metadata;
+using detail::kAllreduceLatencyPcieUs;
+using detail::kDequantOpsPerElement;
+using detail::kHostFlopsPerCore;
+using detail::roofline_ns;
 
-// Host FP32 peak per core for CPU attention. Assumption for a server core with AVX-512 (Intel 64 and IA-32
-// Architectures Optimization Reference Manual, Skylake-SP and later: two 512-bit FMA ports): 2 FMA units x 16 fp32
-// lanes x 2 FLOPs x ~2.0 GHz all-core AVX-512 clock = 128 GFLOP/s. AVX2 hosts (Zen 2) reach about half; decode
-// attention on the host is DRAM-bound at either rate (q_heads / kv_heads FLOPs per KV byte against a ridge near 20).
-constexpr double kHostFlopsPerCore = 2.0 * 16 * 2.0 * 2.0e9;
-
-// Dequantising one integer KV element fused into the attention kernel: a multiply by the group's scale and an add of
-// its zero point (KIVI sec. 4, fused dequantisation + matmul kernel), on the CUDA cores.
-constexpr double kDequantOpsPerElement = 2.0;
-
-// Quest's page score per (query head, page, channel): q x min and q x max, their max, and the sum over channels
-// (Tang et al. 2024, sec. 3, criticality upper bound): 4 operations on the CUDA cores.
-constexpr double kPageScoreOpsPerChannel = 4.0;
-
-// Quest's top-k over page scores: each fp32 score is written once and read once by the selection (a radix or
-// bitonic top-k reads its input once per pass; one pass at these sizes, an assumption).
-constexpr double kTopKBytesPerScore = 8.0;
-
-bool has_group_metadata(DType kv) { return kv == DType::kInt8 || kv == DType::kInt4 || kv == DType::kInt2; }
-
-SimTime roofline_ns(double flops, double flops_per_s, double bytes, double bytes_per_s, std::string* bound) {
-  const SimTime c = work_time_ns(flops, flops_per_s);
-  const SimTime m = work_time_ns(bytes, bytes_per_s);
-  *bound = c >= m ? "compute" : "memory";
-  return std::max(c, m);
-}
-}  // namespace
 
 void BatchShape::add_cpu_sequence(int64_t cached_tokens, int64_t new_tokens, bool samples) {
   const double c = static_cast<double>(cached_tokens), n = static_cast<double>(new_tokens);
@@ -118,6 +91,27 @@ CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig c
     throw Error(fmt::format("kv_residual_tokens and dense_layers must be >= 0, found {} and {}",
                             config_.kv_residual_tokens, config_.dense_layers));
   }
+  op_params_ = fitted_operator_params();
+  if (hardware_.measured && !hardware_.measured->operator_model.empty()) {
+    for (const auto& [family, values] : hardware_.measured->operator_model) {
+      std::vector<double> v;
+      for (const std::string& name : family_params(family)) {
+        const auto it = values.find(name);
+        if (it == values.end()) {
+          throw Error(fmt::format("hardware '{}': measured.operator_model.{} has no '{}'", hardware_.name, family, name));
+        }
+        v.push_back(it->second);
+      }
+      op_params_.set(family, v);
+    }
+    op_params_.origin = "fitted: " + (hardware_.measured->origin.empty() ? hardware_.name : hardware_.measured->origin);
+  }
+  rates_ = gpu_rates(hardware_.gpu, compute_flops_);
+  graph_params_ = op_params_;
+  for (double* floor_us : {&graph_params_.gemm_floor_us, &graph_params_.elem_floor_us, &graph_params_.decode_floor_us,
+                           &graph_params_.prefill_floor_us}) {
+    *floor_us *= config_.cpu.graph_floor_share;
+  }
   kv_quant_token_bytes_ = kv_bytes_per_token_layer(model_, config_.kv_dtype, config_.tp);
   kv_full_token_bytes_ = kv_bytes_per_token_layer(model_, config_.dtype, config_.tp);
   layer_weight_bytes_ =
@@ -132,18 +126,20 @@ CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig c
   }
 }
 
-int64_t CostModel::padded_tokens(const BatchShape& batch) const {
-  if (!config_.cuda_graphs || !batch.decode_only || batch.num_tokens > config_.max_graph_batch) {
-    return batch.num_tokens;
-  }
-  const int64_t n = batch.num_tokens;
-  if (n <= 1) return n;
-  if (n <= 2) return 2;
-  if (n <= 4) return 4;
-  return (n + 7) / 8 * 8;
+CostModel::Launch CostModel::launch_mode(const BatchShape& batch) const {
+  if (!config_.cuda_graphs || batch.num_tokens > config_.max_graph_batch) return Launch::kEager;
+  if (batch.decode_only) return Launch::kFullGraph;
+  return config_.piecewise_graphs ? Launch::kPiecewise : Launch::kEager;
 }
 
-OpCost CostModel::gemm(const std::string& name, double tokens, double in_features, double out_features,
+int64_t CostModel::padded_tokens(const BatchShape& batch) const {
+  const int64_t n = batch.num_tokens;
+  if (launch_mode(batch) == Launch::kEager || n <= 1) return n;
+  const int64_t captured = n <= 2 ? 2 : n <= 4 ? 4 : n < 256 ? (n + 7) / 8 * 8 : (n + 15) / 16 * 16;
+  return std::min<int64_t>(captured, std::max<int64_t>(n, config_.max_graph_batch));
+}
+
+OpCost CostModel::gemm(const OperatorParams& p, const std::string& name, double tokens, double in_features, double out_features,
                        bool explain) const {
   OpCost op;
   op.name = name;
@@ -163,16 +159,22 @@ OpCost CostModel::gemm(const std::string& name, double tokens, double in_feature
       return op;
     }
   }
-  op.time_ns = roofline_ns(op.flops, compute_flops_ * config_.efficiency.gemm, op.bytes,
-                           hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &op.bound);
+  bool compute_bound = false;
+  op.time_ns = static_cast<SimTime>(std::llround(
+      gemm_seconds(p, rates_, tokens, out_features, in_features, weight_bytes_, act_bytes_, &compute_bound) *
+      1e9));
+  op.bound = compute_bound ? "compute" : "memory";
+  op.source = "model";
   if (explain)
-    op.explain = fmt::format("roofline: {:.0f} % of {} peak, {:.0f} % of HBM bandwidth{}",
-                             config_.efficiency.gemm * 100, dtype_name(gemm_dtype_), config_.efficiency.memory * 100,
-                             hardware_.measured ? " (no measured GEMM for this dtype)" : "");
+    op.explain = fmt::format(
+        "operator model, {}-bound: {:.1f} % of {} peak, {:.1f} % of HBM, ridge p {:.2f}, floor {:.1f} us ({}){}",
+        op.bound, p.gemm_compute * 100, dtype_name(gemm_dtype_), p.gemm_memory * 100,
+        p.gemm_ridge_p, p.gemm_floor_us, p.origin,
+        hardware_.measured ? "; no measured GEMM for this dtype" : "");
   return op;
 }
 
-OpCost CostModel::elementwise(const std::string& name, double bytes, bool explain) const {
+OpCost CostModel::elementwise(const OperatorParams& p, const std::string& name, double bytes, bool explain, int kernels) const {
   OpCost op;
   op.name = name;
   op.bytes = bytes;
@@ -188,13 +190,24 @@ OpCost CostModel::elementwise(const std::string& name, double bytes, bool explai
       return op;
     }
   }
-  op.time_ns =
-      transfer_time_ns(static_cast<uint64_t>(bytes), hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory);
-  if (explain) op.explain = fmt::format("roofline: {:.0f} % of HBM bandwidth", config_.efficiency.memory * 100);
+  // `kernels` launches of bytes / kernels each (the two norms of a layer are two kernels).
+  const double per_kernel =
+      elementwise_seconds(p, rates_, bytes / kernels,
+                          name == "norm" ? ElementKind::kNorm
+                          : name == "embedding" ? ElementKind::kGather
+                                                : ElementKind::kPointwise);
+  op.time_ns = static_cast<SimTime>(std::llround(per_kernel * kernels * 1e9));
+  op.source = "model";
+  if (explain)
+    op.explain = fmt::format("operator model: {} kernel(s), {:.1f} % of HBM{}, floor {:.1f} us ({})", kernels,
+                             p.elem_memory * 100,
+                             rates_.issue_per_s > 0 ? ", issue-bound below the SMs' rate for its kind"
+                                                    : " (no SM clock in the profile: bandwidth only)",
+                             p.elem_floor_us, p.origin);
   return op;
 }
 
-OpCost CostModel::attention(const BatchShape& b, bool explain) const {
+OpCost CostModel::attention(const OperatorParams& p, const BatchShape& b, bool explain) const {
   // Averaged over layers: full-attention layers use the uncapped sums, sliding layers the windowed ones.
   const double layers = static_cast<double>(model_.num_layers);
   const double sliding = static_cast<double>(model_.num_sliding_layers());
@@ -244,9 +257,14 @@ OpCost CostModel::attention(const BatchShape& b, bool explain) const {
   if (config_.score_accumulation) op.bytes += 12.0 * q_heads * kv_tokens;
   // Memory term: the measured paged decode kernel's KV read rate at this mean context, else the roofline.
   // Compute term: the measured prefill kernel's FLOP rate at this many new tokens per sequence, else the roofline.
-  double read_rate = hardware_.gpu.hbm_bytes_per_s * config_.efficiency.attention_memory;
-  double flop_rate = compute_flops_ * config_.efficiency.attention_compute;
-  std::string memory_from = "roofline", compute_from = "roofline";
+  // The operator model: the decode kernel's read efficiency grows with the KV tokens in flight, the prefill kernel's
+  // compute efficiency with the new tokens per prefilling sequence (models/operator_model.h).
+  const double chunk = b.prefill_seqs > 0 ? static_cast<double>(b.prefill_tokens) / static_cast<double>(b.prefill_seqs)
+                                          : 1.0;
+  const double kv_read_bytes = quant_tokens * kv_quant_token_bytes_ + residual * kv_full_token_bytes_;
+  double read_rate = config_.decode_attention_scale * p.decode_memory * kv_read_bytes / (kv_read_bytes + p.decode_half_mb * 1e6) * rates_.memory_bytes_per_s;
+  double flop_rate = p.prefill_compute * chunk / (chunk + p.prefill_half_tokens) * rates_.peak_flops;
+  std::string memory_from = "model", compute_from = "model";
   if (const auto& measured = hardware_.measured; measured && gpu_seqs > 0) {
     const double mean_context = kv_tokens / static_cast<double>(gpu_seqs);
     if (auto r = measured->decode_attention_bytes_per_s(mean_context, config_.block_size)) {
@@ -261,12 +279,18 @@ OpCost CostModel::attention(const BatchShape& b, bool explain) const {
   const SimTime dequant_ns = dequant_ops > 0 ? work_time_ns(dequant_ops, fp32_flops) : 0;
   const SimTime c_ns = work_time_ns(op.flops, flop_rate) + dequant_ns, m_ns = work_time_ns(op.bytes, read_rate);
   op.flops += dequant_ops;
-  op.time_ns = std::max(c_ns, m_ns);
+  const double floor_us = b.prefill_seqs > 0 ? p.prefill_floor_us : p.decode_floor_us;
+  op.time_ns = std::max(c_ns, m_ns) + static_cast<SimTime>(std::llround(floor_us * kNsPerUs));
   op.bound = c_ns >= m_ns ? "compute" : "memory";
   const std::string& used = c_ns >= m_ns ? compute_from : memory_from;
-  op.source = used == "roofline" ? "roofline" : "measured";
+  op.source = used == "model" ? "model" : "measured";
   if (explain) {
-    op.explain = fmt::format("{}-bound; compute: {}; memory: {}", op.bound, compute_from, memory_from);
+    op.explain = fmt::format(
+        "{}-bound; compute: {} ({:.1f} % of peak at {:.0f} new tokens per prefill); memory: {} ({:.1f} % of HBM at {} "
+        "of KV per layer); floor {:.1f} us ({})",
+        op.bound, compute_from, flop_rate / rates_.peak_flops * 100, chunk, memory_from,
+        read_rate / rates_.memory_bytes_per_s * 100, format_bytes(static_cast<uint64_t>(kv_read_bytes)), floor_us,
+        p.origin);
     if (has_group_metadata(config_.kv_dtype)) {
       op.explain += fp32_flops > 0 ? fmt::format("; {} KV dequantised at the FP32 peak ({:.1f} us)",
                                                  dtype_name(config_.kv_dtype), static_cast<double>(dequant_ns) / 1e3)
@@ -279,186 +303,48 @@ OpCost CostModel::attention(const BatchShape& b, bool explain) const {
   return op;
 }
 
-OpCost CostModel::kv_fetch(const BatchShape& b, bool explain) const {
-  // Per layer: the selected K and V rows of every fetched token, gathered per (token, head) on the CPU and sent in
-  // one copy, beside the new tokens' KV going to the host on the other copy engine.
-  OpCost op;
-  op.name = "kv_fetch";
-  op.overlapped = true;
-  op.channel = OpCost::Channel::kH2d;
-  const int64_t heads = kv_heads_per_gpu(model_, config_.tp);
-  const auto row_bytes =
-      static_cast<uint64_t>(static_cast<double>(model_.head_dim) * kv_element_bits(config_.kv_dtype) / 8.0);
-  const auto rows = static_cast<int64_t>(b.fetch_tokens) * heads * 2;
-  const hw::TransferCost in = hw::gather_time(hardware_, hw::GatherMethod::kCpuStaged, row_bytes, rows);
-  // FlexGen sends only its host- and disk-resident layers' share; InfiniGen all of it.
-  const double host_share = config_.cpu_attention ? 1.0 - config_.kv_gpu_ratio : 1.0;
-  const auto out_bytes = static_cast<uint64_t>(b.offload_tokens * kv_quant_token_bytes_ * host_share);
-  const hw::TransferCost out = hw::pcie_copy_time(hardware_, hw::CopyDirection::kDeviceToHost, out_bytes, 1);
-  op.bytes = static_cast<double>(row_bytes * static_cast<uint64_t>(rows) + out_bytes);
-  op.pcie_bytes = op.bytes;
-  op.time_ns = std::max(in.time_ns, out.time_ns);
-  op.bound = "pcie";
-  op.source = in.source == "measured" ? "measured" : "roofline";
-  if (explain) {
-    op.explain = fmt::format("CPU-staged gather of {} rows ({}) + {} to host, overlapped with the layer's compute",
-                             rows, in.source, format_bytes(out_bytes));
-  }
-  return op;
-}
-
-OpCost CostModel::page_select(const BatchShape& b, bool explain) const {
-  // Quest: read the min and max key of every page of every decode sequence's context and score them, in the layers
-  // past the dense ones (averaged over layers), then pick the top pages per query head: the fp32 scores are written
-  // and read back by the top-k (kTopKBytesPerScore per page and head).
-  const double layers = static_cast<double>(model_.num_layers);
-  const double sparse_share = (layers - std::min(static_cast<double>(config_.dense_layers), layers)) / layers;
-  const double pages = b.page_scan_tokens / static_cast<double>(config_.page_size);
-  const double head_dim = static_cast<double>(model_.head_dim);
-  const double kv_heads = static_cast<double>(kv_heads_per_gpu(model_, config_.tp));
-  const double q_heads = static_cast<double>(model_.num_attention_heads) / config_.tp;
-  OpCost op;
-  op.name = "page_select";
-  // The bounds are stored in the KV's format (2 = min and max).
-  op.bytes = sparse_share * pages * 2.0 * kv_heads * head_dim * kv_element_bits(config_.kv_dtype) / 8.0 +
-             sparse_share * pages * q_heads * kTopKBytesPerScore;
-  op.flops = sparse_share * pages * q_heads * head_dim * kPageScoreOpsPerChannel;
-  // Element-wise scoring runs on the CUDA cores; the tensor peak stands in where a profile lacks the FP32 one.
-  const double flop_rate = hardware_.gpu.fp32_flops > 0 ? hardware_.gpu.fp32_flops : compute_flops_;
-  op.time_ns =
-      roofline_ns(op.flops, flop_rate, op.bytes, hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &op.bound);
-  if (explain) {
-    op.explain = fmt::format(
-        "roofline over the min/max keys of {:.0f} pages of {} tokens in {:.0f} % of the layers and the top-k over "
-        "their fp32 scores (Quest page scoring)",
-        pages, config_.page_size, sparse_share * 100);
-  }
-  return op;
-}
-
-OpCost CostModel::cpu_attention(const BatchShape& b, bool explain) const {
-  // FlexGen sec. 4: the KV stays in host memory and the CPU computes the attention over it; the new tokens' q, k
-  // and v go down in one copy, the output comes back in one. The tp ranks of a group run the same layer at once and
-  // share the host, so each gets 1 / tp of its cores and DRAM bandwidth (other replicas on the host not counted).
-  const double tp = config_.tp;
-  const double q_heads = static_cast<double>(model_.num_attention_heads) / tp;
-  const double head_dim = static_cast<double>(model_.head_dim);
-  const double q_dim = q_heads * head_dim;
-  const double kv_dim = static_cast<double>(kv_heads_per_gpu(model_, config_.tp)) * head_dim;
-  // Only the layers whose KV is off the GPU (host memory, or disk after disk_io read it) are attended here.
-  const double share = 1.0 - config_.kv_gpu_ratio;
-  OpCost op;
-  op.name = "cpu_attention";
-  op.flops = 4.0 * q_dim * b.cpu_attn_pairs * share;
-  const double kv_bytes = b.cpu_kv_read_tokens * kv_quant_token_bytes_ * share;
-  const SimTime c_ns = work_time_ns(op.flops, host_flops_ / tp);
-  const SimTime m_ns = work_time_ns(kv_bytes, hardware_.host.dram_bytes_per_s * config_.efficiency.host_memory / tp);
-  const auto down_bytes = static_cast<uint64_t>(b.cpu_attn_tokens * (q_dim + 2.0 * kv_dim) * act_bytes_ * share);
-  const auto up_bytes = static_cast<uint64_t>(b.cpu_attn_tokens * q_dim * act_bytes_ * share);
-  const hw::TransferCost down = hw::pcie_copy_time(hardware_, hw::CopyDirection::kDeviceToHost, down_bytes, 1);
-  const hw::TransferCost up = hw::pcie_copy_time(hardware_, hw::CopyDirection::kHostToDevice, up_bytes, 1);
-  op.pcie_bytes = static_cast<double>(down_bytes + up_bytes);
-  op.bytes = kv_bytes + op.pcie_bytes;
-  op.time_ns = std::max(c_ns, m_ns) + down.time_ns + up.time_ns;
-  op.bound = c_ns >= m_ns ? "host_compute" : "host_memory";
-  if (explain) {
-    op.explain = fmt::format(
-        "host roofline: {:.0f} GFLOP/s ({} cores x {:.0f} GFLOP/s, assumed), {:.0f} % of {:.0f} GB/s DRAM, per tp "
-        "rank 1/{}; plus q/k/v down ({}) and output up ({}) over PCIe",
-        host_flops_ / 1e9, hardware_.host.cpu_cores, kHostFlopsPerCore / 1e9, config_.efficiency.host_memory * 100,
-        hardware_.host.dram_bytes_per_s / 1e9, config_.tp, format_bytes(down_bytes), format_bytes(up_bytes));
-  }
-  return op;
-}
-
-OpCost CostModel::weight_fetch(bool explain) const {
-  // FlexGen's weight placement: the host-resident share of one layer's weights (embedding and lm_head excluded:
-  // layer_weight_bytes_per_gpu) is copied to the GPU for every layer while the previous layer computes.
-  OpCost op;
-  op.name = "weight_fetch";
-  op.overlapped = true;
-  op.channel = OpCost::Channel::kH2d;
-  const auto bytes = static_cast<uint64_t>((1.0 - config_.weight_gpu_ratio) * layer_weight_bytes_);
-  const hw::TransferCost in = hw::pcie_copy_time(hardware_, hw::CopyDirection::kHostToDevice, bytes, 1);
-  op.bytes = op.pcie_bytes = static_cast<double>(bytes);
-  op.time_ns = in.time_ns;
-  op.bound = "pcie";
-  op.source = in.source == "measured" ? "measured" : "roofline";
-  if (explain) {
-    op.explain = fmt::format("{:.0f} % of a layer's {} from host memory ({}), overlapped with the layer's compute",
-                             (1.0 - config_.weight_gpu_ratio) * 100,
-                             format_bytes(static_cast<uint64_t>(layer_weight_bytes_)), in.source);
-  }
-  return op;
-}
-
-OpCost CostModel::disk_io(const BatchShape& b, bool explain) const {
-  // FlexGen with a disk tier: the disk-resident share of a layer's weights is read for every layer; disk-resident
-  // KV layers are read for every decode step and their new tokens written; disk-resident activations written and
-  // read back. One device serves reads and writes at disk_bytes_per_s.
-  OpCost op;
-  op.name = "disk_io";
-  op.overlapped = true;
-  op.channel = OpCost::Channel::kDisk;
-  op.bound = "disk";
-  const double kv_read = config_.kv_disk_ratio * b.cpu_kv_read_tokens * kv_quant_token_bytes_;
-  const double kv_write = config_.kv_disk_ratio * (b.cpu_attn_tokens + b.offload_tokens) * kv_quant_token_bytes_;
-  const double act = 2.0 * config_.act_disk_ratio * static_cast<double>(b.num_tokens) *
-                     static_cast<double>(model_.hidden_size) * act_bytes_;
-  const double weights = config_.weight_disk_ratio * layer_weight_bytes_;
-  op.bytes = weights + kv_read + kv_write + act;
-  op.time_ns = work_time_ns(op.bytes, config_.disk_bytes_per_s);
-  if (explain) {
-    op.explain = fmt::format("disk at {:.1f} GB/s: {} of weights, {} of KV read, {} of KV written, {} of activations",
-                             config_.disk_bytes_per_s / 1e9, format_bytes(static_cast<uint64_t>(weights)),
-                             format_bytes(static_cast<uint64_t>(kv_read)),
-                             format_bytes(static_cast<uint64_t>(kv_write)), format_bytes(static_cast<uint64_t>(act)));
-  }
-  return op;
-}
-
-uint64_t CostModel::act_offload_layer_bytes(const BatchShape& b) const {
-  return static_cast<uint64_t>(config_.act_offload_ratio * static_cast<double>(b.num_tokens) *
-                               static_cast<double>(model_.hidden_size) * act_bytes_);
-}
-
-OpCost CostModel::act_transfer(const BatchShape& b, bool load, bool explain) const {
-  // FlexGen's activation placement: a layer's input hidden states are loaded from host memory before it runs and its
-  // output stored back, for the off-GPU share of them.
-  OpCost op;
-  op.name = load ? "act_load" : "act_store";
-  op.overlapped = true;
-  op.channel = load ? OpCost::Channel::kH2d : OpCost::Channel::kD2h;
-  op.bound = "pcie";
-  const uint64_t bytes = act_offload_layer_bytes(b);
-  const hw::TransferCost t = hw::pcie_copy_time(
-      hardware_, load ? hw::CopyDirection::kHostToDevice : hw::CopyDirection::kDeviceToHost, bytes, 1);
-  op.bytes = op.pcie_bytes = static_cast<double>(bytes);
-  op.time_ns = bytes > 0 ? t.time_ns : 0;
-  op.source = t.source == "measured" ? "measured" : "roofline";
-  if (explain) {
-    op.explain = fmt::format("{:.0f} % of the hidden states ({}) {} host memory ({})", config_.act_offload_ratio * 100,
-                             format_bytes(bytes), load ? "from" : "to", t.source);
-  }
-  return op;
-}
-
-OpCost CostModel::allreduce(double tokens, bool explain) const {
+OpCost CostModel::allreduce(const OperatorParams& p, double tokens, bool explain) const {
   OpCost op;
   op.name = "allreduce";
   const double tp = config_.tp;
   const double message = tokens * static_cast<double>(model_.hidden_size) * act_bytes_;
   op.bytes = 2.0 * (tp - 1) / tp * message;
-  const bool nvlink = hardware_.gpu.nvlink_bytes_per_s > 0;
-  const double link = nvlink ? hardware_.gpu.nvlink_bytes_per_s : hardware_.pcie.h2d_bytes_per_s;
-  const double latency_us = nvlink ? kAllreduceLatencyNvlinkUs : kAllreduceLatencyPcieUs;
-  const SimTime latency = static_cast<SimTime>(latency_us * kNsPerUs);
+  // Over NVLink (a switch fabric, or a bridged pair), the operator model fitted on measured all-reduces; otherwise
+  // staged through the host over PCIe (an assumption: kAllreduceLatencyPcieUs + bytes at the PCIe rate).
+  const bool nvlink = hardware_.gpu.nvlink_bytes_per_s > 0 &&
+                      (hardware_.gpu.nvlink_fabric == hw::NvlinkFabric::kNvswitch || config_.tp == 2);
+  const int tp_gpus = config_.tp;
+  if (nvlink && config_.custom_allreduce && hardware_.gpu.p2p && message <= detail::kCustomAllreduceMaxBytes &&
+      (tp_gpus == 2 || tp_gpus == 4 || tp_gpus == 6 || tp_gpus == 8)) {
+    const SimTime latency = static_cast<SimTime>(detail::kCustomAllreduceLatencyUs * kNsPerUs);
+    const SimTime transfer = transfer_time_ns(static_cast<uint64_t>(op.bytes), rates_.nvlink_bytes_per_s);
+    op.time_ns = latency + transfer;
+    op.bound = latency >= transfer ? "latency" : "memory";
+    op.source = "assumption";
+    if (explain)
+      op.explain = fmt::format("vLLM custom all-reduce over NVLink: {} us + {} at {:.0f} GB/s", detail::kCustomAllreduceLatencyUs,
+                               format_bytes(static_cast<uint64_t>(op.bytes)), rates_.nvlink_bytes_per_s / 1e9);
+    return op;
+  }
+  if (nvlink) {
+    op.time_ns = static_cast<SimTime>(std::llround(allreduce_seconds(p, rates_, message, config_.tp) * 1e9));
+    const double latency_us = config_.tp == 2 ? p.allreduce_latency_us : p.allreduce_latency_many_us;
+    op.bound = latency_us * 1e3 >= 0.5 * static_cast<double>(op.time_ns) ? "latency" : "memory";
+    op.source = "model";
+    if (explain)
+      op.explain = fmt::format("operator model, ring all-reduce over NVLink: {:.1f} us + {} at {:.0f} % of {:.0f} GB/s ({})",
+                               latency_us, format_bytes(static_cast<uint64_t>(op.bytes)),
+                               p.allreduce_bandwidth * 100, rates_.nvlink_bytes_per_s / 1e9, p.origin);
+    return op;
+  }
+  const double link = hardware_.pcie.h2d_bytes_per_s;
+  const SimTime latency = static_cast<SimTime>(kAllreduceLatencyPcieUs * kNsPerUs);
   const SimTime transfer = transfer_time_ns(static_cast<uint64_t>(op.bytes), link);
   op.time_ns = latency + transfer;
   op.bound = latency >= transfer ? "latency" : "memory";
   if (explain)
-    op.explain = fmt::format("ring all-reduce: {} us latency + {} at {:.0f} GB/s ({})", latency_us,
-                             format_bytes(static_cast<uint64_t>(op.bytes)), link / 1e9, nvlink ? "NVLink" : "PCIe");
+    op.explain = fmt::format("ring all-reduce staged through the host: {} us latency + {} at {:.0f} GB/s (PCIe)",
+                             kAllreduceLatencyPcieUs, format_bytes(static_cast<uint64_t>(op.bytes)), link / 1e9);
   return op;
 }
 
@@ -498,6 +384,10 @@ void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>&
   out.clear();
   out.reserve(16);  // the most ops a forward pass lists
   const double t = static_cast<double>(padded_tokens(b));
+  // Inside a captured graph (full, or the pieces around attention) kernels pay graph_params_' floors.
+  const Launch mode = launch_mode(b);
+  const OperatorParams& p = mode == Launch::kEager ? op_params_ : graph_params_;
+  const OperatorParams& pa = mode == Launch::kFullGraph ? graph_params_ : op_params_;  // attention: eager when piecewise
   const double tp = config_.tp;
   const double hidden = static_cast<double>(model_.hidden_size);
   const double head_dim = static_cast<double>(model_.head_dim);
@@ -505,11 +395,11 @@ void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>&
   const double kv_dim = static_cast<double>(kv_heads_per_gpu(model_, config_.tp)) * head_dim;
   const double inter = static_cast<double>(model_.intermediate_size) / tp;
 
-  out.push_back(gemm("qkv_proj", t, hidden, q_dim + 2 * kv_dim, explain));
+  out.push_back(gemm(p, "qkv_proj", t, hidden, q_dim + 2 * kv_dim, explain));
   if (model_.position == PositionKind::kRope) {
-    out.push_back(elementwise("rope", 2.0 * t * (q_dim + kv_dim) * act_bytes_, explain));  // read + write q and k
+    out.push_back(elementwise(p, "rope", 2.0 * t * (q_dim + kv_dim) * act_bytes_, explain));  // read + write q and k
   }
-  out.push_back(attention(b, explain));
+  out.push_back(attention(pa, b, explain));
   if (config_.page_selection) out.push_back(page_select(b, explain));
   if (config_.cpu_attention) out.push_back(cpu_attention(b, explain));
   if (config_.offload) {
@@ -532,32 +422,32 @@ void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>&
     out.push_back(act_transfer(b, true, explain));
     out.push_back(act_transfer(b, false, explain));
   }
-  out.push_back(gemm("o_proj", t, q_dim, hidden, explain));
+  out.push_back(gemm(p, "o_proj", t, q_dim, hidden, explain));
   if (model_.is_moe()) {
-    OpCost router = gemm("router", t, hidden, static_cast<double>(model_.num_experts), explain);
+    OpCost router = gemm(p, "router", t, hidden, static_cast<double>(model_.num_experts), explain);
     out.push_back(router);
     out.push_back(experts(t, explain));
   } else if (model_.mlp == MlpKind::kGated) {
-    out.push_back(gemm("gate_up_proj", t, hidden, 2 * inter, explain));
-    out.push_back(elementwise("act", 3.0 * t * inter * act_bytes_, explain));  // read gate and up, write product
-    out.push_back(gemm("down_proj", t, inter, hidden, explain));
+    out.push_back(gemm(p, "gate_up_proj", t, hidden, 2 * inter, explain));
+    out.push_back(elementwise(p, "act", 3.0 * t * inter * act_bytes_, explain));  // read gate and up, write product
+    out.push_back(gemm(p, "down_proj", t, inter, hidden, explain));
   } else {
-    out.push_back(gemm("up_proj", t, hidden, inter, explain));
-    out.push_back(elementwise("act", 2.0 * t * inter * act_bytes_, explain));
-    out.push_back(gemm("down_proj", t, inter, hidden, explain));
+    out.push_back(gemm(p, "up_proj", t, hidden, inter, explain));
+    out.push_back(elementwise(p, "act", 2.0 * t * inter * act_bytes_, explain));
+    out.push_back(gemm(p, "down_proj", t, inter, hidden, explain));
   }
   // Two norms per layer (pre-attention, pre-MLP), each reading the residual and writing the output; the residual
   // add is fused into the norm in vLLM.
-  out.push_back(elementwise("norm", 2.0 * 3.0 * t * hidden * act_bytes_, explain));
+  out.push_back(elementwise(p, "norm", 2.0 * 3.0 * t * hidden * act_bytes_, explain, 2));
   if (config_.tp > 1) {
-    OpCost ar = allreduce(t, explain);
+    OpCost ar = allreduce(p, t, explain);
     ar.time_ns *= 2;  // after attention and after the MLP
     ar.bytes *= 2;
     out.push_back(ar);
   }
   // Once per forward pass.
-  out.push_back(elementwise("embedding", 2.0 * t * hidden * act_bytes_, explain));
-  out.push_back(gemm("lm_head", static_cast<double>(b.num_sampled), hidden, static_cast<double>(model_.vocab_size) / tp,
+  out.push_back(elementwise(p, "embedding", 2.0 * t * hidden * act_bytes_, explain));
+  out.push_back(gemm(p, "lm_head", static_cast<double>(b.num_sampled), hidden, static_cast<double>(model_.vocab_size) / tp,
                      explain));
 }
 
@@ -601,17 +491,30 @@ SimTime CostModel::forward_ns(const BatchShape& b) const {
 SimTime CostModel::cpu_overhead_ns(const BatchShape& b) const {
   if (b.num_tokens == 0) return 0;
   const CpuOverhead& c = config_.cpu;
+  const double us = c.iteration_us + c.per_seq_us * static_cast<double>(b.num_seqs) + c.framework_step_us +
+                    c.framework_layer_us * static_cast<double>(model_.num_layers);
+  return static_cast<SimTime>(std::llround(us * kNsPerUs));
+}
+
+SimTime CostModel::launch_ns(const BatchShape& b) const {
+  if (b.num_tokens == 0) return 0;
+  const CpuOverhead& c = config_.cpu;
   const auto& measured = hardware_.measured;
   const double launch_us = measured && measured->launch_ns > 0 ? measured->launch_ns / 1e3 : c.launch_us;
   const double replay_us =
       measured && measured->graph_replay_ns > 0 ? measured->graph_replay_ns / 1e3 : c.graph_replay_us;
-  double us = c.iteration_us + c.per_seq_us * static_cast<double>(b.num_seqs) + c.framework_step_us +
-              c.framework_layer_us * static_cast<double>(model_.num_layers);
-  const bool graphed = config_.cuda_graphs && b.decode_only && b.num_tokens <= config_.max_graph_batch;
-  if (graphed) {
-    us += replay_us;
-  } else {
-    us += launch_us * c.kernels_per_layer * static_cast<double>(model_.num_layers);
+  const double layers = static_cast<double>(model_.num_layers);
+  double us = 0;
+  switch (launch_mode(b)) {
+    case Launch::kFullGraph:
+      us = replay_us;
+      break;
+    case Launch::kPiecewise:
+      us = (layers + 1) * launch_us + layers * c.attention_kernels_per_layer * launch_us;
+      break;
+    case Launch::kEager:
+      us = launch_us * c.kernels_per_layer * layers;
+      break;
   }
   return static_cast<SimTime>(std::llround(us * kNsPerUs));
 }

@@ -16,6 +16,7 @@
 
 #include "hw/hardware_profile.h"
 #include "models/model_spec.h"
+#include "models/operator_model.h"
 #include "sim/core/dtype.h"
 #include "sim/core/time.h"
 
@@ -42,15 +43,26 @@ struct Efficiency {
   double host_memory = 0.75;
 };
 
-// Per-iteration host cost: scheduling, input preparation, sampling, kernel launches. Assumptions until calibrated:
-// launch latency 5 us per kernel in eager mode (CUDA driver launch cost is 2-10 us per kernel), a fixed 0.6 ms of
-// scheduler + sampler work per iteration and 4 us per sequence (Vidur attributes its high-load error to this term).
+// Per-iteration host cost. Two parts: the engine's serial CPU work each iteration (scheduling, input preparation,
+// sampling, output processing: iteration_us + per_seq_us per sequence), during which the GPU idles; and the launch
+// of the forward pass's kernels, which the CPU issues asynchronously ahead of the GPU, so an iteration takes the
+// longer of launching and running them (CostModel::launch_ns). How kernels launch depends on CUDA graphs: vLLM V1
+// replays one full graph for a decode-only batch, piecewise graphs (one per layer, attention launched eagerly
+// between them) for a prefill or mixed batch, both up to its largest captured size; larger batches launch eagerly
+// (vLLM docs, design/cuda_graphs.md: cudagraph_mode FULL_AND_PIECEWISE, the V1 default).
 struct CpuOverhead {
   double iteration_us = 600.0;
   double per_seq_us = 4.0;
+  // CUDA driver launch cost per kernel: 2-10 us (p2pBandwidthLatencyTest log, REFERENCES.md); 5 assumed.
   double launch_us = 5.0;
   int kernels_per_layer = 12;
-  double graph_replay_us = 30.0;  // one cudaGraphLaunch per iteration (piecewise graphs: a few)
+  double graph_replay_us = 30.0;  // one cudaGraphLaunch of a whole forward pass
+  // The share of an isolated kernel's floor (launch + ramp + tail, as a profiler timing one kernel sees it) that a
+  // kernel replayed in a captured graph still pays: the launch is gone, the ramp and tail remain. 1 = all of it.
+  double graph_floor_share = 1.0;
+  // Piecewise graphs: per layer one graph replay (a cudaGraphLaunch, at launch_us) and the attention kernels launched
+  // eagerly between pieces (FlashAttention / FlashInfer: one kernel, plus the KV-cache write).
+  int attention_kernels_per_layer = 2;
   // Framework time of an eager PyTorch engine (Hugging Face transformers generate()), beside the kernel launches:
   // Python module calls per layer and the generation loop's own work per step (logits processors, stopping
   // criteria, concatenating input ids). 0 for vLLM, whose per-iteration cost is iteration_us. Assumptions, to be
@@ -64,8 +76,20 @@ struct ExecConfig {
   DType weight_dtype = DType::kBf16;  // storage of weights
   DType kv_dtype = DType::kBf16;      // storage of KV entries
   int tp = 1;
-  bool cuda_graphs = true;    // false = engine.enforce_eager
-  int max_graph_batch = 512;  // vLLM captures decode graphs for batch sizes up to 512
+  bool cuda_graphs = true;  // false = engine.enforce_eager
+  // The largest captured graph size, in tokens: vLLM V1 captures min(2 x max_num_seqs, 512) (vllm/config/vllm.py,
+  // set_cudagraph_sizes: sizes 1, 2, 4, multiples of 8 below 256, multiples of 16 from 256).
+  int max_graph_batch = 512;
+  // Piecewise graphs for prefill and mixed batches up to max_graph_batch tokens (vLLM V1); false: graphs for
+  // decode-only batches only (the paper-era V0 engine).
+  bool piecewise_graphs = true;
+  // vLLM's own all-reduce (custom_all_reduce.py: one-shot/two-shot kernels over NVLink P2P buffers) for 2, 4, 6 or 8
+  // GPUs with P2P and messages up to 8 MiB, instead of NCCL; false: NCCL (the operator model fitted on measured
+  // NCCL all-reduces).
+  bool custom_allreduce = false;
+  // The decode-attention kernel the engine runs, relative to the one the operator model was fitted on (Vidur's
+  // FlashInfer profile on the A100): a factor on its read efficiency (1 = the same kernel).
+  double decode_attention_scale = 1.0;
   int64_t block_size = 16;    // KV block size (selects the measured decode-attention curve)
   // Eager (unfused) attention: the fp32 scores of every (head, query, key) pair are written to HBM and read back
   // by the softmax and by the value product (4 passes of 4 bytes: H2O's Hugging Face implementation).
@@ -124,6 +148,8 @@ struct BatchShape {
   int64_t num_seqs = 0;
   int64_t num_tokens = 0;    // new tokens computed this iteration
   int64_t num_sampled = 0;   // sequences that produce a token (lm_head rows)
+  int64_t prefill_seqs = 0;    // sequences computing more than one new token (prefill chunks)
+  int64_t prefill_tokens = 0;  // ... and their new tokens
   bool decode_only = false;  // every sequence computes exactly one token (CUDA-graph eligible)
   double attn_pairs = 0;
   double kv_read_tokens = 0;
@@ -174,6 +200,10 @@ inline void BatchShape::add_sequence(int64_t cached_tokens, int64_t new_tokens, 
   ++num_seqs;
   num_tokens += new_tokens;
   if (samples) ++num_sampled;
+  if (new_tokens > 1) {
+    ++prefill_seqs;
+    prefill_tokens += new_tokens;
+  }
   attn_pairs += n * c + n * (n + 1) / 2;
   kv_read_tokens += c + n;
   if (window > 0) {
@@ -217,11 +247,19 @@ class CostModel {
 
   // Whole forward pass: sum over layers of the per-layer ops, plus embedding and lm_head.
   SimTime forward_ns(const BatchShape& batch) const;
+  // The engine's serial CPU work of one iteration (CpuOverhead): the GPU idles meanwhile.
   SimTime cpu_overhead_ns(const BatchShape& batch) const;
-  SimTime iteration_ns(const BatchShape& batch) const { return forward_ns(batch) + cpu_overhead_ns(batch); }
+  // The CPU time to launch the forward pass's kernels: one graph replay, piecewise replays, or every kernel eagerly.
+  SimTime launch_ns(const BatchShape& batch) const;
+  enum class Launch : uint8_t { kFullGraph, kPiecewise, kEager };
+  Launch launch_mode(const BatchShape& batch) const;
+  // Launches run ahead of the GPU: an iteration takes the longer of launching and running its kernels.
+  SimTime iteration_ns(const BatchShape& batch) const {
+    return cpu_overhead_ns(batch) + std::max(forward_ns(batch), launch_ns(batch));
+  }
 
-  // Tokens a decode-only batch of `num_seqs` is padded to under CUDA graphs (vLLM capture sizes 1, 2, 4, 8, 16,
-  // 24, ... 512; larger batches run eagerly unpadded).
+  // Tokens a batch is padded to when it replays a captured graph: vLLM's capture sizes 1, 2, 4, multiples of 8 below
+  // 256, multiples of 16 from 256 (up to max_graph_batch); batches that launch eagerly run unpadded.
   int64_t padded_tokens(const BatchShape& batch) const;
 
   // Bytes of hidden states one layer moves each way between the GPU and host memory under FlexGen's activation
@@ -231,12 +269,17 @@ class CostModel {
   const ModelSpec& model() const { return model_; }
   const hw::HardwareProfile& hardware() const { return hardware_; }
   const ExecConfig& config() const { return config_; }
+  // The analytical operator model's parameters this cost model uses (the profile's fitted ones, else the defaults
+  // fitted on Vidur's A100 profiles) and the GPU rates it reads.
+  const OperatorParams& operator_params() const { return op_params_; }
 
  private:
-  OpCost gemm(const std::string& name, double tokens, double in_features, double out_features, bool explain) const;
-  OpCost elementwise(const std::string& name, double bytes, bool explain) const;
-  OpCost attention(const BatchShape& batch, bool explain) const;
-  OpCost allreduce(double tokens, bool explain) const;
+  // `p`: the operator model's parameters for this launch mode (graph_params_ inside a captured graph).
+  OpCost gemm(const OperatorParams& p, const std::string& name, double tokens, double in_features, double out_features,
+              bool explain) const;
+  OpCost elementwise(const OperatorParams& p, const std::string& name, double bytes, bool explain, int kernels = 1) const;
+  OpCost attention(const OperatorParams& p, const BatchShape& batch, bool explain) const;
+  OpCost allreduce(const OperatorParams& p, double tokens, bool explain) const;
   OpCost experts(double tokens, bool explain) const;
   OpCost kv_fetch(const BatchShape& batch, bool explain) const;
   OpCost page_select(const BatchShape& batch, bool explain) const;
@@ -257,6 +300,11 @@ class CostModel {
   double kv_full_token_bytes_;   // the same in dtype (KIVI's residual window)
   double layer_weight_bytes_;    // one decoder layer's weights on one GPU (weight_fetch)
   double host_flops_;            // host FP32 peak (cpu_attention); 0 unless cpu_attention
+  OperatorParams op_params_;
+  // The same with the per-kernel floors scaled by CpuOverhead::graph_floor_share: kernels replayed from a captured
+  // graph run back to back, without the launch that an isolated profiler's floor includes.
+  OperatorParams graph_params_;
+  GpuRates rates_;
 };
 
 }  // namespace kvsim::models

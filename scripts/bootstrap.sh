@@ -2,7 +2,7 @@
 # Installs the Debian packages kvsim builds with, when any is missing. Idempotent and quiet when all is there.
 set -euo pipefail
 packages=(cmake ninja-build g++ libfmt-dev libyaml-cpp-dev libcli11-dev libboost-graph-dev nlohmann-json3-dev
-          libgtest-dev libgmock-dev libbenchmark-dev)
+          libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,5 +1,7 @@
 #include "sim/run.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -33,6 +35,23 @@ models::ExecConfig exec_config(const Scenario& s) {
   c.kv_dtype = s.cache.precision;
   c.tp = static_cast<int>(s.cluster.tensor_parallel);
   c.cuda_graphs = !s.engine.enforce_eager;
+  c.cpu.iteration_us = s.engine.cpu_iteration_us;
+  c.cpu.per_seq_us = s.engine.cpu_per_seq_us;
+  c.cpu.graph_floor_share = s.engine.graph_floor_share;
+  c.decode_attention_scale = s.engine.decode_attention_scale;
+  if (s.engine.version == "v1") {
+    // vLLM V1 captures graph sizes up to min(2 x max_num_seqs, 512) tokens, piecewise for mixed batches
+    // (vllm/config/vllm.py, set_cudagraph_sizes; docs design/cuda_graphs.md).
+    c.max_graph_batch = static_cast<int>(std::min<int64_t>(2 * s.engine.max_num_seqs, 512));
+    c.piecewise_graphs = true;
+    c.custom_allreduce = true;
+  } else {
+    // The paper-era V0 engine captured decode batches of 1, 2, 4 and multiples of 8 up to 256 only
+    // (vllm/worker/model_runner.py, _BATCH_SIZES_TO_CAPTURE, v0.2-v0.6).
+    c.max_graph_batch = 256;
+    c.piecewise_graphs = false;
+    c.custom_allreduce = false;  // the paper's vLLM 0.1 used NCCL (custom all-reduce arrived in 0.3)
+  }
   c.block_size = s.cache.block_size;
   c.eager_attention = c.score_accumulation = s.cache.retention == "h2o";
   c.offload = s.cache.selection == "speculative";
@@ -101,6 +120,15 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
   mc.exact_latency_samples = static_cast<size_t>(s.output.exact_latency_samples);
   mc.slo_tpot_ms = s.slo.tpot_ms.value_or(0);
   mc.memory_interval_ns = static_cast<SimTime>(s.output.memory_interval_ms * kNsPerMs);
+  mc.frontend_delivery_ns = static_cast<SimTime>(std::llround(s.engine.frontend_delivery_ms * kNsPerMs));
+  mc.frontend_per_token_ns = static_cast<SimTime>(std::llround(s.engine.frontend_per_token_us * kNsPerUs));
+  if (s.engine.frontend == "api_server") {
+    mc.notes.push_back(fmt::format(
+        "latencies are a streaming client's (engine.frontend: api_server): {} ms in the API server before the engine "
+        "queue (engine.frontend_preprocess_ms), {} ms to deliver each streamed token (frontend_delivery_ms) and {} us "
+        "per output token after the last (frontend_per_token_us); engine.frontend: none for offline LLM.generate()",
+        s.engine.frontend_preprocess_ms, s.engine.frontend_delivery_ms, s.engine.frontend_per_token_us));
+  }
   const std::string note = cache::extrapolation_note(cache::preset(s.cache.policy), s.engine.version, s.model.name,
                                                      s.model.num_kv_heads, s.model.num_attention_heads);
   if (!note.empty()) mc.notes.push_back(note);

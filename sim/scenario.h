@@ -36,6 +36,22 @@ struct EngineConfig {
   double gpu_memory_utilization = 0.9;
   std::optional<uint64_t> kv_cache_bytes;  // set the KV pool directly (per GPU)
   std::optional<int64_t> num_gpu_blocks;   // or the block count, to match a real engine's log
+  // The OpenAI-compatible API server in front of the engine (`vllm serve`), as a streaming HTTP client measures it:
+  // `api_server` adds its work before the engine queue (request handling, tokenisation) to every latency, and its
+  // delivery of each streamed token (detokenisation, server-sent event, HTTP) to the first and the last token;
+  // `none` is offline `LLM.generate()`, where latencies are the engine's own. Defaults: scenario_engine.cc.
+  // The engine's serial CPU work per iteration (scheduling, input preparation, sampling, output processing) and per
+  // scheduled sequence, and the share of an isolated kernel's floor a kernel replayed in a CUDA graph still pays
+  // (models/cost_model.h CpuOverhead). Defaults per engine version: scenario_engine.cc.
+  double cpu_iteration_us = 0;
+  double cpu_per_seq_us = 0;
+  double graph_floor_share = 1.0;
+  // The engine's decode-attention kernel against the operator model's (models/cost_model.h ExecConfig).
+  double decode_attention_scale = 1.0;
+  std::string frontend = "api_server";
+  double frontend_preprocess_ms = 0;   // request arrival to the engine queue
+  double frontend_delivery_ms = 0;     // a token's output to the client receiving it
+  double frontend_per_token_us = 0;    // per output token, detokenisation kept up to the last one
 };
 
 // Shares of a tensor class kept on the GPU, in host memory and on disk; they sum to 1.

@@ -10,6 +10,7 @@
 #include "traces/datasets.h"
 #include "traces/generators.h"
 #include "traces/limited_source.h"
+#include "traces/prompt_pool.h"
 #include "traces/shared_prefix.h"
 #include "traces/trace_reader.h"
 #include "traces/transforms.h"
@@ -85,7 +86,9 @@ WorkloadSpec parse_workload(const yaml::Map& w) {
   spec.shared_prefix_tokens = w.get_int("shared_prefix_tokens", 0, 0, int64_t{1} << 30);
   spec.shared_prefix_count = w.get_int("shared_prefix_count", 1, 1, int64_t{1} << 30);
   spec.clip_to_context = w.get_bool("clip_to_context", false);
+  spec.distinct_prompts = w.get_int("distinct_prompts", 0, 0, int64_t{1} << 30);
   if (present(w, "trace")) {
+    if (spec.distinct_prompts > 0) w.fail("distinct_prompts", "a trace brings its own prompts: only for a synthetic workload");
     parse_trace_keys(w, spec);
     w.finish();
     return spec;
@@ -131,6 +134,9 @@ WorkloadSpec parse_workload(const yaml::Map& w) {
   if (spec.sessions.enabled() && spec.shared_prefix_tokens > 0) {
     w.fail("shared_prefix_tokens", "sessions share their own system prompts: use sessions.system_prompt_tokens");
   }
+  if (spec.sessions.enabled() && spec.distinct_prompts > 0) {
+    w.fail("distinct_prompts", "a session's turns carry their own prompts: leave out distinct_prompts");
+  }
   return spec;
 }
 
@@ -141,6 +147,7 @@ YAML::Node workload_to_yaml(const WorkloadSpec& spec) {
   if (spec.shared_prefix_tokens > 0) n["shared_prefix_tokens"] = spec.shared_prefix_tokens;
   if (spec.shared_prefix_count > 1) n["shared_prefix_count"] = spec.shared_prefix_count;
   if (spec.clip_to_context) n["clip_to_context"] = true;
+  if (spec.distinct_prompts > 0) n["distinct_prompts"] = spec.distinct_prompts;
   if (!spec.trace.empty()) {
     if (spec.merge_with.empty()) {
       n["trace"] = spec.trace;
@@ -250,6 +257,9 @@ std::unique_ptr<RequestSource> make_request_source(const WorkloadSpec& spec, con
   }
   if (spec.shared_prefix_tokens > 0) {
     inner = std::make_unique<SharedPrefixSource>(std::move(inner), spec.shared_prefix_tokens, spec.shared_prefix_count);
+  }
+  if (spec.distinct_prompts > 0 && spec.trace.empty()) {
+    inner = std::make_unique<PromptPoolSource>(std::move(inner), spec.distinct_prompts);
   }
   if (context > 0) inner = std::make_unique<ClipSource>(std::move(inner), context);
   return std::make_unique<LimitedSource>(std::move(inner), spec.requests, duration_ns);

@@ -50,6 +50,9 @@ struct WorkloadSpec {
   // How many distinct shared prefixes (system prompts of different applications or tenants) there are: request i
   // carries prefix (i mod count) + 1.
   int64_t shared_prefix_count = 1;
+  // A pool of this many distinct prompts, request i repeating prompt (i mod N) whole (0 = every prompt distinct):
+  // benchmark clients that cycle a fixed prompt set (inference-perf's shared-prefix generator). Synthetic only.
+  int64_t distinct_prompts = 0;
 
   bool operator==(const WorkloadSpec&) const = default;
 };

@@ -47,7 +47,10 @@ void Collector::on_reject(const RequestRecord& r, std::string_view reason) {
   }
 }
 
-void Collector::on_complete(const RequestRecord& r) {
+void Collector::on_complete(const RequestRecord& engine_record) {
+  RequestRecord r = engine_record;  // as the client sees it
+  r.first_token_ns += config_.frontend_delivery_ns;
+  r.finish_ns += config_.frontend_delivery_ns + config_.frontend_per_token_ns * r.output_tokens;
   ++completed_;
   input_tokens_ += r.prompt_tokens;
   output_tokens_ += r.output_tokens;

@@ -61,6 +61,11 @@ struct CollectorConfig {
   double gpu_hour_usd = 0;         // 0: no cost keys
   // Latency samples kept exactly per metric before they fold into a bounded histogram (stats.h: LatencySamples).
   size_t exact_latency_samples = LatencySamples::kDefaultExactLimit;
+  // The API server's delivery of streamed tokens (sim/scenario.h EngineConfig::frontend): added to the engine's
+  // first-token and finish times, so latencies are the client's. (Its work before the queue is a later arrival at
+  // the replica: serving::Cluster.)
+  SimTime frontend_delivery_ns = 0;
+  SimTime frontend_per_token_ns = 0;
 };
 
 class Collector {

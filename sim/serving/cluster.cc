@@ -1,6 +1,7 @@
 #include "sim/serving/cluster.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -13,11 +14,13 @@ namespace kvsim::serving {
 namespace {
 constexpr uint32_t kArrival = 1;
 constexpr uint32_t kSendTurn = 2;  // payload: the turn's request id
+constexpr uint32_t kEnqueue = 3;   // the oldest request in the API server reaches the engine queue
 }  // namespace
 
 Cluster::Cluster(const sim::Scenario& scenario, const sim::MemoryPlan& plan, const models::CostModel& cost,
                  metrics::Collector& metrics, traces::RequestSource& source)
     : scenario_(scenario), source_(source), metrics_(metrics) {
+  preprocess_ns_ = static_cast<SimTime>(std::llround(scenario.engine.frontend_preprocess_ms * kNsPerMs));
   const int64_t tp = scenario.cluster.tensor_parallel;
   const int64_t per_node = std::max<int64_t>(1, scenario.hardware.gpus_per_node / tp);
   const int64_t replicas = scenario.cluster.replicas;
@@ -118,6 +121,11 @@ size_t Cluster::route(const traces::Request& request) {
 void Cluster::send(traces::Request request, SimTime now) {
   request.arrival_ns = now;  // latencies count from when the user sent it
   if (request.has_next_turn) expecting_.insert(request.id);
+  if (preprocess_ns_ > 0) {
+    preprocessing_.push_back(std::move(request));
+    queue_.schedule(now + preprocess_ns_, this, kEnqueue, 0, engine::kPriorityArrival);
+    return;
+  }
   replicas_[route(request)]->submit(request, now);
 }
 
@@ -157,6 +165,12 @@ void Cluster::on_finished(uint64_t id, SimTime t) {
 }
 
 void Cluster::on_event(SimTime now, uint32_t kind, uint64_t payload) {
+  if (kind == kEnqueue) {
+    const traces::Request r = std::move(preprocessing_.front());
+    preprocessing_.pop_front();
+    replicas_[route(r)]->submit(r, now);
+    return;
+  }
   if (kind == kSendTurn) {
     auto it = scheduled_.find(payload);
     traces::Request r = std::move(it->second);
@@ -175,7 +189,8 @@ void Cluster::on_event(SimTime now, uint32_t kind, uint64_t payload) {
 
 void Cluster::check_requests(SimTime now) const {
   // The request not yet arrived (pending_) was pulled too.
-  const int64_t held = (pending_ ? 1 : 0) + static_cast<int64_t>(parked_.size() + scheduled_.size());
+  const int64_t held =
+      (pending_ ? 1 : 0) + static_cast<int64_t>(parked_.size() + scheduled_.size() + preprocessing_.size());
   int64_t in_replicas = 0;
   for (const auto& r : replicas_) in_replicas += r->outstanding();
   const int64_t finished = metrics_.completed() + metrics_.rejected();

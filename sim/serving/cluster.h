@@ -4,6 +4,7 @@
 // traffic crosses the server's topology (hw::build_node_topology), shared by max-min fairness.
 #pragma once
 
+#include <deque>
 #include <list>
 #include <memory>
 #include <unordered_map>
@@ -68,6 +69,10 @@ class Cluster final : public engine::EventHandler {
   std::unordered_set<uint64_t> expecting_;                   // submitted requests with a next turn
   std::unordered_map<uint64_t, SimTime> finished_parents_;   // ... that finished before it arrived
   std::unordered_map<uint64_t, traces::Request> scheduled_;  // turns whose send time is set, by id
+  // Requests in the API server before the engine queue (engine.frontend_preprocess_ms, the same for every request,
+  // so they leave in the order they came).
+  SimTime preprocess_ns_ = 0;
+  std::deque<traces::Request> preprocessing_;
 };
 
 }  // namespace kvsim::serving

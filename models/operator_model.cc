@@ -1,0 +1,133 @@
+#include "models/operator_model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "sim/core/error.h"
+
+namespace kvsim::models {
+
+namespace {
+// The p-norm of two times: max(a, b) when p is large, a + b at p = 1; a smooth ridge between the two regimes.
+double smooth_max(double a, double b, double p) { return std::pow(std::pow(a, p) + std::pow(b, p), 1.0 / p); }
+
+struct Family {
+  std::string name;
+  std::vector<std::string> params;
+  std::vector<double OperatorParams::*> fields;
+};
+
+const std::vector<Family>& families() {
+  using P = OperatorParams;
+  static const std::vector<Family> f = {
+      {"gemm",
+       {"compute_efficiency", "memory_efficiency", "ridge_p", "floor_us"},
+       {&P::gemm_compute, &P::gemm_memory, &P::gemm_ridge_p, &P::gemm_floor_us}},
+      {"elementwise",
+       {"memory_efficiency", "issue_norm", "issue_pointwise", "issue_gather", "ridge_q", "floor_us"},
+       {&P::elem_memory, &P::elem_issue_norm, &P::elem_issue_pointwise, &P::elem_issue_gather, &P::elem_ridge_q,
+        &P::elem_floor_us}},
+      {"attention_decode",
+       {"memory_efficiency", "half_mb", "floor_us"},
+       {&P::decode_memory, &P::decode_half_mb, &P::decode_floor_us}},
+      {"attention_prefill",
+       {"compute_efficiency", "half_tokens", "floor_us"},
+       {&P::prefill_compute, &P::prefill_half_tokens, &P::prefill_floor_us}},
+      {"allreduce",
+       {"latency_us", "latency_many_us", "bandwidth"},
+       {&P::allreduce_latency_us, &P::allreduce_latency_many_us, &P::allreduce_bandwidth}},
+  };
+  return f;
+}
+
+const Family& family(std::string_view name) {
+  for (const Family& f : families()) {
+    if (f.name == name) return f;
+  }
+  throw Error(fmt::format("unknown operator family '{}'", name));
+}
+}  // namespace
+
+const std::vector<std::string>& operator_families() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const Family& f : families()) n.push_back(f.name);
+    return n;
+  }();
+  return names;
+}
+
+const std::vector<std::string>& family_params(std::string_view name) { return family(name).params; }
+
+std::vector<double> OperatorParams::get(std::string_view name) const {
+  std::vector<double> v;
+  for (const auto field : family(name).fields) v.push_back(this->*field);
+  return v;
+}
+
+void OperatorParams::set(std::string_view name, const std::vector<double>& values) {
+  const Family& f = family(name);
+  if (values.size() != f.fields.size()) {
+    throw Error(fmt::format("operator family '{}' takes {} parameters, found {}", name, f.fields.size(), values.size()));
+  }
+  for (size_t i = 0; i < values.size(); ++i) this->*f.fields[i] = values[i];
+}
+
+GpuRates gpu_rates(const hw::GpuSpec& gpu, double peak_flops) {
+  GpuRates g;
+  g.peak_flops = peak_flops;
+  g.memory_bytes_per_s = gpu.hbm_bytes_per_s;
+  g.issue_per_s = static_cast<double>(gpu.sm_count) * gpu.boost_clock_hz;
+  g.nvlink_bytes_per_s = gpu.nvlink_bytes_per_s;
+  return g;
+}
+
+double gemm_seconds(const OperatorParams& p, const GpuRates& g, double m, double n, double k, double weight_bytes,
+                    double act_bytes, bool* compute_bound) {
+  const double tc = 2.0 * m * n * k / (p.gemm_compute * g.peak_flops);
+  const double tm = (k * n * weight_bytes + m * (k + n) * act_bytes) / (p.gemm_memory * g.memory_bytes_per_s);
+  if (compute_bound) *compute_bound = tc >= tm;
+  return p.gemm_floor_us * 1e-6 + smooth_max(tc, tm, p.gemm_ridge_p);
+}
+
+double elementwise_seconds(const OperatorParams& p, const GpuRates& g, double bytes, ElementKind kind) {
+  const double tb = bytes / (p.elem_memory * g.memory_bytes_per_s);
+  const double issue = kind == ElementKind::kNorm        ? p.elem_issue_norm
+                       : kind == ElementKind::kPointwise ? p.elem_issue_pointwise
+                       : kind == ElementKind::kGather    ? p.elem_issue_gather
+                                                         : 0.0;
+  const double ts = issue > 0 && g.issue_per_s > 0 ? bytes / (issue * g.issue_per_s) : 0.0;
+  return p.elem_floor_us * 1e-6 + smooth_max(tb, ts, p.elem_ridge_q);
+}
+
+double decode_attention_seconds(const OperatorParams& p, const GpuRates& g, double kv_bytes) {
+  if (kv_bytes <= 0) return 0;
+  const double occupancy = kv_bytes / (kv_bytes + p.decode_half_mb * 1e6);
+  return p.decode_floor_us * 1e-6 + kv_bytes / (p.decode_memory * occupancy * g.memory_bytes_per_s);
+}
+
+double prefill_attention_seconds(const OperatorParams& p, const GpuRates& g, double flops, double tokens_per_seq) {
+  if (flops <= 0) return 0;
+  const double occupancy = tokens_per_seq / (tokens_per_seq + p.prefill_half_tokens);
+  return p.prefill_floor_us * 1e-6 + flops / (p.prefill_compute * occupancy * g.peak_flops);
+}
+
+double allreduce_seconds(const OperatorParams& p, const GpuRates& g, double message_bytes, int gpus) {
+  if (gpus < 2) return 0;
+  const double n = gpus;
+  const double latency_us = gpus == 2 ? p.allreduce_latency_us : p.allreduce_latency_many_us;
+  return latency_us * 1e-6 + 2.0 * (n - 1) / n * message_bytes / (p.allreduce_bandwidth * g.nvlink_bytes_per_s);
+}
+
+const OperatorParams& fitted_operator_params() {
+  static const OperatorParams p = [] {
+    OperatorParams f;
+    f.origin = "fitted on Vidur's A100 profiles";
+    return f;
+  }();
+  return p;
+}
+
+}  // namespace kvsim::models

@@ -1,0 +1,135 @@
+// The engine section of a scenario (scenario_sections.h).
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "models/memory_footprint.h"
+#include "sim/scenario_sections.h"
+
+namespace kvsim::sim {
+
+namespace {
+constexpr uint64_t kLargeGpuBytes = 70ull << 30;  // vLLM picks its larger batch defaults on GPUs with >= 70 GiB
+
+// The API server path of vLLM V1 (`vllm serve`, /v1/completions, streaming), as its client sees it. Before the
+// engine queue: HTTP handling and tokenisation in the API server process, then the hand-off to the engine core
+// process over ZMQ. After a token: the output processor detokenises it and the server streams it as a server-sent
+// event. Fitted on the measured vLLM H100 serving runs of Llama-2-7B at 5-8 req/s (validation/cases/measured-*; see
+// kFrontend* in README Validation): the client's TTFT less kvsim's engine TTFT there. Delivery after the last token and
+// its per-token part: the fit of the runs' own source repository (inference-sim/training, summarised in
+// shared/data/measured-vllm-h100/README.md: about 1.9 ms + 1.7 us per output token).
+constexpr double kFrontendPreprocessMs = 9.0;
+
+// The engine core's CPU work per iteration of vLLM V1 and per scheduled sequence, and the in-graph share of kernel
+// floors: fitted on the same measured runs (Llama-2-7B, TP 1; the CodeLlama-34B TP 2 runs are the held-out check).
+constexpr double kV1IterationUs = 600.0;
+constexpr double kV1PerSeqUs = 4.0;
+constexpr double kV1GraphFloorShare = 1.0;
+// vLLM V1's decode attention (FlashAttention 3 on Hopper, FlashAttention 2 / FlashInfer elsewhere) against the
+// FlashInfer A100 profile the operator model was fitted on: same fit.
+constexpr double kV1DecodeAttentionScale = 1.0;
+// Other engines (the paper's V0, static batches, Hugging Face): 0.6 ms per iteration and 4 us per sequence,
+// assumptions (Vidur attributes its high-load error to this term); no graphs replay their kernels' floors away.
+constexpr double kOtherIterationUs = 600.0;
+constexpr double kOtherPerSeqUs = 4.0;
+constexpr double kFrontendDeliveryMs = 1.9;
+constexpr double kFrontendPerTokenUs = 1.7;
+
+// The longest whole prompt whose eager-attention scores fit in half of 0.9 x HBM less the weights (multiple of 256).
+int64_t eager_prefill_limit(const Scenario& s) {
+  const int tp = static_cast<int>(s.cluster.tensor_parallel);
+  const double free_bytes =
+      0.9 * static_cast<double>(s.hardware.gpu.hbm_bytes) - models::weight_bytes_per_gpu(s.model, s.weight_dtype, tp);
+  int64_t t = 256;
+  while (static_cast<double>(models::eager_attention_bytes(s.model, t + 256, s.dtype, tp)) <= 0.5 * free_bytes)
+    t += 256;
+  return t;
+}
+
+}  // namespace
+
+void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, const std::string& retention) {
+  EngineConfig& c = s.engine;
+  c.version = e.get_choice("version", preset.engine.empty() ? "v1" : preset.engine, {"v1", "v0", "static", "hf"});
+  const bool v1 = c.version == "v1";
+  const bool large = s.hardware.gpu.hbm_bytes >= kLargeGpuBytes;
+  c.max_model_len = e.get_int("max_model_len", s.model.max_position_embeddings, 1, int64_t{1} << 32);
+  c.chunked_prefill = e.get_bool("chunked_prefill", v1);
+  if (v1 && !c.chunked_prefill) {
+    e.fail("chunked_prefill", "the v1 engine always chunks prefills; set engine.version: v0 to turn it off");
+  }
+  c.hf_cache = c.version == "hf" ? e.get_choice("hf_cache", "dynamic", {"dynamic", "static"}) : "";
+  if (c.version != "hf" && e.has("hf_cache")) e.fail("hf_cache", "only used with engine.version: hf");
+  e.raw("hf_cache");
+  if ((c.version == "static" || c.version == "hf") && c.chunked_prefill) {
+    e.fail("chunked_prefill", "the static engine prefills each batch's whole prompts together; it cannot chunk them");
+  }
+  const int64_t default_tokens = large ? 8192 : 2048;
+  const bool whole_prompts = !c.chunked_prefill;
+  // Eager attention (H2O) holds a whole prompt's fp32 scores at once: by default the engine takes whole prompts up
+  // to the size whose scores fill half of the memory left after the weights; longer prompts are rejected.
+  const bool eager = retention == "h2o";
+  int64_t whole_default = std::max(c.max_model_len, default_tokens);
+  if (eager) whole_default = std::min(whole_default, eager_prefill_limit(s));
+  c.max_num_batched_tokens =
+      e.get_int("max_num_batched_tokens", whole_prompts ? whole_default : default_tokens, 1, int64_t{1} << 32);
+  if (whole_prompts && !eager && c.max_num_batched_tokens < c.max_model_len) {
+    e.fail("max_num_batched_tokens",
+           fmt::format("must be >= engine.max_model_len ({}) when chunked prefill is off, found {}", c.max_model_len,
+                       c.max_num_batched_tokens));
+  }
+  c.max_num_seqs_set = e.has("max_num_seqs");
+  c.max_num_seqs = e.get_int("max_num_seqs", large ? 1024 : 256, 1, int64_t{1} << 24);
+  c.enforce_eager = e.get_bool("enforce_eager", false);
+  c.fast_forward = e.get_bool("fast_forward", true);
+  c.gpu_memory_utilization = e.get_double("gpu_memory_utilization", 0.9, 0.0, 1.0, true);
+  c.kv_cache_bytes = e.opt_bytes("kv_cache_bytes");
+  c.num_gpu_blocks = e.opt_int("num_gpu_blocks", 1, int64_t{1} << 40);
+  if (c.kv_cache_bytes && c.num_gpu_blocks) {
+    e.fail("num_gpu_blocks", "set either engine.kv_cache_bytes or engine.num_gpu_blocks, not both");
+  }
+  if (c.kv_cache_bytes && *c.kv_cache_bytes == 0) e.fail("kv_cache_bytes", "expected a size > 0, found 0");
+  c.cpu_iteration_us = e.get_double("cpu_iteration_us", v1 ? kV1IterationUs : kOtherIterationUs, 0, 1e9);
+  c.cpu_per_seq_us = e.get_double("cpu_per_seq_us", v1 ? kV1PerSeqUs : kOtherPerSeqUs, 0, 1e9);
+  c.graph_floor_share = e.get_double("graph_floor_share", v1 ? kV1GraphFloorShare : 1.0, 0, 1);
+  c.decode_attention_scale = e.get_double("decode_attention_scale", v1 ? kV1DecodeAttentionScale : 1.0, 0, 10, true);
+  // Offline engines (static batches, Hugging Face generate()) have no API server in front of them.
+  const bool online = c.version == "v1" || c.version == "v0";
+  c.frontend = e.get_choice("frontend", online ? "api_server" : "none", {"api_server", "none"});
+  const bool api = c.frontend == "api_server";
+  for (const char* key : {"frontend_preprocess_ms", "frontend_delivery_ms", "frontend_per_token_us"}) {
+    if (!api && e.has(key)) e.fail(key, "only used with engine.frontend: api_server");
+  }
+  c.frontend_preprocess_ms = e.get_double("frontend_preprocess_ms", api ? kFrontendPreprocessMs : 0, 0, 1e7);
+  c.frontend_delivery_ms = e.get_double("frontend_delivery_ms", api ? kFrontendDeliveryMs : 0, 0, 1e7);
+  c.frontend_per_token_us = e.get_double("frontend_per_token_us", api ? kFrontendPerTokenUs : 0, 0, 1e7);
+  e.finish();
+}
+
+YAML::Node engine_to_yaml(const EngineConfig& e) {
+  YAML::Node n;
+  n["version"] = e.version;
+  if (e.version == "hf") n["hf_cache"] = e.hf_cache;
+  n["max_num_seqs"] = e.max_num_seqs;
+  n["max_num_batched_tokens"] = e.max_num_batched_tokens;
+  n["max_model_len"] = e.max_model_len;
+  n["chunked_prefill"] = e.chunked_prefill;
+  n["enforce_eager"] = e.enforce_eager;
+  if (!e.fast_forward) n["fast_forward"] = false;
+  n["cpu_iteration_us"] = yaml::number(e.cpu_iteration_us);
+  n["cpu_per_seq_us"] = yaml::number(e.cpu_per_seq_us);
+  n["graph_floor_share"] = yaml::number(e.graph_floor_share);
+  n["decode_attention_scale"] = yaml::number(e.decode_attention_scale);
+  n["frontend"] = e.frontend;
+  if (e.frontend == "api_server") {
+    n["frontend_preprocess_ms"] = yaml::number(e.frontend_preprocess_ms);
+    n["frontend_delivery_ms"] = yaml::number(e.frontend_delivery_ms);
+    n["frontend_per_token_us"] = yaml::number(e.frontend_per_token_us);
+  }
+  n["gpu_memory_utilization"] = yaml::number(e.gpu_memory_utilization);
+  if (e.kv_cache_bytes) n["kv_cache_bytes"] = *e.kv_cache_bytes;
+  if (e.num_gpu_blocks) n["num_gpu_blocks"] = *e.num_gpu_blocks;
+  return n;
+}
+
+}  // namespace kvsim::sim

@@ -1,0 +1,28 @@
+// The engine and cache sections of a scenario: read from YAML (defaults resolved, values validated) and written back.
+// Internal to sim/scenario*.cc: parse_scenario() calls them in order (cluster, engine, cache), since each section's
+// defaults depend on the ones before it.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <yaml-cpp/yaml.h>
+
+#include "sim/cache/presets.h"
+#include "sim/core/yaml.h"
+#include "sim/scenario.h"
+
+namespace kvsim::sim {
+
+DType read_dtype(const yaml::Map& m, std::string_view key, DType def);
+
+// engine: the vLLM settings and the API-server front end (scenario.h EngineConfig). Needs s.model, s.hardware,
+// s.cluster and the dtypes; `retention` is the cache's (H2O's eager prefill bounds the default batched tokens).
+void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, const std::string& retention);
+YAML::Node engine_to_yaml(const EngineConfig& e);
+
+// cache: the policy preset and its axes (scenario.h CacheConfig). Needs the engine section.
+void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset);
+YAML::Node cache_to_yaml(const CacheConfig& c);
+
+}  // namespace kvsim::sim
