@@ -145,7 +145,7 @@ double default_weights_gpu_ratio(const Scenario& s) {
   const double others = models::weight_bytes_per_gpu(s.model, s.weight_dtype, tp) - layers;
   const double reserve = static_cast<double>(models::activation_peak_bytes(s.model, activation_tokens(s),
                                                                            activation_seqs(s), s.dtype, tp) +
-                                             models::kNonTorchBytes) +
+                                             models::non_torch_bytes(tp)) +
                          others + 2.0 * layers / static_cast<double>(s.model.num_layers);
   const double ratio = (usable - reserve) / layers;
   return ratio >= 1.0 ? 1.0 : std::max(0.05, std::floor(ratio * 20.0) / 20.0);
@@ -404,7 +404,7 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
     top.fail("hardware", e.message());
   }
   s.dtype = read_dtype(top, "dtype", s.model.dtype);
-  s.weight_dtype = read_dtype(top, "weight_dtype", s.dtype);
+  s.weight_dtype = read_dtype(top, "weight_dtype", s.model.has_weight_dtype ? s.model.weight_dtype : s.dtype);
   s.seed = static_cast<uint64_t>(top.get_int("seed", 0, 0));
   s.check_invariants = top.get_bool("check_invariants", false);
 
