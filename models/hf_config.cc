@@ -147,9 +147,17 @@ ModelSpec parse_hf_config(const std::string& path) {
       m.attention_sinks = true;  // GptOssAttention.sinks: one logit per head
     }
     const yaml::Map quant = map.child("quantization_config");
-    if (quant.get_string("quant_method", "") == "mxfp4" && m.num_experts > 0) {
+    const std::string method = quant.get_string("quant_method", "");
+    if (method == "mxfp4" && m.num_experts > 0) {
       m.has_expert_dtype = true;  // gpt-oss: MXFP4 experts; attention, router, embeddings stay in dtype
       m.expert_dtype = DType::kMxfp4;
+    }
+    // FP8 checkpoints: quant_method fp8 (vLLM's Fp8Config), or compressed-tensors in its float-quantized format
+    // (e.g. RedHatAI/Llama-3.3-70B-Instruct-FP8, whose ignore list names lm_head). Linear layers in fp8; the
+    // embeddings, lm_head and norms stay in torch_dtype (models::unquantized_dtype).
+    if (method == "fp8" || (method == "compressed-tensors" && quant.get_string("format", "") == "float-quantized")) {
+      m.has_weight_dtype = true;
+      m.weight_dtype = DType::kFp8;
     }
   }
   read_sliding(map, family, m);

@@ -5,6 +5,8 @@
 
 namespace kvsim::models {
 
+uint64_t non_torch_bytes(int tp) { return kNonTorchBytes + (tp > 1 ? kTensorParallelNonTorchBytes : 0); }
+
 uint64_t activation_peak_bytes(const ModelSpec& m, int64_t tokens, int64_t num_seqs, DType dtype, int tp) {
   const double t = static_cast<double>(tokens);
   const double b = dtype_bytes(dtype);
@@ -16,9 +18,10 @@ uint64_t activation_peak_bytes(const ModelSpec& m, int64_t tokens, int64_t num_s
   const double kv_dim = static_cast<double>(kv_heads_per_gpu(m, tp) * m.head_dim);
   const double attn_live = t * (hidden + q_dim + 2 * kv_dim + q_dim) * b;
   const double residual = 2.0 * t * hidden * b;  // residual stream and normed copy
+  const double forward = std::max(mlp_live, attn_live) + residual;
   const double rows = static_cast<double>(std::min(num_seqs, tokens));
-  const double logits = 2.0 * rows * static_cast<double>(m.vocab_size) * 4.0;  // fp32 logits + sampler copy
-  return static_cast<uint64_t>(std::ceil(std::max(mlp_live, attn_live) + residual + logits));
+  const double sampler = t * hidden * b + rows * static_cast<double>(m.vocab_size) * kSamplerBytesPerLogit;
+  return static_cast<uint64_t>(std::ceil(std::max(forward, sampler)));
 }
 
 uint64_t eager_attention_bytes(const ModelSpec& m, int64_t tokens, DType kv_dtype, int tp) {

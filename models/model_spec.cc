@@ -192,24 +192,28 @@ uint64_t ParamCounts::active(const ModelSpec& m) const {
   return lm_head + attention + mlp_dense + active_experts + router + norms;
 }
 
+DType unquantized_dtype(const ModelSpec& m, DType weight_dtype) {
+  if (dtype_bits(weight_dtype) >= 16) return weight_dtype;
+  return dtype_bits(m.dtype) == 16 ? m.dtype : DType::kBf16;
+}
+
 double weight_bytes_per_gpu(const ModelSpec& m, DType weight_dtype, int tp) {
   check_tp(tp);
   const double t = tp, layers = static_cast<double>(m.num_layers), h = static_cast<double>(m.hidden_size);
   const double vocab = static_cast<double>(m.vocab_size);
-  const double bytes = dtype_bytes(weight_dtype);
   DType expert_dtype = weight_dtype;
   if (m.has_expert_dtype && dtype_bits(weight_dtype) >= dtype_bits(m.expert_dtype)) expert_dtype = m.expert_dtype;
   const double expert_bytes = dtype_bytes(expert_dtype);
 
+  // `matrices` are the linear layers' weights (stored as weight_dtype); `plain` is everything else.
   // Vocabulary-parallel embedding and lm_head; the learned position table is replicated.
-  double elements = vocab * h / t + static_cast<double>(position_table_params(m));
-  if (!m.tie_word_embeddings) elements += vocab * h / t;
+  double plain = vocab * h / t + static_cast<double>(position_table_params(m));
+  if (!m.tie_word_embeddings) plain += vocab * h / t;
 
   // Attention: q and o split by heads; k and v split by KV heads, each rank holding kv_heads_per_gpu of them.
   const AttentionShapes a = attention_shapes(m, kv_heads_per_gpu(m, tp));
-  const double attention = static_cast<double>(a.q_weight + a.q_bias + a.o_weight + a.sinks) / t +
-                           static_cast<double>(a.kv_weight + a.kv_bias + a.o_bias);
-  elements += layers * attention;
+  double matrices = layers * (static_cast<double>(a.q_weight + a.o_weight) / t + static_cast<double>(a.kv_weight));
+  plain += layers * (static_cast<double>(a.q_bias + a.sinks) / t + static_cast<double>(a.kv_bias + a.o_bias));
 
   // MLP: input projections split by columns, output projection by rows; its bias is added once, so replicated.
   const MlpShapes s = mlp_shapes(m);
@@ -217,14 +221,16 @@ double weight_bytes_per_gpu(const ModelSpec& m, DType weight_dtype, int tp) {
   double expert_weight_bytes = 0;
   if (m.is_moe()) {
     const double experts = static_cast<double>(m.num_experts);
-    elements += layers * experts * mlp_biases;
-    elements += layers * (h * experts + (m.mlp_bias ? experts : 0));  // router, replicated
+    plain += layers * experts * mlp_biases;
+    plain += layers * (h * experts + (m.mlp_bias ? experts : 0));  // router, replicated
     expert_weight_bytes = layers * experts * static_cast<double>(s.weight) / t * expert_bytes;
   } else {
-    elements += layers * (static_cast<double>(s.weight) / t + mlp_biases);
+    matrices += layers * static_cast<double>(s.weight) / t;
+    plain += layers * mlp_biases;
   }
-  elements += static_cast<double>(norm_params(m));
-  return elements * bytes + expert_weight_bytes;
+  plain += static_cast<double>(norm_params(m));
+  return matrices * dtype_bytes(weight_dtype) + plain * dtype_bytes(unquantized_dtype(m, weight_dtype)) +
+         expert_weight_bytes;
 }
 
 double layer_weight_bytes_per_gpu(const ModelSpec& m, DType weight_dtype, int tp) {
@@ -235,7 +241,7 @@ double layer_weight_bytes_per_gpu(const ModelSpec& m, DType weight_dtype, int tp
   double outside = vocab_rows + static_cast<double>(position_table_params(m));
   if (!m.tie_word_embeddings) outside += vocab_rows;
   outside += static_cast<double>(norm_params(m)) / static_cast<double>(2 * m.num_layers + 1);
-  return weight_bytes_per_gpu(m, weight_dtype, tp) - outside * dtype_bytes(weight_dtype);
+  return weight_bytes_per_gpu(m, weight_dtype, tp) - outside * dtype_bytes(unquantized_dtype(m, weight_dtype));
 }
 
 double linear_flops_per_token(const ModelSpec& m) {

@@ -54,6 +54,10 @@ struct ModelSpec {
   // Storage of expert weights where the checkpoint quantises them (gpt-oss: MXFP4); unset = dtype.
   bool has_expert_dtype = false;
   DType expert_dtype = DType::kBf16;
+  // Storage of the linear layers' weights where the checkpoint quantises them (quantization_config of an FP8
+  // checkpoint); a scenario's weight_dtype defaults to it; unset = dtype.
+  bool has_weight_dtype = false;
+  DType weight_dtype = DType::kBf16;
 
   bool is_moe() const { return num_experts > 0; }
   int64_t num_sliding_layers() const;
@@ -110,9 +114,16 @@ struct ParamCounts {
 };
 ParamCounts parameter_counts(const ModelSpec& m);
 
+// The storage of the weights a quantised checkpoint leaves unquantised (embeddings, lm_head, norms, biases, sinks,
+// MoE router): `weight_dtype` itself when it has 16 bits or more, else the model's 16-bit dtype (bf16 for an fp32
+// checkpoint). vLLM quantises only LinearBase layers and experts: Fp8Config.get_quant_method
+// (vllm/model_executor/layers/quantization/fp8.py) leaves VocabParallelEmbedding / ParallelLMHead unquantised, and
+// FP8 checkpoints list lm_head in quantization_config's ignore list.
+DType unquantized_dtype(const ModelSpec& m, DType weight_dtype);
+
 // Bytes of weights on one GPU under tensor parallelism `tp` (embeddings and lm_head split by vocabulary, layers
-// split by heads / MLP width; norms replicated). `weight_dtype` overrides the checkpoint dtype for all weights
-// except that MXFP4 experts stay MXFP4 unless the override is narrower.
+// split by heads / MLP width; norms replicated). `weight_dtype` overrides the checkpoint dtype of the linear layers'
+// matrices; the rest is stored as unquantized_dtype; MXFP4 experts stay MXFP4 unless the override is narrower.
 double weight_bytes_per_gpu(const ModelSpec& m, DType weight_dtype, int tp = 1);
 
 // The part of weight_bytes_per_gpu that belongs to the decoder layers (all of them): everything but the embedding

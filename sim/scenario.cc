@@ -98,7 +98,7 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
     top.fail("hardware", e.message());
   }
   s.dtype = read_dtype(top, "dtype", s.model.dtype);
-  s.weight_dtype = read_dtype(top, "weight_dtype", s.dtype);
+  s.weight_dtype = read_dtype(top, "weight_dtype", s.model.has_weight_dtype ? s.model.weight_dtype : s.dtype);
   s.seed = static_cast<uint64_t>(top.get_int("seed", 0, 0));
   s.check_invariants = top.get_bool("check_invariants", false);
 

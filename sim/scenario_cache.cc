@@ -30,7 +30,7 @@ double default_weights_gpu_ratio(const Scenario& s) {
   const double others = models::weight_bytes_per_gpu(s.model, s.weight_dtype, tp) - layers;
   const double reserve = static_cast<double>(models::activation_peak_bytes(s.model, activation_tokens(s),
                                                                            activation_seqs(s), s.dtype, tp) +
-                                             models::kNonTorchBytes) +
+                                             models::non_torch_bytes(tp)) +
                          others + 2.0 * layers / static_cast<double>(s.model.num_layers);
   const double ratio = (usable - reserve) / layers;
   return ratio >= 1.0 ? 1.0 : std::max(0.05, std::floor(ratio * 20.0) / 20.0);

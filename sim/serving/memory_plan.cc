@@ -43,8 +43,7 @@ MemoryPlan plan_memory(const Scenario& s) {
     // Eager attention keeps a whole prefill's fp32 scores and one layer's full KV (models::eager_attention_bytes).
     p.activation_bytes += models::eager_attention_bytes(m, s.engine.max_num_batched_tokens, s.cache.precision, tp);
   }
-  p.non_torch_bytes = models::kNonTorchBytes;
-  p.cuda_graph_bytes = s.engine.enforce_eager ? 0 : models::kCudaGraphPoolBytes;
+  p.non_torch_bytes = models::non_torch_bytes(tp);
   p.block_size = s.cache.block_size;
 
   const int64_t sliding = m.num_sliding_layers(), full = m.num_layers - sliding;
@@ -92,14 +91,14 @@ MemoryPlan plan_memory(const Scenario& s) {
 
   if (p.static_bytes() > p.usable_bytes) {
     // The pool itself may live elsewhere (FlexGen), but the GPU must still hold what every forward pass needs.
-    throw Error(fmt::format(
-        "{} on {}: weights {} + activations {} + non-torch {} + CUDA graphs {} = {} exceed the {} usable ({:.2f} x "
-        "{}): lower engine.max_num_batched_tokens{}, keep fewer weights on the GPU or raise "
-        "engine.gpu_memory_utilization",
-        m.name, s.hardware.name, format_bytes(p.weights_bytes), format_bytes(p.activation_bytes),
-        format_bytes(p.non_torch_bytes), format_bytes(p.cuda_graph_bytes), format_bytes(p.static_bytes()),
-        format_bytes(p.usable_bytes), s.engine.gpu_memory_utilization, format_bytes(p.hbm_bytes),
-        s.cache.gpu_batch_size > 0 ? " or cache.gpu_batch_size" : ""));
+    throw Error(
+        fmt::format("{} on {}: weights {} + activations {} + non-torch {} = {} exceed the {} usable ({:.2f} x "
+                    "{}): lower engine.max_num_batched_tokens{}, keep fewer weights on the GPU or raise "
+                    "engine.gpu_memory_utilization",
+                    m.name, s.hardware.name, format_bytes(p.weights_bytes), format_bytes(p.activation_bytes),
+                    format_bytes(p.non_torch_bytes), format_bytes(p.static_bytes()), format_bytes(p.usable_bytes),
+                    s.engine.gpu_memory_utilization, format_bytes(p.hbm_bytes),
+                    s.cache.gpu_batch_size > 0 ? " or cache.gpu_batch_size" : ""));
   }
   if (s.engine.num_gpu_blocks) {
     p.num_gpu_blocks = *s.engine.num_gpu_blocks;

@@ -1,7 +1,10 @@
 // How one GPU's memory divides between weights, activations, fixed reserves and the paged KV pool, as vLLM
-// computes it at start-up: KV = gpu_memory_utilization x reported HBM - weights - activation peak - non-torch -
-// CUDA-graph pool; or set directly by kv_cache_bytes / num_gpu_blocks. Also the block geometry: with
-// sliding-window layers the pool is shared by layer groups (vLLM V1 hybrid allocator) and a sliding group holds at
+// computes it at start-up (vllm/v1/worker/gpu_worker.py, Worker.determine_available_memory): KV =
+// gpu_memory_utilization x reported HBM - weights - activation peak - non-torch; or set directly by kv_cache_bytes /
+// num_gpu_blocks. The CUDA-graph pool is not subtracted: up to v0.20 vLLM captures its graphs after sizing the KV
+// cache (Worker.compile_or_warm_up_model), inside the memory gpu_memory_utilization leaves free; profiling the
+// graphs first is the default only since v0.21 (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS). Also the block geometry:
+// with sliding-window layers the pool is shared by layer groups (vLLM V1 hybrid allocator) and a sliding group holds at
 // most window / block_size + 1 blocks of a sequence.
 #pragma once
 
@@ -19,7 +22,6 @@ struct MemoryPlan {
   uint64_t weights_bytes = 0;
   uint64_t activation_bytes = 0;
   uint64_t non_torch_bytes = 0;
-  uint64_t cuda_graph_bytes = 0;
   uint64_t kv_cache_bytes = 0;  // num_gpu_blocks x block_bytes
   uint64_t block_bytes = 0;     // one block of one layer group
   int64_t block_size = 0;       // tokens per block
@@ -46,7 +48,7 @@ struct MemoryPlan {
     return static_cast<uint64_t>(std::llround(static_cast<double>(blocks) * static_cast<double>(block_bytes) * share));
   }
 
-  uint64_t static_bytes() const { return weights_bytes + activation_bytes + non_torch_bytes + cuda_graph_bytes; }
+  uint64_t static_bytes() const { return weights_bytes + activation_bytes + non_torch_bytes; }
   // Blocks a sequence of `tokens` KV entries holds (monotone in tokens). Inline: called per sequence per iteration.
   int64_t blocks_for_tokens(int64_t tokens) const {
     const int64_t blocks = (tokens + block_size - 1) / block_size;

@@ -172,7 +172,11 @@ TEST(ModelSpec, WeightBytes_Tp1IsParametersTimesDtypeBytes) {
   const ModelSpec m = load_model("llama-3.1-8b");
   const double params = static_cast<double>(parameter_counts(m).total());
   EXPECT_EQ(weight_bytes_per_gpu(m, DType::kBf16), 2 * params);
-  EXPECT_EQ(weight_bytes_per_gpu(m, DType::kFp8), params);
+  // A quantised format stores the linear layers' matrices only; embeddings, lm_head and norms stay bf16
+  // (models::unquantized_dtype; tests/models/quantized_weights_test.cc).
+  const ParamCounts p = parameter_counts(m);
+  const double matrices = static_cast<double>(p.attention + p.mlp_dense);
+  EXPECT_EQ(weight_bytes_per_gpu(m, DType::kFp8), matrices + 2 * (params - matrices));
 }
 
 TEST(ModelSpec, WeightBytes_OptMatchVllmTable1) {
@@ -206,8 +210,14 @@ TEST(ModelSpec, WeightBytes_GptOssExpertsStayMxfp4UnlessOverrideIsNarrower) {
   const double expert_matrices = 24.0 * 32 * 3 * 2880 * 2880;
   const double rest = static_cast<double>(p.total()) - expert_matrices;
   EXPECT_DOUBLE_EQ(weight_bytes_per_gpu(m, DType::kBf16), rest * 2 + expert_matrices * 4.25 / 8);
-  EXPECT_DOUBLE_EQ(weight_bytes_per_gpu(m, DType::kFp8), rest * 1 + expert_matrices * 4.25 / 8);
-  EXPECT_DOUBLE_EQ(weight_bytes_per_gpu(m, DType::kInt2), rest * 0.25 + expert_matrices * 2 / 8);
+  // Narrower overrides quantise the attention matrices too; embeddings, lm_head, router, norms, biases and sinks
+  // stay bf16 (models::unquantized_dtype).
+  const double attention_matrices = 24.0 * (2 * 2880 * 64 * 64 + 2 * 2880 * 8 * 64);
+  const double plain = rest - attention_matrices;
+  EXPECT_DOUBLE_EQ(weight_bytes_per_gpu(m, DType::kFp8),
+                   plain * 2 + attention_matrices * 1 + expert_matrices * 4.25 / 8);
+  EXPECT_DOUBLE_EQ(weight_bytes_per_gpu(m, DType::kInt2),
+                   plain * 2 + attention_matrices * 0.25 + expert_matrices * 2 / 8);
   // About 13.7 GB: the checkpoint that "runs within 16 GB of memory" (gpt-oss model card).
   EXPECT_LT(weight_bytes_per_gpu(m, DType::kBf16), 16e9);
 }
