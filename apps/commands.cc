@@ -72,20 +72,30 @@ int cmd_run(const RunArgs& args, std::ostream& out, std::ostream&) {
   return 0;
 }
 
+namespace {
+const char* launch_name(models::CostModel::Launch l) {
+  switch (l) {
+    case models::CostModel::Launch::kFullGraph:
+      return "one CUDA-graph replay";
+    case models::CostModel::Launch::kPiecewise:
+      return "piecewise graphs, attention eager";
+    case models::CostModel::Launch::kEager:
+      return "eager";
+  }
+  return "eager";
+}
+}  // namespace
+
 int cmd_cost(const CostArgs& args, std::ostream& out) {
   const models::ModelSpec model = models::load_model(args.model);
   const hw::HardwareProfile hardware = hw::load_hardware(args.hardware);
-  models::ExecConfig config;
-  config.dtype = model.dtype;
+  DType dtype = model.dtype;
   if (!args.dtype.empty()) {
     auto d = parse_dtype(args.dtype);
     if (!d)
       throw Error(Place{"--dtype"}, fmt::format("expected one of {}, found '{}'", join(dtype_names()), args.dtype));
-    config.dtype = *d;
+    dtype = *d;
   }
-  config.weight_dtype = config.kv_dtype = config.dtype;
-  config.tp = static_cast<int>(args.tp);
-  config.cuda_graphs = !args.eager;
   if (model.num_attention_heads % args.tp != 0) {
     throw Error(Place{"--tp"},
                 fmt::format("{} attention heads do not split over {} GPUs", model.num_attention_heads, args.tp));
@@ -94,6 +104,20 @@ int cmd_cost(const CostArgs& args, std::ostream& out) {
     throw Error(Place{"--tokens"},
                 fmt::format("{} tokens do not divide evenly over --batch {}", args.tokens, args.batch));
   }
+  // The engine's terms as a vLLM V1 server with default settings runs them (sim::exec_config of such a scenario):
+  // its CUDA-graph sizes, all-reduce, graph floor share, decode kernel and CPU work per iteration.
+  YAML::Node doc;
+  doc["model"] = args.model;
+  doc["hardware"] = args.hardware;
+  doc["dtype"] = std::string(dtype_name(dtype));
+  doc["weight_dtype"] = std::string(dtype_name(dtype));
+  doc["cluster"]["tensor_parallel"] = args.tp;
+  doc["engine"]["enforce_eager"] = args.eager;
+  doc["cache"]["precision"] = std::string(dtype_name(dtype));
+  doc["workload"]["requests"] = 1;
+  doc["workload"]["prompt_tokens"] = 1;
+  doc["workload"]["output_tokens"] = 1;
+  const models::ExecConfig config = sim::exec_config(sim::parse_scenario(doc, "kvsim cost", {}));
   const models::CostModel cost(model, hardware, config);
   const int64_t per_seq = args.tokens / args.batch;
   const bool decode = args.phase == "decode";
@@ -116,6 +140,9 @@ int cmd_cost(const CostArgs& args, std::ostream& out) {
     j["total_ms"] = total_ms;
     j["layers"] = model.num_layers;
     j["cpu_overhead_ms"] = ns_to_ms(cost.cpu_overhead_ns(shape));
+    j["launch_ms"] = ns_to_ms(cost.launch_ns(shape));
+    j["launch"] = launch_name(cost.launch_mode(shape));
+    j["iteration_ms"] = ns_to_ms(cost.iteration_ns(shape));
     out << j.dump(2) << "\n";
     return 0;
   }
@@ -130,8 +157,11 @@ int cmd_cost(const CostArgs& args, std::ostream& out) {
                        op.flops / 1e9, op.bytes / 1e6, op.bound, op.source);
     if (args.explain) out << fmt::format("    {}\n", op.explain);
   }
-  out << fmt::format("total forward ({} layers): {:.3f} ms; CPU overhead {:.3f} ms\n", model.num_layers, total_ms,
-                     ns_to_ms(cost.cpu_overhead_ns(shape)));
+  out << fmt::format(
+      "total forward ({} layers): {:.3f} ms; launches {:.3f} ms ({}, overlapping it); engine CPU {:.3f} ms; iteration "
+      "{:.3f} ms\n",
+      model.num_layers, total_ms, ns_to_ms(cost.launch_ns(shape)), launch_name(cost.launch_mode(shape)),
+      ns_to_ms(cost.cpu_overhead_ns(shape)), ns_to_ms(cost.iteration_ns(shape)));
   if (args.explain) {
     out << fmt::format("hardware profile {} (source: {}{})\n", hardware.name, hardware.source,
                        hardware.measured ? ", measured on " + hardware.measured->device : "");

@@ -263,7 +263,9 @@ OpCost CostModel::attention(const OperatorParams& p, const BatchShape& b, bool e
                                           : 1.0;
   const double kv_read_bytes = quant_tokens * kv_quant_token_bytes_ + residual * kv_full_token_bytes_;
   double read_rate = config_.decode_attention_scale * p.decode_memory * kv_read_bytes / (kv_read_bytes + p.decode_half_mb * 1e6) * rates_.memory_bytes_per_s;
-  double flop_rate = p.prefill_compute * chunk / (chunk + p.prefill_half_tokens) * rates_.peak_flops;
+  // A decode-only batch's few FLOPs ride on its memory-bound kernel: no prefill ramp applies to them.
+  const double ramp = b.prefill_seqs > 0 ? chunk / (chunk + p.prefill_half_tokens) : 1.0;
+  double flop_rate = p.prefill_compute * ramp * rates_.peak_flops;
   std::string memory_from = "model", compute_from = "model";
   if (const auto& measured = hardware_.measured; measured && gpu_seqs > 0) {
     const double mean_context = kv_tokens / static_cast<double>(gpu_seqs);

@@ -88,7 +88,7 @@ class CsvFile {
   std::string path_;
   std::unique_ptr<gzFile_s, decltype(&gzclose)> file_;
   std::map<std::string, size_t> columns_;
-  int line_ = 1;
+  int line_ = 0;
 };
 
 // "compute/a100/meta-llama/Llama-2-7b-hf/mlp.csv.gz" -> "meta-llama/Llama-2-7b-hf"; the parent folder otherwise.

@@ -11,23 +11,24 @@ namespace kvsim::sim {
 namespace {
 constexpr uint64_t kLargeGpuBytes = 70ull << 30;  // vLLM picks its larger batch defaults on GPUs with >= 70 GiB
 
-// The API server path of vLLM V1 (`vllm serve`, /v1/completions, streaming), as its client sees it. Before the
-// engine queue: HTTP handling and tokenisation in the API server process, then the hand-off to the engine core
-// process over ZMQ. After a token: the output processor detokenises it and the server streams it as a server-sent
-// event. Fitted on the measured vLLM H100 serving runs of Llama-2-7B at 5-8 req/s (validation/cases/measured-*; see
-// kFrontend* in README Validation): the client's TTFT less kvsim's engine TTFT there. Delivery after the last token and
-// its per-token part: the fit of the runs' own source repository (inference-sim/training, summarised in
-// shared/data/measured-vllm-h100/README.md: about 1.9 ms + 1.7 us per output token).
-constexpr double kFrontendPreprocessMs = 9.0;
+// vLLM V1's engine-level terms, fitted together by scripts/fit-engine-terms.py on the measured vLLM H100 serving runs
+// of Llama-2-7B (TP 1, 5-20 req/s: validation/cases/measured-vllm-h100-llama2-7b-*), least squares on the log ratio
+// of mean E2E and mean TTFT; the CodeLlama-34B TP 2 runs are held out (README, Validation).
+// The API server path (`vllm serve`, /v1/completions, streaming), as its client sees it: before the engine queue,
+// HTTP handling and tokenisation in the API server process and the hand-off to the engine core over ZMQ (fitted);
+// after a token, the output processor detokenises it and the server streams it as a server-sent event: delivery
+// after the last token and its per-token part are the fit of the runs' own source repository (inference-sim/training,
+// summarised in shared/data/measured-vllm-h100/README.md: about 1.9 ms + 1.7 us per output token).
+constexpr double kFrontendPreprocessMs = 12.56;
 
-// The engine core's CPU work per iteration of vLLM V1 and per scheduled sequence, and the in-graph share of kernel
-// floors: fitted on the same measured runs (Llama-2-7B, TP 1; the CodeLlama-34B TP 2 runs are the held-out check).
-constexpr double kV1IterationUs = 600.0;
-constexpr double kV1PerSeqUs = 4.0;
-constexpr double kV1GraphFloorShare = 1.0;
-// vLLM V1's decode attention (FlashAttention 3 on Hopper, FlashAttention 2 / FlashInfer elsewhere) against the
-// FlashInfer A100 profile the operator model was fitted on: same fit.
-constexpr double kV1DecodeAttentionScale = 1.0;
+// The engine core's CPU work per iteration and per scheduled sequence, and the share of an isolated kernel's floor
+// (launch + ramp + tail as Vidur's profiler timed it) that a kernel replayed from a CUDA graph still pays: fitted.
+constexpr double kV1IterationUs = 395.9;
+constexpr double kV1PerSeqUs = 2.494;
+constexpr double kV1GraphFloorShare = 0.4791;
+// vLLM V1's decode attention (FlashAttention 3 on Hopper) against the FlashInfer A100 profile the operator model was
+// fitted on: fitted (no profile of vLLM's own kernel is in kvsim's data).
+constexpr double kV1DecodeAttentionScale = 1.285;
 // Other engines (the paper's V0, static batches, Hugging Face): 0.6 ms per iteration and 4 us per sequence,
 // assumptions (Vidur attributes its high-load error to this term); no graphs replay their kernels' floors away.
 constexpr double kOtherIterationUs = 600.0;

@@ -39,6 +39,42 @@ Tally tally(const std::vector<Outcome>& outcomes) {
   return t;
 }
 
+std::vector<ErrorSummary> error_summary(const std::vector<Outcome>& outcomes) {
+  std::vector<ErrorSummary> out;
+  for (const std::string kind : {"measured", "published", "all"}) {
+    std::vector<double> e;
+    for (const Outcome& o : outcomes) {
+      if (o.rel_error && o.error.empty() && (kind == "all" || o.kind == kind)) e.push_back(*o.rel_error);
+    }
+    ErrorSummary s;
+    s.kind = kind;
+    s.rows = static_cast<int>(e.size());
+    if (!e.empty()) {
+      std::sort(e.begin(), e.end());
+      // numpy's default percentile: linear between the closest ranks.
+      const auto at = [&](double q) {
+        const double pos = q * static_cast<double>(e.size() - 1);
+        const auto lo = static_cast<size_t>(pos);
+        const size_t hi = std::min(lo + 1, e.size() - 1);
+        return e[lo] + (pos - static_cast<double>(lo)) * (e[hi] - e[lo]);
+      };
+      s.median = at(0.5);
+      s.p95 = at(0.95);
+    }
+    out.push_back(s);
+  }
+  return out;
+}
+
+std::string error_summary_text(const std::vector<ErrorSummary>& summary) {
+  std::string s = "|error| over numeric rows (known gaps included):";
+  for (const ErrorSummary& e : summary) {
+    s += fmt::format("\n  {:<10} {:>4} rows  median {:6.1f} %  p95 {:6.1f} %", e.kind, e.rows, 100 * e.median,
+                     100 * e.p95);
+  }
+  return s;
+}
+
 std::string summary_line(const Tally& t) {
   std::string s = fmt::format("{} passed, {} failed", t.passed, t.failed);
   const int gaps = t.known_gap_failed + t.known_gap_passed;
@@ -56,6 +92,7 @@ void write_table(const std::vector<Outcome>& outcomes, std::ostream& out) {
                        num(o.predicted), error_of(o), o.bound, result_of(o));
     if (!o.error.empty()) out << "    " << o.error << "\n";
   }
+  out << error_summary_text(error_summary(outcomes)) << "\n";
   out << summary_line(tally(outcomes)) << "\n";
 }
 
@@ -81,6 +118,11 @@ void write_json(const std::vector<Outcome>& outcomes, std::ostream& out) {
   doc["passed"] = t.passed;
   doc["failed"] = t.failed;
   doc["known_gaps"] = t.known_gap_failed + t.known_gap_passed;
+  nlohmann::ordered_json errors = nlohmann::ordered_json::array();
+  for (const ErrorSummary& e : error_summary(outcomes)) {
+    errors.push_back({{"kind", e.kind}, {"rows", e.rows}, {"median_abs_rel_error", e.median}, {"p95_abs_rel_error", e.p95}});
+  }
+  doc["error_summary"] = errors;
   out << doc.dump(2) << "\n";
 }
 
@@ -101,6 +143,11 @@ void write_markdown(const std::vector<Outcome>& outcomes, const std::vector<Case
   out << "\n"
       << fmt::format("{} passed, {} failed; {} known-gap rows ({} off their reference).\n", t.passed, t.failed,
                      t.known_gap_failed + t.known_gap_passed, t.known_gap_failed);
+  out << "\n| cases | numeric rows | median abs error | p95 abs error |\n|---|---|---|---|\n";
+  for (const ErrorSummary& e : error_summary(outcomes)) {
+    out << fmt::format("| {} | {} | {:.1f} % | {:.1f} % |\n", e.kind, e.rows, 100 * e.median, 100 * e.p95);
+  }
+  out << "\nKnown gaps are included in these errors.\n";
   bool any = false;
   for (const Case& c : cases) {
     if (c.status != "known-gap") continue;

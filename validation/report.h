@@ -19,6 +19,16 @@ struct Tally {
 Tally tally(const std::vector<Outcome>& outcomes);
 std::string summary_line(const Tally& t);
 
+// The scoreboard: median and 95th percentile of |predicted / reference - 1| over the rows that compare a number
+// with a reference (relations left out), per case kind (measured, published) and in all, known gaps included.
+struct ErrorSummary {
+  std::string kind;  // measured | published | all
+  int rows = 0;
+  double median = 0, p95 = 0;
+};
+std::vector<ErrorSummary> error_summary(const std::vector<Outcome>& outcomes);
+std::string error_summary_text(const std::vector<ErrorSummary>& s);
+
 void write_table(const std::vector<Outcome>& outcomes, std::ostream& out);
 void write_json(const std::vector<Outcome>& outcomes, std::ostream& out);
 void write_markdown(const std::vector<Outcome>& outcomes, const std::vector<Case>& cases, std::ostream& out);

@@ -70,6 +70,15 @@ Metrics predict_compare(const Case& c) {
     }
     if (!rates.empty()) m[policy + ".knee_rate"] = knee_rate(rates, normalized, factor);
   }
+  // Ratios of sustained rates ("vllm.knee_rate/orca-max"): an order check that also says by how much.
+  for (const std::string& num : policies) {
+    for (const std::string& den : policies) {
+      const auto ka = m.find(num + ".knee_rate"), kb = m.find(den + ".knee_rate");
+      if (num != den && ka != m.end() && kb != m.end() && kb->second > 0) {
+        m[num + ".knee_rate/" + den] = ka->second / kb->second;
+      }
+    }
+  }
   return m;
 }
 
@@ -150,6 +159,7 @@ std::vector<Outcome> evaluate(const Case& c, const Metrics& m) {
     o.metric = e.metric;
     o.source = c.source;
     o.status = c.status;
+    o.kind = c.kind;
     o.bound = bound_text(e);
     o.reference = e.value;
     const auto it = m.find(e.metric);

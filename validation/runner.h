@@ -19,6 +19,7 @@ Metrics predict(const Case& c);
 
 struct Outcome {
   std::string case_name, metric, source, status;  // status: the case's ("" or known-gap)
+  std::string kind;                                // the case's: published | measured
   std::optional<double> reference, predicted;
   std::optional<double> rel_error;  // |predicted - reference| / |reference|
   std::string bound;                // "±5 %", "±0.2 abs", "> other.metric"

@@ -21,6 +21,8 @@ Cluster::Cluster(const sim::Scenario& scenario, const sim::MemoryPlan& plan, con
                  metrics::Collector& metrics, traces::RequestSource& source)
     : scenario_(scenario), source_(source), metrics_(metrics) {
   preprocess_ns_ = static_cast<SimTime>(std::llround(scenario.engine.frontend_preprocess_ms * kNsPerMs));
+  delivery_ns_ = static_cast<SimTime>(std::llround(scenario.engine.frontend_delivery_ms * kNsPerMs));
+  per_token_ns_ = static_cast<SimTime>(std::llround(scenario.engine.frontend_per_token_us * kNsPerUs));
   const int64_t tp = scenario.cluster.tensor_parallel;
   const int64_t per_node = std::max<int64_t>(1, scenario.hardware.gpus_per_node / tp);
   const int64_t replicas = scenario.cluster.replicas;
@@ -53,7 +55,10 @@ Cluster::Cluster(const sim::Scenario& scenario, const sim::MemoryPlan& plan, con
   for (int64_t r = 0; r < replicas; ++r) {
     replicas_.push_back(std::make_unique<Replica>(r, scenario, plan, cost, queue_, metrics, flows_.get(),
                                                   std::move(routes[static_cast<size_t>(r)])));
-    replicas_.back()->set_on_finished([this](uint64_t id, SimTime t) { on_finished(id, t); });
+    // A session's user reads the last token when the API server has delivered it (engine.frontend).
+    replicas_.back()->set_on_finished([this](uint64_t id, SimTime t, int64_t tokens) {
+      on_finished(id, tokens > 0 ? t + delivery_ns_ + per_token_ns_ * tokens : t);
+    });
   }
 }
 
@@ -122,7 +127,15 @@ void Cluster::send(traces::Request request, SimTime now) {
   request.arrival_ns = now;  // latencies count from when the user sent it
   if (request.has_next_turn) expecting_.insert(request.id);
   if (preprocess_ns_ > 0) {
-    preprocessing_.push_back(std::move(request));
+    if (preprocess_count_ == preprocessing_.size()) {  // full: unroll into a ring twice the size
+      std::vector<traces::Request> bigger(std::max<size_t>(16, 2 * preprocessing_.size()));
+      for (size_t i = 0; i < preprocess_count_; ++i) {
+        bigger[i] = std::move(preprocessing_[(preprocess_head_ + i) % preprocessing_.size()]);
+      }
+      preprocessing_ = std::move(bigger);
+      preprocess_head_ = 0;
+    }
+    preprocessing_[(preprocess_head_ + preprocess_count_++) % preprocessing_.size()] = std::move(request);
     queue_.schedule(now + preprocess_ns_, this, kEnqueue, 0, engine::kPriorityArrival);
     return;
   }
@@ -166,8 +179,9 @@ void Cluster::on_finished(uint64_t id, SimTime t) {
 
 void Cluster::on_event(SimTime now, uint32_t kind, uint64_t payload) {
   if (kind == kEnqueue) {
-    const traces::Request r = std::move(preprocessing_.front());
-    preprocessing_.pop_front();
+    traces::Request& r = preprocessing_[preprocess_head_];
+    preprocess_head_ = (preprocess_head_ + 1) % preprocessing_.size();
+    --preprocess_count_;
     replicas_[route(r)]->submit(r, now);
     return;
   }
@@ -190,7 +204,7 @@ void Cluster::on_event(SimTime now, uint32_t kind, uint64_t payload) {
 void Cluster::check_requests(SimTime now) const {
   // The request not yet arrived (pending_) was pulled too.
   const int64_t held =
-      (pending_ ? 1 : 0) + static_cast<int64_t>(parked_.size() + scheduled_.size() + preprocessing_.size());
+      (pending_ ? 1 : 0) + static_cast<int64_t>(parked_.size() + scheduled_.size() + preprocess_count_);
   int64_t in_replicas = 0;
   for (const auto& r : replicas_) in_replicas += r->outstanding();
   const int64_t finished = metrics_.completed() + metrics_.rejected();

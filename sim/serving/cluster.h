@@ -4,7 +4,6 @@
 // traffic crosses the server's topology (hw::build_node_topology), shared by max-min fairness.
 #pragma once
 
-#include <deque>
 #include <list>
 #include <memory>
 #include <unordered_map>
@@ -70,9 +69,11 @@ class Cluster final : public engine::EventHandler {
   std::unordered_map<uint64_t, SimTime> finished_parents_;   // ... that finished before it arrived
   std::unordered_map<uint64_t, traces::Request> scheduled_;  // turns whose send time is set, by id
   // Requests in the API server before the engine queue (engine.frontend_preprocess_ms, the same for every request,
-  // so they leave in the order they came).
+  // so they leave in the order they came): a ring that reuses its slots, so no allocation per request.
   SimTime preprocess_ns_ = 0;
-  std::deque<traces::Request> preprocessing_;
+  std::vector<traces::Request> preprocessing_;
+  size_t preprocess_head_ = 0, preprocess_count_ = 0;
+  SimTime delivery_ns_ = 0, per_token_ns_ = 0;  // the API server's delivery (engine.frontend)
 };
 
 }  // namespace kvsim::serving

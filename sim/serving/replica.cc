@@ -109,7 +109,7 @@ void Replica::reject(uint32_t slot, std::string_view reason) {
   metrics_.on_reject(s.record, reason);
   s.status = Status::kDone;
   free_slots_.push_back(slot);
-  if (on_finished_) on_finished_(s.record.id, now_ns_);
+  if (on_finished_) on_finished_(s.record.id, now_ns_, 0);
 }
 
 void Replica::on_event(SimTime now, uint32_t kind, uint64_t) {
@@ -431,7 +431,7 @@ void Replica::complete(uint32_t slot, SimTime now) {
   s.status = Status::kDone;
   metrics_.on_complete(s.record);
   free_slots_.push_back(slot);
-  if (on_finished_) on_finished_(s.record.id, now);
+  if (on_finished_) on_finished_(s.record.id, now, s.record.output_tokens);
 }
 
 // H2O's budget splits between heavy hitters and recent tokens in the ratio of cache.heavy_ratio to recent_ratio;

@@ -52,7 +52,8 @@ class Replica final : public engine::EventHandler {
   int64_t outstanding() const { return static_cast<int64_t>(waiting_.size() + running_.size() + swapped_.size()); }
   int64_t free_kv_blocks() const { return policy_->free_blocks(); }
   // Called with a request's id and time when it completes or is rejected (closed-loop sessions).
-  void set_on_finished(std::function<void(uint64_t, SimTime)> f) { on_finished_ = std::move(f); }
+  // Called when a request leaves: its id, the time, and the tokens it generated (0 when rejected).
+  void set_on_finished(std::function<void(uint64_t, SimTime, int64_t)> f) { on_finished_ = std::move(f); }
   // Throws kvsim::Error when the end state breaks conservation (blocks held, requests left).
   void check_end_state() const;
 
@@ -126,7 +127,7 @@ class Replica final : public engine::EventHandler {
   engine::FlowEngine* flows_ = nullptr;
   std::vector<SwapRoute> routes_;
   int64_t flows_pending_ = 0;
-  std::function<void(uint64_t, SimTime)> on_finished_;
+  std::function<void(uint64_t, SimTime, int64_t)> on_finished_;
   // Fast-forward: the end of the iteration just started when it comes before every queued event (processed inline by
   // on_event instead of being queued).
   std::optional<SimTime> inline_end_;

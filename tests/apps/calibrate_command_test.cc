@@ -60,6 +60,36 @@ TEST_F(CalibrateCli, UnknownBaseListsTheCatalog) {
   EXPECT_FALSE(fs::exists(dir_ / "b.yaml"));
 }
 
+TEST_F(CalibrateCli, ImportVidurFitsTheOperatorModelAndWritesAProfileThatLoadsBack) {
+  const std::string out = (dir_ / "a100-vidur.yaml").string();
+  const std::string data = std::string(KVSIM_TEST_SOURCE_DIR) + "/tests/models/fixtures/vidur/acme";
+  const Result r = cli({"calibrate", "--import", "vidur", data, "--base", "a100-sxm4-80gb", "--out", out});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("LOMO median"), std::string::npos) << r.out;
+  const hw::HardwareProfile p = hw::load_hardware(out);
+  EXPECT_EQ(p.source, "measured");
+  ASSERT_TRUE(p.measured);
+  EXPECT_NE(p.measured->origin.find("Vidur"), std::string::npos);
+  EXPECT_EQ(p.measured->operator_model.at("gemm").size(), 4u);
+  EXPECT_FALSE(p.measured->gemm.empty());
+  EXPECT_EQ(p.gpu, hw::load_hardware("a100-sxm4-80gb").gpu);  // the datasheet numbers stay the base's
+}
+
+TEST_F(CalibrateCli, ImportNamesWhatItReadsAndRefusesOthers) {
+  const std::string out = (dir_ / "x.yaml").string();
+  Result r = cli({"calibrate", "--import", "nccl-tests", "dir", "--base", "a100-sxm4-80gb", "--out", out});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--import: expected 'vidur DIR', found 'nccl-tests, dir'"), std::string::npos) << r.err;
+  const std::string bad = std::string(KVSIM_TEST_SOURCE_DIR) + "/tests/models/fixtures/vidur/bad";
+  r = cli({"calibrate", "--import", "vidur", bad, "--base", "a100-sxm4-80gb", "--out", out});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("mlp.csv:3: time_stats.add.median: expected a number"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out));
+  r = cli({"calibrate", "--import", "vidur", bad, "--out", out});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--base: required with --import"), std::string::npos) << r.err;
+}
+
 TEST(CatalogGemmShapes, EveryModelProjectionOnceForEachTp) {
   const auto shapes = catalog_gemm_shapes();
   std::set<std::pair<int64_t, int64_t>> seen;

@@ -290,7 +290,7 @@ TEST(Cli, CostReportsEveryOpAndATotal) {
   for (const auto& op : j["ops"]) {
     names.push_back(op["name"]);
     (op["name"] == "embedding" || op["name"] == "lm_head" ? once : per_layer) += op["time_ms"].get<double>();
-    EXPECT_EQ(op["source"], "roofline");
+    EXPECT_EQ(op["source"], "model");
   }
   EXPECT_EQ(names, (std::vector<std::string>{"qkv_proj", "rope", "attention", "o_proj", "gate_up_proj", "act",
                                              "down_proj", "norm", "embedding", "lm_head"}));
@@ -300,10 +300,10 @@ TEST(Cli, CostReportsEveryOpAndATotal) {
 TEST(Cli, ListsCatalogs) {
   const Result m = cli({"models", "--format", "json"});
   ASSERT_EQ(m.code, 0) << m.err;
-  EXPECT_EQ(nlohmann::json::parse(m.out).size(), 14u);
+  EXPECT_EQ(nlohmann::json::parse(m.out).size(), 15u);
   const Result h = cli({"hardware", "--format", "json"});
   ASSERT_EQ(h.code, 0) << h.err;
-  EXPECT_EQ(nlohmann::json::parse(h.out).size(), 12u);
+  EXPECT_EQ(nlohmann::json::parse(h.out).size(), 13u);
 }
 
 TEST(Cli, UnknownPolicyNamesTheOptionAndTheNearestPolicy) {

@@ -51,7 +51,7 @@ TEST(CostModel, MeasuredCurvesReplaceTheRooflineWhereTheyExist) {
   const CostModel roof(load_model("llama-3.1-8b"), hw::load_hardware("h100-sxm5-80gb"), ExecConfig{});
   const CostModel meas(load_model("llama-3.1-8b"), measured_h100(), ExecConfig{});
   const BatchShape b = decode(32, 8192);
-  for (const auto& op : roof.ops(b)) EXPECT_EQ(op.source, "roofline") << op.name;
+  for (const auto& op : roof.ops(b)) EXPECT_EQ(op.source, "model") << op.name;
   const auto ops = meas.ops(b, true);
   // qkv_proj at m = 32: FLOP/s interpolated linearly in log2(m) between 10 (m = 1) and 640 TFLOP/s (m = 4096).
   const OpCost qkv = find(ops, "qkv_proj");
@@ -71,11 +71,11 @@ TEST(CostModel, MeasuredCurvesReplaceTheRooflineWhereTheyExist) {
   ExecConfig c32;
   c32.block_size = 32;
   EXPECT_EQ(find(CostModel(load_model("llama-3.1-8b"), measured_h100(), c32).ops(b), "attention").source, "measured");
-  // An fp16 run has no measured GEMM: roofline, and the explanation says why.
+  // An fp16 run has no measured GEMM: the operator model, and the explanation says why.
   ExecConfig fp16;
   fp16.dtype = fp16.weight_dtype = fp16.kv_dtype = DType::kFp16;
   const OpCost q16 = find(CostModel(load_model("llama-3.1-8b"), measured_h100(), fp16).ops(b, true), "qkv_proj");
-  EXPECT_EQ(q16.source, "roofline");
+  EXPECT_EQ(q16.source, "model");
   EXPECT_NE(q16.explain.find("no measured GEMM"), std::string::npos) << q16.explain;
 }
 

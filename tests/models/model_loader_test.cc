@@ -71,7 +71,7 @@ void expect_same_architecture(const ModelSpec& a, const ModelSpec& b) {
 
 TEST(ModelCatalog, HoldsExactlyTheShippedModels) {
   const std::vector<std::string> expected = {
-      "gpt-oss-20b", "llama-2-13b", "llama-2-70b", "llama-2-7b", "llama-3.1-70b", "llama-3.1-8b", "mistral-7b",
+      "codellama-34b", "gpt-oss-20b", "llama-2-13b", "llama-2-70b", "llama-2-7b", "llama-3.1-70b", "llama-3.1-8b", "mistral-7b",
       "opt-13b",     "opt-175b",    "opt-30b",     "opt-6.7b",   "opt-66b",       "qwen2.5-72b",  "qwen2.5-7b"};
   EXPECT_EQ(model_catalog_names(), expected);
 }
@@ -99,7 +99,7 @@ TEST(ModelCatalog, UnknownNameSuggestsNearestAndListsValid) {
   const std::string msg = error_of([] { load_model("llama-3-8b"); });
   EXPECT_NE(msg.find("unknown model 'llama-3-8b'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("did you mean 'llama-3.1-8b'?"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("valid: gpt-oss-20b, llama-2-13b"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("valid: codellama-34b, gpt-oss-20b, llama-2-13b"), std::string::npos) << msg;
   EXPECT_NE(msg.find("qwen2.5-7b"), std::string::npos) << msg;
 }
 

@@ -72,10 +72,12 @@ TEST(HfEngine, DynamicCacheConcatenationCostsBandwidth) {
   const RunResult stat =
       run_scenario(scenario_from(scenario_text(longp), {"engine.hf_cache=static", "cache.layout=reserve"}), "");
   EXPECT_GT(dyn.summary["mean_tpot_ms"].get<double>(), 1.2 * stat.summary["mean_tpot_ms"].get<double>());
-  // The same batch on FlexGen's static engine with vLLM's graphed kernels and no Python per step decodes faster.
+  // The same batch on FlexGen's static engine with vLLM's graphed kernels and no Python per step decodes faster, by the
+  // Python time per step (1 ms) and per layer (32 x 50 us); hf's eager launches hide behind this long-context step's
+  // GPU time.
   const RunResult fast =
       run_scenario(scenario_from(scenario_text(longp), {"cache.policy=orca-oracle", "engine.version=static"}), "");
-  EXPECT_GT(stat.summary["mean_tpot_ms"].get<double>(), fast.summary["mean_tpot_ms"].get<double>() + 3.0);
+  EXPECT_GT(stat.summary["mean_tpot_ms"].get<double>(), fast.summary["mean_tpot_ms"].get<double>() + 2.5);
 }
 
 TEST(HfEngine, NonsensicalSettingsNameTheirKeys) {

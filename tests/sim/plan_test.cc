@@ -9,12 +9,12 @@ namespace kvsim::sim {
 namespace {
 
 // One sequence at a time (max_num_seqs 1), 16-token prompts and 100-token outputs: a replica serves a request in
-// about 100 decode steps of ~6 ms, so it sustains ~1.6 req/s. 2.5 req/s is more than one H100 can serve and less
-// than two can: the plan takes two.
+// about 100 decode steps of ~7-8 ms (weights read, kernel floors, the engine's CPU), so it sustains ~1 req/s. 1.8
+// req/s is more than one H100 can serve and less than two can: the plan takes two.
 TEST(Plan, ARateOneGpuCannotServeButTwoCanTakesTwo) {
   PlanRequest r;
   r.model = "llama-3.1-8b";
-  r.rate = 2.5;
+  r.rate = 1.8;
   r.slo = parse_plan_slo("ttft_p90_ms=5000");
   r.gpus = {"h100-sxm5-80gb"};
   r.max_gpus = 4;
@@ -31,8 +31,8 @@ TEST(Plan, ARateOneGpuCannotServeButTwoCanTakesTwo) {
   ASSERT_NE(tp1, p.candidates.end());
   EXPECT_TRUE(tp1->feasible);
   EXPECT_EQ(tp1->replicas, 2);
-  EXPECT_GT(tp1->replica_rate, 1.0);
-  EXPECT_LT(tp1->replica_rate_max, 2.5);
+  EXPECT_GT(tp1->replica_rate, 0.9);
+  EXPECT_LT(tp1->replica_rate_max, 1.8);
   EXPECT_DOUBLE_EQ(best.usd_per_hour, 2 * 12.29);
 }
 

@@ -1,0 +1,121 @@
+// The operator model against Vidur's measured profiles (shared/data/vidur-profiles): fitted on the A100, its errors on
+// A100 models left out of the fit and on the A40 predicted from the A40's datasheet alone; the shipped defaults are
+// what that fit gives. Targets (issue: median <= 10 %, p95 <= 25 % per family over 1-16K tokens) are asserted where
+// the model meets them; where it does not, the measured error is bounded and the cause is shown.
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "hw/hardware_loader.h"
+#include "models/operator_fit.h"
+
+namespace kvsim::models {
+namespace {
+
+const std::string kData = std::string(KVSIM_TEST_SHARED_DATA_DIR) + "/vidur-profiles";
+
+GpuRates rates(const std::string& gpu) {
+  const hw::HardwareProfile h = hw::load_hardware(gpu);
+  return gpu_rates(h.gpu, h.peak_flops(DType::kFp16));
+}
+
+struct Fixture {
+  std::vector<OpSample> a100, a40;
+  OperatorParams fit;
+  std::vector<ErrorStats> lomo, check;
+};
+
+const Fixture& data() {
+  static const Fixture f = [] {
+    Fixture x;
+    x.a100 = read_vidur_profiles(kData + "/compute/a100");
+    for (auto& s : read_vidur_profiles(kData + "/network/a100_dgx")) x.a100.push_back(std::move(s));
+    x.a40 = read_vidur_profiles(kData + "/compute/a40");
+    x.fit = fit_all(x.a100, rates("a100-sxm4-80gb"), fitted_operator_params());
+    x.lomo = leave_one_model_out(x.a100, rates("a100-sxm4-80gb"), fitted_operator_params());
+    x.check = errors(x.fit, rates("a40-48gb"), x.a40);
+    for (const auto& [name, v] : {std::pair{"A100 leave-one-model-out", &x.lomo}, {"A40 from its datasheet", &x.check}}) {
+      for (const ErrorStats& e : *v) {
+        std::cout << fmt::format("{:<26} {:<18} n={:<6} median {:5.1f} %  p95 {:5.1f} %\n", name, e.family,
+                                 e.samples, 100 * e.median, 100 * e.p95);
+      }
+    }
+    return x;
+  }();
+  return f;
+}
+
+const ErrorStats& of(const std::vector<ErrorStats>& v, const std::string& family) {
+  for (const auto& e : v) {
+    if (e.family == family) return e;
+  }
+  throw std::runtime_error(family);
+}
+
+class VidurFit : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(kData)) GTEST_SKIP() << "no " << kData;
+  }
+};
+
+TEST_F(VidurFit, ShippedDefaultsAreTheA100Fit) {
+  // Fitting again from the shipped values finds no better parameters: the errors of both agree within 0.5 points
+  // per family (the minimum is flat in some directions, so the values themselves may drift a little).
+  const GpuRates g = rates("a100-sxm4-80gb");
+  const std::vector<ErrorStats> shipped = errors(fitted_operator_params(), g, data().a100);
+  const std::vector<ErrorStats> refit = errors(data().fit, g, data().a100);
+  ASSERT_EQ(shipped.size(), refit.size());
+  for (size_t i = 0; i < refit.size(); ++i) {
+    EXPECT_NEAR(shipped[i].median, refit[i].median, 0.005) << refit[i].family;
+    EXPECT_NEAR(shipped[i].p95, refit[i].p95, 0.005) << refit[i].family;
+  }
+}
+
+TEST_F(VidurFit, MediansMeetTheTargetOnModelsLeftOut) {
+  for (const char* f : {"gemm", "elementwise", "attention_decode", "attention_prefill", "allreduce"}) {
+    EXPECT_LE(of(data().lomo, f).median, 0.10) << f;
+  }
+  EXPECT_LE(of(data().lomo, "gemm").p95, 0.25);
+}
+
+TEST_F(VidurFit, GemmCarriesToTheA40ThroughItsDatasheet) {
+  EXPECT_LE(of(data().check, "gemm").median, 0.10);
+  // Known gap: p95 27 % (target 25 %), concentrated at M 129-512 where cuBLAS picks split-K / stream-K kernels per
+  // GPU; bounded here so that it cannot grow unseen.
+  EXPECT_LE(of(data().check, "gemm").p95, 0.28);
+}
+
+TEST_F(VidurFit, ElementwiseMissesAreTheProfilersMicrosecondSteps) {
+  // Known gap: element-wise p95 36 % on A100 models left out, 52 % on the A40 (median 20 %). Cause: Vidur's times
+  // are whole microseconds for almost every element-wise sample, and most of them last a few microseconds, so one
+  // step of the timer is a 20-50 % error there. Shown: the share of whole-microsecond samples, and the errors of
+  // the samples long enough (>= 20 us) for a step to be below 5 %.
+  int64_t whole = 0, n = 0;
+  std::vector<OpSample> long_a100, long_a40;
+  for (const OpSample& s : data().a100) {
+    if (s.family != "elementwise") continue;
+    ++n;
+    const double us = s.seconds * 1e6;
+    if (std::abs(us - std::round(us)) < 1e-6) ++whole;
+    if (us >= 20) long_a100.push_back(s);
+  }
+  for (const OpSample& s : data().a40) {
+    if (s.family == "elementwise" && s.seconds >= 20e-6) long_a40.push_back(s);
+  }
+  EXPECT_GE(static_cast<double>(whole) / static_cast<double>(n), 0.9);
+  const ErrorStats a100 = of(errors(data().fit, rates("a100-sxm4-80gb"), long_a100), "elementwise");
+  const ErrorStats a40 = of(errors(data().fit, rates("a40-48gb"), long_a40), "elementwise");
+  std::cout << fmt::format("element-wise >= 20 us: A100 median {:.1f} % p95 {:.1f} %; A40 median {:.1f} % p95 {:.1f} %\n",
+                           100 * a100.median, 100 * a100.p95, 100 * a40.median, 100 * a40.p95);
+  EXPECT_LE(a100.median, 0.10);
+  EXPECT_LE(a100.p95, 0.25);
+  // The whole family, bounded at today's values.
+  EXPECT_LE(of(data().lomo, "elementwise").p95, 0.37);
+  EXPECT_LE(of(data().check, "elementwise").p95, 0.53);
+}
+
+}  // namespace
+}  // namespace kvsim::models
