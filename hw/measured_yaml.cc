@@ -185,7 +185,7 @@ MeasuredProfile parse_measured_yaml(const yaml::Map& m) {
     const yaml::Map families = m.child("operator_model");
     for (const auto& family : families.keys()) {
       const yaml::Map params = families.child(family);
-      for (const auto& key : params.keys()) p.operator_model[family][key] = params.req_double(key, 0, yaml::kInf, true);
+      for (const auto& key : params.keys()) p.operator_model[family][key] = params.req_double(key, 0, yaml::kInf);
       params.finish();
     }
     families.finish();

@@ -113,21 +113,29 @@ OperatorParams fit_family(const std::vector<OpSample>& all, const GpuRates& g, c
   // Parameters are fitted in log space (all positive); a zero start (a floor) starts from a small value instead.
   for (double v : start.get(family)) x0.push_back(std::log(std::max(v, 1e-3)));
   OperatorParams p = start;
+  const std::vector<std::pair<double, double>> ranges = family_ranges(family);
   const auto loss = [&](const std::vector<double>& x) {
     std::vector<double> v;
-    for (double xi : x) v.push_back(std::exp(xi));
+    double outside = 0;  // a penalty that grows with the distance out of the physical range
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double value = std::exp(x[i]);
+      const auto [lo, hi] = ranges[i];
+      if (value > hi) outside += std::log(value / hi);
+      if (lo > 0 && value < lo) outside += std::log(lo / value);
+      v.push_back(std::clamp(value, lo, hi));
+    }
     p.set(family, v);
     double sum = 0;
     for (const OpSample& s : samples) {
       const double r = std::log(predict_seconds(p, g, s) / s.seconds);
       sum += std::isfinite(r) ? r * r : 1e6;
     }
-    return sum / static_cast<double>(samples.size());
+    return sum / static_cast<double>(samples.size()) + 1e3 * outside * outside;
   };
   std::vector<double> x = nelder_mead(loss, x0, 3000);
   x = nelder_mead(loss, x, 3000);  // a restart escapes a collapsed simplex
   std::vector<double> v;
-  for (double xi : x) v.push_back(std::exp(xi));
+  for (size_t i = 0; i < x.size(); ++i) v.push_back(std::clamp(std::exp(x[i]), ranges[i].first, ranges[i].second));
   p.set(family, v);
   return p;
 }

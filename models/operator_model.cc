@@ -19,6 +19,17 @@ struct Family {
   std::vector<double OperatorParams::*> fields;
 };
 
+// The physical range of a parameter, by its name's role: an efficiency (a share of a datasheet rate, up to 1.5 for
+// rates a datasheet understates, e.g. NVLink all-reduce bus bandwidth), a smoothing exponent (1 = sum of the
+// regimes, large = their max), a floor or latency in us, a half-saturation point, an issue rate.
+std::pair<double, double> range_of(const std::string& param) {
+  if (param.find("efficiency") != std::string::npos || param == "bandwidth") return {0.01, 1.5};
+  if (param.rfind("ridge", 0) == 0) return {1.0, 50.0};
+  if (param.find("_us") != std::string::npos) return {0.0, 1000.0};
+  if (param.rfind("issue", 0) == 0) return {0.01, 1000.0};
+  return {0.0, 1e6};  // half_mb, half_tokens
+}
+
 const std::vector<Family>& families() {
   using P = OperatorParams;
   static const std::vector<Family> f = {
@@ -60,6 +71,12 @@ const std::vector<std::string>& operator_families() {
 }
 
 const std::vector<std::string>& family_params(std::string_view name) { return family(name).params; }
+
+std::vector<std::pair<double, double>> family_ranges(std::string_view name) {
+  std::vector<std::pair<double, double>> r;
+  for (const std::string& p : family(name).params) r.push_back(range_of(p));
+  return r;
+}
 
 std::vector<double> OperatorParams::get(std::string_view name) const {
   std::vector<double> v;

@@ -31,10 +31,10 @@ struct OperatorParams {
   // clock) with the issue rate of the kernel's class: row reductions (RMSNorm / LayerNorm), point-wise kernels (rope,
   // activation) and row gathers (embedding); a residual add streams (ts = 0).
   double elem_memory = 1.034;
-  double elem_issue_norm = 5.311;
-  double elem_issue_pointwise = 6.963;
+  double elem_issue_norm = 5.297;
+  double elem_issue_pointwise = 6.936;
   double elem_issue_gather = 2.083;
-  double elem_ridge_q = 2.446;
+  double elem_ridge_q = 2.493;
   double elem_floor_us = 2.663;
   // Paged decode attention (FlashInfer / FlashAttention class): KV bytes / (decode_memory x B / (B + decode_half_mb)
   // x HBM), B = KV bytes (MB) read per layer over the batch: the kernel splits its work over (sequence, KV head, KV
@@ -65,6 +65,8 @@ struct OperatorParams {
 // Families and the names of their parameters (as written in a profile's measured.operator_model).
 const std::vector<std::string>& operator_families();  // gemm, elementwise, attention_decode, attention_prefill, allreduce
 const std::vector<std::string>& family_params(std::string_view family);
+// The physical range [low, high] of each of a family's parameters (a fit stays inside it).
+std::vector<std::pair<double, double>> family_ranges(std::string_view family);
 
 // The parameters fitted on Vidur's A100-80GB profiles (shared/data/vidur-profiles, MIT), the defaults of every
 // datasheet profile. Reproduce: kvsim calibrate --import vidur DIR/compute/a100 --network DIR/network/a100_dgx ...
