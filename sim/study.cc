@@ -86,12 +86,12 @@ std::vector<std::string> study_names() { return {"paper"}; }
 // half the rate, because each of its steps is slower.
 const std::vector<StudyModel>& paper_study_models() {
   static const std::vector<StudyModel> kModels = {
-      // vllm: 1.4 req/s 1 preemption, 409 tok/s; 1.5 req/s 800 preemptions, p50 TTFT 44 s.
-      {"llama-3.1-8b", "h100-sxm5-80gb", 1, 1.4, {0.7, 1.1, 1.4, 2.1}},
-      // vllm (prompts <= 3584 tokens): 3.3 req/s 8 preemptions, 908 tok/s; 3.6 req/s 76 preemptions.
+      // vllm: 1.2 req/s 0 preemptions, 352 tok/s; 1.25 and 1.3 req/s 3; 1.35 req/s 775, p50 TTFT 41 s.
+      {"llama-3.1-8b", "h100-sxm5-80gb", 1, 1.2, {0.6, 1.0, 1.2, 1.8}},
+      // vllm (prompts <= 3584 tokens): 3.3 req/s 0 preemptions, 913 tok/s; 3.4 req/s 3; 3.6 req/s 8.
       {"llama-2-13b", "h100-sxm5-80gb", 1, 3.3, {1.6, 2.6, 3.3, 5.0}},
-      // vllm: 0.65 req/s 1 preemption, 190 tok/s; 0.75 req/s 663 preemptions, p50 TTFT 81 s.
-      {"llama-3.1-70b", "h100-sxm5-80gb", 4, 0.65, {0.33, 0.52, 0.65, 1.0}},
+      // vllm: 0.55 req/s 0 preemptions, 161 tok/s; 0.58 req/s 2; 0.6 req/s 828, p50 TTFT 108 s.
+      {"llama-3.1-70b", "h100-sxm5-80gb", 4, 0.55, {0.28, 0.44, 0.55, 0.83}},
   };
   return kModels;
 }

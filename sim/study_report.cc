@@ -125,12 +125,17 @@ void write_grid(const std::string& name, const std::vector<StudyPoint>& points, 
         "the whole prompt distribution (mean, stddev, min, max) by (C - output max) / 32768, so that every prompt "
         "+ output fits in C and the prompts keep their spread instead of piling up at the cap (llama-2-13b, C = "
         "4096: prompts <= 3584, outputs <= 512).\n";
-    md +=
-        "- Request rates: per model about 0.5, 0.8, 1 and 1.5 x the knee of its `vllm` point, the highest rate at "
-        "which vllm still (almost) never preempts, found by `kvsim run` sweeps on the datasheet h100-sxm5-80gb "
-        "profile (llama-3.1-8b 1.4, llama-2-13b 3.3, llama-3.1-70b at tp 4 0.65 req/s). Past the knee "
-        "preemptions run into the hundreds and TTFT jumps from seconds to minutes. With `--set hardware=...` the "
-        "rates stay as listed.\n";
+    std::string knees;
+  for (const StudyModel& m : paper_study_models()) {
+    knees += fmt::format("{}{}{} {} req/s", knees.empty() ? "" : ", ", m.model,
+                         m.tensor_parallel > 1 ? fmt::format(" at tp {}", m.tensor_parallel) : "", m.knee_rate);
+  }
+  md += fmt::format(
+      "- Request rates: per model about 0.5, 0.8, 1 and 1.5 x the knee of its `vllm` point, the highest rate at "
+      "which vllm still (almost) never preempts, found by `kvsim run` sweeps on the datasheet h100-sxm5-80gb "
+      "profile ({}). Past the knee preemptions run into the hundreds and TTFT jumps from seconds to minutes. With "
+      "`--set hardware=...` the rates stay as listed.\n",
+      knees);
     md +=
         "- The comparative study of vLLM, InfiniGen and H2O this grid stands for varies request rate, model size and "
         "sparsity level but does not publish its exact grid; this one is kvsim's.\n";
