@@ -19,6 +19,27 @@ using detail::kDequantOpsPerElement;
 using detail::kHostFlopsPerCore;
 using detail::roofline_ns;
 
+namespace {
+constexpr int kCacheSlots = 11;
+int cache_slot(const std::string& name) {
+  // By first letter and length, without comparing strings: this runs for every op of every iteration.
+  const size_t n = name.size();
+  switch (name.empty() ? '\0' : name[0]) {
+    case 'q': return n == 8 ? 0 : -1;             // qkv_proj
+    case 'o': return n == 6 ? 1 : -1;             // o_proj
+    case 'r': return n == 6 ? 2 : n == 4 ? 7 : -1;  // router, rope
+    case 'g': return n == 12 ? 3 : -1;            // gate_up_proj
+    case 'd': return n == 9 ? 4 : -1;             // down_proj
+    case 'u': return n == 7 ? 5 : -1;             // up_proj
+    case 'l': return n == 7 ? 6 : -1;             // lm_head
+    case 'a': return n == 3 ? 8 : -1;             // act
+    case 'n': return n == 4 ? 9 : -1;             // norm
+    case 'e': return n == 9 ? 10 : -1;            // embedding
+    default: return -1;
+  }
+}
+}  // namespace
+
 
 void BatchShape::add_cpu_sequence(int64_t cached_tokens, int64_t new_tokens, bool samples) {
   const double c = static_cast<double>(cached_tokens), n = static_cast<double>(new_tokens);
@@ -107,6 +128,7 @@ CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig c
     op_params_.origin = "fitted: " + (hardware_.measured->origin.empty() ? hardware_.name : hardware_.measured->origin);
   }
   rates_ = gpu_rates(hardware_.gpu, compute_flops_);
+  time_cache_.reset(new std::atomic<SimTime>[2 * kCacheSlots * (kCacheTokens + 1)]());
   graph_params_ = op_params_;
   for (double* floor_us : {&graph_params_.gemm_floor_us, &graph_params_.elem_floor_us, &graph_params_.decode_floor_us,
                            &graph_params_.prefill_floor_us}) {
@@ -124,6 +146,25 @@ CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig c
     }
     host_flops_ = static_cast<double>(hardware_.host.cpu_cores) * kHostFlopsPerCore;
   }
+}
+
+
+SimTime CostModel::cached(const OperatorParams& p, const std::string& name, double tokens,
+                          SimTime (*compute)(const void*), const void* arg) const {
+  const int slot = cache_slot(name);
+  if (slot < 0 || !(tokens >= 0) || tokens > static_cast<double>(kCacheTokens) || tokens != std::floor(tokens)) {
+    return compute(arg);
+  }
+  const int mode = &p == &graph_params_ ? 1 : 0;
+  std::atomic<SimTime>& cell =
+      time_cache_[(static_cast<size_t>(mode) * kCacheSlots + static_cast<size_t>(slot)) * (kCacheTokens + 1) +
+                  static_cast<size_t>(tokens)];
+  SimTime v = cell.load(std::memory_order_relaxed);
+  if (v == 0) {
+    v = std::max<SimTime>(compute(arg), 1);
+    cell.store(v, std::memory_order_relaxed);
+  }
+  return v;
 }
 
 CostModel::Launch CostModel::launch_mode(const BatchShape& batch) const {
@@ -159,10 +200,20 @@ OpCost CostModel::gemm(const OperatorParams& p, const std::string& name, double 
       return op;
     }
   }
-  bool compute_bound = false;
-  op.time_ns = static_cast<SimTime>(std::llround(
-      gemm_seconds(p, rates_, tokens, out_features, in_features, weight_bytes_, act_bytes_, &compute_bound) *
-      1e9));
+  struct Args {
+    const OperatorParams* p;
+    const GpuRates* g;
+    double m, n, k, w, a;
+  } args{&p, &rates_, tokens, out_features, in_features, weight_bytes_, act_bytes_};
+  op.time_ns = cached(p, name, tokens, [](const void* v) {
+    const auto* x = static_cast<const Args*>(v);
+    return static_cast<SimTime>(std::llround(gemm_seconds(*x->p, *x->g, x->m, x->n, x->k, x->w, x->a) * 1e9));
+  }, &args);
+  // Which regime dominates: compute against weights read, as gemm_seconds weighs them.
+  const bool compute_bound = 2.0 * tokens * out_features * in_features / (p.gemm_compute * rates_.peak_flops) >=
+                             (in_features * out_features * weight_bytes_ +
+                              tokens * (in_features + out_features) * act_bytes_) /
+                                 (p.gemm_memory * rates_.memory_bytes_per_s);
   op.bound = compute_bound ? "compute" : "memory";
   op.source = "model";
   if (explain)
@@ -174,7 +225,8 @@ OpCost CostModel::gemm(const OperatorParams& p, const std::string& name, double 
   return op;
 }
 
-OpCost CostModel::elementwise(const OperatorParams& p, const std::string& name, double bytes, bool explain, int kernels) const {
+OpCost CostModel::elementwise(const OperatorParams& p, const std::string& name, double tokens, double bytes,
+                              bool explain, int kernels) const {
   OpCost op;
   op.name = name;
   op.bytes = bytes;
@@ -191,12 +243,19 @@ OpCost CostModel::elementwise(const OperatorParams& p, const std::string& name, 
     }
   }
   // `kernels` launches of bytes / kernels each (the two norms of a layer are two kernels).
-  const double per_kernel =
-      elementwise_seconds(p, rates_, bytes / kernels,
-                          name == "norm" ? ElementKind::kNorm
-                          : name == "embedding" ? ElementKind::kGather
-                                                : ElementKind::kPointwise);
-  op.time_ns = static_cast<SimTime>(std::llround(per_kernel * kernels * 1e9));
+  struct Args {
+    const OperatorParams* p;
+    const GpuRates* g;
+    double bytes;
+    int kernels;
+    ElementKind kind;
+  } args{&p, &rates_, bytes, kernels,
+         name == "norm" ? ElementKind::kNorm : name == "embedding" ? ElementKind::kGather : ElementKind::kPointwise};
+  op.time_ns = cached(p, name, tokens, [](const void* v) {
+    const auto* x = static_cast<const Args*>(v);
+    return static_cast<SimTime>(
+        std::llround(elementwise_seconds(*x->p, *x->g, x->bytes / x->kernels, x->kind) * x->kernels * 1e9));
+  }, &args);
   op.source = "model";
   if (explain)
     op.explain = fmt::format("operator model: {} kernel(s), {:.1f} % of HBM{}, floor {:.1f} us ({})", kernels,
@@ -399,7 +458,7 @@ void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>&
 
   out.push_back(gemm(p, "qkv_proj", t, hidden, q_dim + 2 * kv_dim, explain));
   if (model_.position == PositionKind::kRope) {
-    out.push_back(elementwise(p, "rope", 2.0 * t * (q_dim + kv_dim) * act_bytes_, explain));  // read + write q and k
+    out.push_back(elementwise(p, "rope", t, 2.0 * t * (q_dim + kv_dim) * act_bytes_, explain));  // read + write q and k
   }
   out.push_back(attention(pa, b, explain));
   if (config_.page_selection) out.push_back(page_select(b, explain));
@@ -431,16 +490,16 @@ void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>&
     out.push_back(experts(t, explain));
   } else if (model_.mlp == MlpKind::kGated) {
     out.push_back(gemm(p, "gate_up_proj", t, hidden, 2 * inter, explain));
-    out.push_back(elementwise(p, "act", 3.0 * t * inter * act_bytes_, explain));  // read gate and up, write product
+    out.push_back(elementwise(p, "act", t, 3.0 * t * inter * act_bytes_, explain));  // read gate and up, write product
     out.push_back(gemm(p, "down_proj", t, inter, hidden, explain));
   } else {
     out.push_back(gemm(p, "up_proj", t, hidden, inter, explain));
-    out.push_back(elementwise(p, "act", 2.0 * t * inter * act_bytes_, explain));
+    out.push_back(elementwise(p, "act", t, 2.0 * t * inter * act_bytes_, explain));
     out.push_back(gemm(p, "down_proj", t, inter, hidden, explain));
   }
   // Two norms per layer (pre-attention, pre-MLP), each reading the residual and writing the output; the residual
   // add is fused into the norm in vLLM.
-  out.push_back(elementwise(p, "norm", 2.0 * 3.0 * t * hidden * act_bytes_, explain, 2));
+  out.push_back(elementwise(p, "norm", t, 2.0 * 3.0 * t * hidden * act_bytes_, explain, 2));
   if (config_.tp > 1) {
     OpCost ar = allreduce(p, t, explain);
     ar.time_ns *= 2;  // after attention and after the MLP
@@ -448,7 +507,7 @@ void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>&
     out.push_back(ar);
   }
   // Once per forward pass.
-  out.push_back(elementwise(p, "embedding", 2.0 * t * hidden * act_bytes_, explain));
+  out.push_back(elementwise(p, "embedding", t, 2.0 * t * hidden * act_bytes_, explain));
   out.push_back(gemm(p, "lm_head", static_cast<double>(b.num_sampled), hidden, static_cast<double>(model_.vocab_size) / tp,
                      explain));
 }

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -277,7 +279,16 @@ class CostModel {
   // `p`: the operator model's parameters for this launch mode (graph_params_ inside a captured graph).
   OpCost gemm(const OperatorParams& p, const std::string& name, double tokens, double in_features, double out_features,
               bool explain) const;
-  OpCost elementwise(const OperatorParams& p, const std::string& name, double bytes, bool explain, int kernels = 1) const;
+  // `tokens`: the token count `bytes` derives from (the key of the time cache).
+  OpCost elementwise(const OperatorParams& p, const std::string& name, double tokens, double bytes, bool explain,
+                     int kernels = 1) const;
+  // The operator model's time of a GEMM or element-wise op depends only on its name, the token count and the launch
+  // mode's parameters: computed once per (op, tokens <= kCacheTokens, mode) and kept, since the smooth maxima cost
+  // a few pow() calls each and every iteration asks for about ten of them. Lock-free (threads of a sweep share a
+  // cost model): a cell is 0 until filled, and every thread fills it with the same value.
+  static constexpr int64_t kCacheTokens = 16384;
+  SimTime cached(const OperatorParams& p, const std::string& name, double tokens, SimTime (*compute)(const void*),
+                 const void* arg) const;
   OpCost attention(const OperatorParams& p, const BatchShape& batch, bool explain) const;
   OpCost allreduce(const OperatorParams& p, double tokens, bool explain) const;
   OpCost experts(double tokens, bool explain) const;
@@ -305,6 +316,7 @@ class CostModel {
   // graph run back to back, without the launch that an isolated profiler's floor includes.
   OperatorParams graph_params_;
   GpuRates rates_;
+  std::shared_ptr<std::atomic<SimTime>[]> time_cache_;
 };
 
 }  // namespace kvsim::models
