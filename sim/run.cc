@@ -122,13 +122,6 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
   mc.memory_interval_ns = static_cast<SimTime>(s.output.memory_interval_ms * kNsPerMs);
   mc.frontend_delivery_ns = static_cast<SimTime>(std::llround(s.engine.frontend_delivery_ms * kNsPerMs));
   mc.frontend_per_token_ns = static_cast<SimTime>(std::llround(s.engine.frontend_per_token_us * kNsPerUs));
-  if (s.engine.frontend == "api_server") {
-    mc.notes.push_back(fmt::format(
-        "latencies are a streaming client's (engine.frontend: api_server): {} ms in the API server before the engine "
-        "queue (engine.frontend_preprocess_ms), {} ms to deliver each streamed token (frontend_delivery_ms) and {} us "
-        "per output token after the last (frontend_per_token_us); engine.frontend: none for offline LLM.generate()",
-        s.engine.frontend_preprocess_ms, s.engine.frontend_delivery_ms, s.engine.frontend_per_token_us));
-  }
   const std::string note = cache::extrapolation_note(cache::preset(s.cache.policy), s.engine.version, s.model.name,
                                                      s.model.num_kv_heads, s.model.num_attention_heads);
   if (!note.empty()) mc.notes.push_back(note);
@@ -153,6 +146,19 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
         fmt::format("{} KV keeps every token: its retention is 1.0, and the accuracy cost of "
                     "quantisation is not modelled",
                     dtype_name(s.cache.precision)));
+  }
+  mc.notes.push_back(fmt::format(
+      "engine {} terms: {} us of CPU per iteration + {} us per sequence (engine.cpu_iteration_us, cpu_per_seq_us), "
+      "kernels in a CUDA graph pay {} of an isolated kernel's floor (graph_floor_share), decode attention at {}x the "
+      "operator model's efficiency (decode_attention_scale); operator model: {}",
+      s.engine.version, s.engine.cpu_iteration_us, s.engine.cpu_per_seq_us, s.engine.graph_floor_share,
+      s.engine.decode_attention_scale, cost.operator_params().origin));
+  if (s.engine.frontend == "api_server") {
+    mc.notes.push_back(fmt::format(
+        "latencies are a streaming client's (engine.frontend: api_server): {} ms in the API server before the engine "
+        "queue (engine.frontend_preprocess_ms), {} ms to deliver each streamed token (frontend_delivery_ms) and {} us "
+        "per output token after the last (frontend_per_token_us); engine.frontend: none for offline LLM.generate()",
+        s.engine.frontend_preprocess_ms, s.engine.frontend_delivery_ms, s.engine.frontend_per_token_us));
   }
   metrics::Collector collector(mc, requests_csv ? &requests_csv->stream() : nullptr,
                                memory_csv ? &memory_csv->stream() : nullptr);
