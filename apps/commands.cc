@@ -121,8 +121,8 @@ int cmd_cost(const CostArgs& args, std::ostream& out) {
   const models::CostModel cost(model, hardware, config);
   const int64_t per_seq = args.tokens / args.batch;
   const bool decode = args.phase == "decode";
-  const models::BatchShape shape = models::BatchShape::uniform(args.batch, per_seq, args.context, decode,
-                                                               model.sliding_window);
+  const models::BatchShape shape =
+      models::BatchShape::uniform(args.batch, per_seq, args.context, decode, model.sliding_window);
   const auto ops = cost.ops(shape, true);
   const double total_ms = ns_to_ms(cost.forward_ns(shape));
   if (args.format == "json") {

@@ -69,7 +69,8 @@ int cmd_import_profiles(const CalibrateArgs& args, std::ostream& out, std::ostre
   if (args.import.size() != 2 || args.import[0] != "vidur") {
     throw Error(Place{"--import"}, fmt::format("expected 'vidur DIR', found '{}'", join(args.import)));
   }
-  if (args.base.empty()) throw Error(Place{"--base"}, "required with --import: the catalog profile of the measured GPU");
+  if (args.base.empty())
+    throw Error(Place{"--base"}, "required with --import: the catalog profile of the measured GPU");
   if (args.check.empty() != args.check_base.empty()) {
     throw Error(Place{args.check.empty() ? "--check" : "--check-base"}, "--check and --check-base go together");
   }
@@ -103,7 +104,8 @@ int cmd_import_profiles(const CalibrateArgs& args, std::ostream& out, std::ostre
     for (size_t i = 0; i < names.size(); ++i) line += fmt::format("{}{} {:.4g}", i ? ", " : "", names[i], v[i]);
     out << fmt::format("  {:<18} {}\n", family, line);
   }
-  out << fmt::format("\n|predicted / measured - 1| per op family{}:\n", check.empty() ? "" : ", and on " + args.check_base);
+  out << fmt::format("\n|predicted / measured - 1| per op family{}:\n",
+                     check.empty() ? "" : ", and on " + args.check_base);
   out << fmt::format("  {:<18} {:>8} {:>12} {:>12}", "family", "samples", "LOMO median", "LOMO p95");
   if (!check.empty()) out << fmt::format(" {:>8} {:>12} {:>12}", "samples", "check median", "check p95");
   out << "\n";

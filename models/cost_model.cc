@@ -7,15 +7,12 @@
 
 #include <fmt/format.h>
 
+#include "models/cost_internal.h"
 #include "sim/core/error.h"
 #include "sim/core/units.h"
-#include "models/cost_internal.h"
 
 namespace kvsim::models {
 
-using detail::has_group_metadata;
-using detail::kAllreduceLatencyPcieUs;
-using detail::kDequantOpsPerElement;
 using detail::kHostFlopsPerCore;
 using detail::roofline_ns;
 
@@ -25,21 +22,31 @@ int cache_slot(const std::string& name) {
   // By first letter and length, without comparing strings: this runs for every op of every iteration.
   const size_t n = name.size();
   switch (name.empty() ? '\0' : name[0]) {
-    case 'q': return n == 8 ? 0 : -1;             // qkv_proj
-    case 'o': return n == 6 ? 1 : -1;             // o_proj
-    case 'r': return n == 6 ? 2 : n == 4 ? 7 : -1;  // router, rope
-    case 'g': return n == 12 ? 3 : -1;            // gate_up_proj
-    case 'd': return n == 9 ? 4 : -1;             // down_proj
-    case 'u': return n == 7 ? 5 : -1;             // up_proj
-    case 'l': return n == 7 ? 6 : -1;             // lm_head
-    case 'a': return n == 3 ? 8 : -1;             // act
-    case 'n': return n == 4 ? 9 : -1;             // norm
-    case 'e': return n == 9 ? 10 : -1;            // embedding
-    default: return -1;
+    case 'q':
+      return n == 8 ? 0 : -1;  // qkv_proj
+    case 'o':
+      return n == 6 ? 1 : -1;  // o_proj
+    case 'r':
+      return n == 6 ? 2 : n == 4 ? 7 : -1;  // router, rope
+    case 'g':
+      return n == 12 ? 3 : -1;  // gate_up_proj
+    case 'd':
+      return n == 9 ? 4 : -1;  // down_proj
+    case 'u':
+      return n == 7 ? 5 : -1;  // up_proj
+    case 'l':
+      return n == 7 ? 6 : -1;  // lm_head
+    case 'a':
+      return n == 3 ? 8 : -1;  // act
+    case 'n':
+      return n == 4 ? 9 : -1;  // norm
+    case 'e':
+      return n == 9 ? 10 : -1;  // embedding
+    default:
+      return -1;
   }
 }
 }  // namespace
-
 
 void BatchShape::add_cpu_sequence(int64_t cached_tokens, int64_t new_tokens, bool samples) {
   const double c = static_cast<double>(cached_tokens), n = static_cast<double>(new_tokens);
@@ -119,7 +126,8 @@ CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig c
       for (const std::string& name : family_params(family)) {
         const auto it = values.find(name);
         if (it == values.end()) {
-          throw Error(fmt::format("hardware '{}': measured.operator_model.{} has no '{}'", hardware_.name, family, name));
+          throw Error(
+              fmt::format("hardware '{}': measured.operator_model.{} has no '{}'", hardware_.name, family, name));
         }
         v.push_back(it->second);
       }
@@ -147,7 +155,6 @@ CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig c
     host_flops_ = static_cast<double>(hardware_.host.cpu_cores) * kHostFlopsPerCore;
   }
 }
-
 
 SimTime CostModel::cached(const OperatorParams& p, const std::string& name, double tokens,
                           SimTime (*compute)(const void*), const void* arg) const {
@@ -180,261 +187,6 @@ int64_t CostModel::padded_tokens(const BatchShape& batch) const {
   return std::min<int64_t>(captured, std::max<int64_t>(n, config_.max_graph_batch));
 }
 
-OpCost CostModel::gemm(const OperatorParams& p, const std::string& name, double tokens, double in_features, double out_features,
-                       bool explain) const {
-  OpCost op;
-  op.name = name;
-  const double params = in_features * out_features;
-  op.flops = 2.0 * tokens * params;
-  op.bytes = params * weight_bytes_ + tokens * (in_features + out_features) * act_bytes_;
-  if (const auto& measured = hardware_.measured; measured && tokens >= 1) {
-    const auto m = static_cast<int64_t>(tokens), n = static_cast<int64_t>(out_features),
-               k = static_cast<int64_t>(in_features);
-    if (auto rate = measured->gemm_flops_per_s(std::string(dtype_name(gemm_dtype_)), m, n, k, compute_flops_)) {
-      op.time_ns = work_time_ns(op.flops, *rate);
-      op.source = "measured";
-      op.bound = "measured";
-      if (explain)
-        op.explain = fmt::format("measured {} GEMM m={} n={} k={}: {:.1f} TFLOP/s", dtype_name(gemm_dtype_), m, n, k,
-                                 *rate / 1e12);
-      return op;
-    }
-  }
-  struct Args {
-    const OperatorParams* p;
-    const GpuRates* g;
-    double m, n, k, w, a;
-  } args{&p, &rates_, tokens, out_features, in_features, weight_bytes_, act_bytes_};
-  op.time_ns = cached(p, name, tokens, [](const void* v) {
-    const auto* x = static_cast<const Args*>(v);
-    return static_cast<SimTime>(std::llround(gemm_seconds(*x->p, *x->g, x->m, x->n, x->k, x->w, x->a) * 1e9));
-  }, &args);
-  // Which regime dominates: compute against weights read, as gemm_seconds weighs them.
-  const bool compute_bound = 2.0 * tokens * out_features * in_features / (p.gemm_compute * rates_.peak_flops) >=
-                             (in_features * out_features * weight_bytes_ +
-                              tokens * (in_features + out_features) * act_bytes_) /
-                                 (p.gemm_memory * rates_.memory_bytes_per_s);
-  op.bound = compute_bound ? "compute" : "memory";
-  op.source = "model";
-  if (explain)
-    op.explain = fmt::format(
-        "operator model, {}-bound: {:.1f} % of {} peak, {:.1f} % of HBM, ridge p {:.2f}, floor {:.1f} us ({}){}",
-        op.bound, p.gemm_compute * 100, dtype_name(gemm_dtype_), p.gemm_memory * 100,
-        p.gemm_ridge_p, p.gemm_floor_us, p.origin,
-        hardware_.measured ? "; no measured GEMM for this dtype" : "");
-  return op;
-}
-
-OpCost CostModel::elementwise(const OperatorParams& p, const std::string& name, double tokens, double bytes,
-                              bool explain, int kernels) const {
-  OpCost op;
-  op.name = name;
-  op.bytes = bytes;
-  op.bound = "memory";
-  // A copy kernel moving B bytes reads and writes B: memory traffic runs at twice the measured bytes-copied rate.
-  if (hardware_.measured) {
-    if (auto copy = hardware_.measured->bandwidth_at("hbm/copy", bytes / 2)) {
-      op.time_ns = transfer_time_ns(static_cast<uint64_t>(bytes), 2.0 * *copy);
-      op.source = "measured";
-      if (explain)
-        op.explain = fmt::format("measured HBM copy at {}: {:.0f} GB/s copied",
-                                 format_bytes(static_cast<uint64_t>(bytes / 2)), *copy / 1e9);
-      return op;
-    }
-  }
-  // `kernels` launches of bytes / kernels each (the two norms of a layer are two kernels).
-  struct Args {
-    const OperatorParams* p;
-    const GpuRates* g;
-    double bytes;
-    int kernels;
-    ElementKind kind;
-  } args{&p, &rates_, bytes, kernels,
-         name == "norm" ? ElementKind::kNorm : name == "embedding" ? ElementKind::kGather : ElementKind::kPointwise};
-  op.time_ns = cached(p, name, tokens, [](const void* v) {
-    const auto* x = static_cast<const Args*>(v);
-    return static_cast<SimTime>(
-        std::llround(elementwise_seconds(*x->p, *x->g, x->bytes / x->kernels, x->kind) * x->kernels * 1e9));
-  }, &args);
-  op.source = "model";
-  if (explain)
-    op.explain = fmt::format("operator model: {} kernel(s), {:.1f} % of HBM{}, floor {:.1f} us ({})", kernels,
-                             p.elem_memory * 100,
-                             rates_.issue_per_s > 0 ? ", issue-bound below the SMs' rate for its kind"
-                                                    : " (no SM clock in the profile: bandwidth only)",
-                             p.elem_floor_us, p.origin);
-  return op;
-}
-
-OpCost CostModel::attention(const OperatorParams& p, const BatchShape& b, bool explain) const {
-  // Averaged over layers: full-attention layers use the uncapped sums, sliding layers the windowed ones.
-  const double layers = static_cast<double>(model_.num_layers);
-  const double sliding = static_cast<double>(model_.num_sliding_layers());
-  const double full_share = (layers - sliding) / layers, sliding_share = sliding / layers;
-  double pairs = full_share * b.attn_pairs + sliding_share * b.attn_pairs_window;
-  double kv_tokens = full_share * b.kv_read_tokens + sliding_share * b.kv_read_tokens_window;
-  // FlexGen: the CPU-attended sequences' KV layers kept on the GPU (kv_gpu_ratio of the layers) are attended here.
-  const double gpu_layers_of_cpu = config_.cpu_attention ? config_.kv_gpu_ratio : 0.0;
-  pairs += gpu_layers_of_cpu * b.cpu_attn_pairs;
-  kv_tokens += gpu_layers_of_cpu * b.cpu_kv_read_tokens;
-  // KIVI: the residual window's tokens are read in full precision in every layer; capped by each layer type's tokens
-  // read (a sum of per-sequence minima would be exact; they agree while the residual fits in the sliding window).
-  double residual = 0;
-  if (config_.kv_dtype != config_.dtype && b.residual_tokens > 0) {
-    residual = full_share * std::min(b.residual_tokens, b.kv_read_tokens) +
-               sliding_share * std::min(b.residual_tokens, b.kv_read_tokens_window);
-  }
-  // Quest: the dense layers read the whole context; the batch's sums hold the budget, the rest comes here, averaged
-  // over the layers. One decode query per token, so one query-key pair per extra token.
-  double dense_extra = 0;
-  if (config_.page_selection && b.dense_extra_tokens > 0) {
-    dense_extra = b.dense_extra_tokens * std::min(static_cast<double>(config_.dense_layers), layers) / layers;
-    pairs += dense_extra;
-  }
-  const double quant_tokens = kv_tokens - residual + dense_extra;
-  // Sequences attended on the CPU (cpu_attention) move no q or output through the GPU's attention kernel.
-  const double gpu_tokens = static_cast<double>(b.num_tokens) - (1.0 - gpu_layers_of_cpu) * b.cpu_attn_tokens;
-  const int64_t gpu_seqs = b.num_seqs - (gpu_layers_of_cpu > 0 ? 0 : b.cpu_num_seqs);
-  const double q_heads = static_cast<double>(model_.num_attention_heads) / config_.tp;
-  const double head_dim = static_cast<double>(model_.head_dim);
-  OpCost op;
-  op.name = "attention";
-  op.flops = 4.0 * q_heads * head_dim * pairs;  // QK^T and PV, 2 FLOPs per MAC
-  const double kv_bytes = quant_tokens * kv_quant_token_bytes_ + residual * kv_full_token_bytes_;
-  const double qo_bytes = 2.0 * gpu_tokens * q_heads * head_dim * act_bytes_;
-  op.bytes = kv_bytes + qo_bytes;
-  // Integer KV: every quantised K and V element read is dequantised on the CUDA cores inside the kernel, which adds
-  // to the compute term (and to op.flops). No term where the profile lacks an FP32 peak.
-  const double fp32_flops = hardware_.gpu.fp32_flops;
-  double dequant_ops = 0;
-  if (has_group_metadata(config_.kv_dtype) && fp32_flops > 0) {
-    dequant_ops = quant_tokens * 2.0 * static_cast<double>(kv_heads_per_gpu(model_, config_.tp)) * head_dim *
-                  kDequantOpsPerElement;
-  }
-  if (config_.eager_attention) op.bytes += 16.0 * q_heads * pairs;
-  if (config_.kv_concat_growth && b.decode_only) op.bytes += 2.0 * kv_bytes;
-  if (config_.score_accumulation) op.bytes += 12.0 * q_heads * kv_tokens;
-  // Memory term: the measured paged decode kernel's KV read rate at this mean context, else the roofline.
-  // Compute term: the measured prefill kernel's FLOP rate at this many new tokens per sequence, else the roofline.
-  // The operator model: the decode kernel's read efficiency grows with the KV tokens in flight, the prefill kernel's
-  // compute efficiency with the new tokens per prefilling sequence (models/operator_model.h).
-  const double chunk = b.prefill_seqs > 0 ? static_cast<double>(b.prefill_tokens) / static_cast<double>(b.prefill_seqs)
-                                          : 1.0;
-  const double kv_read_bytes = quant_tokens * kv_quant_token_bytes_ + residual * kv_full_token_bytes_;
-  double read_rate = config_.decode_attention_scale * p.decode_memory * kv_read_bytes / (kv_read_bytes + p.decode_half_mb * 1e6) * rates_.memory_bytes_per_s;
-  // A decode-only batch's few FLOPs ride on its memory-bound kernel: no prefill ramp applies to them.
-  const double ramp = b.prefill_seqs > 0 ? chunk / (chunk + p.prefill_half_tokens) : 1.0;
-  double flop_rate = p.prefill_compute * ramp * rates_.peak_flops;
-  std::string memory_from = "model", compute_from = "model";
-  if (const auto& measured = hardware_.measured; measured && gpu_seqs > 0) {
-    const double mean_context = kv_tokens / static_cast<double>(gpu_seqs);
-    if (auto r = measured->decode_attention_bytes_per_s(mean_context, config_.block_size)) {
-      read_rate = *r;
-      memory_from = explain ? fmt::format("measured decode kernel at context {:.0f}", mean_context) : "measured";
-    }
-    if (!measured->prefill_attention.empty()) {
-      flop_rate = measured->prefill_attention.at(gpu_tokens / static_cast<double>(gpu_seqs));
-      compute_from = "measured " + measured->prefill_attention_kernel + " prefill kernel";
-    }
-  }
-  const SimTime dequant_ns = dequant_ops > 0 ? work_time_ns(dequant_ops, fp32_flops) : 0;
-  const SimTime c_ns = work_time_ns(op.flops, flop_rate) + dequant_ns, m_ns = work_time_ns(op.bytes, read_rate);
-  op.flops += dequant_ops;
-  const double floor_us = b.prefill_seqs > 0 ? p.prefill_floor_us : p.decode_floor_us;
-  op.time_ns = std::max(c_ns, m_ns) + static_cast<SimTime>(std::llround(floor_us * kNsPerUs));
-  op.bound = c_ns >= m_ns ? "compute" : "memory";
-  const std::string& used = c_ns >= m_ns ? compute_from : memory_from;
-  op.source = used == "model" ? "model" : "measured";
-  if (explain) {
-    op.explain = fmt::format(
-        "{}-bound; compute: {} ({:.1f} % of peak at {:.0f} new tokens per prefill); memory: {} ({:.1f} % of HBM at {} "
-        "of KV per layer); floor {:.1f} us ({})",
-        op.bound, compute_from, flop_rate / rates_.peak_flops * 100, chunk, memory_from,
-        read_rate / rates_.memory_bytes_per_s * 100, format_bytes(static_cast<uint64_t>(kv_read_bytes)), floor_us,
-        p.origin);
-    if (has_group_metadata(config_.kv_dtype)) {
-      op.explain += fp32_flops > 0 ? fmt::format("; {} KV dequantised at the FP32 peak ({:.1f} us)",
-                                                 dtype_name(config_.kv_dtype), static_cast<double>(dequant_ns) / 1e3)
-                                   : fmt::format("; {} KV dequantisation not charged: profile has no fp32_flops",
-                                                 dtype_name(config_.kv_dtype));
-    }
-    if (residual > 0) op.explain += fmt::format("; {:.0f} residual tokens in {}", residual, dtype_name(config_.dtype));
-    if (dense_extra > 0) op.explain += fmt::format("; {:.0f} tokens read by Quest's dense layers", dense_extra);
-  }
-  return op;
-}
-
-OpCost CostModel::allreduce(const OperatorParams& p, double tokens, bool explain) const {
-  OpCost op;
-  op.name = "allreduce";
-  const double tp = config_.tp;
-  const double message = tokens * static_cast<double>(model_.hidden_size) * act_bytes_;
-  op.bytes = 2.0 * (tp - 1) / tp * message;
-  // Over NVLink (a switch fabric, or a bridged pair), the operator model fitted on measured all-reduces; otherwise
-  // staged through the host over PCIe (an assumption: kAllreduceLatencyPcieUs + bytes at the PCIe rate).
-  const bool nvlink = hardware_.gpu.nvlink_bytes_per_s > 0 &&
-                      (hardware_.gpu.nvlink_fabric == hw::NvlinkFabric::kNvswitch || config_.tp == 2);
-  const int tp_gpus = config_.tp;
-  if (nvlink && config_.custom_allreduce && hardware_.gpu.p2p && message <= detail::kCustomAllreduceMaxBytes &&
-      (tp_gpus == 2 || tp_gpus == 4 || tp_gpus == 6 || tp_gpus == 8)) {
-    const SimTime latency = static_cast<SimTime>(detail::kCustomAllreduceLatencyUs * kNsPerUs);
-    const SimTime transfer = transfer_time_ns(static_cast<uint64_t>(op.bytes), rates_.nvlink_bytes_per_s);
-    op.time_ns = latency + transfer;
-    op.bound = latency >= transfer ? "latency" : "memory";
-    op.source = "assumption";
-    if (explain)
-      op.explain = fmt::format("vLLM custom all-reduce over NVLink: {} us + {} at {:.0f} GB/s", detail::kCustomAllreduceLatencyUs,
-                               format_bytes(static_cast<uint64_t>(op.bytes)), rates_.nvlink_bytes_per_s / 1e9);
-    return op;
-  }
-  if (nvlink) {
-    op.time_ns = static_cast<SimTime>(std::llround(allreduce_seconds(p, rates_, message, config_.tp) * 1e9));
-    const double latency_us = config_.tp == 2 ? p.allreduce_latency_us : p.allreduce_latency_many_us;
-    op.bound = latency_us * 1e3 >= 0.5 * static_cast<double>(op.time_ns) ? "latency" : "memory";
-    op.source = "model";
-    if (explain)
-      op.explain = fmt::format("operator model, ring all-reduce over NVLink: {:.1f} us + {} at {:.0f} % of {:.0f} GB/s ({})",
-                               latency_us, format_bytes(static_cast<uint64_t>(op.bytes)),
-                               p.allreduce_bandwidth * 100, rates_.nvlink_bytes_per_s / 1e9, p.origin);
-    return op;
-  }
-  const double link = hardware_.pcie.h2d_bytes_per_s;
-  const SimTime latency = static_cast<SimTime>(kAllreduceLatencyPcieUs * kNsPerUs);
-  const SimTime transfer = transfer_time_ns(static_cast<uint64_t>(op.bytes), link);
-  op.time_ns = latency + transfer;
-  op.bound = latency >= transfer ? "latency" : "memory";
-  if (explain)
-    op.explain = fmt::format("ring all-reduce staged through the host: {} us latency + {} at {:.0f} GB/s (PCIe)",
-                             kAllreduceLatencyPcieUs, format_bytes(static_cast<uint64_t>(op.bytes)), link / 1e9);
-  return op;
-}
-
-OpCost CostModel::experts(double tokens, bool explain) const {
-  // Each token runs experts_per_token experts; the weights read are those of the distinct experts the batch
-  // touches: E (1 - (1 - k/E)^T) in expectation under uniform routing.
-  const double e = static_cast<double>(model_.num_experts), k = static_cast<double>(model_.experts_per_token);
-  const double hidden = static_cast<double>(model_.hidden_size);
-  const double inter = static_cast<double>(model_.intermediate_size) / config_.tp;
-  const double params_per_expert = 3.0 * hidden * inter;  // gate, up, down
-  const double touched = e * (1.0 - std::pow(1.0 - k / e, tokens));
-  const DType expert_storage =
-      model_.has_expert_dtype && dtype_bits(model_.expert_dtype) < dtype_bits(config_.weight_dtype)
-          ? model_.expert_dtype
-          : config_.weight_dtype;
-  OpCost op;
-  op.name = "experts";
-  op.flops = 2.0 * tokens * k * params_per_expert;
-  op.bytes =
-      touched * params_per_expert * dtype_bytes(expert_storage) + tokens * k * (2 * hidden + 3 * inter) * act_bytes_;
-  op.time_ns = roofline_ns(op.flops, compute_flops_ * config_.efficiency.gemm, op.bytes,
-                           hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &op.bound);
-  if (explain) {
-    op.explain = fmt::format(
-        "roofline over the {:.1f} experts a batch of {:.0f} tokens touches (no measured MoE curve)", touched, tokens);
-  }
-  return op;
-}
-
 std::vector<OpCost> CostModel::ops(const BatchShape& b, bool explain) const {
   std::vector<OpCost> out;
   ops_into(b, explain, out);
@@ -448,7 +200,8 @@ void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>&
   // Inside a captured graph (full, or the pieces around attention) kernels pay graph_params_' floors.
   const Launch mode = launch_mode(b);
   const OperatorParams& p = mode == Launch::kEager ? op_params_ : graph_params_;
-  const OperatorParams& pa = mode == Launch::kFullGraph ? graph_params_ : op_params_;  // attention: eager when piecewise
+  const OperatorParams& pa =
+      mode == Launch::kFullGraph ? graph_params_ : op_params_;  // attention: eager when piecewise
   const double tp = config_.tp;
   const double hidden = static_cast<double>(model_.hidden_size);
   const double head_dim = static_cast<double>(model_.head_dim);
@@ -508,8 +261,8 @@ void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>&
   }
   // Once per forward pass.
   out.push_back(elementwise(p, "embedding", t, 2.0 * t * hidden * act_bytes_, explain));
-  out.push_back(gemm(p, "lm_head", static_cast<double>(b.num_sampled), hidden, static_cast<double>(model_.vocab_size) / tp,
-                     explain));
+  out.push_back(gemm(p, "lm_head", static_cast<double>(b.num_sampled), hidden,
+                     static_cast<double>(model_.vocab_size) / tp, explain));
 }
 
 // Overlapped ops run beside the layer's compute on their channel: ops of one channel queue (kv_fetch and

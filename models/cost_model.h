@@ -1,18 +1,19 @@
-// Cost model v0: the time of one forward pass of a batch on one GPU of a tensor-parallel group, as a roofline per
-// operator (time = max(FLOPs / (peak x efficiency), bytes / (bandwidth x efficiency))) with documented default
-// efficiencies, plus a per-iteration CPU overhead with and without CUDA graphs. Where the hardware profile carries
-// curves measured by `kvsim calibrate`, an operator uses them instead and says so (`source`, `explain`). A pure
-// function of
+// The cost model: the time of one forward pass of a batch on one GPU of a tensor-parallel group, per operator, from
+// the analytical operator model (models/operator_model.h: fitted on measured kernels, carried to any GPU by its
+// datasheet) or, where the hardware profile carries curves measured by `kvsim calibrate`, from those (`source`,
+// `explain` say which); plus the engine's terms: its serial CPU work per iteration and the launch of its kernels
+// (CUDA graphs, piecewise, eager), which overlaps the GPU's work. A pure function of
 // (ModelSpec, HardwareProfile, ExecConfig, BatchShape): easy to test, easy to cache.
 // KV-cache policies change it through ExecConfig switches, all off by default: KIVI's quantised KV with a residual
 // window, Quest's page selection (op page_select), FlexGen's CPU attention (op cpu_attention) and weight streaming
-// (op weight_fetch), InfiniGen's speculative fetch (ops partial_qk, kv_fetch).
+// (op weight_fetch), InfiniGen's speculative fetch (ops partial_qk, kv_fetch). Files: cost_model.cc (batch shapes,
+// launches, the pass), cost_layer_ops.cc (GEMMs, element-wise, attention, all-reduce, experts), cost_offload_ops.cc.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
-#include <memory>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,8 +25,8 @@
 
 namespace kvsim::models {
 
-// Default efficiencies: the share of a datasheet peak that the roofline assumes an operator reaches. Each is an
-// assumption with a source, to be replaced by measured curves from `kvsim calibrate` (hardware profile `measured`).
+// Roofline efficiencies of the operators the operator model does not cover (MoE experts, InfiniGen's partial keys,
+// Quest's page scores, host attention): the share of a datasheet peak each is assumed to reach, with its source.
 struct Efficiency {
   // cuBLAS GEMMs at LLM shapes reach 60-80 % of dense tensor peak on A100/H100 (Vidur, MLSys 2024, operator
   // profiles; NVIDIA Hopper tuning guide); 0.7 is the middle of that band.
@@ -92,7 +93,7 @@ struct ExecConfig {
   // The decode-attention kernel the engine runs, relative to the one the operator model was fitted on (Vidur's
   // FlashInfer profile on the A100): a factor on its read efficiency (1 = the same kernel).
   double decode_attention_scale = 1.0;
-  int64_t block_size = 16;    // KV block size (selects the measured decode-attention curve)
+  int64_t block_size = 16;  // KV block size (selects the measured decode-attention curve)
   // Eager (unfused) attention: the fp32 scores of every (head, query, key) pair are written to HBM and read back
   // by the softmax and by the value product (4 passes of 4 bytes: H2O's Hugging Face implementation).
   bool eager_attention = false;
@@ -148,11 +149,11 @@ struct ExecConfig {
 // sliding-window layer both are capped by the window.
 struct BatchShape {
   int64_t num_seqs = 0;
-  int64_t num_tokens = 0;    // new tokens computed this iteration
-  int64_t num_sampled = 0;   // sequences that produce a token (lm_head rows)
+  int64_t num_tokens = 0;      // new tokens computed this iteration
+  int64_t num_sampled = 0;     // sequences that produce a token (lm_head rows)
   int64_t prefill_seqs = 0;    // sequences computing more than one new token (prefill chunks)
   int64_t prefill_tokens = 0;  // ... and their new tokens
-  bool decode_only = false;  // every sequence computes exactly one token (CUDA-graph eligible)
+  bool decode_only = false;    // every sequence computes exactly one token (CUDA-graph eligible)
   double attn_pairs = 0;
   double kv_read_tokens = 0;
   double attn_pairs_window = 0;

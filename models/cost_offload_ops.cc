@@ -1,5 +1,5 @@
-// The cost model's operators for KV and weights kept off the GPU or read sparsely: InfiniGen's fetch (kv_fetch), Quest's
-// page selection, FlexGen's CPU attention, weight streaming, disk and activation transfers (cost_model.h).
+// The cost model's operators for KV and weights kept off the GPU or read sparsely: InfiniGen's fetch (kv_fetch),
+// Quest's page selection, FlexGen's CPU attention, weight streaming, disk and activation transfers (cost_model.h).
 #include <algorithm>
 #include <cmath>
 

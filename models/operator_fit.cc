@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <functional>
+#include <map>
 #include <set>
 
 namespace kvsim::models {
@@ -153,8 +153,8 @@ std::vector<ErrorStats> errors(const OperatorParams& p, const GpuRates& g, const
   for (const std::string& family : operator_families()) {
     const auto it = by_family.find(family);
     if (it == by_family.end()) continue;
-    out.push_back({family, static_cast<int64_t>(it->second.size()), percentile(it->second, 0.5),
-                   percentile(it->second, 0.95)});
+    out.push_back(
+        {family, static_cast<int64_t>(it->second.size()), percentile(it->second, 0.5), percentile(it->second, 0.95)});
   }
   return out;
 }
@@ -184,8 +184,8 @@ std::vector<ErrorStats> leave_one_model_out(const std::vector<OpSample>& samples
   for (const std::string& family : operator_families()) {
     const auto it = by_family.find(family);
     if (it == by_family.end()) continue;
-    out.push_back({family, static_cast<int64_t>(it->second.size()), percentile(it->second, 0.5),
-                   percentile(it->second, 0.95)});
+    out.push_back(
+        {family, static_cast<int64_t>(it->second.size()), percentile(it->second, 0.5), percentile(it->second, 0.95)});
   }
   return out;
 }

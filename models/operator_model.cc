@@ -87,7 +87,8 @@ std::vector<double> OperatorParams::get(std::string_view name) const {
 void OperatorParams::set(std::string_view name, const std::vector<double>& values) {
   const Family& f = family(name);
   if (values.size() != f.fields.size()) {
-    throw Error(fmt::format("operator family '{}' takes {} parameters, found {}", name, f.fields.size(), values.size()));
+    throw Error(
+        fmt::format("operator family '{}' takes {} parameters, found {}", name, f.fields.size(), values.size()));
   }
   for (size_t i = 0; i < values.size(); ++i) this->*f.fields[i] = values[i];
 }

@@ -63,7 +63,8 @@ struct OperatorParams {
 };
 
 // Families and the names of their parameters (as written in a profile's measured.operator_model).
-const std::vector<std::string>& operator_families();  // gemm, elementwise, attention_decode, attention_prefill, allreduce
+const std::vector<std::string>&
+operator_families();  // gemm, elementwise, attention_decode, attention_prefill, allreduce
 const std::vector<std::string>& family_params(std::string_view family);
 // The physical range [low, high] of each of a family's parameters (a fit stays inside it).
 std::vector<std::pair<double, double>> family_ranges(std::string_view family);
@@ -74,9 +75,9 @@ const OperatorParams& fitted_operator_params();
 
 // The datasheet numbers the model reads, from a hardware profile.
 struct GpuRates {
-  double peak_flops = 0;       // dense tensor peak for the math dtype
+  double peak_flops = 0;  // dense tensor peak for the math dtype
   double memory_bytes_per_s = 0;
-  double issue_per_s = 0;      // SMs x clock (0 = unknown: element-wise kernels are bandwidth-bound only)
+  double issue_per_s = 0;  // SMs x clock (0 = unknown: element-wise kernels are bandwidth-bound only)
   double nvlink_bytes_per_s = 0;
 };
 GpuRates gpu_rates(const hw::GpuSpec& gpu, double peak_flops);

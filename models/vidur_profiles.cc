@@ -59,7 +59,8 @@ class CsvFile {
     const auto it = columns_.find(column);
     if (it == columns_.end()) throw Error(Place{path_, 1}, fmt::format("missing column '{}'", column));
     if (it->second >= row.size()) {
-      throw Error(Place{path_, line_}, fmt::format("{}: expected {} fields, found {}", column, columns_.size(), row.size()));
+      throw Error(Place{path_, line_},
+                  fmt::format("{}: expected {} fields, found {}", column, columns_.size(), row.size()));
     }
     return row[it->second];
   }
@@ -97,10 +98,9 @@ std::string model_of(const std::filesystem::path& file) {
   return dir.parent_path().filename().string() + "/" + dir.filename().string();
 }
 
-const std::vector<std::string> kMlpOps = {"emb",           "input_layernorm", "attn_pre_proj",
-                                          "attn_rope",     "attn_post_proj",  "post_attention_layernorm",
-                                          "mlp_up_proj",   "mlp_act",         "mlp_down_proj",
-                                          "add"};
+const std::vector<std::string> kMlpOps = {
+    "emb",         "input_layernorm", "attn_pre_proj", "attn_rope", "attn_post_proj", "post_attention_layernorm",
+    "mlp_up_proj", "mlp_act",         "mlp_down_proj", "add"};
 
 void read_mlp(const std::string& path, std::vector<OpSample>& out) {
   CsvFile csv(path);
@@ -155,7 +155,8 @@ void read_attention(const std::string& path, std::vector<OpSample>& out) {
       o.op = "attn_decode";
       o.tokens = batch;
       o.kv_tokens = batch * context;
-      o.kv_bytes = batch * context * 2.0 * kv_heads * head_dim * kHalfBytes + batch * q_heads * head_dim * 2.0 * kHalfBytes;
+      o.kv_bytes =
+          batch * context * 2.0 * kv_heads * head_dim * kHalfBytes + batch * q_heads * head_dim * 2.0 * kHalfBytes;
       o.seconds = csv.number(row, "time_stats.attn_decode.median") * 1e-3;
     }
     if (o.seconds > 0 && o.tokens <= kMaxTokens) out.push_back(std::move(o));
@@ -183,7 +184,8 @@ void read_allreduce(const std::string& path, std::vector<OpSample>& out) {
 
 }  // namespace
 
-std::vector<OpSample> mlp_row_samples(const VidurShape& s, double m, const std::vector<std::pair<std::string, double>>& op_ms,
+std::vector<OpSample> mlp_row_samples(const VidurShape& s, double m,
+                                      const std::vector<std::pair<std::string, double>>& op_ms,
                                       const std::string& model) {
   const double tp = s.tp, head_dim = s.n_embd / s.n_head, e = s.n_embd, f = s.n_expanded_embd;
   std::vector<OpSample> out;

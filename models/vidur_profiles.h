@@ -19,7 +19,7 @@ struct OpSample {
   std::string op;      // Vidur's operator name: attn_pre_proj, mlp_up_proj, input_layernorm, attn_decode, all_reduce...
   std::string model;   // org/model as in Vidur's folders; the collective's folder for allreduce
   int tp = 1;
-  double tokens = 0;   // num_tokens of an mlp row; batch x chunk of a prefill row; batch of a decode row
+  double tokens = 0;  // num_tokens of an mlp row; batch x chunk of a prefill row; batch of a decode row
   // gemm: M x K times K x N, fp16.
   double m = 0, n = 0, k = 0;
   // elementwise: bytes read and written; kind.
@@ -48,6 +48,7 @@ struct VidurShape {
   int tp = 1;
 };
 std::vector<OpSample> mlp_row_samples(const VidurShape& shape, double num_tokens,
-                                      const std::vector<std::pair<std::string, double>>& op_ms, const std::string& model);
+                                      const std::vector<std::pair<std::string, double>>& op_ms,
+                                      const std::string& model);
 
 }  // namespace kvsim::models

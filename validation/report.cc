@@ -120,7 +120,8 @@ void write_json(const std::vector<Outcome>& outcomes, std::ostream& out) {
   doc["known_gaps"] = t.known_gap_failed + t.known_gap_passed;
   nlohmann::ordered_json errors = nlohmann::ordered_json::array();
   for (const ErrorSummary& e : error_summary(outcomes)) {
-    errors.push_back({{"kind", e.kind}, {"rows", e.rows}, {"median_abs_rel_error", e.median}, {"p95_abs_rel_error", e.p95}});
+    errors.push_back(
+        {{"kind", e.kind}, {"rows", e.rows}, {"median_abs_rel_error", e.median}, {"p95_abs_rel_error", e.p95}});
   }
   doc["error_summary"] = errors;
   out << doc.dump(2) << "\n";

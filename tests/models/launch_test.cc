@@ -49,7 +49,7 @@ TEST(Launch, ModeFollowsVllmV1Dispatch) {
 TEST(Launch, CapturedSizesPadAsVllmDoes) {
   const CostModel m(load_model("llama-2-7b"), hw::load_hardware("h100-sxm5-80gb"), v1_config(512));
   EXPECT_EQ(m.padded_tokens(prefill(3)), 4);
-  EXPECT_EQ(m.padded_tokens(prefill(9)), 16);     // multiples of 8 below 256
+  EXPECT_EQ(m.padded_tokens(prefill(9)), 16);  // multiples of 8 below 256
   EXPECT_EQ(m.padded_tokens(prefill(255)), 256);
   EXPECT_EQ(m.padded_tokens(prefill(257)), 272);  // multiples of 16 from 256
   EXPECT_EQ(m.padded_tokens(prefill(513)), 513);  // eager: unpadded

@@ -36,10 +36,11 @@ const Fixture& data() {
     x.fit = fit_all(x.a100, rates("a100-sxm4-80gb"), fitted_operator_params());
     x.lomo = leave_one_model_out(x.a100, rates("a100-sxm4-80gb"), fitted_operator_params());
     x.check = errors(x.fit, rates("a40-48gb"), x.a40);
-    for (const auto& [name, v] : {std::pair{"A100 leave-one-model-out", &x.lomo}, {"A40 from its datasheet", &x.check}}) {
+    for (const auto& [name, v] :
+         {std::pair{"A100 leave-one-model-out", &x.lomo}, {"A40 from its datasheet", &x.check}}) {
       for (const ErrorStats& e : *v) {
-        std::cout << fmt::format("{:<26} {:<18} n={:<6} median {:5.1f} %  p95 {:5.1f} %\n", name, e.family,
-                                 e.samples, 100 * e.median, 100 * e.p95);
+        std::cout << fmt::format("{:<26} {:<18} n={:<6} median {:5.1f} %  p95 {:5.1f} %\n", name, e.family, e.samples,
+                                 100 * e.median, 100 * e.p95);
       }
     }
     return x;
@@ -101,8 +102,9 @@ void elementwise_misses_are_the_profilers_microsecond_steps() {
   EXPECT_GE(static_cast<double>(whole) / static_cast<double>(n), 0.9);
   const ErrorStats a100 = of(errors(data().fit, rates("a100-sxm4-80gb"), long_a100), "elementwise");
   const ErrorStats a40 = of(errors(data().fit, rates("a40-48gb"), long_a40), "elementwise");
-  std::cout << fmt::format("element-wise >= 20 us: A100 median {:.1f} % p95 {:.1f} %; A40 median {:.1f} % p95 {:.1f} %\n",
-                           100 * a100.median, 100 * a100.p95, 100 * a40.median, 100 * a40.p95);
+  std::cout << fmt::format(
+      "element-wise >= 20 us: A100 median {:.1f} % p95 {:.1f} %; A40 median {:.1f} % p95 {:.1f} %\n", 100 * a100.median,
+      100 * a100.p95, 100 * a40.median, 100 * a40.p95);
   EXPECT_LE(a100.median, 0.10);
   EXPECT_LE(a100.p95, 0.25);
   // The whole family, bounded at today's values.

@@ -22,19 +22,20 @@ workload:
 )";
 
 TEST(Frontend, ApiServerShiftsClientLatenciesByItsTerms) {
-  const auto api = run_scenario(scenario_from(kServe, {"engine.frontend_preprocess_ms=7", "engine.frontend_delivery_ms=2",
-                                                       "engine.frontend_per_token_us=10"}),
-                                "")
-                       .summary;
+  const auto api =
+      run_scenario(scenario_from(kServe, {"engine.frontend_preprocess_ms=7", "engine.frontend_delivery_ms=2",
+                                          "engine.frontend_per_token_us=10"}),
+                   "")
+          .summary;
   const auto none = run_scenario(scenario_from(kServe, {"engine.frontend=none"}), "").summary;
   // The engine sees the same arrivals 7 ms later: its schedule is the same, shifted.
   EXPECT_NEAR(api["mean_ttft_ms"].get<double>() - none["mean_ttft_ms"].get<double>(), 7.0 + 2.0, 1e-6);
   const double mean_output = none["total_output_tokens"].get<double>() / none["completed"].get<double>();
-  EXPECT_NEAR(api["mean_e2el_ms"].get<double>() - none["mean_e2el_ms"].get<double>(), 9.0 + 0.010 * mean_output,
-              1e-6);
+  EXPECT_NEAR(api["mean_e2el_ms"].get<double>() - none["mean_e2el_ms"].get<double>(), 9.0 + 0.010 * mean_output, 1e-6);
   EXPECT_NEAR(api["mean_itl_ms"].get<double>(), none["mean_itl_ms"].get<double>(), 1e-9);  // tokens keep their pace
   bool named = false;
-  for (const auto& n : api["notes"]) named = named || n.get<std::string>().find("frontend_preprocess_ms") != std::string::npos;
+  for (const auto& n : api["notes"])
+    named = named || n.get<std::string>().find("frontend_preprocess_ms") != std::string::npos;
   EXPECT_TRUE(named);
 }
 

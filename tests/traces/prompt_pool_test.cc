@@ -45,16 +45,18 @@ TEST(PromptPool, GroupSystemPromptsStayShared) {
   EXPECT_EQ(r[0].block_hashes[1], r[2].block_hashes[1]);
   EXPECT_NE(r[0].block_hashes[2], r[2].block_hashes[2]);  // block 2 holds question tokens
   EXPECT_NE(r[0].block_hashes[0], r[1].block_hashes[0]);  // other group
-  EXPECT_EQ(r[0].prefix_id, 0u);  // identity moved to the hashes
+  EXPECT_EQ(r[0].prefix_id, 0u);                          // identity moved to the hashes
 }
 
 TEST(PromptPool, OnlyForSyntheticWorkloadsWithoutSessions) {
-  EXPECT_NE(error_of([] { parse_text("workload: {trace: t.csv, distinct_prompts: 10}\n"); })
-                .find("distinct_prompts: a trace brings its own prompts"),
+  EXPECT_NE(error_of([] {
+              parse_text("workload: {trace: t.csv, distinct_prompts: 10}\n");
+            }).find("distinct_prompts: a trace brings its own prompts"),
             std::string::npos);
   EXPECT_NE(error_of([] {
-              parse_text("workload: {requests: 5, distinct_prompts: 3, prompt_tokens: 10, output_tokens: 5, "
-                         "sessions: {turns: 2}}\n");
+              parse_text(
+                  "workload: {requests: 5, distinct_prompts: 3, prompt_tokens: 10, output_tokens: 5, "
+                  "sessions: {turns: 2}}\n");
             }).find("distinct_prompts"),
             std::string::npos);
 }

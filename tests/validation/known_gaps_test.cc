@@ -11,8 +11,9 @@ namespace kvsim::validation {
 namespace {
 
 models::CostModel v1_cost(const std::string& model, int tp) {
-  const std::string text = "model: " + model + "\nhardware: h100-sxm5-80gb\ncluster: {tensor_parallel: " +
-                           std::to_string(tp) + "}\nworkload: {requests: 1, prompt_tokens: 1, output_tokens: 1}\n";
+  const std::string text = "model: " + model +
+                           "\nhardware: h100-sxm5-80gb\ncluster: {tensor_parallel: " + std::to_string(tp) +
+                           "}\nworkload: {requests: 1, prompt_tokens: 1, output_tokens: 1}\n";
   const sim::Scenario s = sim::parse_scenario(yaml::load_string(text, "gap.yaml"), "gap.yaml", {});
   return models::CostModel(s.model, s.hardware, sim::exec_config(s));
 }
@@ -33,7 +34,8 @@ double gemm_ms(const models::CostModel& m, const models::BatchShape& b) {
 // 20 x 4.25 s = 85 running); context about 700 tokens in both.
 TEST(KnownGaps, CodeLlama34bAtTwentyRpsIsTheGemmRidgeAtBatch85) {
   const models::CostModel m = v1_cost("codellama-34b", 2);
-  const auto step = models::BatchShape::uniform(18, 1, 700, true, 0), big = models::BatchShape::uniform(85, 1, 700, true, 0);
+  const auto step = models::BatchShape::uniform(18, 1, 700, true, 0),
+             big = models::BatchShape::uniform(85, 1, 700, true, 0);
   const double predicted_growth = ns_to_ms(m.iteration_ns(big) - m.iteration_ns(step));
   const double measured_growth = 17.0 - 14.5;
   // The gap: kvsim adds more than a millisecond too much per step between the two loads ...
