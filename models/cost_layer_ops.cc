@@ -104,7 +104,7 @@ OpCost CostModel::elementwise(const OperatorParams& p, const std::string& name, 
   if (explain)
     op.explain = fmt::format("operator model: {} kernel(s), {:.1f} % of HBM{}, floor {:.1f} us ({})", kernels,
                              p.elem_memory * 100,
-                             rates_.issue_per_s > 0 ? ", issue-bound below the SMs' rate for its kind"
+                             rates_.issue_per_s > 0 ? " or the SMs' issue rate for its class, the slower"
                                                     : " (no SM clock in the profile: bandwidth only)",
                              p.elem_floor_us, p.origin);
   return op;

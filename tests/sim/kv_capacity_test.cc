@@ -37,9 +37,7 @@ TEST(KvCapacity, Llama2_7bOnH100MatchesMeasuredVllmBlocks) {
 
 // runs.csv, num_gpu_blocks of every CodeLlama-34b-Instruct row: 26,602 blocks, bf16, tp=2 (per-GPU pool).
 TEST(KvCapacity, CodeLlama34bTp2OnH100MatchesMeasuredVllmBlocks) {
-  const std::string config =
-      std::string(KVSIM_TEST_SHARED_DATA_DIR) + "/measured-vllm-h100/codellama-34b-instruct/config.json";
-  const MemoryPlan p = plan_memory(scenario_from(h100_run(config, "bf16", 2)));
+  const MemoryPlan p = plan_memory(scenario_from(h100_run("codellama-34b", "bf16", 2)));
   EXPECT_EQ(p.block_bytes, 16u * 48u * 2u * 4u * 128u * 2u);  // 4 of 8 KV heads per GPU
   expect_within_3_percent(p, 26602);
 }
