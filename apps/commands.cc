@@ -104,20 +104,10 @@ int cmd_cost(const CostArgs& args, std::ostream& out) {
     throw Error(Place{"--tokens"},
                 fmt::format("{} tokens do not divide evenly over --batch {}", args.tokens, args.batch));
   }
-  // The engine's terms as a vLLM V1 server with default settings runs them (sim::exec_config of such a scenario):
-  // its CUDA-graph sizes, all-reduce, graph floor share, decode kernel and CPU work per iteration.
-  YAML::Node doc;
-  doc["model"] = args.model;
-  doc["hardware"] = args.hardware;
-  doc["dtype"] = std::string(dtype_name(dtype));
-  doc["weight_dtype"] = std::string(dtype_name(dtype));
-  doc["cluster"]["tensor_parallel"] = args.tp;
-  doc["engine"]["enforce_eager"] = args.eager;
-  doc["cache"]["precision"] = std::string(dtype_name(dtype));
-  doc["workload"]["requests"] = 1;
-  doc["workload"]["prompt_tokens"] = 1;
-  doc["workload"]["output_tokens"] = 1;
-  const models::ExecConfig config = sim::exec_config(sim::parse_scenario(doc, "kvsim cost", {}));
+  // The engine's terms as a vLLM V1 server with default settings runs them: its CUDA-graph sizes, all-reduce, graph
+  // floor share, decode kernel and CPU work per iteration.
+  const models::ExecConfig config =
+      sim::exec_config(sim::server_scenario(args.model, args.hardware, dtype, args.tp, args.eager));
   const models::CostModel cost(model, hardware, config);
   const int64_t per_seq = args.tokens / args.batch;
   const bool decode = args.phase == "decode";

@@ -49,12 +49,9 @@ OpCost CostModel::gemm(const OperatorParams& p, const std::string& name, double 
         return static_cast<SimTime>(std::llround(gemm_seconds(*x->p, *x->g, x->m, x->n, x->k, x->w, x->a) * 1e9));
       },
       &args);
-  // Which regime dominates: compute against weights read, as gemm_seconds weighs them.
-  const bool compute_bound =
-      2.0 * tokens * out_features * in_features / (p.gemm_compute * rates_.peak_flops) >=
-      (in_features * out_features * weight_bytes_ + tokens * (in_features + out_features) * act_bytes_) /
-          (p.gemm_memory * rates_.memory_bytes_per_s);
-  op.bound = compute_bound ? "compute" : "memory";
+  op.bound = gemm_terms(p, rates_, tokens, out_features, in_features, weight_bytes_, act_bytes_).compute_bound()
+                 ? "compute"
+                 : "memory";
   op.source = "model";
   if (explain)
     op.explain = fmt::format(

@@ -6,18 +6,28 @@
 #include <map>
 #include <set>
 
+#include "sim/core/percentile.h"
+
 namespace kvsim::models {
 
 namespace {
 
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  // numpy's default (linear interpolation between closest ranks).
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<size_t>(std::floor(pos));
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
+double abs_error(const OperatorParams& p, const GpuRates& g, const OpSample& s) {
+  return std::abs(predict_seconds(p, g, s) / s.seconds - 1);
+}
+
+// Median and p95 of each family's errors, in the order of operator_families(); families without errors left out.
+std::vector<ErrorStats> summarize(std::map<std::string, std::vector<double>>& by_family) {
+  std::vector<ErrorStats> out;
+  for (const std::string& family : operator_families()) {
+    const auto it = by_family.find(family);
+    if (it == by_family.end()) continue;
+    std::vector<double>& e = it->second;
+    std::sort(e.begin(), e.end());
+    out.push_back(
+        {family, static_cast<int64_t>(e.size()), percentile_of_sorted(e, 0.5), percentile_of_sorted(e, 0.95)});
+  }
+  return out;
 }
 
 // Nelder-Mead (Nelder and Mead, Computer Journal 1965) with the standard coefficients, minimising f over x.
@@ -148,15 +158,8 @@ OperatorParams fit_all(const std::vector<OpSample>& samples, const GpuRates& g, 
 
 std::vector<ErrorStats> errors(const OperatorParams& p, const GpuRates& g, const std::vector<OpSample>& samples) {
   std::map<std::string, std::vector<double>> by_family;
-  for (const OpSample& s : samples) by_family[s.family].push_back(std::abs(predict_seconds(p, g, s) / s.seconds - 1));
-  std::vector<ErrorStats> out;
-  for (const std::string& family : operator_families()) {
-    const auto it = by_family.find(family);
-    if (it == by_family.end()) continue;
-    out.push_back(
-        {family, static_cast<int64_t>(it->second.size()), percentile(it->second, 0.5), percentile(it->second, 0.95)});
-  }
-  return out;
+  for (const OpSample& s : samples) by_family[s.family].push_back(abs_error(p, g, s));
+  return summarize(by_family);
 }
 
 std::vector<ErrorStats> leave_one_model_out(const std::vector<OpSample>& samples, const GpuRates& g,
@@ -171,23 +174,16 @@ std::vector<ErrorStats> leave_one_model_out(const std::vector<OpSample>& samples
         std::vector<OpSample> train, test;
         for (const OpSample& s : fam) (s.model == left_out ? test : train).push_back(s);
         const OperatorParams p = fit_family(train, g, family, start);
-        for (const OpSample& s : test) by_family[family].push_back(std::abs(predict_seconds(p, g, s) / s.seconds - 1));
+        for (const OpSample& s : test) by_family[family].push_back(abs_error(p, g, s));
       }
     } else if (fam.size() >= 2) {
       std::vector<OpSample> train, test;
       for (size_t i = 0; i < fam.size(); ++i) (i % 2 == 0 ? train : test).push_back(fam[i]);
       const OperatorParams p = fit_family(train, g, family, start);
-      for (const OpSample& s : test) by_family[family].push_back(std::abs(predict_seconds(p, g, s) / s.seconds - 1));
+      for (const OpSample& s : test) by_family[family].push_back(abs_error(p, g, s));
     }
   }
-  std::vector<ErrorStats> out;
-  for (const std::string& family : operator_families()) {
-    const auto it = by_family.find(family);
-    if (it == by_family.end()) continue;
-    out.push_back(
-        {family, static_cast<int64_t>(it->second.size()), percentile(it->second, 0.5), percentile(it->second, 0.95)});
-  }
-  return out;
+  return summarize(by_family);
 }
 
 }  // namespace kvsim::models

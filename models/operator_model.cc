@@ -102,12 +102,16 @@ GpuRates gpu_rates(const hw::GpuSpec& gpu, double peak_flops) {
   return g;
 }
 
+GemmTerms gemm_terms(const OperatorParams& p, const GpuRates& g, double m, double n, double k, double weight_bytes,
+                     double act_bytes) {
+  return {2.0 * m * n * k / (p.gemm_compute * g.peak_flops),
+          (k * n * weight_bytes + m * (k + n) * act_bytes) / (p.gemm_memory * g.memory_bytes_per_s)};
+}
+
 double gemm_seconds(const OperatorParams& p, const GpuRates& g, double m, double n, double k, double weight_bytes,
-                    double act_bytes, bool* compute_bound) {
-  const double tc = 2.0 * m * n * k / (p.gemm_compute * g.peak_flops);
-  const double tm = (k * n * weight_bytes + m * (k + n) * act_bytes) / (p.gemm_memory * g.memory_bytes_per_s);
-  if (compute_bound) *compute_bound = tc >= tm;
-  return p.gemm_floor_us * 1e-6 + smooth_max(tc, tm, p.gemm_ridge_p);
+                    double act_bytes) {
+  const GemmTerms t = gemm_terms(p, g, m, n, k, weight_bytes, act_bytes);
+  return p.gemm_floor_us * 1e-6 + smooth_max(t.compute_s, t.memory_s, p.gemm_ridge_p);
 }
 
 double elementwise_seconds(const OperatorParams& p, const GpuRates& g, double bytes, ElementKind kind) {

@@ -85,8 +85,16 @@ GpuRates gpu_rates(const hw::GpuSpec& gpu, double peak_flops);
 enum class ElementKind : uint8_t { kNorm, kPointwise, kGather, kStream };
 
 // Times in seconds.
+// A GEMM's two regimes before the ridge's smoothing and the floor: FLOPs over the compute rate, bytes (weights, input
+// and output rows) over the memory rate. The larger names its bound.
+struct GemmTerms {
+  double compute_s = 0, memory_s = 0;
+  bool compute_bound() const { return compute_s >= memory_s; }
+};
+GemmTerms gemm_terms(const OperatorParams& p, const GpuRates& g, double m, double n, double k, double weight_bytes,
+                     double act_bytes);
 double gemm_seconds(const OperatorParams& p, const GpuRates& g, double m, double n, double k, double weight_bytes,
-                    double act_bytes, bool* compute_bound = nullptr);
+                    double act_bytes);
 double elementwise_seconds(const OperatorParams& p, const GpuRates& g, double bytes, ElementKind kind);
 double decode_attention_seconds(const OperatorParams& p, const GpuRates& g, double kv_bytes);
 double prefill_attention_seconds(const OperatorParams& p, const GpuRates& g, double flops, double tokens_per_seq);

@@ -81,6 +81,21 @@ models::ExecConfig exec_config(const Scenario& s) {
   return c;
 }
 
+Scenario server_scenario(const std::string& model, const std::string& hardware, DType dtype, int64_t tp, bool eager) {
+  YAML::Node doc;
+  doc["model"] = model;
+  doc["hardware"] = hardware;
+  doc["dtype"] = std::string(dtype_name(dtype));
+  doc["weight_dtype"] = std::string(dtype_name(dtype));
+  doc["cluster"]["tensor_parallel"] = tp;
+  doc["engine"]["enforce_eager"] = eager;
+  doc["cache"]["precision"] = std::string(dtype_name(dtype));
+  doc["workload"]["requests"] = 1;
+  doc["workload"]["prompt_tokens"] = 1;
+  doc["workload"]["output_tokens"] = 1;
+  return parse_scenario(doc, "server", {});
+}
+
 RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
   RunResult result;
   result.plan = plan_memory(s);

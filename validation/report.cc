@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "sim/core/percentile.h"
+
 namespace kvsim::validation {
 
 namespace {
@@ -51,15 +53,8 @@ std::vector<ErrorSummary> error_summary(const std::vector<Outcome>& outcomes) {
     s.rows = static_cast<int>(e.size());
     if (!e.empty()) {
       std::sort(e.begin(), e.end());
-      // numpy's default percentile: linear between the closest ranks.
-      const auto at = [&](double q) {
-        const double pos = q * static_cast<double>(e.size() - 1);
-        const auto lo = static_cast<size_t>(pos);
-        const size_t hi = std::min(lo + 1, e.size() - 1);
-        return e[lo] + (pos - static_cast<double>(lo)) * (e[hi] - e[lo]);
-      };
-      s.median = at(0.5);
-      s.p95 = at(0.95);
+      s.median = percentile_of_sorted(e, 0.5);
+      s.p95 = percentile_of_sorted(e, 0.95);
     }
     out.push_back(s);
   }

@@ -84,19 +84,17 @@ Metrics predict_compare(const Case& c) {
 
 Metrics predict_cost(const Case& c) {
   const yaml::Map a = args_map(c);
-  const models::ModelSpec model = models::load_model(a.req_string("model"));
-  const hw::HardwareProfile hardware = hw::load_hardware(a.req_string("hardware"));
+  const std::string model_ref = a.req_string("model"), hardware_ref = a.req_string("hardware");
+  const models::ModelSpec model = models::load_model(model_ref);
+  const hw::HardwareProfile hardware = hw::load_hardware(hardware_ref);
   const int64_t tokens = a.req_int("tokens", 1), batch = a.get_int("batch", 1, 1);
   const int64_t context = a.get_int("context", 0, 0), tp = a.get_int("tp", 1, 1, 64);
   const std::string phase = a.get_choice("phase", "prefill", {"prefill", "decode"});
   const bool eager = a.get_bool("eager", false);
   a.finish();
   if (tokens % batch != 0) a.fail("tokens", fmt::format("{} tokens do not divide over batch {}", tokens, batch));
-  models::ExecConfig config;
-  config.dtype = config.weight_dtype = config.kv_dtype = model.dtype;
-  config.tp = static_cast<int>(tp);
-  config.cuda_graphs = !eager;
-  const models::CostModel cost(model, hardware, config);
+  const models::CostModel cost(model, hardware,
+                               sim::exec_config(sim::server_scenario(model_ref, hardware_ref, model.dtype, tp, eager)));
   const models::BatchShape shape =
       models::BatchShape::uniform(batch, tokens / batch, context, phase == "decode", model.sliding_window);
   Metrics m;

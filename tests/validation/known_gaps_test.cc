@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "models/cost_model.h"
-#include "sim/core/yaml.h"
+#include "models/model_loader.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
 
@@ -11,10 +11,7 @@ namespace kvsim::validation {
 namespace {
 
 models::CostModel v1_cost(const std::string& model, int tp) {
-  const std::string text = "model: " + model +
-                           "\nhardware: h100-sxm5-80gb\ncluster: {tensor_parallel: " + std::to_string(tp) +
-                           "}\nworkload: {requests: 1, prompt_tokens: 1, output_tokens: 1}\n";
-  const sim::Scenario s = sim::parse_scenario(yaml::load_string(text, "gap.yaml"), "gap.yaml", {});
+  const sim::Scenario s = sim::server_scenario(model, "h100-sxm5-80gb", models::load_model(model).dtype, tp, false);
   return models::CostModel(s.model, s.hardware, sim::exec_config(s));
 }
 
