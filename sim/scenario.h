@@ -66,6 +66,7 @@ struct TierShares {
 struct CacheConfig {
   std::string policy = "vllm";
   std::string layout = "paged";           // paged | reserve | pow2 | oracle | budget (default: the preset's)
+  std::string allocation = "blocks";      // blocks | contiguous (default: contiguous for reserve / pow2 / oracle)
   std::string retention = "full";         // full | h2o | streaming | snapkv | adaptive (default: the preset's)
   double heavy_ratio = 0.1;               // h2o: heavy hitters kept, share of the prompt (H2O paper: 10 %)
   double recent_ratio = 0.1;              // h2o: recent tokens kept, share of the prompt (H2O paper: 10 %)

@@ -231,6 +231,19 @@ void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset) {
                                          "shared: set cache.prefix_caching: false",
                                          k.retention));
   }
+  // How a reservation is stored: in one contiguous extent per request, as FasterTransformer and Orca store theirs
+  // (vLLM paper sec. 3), or in blocks from anywhere in the pool.
+  const bool reserving = k.layout == "reserve" || k.layout == "pow2" || k.layout == "oracle";
+  k.allocation =
+      c.get_choice("allocation", reserving && k.placement == "gpu" && !k.prefix_caching ? "contiguous" : "blocks",
+                   {"blocks", "contiguous"});
+  if (k.allocation == "contiguous" && (k.layout == "paged" || k.placement != "gpu" || k.prefix_caching)) {
+    c.fail("allocation",
+           fmt::format("contiguous storage holds a request's reservation in one extent of the GPU pool: it needs a "
+                       "reservation layout (reserve, pow2, oracle, budget), cache.placement: gpu and "
+                       "cache.prefix_caching: false, found layout '{}', placement '{}', prefix_caching {}",
+                       k.layout, k.placement, k.prefix_caching));
+  }
   if (tiered && !k.prefix_caching) {
     c.fail("prefix_caching",
            "a tiered placement keeps evicted prefix blocks for reuse: it needs "
@@ -271,6 +284,7 @@ YAML::Node cache_to_yaml(const CacheConfig& c) {
   YAML::Node n;
   n["policy"] = c.policy;
   n["layout"] = c.layout;
+  n["allocation"] = c.allocation;
   n["retention"] = c.retention;
   n["heavy_ratio"] = yaml::number(c.heavy_ratio);
   n["recent_ratio"] = yaml::number(c.recent_ratio);

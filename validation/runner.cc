@@ -67,6 +67,8 @@ Metrics predict_compare(const Case& c) {
       const sim::RunResult r = sim::run_scenario(scenario_of(c, o), "");
       if (i == 0) add_numbers(r.summary, policy + ".", m);
       normalized.push_back(r.summary["mean_normalized_latency_ms"].get<double>());
+      // Past the knee every higher rate is overloaded too: the rest of the sweep cannot move the knee.
+      if (normalized.back() > factor * normalized.front()) break;
     }
     if (!rates.empty()) m[policy + ".knee_rate"] = knee_rate(rates, normalized, factor);
   }
@@ -131,7 +133,7 @@ std::string bound_text(const Expectation& e) {
 }  // namespace
 
 double knee_rate(const std::vector<double>& rates, const std::vector<double>& normalized, double factor) {
-  for (size_t i = 1; i < rates.size(); ++i) {
+  for (size_t i = 1; i < std::min(rates.size(), normalized.size()); ++i) {
     if (normalized[i] > factor * normalized[0]) return rates[i - 1];
   }
   return rates.empty() ? 0 : rates.back();

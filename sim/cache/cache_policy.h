@@ -42,7 +42,17 @@ struct SeqKv {
                                 // full-precision residual window)
   int64_t compress_after = 0;   // compressing retention (SnapKV): past this many tokens the prompt keeps keep_prompt
   int64_t keep_prompt = 0;
+  int64_t extent = -1;  // contiguous allocation: the first block of the sequence's one extent (-1: holds none)
 };
+
+// The KV entries `seq` keeps of `tokens`: an evicting retention (H2O, StreamingLLM) at most keep_at_most, each new
+// token replacing an evicted one; a compressing one (SnapKV) keep_prompt of the prompt once past it, plus every later
+// token.
+inline int64_t kept_tokens(const SeqKv& seq, int64_t tokens, int64_t keep_at_most) {
+  if (keep_at_most > 0) return tokens < keep_at_most ? tokens : keep_at_most;
+  if (seq.compress_after > 0 && tokens > seq.compress_after) return seq.keep_prompt + tokens - seq.compress_after;
+  return tokens;
+}
 
 // Prefix blocks a tiered placement moved since the last call: loaded back to the GPU from host memory or disk (a
 // prefix hit below the GPU tier), and demoted from the GPU to host memory (written out as they leave).
@@ -96,9 +106,12 @@ using CachePolicyRegistry = Registry<CachePolicy, const sim::Scenario&, const si
 
 // Adds the built-in implementations: `block_pool` (vLLM's block manager, Kwon et al., SOSP 2023, sec. 4.2-4.3:
 // fixed-size blocks allocated on demand, at most one partially filled block per sequence, automatic prefix caching
-// by block hash as in vLLM's docs; with a reservation layout it takes a request's whole reservation at admission, as
-// FasterTransformer and Orca do). Presets (presets.h) choose axes; implementation_for() maps them to an entry.
+// by block hash as in vLLM's docs; with a reservation layout it takes a request's whole reservation at admission, in
+// blocks from anywhere in the pool) and `contiguous_pool` (a reservation in one contiguous extent, first fit, as
+// FasterTransformer and Orca store a request's KV: vLLM paper sec. 3, whose Fig. 2 shows the external fragmentation
+// this leaves). Presets (presets.h) choose axes; implementation_for() maps them to an entry.
 void register_builtin_policies(CachePolicyRegistry& registry);
+void register_contiguous_policy(CachePolicyRegistry& registry);
 const CachePolicyRegistry& builtin_policies();
 // The registry entry implementing a scenario's cache axes.
 std::string implementation_for(const sim::CacheConfig& cache);

@@ -181,13 +181,8 @@ class PagedPolicy final : public CachePolicy {
     std::list<uint64_t>::iterator lru;
   };
 
-  // An evicting retention (H2O, StreamingLLM) keeps at most its budget: each new token replaces an evicted one. A
-  // compressing one (SnapKV) keeps keep_prompt of the prompt once past it, plus every later token.
-  static int64_t kept(const SeqKv& seq, int64_t tokens) { return kept(seq, tokens, seq.keep_at_most); }
   static int64_t kept(const SeqKv& seq, int64_t tokens, int64_t keep_at_most) {
-    if (keep_at_most > 0) return std::min(tokens, keep_at_most);
-    if (seq.compress_after > 0 && tokens > seq.compress_after) return seq.keep_prompt + tokens - seq.compress_after;
-    return tokens;
+    return kept_tokens(seq, tokens, keep_at_most);
   }
 
   // A lower tier of prefix blocks (host memory or disk): least recently demoted first out.
@@ -300,9 +295,12 @@ void register_builtin_policies(CachePolicyRegistry& registry) {
                [](const sim::Scenario& scenario, const sim::MemoryPlan& plan) {
                  return std::make_unique<PagedPolicy>(scenario, plan);
                });
+  register_contiguous_policy(registry);
 }
 
-std::string implementation_for(const sim::CacheConfig&) { return "block_pool"; }
+std::string implementation_for(const sim::CacheConfig& cache) {
+  return cache.allocation == "contiguous" ? "contiguous_pool" : "block_pool";
+}
 
 const CachePolicyRegistry& builtin_policies() {
   static const CachePolicyRegistry registry = [] {

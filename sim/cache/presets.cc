@@ -44,8 +44,10 @@ const std::vector<Preset>& presets() {
        "reserve", "full", "gpu", "all", "recompute", "static", false},
       {"orca-max", "Orca (Max): reserves max_model_len per request (vLLM paper sec. 6.1)", "reserve", "full", "gpu",
        "all", "recompute", "", false},
-      {"orca-pow2", "Orca (Pow2): reserves the next power of two of prompt + output (vLLM paper sec. 6.1)", "pow2",
-       "full", "gpu", "all", "recompute", "", false},
+      {"orca-pow2",
+       "Orca (Pow2): reserves the prompt plus the next power of two of the output, over-reserving the output by less "
+       "than 2x (vLLM paper sec. 6.1: a 25-token output reserves 32 positions)",
+       "pow2", "full", "gpu", "all", "recompute", "", false},
       {"orca-oracle",
        "Orca (Oracle): reserves exactly prompt + output, knowing the output length (vLLM paper sec. 6.1)", "oracle",
        "full", "gpu", "all", "recompute", "", false},
@@ -123,8 +125,10 @@ int64_t reserved_tokens(const std::string& layout, int64_t prompt_tokens, int64_
   if (layout == "budget") return std::min(budget_tokens, need);
   if (layout == "reserve") return max_model_len;
   if (layout == "oracle") return need;
-  if (layout == "pow2")
-    return std::min(max_model_len, static_cast<int64_t>(std::bit_ceil(static_cast<uint64_t>(need))));
+  if (layout == "pow2") {
+    return std::min(max_model_len,
+                    prompt_tokens + static_cast<int64_t>(std::bit_ceil(static_cast<uint64_t>(output_tokens))));
+  }
   return 0;
 }
 

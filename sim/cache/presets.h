@@ -33,8 +33,9 @@ std::vector<std::string> preset_names();
 std::vector<std::string> default_study_presets();
 
 // How many tokens a layout reserves for a request at admission (0: paged, grows block by block). `reserve` holds
-// max_model_len (HF static cache, FasterTransformer, Orca-Max); `pow2` the next power of two of prompt + output
-// (Orca-Pow2: over-reserves by less than 2x); `oracle` exactly prompt + output (Orca-Oracle knows the output length);
+// max_model_len (HF static cache, FasterTransformer, Orca-Max); `pow2` the prompt plus the next power of two of the
+// output (Orca-Pow2: over-reserves the output by less than 2x; at most max_model_len); `oracle` exactly prompt +
+// output (Orca-Oracle knows the output length);
 // `budget` the retention budget (a fixed per-sequence buffer, H2O). vLLM paper, Kwon et al., SOSP 2023, sec. 6.1.
 int64_t reserved_tokens(const std::string& layout, int64_t prompt_tokens, int64_t output_tokens, int64_t max_model_len,
                         int64_t budget_tokens = 0);

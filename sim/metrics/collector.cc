@@ -155,6 +155,12 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   j["kv_capacity_tokens"] = config_.kv_capacity_tokens * config_.replicas;
   // Share of the allocated KV slots holding real token states (vLLM paper fig. 2 measures the same).
   j["kv_token_utilization"] = area_kv_slots_ > 0 ? area_kv_tokens_ / area_kv_slots_ : 0.0;
+  // Share of the whole KV pool holding token states: the rest is reserved, lost to partly filled blocks or between
+  // contiguous reservations (external fragmentation), or free.
+  j["kv_pool_token_share"] =
+      config_.kv_capacity_tokens > 0
+          ? area_kv_tokens_ * per_ns / static_cast<double>(config_.kv_capacity_tokens * config_.replicas)
+          : 0.0;
   j["mean_kv_block_usage"] =
       config_.kv_blocks_total > 0
           ? area_kv_blocks_ * per_ns / static_cast<double>(config_.kv_blocks_total * config_.replicas)

@@ -95,12 +95,11 @@ bool Replica::try_swap_in() {
   const uint32_t slot = swapped_.front();
   Seq& s = seqs_[slot];
   const int64_t tokens = s.computed + 1;
-  if (policy_->blocks_needed(s.kv, tokens) > policy_->free_blocks()) return false;
+  if (policy_->blocks_needed(s.kv, tokens) > policy_->free_blocks() || !policy_->grow(s.kv, tokens)) return false;
   swapped_.pop_front();
   swap_used_blocks_ -= s.swapped_blocks;
   swap_in_blocks_ += s.swapped_blocks;
   s.swapped_blocks = 0;
-  policy_->grow(s.kv, tokens);
   s.status = Status::kRunning;
   running_.push_back(slot);
   batch_.push_back({slot, 1});

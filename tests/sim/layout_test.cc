@@ -4,8 +4,10 @@
 
 #include <fmt/format.h>
 
+#include "sim/cache/cache_policy.h"
 #include "sim/cache/presets.h"
 #include "sim/run.h"
+#include "sim/serving/memory_plan.h"
 #include "tests/sim/test_util.h"
 
 namespace kvsim::sim {
@@ -90,9 +92,93 @@ TEST(Layouts, ReservationsFollowTheirDefinitions) {
   EXPECT_EQ(cache::reserved_tokens("paged", 100, 50, 2048), 0);
   EXPECT_EQ(cache::reserved_tokens("reserve", 100, 50, 2048), 2048);
   EXPECT_EQ(cache::reserved_tokens("oracle", 100, 50, 2048), 150);
-  EXPECT_EQ(cache::reserved_tokens("pow2", 100, 50, 2048), 256);
-  EXPECT_EQ(cache::reserved_tokens("pow2", 100, 28, 2048), 128);     // exactly a power of two
-  EXPECT_EQ(cache::reserved_tokens("pow2", 1500, 100, 2048), 2048);  // capped at max_model_len
+  // Pow2 over-reserves the output only: "if the true output length is 25, it reserves 32 positions for outputs"
+  // (vLLM paper sec. 6.1).
+  EXPECT_EQ(cache::reserved_tokens("pow2", 100, 25, 2048), 132);
+  EXPECT_EQ(cache::reserved_tokens("pow2", 100, 32, 2048), 132);  // exactly a power of two
+  EXPECT_EQ(cache::reserved_tokens("pow2", 100, 33, 2048), 164);
+  EXPECT_EQ(cache::reserved_tokens("pow2", 1500, 600, 2048), 2048);  // capped at max_model_len
+}
+
+// Contiguous storage (FasterTransformer, Orca): a reservation needs one hole large enough, not just enough free
+// blocks; holes coalesce when their neighbours are released; the extents and holes always tile the pool.
+TEST(Layouts, ContiguousReservationsFragmentAndCoalesce) {
+  Scenario s = load_scenario(kShareGpt, {"cache.policy=orca-oracle"});
+  ASSERT_EQ(s.cache.allocation, "contiguous");
+  ASSERT_EQ(cache::implementation_for(s.cache), "contiguous_pool");
+  MemoryPlan plan = plan_memory(s);
+  plan.num_gpu_blocks = 12;
+  auto policy = cache::builtin_policies().make(cache::implementation_for(s.cache), s, plan);
+  const int64_t block = plan.block_size;
+  cache::SeqKv a, b, c, d;
+  for (cache::SeqKv* q : {&a, &b, &c}) {
+    q->reserved_tokens = 4 * block;
+    ASSERT_TRUE(policy->grow(*q, 1));
+  }
+  EXPECT_EQ(a.extent, 0);
+  EXPECT_EQ(b.extent, 4);
+  EXPECT_EQ(c.extent, 8);
+  EXPECT_EQ(policy->check({&a, &b, &c}), "");
+  policy->release(a);
+  policy->release(c);
+  EXPECT_EQ(policy->free_blocks(), 8);
+  d.reserved_tokens = 6 * block;
+  EXPECT_EQ(policy->blocks_needed(d, 1), 6);
+  EXPECT_FALSE(policy->grow(d, 1));  // 8 blocks free, in two holes of 4: the external fragmentation
+  EXPECT_EQ(d.blocks, 0);
+  EXPECT_EQ(policy->check({&b}), "");
+  policy->release(b);  // the three holes coalesce into one
+  ASSERT_TRUE(policy->grow(d, 6 * block));
+  EXPECT_EQ(d.extent, 0);
+  EXPECT_EQ(policy->stored_tokens(), 6 * block);
+  // Growing past the reservation extends in place when the next blocks are free ...
+  ASSERT_TRUE(policy->grow(d, 8 * block));
+  EXPECT_EQ(d.extent, 0);
+  EXPECT_EQ(d.blocks, 8);
+  // ... and moves the extent when they are not and a hole elsewhere fits; fails, changing nothing, when none does.
+  cache::SeqKv e;
+  e.reserved_tokens = 2 * block;
+  ASSERT_TRUE(policy->grow(e, 1));
+  EXPECT_EQ(e.extent, 8);
+  policy->release(d);
+  d = {};
+  d.reserved_tokens = 3 * block;
+  ASSERT_TRUE(policy->grow(d, 1));  // blocks 0-2; hole 3-7 and 10-11
+  ASSERT_TRUE(policy->grow(d, 5 * block));
+  EXPECT_EQ(d.extent, 0);  // extended into 3-4
+  EXPECT_FALSE(policy->grow(d, 10 * block));
+  EXPECT_EQ(d.extent, 0);
+  EXPECT_EQ(d.blocks, 5);
+  EXPECT_EQ(policy->check({&d, &e}), "");
+  policy->release(d);
+  policy->release(e);
+  EXPECT_EQ(policy->used_blocks(), 0);
+  EXPECT_EQ(policy->blocks_allocated(), policy->blocks_freed());
+  EXPECT_EQ(policy->check({}), "");
+}
+
+// The same Orca (Oracle) load stored contiguously admits fewer requests than in blocks: holes between reservations
+// go unused. Orca (Max)'s reservations are all max_model_len, so its holes always fit the next one and contiguity
+// changes nothing. Invariants (extents tile the pool) are checked throughout.
+TEST(Layouts, ContiguityCostsVariableReservationsOnly) {
+  auto running = [](const std::string& policy, const std::string& allocation) {
+    return run_scenario(load_scenario(kShareGpt, {"cache.policy=" + policy, "cache.allocation=" + allocation,
+                                                  "check_invariants=true"}),
+                        "")
+        .summary["mean_running_requests"]
+        .get<double>();
+  };
+  EXPECT_LT(running("orca-oracle", "contiguous"), 0.97 * running("orca-oracle", "blocks"));
+  EXPECT_DOUBLE_EQ(running("orca-max", "contiguous"), running("orca-max", "blocks"));
+}
+
+TEST(Layouts, AllocationDefaultsAndErrors) {
+  EXPECT_EQ(load_scenario(kShareGpt, {"cache.policy=vllm"}).cache.allocation, "blocks");
+  EXPECT_EQ(load_scenario(kShareGpt, {"cache.policy=orca-pow2"}).cache.allocation, "contiguous");
+  EXPECT_EQ(load_scenario(kShareGpt, {"cache.policy=h2o"}).cache.allocation, "blocks");
+  const std::string e = testing::error_of([] { load_scenario(kShareGpt, {"cache.allocation=contiguous"}); });
+  EXPECT_NE(e.find("cache.allocation"), std::string::npos) << e;
+  EXPECT_NE(e.find("found layout 'paged'"), std::string::npos) << e;
 }
 
 }  // namespace
