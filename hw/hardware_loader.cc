@@ -75,6 +75,7 @@ GpuSpec read_gpu(const yaml::Map& m) {
   g.fp32_flops = m.req_double("fp32_flops", 0, yaml::kInf, true);
   g.sm_count = m.req_int("sm_count", 1);
   g.boost_clock_hz = m.get_double("boost_clock_hz", 0, 0, 1e10);
+  g.max_threads_per_sm = m.get_int("max_threads_per_sm", 0, 0, 65536);
   g.l2_bytes = m.opt_bytes("l2_bytes").value_or(0);
   g.nvlink_bytes_per_s = m.get_double("nvlink_bytes_per_s", 0, 0);
   g.nvlink_fabric = parse_fabric(m.get_choice("nvlink_fabric", "none", kFabrics));
@@ -243,6 +244,7 @@ YAML::Node hardware_to_yaml(const HardwareProfile& h) {
   g["fp32_flops"] = yaml::number(h.gpu.fp32_flops);
   g["sm_count"] = h.gpu.sm_count;
   if (h.gpu.boost_clock_hz > 0) g["boost_clock_hz"] = yaml::number(h.gpu.boost_clock_hz);
+  if (h.gpu.max_threads_per_sm > 0) g["max_threads_per_sm"] = h.gpu.max_threads_per_sm;
   g["l2_bytes"] = h.gpu.l2_bytes;
   g["nvlink_bytes_per_s"] = yaml::number(h.gpu.nvlink_bytes_per_s);
   g["nvlink_fabric"] = fabric_name(h.gpu.nvlink_fabric);

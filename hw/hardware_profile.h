@@ -30,6 +30,10 @@ struct GpuSpec {
   // The SM clock at which the datasheet's peaks are quoted (boost); 0 = unknown. With sm_count it bounds how fast
   // small element-wise kernels issue (models/operator_model.h).
   double boost_clock_hz = 0;
+  // Resident threads per SM (CUDA C++ Programming Guide, technical specifications per compute capability: 2,048 on
+  // 8.0 and 9.0, 1,536 on 8.6 and 8.9, 1,024 on 7.5); 0 = unknown (taken as 2,048). The memory-level parallelism of
+  // small element-wise kernels scales with it (models/operator_model.h).
+  int64_t max_threads_per_sm = 0;
   uint64_t l2_bytes = 0;
   double nvlink_bytes_per_s = 0;                     // per direction per GPU; 0 = no NVLink
   NvlinkFabric nvlink_fabric = NvlinkFabric::kNone;  // how the GPUs of a node reach each other over NVLink

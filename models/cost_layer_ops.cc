@@ -82,28 +82,32 @@ OpCost CostModel::elementwise(const OperatorParams& p, const std::string& name, 
   struct Args {
     const OperatorParams* p;
     const GpuRates* g;
-    double bytes;
+    double bytes, rows;
     int kernels;
     ElementKind kind;
-  } args{&p, &rates_, bytes, kernels,
-         name == "norm"        ? ElementKind::kNorm
-         : name == "embedding" ? ElementKind::kGather
-                               : ElementKind::kPointwise};
+  } args{&p,
+         &rates_,
+         bytes,
+         tokens,
+         kernels,
+         name == "norm" ? ElementKind::kNorm : name == "embedding" ? ElementKind::kGather : ElementKind::kPointwise};
   op.time_ns = cached(
       p, name, tokens,
       [](const void* v) {
         const auto* x = static_cast<const Args*>(v);
-        return static_cast<SimTime>(
-            std::llround(elementwise_seconds(*x->p, *x->g, x->bytes / x->kernels, x->kind) * x->kernels * 1e9));
+        return static_cast<SimTime>(std::llround(
+            elementwise_seconds(*x->p, *x->g, x->bytes / x->kernels, x->rows, x->kind) * x->kernels * 1e9));
       },
       &args);
   op.source = "model";
   if (explain)
-    op.explain = fmt::format("operator model: {} kernel(s), {:.1f} % of HBM{}, floor {:.1f} us ({})", kernels,
-                             p.elem_memory * 100,
-                             rates_.issue_per_s > 0 ? " or the SMs' issue rate for its class, the slower"
-                                                    : " (no SM clock in the profile: bandwidth only)",
-                             p.elem_floor_us, p.origin);
+    op.explain = fmt::format(
+        "operator model: {} kernel(s), {:.1f} % of HBM{}, floor {:.2f} k clocks = {:.1f} us ({})", kernels,
+        p.elem_memory * 100,
+        rates_.issue_per_s > 0 ? " or the SMs' issue rate for its class, the slower"
+                               : " (no SM clock in the profile: bandwidth only)",
+        p.elem_floor_kclk, p.elem_floor_kclk * 1e3 / (rates_.clock_hz > 0 ? rates_.clock_hz : kReferenceClockHz) * 1e6,
+        p.origin);
   return op;
 }
 

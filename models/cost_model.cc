@@ -138,9 +138,9 @@ CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig c
   rates_ = gpu_rates(hardware_.gpu, compute_flops_);
   time_cache_.reset(new std::atomic<SimTime>[2 * kCacheSlots * (kCacheTokens + 1)]());
   graph_params_ = op_params_;
-  for (double* floor_us : {&graph_params_.gemm_floor_us, &graph_params_.elem_floor_us, &graph_params_.decode_floor_us,
-                           &graph_params_.prefill_floor_us}) {
-    *floor_us *= config_.cpu.graph_floor_share;
+  for (double* floor : {&graph_params_.gemm_floor_us, &graph_params_.elem_floor_kclk, &graph_params_.decode_floor_us,
+                        &graph_params_.prefill_floor_us}) {
+    *floor *= config_.cpu.graph_floor_share;
   }
   kv_quant_token_bytes_ = kv_bytes_per_token_layer(model_, config_.kv_dtype, config_.tp);
   kv_full_token_bytes_ = kv_bytes_per_token_layer(model_, config_.dtype, config_.tp);

@@ -108,7 +108,7 @@ std::vector<OpSample> of_family(const std::vector<OpSample>& samples, const std:
 
 double predict_seconds(const OperatorParams& p, const GpuRates& g, const OpSample& s) {
   if (s.family == "gemm") return gemm_seconds(p, g, s.m, s.n, s.k, 2.0, 2.0);
-  if (s.family == "elementwise") return elementwise_seconds(p, g, s.bytes, s.kind);
+  if (s.family == "elementwise") return elementwise_seconds(p, g, s.bytes, s.m, s.kind);
   if (s.family == "attention_decode") return decode_attention_seconds(p, g, s.kv_bytes);
   if (s.family == "attention_prefill") return prefill_attention_seconds(p, g, s.flops, s.tokens_per_seq);
   if (s.family == "allreduce") return allreduce_seconds(p, g, s.message_bytes, s.gpus);

@@ -27,6 +27,8 @@ std::pair<double, double> range_of(const std::string& param) {
   if (param.rfind("ridge", 0) == 0) return {1.0, 50.0};
   if (param.find("_us") != std::string::npos) return {0.0, 1000.0};
   if (param.rfind("issue", 0) == 0) return {0.01, 1000.0};
+  if (param.find("_kclk") != std::string::npos) return {0.0, 100.0};
+  if (param.find("_share") != std::string::npos) return {0.0, 1.0};
   return {0.0, 1e6};  // half_mb, half_tokens
 }
 
@@ -37,9 +39,10 @@ const std::vector<Family>& families() {
        {"compute_efficiency", "memory_efficiency", "ridge_p", "floor_us"},
        {&P::gemm_compute, &P::gemm_memory, &P::gemm_ridge_p, &P::gemm_floor_us}},
       {"elementwise",
-       {"memory_efficiency", "issue_norm", "issue_pointwise", "issue_gather", "ridge_q", "floor_us"},
-       {&P::elem_memory, &P::elem_issue_norm, &P::elem_issue_pointwise, &P::elem_issue_gather, &P::elem_ridge_q,
-        &P::elem_floor_us}},
+       {"memory_efficiency", "issue_norm", "issue_pointwise", "issue_gather", "gather_row_kclk", "ridge_q",
+        "floor_kclk", "stream_floor_share"},
+       {&P::elem_memory, &P::elem_issue_norm, &P::elem_issue_pointwise, &P::elem_issue_gather, &P::elem_gather_row_kclk,
+        &P::elem_ridge_q, &P::elem_floor_kclk, &P::elem_stream_floor_share}},
       {"attention_decode",
        {"memory_efficiency", "half_mb", "floor_us"},
        {&P::decode_memory, &P::decode_half_mb, &P::decode_floor_us}},
@@ -98,6 +101,8 @@ GpuRates gpu_rates(const hw::GpuSpec& gpu, double peak_flops) {
   g.peak_flops = peak_flops;
   g.memory_bytes_per_s = gpu.hbm_bytes_per_s;
   g.issue_per_s = static_cast<double>(gpu.sm_count) * gpu.boost_clock_hz;
+  g.clock_hz = gpu.boost_clock_hz;
+  g.thread_share = gpu.max_threads_per_sm > 0 ? static_cast<double>(gpu.max_threads_per_sm) / 2048.0 : 1.0;
   g.nvlink_bytes_per_s = gpu.nvlink_bytes_per_s;
   return g;
 }
@@ -114,14 +119,18 @@ double gemm_seconds(const OperatorParams& p, const GpuRates& g, double m, double
   return p.gemm_floor_us * 1e-6 + smooth_max(t.compute_s, t.memory_s, p.gemm_ridge_p);
 }
 
-double elementwise_seconds(const OperatorParams& p, const GpuRates& g, double bytes, ElementKind kind) {
+double elementwise_seconds(const OperatorParams& p, const GpuRates& g, double bytes, double rows, ElementKind kind) {
+  const double clock = g.clock_hz > 0 ? g.clock_hz : kReferenceClockHz;
+  const double floor = p.elem_floor_kclk * 1e3 / clock;
   const double tb = bytes / (p.elem_memory * g.memory_bytes_per_s);
-  const double issue = kind == ElementKind::kNorm        ? p.elem_issue_norm
-                       : kind == ElementKind::kPointwise ? p.elem_issue_pointwise
-                       : kind == ElementKind::kGather    ? p.elem_issue_gather
-                                                         : 0.0;
-  const double ts = issue > 0 && g.issue_per_s > 0 ? bytes / (issue * g.issue_per_s) : 0.0;
-  return p.elem_floor_us * 1e-6 + smooth_max(tb, ts, p.elem_ridge_q);
+  if (kind == ElementKind::kStream) return p.elem_stream_floor_share * floor + tb;
+  if (kind == ElementKind::kGather) {
+    if (rows <= 16) return floor + rows * p.elem_gather_row_kclk * 1e3 / clock;
+    return floor + (g.issue_per_s > 0 ? bytes / (p.elem_issue_gather * g.issue_per_s) : tb);
+  }
+  const double issue = kind == ElementKind::kNorm ? p.elem_issue_norm : p.elem_issue_pointwise;
+  const double ts = g.issue_per_s > 0 ? bytes / (issue * g.issue_per_s * g.thread_share) : 0.0;
+  return floor + smooth_max(tb, ts, p.elem_ridge_q);
 }
 
 double decode_attention_seconds(const OperatorParams& p, const GpuRates& g, double kv_bytes) {

@@ -27,15 +27,21 @@ struct OperatorParams {
   double gemm_memory = 0.8410;
   double gemm_ridge_p = 1.406;
   double gemm_floor_us = 5.732;
-  // Element-wise: t = floor + (tb^q + ts^q)^(1/q); tb = bytes / (elem_memory x HBM), ts = bytes / (issue x SMs x
-  // clock) with the issue rate of the kernel's class: row reductions (RMSNorm / LayerNorm), point-wise kernels (rope,
-  // activation) and row gathers (embedding); a residual add streams (ts = 0).
-  double elem_memory = 1.034;
-  double elem_issue_norm = 5.297;
-  double elem_issue_pointwise = 6.936;
-  double elem_issue_gather = 2.083;
-  double elem_ridge_q = 2.493;
-  double elem_floor_us = 2.663;
+  // Element-wise kernels, by class: tb = bytes / (elem_memory x HBM) the HBM bound; the issue bound ts = bytes /
+  // (issue x SMs x clock x threads), threads = resident threads per SM / 2,048 (bytes in flight grow with the threads
+  // resident, Little's law); floor = elem_floor_kclk thousand SM clocks (a launch, ramp and tail cost in cycles).
+  //   row reductions (RMSNorm / LayerNorm), point-wise (rope, activation): t = floor + (tb^q + ts^q)^(1/q)
+  //   row gathers (embedding): t = floor + ts; for at most 16 rows, rows x elem_gather_row_kclk thousand clocks
+  //     (PyTorch's embedding is index_select, whose small-index kernel walks up to 16 indices in series)
+  //   residual add (streams): t = elem_stream_floor_share x floor + tb
+  double elem_memory = 0.972;
+  double elem_issue_norm = 5.961;
+  double elem_issue_pointwise = 8.284;
+  double elem_issue_gather = 2.091;
+  double elem_gather_row_kclk = 0.8633;
+  double elem_ridge_q = 1.673;
+  double elem_floor_kclk = 4.161;
+  double elem_stream_floor_share = 0.5053;
   // Paged decode attention (FlashInfer / FlashAttention class): KV bytes / (decode_memory x B / (B + decode_half_mb)
   // x HBM), B = KV bytes (MB) read per layer over the batch: the kernel splits its work over (sequence, KV head, KV
   // chunk), so the bytes in flight, not the tokens, set how well it fills the GPU; plus a floor.
@@ -77,9 +83,14 @@ const OperatorParams& fitted_operator_params();
 struct GpuRates {
   double peak_flops = 0;  // dense tensor peak for the math dtype
   double memory_bytes_per_s = 0;
-  double issue_per_s = 0;  // SMs x clock (0 = unknown: element-wise kernels are bandwidth-bound only)
+  double issue_per_s = 0;   // SMs x clock (0 = unknown: element-wise kernels are bandwidth-bound only)
+  double clock_hz = 0;      // SM boost clock (0 = unknown: floors in clocks are read at kReferenceClockHz)
+  double thread_share = 1;  // resident threads per SM / 2,048
   double nvlink_bytes_per_s = 0;
 };
+// The clock at which floors in SM clocks are read when a profile gives none: the A100's boost clock (1,410 MHz,
+// A100 whitepaper), that of the GPU the defaults were fitted on.
+inline constexpr double kReferenceClockHz = 1.41e9;
 GpuRates gpu_rates(const hw::GpuSpec& gpu, double peak_flops);
 
 enum class ElementKind : uint8_t { kNorm, kPointwise, kGather, kStream };
@@ -95,7 +106,8 @@ GemmTerms gemm_terms(const OperatorParams& p, const GpuRates& g, double m, doubl
                      double act_bytes);
 double gemm_seconds(const OperatorParams& p, const GpuRates& g, double m, double n, double k, double weight_bytes,
                     double act_bytes);
-double elementwise_seconds(const OperatorParams& p, const GpuRates& g, double bytes, ElementKind kind);
+// `bytes` read and written by one kernel over `rows` tokens.
+double elementwise_seconds(const OperatorParams& p, const GpuRates& g, double bytes, double rows, ElementKind kind);
 double decode_attention_seconds(const OperatorParams& p, const GpuRates& g, double kv_bytes);
 double prefill_attention_seconds(const OperatorParams& p, const GpuRates& g, double flops, double tokens_per_seq);
 double allreduce_seconds(const OperatorParams& p, const GpuRates& g, double message_bytes, int gpus);

@@ -19,16 +19,16 @@ constexpr uint64_t kLargeGpuBytes = 70ull << 30;  // vLLM picks its larger batch
 // after a token, the output processor detokenises it and the server streams it as a server-sent event: delivery
 // after the last token and its per-token part are the fit of the runs' own source repository (inference-sim/training,
 // summarised in shared/data/measured-vllm-h100/README.md: about 1.9 ms + 1.7 us per output token).
-constexpr double kFrontendPreprocessMs = 12.56;
+constexpr double kFrontendPreprocessMs = 12.37;
 
 // The engine core's CPU work per iteration and per scheduled sequence, and the share of an isolated kernel's floor
 // (launch + ramp + tail as Vidur's profiler timed it) that a kernel replayed from a CUDA graph still pays: fitted.
-constexpr double kV1IterationUs = 395.9;
-constexpr double kV1PerSeqUs = 2.494;
-constexpr double kV1GraphFloorShare = 0.4791;
+constexpr double kV1IterationUs = 454;
+constexpr double kV1PerSeqUs = 2.292;
+constexpr double kV1GraphFloorShare = 0.5468;
 // vLLM V1's decode attention (FlashAttention 3 on Hopper) against the FlashInfer A100 profile the operator model was
 // fitted on: fitted (no profile of vLLM's own kernel is in kvsim's data).
-constexpr double kV1DecodeAttentionScale = 1.285;
+constexpr double kV1DecodeAttentionScale = 1.293;
 // Other engines (the paper's V0, static batches, Hugging Face): 0.6 ms per iteration and 4 us per sequence,
 // assumptions (Vidur attributes its high-load error to this term); no graphs replay their kernels' floors away.
 constexpr double kOtherIterationUs = 600.0;

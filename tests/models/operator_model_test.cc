@@ -36,9 +36,24 @@ TEST(OperatorModel, FloorsHoldAtTinyShapes) {
   const double gemm = gemm_seconds(p, g, 1, 64, 64, 2, 2);
   EXPECT_GE(gemm, p.gemm_floor_us * 1e-6);
   EXPECT_LT(gemm, 1.01 * p.gemm_floor_us * 1e-6);
-  const double norm = elementwise_seconds(p, g, 256, ElementKind::kNorm);
-  EXPECT_GE(norm, p.elem_floor_us * 1e-6);
-  EXPECT_LT(norm, 1.01 * p.elem_floor_us * 1e-6);
+  // Element-wise floors are in SM clocks: the H100's 1.83 GHz clock gives a shorter floor than the A100's 1.41 GHz.
+  const double floor_s = p.elem_floor_kclk * 1e3 / g.clock_hz;
+  const double norm = elementwise_seconds(p, g, 256, 1, ElementKind::kNorm);
+  EXPECT_GE(norm, floor_s);
+  EXPECT_LT(norm, 1.01 * floor_s);
+  const GpuRates a100 = rates("a100-sxm4-80gb");
+  EXPECT_NEAR(elementwise_seconds(p, a100, 256, 1, ElementKind::kNorm) / norm, 1.83 / 1.41, 0.02);
+  // A residual add pays a share of the floor; an embedding of up to 16 rows walks its rows in series.
+  EXPECT_NEAR(elementwise_seconds(p, g, 256, 1, ElementKind::kStream), p.elem_stream_floor_share * floor_s,
+              0.01 * floor_s);
+  const double one = elementwise_seconds(p, g, 16384, 1, ElementKind::kGather);
+  const double sixteen = elementwise_seconds(p, g, 16 * 16384, 16, ElementKind::kGather);
+  EXPECT_NEAR(sixteen - one, 15 * p.elem_gather_row_kclk * 1e3 / g.clock_hz, 1e-9);
+  // Fewer resident threads per SM (A40: 1,536) issue a norm's bytes more slowly at the same SMs and clock.
+  GpuRates fewer = g;
+  fewer.thread_share = 0.75;
+  EXPECT_GT(elementwise_seconds(p, fewer, 64e6, 16384, ElementKind::kNorm),
+            elementwise_seconds(p, g, 64e6, 16384, ElementKind::kNorm));
   // A big GEMM is far above its floor and near its roofline: within 20 % of FLOPs / (efficiency x peak).
   const double big = gemm_seconds(p, g, 8192, 8192, 8192, 2, 2);
   EXPECT_NEAR(big, 2.0 * 8192.0 * 8192 * 8192 / (p.gemm_compute * g.peak_flops), 0.2 * big);

@@ -2,6 +2,8 @@
 // names the test here).
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include <fmt/format.h>
 
 #include "models/cost_model.h"
@@ -46,6 +48,8 @@ TEST(KnownGaps, CodeLlama34bAtTwentyRpsIsTheGemmRidgeAtBatch85) {
   // dominate, but the ridge's smoothing (p = 1.41, fitted on the A100, whose ridge is near M = 150) adds compute.
   const double gemm_growth = gemm_ms(m, big) - gemm_ms(m, step);
   EXPECT_GT(gemm_growth, predicted_growth - measured_growth);
+  std::cout << fmt::format("step growth 18 -> 85 running: predicted {:.2f} ms, measured {:.2f} ms, GEMMs {:.2f} ms\n",
+                           predicted_growth, measured_growth, gemm_growth);
   // The same batches on Llama-2-7B (TP 1), whose runs fit: its GEMMs grow too, and the fitted engine terms absorb it.
   const models::CostModel small = v1_cost("llama-2-7b", 1);
   EXPECT_GT(gemm_ms(small, models::BatchShape::uniform(83, 1, 700, true, 0)),
