@@ -2,6 +2,7 @@
 // A100 models left out of the fit and on the A40 predicted from the A40's datasheet alone; the shipped defaults are
 // what that fit gives. Targets (issue: median <= 10 %, p95 <= 25 % per family over 1-16K tokens) are asserted where
 // the model meets them; where it does not, the measured error is bounded and the cause is shown.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -116,6 +117,26 @@ void elementwise_misses_are_the_profilers_microsecond_steps() {
   EXPECT_LE(of(data().check, "elementwise").p95, 0.56);
 }
 
+void decode_rows_follow_a_closed_formula() {
+  // Known gap: decode attention p95 27 % (A100, every other row held out). Vidur's decode rows follow
+  //   t = 0.5 us + 0.4 us x batch + (KV bytes + 12 MB) / 1.6 TB/s
+  // to within rounding (the query and output bytes aside): a per-sequence term kvsim's form lacks. Adding it
+  // (decode_seq_ns) fits these rows exactly but made the held-out CodeLlama-34B H100 runs worse (mean E2E +16.9 %
+  // at codegen 10 req/s, past its 15 % bound; general 20 req/s saturated), so it is not in the model; and a fit to a
+  // closed formula is no evidence either way (the prefill rows are the same).
+  std::vector<double> dev;
+  for (const OpSample& s : data().a100) {
+    if (s.family != "attention_decode") continue;
+    const double formula = 0.5e-6 + 0.4e-6 * s.tokens + (s.kv_bytes + 12e6) / 1.6e12;
+    dev.push_back(std::abs(formula / s.seconds - 1));
+  }
+  ASSERT_GT(dev.size(), 1000u);
+  std::sort(dev.begin(), dev.end());
+  EXPECT_LT(dev[dev.size() / 2], 0.005);
+  EXPECT_LT(dev[dev.size() * 95 / 100], 0.02);
+  EXPECT_LE(of(data().lomo, "attention_decode").p95, 0.28);
+}
+
 // One test, so the fit (about 15 s in a release build) runs once per process.
 TEST(VidurFit, TheA100FitAndItsErrorsOnModelsAndAGpuLeftOut) {
   if (!std::filesystem::exists(kData)) GTEST_SKIP() << "no " << kData;
@@ -134,6 +155,10 @@ TEST(VidurFit, TheA100FitAndItsErrorsOnModelsAndAGpuLeftOut) {
   {
     SCOPED_TRACE("element-wise misses are the profiler's microsecond steps");
     elementwise_misses_are_the_profilers_microsecond_steps();
+  }
+  {
+    SCOPED_TRACE("decode rows follow a closed formula");
+    decode_rows_follow_a_closed_formula();
   }
 }
 
