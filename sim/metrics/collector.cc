@@ -153,10 +153,10 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   j["mean_running_requests"] = area_running_ * per_ns;
   j["mean_requests_in_system"] = area_in_system_ * per_ns;
   j["kv_capacity_tokens"] = config_.kv_capacity_tokens * config_.replicas;
-  // Share of the allocated KV slots holding real token states (vLLM paper fig. 2 measures the same).
+  // Share of the allocated KV slots holding real token states (the internal waste of vLLM paper Fig. 2).
   j["kv_token_utilization"] = area_kv_slots_ > 0 ? area_kv_tokens_ / area_kv_slots_ : 0.0;
-  // Share of the whole KV pool holding token states: the rest is reserved, lost to partly filled blocks or between
-  // contiguous reservations (external fragmentation), or free.
+  // Share of the whole KV pool holding token states, as Fig. 2 counts it: the rest is reserved, lost to partly
+  // filled blocks or between contiguous reservations (external fragmentation), or free.
   j["kv_pool_token_share"] =
       config_.kv_capacity_tokens > 0
           ? area_kv_tokens_ * per_ns / static_cast<double>(config_.kv_capacity_tokens * config_.replicas)
