@@ -101,13 +101,11 @@ OpCost CostModel::elementwise(const OperatorParams& p, const std::string& name, 
       &args);
   op.source = "model";
   if (explain)
-    op.explain = fmt::format(
-        "operator model: {} kernel(s), {:.1f} % of HBM{}, floor {:.2f} k clocks = {:.1f} us ({})", kernels,
-        p.elem_memory * 100,
-        rates_.issue_per_s > 0 ? " or the SMs' issue rate for its class, the slower"
-                               : " (no SM clock in the profile: bandwidth only)",
-        p.elem_floor_kclk, p.elem_floor_kclk * 1e3 / (rates_.clock_hz > 0 ? rates_.clock_hz : kReferenceClockHz) * 1e6,
-        p.origin);
+    op.explain = fmt::format("operator model: {} kernel(s), {:.1f} % of HBM{}, floor {:.2f} k clocks = {:.1f} us ({})",
+                             kernels, p.elem_memory * 100,
+                             rates_.issue_per_s > 0 ? " or the SMs' issue rate for its class, the slower"
+                                                    : " (no SM clock in the profile: bandwidth only)",
+                             p.elem_floor_kclk, elementwise_floor_seconds(p, rates_) * 1e6, p.origin);
   return op;
 }
 

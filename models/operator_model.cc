@@ -119,13 +119,19 @@ double gemm_seconds(const OperatorParams& p, const GpuRates& g, double m, double
   return p.gemm_floor_us * 1e-6 + smooth_max(t.compute_s, t.memory_s, p.gemm_ridge_p);
 }
 
+// The SM clock that counts in clocks are read at.
+static double clock_of(const GpuRates& g) { return g.clock_hz > 0 ? g.clock_hz : kReferenceClockHz; }
+
+double elementwise_floor_seconds(const OperatorParams& p, const GpuRates& g) {
+  return p.elem_floor_kclk * 1e3 / clock_of(g);
+}
+
 double elementwise_seconds(const OperatorParams& p, const GpuRates& g, double bytes, double rows, ElementKind kind) {
-  const double clock = g.clock_hz > 0 ? g.clock_hz : kReferenceClockHz;
-  const double floor = p.elem_floor_kclk * 1e3 / clock;
+  const double floor = elementwise_floor_seconds(p, g);
   const double tb = bytes / (p.elem_memory * g.memory_bytes_per_s);
   if (kind == ElementKind::kStream) return p.elem_stream_floor_share * floor + tb;
   if (kind == ElementKind::kGather) {
-    if (rows <= 16) return floor + rows * p.elem_gather_row_kclk * 1e3 / clock;
+    if (rows <= 16) return floor + rows * p.elem_gather_row_kclk * 1e3 / clock_of(g);
     return floor + (g.issue_per_s > 0 ? bytes / (p.elem_issue_gather * g.issue_per_s) : tb);
   }
   const double issue = kind == ElementKind::kNorm ? p.elem_issue_norm : p.elem_issue_pointwise;

@@ -106,6 +106,8 @@ GemmTerms gemm_terms(const OperatorParams& p, const GpuRates& g, double m, doubl
                      double act_bytes);
 double gemm_seconds(const OperatorParams& p, const GpuRates& g, double m, double n, double k, double weight_bytes,
                     double act_bytes);
+// An element-wise kernel's floor (elem_floor_kclk thousand SM clocks) on this GPU.
+double elementwise_floor_seconds(const OperatorParams& p, const GpuRates& g);
 // `bytes` read and written by one kernel over `rows` tokens.
 double elementwise_seconds(const OperatorParams& p, const GpuRates& g, double bytes, double rows, ElementKind kind);
 double decode_attention_seconds(const OperatorParams& p, const GpuRates& g, double kv_bytes);

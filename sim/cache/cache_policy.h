@@ -5,6 +5,7 @@
 // schedules events and never looks at scheduler queues. Units: blocks of MemoryPlan::block_size tokens, tokens.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -52,6 +53,13 @@ inline int64_t kept_tokens(const SeqKv& seq, int64_t tokens, int64_t keep_at_mos
   if (keep_at_most > 0) return tokens < keep_at_most ? tokens : keep_at_most;
   if (seq.compress_after > 0 && tokens > seq.compress_after) return seq.keep_prompt + tokens - seq.compress_after;
   return tokens;
+}
+
+// Blocks `seq` spans when it holds `tokens` entries: what its retention keeps (its reservation at least) plus its
+// fixed buffers. Both pools size a sequence by it.
+inline int64_t footprint_blocks(const sim::MemoryPlan& plan, const SeqKv& seq, int64_t tokens, int64_t keep_at_most) {
+  return plan.blocks_for_tokens(std::max(kept_tokens(seq, tokens, keep_at_most), seq.reserved_tokens)) +
+         seq.extra_blocks;
 }
 
 // Prefix blocks a tiered placement moved since the last call: loaded back to the GPU from host memory or disk (a

@@ -119,10 +119,9 @@ class ContiguousPolicy final : public CachePolicy {
   }
 
  private:
-  // Blocks the sequence's extent must span to hold `tokens` (its reservation at least, and its fixed buffers).
+  // Blocks the sequence's extent must span to hold `tokens`.
   int64_t size_for(const SeqKv& seq, int64_t tokens) const {
-    return blocks_for_tokens(std::max(kept_tokens(seq, tokens, seq.keep_at_most), seq.reserved_tokens)) +
-           seq.extra_blocks;
+    return footprint_blocks(plan_, seq, tokens, seq.keep_at_most);
   }
 
   bool is_hole(int64_t offset) const { return holes_.contains(offset); }

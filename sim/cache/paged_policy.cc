@@ -237,8 +237,7 @@ class PagedPolicy final : public CachePolicy {
   }
 
   int64_t need_with(const SeqKv& seq, int64_t tokens, int64_t keep_at_most) const {
-    return blocks_for_tokens(std::max(kept(seq, tokens, keep_at_most), seq.reserved_tokens)) + seq.extra_blocks -
-           seq.blocks;
+    return footprint_blocks(plan_, seq, tokens, keep_at_most) - seq.blocks;
   }
 
   static uint64_t key(uint64_t prefix_id, int64_t index) {
