@@ -271,35 +271,61 @@ void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>&
 // compute and its channels, as FlexGen's cost model (Sheng et al., ICML 2023, sec. 4.3) takes the max of compute,
 // CPU->GPU, GPU->CPU and disk I/O. Under FlexGen's block schedule the compute runs once per GPU batch and the
 // transfers once per block.
-SimTime CostModel::forward_ns(const BatchShape& b) const {
-  if (b.num_tokens == 0) return 0;
-  const int64_t parts = config_.gpu_batch_size > 0
-                            ? std::max<int64_t>(1, (b.num_seqs + config_.gpu_batch_size - 1) / config_.gpu_batch_size)
-                            : 1;
-  SimTime per_layer = 0, once = 0, h2d = 0, d2h = 0, disk = 0;
+CostModel::LayerTimes CostModel::layer_times(const BatchShape& b) const {
+  LayerTimes t;
+  if (b.num_tokens == 0) return t;
+  t.parts = config_.gpu_batch_size > 0
+                ? std::max<int64_t>(1, (b.num_seqs + config_.gpu_batch_size - 1) / config_.gpu_batch_size)
+                : 1;
   // One buffer per thread (sweeps run points on threads sharing a cost model), reused every iteration.
   thread_local std::vector<OpCost> scratch;
   ops_into(b, false, scratch);
   for (const OpCost& op : scratch) {
     if (!op.overlapped) {
-      if (parts > 1) continue;  // counted per GPU batch below
-      (op.name == "embedding" || op.name == "lm_head" ? once : per_layer) += op.time_ns;
+      if (t.parts > 1) continue;  // counted per GPU batch below
+      (op.name == "embedding" || op.name == "lm_head" ? t.once : t.compute) += op.time_ns;
     } else if (op.channel == OpCost::Channel::kD2h) {
-      d2h += op.time_ns;
+      t.d2h += op.time_ns;
     } else if (op.channel == OpCost::Channel::kDisk) {
-      disk += op.time_ns;
+      t.disk += op.time_ns;
     } else {
-      h2d += op.time_ns;
+      t.h2d += op.time_ns;
     }
   }
-  if (parts > 1) {
-    ops_into(b.split(parts), false, scratch);
+  if (t.parts > 1) {
+    ops_into(b.split(t.parts), false, scratch);
     for (const OpCost& op : scratch) {
       if (op.overlapped) continue;
-      (op.name == "embedding" || op.name == "lm_head" ? once : per_layer) += op.time_ns * parts;
+      (op.name == "embedding" || op.name == "lm_head" ? t.once : t.compute) += op.time_ns * t.parts;
     }
   }
-  return std::max({per_layer, h2d, d2h, disk}) * model_.num_layers + once;
+  return t;
+}
+
+SimTime CostModel::forward_ns(const BatchShape& b) const {
+  const LayerTimes t = layer_times(b);
+  return std::max({t.compute, t.h2d, t.d2h, t.disk}) * model_.num_layers + t.once;
+}
+
+SimTime CostModel::pytorch_iteration_ns(const BatchShape& b) const {
+  if (b.num_tokens == 0) return 0;
+  const LayerTimes t = layer_times(b);
+  const SimTime gpu = config_.overlap_io ? std::max({t.compute, t.h2d, t.d2h, t.disk})
+                                         : t.compute + t.h2d + t.d2h + t.disk;
+  // Two layer objects per decoder layer, each run once per GPU batch.
+  const auto host = static_cast<SimTime>(std::llround(2.0 * static_cast<double>(t.parts) * config_.layer_object_us *
+                                                      static_cast<double>(kNsPerUs)));
+  const SimTime layers = model_.num_layers;
+  SimTime body = 0;
+  if (config_.sync_per_layer) {
+    const auto relaunch = static_cast<SimTime>(std::llround(2.0 * config_.cpu.launch_us * kNsPerUs));
+    body = (std::max(host, gpu) + relaunch) * layers;
+  } else {
+    body = std::max(host, gpu) * layers;
+  }
+  const CpuOverhead& c = config_.cpu;
+  const double step_us = c.iteration_us + c.per_seq_us * static_cast<double>(b.num_seqs);
+  return body + t.once + static_cast<SimTime>(std::llround(step_us * kNsPerUs));
 }
 
 SimTime CostModel::cpu_overhead_ns(const BatchShape& b) const {

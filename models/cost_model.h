@@ -140,6 +140,17 @@ struct ExecConfig {
   // FlexGen's block schedule (sec. 4.1): sequences go through a layer in GPU batches of this many (0 = one batch); a
   // layer's compute runs once per GPU batch while its weights are fetched once per block.
   int64_t gpu_batch_size = 0;
+  // The FlexGen family's eager PyTorch engine (engine.framework: pytorch; FlexGen, H2O's and InfiniGen's released
+  // code): Python drives every layer object (attention and MLP are separate: 2 per decoder layer, once per GPU batch)
+  // at layer_object_us of host time, launching its ops asynchronously. With sync_per_layer the host waits for the GPU
+  // after each layer object (FlexGen's overlapped loop; InfiniGen's build in both loops), so a layer takes the longer of
+  // its host and GPU time plus one launch; without, the host runs ahead and a step takes the longer of the two sums.
+  // overlap_io: copies on their own streams beside the compute (FlexGen's --overlap); false: on the compute's
+  // timeline, so a layer takes compute + copies. The step's serial host time is cpu.iteration_us + per_seq_us.
+  bool pytorch_host = false;
+  double layer_object_us = 0.0;
+  bool sync_per_layer = false;
+  bool overlap_io = true;
   Efficiency efficiency;
   CpuOverhead cpu;
 };
@@ -250,6 +261,13 @@ class CostModel {
 
   // Whole forward pass: sum over layers of the per-layer ops, plus embedding and lm_head.
   SimTime forward_ns(const BatchShape& batch) const;
+  // One layer's GPU times: compute (per GPU batch, times the GPU batches), its copy channels, and the once-per-pass
+  // ops (embedding, lm_head).
+  struct LayerTimes {
+    SimTime compute = 0, h2d = 0, d2h = 0, disk = 0, once = 0;
+    int64_t parts = 1;  // GPU batches (FlexGen's block schedule)
+  };
+  LayerTimes layer_times(const BatchShape& batch) const;
   // The engine's serial CPU work of one iteration (CpuOverhead): the GPU idles meanwhile.
   SimTime cpu_overhead_ns(const BatchShape& batch) const;
   // The CPU time to launch the forward pass's kernels: one graph replay, piecewise replays, or every kernel eagerly.
@@ -258,8 +276,12 @@ class CostModel {
   Launch launch_mode(const BatchShape& batch) const;
   // Launches run ahead of the GPU: an iteration takes the longer of launching and running its kernels.
   SimTime iteration_ns(const BatchShape& batch) const {
+    if (config_.pytorch_host) return pytorch_iteration_ns(batch);
     return cpu_overhead_ns(batch) + std::max(forward_ns(batch), launch_ns(batch));
   }
+  // The FlexGen family's iteration (ExecConfig::pytorch_host): host and GPU per layer object as synchronised, plus
+  // the step's serial host time.
+  SimTime pytorch_iteration_ns(const BatchShape& batch) const;
 
   // Tokens a batch is padded to when it replays a captured graph: vLLM's capture sizes 1, 2, 4, multiples of 8 below
   // 256, multiples of 16 from 256 (up to max_graph_batch); batches that launch eagerly run unpadded.

@@ -30,4 +30,17 @@ uint64_t eager_attention_bytes(const ModelSpec& m, int64_t tokens, DType kv_dtyp
   return static_cast<uint64_t>(std::ceil(heads * t * t * 4.0 + t * kv_bytes_per_token_layer(m, kv_dtype, tp)));
 }
 
+uint64_t prefill_transient_bytes(const ModelSpec& m, int64_t rows, int64_t prompt_tokens, double score_bytes,
+                                 DType dtype, int tp) {
+  const double r = static_cast<double>(rows);
+  const double s = static_cast<double>(prompt_tokens);
+  const double b = dtype_bytes(dtype);
+  const double heads = static_cast<double>(m.num_attention_heads) / tp;
+  const double hidden = static_cast<double>(m.hidden_size);
+  const double inter = static_cast<double>(m.intermediate_size) * (m.is_moe() ? m.experts_per_token : 1) / tp;
+  const double activations = r * s * (9.0 * hidden + inter) * b;
+  const double scores = r * heads * s * s * score_bytes;
+  return static_cast<uint64_t>(std::ceil(activations + scores));
+}
+
 }  // namespace kvsim::models

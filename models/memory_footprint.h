@@ -43,4 +43,13 @@ uint64_t activation_peak_bytes(const ModelSpec& m, int64_t tokens, int64_t num_s
 // fp32, which H2O's implementation uses to accumulate its scores) plus the layer's full KV, held before eviction.
 uint64_t eager_attention_bytes(const ModelSpec& m, int64_t tokens, DType kv_dtype, int tp);
 
+// The FlexGen family's prefill transient in one layer, on one GPU (eager PyTorch, freed after the layer): one GPU
+// batch of `rows` sequences padded to `prompt_tokens` tokens runs the layer at once. FlexGen's cost model
+// (FlexLLMGen experimental/cost_model.py, lines 285-290: prefill working memory gbs x (18 s h1 + 2 s h2 + 2 nh s^2)
+// bytes in fp16) counts nine hidden-sized tensors and one intermediate-sized tensor per token and one fp16 score
+// tensor; the released code's peak holds two score copies (torch.bmm's output and the softmax's), so the score term is
+// rows x heads x prompt^2 x `score_bytes` here.
+uint64_t prefill_transient_bytes(const ModelSpec& m, int64_t rows, int64_t prompt_tokens, double score_bytes,
+                                 DType dtype, int tp);
+
 }  // namespace kvsim::models

@@ -54,6 +54,15 @@ models::ExecConfig exec_config(const Scenario& s) {
   }
   c.block_size = s.cache.block_size;
   c.eager_attention = c.score_accumulation = s.cache.retention == "h2o";
+  if (s.engine.framework == "pytorch") {
+    // The FlexGen family: eager PyTorch (no CUDA graphs), attention as torch.bmm + softmax, Python per layer object.
+    c.cuda_graphs = false;
+    c.eager_attention = true;
+    c.pytorch_host = true;
+    c.layer_object_us = s.engine.cpu_layer_us;
+    c.sync_per_layer = s.engine.sync_per_layer;
+    c.overlap_io = s.engine.overlap;
+  }
   c.offload = s.cache.selection == "speculative";
   c.partial_weight_ratio = s.cache.partial_weight_ratio;
   c.kv_residual_tokens = s.cache.residual_tokens;

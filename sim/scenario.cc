@@ -40,10 +40,14 @@ slo:
 std::vector<double> builtin_study_rates() { return {0.5, 0.8, 1.0, 1.2, 1.5, 2.0}; }
 
 int64_t activation_tokens(const Scenario& s) {
+  if (s.engine.framework == "pytorch") {
+    return std::max<int64_t>(1, s.cache.gpu_batch_size) * s.engine.max_model_len;  // one GPU batch, whole prompts
+  }
   if (s.cache.gpu_batch_size == 0) return s.engine.max_num_batched_tokens;
   return std::min(s.engine.max_num_batched_tokens, s.cache.gpu_batch_size * s.engine.max_model_len);
 }
 int64_t activation_seqs(const Scenario& s) {
+  if (s.engine.framework == "pytorch") return std::max<int64_t>(1, s.cache.gpu_batch_size);
   return s.cache.gpu_batch_size == 0 ? s.engine.max_num_seqs : s.cache.gpu_batch_size;
 }
 
@@ -120,7 +124,8 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
   const yaml::Map cache_map = top.child("cache");
   const cache::Preset& preset = cache::preset(cache_map.get_choice("policy", "vllm", policy_names()));
   const std::string retention = cache_map.has("retention") ? cache_map.get_string("retention", "") : preset.retention;
-  parse_engine(top.child("engine"), s, preset, retention);
+  const std::string selection = cache_map.has("selection") ? cache_map.get_string("selection", "") : preset.selection;
+  parse_engine(top.child("engine"), s, preset, retention, selection);
   parse_cache(cache_map, s, preset);
 
   s.workload = traces::parse_workload(top.child("workload"));

@@ -52,6 +52,25 @@ struct EngineConfig {
   double frontend_preprocess_ms = 0;   // request arrival to the engine queue
   double frontend_delivery_ms = 0;     // a token's output to the client receiving it
   double frontend_per_token_us = 0;    // per output token, detokenisation kept up to the last one
+  // The static engine's runtime (empty for the other versions): `pytorch` is the FlexGen family (FlexGen, H2O's and
+  // InfiniGen's released code): eager PyTorch driven by Python once per layer object, no CUDA graphs, attention as
+  // unfused bmm + softmax whose prefill score tensor is a transient per GPU batch; `native` is FasterTransformer's
+  // C++/CUDA runtime with fused kernels. Under pytorch a batch is engine.max_num_seqs whole prompts (FlexGen:
+  // gpu_batch_size x num_gpu_batches) bounded by memory only, never by a token budget.
+  std::string framework;
+  // pytorch: bytes per (GPU batch row, head, query, key) element at the prefill score tensor's peak: 4 = two fp16
+  // copies (bmm output and softmax output: FlexGen's and InfiniGen's code; what H2O's A100 logs fit); 8 = H2O's
+  // released code (softmax in fp32, then cast to fp16).
+  double prefill_score_bytes = 4;
+  // pytorch: FlexGen's --overlap: weight, KV and activation copies on their own CUDA streams beside the compute
+  // (true: a layer takes the longest of compute and copies), or on the compute's timeline (false: their sum).
+  bool overlap = true;
+  // pytorch: a device synchronisation after every layer object (FlexGen's overlapped loop joins its copy streams
+  // there; InfiniGen's build adds one in its non-overlapped loop too), so host time cannot run ahead of the GPU.
+  bool sync_per_layer = true;
+  // pytorch: host time per layer object (attention and MLP are separate objects: 2 per decoder layer) - Python, the
+  // dispatcher and launches of its eager ops - overlapped with the GPU unless synchronised.
+  double cpu_layer_us = 0;
 };
 
 // Shares of a tensor class kept on the GPU, in host memory and on disk; they sum to 1.
@@ -177,7 +196,8 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
 YAML::Node scenario_to_yaml(const Scenario& s);
 
 // The tokens and sequences of the largest forward pass the GPU runs at once, which its activation memory must hold:
-// the engine's token budget, or under FlexGen's block schedule one GPU batch of whole sequences.
+// the engine's token budget, or under FlexGen's block schedule one GPU batch of whole sequences (the pytorch static
+// engine: one GPU batch, or one sequence when the batch is one GPU batch, of max_model_len each: the least it needs).
 int64_t activation_tokens(const Scenario& s);
 int64_t activation_seqs(const Scenario& s);
 

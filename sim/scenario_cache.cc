@@ -28,9 +28,13 @@ double default_weights_gpu_ratio(const Scenario& s) {
   const double usable = s.engine.gpu_memory_utilization * static_cast<double>(s.hardware.gpu.hbm_bytes);
   const double layers = models::layer_weight_bytes_per_gpu(s.model, s.weight_dtype, tp);
   const double others = models::weight_bytes_per_gpu(s.model, s.weight_dtype, tp) - layers;
-  const double reserve = static_cast<double>(models::activation_peak_bytes(s.model, activation_tokens(s),
-                                                                           activation_seqs(s), s.dtype, tp) +
-                                             models::non_torch_bytes(tp)) +
+  // The pytorch static engine: one GPU batch's prefill activations at max_model_len (its score tensor, which grows
+  // with the square of the prompt, is checked per batch when the batch forms); the others their profiled peak.
+  const uint64_t activations =
+      s.engine.framework == "pytorch"
+          ? models::prefill_transient_bytes(s.model, activation_seqs(s), s.engine.max_model_len, 0.0, s.dtype, tp)
+          : models::activation_peak_bytes(s.model, activation_tokens(s), activation_seqs(s), s.dtype, tp);
+  const double reserve = static_cast<double>(activations + models::non_torch_bytes(tp)) +
                          others + 2.0 * layers / static_cast<double>(s.model.num_layers);
   const double ratio = (usable - reserve) / layers;
   return ratio >= 1.0 ? 1.0 : std::max(0.05, std::floor(ratio * 20.0) / 20.0);

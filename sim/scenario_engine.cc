@@ -1,5 +1,6 @@
 // The engine section of a scenario (scenario_sections.h).
 #include <algorithm>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -33,6 +34,15 @@ constexpr double kV1DecodeAttentionScale = 1.293;
 // assumptions (Vidur attributes its high-load error to this term); no graphs replay their kernels' floors away.
 constexpr double kOtherIterationUs = 600.0;
 constexpr double kOtherPerSeqUs = 4.0;
+// The FlexGen family's eager PyTorch engines (engine.framework: pytorch).
+// Host time per layer object: FlexGen runs an attention object (about 20 eager ops: layer norm, three projections,
+// bmm, mask, softmax, bmm, output projection, residual, cache store) and an MLP object (about 6) per decoder layer,
+// each op costing 5-25 us of Python, dispatcher and launch on the host; 13 ops x 15 us assumed.
+constexpr double kPytorchLayerUs = 200.0;
+// Per generation step: sampling, the host copy of the new ids (a synchronisation) and the Python loop.
+constexpr double kPytorchStepUs = 1000.0;
+constexpr double kPytorchPerSeqUs = 0.0;
+constexpr double kPrefillScoreBytes = 4.0;
 constexpr double kFrontendDeliveryMs = 1.9;
 constexpr double kFrontendPerTokenUs = 1.7;
 
@@ -49,7 +59,8 @@ int64_t eager_prefill_limit(const Scenario& s) {
 
 }  // namespace
 
-void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, const std::string& retention) {
+void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, const std::string& retention,
+                  const std::string& selection) {
   EngineConfig& c = s.engine;
   c.version = e.get_choice("version", preset.engine.empty() ? "v1" : preset.engine, {"v1", "v0", "static", "hf"});
   const bool v1 = c.version == "v1";
@@ -65,13 +76,31 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, 
   if ((c.version == "static" || c.version == "hf") && c.chunked_prefill) {
     e.fail("chunked_prefill", "the static engine prefills each batch's whole prompts together; it cannot chunk them");
   }
+  c.framework = c.version == "static"
+                    ? e.get_choice("framework", preset.framework.empty() ? "pytorch" : preset.framework,
+                                   {"pytorch", "native"})
+                    : "";
+  const bool pytorch = c.framework == "pytorch";
+  for (const char* key : {"framework", "prefill_score_bytes", "overlap", "sync_per_layer", "cpu_layer_us"}) {
+    if (c.version != "static" && e.has(key)) e.fail(key, "only used with engine.version: static");
+    if (c.version == "static" && !pytorch && e.has(key) && std::string_view(key) != "framework") {
+      e.fail(key, "only used with engine.framework: pytorch");
+    }
+  }
+  e.raw("framework");
   const int64_t default_tokens = large ? 8192 : 2048;
   const bool whole_prompts = !c.chunked_prefill;
-  // Eager attention (H2O) holds a whole prompt's fp32 scores at once: by default the engine takes whole prompts up
-  // to the size whose scores fill half of the memory left after the weights; longer prompts are rejected.
-  const bool eager = retention == "h2o";
+  // Eager attention (H2O) under the vLLM engines holds a whole prompt's fp32 scores at once: by default the engine
+  // takes whole prompts up to the size whose scores fill half of the memory left after the weights; longer prompts are
+  // rejected. The pytorch static engine prices its score tensor per GPU batch at admission instead.
+  const bool eager = retention == "h2o" && !pytorch;
   int64_t whole_default = std::max(c.max_model_len, default_tokens);
   if (eager) whole_default = std::min(whole_default, eager_prefill_limit(s));
+  if (pytorch && e.has("max_num_batched_tokens")) {
+    e.fail("max_num_batched_tokens",
+           "the pytorch static engine has no token budget: a batch is engine.max_num_seqs whole prompts (or "
+           "cache.gpu_batch_size x cache.num_gpu_batches), bounded by memory");
+  }
   c.max_num_batched_tokens =
       e.get_int("max_num_batched_tokens", whole_prompts ? whole_default : default_tokens, 1, int64_t{1} << 32);
   if (whole_prompts && !eager && c.max_num_batched_tokens < c.max_model_len) {
@@ -90,8 +119,22 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, 
     e.fail("num_gpu_blocks", "set either engine.kv_cache_bytes or engine.num_gpu_blocks, not both");
   }
   if (c.kv_cache_bytes && *c.kv_cache_bytes == 0) e.fail("kv_cache_bytes", "expected a size > 0, found 0");
-  c.cpu_iteration_us = e.get_double("cpu_iteration_us", v1 ? kV1IterationUs : kOtherIterationUs, 0, 1e9);
-  c.cpu_per_seq_us = e.get_double("cpu_per_seq_us", v1 ? kV1PerSeqUs : kOtherPerSeqUs, 0, 1e9);
+  c.cpu_iteration_us = e.get_double(
+      "cpu_iteration_us", v1 ? kV1IterationUs : (pytorch ? kPytorchStepUs : kOtherIterationUs), 0, 1e9);
+  c.cpu_per_seq_us =
+      e.get_double("cpu_per_seq_us", v1 ? kV1PerSeqUs : (pytorch ? kPytorchPerSeqUs : kOtherPerSeqUs), 0, 1e9);
+  if (pytorch) {
+    c.prefill_score_bytes = e.get_double("prefill_score_bytes", kPrefillScoreBytes, 1, 16);
+    // The released scripts: InfiniGen's (figure 14-17) and H2O's T4 suite run --overlap false, FlexGen's default is
+    // true. InfiniGen's build synchronises after every layer object in both loops; FlexGen's and H2O's only in the
+    // overlapped one.
+    const bool infinigen = selection == "speculative";
+    c.overlap = e.get_bool("overlap", !(infinigen || retention == "h2o"));
+    c.sync_per_layer = e.get_bool("sync_per_layer", c.overlap || infinigen);
+    c.cpu_layer_us = e.get_double("cpu_layer_us", kPytorchLayerUs, 0, 1e9);
+  } else {
+    c.sync_per_layer = false;
+  }
   c.graph_floor_share = e.get_double("graph_floor_share", v1 ? kV1GraphFloorShare : 1.0, 0, 1);
   c.decode_attention_scale = e.get_double("decode_attention_scale", v1 ? kV1DecodeAttentionScale : 1.0, 0, 10, true);
   // Offline engines (static batches, Hugging Face generate()) have no API server in front of them.
@@ -112,10 +155,17 @@ YAML::Node engine_to_yaml(const EngineConfig& e) {
   n["version"] = e.version;
   if (e.version == "hf") n["hf_cache"] = e.hf_cache;
   n["max_num_seqs"] = e.max_num_seqs;
-  n["max_num_batched_tokens"] = e.max_num_batched_tokens;
+  if (e.framework != "pytorch") n["max_num_batched_tokens"] = e.max_num_batched_tokens;
   n["max_model_len"] = e.max_model_len;
   n["chunked_prefill"] = e.chunked_prefill;
   n["enforce_eager"] = e.enforce_eager;
+  if (!e.framework.empty()) n["framework"] = e.framework;
+  if (e.framework == "pytorch") {
+    n["prefill_score_bytes"] = yaml::number(e.prefill_score_bytes);
+    n["overlap"] = e.overlap;
+    n["sync_per_layer"] = e.sync_per_layer;
+    n["cpu_layer_us"] = yaml::number(e.cpu_layer_us);
+  }
   if (!e.fast_forward) n["fast_forward"] = false;
   n["cpu_iteration_us"] = yaml::number(e.cpu_iteration_us);
   n["cpu_per_seq_us"] = yaml::number(e.cpu_per_seq_us);

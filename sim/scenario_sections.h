@@ -18,7 +18,9 @@ DType read_dtype(const yaml::Map& m, std::string_view key, DType def);
 
 // engine: the vLLM settings and the API-server front end (scenario.h EngineConfig). Needs s.model, s.hardware,
 // s.cluster and the dtypes; `retention` is the cache's (H2O's eager prefill bounds the default batched tokens).
-void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, const std::string& retention);
+// `retention` and `selection`: the cache axes as the scenario resolves them (the engine's defaults depend on them).
+void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, const std::string& retention,
+                  const std::string& selection);
 YAML::Node engine_to_yaml(const EngineConfig& e);
 
 // cache: the policy preset and its axes (scenario.h CacheConfig). Needs the engine section.

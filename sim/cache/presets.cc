@@ -41,7 +41,7 @@ const std::vector<Preset>& presets() {
        "FasterTransformer: KV for the maximum sequence length reserved per request, and request-level batching: the "
        "vLLM paper's dynamic batcher in front of it, like Triton's, runs a batch until its last request finishes "
        "(vLLM paper sec. 6.1)",
-       "reserve", "full", "gpu", "all", "recompute", "static", false},
+       "reserve", "full", "gpu", "all", "recompute", "static", false, "", "gpu", "", "native"},
       {"orca-max", "Orca (Max): reserves max_model_len per request (vLLM paper sec. 6.1)", "reserve", "full", "gpu",
        "all", "recompute", "", false},
       {"orca-pow2",

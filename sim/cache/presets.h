@@ -24,6 +24,8 @@ struct Preset {
   std::string compute_attention_on = "gpu";
   // How the paper evaluated it, for the extrapolation note ("" = no note): the engine and models it ran on.
   std::string published = "";
+  // The static engine's runtime by default (engine.framework: "" = pytorch, the FlexGen family's).
+  std::string framework = "";
 };
 // Every preset, in the order `kvsim compare` lists them.
 const std::vector<Preset>& presets();

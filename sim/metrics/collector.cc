@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "sim/core/error.h"
 #include "sim/metrics/stats.h"
 
 namespace kvsim::metrics {
@@ -83,6 +84,14 @@ void Collector::on_complete(const RequestRecord& engine_record) {
 }
 
 void Collector::add_itl(SimTime itl_ns, int64_t count) { itl_ms_.add(ns_to_ms(itl_ns), count); }
+
+void Collector::on_static_batch(int64_t size, std::string_view limit) {
+  ++static_batches_;
+  static_batch_seqs_ += size;
+  auto it = static_limits_.find(limit);
+  if (it == static_limits_.end()) it = static_limits_.emplace(std::string(limit), 0).first;
+  ++it->second;
+}
 
 void Collector::add_pcie(uint64_t h2d_bytes, uint64_t d2h_bytes) {
   pcie_h2d_ += h2d_bytes;
@@ -203,7 +212,24 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
     j["usd_per_million_tokens"] =
         input_tokens_ + output_tokens_ > 0 ? usd / (static_cast<double>(input_tokens_ + output_tokens_) / 1e6) : 0.0;
   }
-  if (!config_.notes.empty()) j["notes"] = config_.notes;
+  std::vector<std::string> notes = config_.notes;
+  if (static_batches_ > 0) {
+    // Static batches (the FlexGen family): how large they were and what bounded each.
+    j["static_batches"] = static_batches_;
+    j["mean_static_batch"] = static_cast<double>(static_batch_seqs_) / static_cast<double>(static_batches_);
+    nlohmann::ordered_json limits = nlohmann::ordered_json::object();
+    std::vector<std::string> parts;
+    for (const auto& [limit, count] : static_limits_) {
+      limits[limit] = count;
+      parts.push_back(fmt::format("{} by {}", count, limit));
+    }
+    j["static_batch_limits"] = limits;
+    notes.push_back(fmt::format("static batches: {} of {:.1f} sequences on average; bounded {} (queue: no request "
+                                "waited; kv_pool: the next request's KV did not fit; prefill_transient: its GPU "
+                                "batch's prefill scores and activations did not fit beside the KV)",
+                                static_batches_, j["mean_static_batch"].get<double>(), join(parts, ", ")));
+  }
+  if (!notes.empty()) j["notes"] = notes;
   return j;
 }
 

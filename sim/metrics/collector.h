@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -91,6 +92,9 @@ class Collector {
   }
   void add_pcie(uint64_t h2d_bytes, uint64_t d2h_bytes);
   void on_iteration() { ++iterations_; }
+  // A static batch of `size` sequences was formed; `limit` ended its formation (queue, max_num_seqs, kv_pool or
+  // prefill_transient).
+  void on_static_batch(int64_t size, std::string_view limit);
   // Time an iteration waited for its swap copies before computing.
   void add_swap_stall(SimTime ns) { swap_stall_ns_ += ns; }
   // Tiered placement: prefix blocks loaded back from host memory and from disk, and demoted from the GPU.
@@ -127,6 +131,8 @@ class Collector {
   int64_t tier_host_loads_ = 0, tier_disk_loads_ = 0, tier_demoted_ = 0;
   uint64_t pcie_h2d_ = 0, pcie_d2h_ = 0;
   SimTime swap_stall_ns_ = 0;
+  int64_t static_batches_ = 0, static_batch_seqs_ = 0;
+  std::map<std::string, int64_t, std::less<>> static_limits_;
   SimTime last_finish_ = 0;
   // Per-replica state and its running integrals (state x ns).
   std::vector<ReplicaState> state_;

@@ -38,8 +38,12 @@ MemoryPlan plan_memory(const Scenario& s) {
     p.weights_bytes +=
         static_cast<uint64_t>(std::ceil(2.0 * static_cast<double>(p.streamed_weights_bytes) / m.num_layers));
   }
-  p.activation_bytes = models::activation_peak_bytes(m, activation_tokens(s), activation_seqs(s), s.dtype, tp);
-  if (s.cache.retention == "h2o") {
+  // The pytorch static engine (FlexGen family) runs no profiling pass: what a batch's prefill holds at once is checked
+  // when the batch is formed (models::prefill_transient_bytes against the memory its KV leaves).
+  const bool pytorch = s.engine.framework == "pytorch";
+  p.activation_bytes =
+      pytorch ? 0 : models::activation_peak_bytes(m, activation_tokens(s), activation_seqs(s), s.dtype, tp);
+  if (s.cache.retention == "h2o" && !pytorch) {
     // Eager attention keeps a whole prefill's fp32 scores and one layer's full KV (models::eager_attention_bytes).
     p.activation_bytes += models::eager_attention_bytes(m, s.engine.max_num_batched_tokens, s.cache.precision, tp);
   }
@@ -124,6 +128,10 @@ MemoryPlan plan_memory(const Scenario& s) {
     p.num_gpu_blocks = static_cast<int64_t>(kv_bytes / p.block_bytes);
   }
   p.kv_cache_bytes = checked_mul(static_cast<uint64_t>(p.num_gpu_blocks), p.block_bytes, "kv cache bytes");
+  {
+    const uint64_t taken = p.static_bytes() + p.gpu_kv_bytes(p.num_gpu_blocks);
+    p.spare_gpu_bytes = p.usable_bytes > taken ? p.usable_bytes - taken : 0;
+  }
   if (s.cache.residual_tokens > 0) {
     // The residual window's tokens take full-precision bytes instead of quantised ones, in every layer.
     const double extra = static_cast<double>(s.cache.residual_tokens) * static_cast<double>(m.num_layers) *

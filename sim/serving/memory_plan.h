@@ -43,6 +43,9 @@ struct MemoryPlan {
   int64_t residual_extra_blocks = 0;
   uint64_t streamed_weights_bytes = 0;  // weights kept off the GPU and streamed per layer (FlexGen): host + disk
   uint64_t disk_weights_bytes = 0;      // of those, the ones read from disk
+  // Usable GPU memory left beside the static bytes and the pool's GPU share (less than a block when the pool is on
+  // the GPU; the pytorch static engine's prefill transient may use it and the pool's free blocks).
+  uint64_t spare_gpu_bytes = 0;
   // Bytes of `blocks` KV blocks held in one tier.
   uint64_t tier_kv_bytes(int64_t blocks, double share) const {
     return static_cast<uint64_t>(std::llround(static_cast<double>(blocks) * static_cast<double>(block_bytes) * share));

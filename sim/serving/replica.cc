@@ -26,7 +26,8 @@ Replica::Replica(int64_t id, const sim::Scenario& scenario, const sim::MemoryPla
   policy_ = policy ? std::move(policy)
                    : cache::builtin_policies().make(cache::implementation_for(scenario.cache), scenario, plan_);
   page_selection_ = scenario.cache.selection == "pages";
-  hf_ = scenario.engine.version == "hf";
+  pytorch_static_ = scenario.engine.framework == "pytorch";
+  whole_batches_ = scenario.engine.version == "hf" || pytorch_static_;
   drops_tokens_ = scenario.cache.retention != "full" || scenario.cache.selection != "all";
   if (scenario.cache.preemption == "swap") {
     swap_capacity_blocks_ = static_cast<int64_t>(scenario.cache.swap_space_bytes / plan_.block_bytes);
@@ -90,8 +91,10 @@ void Replica::submit(const traces::Request& request, SimTime now) {
     reject(slot, "max_model_len");
     return;
   }
-  // Engines without chunked prefill compute a prompt in one iteration: it must fit the token budget.
-  if (!scenario_.engine.chunked_prefill && request.prompt_tokens > scenario_.engine.max_num_batched_tokens) {
+  // Engines without chunked prefill compute a prompt in one iteration: it must fit the token budget (the pytorch
+  // static engine has none).
+  if (!scenario_.engine.chunked_prefill && !pytorch_static_ &&
+      request.prompt_tokens > scenario_.engine.max_num_batched_tokens) {
     reject(slot, "max_num_batched_tokens");
     return;
   }
@@ -206,7 +209,7 @@ void Replica::start_iteration(SimTime now) {
     // Nothing runs and the head of the queue still does not fit: it never will.
     const uint32_t head = waiting_.front();
     waiting_.pop_front();
-    reject(head, "kv_capacity");
+    reject(head, pytorch_static_ && static_limit_ == StaticLimit::kTransient ? "prefill_transient" : "kv_capacity");
   }
   if (batch_.empty()) {
     busy_ = false;
@@ -221,17 +224,19 @@ void Replica::start_iteration(SimTime now) {
   // Hugging Face generate() pads a batch's prompts to the longest (left padding) and keeps computing a finished
   // sequence until the longest output ends.
   int64_t hf_pad_prompt = 0;
-  if (hf_) {
+  priced_.clear();
+  if (whole_batches_) {
     for (const Scheduled& b : batch_) hf_pad_prompt = std::max(hf_pad_prompt, b.new_tokens);
     for (uint32_t slot : running_) {
-      const Seq& h = seqs_[slot];
-      if (h.status == Status::kHeld) shape.add_sequence(h.computed, 1, false, scenario_.model.sliding_window);
+      if (seqs_[slot].status == Status::kHeld) priced_.push_back({slot, 1, true});
     }
   }
-  for (const Scheduled& b : batch_) {
+  for (const Scheduled& b : batch_) priced_.push_back({b.slot, b.new_tokens, false});
+  for (const Priced& b : priced_) {
     const Seq& s = seqs_[b.slot];
-    const bool samples = s.computed + b.new_tokens == s.known();
-    const bool decode = b.new_tokens == 1 && s.computed > 0;
+    // A held row computes a padding token: priced as a decode that samples nothing.
+    const bool samples = !b.held && s.computed + b.new_tokens == s.known();
+    const bool decode = b.held || (b.new_tokens == 1 && s.computed > 0);
     // Attention reads the tokens kept: all of them, or an evicting retention's budget, or a compressed prompt, or
     // (offloaded) the tokens a decode step fetched after scoring every token's partial key.
     int64_t cached = s.kv.keep_at_most > 0 ? std::min(s.computed, s.kv.keep_at_most) : s.computed;
@@ -269,7 +274,7 @@ void Replica::start_iteration(SimTime now) {
       cached = cache.token_budget;
     }
     // An hf batch's prompts are padded to its longest.
-    const int64_t new_tokens = hf_ && !decode ? std::max(b.new_tokens, hf_pad_prompt) : b.new_tokens;
+    const int64_t new_tokens = whole_batches_ && !decode ? std::max(b.new_tokens, hf_pad_prompt) : b.new_tokens;
     shape.add_sequence(cached, new_tokens, samples, window);
     shape.decode_only = shape.decode_only && decode;
   }
@@ -394,7 +399,7 @@ void Replica::finish_iteration(SimTime now) {
     }
     s.last_token_ns = now;
     if (s.generated == s.record.output_tokens) {
-      if (hf_) {
+      if (whole_batches_) {
         s.status = Status::kHeld;  // returned with the whole batch
         continue;
       }
@@ -402,7 +407,7 @@ void Replica::finish_iteration(SimTime now) {
       any_done = true;
     }
   }
-  if (hf_ && !running_.empty() && std::all_of(running_.begin(), running_.end(), [this](uint32_t slot) {
+  if (whole_batches_ && !running_.empty() && std::all_of(running_.begin(), running_.end(), [this](uint32_t slot) {
         return seqs_[slot].status == Status::kHeld;
       })) {
     for (uint32_t slot : running_) complete(slot, now);

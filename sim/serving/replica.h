@@ -36,6 +36,10 @@ struct SwapRoute {
 SimTime swap_copy_ns(const hw::HardwareProfile& hardware, const sim::MemoryPlan& plan, int64_t blocks,
                      hw::CopyDirection direction);
 
+// What ended a static batch's formation: the queue ran empty, max_num_seqs, the KV pool, or the prefill transient.
+enum class StaticLimit : uint8_t { kQueue, kMaxSeqs, kKv, kTransient };
+const char* static_limit_name(StaticLimit limit);
+
 class Replica final : public engine::EventHandler {
  public:
   // `flows` carries swap traffic over `routes` (one per GPU of the tensor-parallel group), sharing links with the
@@ -81,7 +85,8 @@ class Replica final : public engine::EventHandler {
   void start_iteration(SimTime now);
   void finish_iteration(SimTime now);
   void schedule_mixed();          // v1, and v0 with chunked prefill
-  void schedule_prefill_first();  // v0 without chunked prefill
+  void schedule_prefill_first();  // v0 without chunked prefill, and the static engines
+  void form_static_batch();       // the pytorch static engine's batch (FlexGen family)
   // Make room for `slot` to hold `tokens` KV entries, preempting from the back of running_; false when `slot`
   // itself had to be preempted.
   bool make_room(uint32_t slot, int64_t tokens);
@@ -114,8 +119,18 @@ class Replica final : public engine::EventHandler {
   std::deque<uint32_t> swapped_;
   std::vector<Scheduled> batch_;
   std::vector<uint32_t> order_;  // schedule_prefill_first's snapshot of running_
+  struct Priced {
+    uint32_t slot;
+    int64_t new_tokens;
+    bool held;  // a finished row of a whole batch, computing padding
+  };
+  std::vector<Priced> priced_;  // start_iteration's rows to price (batch_ and held rows), reused
   bool page_selection_ = false;  // Quest: decode steps read a token budget of pages
-  bool hf_ = false;              // engine hf: padded static batches released together
+  // Engine hf and the pytorch static engine: padded batches whose finished sequences keep computing until the
+  // batch's longest output ends, released together.
+  bool whole_batches_ = false;
+  bool pytorch_static_ = false;  // engine static, framework pytorch (FlexGen family)
+  StaticLimit static_limit_ = StaticLimit::kQueue;  // what ended the last static batch's formation
   bool drops_tokens_ = false;    // the policy drops or skips tokens: completions record the retention proxy
   bool busy_ = false;
   bool wake_pending_ = false;

@@ -170,7 +170,7 @@ void Replica::check_invariants(SimTime now) const {
   }
   int64_t batch_tokens = 0;
   for (const Scheduled& b : batch_) batch_tokens += b.new_tokens;
-  if (batch_tokens > scenario_.engine.max_num_batched_tokens) {
+  if (!pytorch_static_ && batch_tokens > scenario_.engine.max_num_batched_tokens) {  // pytorch static: no budget
     fail(batch_who, fmt::format("{} tokens in the batch, above max_num_batched_tokens {}", batch_tokens,
                                 scenario_.engine.max_num_batched_tokens));
   }

@@ -1,6 +1,7 @@
 // The two scheduling disciplines of Replica (see replica.h).
 #include <algorithm>
 
+#include "models/memory_footprint.h"
 #include "sim/serving/replica.h"
 
 namespace kvsim::serving {
@@ -43,8 +44,11 @@ void Replica::schedule_prefill_first() {
   int64_t budget = scenario_.engine.max_num_batched_tokens;
   const int64_t max_seqs = scenario_.engine.max_num_seqs;
   // The static engine (FlexGen) forms a batch only when the previous one has finished.
-  const bool admit_new = (scenario_.engine.version != "static" && !hf_) || running_.empty();
-  if (swapped_.empty() && admit_new) {
+  const bool admit_new = (scenario_.engine.version != "static" && !whole_batches_) || running_.empty();
+  if (pytorch_static_ && admit_new && !waiting_.empty()) {
+    form_static_batch();
+    if (!batch_.empty()) return;
+  } else if (swapped_.empty() && admit_new) {
     while (!waiting_.empty() && static_cast<int64_t>(running_.size()) < max_seqs) {
       const uint32_t slot = waiting_.front();
       const Seq& s = seqs_[slot];
@@ -66,6 +70,60 @@ void Replica::schedule_prefill_first() {
   if (preempted_this_step_) return;
   while (!swapped_.empty() && static_cast<int64_t>(running_.size()) < max_seqs && try_swap_in()) {
   }
+}
+
+// The FlexGen family's batch (FlexGen, H2O's and InfiniGen's released code: generate() takes gpu_batch_size x
+// num_gpu_batches prompts, allocates their KV for the whole run and prefills them together, one GPU batch at a time
+// inside each layer): up to max_num_seqs whole prompts, FCFS, while their KV fits the pool and the prefill transient
+// of one GPU batch (rows x heads x longest prompt^2 scores, models::prefill_transient_bytes) fits the GPU memory the
+// KV leaves. No token budget. Which limit ended the batch is counted (summary static_batch_limits).
+void Replica::form_static_batch() {
+  const sim::EngineConfig& e = scenario_.engine;
+  const int64_t gbs = scenario_.cache.gpu_batch_size;
+  int64_t longest = 0;
+  static_limit_ = StaticLimit::kQueue;
+  while (!waiting_.empty()) {
+    if (static_cast<int64_t>(running_.size()) >= e.max_num_seqs) {
+      static_limit_ = StaticLimit::kMaxSeqs;
+      break;
+    }
+    const uint32_t slot = waiting_.front();
+    const Seq& s = seqs_[slot];
+    const int64_t n = static_cast<int64_t>(running_.size()) + 1;
+    const int64_t rows = gbs > 0 ? std::min(gbs, n) : n;
+    const int64_t prompt = std::max(longest, s.known());
+    const int64_t need = policy_->blocks_needed(s.kv, s.known());
+    if (need > policy_->free_blocks()) {
+      static_limit_ = StaticLimit::kKv;
+      break;
+    }
+    const uint64_t room = plan_.spare_gpu_bytes + plan_.gpu_kv_bytes(policy_->free_blocks() - need);
+    if (models::prefill_transient_bytes(scenario_.model, rows, prompt, e.prefill_score_bytes, scenario_.dtype,
+                                        static_cast<int>(scenario_.cluster.tensor_parallel)) > room) {
+      static_limit_ = StaticLimit::kTransient;
+      break;
+    }
+    if (!admit(slot, s.known(), true)) {
+      static_limit_ = StaticLimit::kKv;
+      break;
+    }
+    longest = prompt;
+  }
+  if (!batch_.empty()) metrics_.on_static_batch(static_cast<int64_t>(batch_.size()), static_limit_name(static_limit_));
+}
+
+const char* static_limit_name(StaticLimit limit) {
+  switch (limit) {
+    case StaticLimit::kQueue:
+      return "queue";
+    case StaticLimit::kMaxSeqs:
+      return "max_num_seqs";
+    case StaticLimit::kKv:
+      return "kv_pool";
+    case StaticLimit::kTransient:
+      return "prefill_transient";
+  }
+  return "queue";
 }
 
 // Take the head of the queue: reuse its cached prefix blocks (prefix caching), then allocate for the tokens it

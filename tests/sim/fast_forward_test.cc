@@ -40,7 +40,7 @@ std::vector<Case> cases() {
                      "max_num_batched_tokens: 32768}\nworkload: {requests: 64, arrival: {rate: 4}, dataset: sharegpt, "
                      "clip_to_context: true}\n"},
       {"flexgen", kBase + "cache: {policy: flexgen, kv_percent: [25, 75, 0], gpu_batch_size: 4, num_gpu_batches: 2}\n"
-                          "engine: {max_model_len: 4096, max_num_batched_tokens: 32768}\nworkload: {requests: 40, "
+                          "engine: {max_model_len: 4096}\nworkload: {requests: 40, "
                           "arrival: {rate: 1}, dataset: sharegpt, clip_to_context: true}\n"},
   };
 }

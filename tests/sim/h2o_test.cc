@@ -1,5 +1,7 @@
 // H2O (Zhang et al., NeurIPS 2023) as kvsim models it: a fixed per-sequence budget of heavy-hitter and recent tokens,
 // eager attention whose fp32 scores grow with the square of the prompt, and score accumulation every decode step.
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include "models/cost_model.h"
@@ -81,11 +83,21 @@ TEST(H2o, PrefillCostAndMemoryGrowFasterThanVllms) {
   EXPECT_GT(prefill(h2o, 16384), prefill(vllm, 16384));
 }
 
-TEST(H2o, PromptsBeyondTheWholePrefillLimitAreRejected) {
-  const RunResult r = run_scenario(
-      testing::scenario_from(kOneLongRequest, {"cache.policy=h2o", "engine.max_num_batched_tokens=8192"}), "");
+// Under its static engine, H2O's prefill holds heads x prompt^2 scores at prefill_score_bytes each beside the 20 GiB
+// pool: a 16,000-token prompt needs 32.8 GB at 4 B (two fp16 copies) and fits the ~36 GB left on an H100; at 8 B (the
+// released H2O code's fp32 softmax) it needs 65.5 GB and is refused with its own reason.
+TEST(H2o, APromptWhosePrefillTransientCannotFitIsRejected) {
+  const std::string dir = testing::temp_dir("h2o-transient");
+  const std::vector<std::string> base = {"cache.policy=h2o", "workload.prompt_tokens=16000"};
+  const RunResult fits = run_scenario(testing::scenario_from(kOneLongRequest, base), "");
+  EXPECT_EQ(fits.summary["completed"].get<int64_t>(), 1);
+  std::vector<std::string> fp32 = base;
+  fp32.push_back("engine.prefill_score_bytes=8");
+  const RunResult r = run_scenario(testing::scenario_from(kOneLongRequest, fp32), dir);
   EXPECT_EQ(r.summary["rejected"].get<int64_t>(), 1);
   EXPECT_EQ(r.summary["completed"].get<int64_t>(), 0);
+  EXPECT_NE(testing::read_file(dir + "/requests.csv").find("rejected:prefill_transient"), std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(H2o, NonsensicalCombinationsNameTheirKeys) {

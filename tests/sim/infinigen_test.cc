@@ -85,7 +85,7 @@ TEST(InfiniGen, SlowHostMemorySlowsOnlyGatherBoundSteps) {
 // lost while the first request keeps all of its own.
 TEST(InfiniGen, AFullHostPoolEvictsAndNeverOverflows) {
   const Scenario s =
-      testing::scenario_from(kOneRequest, {"workload.requests=2", "engine.max_num_batched_tokens=32768",
+      testing::scenario_from(kOneRequest, {"workload.requests=2",
                                            fmt::format("cache.host_kv_bytes={}", 16384ull * 8 * 128 * 2 * 2 * 32)});
   const RunResult r = run_scenario(s, "");
   EXPECT_EQ(r.summary["completed"].get<int64_t>(), 2);

@@ -61,11 +61,11 @@ TEST(Scenario, TensorParallelMustSplitTheHeads) {
             std::string::npos);
 }
 
-// H2O's eager prefill holds a whole prompt's fp32 scores: the longest prompt is the largest multiple of 256 whose
+// H2O's eager prefill under the vLLM paper's engine holds a whole prompt's fp32 scores: the longest prompt is the largest multiple of 256 whose
 // scores fit in half of 0.9 x HBM less the weights per GPU, so tensor parallelism (fewer weights and heads per GPU)
 // must raise it. Both sides of the limit: it fits, 256 tokens more do not.
 TEST(Scenario, H2oEagerPrefillLimitCountsTheWeightsPerGpuUnderTensorParallelism) {
-  const Scenario s = scenario_from(kMinimal, {"model=llama-3.1-70b", "cluster.tensor_parallel=4", "cache.policy=h2o"});
+  const Scenario s = scenario_from(kMinimal, {"model=llama-3.1-70b", "cluster.tensor_parallel=4", "cache.policy=h2o", "engine.version=v0"});
   const int64_t limit = s.engine.max_num_batched_tokens;
   const double free_bytes =
       0.9 * static_cast<double>(s.hardware.gpu.hbm_bytes) - models::weight_bytes_per_gpu(s.model, s.weight_dtype, 4);
