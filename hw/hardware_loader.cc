@@ -75,6 +75,14 @@ GpuSpec read_gpu(const yaml::Map& m) {
   g.fp32_flops = m.req_double("fp32_flops", 0, yaml::kInf, true);
   g.sm_count = m.req_int("sm_count", 1);
   g.boost_clock_hz = m.get_double("boost_clock_hz", 0, 0, 1e10);
+  g.sustained_clock_hz = m.get_double("sustained_clock_hz", 0, 0, 1e10);
+  if (g.sustained_clock_hz > 0 && !(g.boost_clock_hz > 0)) {
+    m.fail("sustained_clock_hz", "needs gpu.boost_clock_hz, the clock the datasheet's peaks are quoted at");
+  }
+  if (g.sustained_clock_hz > g.boost_clock_hz) {
+    m.fail("sustained_clock_hz", fmt::format("must not exceed gpu.boost_clock_hz ({}), found {}", g.boost_clock_hz,
+                                             g.sustained_clock_hz));
+  }
   g.max_threads_per_sm = m.get_int("max_threads_per_sm", 0, 0, 65536);
   g.l2_bytes = m.opt_bytes("l2_bytes").value_or(0);
   g.nvlink_bytes_per_s = m.get_double("nvlink_bytes_per_s", 0, 0);
@@ -244,6 +252,7 @@ YAML::Node hardware_to_yaml(const HardwareProfile& h) {
   g["fp32_flops"] = yaml::number(h.gpu.fp32_flops);
   g["sm_count"] = h.gpu.sm_count;
   if (h.gpu.boost_clock_hz > 0) g["boost_clock_hz"] = yaml::number(h.gpu.boost_clock_hz);
+  if (h.gpu.sustained_clock_hz > 0) g["sustained_clock_hz"] = yaml::number(h.gpu.sustained_clock_hz);
   if (h.gpu.max_threads_per_sm > 0) g["max_threads_per_sm"] = h.gpu.max_threads_per_sm;
   g["l2_bytes"] = h.gpu.l2_bytes;
   g["nvlink_bytes_per_s"] = yaml::number(h.gpu.nvlink_bytes_per_s);

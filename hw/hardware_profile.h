@@ -30,6 +30,9 @@ struct GpuSpec {
   // The SM clock at which the datasheet's peaks are quoted (boost); 0 = unknown. With sm_count it bounds how fast
   // small element-wise kernels issue (models/operator_model.h).
   double boost_clock_hz = 0;
+  // The SM clock the GPU holds under sustained tensor-core load when its power limit, not its boost, sets it (a 70 W
+  // T4); 0 = it holds the boost clock. Peaks quoted at the boost clock scale by sustained / boost.
+  double sustained_clock_hz = 0;
   // Resident threads per SM (CUDA C++ Programming Guide, technical specifications per compute capability: 2,048 on
   // 8.0 and 9.0, 1,536 on 8.6 and 8.9, 1,024 on 7.5); 0 = unknown (taken as 2,048). The memory-level parallelism of
   // small element-wise kernels scales with it (models/operator_model.h).

@@ -45,10 +45,12 @@ TransferCost gather_time(const HardwareProfile& hw, GatherMethod method, uint64_
     case GatherMethod::kPerRow:
       return pcie_copy_time(hw, CopyDirection::kHostToDevice, row_bytes, rows);
     case GatherMethod::kCpuStaged: {
-      // Reading the rows and writing the staging buffer both cross one socket's DRAM.
+      // Reading the rows and writing the staging buffer both cross one socket's DRAM; each row is one random access,
+      // the rows spread over the socket's cores.
       const double socket_bytes_per_s =
           hw.host.dram_bytes_per_s / static_cast<double>(std::max<int64_t>(1, hw.host.sockets));
-      cost.time_ns = transfer_time_ns(2 * bytes, socket_bytes_per_s) +
+      const int64_t cores = std::max<int64_t>(1, hw.host.cpu_cores / std::max<int64_t>(1, hw.host.sockets));
+      cost.time_ns = transfer_time_ns(2 * bytes, socket_bytes_per_s) + rows * kHostGatherRowNs / cores +
                      pcie_copy_time(hw, CopyDirection::kHostToDevice, bytes, 1).time_ns;
       return cost;
     }

@@ -26,6 +26,12 @@ struct TransferCost {
 TransferCost pcie_copy_time(const HardwareProfile& hw, CopyDirection direction, uint64_t bytes_per_copy, int64_t copies,
                             bool pinned = true);
 
+// A CPU gather's cost per row (torch's embedding/index_select over host tensors, InfiniGen's select_kv): one random
+// DRAM access at a server socket's idle latency, about 100 ns (an assumption: no published gather rate for
+// InfiniGen's host; `kvsim calibrate`'s gather suite measures cpu_staged/token_head and replaces it). The rows split
+// over one socket's cores, PyTorch's intra-op pool defaulting to the physical cores.
+inline constexpr SimTime kHostGatherRowNs = 100;
+
 // How scattered KV rows reach the GPU (kernels/ gather suite): one copy per row; rows gathered by CPU threads into a
 // pinned staging buffer and sent in one bulk copy (InfiniGen's path); or a kernel reading mapped host memory.
 enum class GatherMethod { kPerRow, kCpuStaged, kZeroCopy };
@@ -37,8 +43,8 @@ inline constexpr double kZeroCopyShareOfDma = 35.2 / 55.3;
 // Time to deliver `rows` rows of `row_bytes` each, scattered in pinned host memory, to the GPU. Uses the measured
 // gather curve "<method>/<granularity>" (granularity from the row size: <= 512 B token_head, <= 8 KiB
 // token_layer, else block) at the total size; else: per-row = copies of the datasheet PCIe model; cpu-staged = the
-// rows read and written once by the host at a socket's DRAM bandwidth, then one bulk copy; zero-copy = the DMA rate
-// times kZeroCopyShareOfDma.
+// rows read and written once by the host at a socket's DRAM bandwidth plus kHostGatherRowNs per row over a socket's
+// cores, then one bulk copy; zero-copy = the DMA rate times kZeroCopyShareOfDma.
 TransferCost gather_time(const HardwareProfile& hw, GatherMethod method, uint64_t row_bytes, int64_t rows);
 
 }  // namespace kvsim::hw

@@ -272,7 +272,7 @@ OpCost CostModel::experts(double tokens, bool explain) const {
   op.flops = 2.0 * tokens * k * params_per_expert;
   op.bytes =
       touched * params_per_expert * dtype_bytes(expert_storage) + tokens * k * (2 * hidden + 3 * inter) * act_bytes_;
-  op.time_ns = roofline_ns(op.flops, compute_flops_ * config_.efficiency.gemm, op.bytes,
+  op.time_ns = roofline_ns(op.flops, rates_.peak_flops * config_.efficiency.gemm, op.bytes,
                            hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &op.bound);
   if (explain) {
     op.explain = fmt::format(

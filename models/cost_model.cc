@@ -223,7 +223,7 @@ void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>&
     pqk.name = "partial_qk";
     pqk.bytes = b.partial_key_tokens * kv_dim * config_.partial_weight_ratio * kv_element_bits(config_.kv_dtype) / 8.0;
     pqk.flops = 2.0 * q_dim / static_cast<double>(model_.head_dim) * partial_dim * b.partial_key_tokens;
-    pqk.time_ns = roofline_ns(pqk.flops, compute_flops_ * config_.efficiency.gemm, pqk.bytes,
+    pqk.time_ns = roofline_ns(pqk.flops, rates_.peak_flops * config_.efficiency.gemm, pqk.bytes,
                               hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &pqk.bound);
     if (explain) pqk.explain = "roofline over the partial keys of every cached token (InfiniGen speculation)";
     out.push_back(pqk);
@@ -313,8 +313,9 @@ SimTime CostModel::pytorch_iteration_ns(const BatchShape& b) const {
   const SimTime gpu = config_.overlap_io ? std::max({t.compute, t.h2d, t.d2h, t.disk})
                                          : t.compute + t.h2d + t.d2h + t.disk;
   // Two layer objects per decoder layer, each run once per GPU batch.
-  const auto host = static_cast<SimTime>(std::llround(2.0 * static_cast<double>(t.parts) * config_.layer_object_us *
-                                                      static_cast<double>(kNsPerUs)));
+  const auto host =
+      static_cast<SimTime>(std::llround(static_cast<double>(t.parts * (config_.attention_ops + config_.mlp_ops)) *
+                                        config_.op_us * static_cast<double>(kNsPerUs)));
   const SimTime layers = model_.num_layers;
   SimTime body = 0;
   if (config_.sync_per_layer) {

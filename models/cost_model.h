@@ -141,14 +141,21 @@ struct ExecConfig {
   // layer's compute runs once per GPU batch while its weights are fetched once per block.
   int64_t gpu_batch_size = 0;
   // The FlexGen family's eager PyTorch engine (engine.framework: pytorch; FlexGen, H2O's and InfiniGen's released
-  // code): Python drives every layer object (attention and MLP are separate: 2 per decoder layer, once per GPU batch)
-  // at layer_object_us of host time, launching its ops asynchronously. With sync_per_layer the host waits for the GPU
-  // after each layer object (FlexGen's overlapped loop; InfiniGen's build in both loops), so a layer takes the longer of
-  // its host and GPU time plus one launch; without, the host runs ahead and a step takes the longer of the two sums.
-  // overlap_io: copies on their own streams beside the compute (FlexGen's --overlap); false: on the compute's
-  // timeline, so a layer takes compute + copies. The step's serial host time is cpu.iteration_us + per_seq_us.
+  // code): Python drives every layer object (attention and MLP are separate: 2 per decoder layer, each run once per GPU
+  // batch), issuing attention_ops + mlp_ops eager ops per layer at op_us of host time each, asynchronously. With
+  // sync_per_layer the host waits for the GPU after each layer object (FlexGen's overlapped loop; InfiniGen's build in
+  // both loops), so a layer takes the longer of its host and GPU time plus one launch per object; without, the host
+  // runs ahead and a step takes the longer of the two sums. overlap_io: copies on their own streams beside the compute
+  // (FlexGen's --overlap); false: on the compute's timeline, so a layer takes compute + copies. The step's serial host
+  // time is cpu.iteration_us + per_seq_us.
   bool pytorch_host = false;
-  double layer_object_us = 0.0;
+  double op_us = 0.0;
+  // Eager ops per decode layer, counted in H2O's repository (h2o_flexgen/flexgen/pytorch_backend.py mha_gen, lines
+  // 398-537; MLP.forward, flex_opt.py 570-584): FlexGen's attention 16 (layer norm, q/k/v projections and scaling,
+  // two cache writes, the K and V permute copies, bmm, max, softmax and cast, bmm, output projection, residual add),
+  // its MLP 5 (layer norm, fc1, relu, fc2, add).
+  int attention_ops = 16;
+  int mlp_ops = 5;
   bool sync_per_layer = false;
   bool overlap_io = true;
   Efficiency efficiency;

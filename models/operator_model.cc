@@ -98,10 +98,12 @@ void OperatorParams::set(std::string_view name, const std::vector<double>& value
 
 GpuRates gpu_rates(const hw::GpuSpec& gpu, double peak_flops) {
   GpuRates g;
-  g.peak_flops = peak_flops;
+  // A power-limited GPU runs its SMs at the sustained clock: compute peaks and clock-counted floors follow it.
+  const double clock = gpu.sustained_clock_hz > 0 ? gpu.sustained_clock_hz : gpu.boost_clock_hz;
+  g.peak_flops = gpu.sustained_clock_hz > 0 ? peak_flops * gpu.sustained_clock_hz / gpu.boost_clock_hz : peak_flops;
   g.memory_bytes_per_s = gpu.hbm_bytes_per_s;
-  g.issue_per_s = static_cast<double>(gpu.sm_count) * gpu.boost_clock_hz;
-  g.clock_hz = gpu.boost_clock_hz;
+  g.issue_per_s = static_cast<double>(gpu.sm_count) * clock;
+  g.clock_hz = clock;
   g.thread_share = gpu.max_threads_per_sm > 0 ? static_cast<double>(gpu.max_threads_per_sm) / 2048.0 : 1.0;
   g.nvlink_bytes_per_s = gpu.nvlink_bytes_per_s;
   return g;

@@ -59,7 +59,13 @@ models::ExecConfig exec_config(const Scenario& s) {
     c.cuda_graphs = false;
     c.eager_attention = true;
     c.pytorch_host = true;
-    c.layer_object_us = s.engine.cpu_layer_us;
+    c.op_us = s.engine.cpu_op_us;
+    // H2O's score accumulation and eviction add 12 eager ops per attention layer: the accumulator's fill, add and
+    // argmin (pytorch_backend.py 528-532), and per K, V and accumulator a copy, a scatter and a copy (cache_replace,
+    // acc_replace, 934-995). InfiniGen's speculation adds about 10 (partial query projection and scores, max,
+    // threshold, count with an .item(), top-k, the index copy to the host: infinigen/kv_selection_controller.py).
+    if (s.cache.retention == "h2o") c.attention_ops += 12;
+    if (s.cache.selection == "speculative") c.attention_ops += 10;
     c.sync_per_layer = s.engine.sync_per_layer;
     c.overlap_io = s.engine.overlap;
   }
@@ -171,12 +177,30 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
                     "quantisation is not modelled",
                     dtype_name(s.cache.precision)));
   }
-  mc.notes.push_back(fmt::format(
-      "engine {} terms: {} us of CPU per iteration + {} us per sequence (engine.cpu_iteration_us, cpu_per_seq_us), "
-      "kernels in a CUDA graph pay {} of an isolated kernel's floor (graph_floor_share), decode attention at {}x the "
-      "operator model's efficiency (decode_attention_scale); operator model: {}",
-      s.engine.version, s.engine.cpu_iteration_us, s.engine.cpu_per_seq_us, s.engine.graph_floor_share,
-      s.engine.decode_attention_scale, cost.operator_params().origin));
+  if (s.engine.framework == "pytorch") {
+    const int c_ops = exec_config(s).attention_ops + exec_config(s).mlp_ops;
+    mc.notes.push_back(fmt::format(
+        "engine static (pytorch, the FlexGen family) terms: {} us of host time per eager op, {} per layer and GPU batch "
+        "(engine.cpu_op_us), {} (engine.sync_per_layer), copies {} (engine.overlap), {} us per step + {} us "
+        "per sequence serial (cpu_iteration_us, cpu_per_seq_us), prefill scores at {} B per element "
+        "(prefill_score_bytes){}; no CUDA graphs; operator model: {}",
+        s.engine.cpu_op_us, c_ops,
+        s.engine.sync_per_layer ? "a device synchronisation after each layer object"
+                                : "host running ahead of the GPU (no synchronisation per layer)",
+        s.engine.overlap ? "overlapped with compute" : "on the compute's timeline", s.engine.cpu_iteration_us,
+        s.engine.cpu_per_seq_us, s.engine.prefill_score_bytes,
+        s.engine.cold_start_ms > 0 ? fmt::format(", {} ms once at the first iteration (cold_start_ms)",
+                                                 s.engine.cold_start_ms)
+                                   : "",
+        cost.operator_params().origin));
+  } else {
+    mc.notes.push_back(fmt::format(
+        "engine {} terms: {} us of CPU per iteration + {} us per sequence (engine.cpu_iteration_us, cpu_per_seq_us), "
+        "kernels in a CUDA graph pay {} of an isolated kernel's floor (graph_floor_share), decode attention at {}x "
+        "the operator model's efficiency (decode_attention_scale); operator model: {}",
+        s.engine.version, s.engine.cpu_iteration_us, s.engine.cpu_per_seq_us, s.engine.graph_floor_share,
+        s.engine.decode_attention_scale, cost.operator_params().origin));
+  }
   if (s.engine.frontend == "api_server") {
     mc.notes.push_back(fmt::format(
         "latencies are a streaming client's (engine.frontend: api_server): {} ms in the API server before the engine "

@@ -68,9 +68,13 @@ struct EngineConfig {
   // pytorch: a device synchronisation after every layer object (FlexGen's overlapped loop joins its copy streams
   // there; InfiniGen's build adds one in its non-overlapped loop too), so host time cannot run ahead of the GPU.
   bool sync_per_layer = true;
-  // pytorch: host time per layer object (attention and MLP are separate objects: 2 per decoder layer) - Python, the
-  // dispatcher and launches of its eager ops - overlapped with the GPU unless synchronised.
-  double cpu_layer_us = 0;
+  // pytorch: host time per eager op (Python, the dispatcher and the launch), overlapped with the GPU unless
+  // synchronised; a layer runs models::ExecConfig::attention_ops + mlp_ops of them per GPU batch.
+  double cpu_op_us = 0;
+  // Time the replica's first iteration pays once, before computing: a benchmark without a warm-up run (H2O's
+  // flex_opt.py has its warm-up generate() commented out) times CUDA's lazy kernel loading, cuBLAS's initialisation
+  // and the caching allocator's first allocations inside its first forward pass. 0 = a warm engine (default).
+  double cold_start_ms = 0;
 };
 
 // Shares of a tensor class kept on the GPU, in host memory and on disk; they sum to 1.
@@ -105,6 +109,9 @@ struct CacheConfig {
   // InfiniGen's threshold: tokens whose partial score is within alpha of the top are fetched (its script: alpha 4),
   // under max_kv_ratio. Unset: every step fetches the cap, an upper bound on its traffic; how many tokens pass the
   // threshold depends on real attention, which kvsim knows only through its synthetic model (cache/quality.h).
+  // Not defaulted to the scripts' 4: under the synthetic model a 10,000-token context then fetches 0.7 % of its tokens
+  // and keeps 0.58 of the attention mass, far below the accuracy InfiniGen reports at that setting; the sinks' weight
+  // sets the synthetic threshold too high (sim/cache/quality.h).
   std::optional<double> alpha;
   // Quest (Tang et al., ICML 2024): tokens read per decode step in the sparse layers, in pages of page_size tokens
   // (its evaluation uses 16-token pages and budgets of 256..4096 tokens); its first 2 layers stay dense.

@@ -293,7 +293,11 @@ void Replica::start_iteration(SimTime now) {
                     static_cast<uint64_t>(moves.demoted) * plan_.block_bytes);
   metrics_.add_tier_moves(moves.host_loads, moves.disk_loads, moves.demoted);
   metrics_.add_swap_stall(tier_ns);
-  const SimTime compute_ns = std::max<SimTime>(cost_.iteration_ns(shape), 1) + tier_ns;
+  SimTime compute_ns = std::max<SimTime>(cost_.iteration_ns(shape), 1) + tier_ns;
+  if (!warm_) {
+    compute_ns += static_cast<SimTime>(std::llround(scenario_.engine.cold_start_ms * kNsPerMs));
+    warm_ = true;
+  }
   const uint64_t layer_token_bytes = plan_.token_layer_bytes * static_cast<uint64_t>(scenario_.model.num_layers);
   // FlexGen sends the new tokens' KV of its host- and disk-resident layers only.
   const double host_share = plan_.kv_on_host ? plan_.kv_share.off_gpu() : 1.0;

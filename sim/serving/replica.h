@@ -133,6 +133,7 @@ class Replica final : public engine::EventHandler {
   StaticLimit static_limit_ = StaticLimit::kQueue;  // what ended the last static batch's formation
   bool drops_tokens_ = false;    // the policy drops or skips tokens: completions record the retention proxy
   bool busy_ = false;
+  bool warm_ = false;  // the first iteration ran (engine.cold_start_ms paid)
   bool wake_pending_ = false;
   bool preempted_this_step_ = false;
   int64_t swap_used_blocks_ = 0;

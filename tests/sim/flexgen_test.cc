@@ -67,7 +67,7 @@ TEST(FlexGen, CapacityIsSetByTheTightestTier) {
 // Keeping KV layers on the GPU takes their attention off the CPU: with host DRAM the bottleneck of decode, a larger
 // GPU share makes decode faster (8,000-token prompts, the engine's Python time per layer object set aside).
 TEST(FlexGen, KvLayersOnTheGpuRelieveTheCpu) {
-  const std::vector<std::string> base = {"workload.prompt_tokens=8000", "engine.cpu_layer_us=0"};
+  const std::vector<std::string> base = {"workload.prompt_tokens=8000", "engine.cpu_op_us=0"};
   std::vector<std::string> split = base;
   split.push_back("cache.kv_percent=[50, 50, 0]");
   const double cpu_only = num(run_scenario(scenario_from(kBatch, base), ""), "mean_tpot_ms");

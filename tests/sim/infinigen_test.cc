@@ -111,17 +111,19 @@ TEST(InfiniGen, NonsensicalCombinationsNameTheirKeys) {
 }
 
 // With cache.alpha each decode step fetches the tokens within alpha of the top score, capped by max_kv_ratio: fewer
-// bytes than the cap alone, more as alpha widens, and the cap's traffic once alpha admits everything.
+// bytes than the cap alone, more as alpha widens, and the cap's traffic once alpha admits everything (also what an
+// unset alpha fetches).
 TEST(InfiniGen, AlphaThresholdFetchesUnderTheCap) {
   using testing::scenario_from;
   const auto h2d = [](std::vector<std::string> o) {
     return run_scenario(scenario_from(kOneRequest, o), "").summary["pcie_h2d_bytes"].get<uint64_t>();
   };
-  const uint64_t cap = h2d({}), a4 = h2d({"cache.alpha=4"}), a8 = h2d({"cache.alpha=8"}),
+  const uint64_t cap = h2d({"cache.alpha=1e6"}), a4 = h2d({"cache.alpha=4"}), a8 = h2d({"cache.alpha=8"}),
                  wide = h2d({"cache.alpha=1000"});
   EXPECT_LT(a4, a8);
   EXPECT_LT(a8, cap);
   EXPECT_EQ(wide, cap);
+  EXPECT_EQ(h2d({}), cap);
   const RunResult r = run_scenario(scenario_from(kOneRequest, {"cache.alpha=4"}), "");
   EXPECT_LT(
       r.summary["retention_attention"].get<double>(),

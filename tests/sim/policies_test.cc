@@ -170,7 +170,7 @@ TEST(FlexGen, KvOnTheCpuMovesNoKvOverPcieDuringDecode) {
   // the KV at the full rate (14,000-14,099 tokens of context in 32 layers; CPU attention is memory-bound here; the
   // engine's Python time per layer object, which would hide part of it, set aside).
   Scenario fast =
-      scenario_from(kOneRequest, {"cache.policy=flexgen", "workload.prompt_tokens=14000", "engine.cpu_layer_us=0"});
+      scenario_from(kOneRequest, {"cache.policy=flexgen", "workload.prompt_tokens=14000", "engine.cpu_op_us=0"});
   Scenario slow = fast;
   slow.hardware.host.dram_bytes_per_s /= 2;
   const double pass_ms = 14049.5 * static_cast<double>(token_bytes) /
