@@ -32,7 +32,8 @@ OpCost CostModel::kv_fetch(const BatchShape& b, bool explain) const {
   // FlexGen sends only its host- and disk-resident layers' share; InfiniGen all of it.
   const double host_share = config_.cpu_attention ? 1.0 - config_.kv_gpu_ratio : 1.0;
   const auto out_bytes = static_cast<uint64_t>(b.offload_tokens * kv_quant_token_bytes_ * host_share);
-  const hw::TransferCost out = hw::pcie_copy_time(hardware_, hw::CopyDirection::kDeviceToHost, out_bytes, 1);
+  const hw::TransferCost out =
+      hw::pcie_copy_time(hardware_, hw::CopyDirection::kDeviceToHost, out_bytes, 1, config_.host_kv_pinned);
   op.bytes = static_cast<double>(row_bytes * static_cast<uint64_t>(rows) + out_bytes);
   op.pcie_bytes = op.bytes;
   op.time_ns = std::max(in.time_ns, out.time_ns);

@@ -76,6 +76,7 @@ models::ExecConfig exec_config(const Scenario& s) {
   c.page_size = s.cache.page_size;
   c.dense_layers = std::min<int64_t>(kQuestDenseLayers, s.model.num_layers);
   c.cpu_attention = s.cache.compute_attention_on == "cpu";
+  c.host_kv_pinned = s.cache.host_kv_pinned;
   c.weight_gpu_ratio = s.cache.weights_share.gpu;
   c.weight_disk_ratio = s.cache.weights_share.disk;
   if (c.cpu_attention) {
@@ -165,6 +166,13 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
                                     "sequence's tokens per layer, the cap InfiniGen's selection stays under (set "
                                     "cache.alpha for its threshold)",
                                     s.cache.max_kv_ratio));
+  }
+  if (s.cache.placement == "offload" && !s.cache.host_kv_pinned &&
+      !(s.hardware.measured && s.hardware.measured->bandwidth.contains("pcie/d2h_pageable"))) {
+    mc.notes.push_back(fmt::format(
+        "the host KV is pageable (cache.host_kv_pinned: false, as the released code allocates it), but {} has no "
+        "measured pageable copy curve (kvsim calibrate): its copies are priced at the pinned rate",
+        s.hardware.name));
   }
   if (s.cache.retention != "full" || s.cache.selection != "all") {
     mc.notes.push_back(

@@ -118,6 +118,10 @@ struct CacheConfig {
   int64_t token_budget = 2048;
   int64_t page_size = 16;
   uint64_t host_kv_bytes = 0;  // offload / tiered: host KV pool per GPU (default: half the host's DRAM per GPU)
+  // offload: the host KV in pinned memory (copies by DMA at the pinned rate) or pageable (staged by the driver: the
+  // profile's measured pageable curves; without them a datasheet profile prices both alike). Default false, as the
+  // FlexGen family's released code allocates it.
+  bool host_kv_pinned = true;
   uint64_t disk_kv_bytes = 0;  // tiered: disk tier per GPU (0 = none)
   // tiered: disk read rate. Samsung PM9A3 (PCIe 4 NVMe data-centre SSD) datasheet: 6,900 MB/s sequential read.
   double disk_bytes_per_s = 6.9e9;

@@ -199,6 +199,12 @@ void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset) {
            "an offloaded KV prefills whole prompts on the GPU and sends them to the host (InfiniGen's and FlexGen's "
            "engines): set engine.version: static or v0");
   }
+  // The released FlexGen-family code leaves its host KV unpinned ("pin_memory = False  # NOTE: disable pin_memory due
+  // to high memory overhead": FlexGen's, H2O's and InfiniGen's pytorch_backend.py, TorchDevice.allocate).
+  k.host_kv_pinned = c.get_bool("host_kv_pinned", !offload);
+  if (!offload && c.has("host_kv_pinned")) {
+    c.fail("host_kv_pinned", "only used with cache.placement: offload (a KV kept in host memory)");
+  }
   if ((offload || k.placement == "tiered") && k.host_kv_bytes == 0) {
     c.fail("host_kv_bytes", fmt::format("placement '{}' keeps KV in host memory, but the host tier has no capacity "
                                         "(cache.host_kv_bytes: 0)",
@@ -302,6 +308,7 @@ YAML::Node cache_to_yaml(const CacheConfig& c) {
   n["partial_weight_ratio"] = yaml::number(c.partial_weight_ratio);
   n["max_kv_ratio"] = yaml::number(c.max_kv_ratio);
   if (c.alpha) n["alpha"] = yaml::number(*c.alpha);
+  if (c.placement == "offload") n["host_kv_pinned"] = c.host_kv_pinned;
   n["token_budget"] = c.token_budget;
   n["page_size"] = c.page_size;
   n["host_kv_bytes"] = c.host_kv_bytes;

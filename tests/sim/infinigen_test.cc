@@ -135,5 +135,61 @@ TEST(InfiniGen, AlphaThresholdFetchesUnderTheCap) {
             std::string::npos);
 }
 
+// InfiniGen's released loop (engine.overlap: false, its scripts' setting) fetches a layer's selected KV on the
+// compute's timeline; its design (overlap: true) overlaps the fetch with the layer's compute. Per layer the released
+// loop is slower by the shorter of the two: by the fetch time when the compute is the longer.
+TEST(InfiniGen, TheReleasedLoopPaysTheFetchOnTheComputesTimeline) {
+  const Scenario released = testing::scenario_from(kOneRequest, {"engine.cpu_op_us=0"});
+  const Scenario designed = testing::scenario_from(kOneRequest, {"engine.cpu_op_us=0", "engine.overlap=true"});
+  ASSERT_FALSE(released.engine.overlap);  // the default, as the scripts run it
+  ASSERT_TRUE(released.engine.sync_per_layer);
+  const models::CostModel serial(released.model, released.hardware, exec_config(released));
+  const models::CostModel overlapped(designed.model, designed.hardware, exec_config(designed));
+  for (const int64_t seqs : {1, 16}) {
+    models::BatchShape b;
+    for (int64_t i = 0; i < seqs; ++i) {
+      b.partial_key_tokens += 10000;
+      b.fetch_tokens += 2000;
+      b.offload_tokens += 1;
+      b.add_sequence(2000, 1, true, 0);
+    }
+    const models::CostModel::LayerTimes t = serial.layer_times(b);
+    ASSERT_GT(t.h2d, 0);
+    const SimTime io = t.h2d + t.d2h + t.disk;
+    const SimTime shorter = std::min(t.compute, std::max({t.h2d, t.d2h, t.disk})) + io -
+                            std::max({t.h2d, t.d2h, t.disk});
+    EXPECT_EQ(serial.iteration_ns(b) - overlapped.iteration_ns(b), shorter * released.model.num_layers) << seqs;
+  }
+  // End to end: the released loop's decode steps are slower.
+  EXPECT_GT(run_scenario(released, "").summary["mean_tpot_ms"].get<double>(),
+            run_scenario(designed, "").summary["mean_tpot_ms"].get<double>());
+}
+
+// The host KV is pageable as released: with a profile that measured both curves, the prompts' KV reaches the host at
+// the pageable rate and the prefill is slower than with host_kv_pinned: true, by the 10,000 tokens' KV of 32 layers at
+// the difference of the two rates (the released loop copies on the compute's timeline); a datasheet profile says it
+// cannot tell.
+TEST(InfiniGen, PageableHostKvIsSlowerThanPinnedWhereMeasured) {
+  Scenario pageable = testing::scenario_from(kOneRequest);
+  ASSERT_FALSE(pageable.cache.host_kv_pinned);
+  const RunResult datasheet = run_scenario(pageable, "");
+  EXPECT_NE(datasheet.summary["notes"].dump().find("priced at the pinned rate"), std::string::npos);
+  hw::MeasuredProfile m;
+  m.bandwidth["pcie/d2h_pinned"] = hw::Curve{{1e3, 1e9}, {20e9, 20e9}, true};
+  m.bandwidth["pcie/d2h_pageable"] = hw::Curve{{1e3, 1e9}, {0.2e9, 0.2e9}, true};
+  pageable.hardware.measured = m;
+  Scenario pinned = pageable;
+  pinned.cache.host_kv_pinned = true;
+  const RunResult slow = run_scenario(pageable, ""), fast = run_scenario(pinned, "");
+  const double bytes = 32.0 * 10000.0 * static_cast<double>(slow.plan.token_layer_bytes);
+  const double expected_ms = (bytes / 0.2e9 - bytes / 20e9) * 1e3;
+  EXPECT_NEAR(slow.summary["mean_ttft_ms"].get<double>() - fast.summary["mean_ttft_ms"].get<double>(), expected_ms,
+              0.01 * expected_ms);
+  EXPECT_EQ(slow.summary["notes"].dump().find("priced at the pinned rate"), std::string::npos);
+  EXPECT_NE(testing::error_of([] { testing::scenario_from(kOneRequest, {"cache.policy=vllm", "cache.host_kv_pinned=true"}); })
+                .find("cache.host_kv_pinned: only used with cache.placement: offload"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace kvsim::sim
