@@ -131,7 +131,7 @@ std::optional<double> MeasuredProfile::decode_attention_bytes_per_s(double conte
   return nearest->at(context);
 }
 
-std::optional<double> MeasuredProfile::bandwidth_at(const std::string& key, double bytes) const {
+std::optional<double> MeasuredProfile::bandwidth_at(std::string_view key, double bytes) const {
   const auto it = bandwidth.find(key);
   if (it == bandwidth.end() || it->second.empty()) return std::nullopt;
   return it->second.at(bytes);

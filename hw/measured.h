@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <string_view>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,10 +67,10 @@ struct MeasuredProfile {
   // Bytes copied per second vs transfer size in bytes. Keys: "pcie/h2d_pinned", "pcie/d2h_pinned",
   // "pcie/h2d_pageable", "pcie/d2h_pageable", "pcie/duplex_pinned" (both directions together, summed),
   // "hbm/copy", "hbm/read", "hbm/write".
-  std::map<std::string, Curve> bandwidth;
+  std::map<std::string, Curve, std::less<>> bandwidth;
   // Bytes delivered to the GPU per second vs total bytes gathered. Keys "<method>/<granularity>", methods
   // per_row | memcpy2d | batched | cpu_staged | zero_copy, granularities token_head | token_layer | block.
-  std::map<std::string, Curve> gather;
+  std::map<std::string, Curve, std::less<>> gather;
   std::vector<GemmPoint> gemm;
   // Paged decode attention: KV bytes read per second vs context length, per block size (batch >= 32).
   std::map<int64_t, Curve> decode_attention;
@@ -101,7 +102,7 @@ struct MeasuredProfile {
   // Decode attention KV bytes/s at `context` for the nearest measured block size; nullopt when none.
   std::optional<double> decode_attention_bytes_per_s(double context, int64_t block_size) const;
   // Bandwidth of a curve at `bytes`; nullopt when the key was not measured.
-  std::optional<double> bandwidth_at(const std::string& key, double bytes) const;
+  std::optional<double> bandwidth_at(std::string_view key, double bytes) const;
 };
 
 }  // namespace kvsim::hw

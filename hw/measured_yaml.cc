@@ -60,8 +60,8 @@ Curve read_curve(const yaml::Map& m, std::string_view x_key, std::string_view y_
   return c;
 }
 
-std::map<std::string, Curve> read_keyed_curves(const yaml::Map& parent, std::string_view key) {
-  std::map<std::string, Curve> out;
+std::map<std::string, Curve, std::less<>> read_keyed_curves(const yaml::Map& parent, std::string_view key) {
+  std::map<std::string, Curve, std::less<>> out;
   const yaml::Map sec = parent.child(key);
   for (const auto& name : sec.keys()) {
     if (name.empty()) sec.fail(name, "expected a non-empty curve name");

@@ -9,9 +9,11 @@ TransferCost pcie_copy_time(const HardwareProfile& hw, CopyDirection direction, 
   TransferCost cost;
   if (copies <= 0 || bytes_per_copy == 0) return cost;
   const bool h2d = direction == CopyDirection::kHostToDevice;
-  const std::string key = std::string("pcie/") + (h2d ? "h2d" : "d2h") + (pinned ? "_pinned" : "_pageable");
   double bytes_per_s = 0, latency_ns = hw.pcie.latency_ns;
   if (hw.measured) {
+    // The curve's name (no string built per call: this runs every iteration).
+    const char* key = h2d ? (pinned ? "pcie/h2d_pinned" : "pcie/h2d_pageable")
+                          : (pinned ? "pcie/d2h_pinned" : "pcie/d2h_pageable");
     if (auto bw = hw.measured->bandwidth_at(key, static_cast<double>(bytes_per_copy))) bytes_per_s = *bw;
     if (hw.measured->pcie_latency_ns > 0) latency_ns = hw.measured->pcie_latency_ns;
   }
