@@ -6,9 +6,9 @@
 
 #include <cstdint>
 #include <map>
-#include <string_view>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kvsim::hw {

@@ -92,6 +92,10 @@ const std::vector<StudyModel>& paper_study_models() {
       {"llama-2-13b", "h100-sxm5-80gb", 1, 3.3, {1.6, 2.6, 3.3, 5.0}},
       // vllm: 0.55 req/s 0 preemptions, 161 tok/s; 0.58 req/s 2; 0.6 req/s 828, p50 TTFT 108 s.
       {"llama-3.1-70b", "h100-sxm5-80gb", 4, 0.55, {0.28, 0.44, 0.55, 0.83}},
+      // InfiniGen's testbed (Lee et al., OSDI 2024: OPT-13B on an RTX A6000 48 GB, PCIe 3.0), where 26 GB of weights
+      // leave room for the KV of about 20,000 tokens: past the knee the KV does not fit on the GPU, the regime an
+      // offloaded KV is for. vllm: 1.0 req/s 0 preemptions, 215 tok/s; 1.1 req/s 3; 1.2 req/s 10.
+      {"opt-13b", "rtx-a6000-48gb", 1, 1.0, {0.5, 0.8, 1.0, 1.5}},
   };
   return kModels;
 }

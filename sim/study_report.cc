@@ -247,6 +247,7 @@ std::string study_markdown(const std::string& name, const std::vector<StudyPoint
     const size_t sp = line.find(' ');
     md += fmt::format("- **{}**{}\n", line.substr(0, sp), line.substr(sp));
   }
+  md += study_findings(points, summaries);
 
   for (const std::string& model : models_of(points)) {
     md += fmt::format("\n## {} (tp {})\n\n", model, first_of(points, model).tensor_parallel);

@@ -193,7 +193,7 @@ TEST(Cli, StudyPaperWritesOneRowPerPointAndAWinnerLinePerModel) {
   for (const sim::StudyModel& m : sim::paper_study_models()) {
     expected_rows += (1 + 2 * sim::kPaperStudySparsityPct.size()) * m.rates.size();
   }
-  EXPECT_EQ(sim::paper_study_models().size(), 3u);
+  EXPECT_EQ(sim::paper_study_models().size(), 4u);
 
   const std::vector<std::string> lines = lines_of(read_text(dir + "/study.csv"));
   ASSERT_EQ(lines.size(), expected_rows + 1);
@@ -233,7 +233,7 @@ TEST(Cli, StudyPaperWritesOneRowPerPointAndAWinnerLinePerModel) {
         fs::exists(dir + "/" + cells[col("model")] + "/" + label + "/rate-" + cells[col("rate")] + "/summary.json"))
         << lines[i];
   }
-  EXPECT_EQ(models, (std::set<std::string>{"llama-3.1-8b", "llama-2-13b", "llama-3.1-70b"}));
+  EXPECT_EQ(models, (std::set<std::string>{"llama-3.1-8b", "llama-2-13b", "llama-3.1-70b", "opt-13b"}));
   EXPECT_EQ(settings, (std::set<std::string>{"vllm/100", "h2o/10", "h2o/20", "h2o/50", "infinigen/10", "infinigen/20",
                                              "infinigen/50"}));
 
@@ -245,6 +245,7 @@ TEST(Cli, StudyPaperWritesOneRowPerPointAndAWinnerLinePerModel) {
   }
   EXPECT_NE(md.find("synthetic proxy"), std::string::npos);
   EXPECT_NE(md.find("not ranked by retention"), std::string::npos);
+  EXPECT_NE(md.find("## The seed study's findings, point by point"), std::string::npos);
   fs::remove_all(dir);
 }
 
