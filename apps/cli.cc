@@ -78,6 +78,9 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   cost->add_option("--phase", cost_args.phase, "prefill or decode")->check(CLI::IsMember({"prefill", "decode"}));
   cost->add_option("--dtype", cost_args.dtype, "Activation and weight dtype (default: the model's)");
   cost->add_flag("--eager", cost_args.eager, "Without CUDA graphs (engine.enforce_eager)");
+  cost->add_option("--engine", cost_args.engine,
+                   "v1 (vLLM V1, default) or static (the FlexGen family's eager PyTorch engine: host time per op)")
+      ->check(CLI::IsMember({"v1", "static"}));
   cost->add_flag("--explain", cost_args.explain, "Say for every op whether a measured curve or the roofline was used");
   cost->add_option("--format", cost_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
 

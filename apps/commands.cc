@@ -107,7 +107,7 @@ int cmd_cost(const CostArgs& args, std::ostream& out) {
   // The engine's terms as a vLLM V1 server with default settings runs them: its CUDA-graph sizes, all-reduce, graph
   // floor share, decode kernel and CPU work per iteration.
   const models::ExecConfig config =
-      sim::exec_config(sim::server_scenario(args.model, args.hardware, dtype, args.tp, args.eager));
+      sim::exec_config(sim::server_scenario(args.model, args.hardware, dtype, args.tp, args.eager, args.engine));
   const models::CostModel cost(model, hardware, config);
   const int64_t per_seq = args.tokens / args.batch;
   const bool decode = args.phase == "decode";
@@ -133,6 +133,12 @@ int cmd_cost(const CostArgs& args, std::ostream& out) {
     j["launch_ms"] = ns_to_ms(cost.launch_ns(shape));
     j["launch"] = launch_name(cost.launch_mode(shape));
     j["iteration_ms"] = ns_to_ms(cost.iteration_ns(shape));
+    if (config.pytorch_host) {
+      j["host_ops_per_layer"] = config.attention_ops + config.mlp_ops;
+      j["host_op_us"] = config.op_us;
+      j["sync_per_layer"] = config.sync_per_layer;
+      j["step_us"] = config.cpu.iteration_us;
+    }
     out << j.dump(2) << "\n";
     return 0;
   }
@@ -152,6 +158,15 @@ int cmd_cost(const CostArgs& args, std::ostream& out) {
       "{:.3f} ms\n",
       model.num_layers, total_ms, ns_to_ms(cost.launch_ns(shape)), launch_name(cost.launch_mode(shape)),
       ns_to_ms(cost.cpu_overhead_ns(shape)), ns_to_ms(cost.iteration_ns(shape)));
+  if (config.pytorch_host) {
+    // The FlexGen family's host side (engine.framework: pytorch): the iteration above is the longer of GPU and host.
+    out << fmt::format(
+        "host (eager PyTorch): {} ops per layer x {} us (engine.cpu_op_us) = {:.3f} ms per layer against the GPU's, "
+        "{}; + {} us per step (engine.cpu_iteration_us); no CUDA graphs\n",
+        config.attention_ops + config.mlp_ops, config.op_us, (config.attention_ops + config.mlp_ops) * config.op_us / 1e3,
+        config.sync_per_layer ? "a device synchronisation after each layer object" : "running ahead of the GPU",
+        config.cpu.iteration_us);
+  }
   if (args.explain) {
     out << fmt::format("hardware profile {} (source: {}{})\n", hardware.name, hardware.source,
                        hardware.measured ? ", measured on " + hardware.measured->device : "");

@@ -35,6 +35,7 @@ struct CostArgs {
   int64_t tokens = 0, batch = 1, context = 0, tp = 1;
   bool eager = false;
   bool explain = false;
+  std::string engine = "v1";  // v1 | static (the FlexGen family's eager PyTorch engine)
 };
 
 struct ListArgs {

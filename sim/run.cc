@@ -97,7 +97,8 @@ models::ExecConfig exec_config(const Scenario& s) {
   return c;
 }
 
-Scenario server_scenario(const std::string& model, const std::string& hardware, DType dtype, int64_t tp, bool eager) {
+Scenario server_scenario(const std::string& model, const std::string& hardware, DType dtype, int64_t tp, bool eager,
+                         const std::string& engine) {
   YAML::Node doc;
   doc["model"] = model;
   doc["hardware"] = hardware;
@@ -105,6 +106,7 @@ Scenario server_scenario(const std::string& model, const std::string& hardware, 
   doc["weight_dtype"] = std::string(dtype_name(dtype));
   doc["cluster"]["tensor_parallel"] = tp;
   doc["engine"]["enforce_eager"] = eager;
+  if (engine != "v1") doc["engine"]["version"] = engine;
   doc["cache"]["precision"] = std::string(dtype_name(dtype));
   doc["workload"]["requests"] = 1;
   doc["workload"]["prompt_tokens"] = 1;

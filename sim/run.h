@@ -23,8 +23,9 @@ models::ExecConfig exec_config(const Scenario& s);
 
 // A default vLLM V1 server of `model` on `hardware` (catalog names or paths) in `dtype` over `tp` GPUs, every other
 // setting defaulted: what `kvsim cost` and validation's cost cases price (exec_config of it), so both see the same
-// engine terms.
-Scenario server_scenario(const std::string& model, const std::string& hardware, DType dtype, int64_t tp, bool eager);
+// engine terms. `engine` "static": the FlexGen family's eager PyTorch engine instead, with its defaults.
+Scenario server_scenario(const std::string& model, const std::string& hardware, DType dtype, int64_t tp, bool eager,
+                         const std::string& engine = "v1");
 
 // Runs `s`; when `out_dir` is not empty, writes the output files there (creating the folder).
 RunResult run_scenario(const Scenario& s, const std::string& out_dir);

@@ -298,6 +298,24 @@ TEST(Cli, CostReportsEveryOpAndATotal) {
   EXPECT_NEAR(j["total_ms"].get<double>(), per_layer * 32 + once, 1e-3);
 }
 
+// --engine static prices the FlexGen family's eager PyTorch engine: at batch 1 on an H100 its host time per layer (21
+// eager ops) exceeds the GPU's, so the iteration is the host's, per layer and synchronised, plus the step term.
+TEST(Cli, CostOfTheStaticEngineShowsItsHostTime) {
+  const Result r = cli({"cost", "--model", "llama-3.1-8b", "--hardware", "h100-sxm5-80gb", "--tokens", "1", "--context",
+                        "1000", "--phase", "decode", "--engine", "static", "--format", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["host_ops_per_layer"].get<int>(), 21);
+  const double host_layer_ms = 21 * j["host_op_us"].get<double>() / 1e3;
+  ASSERT_GT(host_layer_ms * 32, j["total_ms"].get<double>());
+  // 32 layers of host time, two launches per layer after each synchronisation, lm_head and embedding, the step.
+  EXPECT_GT(j["iteration_ms"].get<double>(), host_layer_ms * 32 + j["step_us"].get<double>() / 1e3);
+  EXPECT_LT(j["iteration_ms"].get<double>(), host_layer_ms * 32 + j["step_us"].get<double>() / 1e3 + 2.0);
+  const Result table = cli({"cost", "--model", "llama-3.1-8b", "--hardware", "h100-sxm5-80gb", "--tokens", "1",
+                            "--context", "1000", "--phase", "decode", "--engine", "static"});
+  EXPECT_NE(table.out.find("host (eager PyTorch): 21 ops per layer"), std::string::npos) << table.out;
+}
+
 TEST(Cli, ListsCatalogs) {
   const Result m = cli({"models", "--format", "json"});
   ASSERT_EQ(m.code, 0) << m.err;
