@@ -115,7 +115,9 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, 
   c.max_num_seqs = e.get_int("max_num_seqs", large ? 1024 : 256, 1, int64_t{1} << 24);
   c.enforce_eager = e.get_bool("enforce_eager", false);
   c.fast_forward = e.get_bool("fast_forward", true);
-  c.gpu_memory_utilization = e.get_double("gpu_memory_utilization", 0.9, 0.0, 1.0, true);
+  // vLLM caps its memory at 0.9 of the GPU; the FlexGen family's released code has no cap and allocates until the
+  // device is full (the CUDA context and other non-torch memory are subtracted on their own: models::non_torch_bytes).
+  c.gpu_memory_utilization = e.get_double("gpu_memory_utilization", pytorch ? 1.0 : 0.9, 0.0, 1.0, true);
   c.kv_cache_bytes = e.opt_bytes("kv_cache_bytes");
   c.num_gpu_blocks = e.opt_int("num_gpu_blocks", 1, int64_t{1} << 40);
   if (c.kv_cache_bytes && c.num_gpu_blocks) {

@@ -74,13 +74,16 @@ void Replica::schedule_prefill_first() {
 
 // The FlexGen family's batch (FlexGen, H2O's and InfiniGen's released code: generate() takes gpu_batch_size x
 // num_gpu_batches prompts, allocates their KV for the whole run and prefills them together, one GPU batch at a time
-// inside each layer): up to max_num_seqs whole prompts, FCFS, while their KV fits the pool and the prefill transient
-// of one GPU batch (rows x heads x longest prompt^2 scores, models::prefill_transient_bytes) fits the GPU memory the
-// KV leaves. No token budget. Which limit ended the batch is counted (summary static_batch_limits).
+// inside each layer): up to max_num_seqs whole prompts, FCFS, while their KV at its final length (prompt + output, as
+// the released code allocates it for the whole run; a paged pool grows into what was promised) fits the pool and the
+// prefill transient of one GPU batch (rows x heads x longest prompt^2 scores, models::prefill_transient_bytes) fits
+// the GPU memory that KV leaves. No token budget. Which limit ended the batch is counted (summary
+// static_batch_limits).
 void Replica::form_static_batch() {
   const sim::EngineConfig& e = scenario_.engine;
   const int64_t gbs = scenario_.cache.gpu_batch_size;
   int64_t longest = 0;
+  int64_t promised = 0;  // blocks the admitted sequences will still grow into
   static_limit_ = StaticLimit::kQueue;
   while (!waiting_.empty()) {
     if (static_cast<int64_t>(running_.size()) >= e.max_num_seqs) {
@@ -92,12 +95,13 @@ void Replica::form_static_batch() {
     const int64_t n = static_cast<int64_t>(running_.size()) + 1;
     const int64_t rows = gbs > 0 ? std::min(gbs, n) : n;
     const int64_t prompt = std::max(longest, s.known());
-    const int64_t need = policy_->blocks_needed(s.kv, s.known());
-    if (need > policy_->free_blocks()) {
+    const int64_t need_now = policy_->blocks_needed(s.kv, s.known());
+    const int64_t need = policy_->blocks_needed(s.kv, s.record.prompt_tokens + s.record.output_tokens);
+    if (need + promised > policy_->free_blocks()) {
       static_limit_ = StaticLimit::kKv;
       break;
     }
-    const uint64_t room = plan_.spare_gpu_bytes + plan_.gpu_kv_bytes(policy_->free_blocks() - need);
+    const uint64_t room = plan_.spare_gpu_bytes + plan_.gpu_kv_bytes(policy_->free_blocks() - need - promised);
     if (models::prefill_transient_bytes(scenario_.model, rows, prompt, e.prefill_score_bytes, scenario_.dtype,
                                         static_cast<int>(scenario_.cluster.tensor_parallel)) > room) {
       static_limit_ = StaticLimit::kTransient;
@@ -107,6 +111,7 @@ void Replica::form_static_batch() {
       static_limit_ = StaticLimit::kKv;
       break;
     }
+    promised += need - need_now;
     longest = prompt;
   }
   if (!batch_.empty()) metrics_.on_static_batch(static_cast<int64_t>(batch_.size()), static_limit_name(static_limit_));

@@ -83,12 +83,14 @@ TEST(H2o, PrefillCostAndMemoryGrowFasterThanVllms) {
   EXPECT_GT(prefill(h2o, 16384), prefill(vllm, 16384));
 }
 
-// Under its static engine, H2O's prefill holds heads x prompt^2 scores at prefill_score_bytes each beside the 20 GiB
-// pool: a 16,000-token prompt needs 32.8 GB at 4 B (two fp16 copies) and fits the ~36 GB left on an H100; at 8 B (the
-// released H2O code's fp32 softmax) it needs 65.5 GB and is refused with its own reason.
+// Under its static engine, H2O's prefill holds heads x prompt^2 scores at prefill_score_bytes each in what its KV
+// leaves (at 0.9 of an H100: about 61 GB beside the weights, the 20 GiB pool's free blocks included): a 16,000-token
+// prompt needs 32.8 GB at 4 B (two fp16 copies) and fits; at 8 B (the released H2O code's fp32 softmax) it needs
+// 65.5 GB and is refused with its own reason.
 TEST(H2o, APromptWhosePrefillTransientCannotFitIsRejected) {
   const std::string dir = testing::temp_dir("h2o-transient");
-  const std::vector<std::string> base = {"cache.policy=h2o", "workload.prompt_tokens=16000"};
+  const std::vector<std::string> base = {"cache.policy=h2o", "workload.prompt_tokens=16000",
+                                         "engine.gpu_memory_utilization=0.9"};
   const RunResult fits = run_scenario(testing::scenario_from(kOneLongRequest, base), "");
   EXPECT_EQ(fits.summary["completed"].get<int64_t>(), 1);
   std::vector<std::string> fp32 = base;

@@ -54,6 +54,20 @@ TEST(StaticBatch, StopsWhereTheKvPoolIsFull) {
   EXPECT_EQ(r.summary["static_batches"].get<int64_t>(), 6);
 }
 
+// The released code allocates each sequence's KV for the whole run: a paged pool admits a batch by its final length
+// (100 + 900 tokens: 63 blocks of 16) and never preempts inside it, where admitting by the prompt's 7 blocks would
+// take 16 and preempt as they grow.
+TEST(StaticBatch, APagedPoolIsPromisedTheFinalLength) {
+  const RunResult r = run_scenario(
+      scenario_from(kMany, {"cache.policy=vllm", "engine.version=static", "engine.num_gpu_blocks=200",
+                            "engine.max_model_len=1024", "workload.prompt_tokens=100", "workload.output_tokens=900"}),
+      "");
+  ASSERT_EQ(r.summary["completed"].get<int64_t>(), 40);
+  EXPECT_EQ(r.summary["num_preemptions"].get<int64_t>(), 0);
+  EXPECT_EQ(r.summary["static_batches"].get<int64_t>(), 14);  // 13 of 3 (189 of 200 blocks) and the last one
+  EXPECT_EQ(limit(r, "kv_pool"), 13);
+}
+
 // Long prompts: one GPU batch of n rows holds n x 32 heads x 8,000^2 scores at 4 B (8.2 GB per row) beside the KV of
 // the batch. The batch stops at the largest n whose transient fits the memory the KV leaves; with GPU batches of one
 // row (FlexGen's block schedule) the transient is one row's and the batch reaches max_num_seqs.
