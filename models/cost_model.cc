@@ -316,17 +316,10 @@ SimTime CostModel::pytorch_iteration_ns(const BatchShape& b) const {
   const auto host =
       static_cast<SimTime>(std::llround(static_cast<double>(t.parts * (config_.attention_ops + config_.mlp_ops)) *
                                         config_.op_us * static_cast<double>(kNsPerUs)));
-  const SimTime layers = model_.num_layers;
-  SimTime body = 0;
-  if (config_.sync_per_layer) {
-    const auto relaunch = static_cast<SimTime>(std::llround(2.0 * config_.cpu.launch_us * kNsPerUs));
-    body = (std::max(host, gpu) + relaunch) * layers;
-  } else {
-    body = std::max(host, gpu) * layers;
-  }
-  const CpuOverhead& c = config_.cpu;
-  const double step_us = c.iteration_us + c.per_seq_us * static_cast<double>(b.num_seqs);
-  return body + t.once + static_cast<SimTime>(std::llround(step_us * kNsPerUs));
+  // After a synchronisation the GPU waits for the next layer object's first launch.
+  const SimTime relaunch =
+      config_.sync_per_layer ? static_cast<SimTime>(std::llround(2.0 * config_.cpu.launch_us * kNsPerUs)) : 0;
+  return (std::max(host, gpu) + relaunch) * model_.num_layers + t.once + cpu_overhead_ns(b);
 }
 
 SimTime CostModel::cpu_overhead_ns(const BatchShape& b) const {

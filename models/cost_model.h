@@ -147,9 +147,7 @@ struct ExecConfig {
   // both loops), so a layer takes the longer of its host and GPU time plus one launch per object; without, the host
   // runs ahead and a step takes the longer of the two sums. overlap_io: copies on their own streams beside the compute
   // (FlexGen's --overlap); false: on the compute's timeline, so a layer takes compute + copies. The step's serial host
-  // time is cpu.iteration_us + per_seq_us.
-  // The KV's host copy is pinned (false: pageable; the new tokens' KV goes to it at the pageable rate).
-  bool host_kv_pinned = true;
+  // time is cpu_overhead_ns (cpu.iteration_us + per_seq_us).
   bool pytorch_host = false;
   double op_us = 0.0;
   // Eager ops per decode layer, counted in H2O's repository (h2o_flexgen/flexgen/pytorch_backend.py mha_gen, lines
@@ -160,6 +158,8 @@ struct ExecConfig {
   int mlp_ops = 5;
   bool sync_per_layer = false;
   bool overlap_io = true;
+  // The KV's host copy is pinned (false: pageable; the new tokens' KV goes to it at the pageable rate).
+  bool host_kv_pinned = true;
   Efficiency efficiency;
   CpuOverhead cpu;
 };

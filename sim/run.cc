@@ -188,7 +188,7 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
                     dtype_name(s.cache.precision)));
   }
   if (s.engine.framework == "pytorch") {
-    const int c_ops = exec_config(s).attention_ops + exec_config(s).mlp_ops;
+    const int c_ops = cost.config().attention_ops + cost.config().mlp_ops;
     mc.notes.push_back(fmt::format(
         "engine static (pytorch, the FlexGen family) terms: {} us of host time per eager op, {} per layer and GPU batch "
         "(engine.cpu_op_us), {} (engine.sync_per_layer), copies {} (engine.overlap), {} us per step + {} us "

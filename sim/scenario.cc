@@ -40,9 +40,6 @@ slo:
 std::vector<double> builtin_study_rates() { return {0.5, 0.8, 1.0, 1.2, 1.5, 2.0}; }
 
 int64_t activation_tokens(const Scenario& s) {
-  if (s.engine.framework == "pytorch") {
-    return std::max<int64_t>(1, s.cache.gpu_batch_size) * s.engine.max_model_len;  // one GPU batch, whole prompts
-  }
   if (s.cache.gpu_batch_size == 0) return s.engine.max_num_batched_tokens;
   return std::min(s.engine.max_num_batched_tokens, s.cache.gpu_batch_size * s.engine.max_model_len);
 }

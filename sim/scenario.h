@@ -207,8 +207,9 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
 YAML::Node scenario_to_yaml(const Scenario& s);
 
 // The tokens and sequences of the largest forward pass the GPU runs at once, which its activation memory must hold:
-// the engine's token budget, or under FlexGen's block schedule one GPU batch of whole sequences (the pytorch static
-// engine: one GPU batch, or one sequence when the batch is one GPU batch, of max_model_len each: the least it needs).
+// the engine's token budget, or under FlexGen's block schedule one GPU batch of whole sequences (activation_seqs under
+// the pytorch static engine: one GPU batch, or one sequence when the batch is one GPU batch; its activations are
+// models::prefill_transient_bytes, checked per batch).
 int64_t activation_tokens(const Scenario& s);
 int64_t activation_seqs(const Scenario& s);
 

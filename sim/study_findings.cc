@@ -14,14 +14,14 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 double num(const Json& j, const char* key) { return j.at(key).get<double>(); }
-bool served_all(const Json& j) { return j.at("rejected").get<int64_t>() == 0 && j.at("completed").get<int64_t>() > 0; }
 std::string at(const StudyPoint& p) { return fmt::format("{} at {:g} req/s", p.model, p.rate); }
 
 // The point of `policy` at `sparsity` for p's model and rate (vllm has one, at 100), or npos.
 size_t find(const std::vector<StudyPoint>& points, const StudyPoint& p, const std::string& policy, int sparsity) {
   for (size_t i = 0; i < points.size(); ++i) {
     const StudyPoint& q = points[i];
-    if (q.model == p.model && q.rate == p.rate && q.policy == policy && (policy == "vllm" || q.sparsity_pct == sparsity))
+    if (q.model == p.model && q.rate == p.rate && q.policy == policy &&
+        (policy == "vllm" || q.sparsity_pct == sparsity))
       return i;
   }
   return std::string::npos;
@@ -43,7 +43,8 @@ std::string verdict(size_t yes, size_t of, const char* what = "points") {
 
 std::string list(const std::vector<std::string>& items, size_t most = 6) {
   if (items.empty()) return "";
-  std::vector<std::string> shown(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(std::min(most, items.size())));
+  std::vector<std::string> shown(items.begin(),
+                                 items.begin() + static_cast<std::ptrdiff_t>(std::min(most, items.size())));
   std::string s = join(shown, "; ");
   if (items.size() > most) s += fmt::format("; and {} more", items.size() - most);
   return s;
@@ -64,7 +65,8 @@ std::string study_findings(const std::vector<StudyPoint>& points, const std::vec
     std::vector<std::string> against;
     for (size_t i = 0; i < points.size(); ++i) {
       const StudyPoint& p = points[i];
-      if (p.policy != "vllm" || !served_all(summaries[i]) || summaries[i].at("num_preemptions").get<int64_t>() > 0)
+      if (p.policy != "vllm" || !study_point_ranked(summaries[i]) ||
+          summaries[i].at("num_preemptions").get<int64_t>() > 0)
         continue;
       ++of;
       const std::vector<size_t> w = study_winners(points, summaries, p.model, p.rate, study_criteria().front());
@@ -74,9 +76,10 @@ std::string study_findings(const std::vector<StudyPoint>& points, const std::vec
         against.push_back(fmt::format("{}: {}", at(p), points[w.front()].label()));
       }
     }
-    md += fmt::format("1. *vLLM has the highest throughput when the KV fits on the GPU* (the rates where vllm never "
-                      "preempts): {}.{}\n",
-                      verdict(yes, of), against.empty() ? "" : " Elsewhere the winner is " + list(against) + ".");
+    md += fmt::format(
+        "1. *vLLM has the highest throughput when the KV fits on the GPU* (the rates where vllm never "
+        "preempts): {}.{}\n",
+        verdict(yes, of), against.empty() ? "" : " Elsewhere the winner is " + list(against) + ".");
   }
   // 2. H2O cuts KV memory by about 70 %, at a retention cost: KV stored per running request against vllm's.
   {
@@ -104,11 +107,11 @@ std::string study_findings(const std::vector<StudyPoint>& points, const std::vec
       const bool cost = *std::min_element(retained.begin(), retained.end()) < 1.0;
       ++of;
       if (about70 && cost) ++yes;
-      parts.push_back(fmt::format("h2o-s{}: median {:.0f} % less KV per running request over {} points (range {:.0f}-"
-                                  "{:.0f} %), attention retained {:.2f}-{:.2f}",
-                                  sp, median * 100, cuts.size(), cuts.front() * 100, cuts.back() * 100,
-                                  *std::min_element(retained.begin(), retained.end()),
-                                  *std::max_element(retained.begin(), retained.end())));
+      parts.push_back(fmt::format(
+          "h2o-s{}: median {:.0f} % less KV per running request over {} points (range {:.0f}-"
+          "{:.0f} %), attention retained {:.2f}-{:.2f}",
+          sp, median * 100, cuts.size(), cuts.front() * 100, cuts.back() * 100,
+          *std::min_element(retained.begin(), retained.end()), *std::max_element(retained.begin(), retained.end())));
     }
     md += fmt::format(
         "2. *H2O cuts KV memory by about 70 % at a retention cost* (KV entries stored per running request against "
@@ -134,9 +137,10 @@ std::string study_findings(const std::vector<StudyPoint>& points, const std::vec
         against.push_back(fmt::format("{} at {} %: {:.3f} vs {:.3f}", at(p), p.sparsity_pct, ig, h2o));
       }
     }
-    md += fmt::format("3. *InfiniGen keeps early facts better than H2O* (retention_early_facts at the same model, "
-                      "rate and share of the KV; the proxy): {}.{}\n",
-                      verdict(yes, of), against.empty() ? "" : " Not at " + list(against) + ".");
+    md += fmt::format(
+        "3. *InfiniGen keeps early facts better than H2O* (retention_early_facts at the same model, "
+        "rate and share of the KV; the proxy): {}.{}\n",
+        verdict(yes, of), against.empty() ? "" : " Not at " + list(against) + ".");
   }
   // 4. InfiniGen wins when the KV does not fit: the rates at which the vllm point preempts.
   {
@@ -156,9 +160,10 @@ std::string study_findings(const std::vector<StudyPoint>& points, const std::vec
                                       summaries[i].at("num_preemptions").get<int64_t>()));
       }
     }
-    md += fmt::format("4. *InfiniGen wins when the KV does not fit on the GPU* (the rates where vllm preempts; "
-                      "throughput): {}.{}\n",
-                      verdict(yes, of), winners.empty() ? "" : " The winner there: " + list(winners) + ".");
+    md += fmt::format(
+        "4. *InfiniGen wins when the KV does not fit on the GPU* (the rates where vllm preempts; "
+        "throughput): {}.{}\n",
+        verdict(yes, of), winners.empty() ? "" : " The winner there: " + list(winners) + ".");
   }
   return md;
 }

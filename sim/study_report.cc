@@ -27,8 +27,6 @@ std::string csv_cell(const Json& v) {
   return fmt::format("{:.3f}", v.get<double>());
 }
 
-bool ranked(const Json& j) { return j.at("rejected").get<int64_t>() == 0 && j.at("completed").get<int64_t>() > 0; }
-
 template <typename T, typename F>
 std::vector<T> distinct(const std::vector<StudyPoint>& points, F field) {
   std::vector<T> out;
@@ -145,6 +143,10 @@ void write_grid(const std::string& name, const std::vector<StudyPoint>& points, 
 
 }  // namespace
 
+bool study_point_ranked(const Json& summary) {
+  return summary.at("rejected").get<int64_t>() == 0 && summary.at("completed").get<int64_t>() > 0;
+}
+
 std::vector<std::string> study_csv_columns() {
   std::vector<std::string> c = {"model", "tp", "policy", "sparsity", "rate"};
   for (const char* k : kCompareSummaryKeys) c.emplace_back(k);
@@ -180,7 +182,7 @@ std::vector<size_t> study_winners(const std::vector<StudyPoint>& points, const s
   std::vector<size_t> candidates;
   std::optional<size_t> best;
   for (size_t i = 0; i < points.size(); ++i) {
-    if (points[i].model != model || points[i].rate != rate || !ranked(summaries[i])) continue;
+    if (points[i].model != model || points[i].rate != rate || !study_point_ranked(summaries[i])) continue;
     candidates.push_back(i);
     const double v = num(summaries[i], criterion.key);
     if (!best || (criterion.higher_is_better ? v > num(summaries[*best], criterion.key)
@@ -261,7 +263,7 @@ std::string study_markdown(const std::string& name, const std::vector<StudyPoint
       const StudyPoint& p = points[i];
       if (p.model != model) continue;
       const Json& j = summaries[i];
-      if (!ranked(j)) {
+      if (!study_point_ranked(j)) {
         if (unranked.empty() || unranked.back().first != p.label()) unranked.push_back({p.label(), {}});
         unranked.back().second.push_back(rate_label(p.rate));
       }

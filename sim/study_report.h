@@ -20,6 +20,7 @@ std::string study_csv(const std::vector<StudyPoint>& points, const std::vector<n
 
 // What a winner is chosen by. Only points that served every request (rejected == 0, completed > 0) are ranked: a
 // point that rejected requests served an easier workload. Retention is never a criterion: it is a synthetic proxy.
+bool study_point_ranked(const nlohmann::ordered_json& summary);
 struct StudyCriterion {
   const char* name;  // "throughput"
   const char* key;   // summary key, "output_throughput"

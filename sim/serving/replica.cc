@@ -210,12 +210,12 @@ void Replica::start_iteration(SimTime now) {
   const int64_t window = scenario_.model.sliding_window;
   const auto& cache = scenario_.cache;
   int64_t cpu_new_tokens = 0;  // KV entries computed this iteration that reach the host with the CPU's q/k/v
-  // Hugging Face generate() pads a batch's prompts to the longest (left padding) and keeps computing a finished
-  // sequence until the longest output ends.
-  int64_t hf_pad_prompt = 0;
+  // Hugging Face generate() and the FlexGen family pad a batch's prompts to the longest (left padding) and keep
+  // computing a finished sequence until the longest output ends.
+  int64_t pad_prompt = 0;
   priced_.clear();
   if (whole_batches_) {
-    for (const Scheduled& b : batch_) hf_pad_prompt = std::max(hf_pad_prompt, b.new_tokens);
+    for (const Scheduled& b : batch_) pad_prompt = std::max(pad_prompt, b.new_tokens);
     for (uint32_t slot : running_) {
       if (seqs_[slot].status == Status::kHeld) priced_.push_back({slot, 1, true});
     }
@@ -262,8 +262,8 @@ void Replica::start_iteration(SimTime now) {
       shape.dense_extra_tokens += static_cast<double>(cached - cache.token_budget);
       cached = cache.token_budget;
     }
-    // An hf batch's prompts are padded to its longest.
-    const int64_t new_tokens = whole_batches_ && !decode ? std::max(b.new_tokens, hf_pad_prompt) : b.new_tokens;
+    // A whole batch's prompts are padded to its longest.
+    const int64_t new_tokens = whole_batches_ && !decode ? std::max(b.new_tokens, pad_prompt) : b.new_tokens;
     shape.add_sequence(cached, new_tokens, samples, window);
     shape.decode_only = shape.decode_only && decode;
   }

@@ -47,7 +47,8 @@ TEST(StaticBatch, IsTheConfiguredBatchWhenMemoryAllows) {
 // H2O keeps 20 % of the 2,048-token prompt: 410 tokens, 26 blocks of 16 per sequence. A pool of 7 such budgets and 3
 // blocks more admits 7.
 TEST(StaticBatch, StopsWhereTheKvPoolIsFull) {
-  const RunResult r = run_scenario(scenario_from(kMany, {"engine.num_gpu_blocks=185", "engine.max_model_len=2560"}), "");
+  const RunResult r =
+      run_scenario(scenario_from(kMany, {"engine.num_gpu_blocks=185", "engine.max_model_len=2560"}), "");
   ASSERT_EQ(r.summary["completed"].get<int64_t>(), 40);
   EXPECT_EQ(r.plan.blocks_for_tokens(410), 26);
   EXPECT_EQ(limit(r, "kv_pool"), 5);  // 7 x 5 + 5
@@ -135,14 +136,16 @@ workload: {requests: 20, arrival: {process: all-at-once}, prompt_tokens: 1920, o
 // A static engine takes no token budget: the key is refused with the reason; FasterTransformer's native runtime keeps
 // the vLLM-style activation sizing and the key.
 TEST(StaticBatch, TheTokenBudgetKeyIsRefusedUnderPytorch) {
-  EXPECT_NE(testing::error_of([] { scenario_from(kMany, {"engine.max_num_batched_tokens=4096"}); })
-                .find("engine.max_num_batched_tokens: the pytorch static engine has no token budget"),
+  EXPECT_NE(testing::error_of([] {
+              scenario_from(kMany, {"engine.max_num_batched_tokens=4096"});
+            }).find("engine.max_num_batched_tokens: the pytorch static engine has no token budget"),
             std::string::npos);
-  EXPECT_EQ(scenario_from(kMany, {"cache.policy=fastertransformer", "engine.max_num_batched_tokens=4096"})
-                .engine.framework,
-            "native");
-  EXPECT_NE(testing::error_of([] { scenario_from(kMany, {"cache.policy=vllm", "engine.overlap=false"}); })
-                .find("engine.overlap: only used with engine.version: static"),
+  EXPECT_EQ(
+      scenario_from(kMany, {"cache.policy=fastertransformer", "engine.max_num_batched_tokens=4096"}).engine.framework,
+      "native");
+  EXPECT_NE(testing::error_of([] {
+              scenario_from(kMany, {"cache.policy=vllm", "engine.overlap=false"});
+            }).find("engine.overlap: only used with engine.version: static"),
             std::string::npos);
 }
 
