@@ -9,7 +9,7 @@
 #include "sim/core/error.h"
 #include "sim/core/interrupt.h"
 #include "sim/scenario.h"
-#include "sim/study.h"
+#include "sim/planning/study.h"
 #include "traces/arrival.h"
 #include "traces/datasets.h"
 #include "traces/trace_reader.h"

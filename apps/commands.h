@@ -27,7 +27,7 @@ struct CompareArgs {
   std::vector<std::string> policies;
   std::vector<double> rates;
   std::optional<int64_t> requests;   // requests per point (overrides workload.requests)
-  std::optional<std::string> study;  // --study NAME: run a named grid (sim/study.h) instead of one scenario
+  std::optional<std::string> study;  // --study NAME: run a named grid (sim/planning/study.h) instead of one scenario
 };
 
 struct CostArgs {

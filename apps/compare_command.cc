@@ -1,4 +1,4 @@
-// kvsim compare: one scenario under several policies and rates, or a named study grid (--study, sim/study.h).
+// kvsim compare: one scenario under several policies and rates, or a named study grid (--study, sim/planning/study.h).
 #include <algorithm>
 #include <functional>
 
@@ -6,13 +6,13 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
-#include "sim/compare_columns.h"
+#include "sim/planning/compare_columns.h"
 #include "sim/core/error.h"
 #include "sim/core/units.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
-#include "sim/study.h"
-#include "sim/study_report.h"
+#include "sim/planning/study.h"
+#include "sim/planning/study_report.h"
 
 namespace kvsim::app {
 

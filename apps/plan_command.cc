@@ -1,8 +1,8 @@
-// kvsim plan: the cheapest configuration that serves a rate within an SLO (sim/plan.h).
+// kvsim plan: the cheapest configuration that serves a rate within an SLO (sim/planning/plan.h).
 #include <fmt/format.h>
 
 #include "apps/commands.h"
-#include "sim/plan.h"
+#include "sim/planning/plan.h"
 
 namespace kvsim::app {
 

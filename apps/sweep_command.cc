@@ -1,4 +1,4 @@
-// kvsim sweep GRID.yaml -o DIR [--jobs N] [--shard I/N] [--resume] (sim/sweep.h).
+// kvsim sweep GRID.yaml -o DIR [--jobs N] [--shard I/N] [--resume] (sim/planning/sweep.h).
 #include <unistd.h>
 
 #include <chrono>
@@ -15,8 +15,8 @@
 #include "apps/commands.h"
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
-#include "sim/report.h"
-#include "sim/sweep.h"
+#include "sim/planning/report.h"
+#include "sim/planning/sweep.h"
 
 namespace kvsim::app {
 

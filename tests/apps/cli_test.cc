@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/study.h"
+#include "sim/planning/study.h"
 
 namespace kvsim::app {
 namespace {

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "sim/core/error.h"
-#include "sim/plan.h"
+#include "sim/planning/plan.h"
 #include "tests/sim/test_util.h"
 
 namespace kvsim::sim {

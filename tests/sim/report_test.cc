@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "sim/report.h"
+#include "sim/planning/report.h"
 #include "sim/run.h"
-#include "sim/sweep.h"
+#include "sim/planning/sweep.h"
 #include "tests/sim/test_util.h"
 
 namespace kvsim::sim {

@@ -1,7 +1,7 @@
 // The study's findings are computed from the points: each claim flips with the numbers behind it.
 #include <gtest/gtest.h>
 
-#include "sim/study_report.h"
+#include "sim/planning/study_report.h"
 
 namespace kvsim::sim {
 namespace {

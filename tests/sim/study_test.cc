@@ -1,6 +1,6 @@
 // The paper study's grid: every point loads, the sparsity keys and the cluster are set as the grid says, and every
 // prompt + output fits the model's context.
-#include "sim/study.h"
+#include "sim/planning/study.h"
 
 #include <gtest/gtest.h>
 

@@ -10,7 +10,7 @@
 #include "sim/core/interrupt.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
-#include "sim/sweep.h"
+#include "sim/planning/sweep.h"
 #include "tests/sim/test_util.h"
 
 namespace kvsim::sim {

@@ -1,4 +1,4 @@
-// The reports of a study (sim/study.h): study.csv, one row per point, and study.md, the grid definition, one table per
+// The reports of a study (sim/planning/study.h): study.csv, one row per point, and study.md, the grid definition, one table per
 // model and which policy wins where by throughput, latency and memory, per model and rate. Both are generated from the
 // points and their summary.json objects alone, deterministically, and written atomically.
 #pragma once
@@ -10,11 +10,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/study.h"
+#include "sim/planning/study.h"
 
 namespace kvsim::sim {
 
-// study.csv: model, tp, policy, sparsity, rate, the compare keys (sim/compare_columns.h), retention_early_facts.
+// study.csv: model, tp, policy, sparsity, rate, the compare keys (sim/planning/compare_columns.h), retention_early_facts.
 std::vector<std::string> study_csv_columns();
 std::string study_csv(const std::vector<StudyPoint>& points, const std::vector<nlohmann::ordered_json>& summaries);
 

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "sim/core/error.h"
-#include "sim/study_report.h"
+#include "sim/planning/study_report.h"
 
 namespace kvsim::sim {
 

@@ -1,4 +1,4 @@
-#include "sim/sweep.h"
+#include "sim/planning/sweep.h"
 
 #include <algorithm>
 #include <atomic>

@@ -1,4 +1,4 @@
-#include "sim/study_report.h"
+#include "sim/planning/study_report.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "sim/compare_columns.h"
+#include "sim/planning/compare_columns.h"
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
 #include "sim/core/units.h"

@@ -1,4 +1,4 @@
-#include "sim/study.h"
+#include "sim/planning/study.h"
 
 #include <algorithm>
 #include <cmath>

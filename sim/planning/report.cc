@@ -1,4 +1,4 @@
-#include "sim/report.h"
+#include "sim/planning/report.h"
 
 #include <algorithm>
 #include <cmath>
