@@ -11,6 +11,7 @@
 #include "sim/core/units.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
+#include "sim/planning/deployment_study.h"
 #include "sim/planning/study.h"
 #include "sim/planning/study_report.h"
 
@@ -117,18 +118,23 @@ int cmd_study(const CompareArgs& args, std::ostream& out) {
 
   std::vector<nlohmann::ordered_json> summaries;
   summaries.reserve(points.size());
-  for (const sim::StudyPoint& p : points) summaries.push_back(sim::run_scenario(p.scenario, p.dir).summary);
+  const bool scenarios = name == "scenarios";
+  for (const sim::StudyPoint& p : points) {
+    summaries.push_back(scenarios ? sim::run_deployment_point(p) : sim::run_scenario(p.scenario, p.dir).summary);
+  }
   sim::write_study_reports(options.out_dir, name, points, summaries);
 
   if (args.run.format == "csv") {
-    out << sim::study_csv(points, summaries);
+    out << (scenarios ? sim::deployment_study_csv(points, summaries) : sim::study_csv(points, summaries));
     return 0;
   }
   if (args.run.format == "json") {
     nlohmann::ordered_json all = nlohmann::ordered_json::array();
     for (size_t i = 0; i < points.size(); ++i) {
       const sim::StudyPoint& p = points[i];
-      all.push_back({{"model", p.model},
+      all.push_back({{"scenario", p.group},
+                     {"strategy", p.label()},
+                     {"model", p.model},
                      {"tp", p.tensor_parallel},
                      {"policy", p.policy},
                      {"sparsity", p.sparsity_pct},
@@ -136,6 +142,28 @@ int cmd_study(const CompareArgs& args, std::ostream& out) {
                      {"summary", summaries[i]}});
     }
     out << all.dump(2) << "\n";
+    return 0;
+  }
+  if (scenarios) {
+    out << fmt::format("kvsim compare --study scenarios: {} points; outputs in {}/ (study.md, study.csv)\n",
+                       points.size(), options.out_dir);
+    for (const sim::DeploymentScenario& s : sim::deployment_scenarios()) {
+      out << fmt::format("\n{} ({} on {}):\n", s.name, s.model, s.hardware);
+      std::vector<TableRow> rows;
+      for (size_t i = 0; i < points.size(); ++i) {
+        if (points[i].group == s.id && !summaries[i].contains("error")) {
+          rows.push_back({points[i].label(), rate_label(points[i].rate), &summaries[i]});
+        }
+      }
+      print_compare_table(rows, out);
+      const sim::DeploymentRanking ranking = sim::rank_deployment(points, summaries, s.id);
+      for (const auto& e : ranking.excluded) {
+        if (!summaries[e.index].contains("error")) continue;
+        out << fmt::format("  {}: {}\n", points[e.index].label(), e.why);
+      }
+      out << "  " << sim::deployment_verdict(points, summaries, ranking) << "\n";
+    }
+    out << kRetentionFootnote;
     return 0;
   }
   const sim::Scenario& s0 = points.front().scenario;

@@ -7,6 +7,7 @@
 
 #include "hw/measured_yaml.h"
 #include "models/model_loader.h"
+#include "sim/planning/deployment_study.h"
 #include "sim/core/error.h"
 #include "sim/core/yaml.h"
 
@@ -73,10 +74,11 @@ YAML::Node point_yaml(const StudyModel& m, const StudyLengths& lengths, const st
 }  // namespace
 
 std::string StudyPoint::label() const {
+  if (!variant.empty()) return variant;
   return sparsity_pct >= 100 ? policy : fmt::format("{}-s{}", policy, sparsity_pct);
 }
 
-std::vector<std::string> study_names() { return {"paper"}; }
+std::vector<std::string> study_names() { return {"paper", "scenarios"}; }
 
 // Rates: each model's knee was found with `kvsim run` sweeps of the vllm point (600 requests, seed 1) on the
 // datasheet h100-sxm5-80gb profile: the highest rate with at most one preemption (one step further, preemptions run
@@ -155,7 +157,7 @@ void require_study_name(const std::string& name) {
 
 std::vector<StudyPoint> study_grid(const std::string& name, const StudyOptions& options) {
   require_study_name(name);
-  return paper_study_grid(options);  // the only study so far
+  return name == "scenarios" ? deployment_study_grid(options) : paper_study_grid(options);
 }
 
 }  // namespace kvsim::sim

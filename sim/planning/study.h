@@ -36,8 +36,12 @@ struct StudyPoint {
   double rate = 0;  // req/s
   Scenario scenario;
   std::string dir;  // <out>/<model>/<label>/rate-<rate>
+  // The scenarios study (sim/planning/deployment_study.h): the deployment scenario the point belongs to, and the
+  // label of a strategy that is not one preset alone ("h2o+kivi"); both empty in the paper study.
+  std::string group;
+  std::string variant;
 
-  std::string label() const;  // "vllm", "h2o-s10", "infinigen-s50"
+  std::string label() const;  // "vllm", "h2o-s10", "infinigen-s50", or the variant
 };
 
 struct StudyOptions {

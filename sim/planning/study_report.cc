@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "sim/planning/compare_columns.h"
+#include "sim/planning/deployment_study.h"
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
 #include "sim/core/units.h"
@@ -318,8 +319,9 @@ std::string study_markdown(const std::string& name, const std::vector<StudyPoint
 
 void write_study_reports(const std::string& dir, const std::string& name, const std::vector<StudyPoint>& points,
                          const std::vector<Json>& summaries) {
-  const std::string csv = study_csv(points, summaries);
-  const std::string md = study_markdown(name, points, summaries);
+  const bool scenarios = name == "scenarios";
+  const std::string csv = scenarios ? deployment_study_csv(points, summaries) : study_csv(points, summaries);
+  const std::string md = scenarios ? deployment_study_markdown(points, summaries) : study_markdown(name, points, summaries);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error(Place{dir}, fmt::format("cannot create output folder: {}", ec.message()));

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/planning/deployment_study.h"
 #include "sim/planning/study.h"
 
 namespace kvsim::app {
@@ -249,18 +250,36 @@ TEST(Cli, StudyPaperWritesOneRowPerPointAndAWinnerLinePerModel) {
   fs::remove_all(dir);
 }
 
+TEST(Cli, StudyScenariosRanksEveryStrategyPerDeploymentScenario) {
+  const std::string dir = temp_out("study-scenarios");
+  const Result r = cli({"compare", "--study", "scenarios", "--requests", "2", "-o", dir});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<std::string> lines = lines_of(read_text(dir + "/study.csv"));
+  ASSERT_EQ(lines.size(), sim::deployment_scenarios().size() * sim::deployment_strategies().size() + 1);
+  EXPECT_EQ(lines[0].rfind("scenario,strategy,category,policy,model,tp,rate,started,completed,", 0), 0u) << lines[0];
+  const std::string md = read_text(dir + "/study.md");
+  for (const sim::DeploymentScenario& s : sim::deployment_scenarios()) {
+    EXPECT_NE(md.find("## " + s.name), std::string::npos) << s.id;
+    EXPECT_NE(r.out.find(s.name + " (" + s.model + " on " + s.hardware + "):"), std::string::npos) << s.id;
+  }
+  EXPECT_NE(md.find("## Does one strategy win everywhere?"), std::string::npos);
+  // A strategy that cannot hold the context does not stop the study: vllm cannot start on the 24 GB GPU.
+  EXPECT_NE(r.out.find("  vllm: did not start: engine.max_model_len 129024 needs"), std::string::npos) << r.out;
+  fs::remove_all(dir);
+}
+
 TEST(Cli, StudyUnknownNameIsOneLineNamingStudyAndNothingIsWritten) {
   const std::string dir = temp_out("study-bad");
   const Result r = cli({"compare", "--study", "nonsense", "-o", dir});
   EXPECT_EQ(r.code, 2);
-  EXPECT_EQ(r.err, "--study: unknown study 'nonsense'; valid: paper\n");
+  EXPECT_EQ(r.err, "--study: unknown study 'nonsense'; valid: paper, scenarios\n");
   EXPECT_FALSE(fs::exists(dir));
   const Result typo = cli({"compare", "--study", "papr", "-o", dir});
   EXPECT_EQ(typo.code, 2);
-  EXPECT_EQ(typo.err, "--study: unknown study 'papr' (did you mean 'paper'?); valid: paper\n");
+  EXPECT_EQ(typo.err, "--study: unknown study 'papr' (did you mean 'paper'?); valid: paper, scenarios\n");
   // The name is checked before anything else about the command line.
   EXPECT_EQ(cli({"compare", "--study", "nonsense", "--policies", "vllm", "-o", dir}).err,
-            "--study: unknown study 'nonsense'; valid: paper\n");
+            "--study: unknown study 'nonsense'; valid: paper, scenarios\n");
 }
 
 TEST(Cli, StudyRefusesWhatItSetsItself) {
