@@ -64,6 +64,9 @@ struct HostSpec {
   int64_t cpu_cores = 0;
   int64_t sockets = 1;                 // dram_bytes_per_s is split evenly among sockets
   double socket_link_bytes_per_s = 0;  // per direction between two sockets (UPI / xGMI); needed when sockets > 1
+  // Sustained FLOP/s of attention computed on the CPU as the FlexGen family's PyTorch code runs it (fp16 KV upcast,
+  // small per-head matmuls), measured or fitted on this host; 0 = the cores' peak (an assumption, models/cost_model).
+  double attention_flops_per_s = 0;
 
   bool operator==(const HostSpec&) const = default;
 };

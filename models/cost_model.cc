@@ -152,7 +152,9 @@ CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig c
       throw Error(fmt::format("hardware '{}' has no host cpu_cores or dram_bytes_per_s: CPU attention needs both",
                               hardware_.name));
     }
-    host_flops_ = static_cast<double>(hardware_.host.cpu_cores) * kHostFlopsPerCore;
+    host_flops_ = hardware_.host.attention_flops_per_s > 0
+                      ? hardware_.host.attention_flops_per_s
+                      : static_cast<double>(hardware_.host.cpu_cores) * kHostFlopsPerCore;
   }
 }
 
@@ -310,8 +312,15 @@ SimTime CostModel::forward_ns(const BatchShape& b) const {
 SimTime CostModel::pytorch_iteration_ns(const BatchShape& b) const {
   if (b.num_tokens == 0) return 0;
   const LayerTimes t = layer_times(b);
-  const SimTime gpu = config_.overlap_io ? std::max({t.compute, t.h2d, t.d2h, t.disk})
-                                         : t.compute + t.h2d + t.d2h + t.disk;
+  const SimTime copies = std::max({t.h2d, t.d2h, t.disk});
+  SimTime gpu = config_.overlap_io ? std::max(t.compute, copies) : t.compute + t.h2d + t.d2h + t.disk;
+  if (config_.overlap_io && config_.sync_per_layer && t.parts > 1) {
+    // FlexGen's overlapped loop over a block of GPU batches (FlexLLMGen flex_opt.py 1046-1054) issues the next layer
+    // object's weight copy with the first GPU batch (layers load weights only for k == 0) and synchronises after every
+    // GPU batch: the copies overlap one GPU batch's compute, not the block's.
+    const SimTime one_batch = t.compute / t.parts;
+    gpu = std::max(one_batch, copies) + (t.compute - one_batch);
+  }
   // Two layer objects per decoder layer, each run once per GPU batch.
   const auto host =
       static_cast<SimTime>(std::llround(static_cast<double>(t.parts * (config_.attention_ops + config_.mlp_ops)) *

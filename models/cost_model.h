@@ -125,8 +125,12 @@ struct ExecConfig {
   // FlexGen's placement (sec. 4.2, its `--percent`): this share of each layer's weights stays on the GPU, the rest
   // streams for every layer from host memory (and first from disk for weight_disk_ratio of them), overlapped with the
   // previous layer's compute (ops weight_fetch, disk_io).
+  // Both as homed by FlexGen's placement rule (models/flexgen_placement.h), not the percentages as given.
   double weight_gpu_ratio = 1.0;
   double weight_disk_ratio = 0.0;
+  // Embedding bytes homed off the GPU (FlexGen's input and output embedding objects), copied to the GPU once per
+  // forward pass; weight_fetch spreads them over the layers.
+  double embed_stream_bytes = 0.0;
   // With cpu_attention: the share of layers whose KV stays on the GPU (attended there) and on disk (read into host
   // memory every decode step, then attended on the CPU); the rest sits in host memory.
   double kv_gpu_ratio = 0.0;

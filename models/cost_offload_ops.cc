@@ -101,32 +101,40 @@ OpCost CostModel::cpu_attention(const BatchShape& b, bool explain) const {
   op.time_ns = std::max(c_ns, m_ns) + down.time_ns + up.time_ns;
   op.bound = c_ns >= m_ns ? "host_compute" : "host_memory";
   if (explain) {
+    const std::string flops =
+        hardware_.host.attention_flops_per_s > 0
+            ? fmt::format("{:.1f} GFLOP/s (the profile's host.attention_flops_per_s)", host_flops_ / 1e9)
+            : fmt::format("{:.0f} GFLOP/s ({} cores x {:.0f} GFLOP/s, assumed)", host_flops_ / 1e9,
+                          hardware_.host.cpu_cores, kHostFlopsPerCore / 1e9);
     op.explain = fmt::format(
-        "host roofline: {:.0f} GFLOP/s ({} cores x {:.0f} GFLOP/s, assumed), {:.0f} % of {:.0f} GB/s DRAM, per tp "
-        "rank 1/{}; plus q/k/v down ({}) and output up ({}) over PCIe",
-        host_flops_ / 1e9, hardware_.host.cpu_cores, kHostFlopsPerCore / 1e9, config_.efficiency.host_memory * 100,
-        hardware_.host.dram_bytes_per_s / 1e9, config_.tp, format_bytes(down_bytes), format_bytes(up_bytes));
+        "host roofline: {}, {:.0f} % of {:.0f} GB/s DRAM, per tp rank 1/{}; plus q/k/v down ({}) and output up ({}) "
+        "over PCIe",
+        flops, config_.efficiency.host_memory * 100, hardware_.host.dram_bytes_per_s / 1e9, config_.tp,
+        format_bytes(down_bytes), format_bytes(up_bytes));
   }
   return op;
 }
 
 OpCost CostModel::weight_fetch(bool explain) const {
-  // FlexGen's weight placement: the host-resident share of one layer's weights (embedding and lm_head excluded:
-  // layer_weight_bytes_per_gpu) is copied to the GPU for every layer while the previous layer computes.
+  // FlexGen's weight placement: the host-resident tensors of one layer (layer_weight_bytes_per_gpu) and a layer's
+  // part of the host-resident embeddings are copied to the GPU for every layer while the previous layer computes.
   OpCost op;
   op.name = "weight_fetch";
   op.overlapped = true;
   op.channel = OpCost::Channel::kH2d;
-  const auto bytes = static_cast<uint64_t>((1.0 - config_.weight_gpu_ratio) * layer_weight_bytes_);
+  const auto bytes = static_cast<uint64_t>((1.0 - config_.weight_gpu_ratio) * layer_weight_bytes_ +
+                                           config_.embed_stream_bytes / static_cast<double>(model_.num_layers));
   const hw::TransferCost in = hw::pcie_copy_time(hardware_, hw::CopyDirection::kHostToDevice, bytes, 1);
   op.bytes = op.pcie_bytes = static_cast<double>(bytes);
   op.time_ns = in.time_ns;
   op.bound = "pcie";
   op.source = in.source == "measured" ? "measured" : "roofline";
   if (explain) {
-    op.explain = fmt::format("{:.0f} % of a layer's {} from host memory ({}), overlapped with the layer's compute",
-                             (1.0 - config_.weight_gpu_ratio) * 100,
-                             format_bytes(static_cast<uint64_t>(layer_weight_bytes_)), in.source);
+    op.explain = fmt::format(
+        "{:.1f} % of a layer's {} (whole tensors, as FlexGen homes them) and 1/{} of the off-GPU embeddings' {} from "
+        "host memory ({}), overlapped with the layer's compute",
+        (1.0 - config_.weight_gpu_ratio) * 100, format_bytes(static_cast<uint64_t>(layer_weight_bytes_)),
+        model_.num_layers, format_bytes(static_cast<uint64_t>(config_.embed_stream_bytes)), in.source);
   }
   return op;
 }

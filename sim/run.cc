@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "models/flexgen_placement.h"
 #include "sim/cache/presets.h"
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
@@ -77,8 +78,14 @@ models::ExecConfig exec_config(const Scenario& s) {
   c.dense_layers = std::min<int64_t>(kQuestDenseLayers, s.model.num_layers);
   c.cpu_attention = s.cache.compute_attention_on == "cpu";
   c.host_kv_pinned = s.cache.host_kv_pinned;
-  c.weight_gpu_ratio = s.cache.weights_share.gpu;
-  c.weight_disk_ratio = s.cache.weights_share.disk;
+  if (s.cache.weights_share.gpu < 1.0) {
+    const TierShares& w = s.cache.weights_share;
+    const models::FlexGenWeightPlacement fp =
+        models::flexgen_weight_placement(s.model, w.gpu, w.cpu, w.disk, static_cast<int>(s.cluster.tensor_parallel));
+    c.weight_gpu_ratio = fp.layer_gpu;
+    c.weight_disk_ratio = fp.layer_disk;
+    c.embed_stream_bytes = fp.embed_off_gpu_elems * dtype_bytes(models::unquantized_dtype(s.model, s.weight_dtype));
+  }
   if (c.cpu_attention) {
     c.kv_gpu_ratio = s.cache.kv_share.gpu;
     c.kv_disk_ratio = s.cache.kv_share.disk;

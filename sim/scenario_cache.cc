@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "models/flexgen_placement.h"
 #include "models/memory_footprint.h"
 #include "sim/cache/cache_policy.h"
 #include "sim/cache/quality.h"
@@ -21,8 +22,8 @@ namespace {
 bool is_integer_kv(DType t) { return t == DType::kInt8 || t == DType::kInt4 || t == DType::kInt2; }
 
 // FlexGen's weight placement when the scenario does not set it: all on the GPU when they fit beside the
-// activations, else the largest multiple of 5 % of the layers' weights that leaves room for them, the embeddings and
-// lm_head, and a double buffer of streamed layers.
+// activations, else the largest multiple of 5 % whose tensors (as FlexGen homes them), embeddings and double buffer of
+// streamed layers leave room for them.
 double default_weights_gpu_ratio(const Scenario& s) {
   const int tp = static_cast<int>(s.cluster.tensor_parallel);
   const double usable = s.engine.gpu_memory_utilization * static_cast<double>(s.hardware.gpu.hbm_bytes);
@@ -34,10 +35,20 @@ double default_weights_gpu_ratio(const Scenario& s) {
       s.engine.framework == "pytorch"
           ? models::prefill_transient_bytes(s.model, activation_seqs(s), s.engine.max_model_len, 0.0, s.dtype, tp)
           : models::activation_peak_bytes(s.model, activation_tokens(s), activation_seqs(s), s.dtype, tp);
-  const double reserve = static_cast<double>(activations + models::non_torch_bytes(tp)) +
-                         others + 2.0 * layers / static_cast<double>(s.model.num_layers);
-  const double ratio = (usable - reserve) / layers;
-  return ratio >= 1.0 ? 1.0 : std::max(0.05, std::floor(ratio * 20.0) / 20.0);
+  const double reserve = static_cast<double>(activations + models::non_torch_bytes(tp));
+  if (usable - reserve >= layers + others) return 1.0;
+  // FlexGen homes whole tensors (models/flexgen_placement.h), so a percentage keeps its tensors' bytes on the GPU,
+  // not its share: the largest multiple of 5 % whose tensors, embeddings and double buffer fit.
+  const double element = dtype_bytes(models::unquantized_dtype(s.model, s.weight_dtype));
+  for (int pct = 95; pct > 5; pct -= 5) {
+    const double gpu = pct / 100.0;
+    const models::FlexGenWeightPlacement fp = models::flexgen_weight_placement(s.model, gpu, 1.0 - gpu, 0.0, tp);
+    const double streamed_layer = (1.0 - fp.layer_gpu) * layers / static_cast<double>(s.model.num_layers);
+    const double buffer =
+        std::max(2.0 * streamed_layer, streamed_layer + fp.largest_embed_off_gpu_elems * element);
+    if (fp.layer_gpu * layers + fp.embed_gpu_elems * element + buffer + reserve <= usable) return gpu;
+  }
+  return 0.05;
 }
 
 // A FlexGen placement list: three percentages (GPU, CPU, disk) in [0, 100] summing to 100.

@@ -75,15 +75,15 @@ TEST(DeploymentStudy, EveryScenarioRunsEveryPresetAndTheCombinations) {
 }
 
 TEST(DeploymentStudy, RankingIsGoodputThenMemoryThenRetentionAmongEligiblePoints) {
-  // "reasoning" has a retention floor of 0.99.
-  const std::string id = "reasoning";
+  // "long-context" has a retention floor of 0.9 and takes lossy strategies.
+  const std::string id = "long-context";
   const std::vector<StudyPoint> points = {point(id, "vllm"),        point(id, "kivi"),   point(id, "h2o"),
                                           point(id, "streamingllm"), point(id, "quest"), point(id, "flexgen"),
                                           point(id, "tiered")};
   const std::vector<Json> s = {
       summary(1.000, 20 * kGiB, 1.0),   // vllm: the best goodput, but ties with kivi and tiered within 1 %
       summary(0.995, 4 * kGiB, 1.0),    // kivi: tied, least GPU KV: first
-      summary(2.0, 1 * kGiB, 0.98),     // h2o: best goodput, below the floor
+      summary(2.0, 1 * kGiB, 0.85),     // h2o: best goodput, below the floor
       not_started(),                    // streamingllm
       summary(1.5, 20 * kGiB, 1.0, 1),  // quest: rejected one request
       summary(0.5, 1 * kGiB, 1.0),      // flexgen: half the goodput: last however little memory it takes
@@ -92,7 +92,7 @@ TEST(DeploymentStudy, RankingIsGoodputThenMemoryThenRetentionAmongEligiblePoints
   const DeploymentRanking r = rank_deployment(points, s, id);
   EXPECT_EQ(r.ranked, (std::vector<size_t>{1, 0, 6, 5}));
   ASSERT_EQ(r.excluded.size(), 3u);
-  EXPECT_EQ(r.excluded[0].why, "retention 0.980 < 0.99");
+  EXPECT_EQ(r.excluded[0].why, "retention 0.850 < 0.90");
   EXPECT_EQ(r.excluded[1].why, "did not start: engine.max_model_len 129024 needs 8064 KV blocks but only 2602 fit");
   EXPECT_EQ(r.excluded[2].why, "rejected 1 of 10 requests");
 
@@ -114,10 +114,33 @@ TEST(DeploymentStudy, RankingIsGoodputThenMemoryThenRetentionAmongEligiblePoints
   EXPECT_NE(margin.find("winner `vllm`"), std::string::npos) << margin;
   EXPECT_NE(margin.find("the winner has +20.6 % goodput"), std::string::npos) << margin;
 
+  // A runner-up with the winner's very numbers is named beside it, and the next different one is the runner-up.
+  std::vector<Json> s4 = s;
+  s4[6] = summary(0.995, 4 * kGiB, 1.0);
+  const std::string alike = deployment_verdict(points, s4, rank_deployment(points, s4, id));
+  EXPECT_NE(alike.find("(`tiered` the same); runner-up `vllm`"), std::string::npos) << alike;
+
   // Nothing eligible: no winner.
   const std::vector<Json> none = {not_started(), not_started(), not_started(), not_started(),
                                   not_started(), not_started(), not_started()};
   EXPECT_EQ(deployment_verdict(points, none, rank_deployment(points, none, id)), "no strategy ranked");
+}
+
+// A lossless scenario ranks only strategies that keep every token in a KV of at least 8 bits.
+TEST(DeploymentStudy, LosslessScenariosExcludeEvictionAndNarrowKv) {
+  const std::string id = "reasoning";
+  std::vector<StudyPoint> points = {point(id, "vllm"), point(id, "kivi"), point(id, "quest")};
+  points[1].scenario.cache.precision = DType::kInt2;
+  const std::vector<Json> s = {summary(1.0, 20 * kGiB, 1.0), summary(1.5, 4 * kGiB, 1.0),
+                               summary(1.5, 20 * kGiB, 0.999)};
+  const DeploymentRanking r = rank_deployment(points, s, id);
+  EXPECT_EQ(r.ranked, (std::vector<size_t>{0}));
+  ASSERT_EQ(r.excluded.size(), 2u);
+  EXPECT_EQ(r.excluded[0].why, "lossy: int2 KV");
+  EXPECT_EQ(r.excluded[1].why, "lossy: retention 0.999");
+  // The same points where lossy strategies may run: kivi wins.
+  for (StudyPoint& p : points) p.group = "long-context";
+  EXPECT_EQ(rank_deployment(points, s, "long-context").ranked, (std::vector<size_t>{1, 2, 0}));
 }
 
 TEST(DeploymentStudy, TheConclusionFollowsTheWinners) {

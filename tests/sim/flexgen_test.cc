@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "models/cost_model.h"
+#include "models/flexgen_placement.h"
 #include "models/memory_footprint.h"
 #include "sim/run.h"
 #include "sim/serving/memory_plan.h"
@@ -97,7 +98,15 @@ TEST(FlexGen, WeightsOnDiskStreamThroughHostMemory) {
   const std::vector<std::string> w = {"cache.weights_percent=[0, 50, 50]", "cache.disk_bytes_per_s=1e9"};
   const RunResult r = run_scenario(scenario_from(kBatch, w), "");
   ASSERT_EQ(r.summary["completed"].get<int64_t>(), 8);
-  EXPECT_EQ(r.plan.disk_weights_bytes * 2, r.plan.streamed_weights_bytes);
+  // FlexGen homes whole tensors (models/flexgen_placement.h): the disk holds the layers' tensors whose midpoints fall
+  // in the first half, and every layer tensor and both embedding objects stream.
+  const Scenario s = scenario_from(kBatch, w);
+  const models::FlexGenWeightPlacement fp = models::flexgen_weight_placement(s.model, 0.0, 0.5, 0.5);
+  const double layers = models::layer_weight_bytes_per_gpu(s.model, s.weight_dtype);
+  EXPECT_NEAR(static_cast<double>(r.plan.disk_weights_bytes), fp.layer_disk * layers, 1.0);
+  EXPECT_GT(fp.layer_disk, 0.3);
+  EXPECT_LT(fp.layer_disk, 0.7);
+  EXPECT_NEAR(static_cast<double>(r.plan.streamed_weights_bytes), layers + fp.embed_off_gpu_elems * 2.0, 1.0);
   EXPECT_GE(bytes(r, "pcie_h2d_bytes"), r.summary["num_iterations"].get<uint64_t>() * r.plan.streamed_weights_bytes);
   std::vector<std::string> slower = w;
   slower.back() = "cache.disk_bytes_per_s=0.5e9";

@@ -84,7 +84,7 @@ TEST(Study, UnknownNameIsAnErrorAtStudyListingTheValidNames) {
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_EQ(e.place().file, "--study");
-    EXPECT_EQ(std::string(e.what()), "--study: unknown study 'papers' (did you mean 'paper'?); valid: paper");
+    EXPECT_EQ(std::string(e.what()), "--study: unknown study 'papers' (did you mean 'paper'?); valid: paper, scenarios");
   }
 }
 

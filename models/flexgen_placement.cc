@@ -1,0 +1,80 @@
+#include "models/flexgen_placement.h"
+
+#include <vector>
+
+namespace kvsim::models {
+
+namespace {
+
+enum Tier { kDisk, kCpu, kGpu };
+
+// get_choice: the first tier whose cumulative percentage (disk, then CPU, then GPU) exceeds the midpoint.
+Tier tier_of(double midpoint, double gpu, double cpu, double disk) {
+  (void)gpu;
+  if (midpoint < disk) return kDisk;
+  if (midpoint < disk + cpu) return kCpu;
+  return kGpu;
+}
+
+// Elements per tier of one layer object whose tensors have the given element counts, in order.
+struct TierElems {
+  double gpu = 0, cpu = 0, disk = 0;
+  double total() const { return gpu + cpu + disk; }
+};
+TierElems place(const std::vector<double>& sizes, double gpu, double cpu, double disk) {
+  double total = 0;
+  for (double s : sizes) total += s;
+  TierElems out;
+  double cum = 0;
+  for (double s : sizes) {
+    if (s <= 0) continue;
+    cum += s;
+    const Tier t = tier_of((cum - s / 2) / total, gpu, cpu, disk);
+    (t == kGpu ? out.gpu : t == kCpu ? out.cpu : out.disk) += s;
+  }
+  return out;
+}
+
+}  // namespace
+
+FlexGenWeightPlacement flexgen_weight_placement(const ModelSpec& m, double gpu, double cpu, double disk, int tp) {
+  FlexGenWeightPlacement p;
+  const double t = tp, h = static_cast<double>(m.hidden_size), d = static_cast<double>(m.head_dim);
+  const double q = static_cast<double>(m.num_attention_heads) * d / t;
+  const double kv = static_cast<double>(kv_heads_per_gpu(m, tp)) * d;
+  const double norm = m.norm == NormKind::kLayerNorm ? 2 : 1;  // weight (+ bias)
+  const double vocab = static_cast<double>(m.vocab_size) * h / t;
+  if (m.is_moe()) {
+    p.layer_gpu = gpu;
+    p.layer_disk = disk;
+  } else {
+    // SelfAttention.init_weight (flex_opt.py 284-305): w_q, b_q, w_k, b_k, w_v, b_v, w_out, b_out, w_ln, b_ln.
+    const double qkv_bias = m.qkv_bias ? 1 : 0;
+    const std::vector<double> attention = {h * q,  q * qkv_bias,          h * kv, kv * qkv_bias, h * kv,
+                                           kv * qkv_bias, q * h, m.attention_out_bias ? h : 0, h * norm};
+    // MLP.init_weight (480-493): wi, bi, wo, bo, w_ln, b_ln (gated: gate, up, down, then the norm).
+    const double inter = static_cast<double>(m.intermediate_size) / t;
+    const double bias = m.mlp_bias ? 1 : 0;
+    std::vector<double> mlp;
+    if (m.mlp == MlpKind::kGated) {
+      mlp = {h * inter, inter * bias, h * inter, inter * bias, inter * h, h * bias, h * norm};
+    } else {
+      mlp = {h * inter, inter * bias, inter * h, h * bias, h * norm};
+    }
+    const TierElems a = place(attention, gpu, cpu, disk), f = place(mlp, gpu, cpu, disk);
+    const double layer = a.total() + f.total();
+    p.layer_gpu = (a.gpu + f.gpu) / layer;
+    p.layer_disk = (a.disk + f.disk) / layer;
+  }
+  // InputEmbed (152-157): w_token, w_pos. OutputEmbed (216-223): w_ln, b_ln, w_token.
+  const double positions = m.position == PositionKind::kLearned ? static_cast<double>(m.max_position_embeddings + 2) * h
+                                                                 : 0.0;
+  const TierElems in = place({vocab, positions}, gpu, cpu, disk);
+  const TierElems out = place({h * norm, vocab}, gpu, cpu, disk);
+  p.embed_gpu_elems = in.gpu + out.gpu;
+  p.embed_off_gpu_elems = in.cpu + in.disk + out.cpu + out.disk;
+  p.largest_embed_off_gpu_elems = std::max(in.cpu + in.disk, out.cpu + out.disk);
+  return p;
+}
+
+}  // namespace kvsim::models
