@@ -165,6 +165,11 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
   const std::string note = cache::extrapolation_note(cache::preset(s.cache.policy), s.engine.version, s.model.name,
                                                      s.model.num_kv_heads, s.model.num_attention_heads);
   if (!note.empty()) mc.notes.push_back(note);
+  if (s.engine.max_model_len > s.model.max_position_embeddings) {
+    mc.notes.push_back(fmt::format("engine.max_model_len {} exceeds {}'s {} positions: {}", s.engine.max_model_len,
+                                   s.model.name, s.model.max_position_embeddings,
+                                   cache::preset(s.cache.policy).long_context));
+  }
   if (s.cache.selection == "speculative") {
     mc.notes.push_back(
         s.cache.alpha ? fmt::format("speculative selection fetches the tokens within alpha {} of the top score, at "

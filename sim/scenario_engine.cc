@@ -69,6 +69,12 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, 
   const bool v1 = c.version == "v1";
   const bool large = s.hardware.gpu.hbm_bytes >= kLargeGpuBytes;
   c.max_model_len = e.get_int("max_model_len", s.model.max_position_embeddings, 1, int64_t{1} << 32);
+  if (c.max_model_len > s.model.max_position_embeddings && preset.long_context.empty()) {
+    e.fail("max_model_len",
+           fmt::format("{} exceeds the {} positions of {} (max_position_embeddings); vLLM refuses this too. Only a "
+                       "preset whose released code runs past them allows it (h2o)",
+                       c.max_model_len, s.model.max_position_embeddings, s.model.name));
+  }
   c.chunked_prefill = e.get_bool("chunked_prefill", v1);
   if (v1 && !c.chunked_prefill) {
     e.fail("chunked_prefill", "the v1 engine always chunks prefills; set engine.version: v0 to turn it off");

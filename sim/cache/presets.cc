@@ -20,7 +20,12 @@ const std::vector<Preset>& presets() {
       {"h2o",
        "H2O: heavy hitters + recent tokens in a fixed budget per sequence, 10 % + 10 % of the prompt, eager "
        "(unfused) attention, static batches on FlexGen (Zhang et al., NeurIPS 2023, sec. 5)",
-       "budget", "h2o", "gpu", "all", "recompute", "static", true, "", "gpu", flexgen_engine},
+       "budget", "h2o", "gpu", "all", "recompute", "static", true, "", "gpu", flexgen_engine, "",
+       // FMInference/H2O h2o_flexgen: --hh-long-seq (flex_opt.py 1405) makes opt_input_embed return the token
+       // embedding without the learned position table (pytorch_backend.py 264-265); its A100 runs use it for
+       // 5000 + 5000 and 7000 + 1024 tokens on OPT (2,048 positions).
+       "H2O's released code skips the learned position embedding (--hh-long-seq, as its A100 runs do), so sequences "
+       "run past the model's positions; a throughput benchmark, not meaningful output"},
       {"infinigen",
        "InfiniGen: KV in host memory, partial keys on the GPU select the tokens each layer fetches, gathered on the "
        "CPU and copied while the previous layer computes; static batches on FlexGen (Lee et al., OSDI 2024, "

@@ -26,6 +26,9 @@ struct Preset {
   std::string published = "";
   // The static engine's runtime by default (engine.framework: "" = pytorch, the FlexGen family's).
   std::string framework = "";
+  // Why its released code runs sequences past the model's max_position_embeddings ("" = it does not, and
+  // engine.max_model_len may not exceed them, as vLLM refuses).
+  std::string long_context = "";
 };
 // Every preset, in the order `kvsim compare` lists them.
 const std::vector<Preset>& presets();

@@ -282,6 +282,8 @@ void Replica::start_iteration(SimTime now) {
                     static_cast<uint64_t>(moves.demoted) * plan_.block_bytes);
   metrics_.add_tier_moves(moves.host_loads, moves.disk_loads, moves.demoted);
   metrics_.add_swap_stall(tier_ns);
+  prefill_transient_now_ =
+      shape.decode_only ? 0 : static_prefill_transient(static_cast<int64_t>(batch_.size()), pad_prompt);
   SimTime compute_ns = std::max<SimTime>(cost_.iteration_ns(shape), 1) + tier_ns;
   if (!warm_) {
     compute_ns += static_cast<SimTime>(std::llround(scenario_.engine.cold_start_ms * kNsPerMs));

@@ -131,6 +131,10 @@ class Replica final : public engine::EventHandler {
   bool whole_batches_ = false;
   bool pytorch_static_ = false;  // engine static, framework pytorch (FlexGen family)
   StaticLimit static_limit_ = StaticLimit::kQueue;  // what ended the last static batch's formation
+  // The pytorch static engine's prefill: one GPU batch's eager transient (scores, activations) held on top of the KV
+  // while the iteration runs (reported in hbm_used_bytes); 0 otherwise.
+  uint64_t prefill_transient_now_ = 0;
+  uint64_t static_prefill_transient(int64_t prefill_seqs, int64_t padded_prompt) const;
   bool drops_tokens_ = false;    // the policy drops or skips tokens: completions record the retention proxy
   bool busy_ = false;
   bool warm_ = false;  // the first iteration ran (engine.cold_start_ms paid)

@@ -80,7 +80,7 @@ void Replica::report_state(SimTime now) {
   st.kv_tokens = policy_->stored_tokens();
   st.kv_slots = st.kv_blocks_used * plan_.block_size / (plan_.full_groups + plan_.sliding_groups);
   st.kv_hbm_bytes = plan_.gpu_kv_bytes(st.kv_blocks_used);
-  st.hbm_used_bytes = plan_.static_bytes() + st.kv_hbm_bytes;
+  st.hbm_used_bytes = plan_.static_bytes() + st.kv_hbm_bytes + prefill_transient_now_;
   st.kv_disk_bytes = plan_.disk_kv_bytes(st.kv_blocks_used);
   st.kv_host_bytes = static_cast<uint64_t>(swap_used_blocks_) * plan_.block_bytes +
                      plan_.host_kv_bytes(st.kv_blocks_used) +

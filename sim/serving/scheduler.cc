@@ -117,6 +117,14 @@ void Replica::form_static_batch() {
   if (!batch_.empty()) metrics_.on_static_batch(static_cast<int64_t>(batch_.size()), static_limit_name(static_limit_));
 }
 
+uint64_t Replica::static_prefill_transient(int64_t prefill_seqs, int64_t padded_prompt) const {
+  if (!pytorch_static_ || prefill_seqs == 0) return 0;
+  const int64_t gbs = scenario_.cache.gpu_batch_size;
+  return models::prefill_transient_bytes(scenario_.model, gbs > 0 ? std::min(gbs, prefill_seqs) : prefill_seqs,
+                                         padded_prompt, scenario_.engine.prefill_score_bytes, scenario_.dtype,
+                                         static_cast<int>(scenario_.cluster.tensor_parallel));
+}
+
 const char* static_limit_name(StaticLimit limit) {
   switch (limit) {
     case StaticLimit::kQueue:

@@ -119,5 +119,43 @@ TEST(H2o, NonsensicalCombinationsNameTheirKeys) {
             std::string::npos);
 }
 
+// Past the model's positions: only H2O's released code runs there (--hh-long-seq skips OPT's learned position
+// table), and the run says so; every other preset is refused as vLLM refuses it.
+TEST(H2o, OnlyItsReleasedCodeRunsPastTheModelsPositions) {
+  using testing::error_of;
+  using testing::scenario_from;
+  const char* const kLong = R"(
+model: opt-6.7b
+hardware: a100-sxm4-80gb
+engine: {max_model_len: 4096}
+workload: {requests: 1, arrival: {process: all-at-once}, prompt_tokens: 3000, output_tokens: 64}
+)";
+  EXPECT_EQ(error_of([&] { scenario_from(kLong); }),
+            "test.yaml:4:25: engine.max_model_len: 4096 exceeds the 2048 positions of opt-6.7b (max_position_embeddings); "
+            "vLLM refuses this too. Only a preset whose released code runs past them allows it (h2o)");
+  const RunResult r = run_scenario(scenario_from(kLong, {"cache.policy=h2o"}), "");
+  EXPECT_EQ(r.summary["completed"].get<int64_t>(), 1);
+  bool noted = false;
+  for (const auto& n : r.summary["notes"]) noted = noted || n.get<std::string>().find("--hh-long-seq") != std::string::npos;
+  EXPECT_TRUE(noted) << r.summary["notes"].dump();
+}
+
+// The pytorch engine's prefill holds one GPU batch's eager transient on top of the KV: the peak HBM of a batch
+// exceeds weights + KV by exactly models::prefill_transient_bytes of its rows and (padded) prompt.
+TEST(H2o, PeakMemoryHoldsThePrefillTransient) {
+  const Scenario s = testing::scenario_from(kOneLongRequest, {"cache.policy=h2o"});
+  const RunResult r = run_scenario(s, "");
+  ASSERT_EQ(r.summary["completed"].get<int64_t>(), 1);
+  const uint64_t transient =
+      models::prefill_transient_bytes(s.model, 1, 10000, s.engine.prefill_score_bytes, s.dtype, 1);
+  EXPECT_GT(transient, uint64_t{1} << 30);
+  // The prompt's full KV is held while it prefills (then cut to the budget): the transient comes on top of it.
+  EXPECT_GE(r.summary["peak_hbm_bytes"].get<uint64_t>(),
+            r.plan.static_bytes() + r.summary["peak_kv_hbm_bytes"].get<uint64_t>() + transient);
+  const RunResult vllm = run_scenario(testing::scenario_from(kOneLongRequest), "");
+  EXPECT_LE(vllm.summary["peak_hbm_bytes"].get<uint64_t>(),
+            vllm.plan.static_bytes() + vllm.summary["peak_kv_hbm_bytes"].get<uint64_t>());
+}
+
 }  // namespace
 }  // namespace kvsim::sim
