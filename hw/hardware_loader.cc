@@ -144,6 +144,7 @@ HostSpec read_host(const yaml::Map& m) {
   h.sockets = m.get_int("sockets", 1, 1, 64);
   h.socket_link_bytes_per_s = m.get_double("socket_link_bytes_per_s", 0, 0);
   h.attention_flops_per_s = m.get_double("attention_flops_per_s", 0, 0);
+  h.eager_op_us = m.get_double("eager_op_us", 0, 0, 1e6);
   m.finish();
   if (h.sockets > 1 && h.socket_link_bytes_per_s <= 0) {
     m.fail("socket_link_bytes_per_s", fmt::format("required (> 0) when sockets is {}", h.sockets));
@@ -279,6 +280,7 @@ YAML::Node hardware_to_yaml(const HardwareProfile& h) {
   o["sockets"] = h.host.sockets;
   o["socket_link_bytes_per_s"] = yaml::number(h.host.socket_link_bytes_per_s);
   if (h.host.attention_flops_per_s > 0) o["attention_flops_per_s"] = yaml::number(h.host.attention_flops_per_s);
+  if (h.host.eager_op_us > 0) o["eager_op_us"] = yaml::number(h.host.eager_op_us);
   n["host"] = o;
   if (h.measured) n["measured"] = measured_to_yaml(*h.measured);
   return n;

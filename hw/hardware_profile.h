@@ -67,6 +67,9 @@ struct HostSpec {
   // Sustained FLOP/s of attention computed on the CPU as the FlexGen family's PyTorch code runs it (fp16 KV upcast,
   // small per-head matmuls), measured or fitted on this host; 0 = the cores' peak (an assumption, models/cost_model).
   double attention_flops_per_s = 0;
+  // Host time of one eager PyTorch op as the FlexGen family's Python drives it (dispatch, launch), fitted on runs on
+  // this host; 0 = unknown (engine.cpu_op_us then defaults to the GCP T4 VM's fitted value).
+  double eager_op_us = 0;
 
   bool operator==(const HostSpec&) const = default;
 };

@@ -37,7 +37,8 @@ constexpr double kOtherPerSeqUs = 4.0;
 // The FlexGen family's eager PyTorch engines (engine.framework: pytorch).
 // Host time per eager op (FlexGen's Python around each op, the dispatcher, the launch): fitted on the H2O 512 + 512
 // row of H2O's Table 3, whose decode is host-bound (1,056 ops per step on the GCP T4 VM; the FlexGen rows, 672 ops a
-// step, stay GPU-bound): scripts/fit-static-terms.py.
+// step, stay GPU-bound): scripts/fit-static-terms.py. The default where the hardware profile has no host.eager_op_us
+// of its own (H2O's A100 host runs them in 21.2 us: validation/cases/h2o-a100-opt6.7b-h2o.yaml).
 constexpr double kPytorchOpUs = 66.75;
 // Per generation step: sampling, the host copy of the new ids (a synchronisation) and the Python loop. Fitted with
 // the Table 3 scenarios' cold start on the FlexGen rows of H2O's Table 3 (OPT-6.7B on a T4, GPU-bound decode):
@@ -142,7 +143,8 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, 
     const bool infinigen = selection == "speculative";
     c.overlap = e.get_bool("overlap", !(infinigen || retention == "h2o"));
     c.sync_per_layer = e.get_bool("sync_per_layer", c.overlap || infinigen);
-    c.cpu_op_us = e.get_double("cpu_op_us", kPytorchOpUs, 0, 1e9);
+    c.cpu_op_us = e.get_double(
+        "cpu_op_us", s.hardware.host.eager_op_us > 0 ? s.hardware.host.eager_op_us : kPytorchOpUs, 0, 1e9);
   } else {
     c.sync_per_layer = false;
   }
