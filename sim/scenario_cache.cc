@@ -189,6 +189,8 @@ void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset) {
                                 "cache.selection is '{}'",
                                 k.selection));
   }
+  // InfiniGen's scripts run OPT with --alpha 4 (speedup/scripts/figure14/run.sh).
+  if (k.selection == "speculative" && !k.alpha) k.alpha = kInfiniGenAlpha;
   if (k.selection == "speculative" && !offload) {
     c.fail("selection", fmt::format("selection 'speculative' fetches each layer's selected tokens from a KV kept in "
                                     "host memory: it needs cache.placement: offload, found '{}'",
