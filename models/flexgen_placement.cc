@@ -50,8 +50,9 @@ FlexGenWeightPlacement flexgen_weight_placement(const ModelSpec& m, double gpu, 
   } else {
     // SelfAttention.init_weight (flex_opt.py 284-305): w_q, b_q, w_k, b_k, w_v, b_v, w_out, b_out, w_ln, b_ln.
     const double qkv_bias = m.qkv_bias ? 1 : 0;
-    const std::vector<double> attention = {h * q,  q * qkv_bias,          h * kv, kv * qkv_bias, h * kv,
-                                           kv * qkv_bias, q * h, m.attention_out_bias ? h : 0, h * norm};
+    const std::vector<double> attention = {h * q,   q * qkv_bias,  h * kv, kv * qkv_bias,
+                                           h * kv,  kv * qkv_bias, q * h,  m.attention_out_bias ? h : 0,
+                                           h * norm};
     // MLP.init_weight (480-493): wi, bi, wo, bo, w_ln, b_ln (gated: gate, up, down, then the norm).
     const double inter = static_cast<double>(m.intermediate_size) / t;
     const double bias = m.mlp_bias ? 1 : 0;
@@ -67,8 +68,8 @@ FlexGenWeightPlacement flexgen_weight_placement(const ModelSpec& m, double gpu, 
     p.layer_disk = (a.disk + f.disk) / layer;
   }
   // InputEmbed (152-157): w_token, w_pos. OutputEmbed (216-223): w_ln, b_ln, w_token.
-  const double positions = m.position == PositionKind::kLearned ? static_cast<double>(m.max_position_embeddings + 2) * h
-                                                                 : 0.0;
+  const double positions =
+      m.position == PositionKind::kLearned ? static_cast<double>(m.max_position_embeddings + 2) * h : 0.0;
   const TierElems in = place({vocab, positions}, gpu, cpu, disk);
   const TierElems out = place({h * norm, vocab}, gpu, cpu, disk);
   p.embed_gpu_elems = in.gpu + out.gpu;

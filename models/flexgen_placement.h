@@ -16,7 +16,7 @@ struct FlexGenWeightPlacement {
   // Elements (per GPU at tp) of the input embedding object (token table + learned position table) and the output
   // embedding object (final norm + token table) homed off the GPU: FlexGen copies them to the GPU once per step.
   double embed_off_gpu_elems = 0.0;
-  double embed_gpu_elems = 0.0;  // ... and homed on the GPU
+  double embed_gpu_elems = 0.0;              // ... and homed on the GPU
   double largest_embed_off_gpu_elems = 0.0;  // the larger of the two objects' off-GPU parts (one is loaded at a time)
 };
 

@@ -29,6 +29,16 @@ constexpr int64_t kMaxZipfValues = int64_t{1} << 22;
 constexpr double kMaxExactLength = 9.0e15;
 }  // namespace
 
+LengthDist lognormal_lengths(double mean, double stddev, int64_t min, int64_t max) {
+  LengthDist d;
+  d.dist = "lognormal";
+  d.mean = mean;
+  d.stddev = stddev;
+  d.min = min;
+  d.max = max;
+  return d;
+}
+
 LengthDist parse_length_dist(const yaml::Map& parent, std::string_view key) {
   LengthDist d;
   const YAML::Node node = parent.raw(key);

@@ -39,6 +39,9 @@ struct LengthDist {
   bool operator==(const LengthDist&) const = default;
 };
 
+// A lognormal of lengths with this mean and standard deviation (tokens), clipped to [min, max].
+LengthDist lognormal_lengths(double mean, double stddev, int64_t min, int64_t max);
+
 // Reads `parent.key`: an integer (fixed) or a mapping {dist, value | min+max | mean+stddev, optional min/max}.
 // Calls finish() on the mapping. Keys that the chosen dist does not use are errors.
 LengthDist parse_length_dist(const yaml::Map& parent, std::string_view key);

@@ -60,12 +60,11 @@ DeploymentRanking rank_deployment(const std::vector<StudyPoint>& points, const s
     } else if (!study_point_ranked(j)) {
       out.excluded.push_back({i, fmt::format("rejected {} of {} requests", j.at("rejected").get<int64_t>(),
                                              j.at("rejected").get<int64_t>() + j.at("completed").get<int64_t>())});
-    } else if (scenario.lossless && (num(j, "retention_attention") < 1.0 ||
-                                     dtype_bits(points[i].scenario.cache.precision) < 8)) {
-      out.excluded.push_back(
-          {i, num(j, "retention_attention") < 1.0
-                  ? fmt::format("lossy: retention {:.3f}", num(j, "retention_attention"))
-                  : fmt::format("lossy: {} KV", dtype_name(points[i].scenario.cache.precision))});
+    } else if (scenario.lossless &&
+               (num(j, "retention_attention") < 1.0 || dtype_bits(points[i].scenario.cache.precision) < 8)) {
+      out.excluded.push_back({i, num(j, "retention_attention") < 1.0
+                                     ? fmt::format("lossy: retention {:.3f}", num(j, "retention_attention"))
+                                     : fmt::format("lossy: {} KV", dtype_name(points[i].scenario.cache.precision))});
     } else if (num(j, "retention_attention") < scenario.min_retention) {
       out.excluded.push_back(
           {i, fmt::format("retention {:.3f} < {:.2f}", num(j, "retention_attention"), scenario.min_retention)});
@@ -137,8 +136,13 @@ std::string deployment_study_csv(const std::vector<StudyPoint>& points, const st
   for (size_t i = 0; i < points.size(); ++i) {
     const StudyPoint& p = points[i];
     const Json& j = summaries[i];
-    std::vector<std::string> cells = {p.group, p.label(), deployment_category(p.label()), p.policy, p.model,
-                                      std::to_string(p.tensor_parallel), fmt::format("{:g}", p.rate),
+    std::vector<std::string> cells = {p.group,
+                                      p.label(),
+                                      deployment_category(p.label()),
+                                      p.policy,
+                                      p.model,
+                                      std::to_string(p.tensor_parallel),
+                                      fmt::format("{:g}", p.rate),
                                       started(j) ? "1" : "0"};
     for (size_t c = cells.size(); c < columns.size(); ++c) {
       if (!started(j)) {
@@ -170,7 +174,8 @@ std::string deployment_study_markdown(const std::vector<StudyPoint>& points, con
       "every request, and keeps at least the scenario's retention floor (share of attention mass kept, a synthetic "
       "proxy: sim/cache/quality.h); where the scenario demands lossless serving, only strategies that keep every token "
       "in a KV of at least 8 bits. The retention proxy does not see quantisation error: KIVI's 2-bit KV scores 1 on "
-      "it, so outside lossless scenarios its quality cost is the reader's to weigh. Ranked strategies are ordered by goodput (requests/s meeting both SLOs); within "
+      "it, so outside lossless scenarios its quality cost is the reader's to weigh. Ranked strategies are ordered by "
+      "goodput (requests/s meeting both SLOs); within "
       "1 % of goodput, by the GPU KV memory they peak at (less first), then by retention. Peak GPU KV is per GPU.\n\n";
   md += "Strategies beyond the presets:\n\n";
   for (const DeploymentStrategy& s : deployment_strategies()) {
@@ -183,12 +188,12 @@ std::string deployment_study_markdown(const std::vector<StudyPoint>& points, con
     if (first == points.end()) continue;
     const Scenario& sc = first->scenario;
     md += fmt::format("\n## {} (`{}`)\n\n{}\n\n", s.name, s.id, s.why);
-    md += fmt::format(
-        "- Setting: {} on {}{}, {} requests{}, Poisson {:g} {}/s, seed {}; engine.max_model_len {}.\n", s.model,
-        s.hardware, s.tensor_parallel > 1 ? fmt::format(" x {} (tensor parallel)", s.tensor_parallel) : "",
-        sc.workload.requests ? std::to_string(*sc.workload.requests) : "trace",
-        s.session_turns > 0 ? fmt::format(" in sessions of {} turns", s.session_turns) : "", s.rate,
-        s.session_turns > 0 ? "sessions" : "req", sc.seed, sc.engine.max_model_len);
+    md += fmt::format("- Setting: {} on {}{}, {} requests{}, Poisson {:g} {}/s, seed {}; engine.max_model_len {}.\n",
+                      s.model, s.hardware,
+                      s.tensor_parallel > 1 ? fmt::format(" x {} (tensor parallel)", s.tensor_parallel) : "",
+                      sc.workload.requests ? std::to_string(*sc.workload.requests) : "trace",
+                      s.session_turns > 0 ? fmt::format(" in sessions of {} turns", s.session_turns) : "", s.rate,
+                      s.session_turns > 0 ? "sessions" : "req", sc.seed, sc.engine.max_model_len);
     md += fmt::format("- Lengths: {}; prompt {}, output {}.\n",
                       s.dataset.empty() ? std::string("synthetic") : fmt::format("dataset {}", s.dataset),
                       traces::describe_length_dist(sc.workload.prompt_tokens),
@@ -230,11 +235,12 @@ std::string deployment_study_markdown(const std::vector<StudyPoint>& points, con
       const std::string& category = deployment_category(label);
       const bool agrees = std::find(s.recommended_categories.begin(), s.recommended_categories.end(), category) !=
                           s.recommended_categories.end();
-      agreement.push_back(fmt::format(
-          "- {}: `{}` ({}) wins; {}", s.name, label, category,
-          s.recommended_categories.empty() ? "the survey's recommendation is not known here"
-                                         : fmt::format("{} what the survey recommends ({})", agrees ? "within" : "outside",
-                                                       join(s.recommended_categories))));
+      agreement.push_back(
+          fmt::format("- {}: `{}` ({}) wins; {}", s.name, label, category,
+                      s.recommended_categories.empty()
+                          ? "the survey's recommendation is not known here"
+                          : fmt::format("{} what the survey recommends ({})", agrees ? "within" : "outside",
+                                        join(s.recommended_categories))));
     } else {
       agreement.push_back(fmt::format("- {}: no strategy ranked", s.name));
     }

@@ -11,16 +11,6 @@ namespace kvsim::sim {
 
 namespace {
 
-traces::LengthDist lognormal(double mean, double stddev, int64_t min, int64_t max) {
-  traces::LengthDist d;
-  d.dist = "lognormal";
-  d.mean = mean;
-  d.stddev = stddev;
-  d.min = min;
-  d.max = max;
-  return d;
-}
-
 // Where the survey's per-scenario recommendations come from: its full text was not reachable, its abstract names
 // five scenarios and no method per scenario, so the methods are those of a third-party walkthrough of the paper.
 constexpr const char* kWalkthrough = "(per a third-party walkthrough of the survey, n.cqs.es, 2026)";
@@ -34,14 +24,14 @@ std::vector<DeploymentScenario> build_scenarios() {
     s.why =
         "One user at a time with documents of 16K-124K tokens (lognormal, mean 64K) on a 70B model across four "
         "H100s: each prompt's KV (up to 40 GiB) and its prefill dominate; at 0.02 req/s requests rarely overlap.";
-    s.survey_recommends = fmt::format("eviction combined with compression, or a linear-attention model {}",
-                                      kWalkthrough);
+    s.survey_recommends =
+        fmt::format("eviction combined with compression, or a linear-attention model {}", kWalkthrough);
     s.recommended_categories = {"eviction", "compression", "combination"};
     s.model = "llama-3.1-70b";
     s.hardware = "h100-sxm5-80gb";
     s.tensor_parallel = 4;
-    s.prompt_tokens = lognormal(64000, 32000, 16384, 126976);
-    s.output_tokens = lognormal(500, 250, 32, 4096);
+    s.prompt_tokens = traces::lognormal_lengths(64000, 32000, 16384, 126976);
+    s.output_tokens = traces::lognormal_lengths(500, 250, 32, 4096);
     s.rate = 0.02;
     s.requests = 40;
     s.max_model_len = 131072;
@@ -82,14 +72,15 @@ std::vector<DeploymentScenario> build_scenarios() {
     s.why =
         "A single user's long documents (4K-124K tokens, mean 32K) on an 8B model on one 24 GB consumer GPU "
         "(RTX 4090): 15 GiB of weights leave about 5 GiB, some 40K tokens, of KV.";
-    s.survey_recommends = fmt::format("InfiniPot (fixed-size compressed cache) and TailorKV (quantisation + "
-                                      "offload) for an 8B model at 128K on a 24 GB GPU {}",
-                                      kWalkthrough);
+    s.survey_recommends = fmt::format(
+        "InfiniPot (fixed-size compressed cache) and TailorKV (quantisation + "
+        "offload) for an 8B model at 128K on a 24 GB GPU {}",
+        kWalkthrough);
     s.recommended_categories = {"eviction", "combination"};
     s.model = "llama-3.1-8b";
     s.hardware = "rtx-4090-24gb";
-    s.prompt_tokens = lognormal(32000, 16000, 4096, 126976);
-    s.output_tokens = lognormal(300, 150, 16, 2048);
+    s.prompt_tokens = traces::lognormal_lengths(32000, 16000, 4096, 126976);
+    s.output_tokens = traces::lognormal_lengths(300, 150, 16, 2048);
     s.rate = 0.01;
     s.requests = 30;
     s.max_model_len = 129024;
@@ -133,8 +124,8 @@ std::vector<DeploymentScenario> build_scenarios() {
     s.survey_recommends = "not known here (the walkthrough's excerpt ends before this scenario)";
     s.model = "llama-3.1-8b";
     s.hardware = "h100-sxm5-80gb";
-    s.prompt_tokens = lognormal(600, 400, 64, 4096);
-    s.output_tokens = lognormal(6000, 3000, 512, 28672);
+    s.prompt_tokens = traces::lognormal_lengths(600, 400, 64, 4096);
+    s.output_tokens = traces::lognormal_lengths(6000, 3000, 512, 28672);
     s.rate = 0.5;
     s.requests = 300;
     s.max_model_len = 32768;
@@ -187,7 +178,6 @@ std::vector<DeploymentStrategy> build_strategies() {
                  "the GPU -> host -> disk prefix tier, in KIVI's 2-bit KV (tiered + prefix caching + quantisation)"});
   return out;
 }
-
 
 YAML::Node point_yaml(const DeploymentScenario& s, const std::string& policy, int64_t requests) {
   YAML::Node n;
@@ -253,8 +243,8 @@ std::vector<StudyPoint> deployment_study_grid(const StudyOptions& options) {
       p.variant = strategy.label;
       std::vector<std::string> overrides = strategy.keys;
       overrides.insert(overrides.end(), options.overrides.begin(), options.overrides.end());
-      p.scenario = parse_scenario(point_yaml(s, strategy.policy, options.requests.value_or(s.requests)), file,
-                                  overrides);
+      p.scenario =
+          parse_scenario(point_yaml(s, strategy.policy, options.requests.value_or(s.requests)), file, overrides);
       p.dir = fmt::format("{}/{}/{}", base, s.id, strategy.label);
       points.push_back(std::move(p));
     }

@@ -97,6 +97,6 @@ nlohmann::ordered_json run_deployment_point(const StudyPoint& point);
 std::string deployment_study_markdown(const std::vector<StudyPoint>& points,
                                       const std::vector<nlohmann::ordered_json>& summaries);
 std::string deployment_study_csv(const std::vector<StudyPoint>& points,
-                                  const std::vector<nlohmann::ordered_json>& summaries);
+                                 const std::vector<nlohmann::ordered_json>& summaries);
 
 }  // namespace kvsim::sim

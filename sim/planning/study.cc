@@ -23,15 +23,6 @@ constexpr int64_t kOutputMin = 16, kOutputMax = 2048;
 
 std::string rate_label(double rate) { return fmt::format("{:g}", rate); }
 
-traces::LengthDist lognormal(double mean, double stddev, int64_t min, int64_t max) {
-  traces::LengthDist d;
-  d.dist = "lognormal";
-  d.mean = mean;
-  d.stddev = stddev;
-  d.min = min;
-  d.max = max;
-  return d;
-}
 
 // The scenario of one point, as a YAML document: the grid's keys only; parse_scenario fills the preset defaults
 // (h2o and infinigen bring their static engine) and then applies the user's overrides.
@@ -105,8 +96,8 @@ const std::vector<StudyModel>& paper_study_models() {
 StudyLengths paper_study_lengths(const models::ModelSpec& model) {
   const int64_t context = model.max_position_embeddings;
   if (context >= kPromptMax + kOutputMax) {
-    return {lognormal(kPromptMean, kPromptStddev, kPromptMin, kPromptMax),
-            lognormal(kOutputMean, kOutputStddev, kOutputMin, kOutputMax)};
+    return {traces::lognormal_lengths(kPromptMean, kPromptStddev, kPromptMin, kPromptMax),
+            traces::lognormal_lengths(kOutputMean, kOutputStddev, kOutputMin, kOutputMax)};
   }
   const int64_t output_max = std::min(kOutputMax, context / 8);
   const int64_t prompt_max = context - output_max;
@@ -115,9 +106,9 @@ StudyLengths paper_study_lengths(const models::ModelSpec& model) {
                                               model.name, context));
   }
   const double f = static_cast<double>(prompt_max) / static_cast<double>(kPromptMax);
-  return {lognormal(std::round(kPromptMean * f), std::round(kPromptStddev * f),
+  return {traces::lognormal_lengths(std::round(kPromptMean * f), std::round(kPromptStddev * f),
                     std::max<int64_t>(1, std::llround(static_cast<double>(kPromptMin) * f)), prompt_max),
-          lognormal(kOutputMean, kOutputStddev, kOutputMin, output_max)};
+          traces::lognormal_lengths(kOutputMean, kOutputStddev, kOutputMin, output_max)};
 }
 
 std::vector<StudyPoint> paper_study_grid(const StudyOptions& options) {

@@ -321,7 +321,8 @@ void write_study_reports(const std::string& dir, const std::string& name, const 
                          const std::vector<Json>& summaries) {
   const bool scenarios = name == "scenarios";
   const std::string csv = scenarios ? deployment_study_csv(points, summaries) : study_csv(points, summaries);
-  const std::string md = scenarios ? deployment_study_markdown(points, summaries) : study_markdown(name, points, summaries);
+  const std::string md =
+      scenarios ? deployment_study_markdown(points, summaries) : study_markdown(name, points, summaries);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error(Place{dir}, fmt::format("cannot create output folder: {}", ec.message()));

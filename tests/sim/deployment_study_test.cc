@@ -77,7 +77,7 @@ TEST(DeploymentStudy, EveryScenarioRunsEveryPresetAndTheCombinations) {
 TEST(DeploymentStudy, RankingIsGoodputThenMemoryThenRetentionAmongEligiblePoints) {
   // "long-context" has a retention floor of 0.9 and takes lossy strategies.
   const std::string id = "long-context";
-  const std::vector<StudyPoint> points = {point(id, "vllm"),        point(id, "kivi"),   point(id, "h2o"),
+  const std::vector<StudyPoint> points = {point(id, "vllm"),         point(id, "kivi"),  point(id, "h2o"),
                                           point(id, "streamingllm"), point(id, "quest"), point(id, "flexgen"),
                                           point(id, "tiered")};
   const std::vector<Json> s = {
@@ -162,8 +162,8 @@ TEST(DeploymentStudy, TheConclusionFollowsTheWinners) {
                      "combination)"),
             std::string::npos)
       << one;
-  const std::string two = with_winner(
-      [](const std::string& group) { return std::string(group == "edge" ? "kivi" : "vllm"); });
+  const std::string two =
+      with_winner([](const std::string& group) { return std::string(group == "edge" ? "kivi" : "vllm"); });
   EXPECT_NE(two.find("that **holds**: 2 different strategies win the 5 scenarios that ranked one: `kivi` (edge); "
                      "`vllm` (long-context, datacenter, multi-turn, reasoning)"),
             std::string::npos)
