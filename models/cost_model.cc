@@ -292,6 +292,7 @@ CostModel::LayerTimes CostModel::layer_times(const BatchShape& b) const {
       t.disk += op.time_ns;
     } else {
       t.h2d += op.time_ns;
+      if (op.name == "weight_fetch") t.weights += op.time_ns;
     }
   }
   if (t.parts > 1) {
@@ -316,10 +317,13 @@ SimTime CostModel::pytorch_iteration_ns(const BatchShape& b) const {
   SimTime gpu = config_.overlap_io ? std::max(t.compute, copies) : t.compute + t.h2d + t.d2h + t.disk;
   if (config_.overlap_io && config_.sync_per_layer && t.parts > 1) {
     // FlexGen's overlapped loop over a block of GPU batches (FlexLLMGen flex_opt.py 1046-1054) issues the next layer
-    // object's weight copy with the first GPU batch (layers load weights only for k == 0) and synchronises after every
-    // GPU batch: the copies overlap one GPU batch's compute, not the block's.
+    // object's weight copy with the first GPU batch (layers load weights only for k == 0), each GPU batch's KV and
+    // activation copies beside its neighbour's compute, and synchronises after every GPU batch: the weight copy
+    // overlaps one GPU batch's compute, the other copies their own GPU batch's.
     const SimTime one_batch = t.compute / t.parts;
-    gpu = std::max(one_batch, copies) + (t.compute - one_batch);
+    const SimTime h2d = (t.h2d - t.weights) / t.parts, d2h = t.d2h / t.parts, disk = t.disk / t.parts;
+    gpu = std::max({one_batch, t.weights + h2d, d2h, disk}) +
+          (t.parts - 1) * std::max({one_batch, h2d, d2h, disk});
   }
   // Two layer objects per decoder layer, each run once per GPU batch.
   const auto host =

@@ -278,6 +278,7 @@ class CostModel {
   // ops (embedding, lm_head).
   struct LayerTimes {
     SimTime compute = 0, h2d = 0, d2h = 0, disk = 0, once = 0;
+    SimTime weights = 0;  // of h2d, the weight copy (weight_fetch): once per block of GPU batches
     int64_t parts = 1;  // GPU batches (FlexGen's block schedule)
   };
   LayerTimes layer_times(const BatchShape& batch) const;

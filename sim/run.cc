@@ -171,17 +171,12 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
                                    cache::preset(s.cache.policy).long_context));
   }
   if (s.cache.selection == "speculative") {
-    mc.notes.push_back(
-        s.cache.alpha ? fmt::format("speculative selection fetches the tokens within alpha {} of the top score, at "
-                                    "most max_kv_ratio ({}) of each sequence per layer; how many pass the threshold "
-                                    "comes from the synthetic attention model (sim/cache/quality.h), an assumption: "
-                                    "at alpha 4, 8.4 % of a 2,048-token context, and past about 6,500 tokens only the "
-                                    "sinks and the last ~70 tokens, as its heavy hitters fall below the threshold",
-                                    *s.cache.alpha, s.cache.max_kv_ratio)
-                      : fmt::format("speculative selection is modelled as fetching max_kv_ratio ({}) of each "
-                                    "sequence's tokens per layer, the cap InfiniGen's selection stays under (set "
-                                    "cache.alpha for its threshold)",
-                                    s.cache.max_kv_ratio));
+    mc.notes.push_back(fmt::format(
+        "speculative selection fetches the tokens within alpha {} of the top score, at most max_kv_ratio ({}) of each "
+        "sequence per layer; how many pass the threshold comes from the synthetic attention model "
+        "(sim/cache/quality.h), an assumption: at alpha 4, 8.4 % of a 2,048-token context, and past about 6,500 tokens "
+        "only the sinks and the last ~70 tokens, as its heavy hitters fall below the threshold",
+        s.cache.alpha.value_or(kInfiniGenAlpha), s.cache.max_kv_ratio));
   }
   if (s.cache.placement == "offload" && !s.cache.host_kv_pinned &&
       !(s.hardware.measured && s.hardware.measured->bandwidth.contains("pcie/d2h_pageable"))) {

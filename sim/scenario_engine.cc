@@ -70,12 +70,6 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, 
   const bool v1 = c.version == "v1";
   const bool large = s.hardware.gpu.hbm_bytes >= kLargeGpuBytes;
   c.max_model_len = e.get_int("max_model_len", s.model.max_position_embeddings, 1, int64_t{1} << 32);
-  if (c.max_model_len > s.model.max_position_embeddings && preset.long_context.empty()) {
-    e.fail("max_model_len",
-           fmt::format("{} exceeds the {} positions of {} (max_position_embeddings); vLLM refuses this too. Only a "
-                       "preset whose released code runs past them allows it (h2o)",
-                       c.max_model_len, s.model.max_position_embeddings, s.model.name));
-  }
   c.chunked_prefill = e.get_bool("chunked_prefill", v1);
   if (v1 && !c.chunked_prefill) {
     e.fail("chunked_prefill", "the v1 engine always chunks prefills; set engine.version: v0 to turn it off");
@@ -91,6 +85,16 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, 
                                    {"pytorch", "native"})
                     : "";
   const bool pytorch = c.framework == "pytorch";
+  // Past the model's positions only where the released code runs there: H2O's static PyTorch engine on a model with
+  // a learned position table, which --hh-long-seq skips (sim/cache/presets.cc).
+  if (c.max_model_len > s.model.max_position_embeddings &&
+      (preset.long_context.empty() || !pytorch || s.model.position != models::PositionKind::kLearned)) {
+    e.fail("max_model_len",
+           fmt::format("{} exceeds the {} positions of {} (max_position_embeddings); vLLM refuses this too. Only a "
+                       "preset whose released code runs past them allows it (h2o, on its static PyTorch engine, "
+                       "for a model with learned positions)",
+                       c.max_model_len, s.model.max_position_embeddings, s.model.name));
+  }
   for (const char* key : {"framework", "prefill_score_bytes", "overlap", "sync_per_layer", "cpu_op_us"}) {
     if (c.version != "static" && e.has(key)) e.fail(key, "only used with engine.version: static");
     if (c.version == "static" && !pytorch && e.has(key) && std::string_view(key) != "framework") {

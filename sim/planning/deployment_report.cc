@@ -252,11 +252,12 @@ std::string deployment_study_markdown(const std::vector<StudyPoint>& points, con
     scenarios_won += ids.size();
     by_winner.push_back(fmt::format("`{}` ({})", label, join(ids)));
   }
-  if (winners.empty()) {
-    md += "No scenario ranked any strategy.\n";
+  if (scenarios_won < 2) {
+    md += fmt::format("This grid cannot tell: {} scenario{} ranked a strategy.\n", scenarios_won,
+                      scenarios_won == 1 ? "" : "s");
   } else if (winners.size() == 1) {
     md += fmt::format(
-        "No: the survey's conclusion (no single technique dominates) is **refuted** on this grid: {} wins all {} "
+        "Yes, on this grid: the survey's conclusion (no single technique dominates) is **refuted**: {} wins all {} "
         "scenarios that ranked a strategy.\n",
         by_winner.front(), scenarios_won);
   } else {
@@ -267,8 +268,10 @@ std::string deployment_study_markdown(const std::vector<StudyPoint>& points, con
   }
   md += "\nAgainst the survey's recommendations (as the walkthrough reports them):\n\n" + join(agreement, "\n") + "\n";
   md +=
-      "\nThe verdicts rest on kvsim's models: datasheet hardware profiles, the eager PyTorch host time fitted on a T4 "
-      "(engine.cpu_op_us) for the static FlexGen-family engines, and a synthetic attention model for retention. "
+      "\nThe verdicts rest on kvsim's models: datasheet hardware profiles, the static FlexGen-family engines' eager "
+      "PyTorch host time per op (engine.cpu_op_us: the profile's host.eager_op_us, 21.2 us fitted on H2O's A100 host "
+      "and assumed for the H100s; 66.75 us, fitted on its T4 VM, where a profile has none), and a synthetic attention "
+      "model for retention and for InfiniGen's selection. "
       "Rerun with `--set` to test a verdict's sensitivity.\n";
   return md;
 }

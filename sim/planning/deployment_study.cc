@@ -76,7 +76,7 @@ std::vector<DeploymentScenario> build_scenarios() {
         "InfiniPot (fixed-size compressed cache) and TailorKV (quantisation + "
         "offload) for an 8B model at 128K on a 24 GB GPU {}",
         kWalkthrough);
-    s.recommended_categories = {"eviction", "combination"};
+    s.recommended_categories = {"eviction", "compression", "combination"};
     s.model = "llama-3.1-8b";
     s.hardware = "rtx-4090-24gb";
     s.prompt_tokens = traces::lognormal_lengths(32000, 16000, 4096, 126976);

@@ -39,7 +39,10 @@ YAML::Node point_yaml(const StudyModel& m, const StudyLengths& lengths, const st
     cache["heavy_ratio"] = yaml::number(share / 2);
     cache["recent_ratio"] = yaml::number(share / 2);
   } else if (policy == "infinigen") {
+    // The sparsity level is the share InfiniGen fetches: its threshold opened wide, so every step fetches the cap
+    // (at its scripts' alpha 4 the synthetic selection would fetch less than any of the levels and erase the axis).
     cache["max_kv_ratio"] = yaml::number(share);
+    cache["alpha"] = 1e6;
   }
   n["cache"] = cache;
   YAML::Node cluster;

@@ -110,7 +110,8 @@ void write_grid(const std::string& name, const std::vector<StudyPoint>& points, 
   md +=
       "- Sparsity (`sparsity` column, `-s<pct>` in the labels): the share of each sequence's KV, in % of its prompt, "
       "that `h2o` keeps (`cache.heavy_ratio` and `cache.recent_ratio` each half of it) and that `infinigen` fetches "
-      "per step and head (`cache.max_kv_ratio`); 100 is `vllm`'s full cache. Every other setting is the preset's "
+      "per step and head (`cache.max_kv_ratio`, with `cache.alpha` 1e6 so that every step fetches it: at its "
+      "scripts' alpha 4 the synthetic selection fetches less than any level); 100 is `vllm`'s full cache. Every other setting is the preset's "
       "default.\n";
   md += fmt::format("- Workload: {} requests per point, Poisson arrivals, seed {}; SLO TTFT {} ms, TPOT {} ms.\n",
                     s0.workload.requests ? std::to_string(*s0.workload.requests) : "trace", s0.seed,

@@ -42,7 +42,7 @@ std::vector<size_t> study_winners(const std::vector<StudyPoint>& points,
 std::vector<std::string> study_winner_lines(const std::vector<StudyPoint>& points,
                                             const std::vector<nlohmann::ordered_json>& summaries);
 
-// The seed study's findings checked against the points (sim/study_findings.cc): vLLM fastest where the KV fits,
+// The seed study's findings checked against the points (sim/planning/study_findings.cc): vLLM fastest where the KV fits,
 // H2O's KV cut and its retention cost, InfiniGen's early facts against H2O's, InfiniGen where the KV does not fit;
 // each "reproduced", "partly reproduced" (with the points against) or "not reproduced". Markdown.
 std::string study_findings(const std::vector<StudyPoint>& points, const std::vector<nlohmann::ordered_json>& summaries);

@@ -202,6 +202,7 @@ void Replica::start_iteration(SimTime now) {
   }
   if (batch_.empty()) {
     busy_ = false;
+    prefill_transient_now_ = 0;
     report_state(now);
     return;
   }
@@ -385,6 +386,7 @@ void Replica::finish_iteration(SimTime now) {
     std::erase_if(running_, [this](uint32_t slot) { return seqs_[slot].status == Status::kDone; });
   }
   busy_ = false;
+  prefill_transient_now_ = 0;
   batch_.clear();
 }
 

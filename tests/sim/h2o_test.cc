@@ -132,7 +132,11 @@ workload: {requests: 1, arrival: {process: all-at-once}, prompt_tokens: 3000, ou
 )";
   EXPECT_EQ(error_of([&] { scenario_from(kLong); }),
             "test.yaml:4:25: engine.max_model_len: 4096 exceeds the 2048 positions of opt-6.7b (max_position_embeddings); "
-            "vLLM refuses this too. Only a preset whose released code runs past them allows it (h2o)");
+            "vLLM refuses this too. Only a preset whose released code runs past them allows it (h2o, on its static "
+            "PyTorch engine, for a model with learned positions)");
+  EXPECT_NE(error_of([&] { scenario_from(kLong, {"cache.policy=h2o", "engine.version=v0"}); })
+                .find("exceeds the 2048 positions"),
+            std::string::npos);
   const RunResult r = run_scenario(scenario_from(kLong, {"cache.policy=h2o"}), "");
   EXPECT_EQ(r.summary["completed"].get<int64_t>(), 1);
   bool noted = false;
