@@ -1,5 +1,6 @@
 #include "models/flexgen_placement.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace kvsim::models {
@@ -76,6 +77,22 @@ FlexGenWeightPlacement flexgen_weight_placement(const ModelSpec& m, double gpu, 
   p.embed_off_gpu_elems = in.cpu + in.disk + out.cpu + out.disk;
   p.largest_embed_off_gpu_elems = std::max(in.cpu + in.disk, out.cpu + out.disk);
   return p;
+}
+
+FlexGenWeightBytes flexgen_weight_bytes(const ModelSpec& m, DType weight_dtype, double gpu, double cpu, double disk,
+                                        int tp) {
+  FlexGenWeightBytes b;
+  b.placement = flexgen_weight_placement(m, gpu, cpu, disk, tp);
+  const FlexGenWeightPlacement& fp = b.placement;
+  const double layers = layer_weight_bytes_per_gpu(m, weight_dtype, tp);
+  const double element = dtype_bytes(unquantized_dtype(m, weight_dtype));
+  const double layer_streamed = (1.0 - fp.layer_gpu) * layers / static_cast<double>(m.num_layers);
+  const double buffer = std::max(2.0 * layer_streamed, layer_streamed + fp.largest_embed_off_gpu_elems * element);
+  b.gpu_bytes = fp.layer_gpu * layers + fp.embed_gpu_elems * element + buffer;
+  b.embed_streamed_bytes = fp.embed_off_gpu_elems * element;
+  b.streamed_bytes = (1.0 - fp.layer_gpu) * layers + b.embed_streamed_bytes;
+  b.disk_bytes = fp.layer_disk * layers;
+  return b;
 }
 
 }  // namespace kvsim::models

@@ -23,4 +23,17 @@ struct FlexGenWeightPlacement {
 // gpu + cpu + disk = 1. A mixture-of-experts model is placed by the shares themselves (FlexGen has no MoE layer).
 FlexGenWeightPlacement flexgen_weight_placement(const ModelSpec& m, double gpu, double cpu, double disk, int tp = 1);
 
+// The same placement in bytes per GPU, the weights stored as weight_dtype (embeddings unquantized).
+struct FlexGenWeightBytes {
+  FlexGenWeightPlacement placement;
+  // Held on the GPU: the homed tensors and embeddings, and the double buffer the off-GPU ones stream through (two
+  // decoder layers' streamed share, or one and the larger embedding object's off-GPU part when that is bigger).
+  double gpu_bytes = 0;
+  double streamed_bytes = 0;        // homed off the GPU (layers and embeddings), copied in once per forward pass
+  double disk_bytes = 0;            // of the layers' tensors, those homed on disk
+  double embed_streamed_bytes = 0;  // of streamed_bytes, the embeddings'
+};
+FlexGenWeightBytes flexgen_weight_bytes(const ModelSpec& m, DType weight_dtype, double gpu, double cpu, double disk,
+                                        int tp = 1);
+
 }  // namespace kvsim::models

@@ -80,11 +80,11 @@ models::ExecConfig exec_config(const Scenario& s) {
   c.host_kv_pinned = s.cache.host_kv_pinned;
   if (s.cache.weights_share.gpu < 1.0) {
     const TierShares& w = s.cache.weights_share;
-    const models::FlexGenWeightPlacement fp =
-        models::flexgen_weight_placement(s.model, w.gpu, w.cpu, w.disk, static_cast<int>(s.cluster.tensor_parallel));
-    c.weight_gpu_ratio = fp.layer_gpu;
-    c.weight_disk_ratio = fp.layer_disk;
-    c.embed_stream_bytes = fp.embed_off_gpu_elems * dtype_bytes(models::unquantized_dtype(s.model, s.weight_dtype));
+    const models::FlexGenWeightBytes b = models::flexgen_weight_bytes(
+        s.model, s.weight_dtype, w.gpu, w.cpu, w.disk, static_cast<int>(s.cluster.tensor_parallel));
+    c.weight_gpu_ratio = b.placement.layer_gpu;
+    c.weight_disk_ratio = b.placement.layer_disk;
+    c.embed_stream_bytes = b.embed_streamed_bytes;
   }
   if (c.cpu_attention) {
     c.kv_gpu_ratio = s.cache.kv_share.gpu;

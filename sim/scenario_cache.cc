@@ -39,14 +39,11 @@ double default_weights_gpu_ratio(const Scenario& s) {
   if (usable - reserve >= layers + others) return 1.0;
   // FlexGen homes whole tensors (models/flexgen_placement.h), so a percentage keeps its tensors' bytes on the GPU,
   // not its share: the largest multiple of 5 % whose tensors, embeddings and double buffer fit.
-  const double element = dtype_bytes(models::unquantized_dtype(s.model, s.weight_dtype));
   for (int pct = 95; pct > 5; pct -= 5) {
     const double gpu = pct / 100.0;
-    const models::FlexGenWeightPlacement fp = models::flexgen_weight_placement(s.model, gpu, 1.0 - gpu, 0.0, tp);
-    const double streamed_layer = (1.0 - fp.layer_gpu) * layers / static_cast<double>(s.model.num_layers);
-    const double buffer =
-        std::max(2.0 * streamed_layer, streamed_layer + fp.largest_embed_off_gpu_elems * element);
-    if (fp.layer_gpu * layers + fp.embed_gpu_elems * element + buffer + reserve <= usable) return gpu;
+    if (models::flexgen_weight_bytes(s.model, s.weight_dtype, gpu, 1.0 - gpu, 0.0, tp).gpu_bytes + reserve <= usable) {
+      return gpu;
+    }
   }
   return 0.05;
 }

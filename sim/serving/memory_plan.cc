@@ -29,21 +29,13 @@ MemoryPlan plan_memory(const Scenario& s) {
   p.weights_bytes = static_cast<uint64_t>(std::ceil(models::weight_bytes_per_gpu(m, s.weight_dtype, tp)));
   const sim::TierShares& w = s.cache.weights_share;
   if (w.gpu < 1.0) {
-    // FlexGen homes whole tensors by its placement rule (models/flexgen_placement.h) and streams the off-GPU ones,
-    // layer object by layer object, into a double buffer: two decoder layers' streamed share, or one and the larger
-    // embedding object's when that is bigger. Weights on disk are read from the checkpoint's own files, which need no
-    // room beside them.
-    const models::FlexGenWeightPlacement fp = models::flexgen_weight_placement(m, w.gpu, w.cpu, w.disk, tp);
-    const double layers = models::layer_weight_bytes_per_gpu(m, s.weight_dtype, tp);
-    const double element = dtype_bytes(models::unquantized_dtype(m, s.weight_dtype));
-    const double layer_streamed = (1.0 - fp.layer_gpu) * layers / static_cast<double>(m.num_layers);
-    p.streamed_weights_bytes =
-        static_cast<uint64_t>(std::ceil((1.0 - fp.layer_gpu) * layers + fp.embed_off_gpu_elems * element));
-    p.disk_weights_bytes = static_cast<uint64_t>(std::ceil(fp.layer_disk * layers));
-    const double buffer =
-        std::max(2.0 * layer_streamed, layer_streamed + fp.largest_embed_off_gpu_elems * element);
-    p.weights_bytes =
-        static_cast<uint64_t>(std::ceil(fp.layer_gpu * layers + fp.embed_gpu_elems * element + buffer));
+    // FlexGen homes whole tensors by its placement rule and streams the off-GPU ones through a double buffer
+    // (models/flexgen_placement.h). Weights on disk are read from the checkpoint's own files, which need no room
+    // beside them.
+    const models::FlexGenWeightBytes b = models::flexgen_weight_bytes(m, s.weight_dtype, w.gpu, w.cpu, w.disk, tp);
+    p.streamed_weights_bytes = static_cast<uint64_t>(std::ceil(b.streamed_bytes));
+    p.disk_weights_bytes = static_cast<uint64_t>(std::ceil(b.disk_bytes));
+    p.weights_bytes = static_cast<uint64_t>(std::ceil(b.gpu_bytes));
   }
   // The pytorch static engine (FlexGen family) runs no profiling pass: what a batch's prefill holds at once is checked
   // when the batch is formed (models::prefill_transient_bytes against the memory its KV leaves).
