@@ -1,5 +1,8 @@
 #include "apps/cli.h"
 
+#include <charconv>
+#include <csignal>
+
 #include <iostream>
 
 #include <fmt/format.h>
@@ -7,6 +10,7 @@
 
 #include "apps/commands.h"
 #include "sim/core/error.h"
+#include "sim/core/input_file.h"
 #include "sim/core/interrupt.h"
 #include "sim/scenario.h"
 #include "sim/planning/study.h"
@@ -16,6 +20,49 @@
 #include "validation/engine_bench.h"
 
 namespace kvsim::app {
+
+namespace {
+// Option checks whose messages name the range plainly (CLI11's number checks print 300-digit bounds) and that refuse
+// what a cast would wrap (--seed -1 as 18446744073709551615).
+CLI::Validator whole_in(int64_t lo, int64_t hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) -> std::string {
+        int64_t v = 0;
+        const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || v < lo || v > hi) {
+          return fmt::format("expected an integer in [{} .. {}], found '{}'", lo, hi, excerpt(text));
+        }
+        return "";
+      },
+      fmt::format("INT in [{} .. {}]", lo, hi));
+}
+
+CLI::Validator number_in(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) -> std::string {
+        double v = 0;
+        const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || !(v >= lo && v <= hi)) {
+          return fmt::format("expected a number in [{} .. {}], found '{}'", lo, hi, excerpt(text));
+        }
+        return "";
+      },
+      fmt::format("NUMBER in [{} .. {}]", lo, hi));
+}
+
+CLI::Validator seed_value() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        uint64_t v = 0;
+        const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+          return fmt::format("expected an integer in [0 .. 18446744073709551615], found '{}'", excerpt(text));
+        }
+        return "";
+      },
+      "UINT64");
+}
+}  // namespace
 
 int run_cli(int argc, char** argv) { return run_cli(argc, argv, std::cout, std::cerr); }
 
@@ -28,7 +75,8 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   CLI::App* run = app.add_subcommand("run", "Simulate one scenario (default: the built-in study)");
   run->add_option("scenario", run_args.scenario, "Scenario YAML (omit for the built-in study)");
   run->add_option("-o,--output", run_args.out_dir, "Output folder (default: output.dir, else kvsim-out/run)");
-  run->add_option("--seed", run_args.seed, "Seed for every random stream (overrides the scenario's)");
+  run->add_option("--seed", run_args.seed, "Seed for every random stream (overrides the scenario's)")
+      ->check(seed_value());
   run->add_option("--set", run_args.overrides, "Override a scenario key: --set cache.block_size=32 (repeatable)");
   run->add_option("--format", run_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
   run->add_flag("--check-invariants", run_args.check_invariants,
@@ -36,6 +84,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
                 "forward (slower)");
   run->add_flag("--skip-bad-lines", run_args.skip_bad_lines,
                 "Skip and count a trace's malformed rows instead of stopping (workload.skip_bad_lines)");
+  run->add_flag("--force", run_args.force, "Replace files in the output folder that no earlier kvsim run wrote");
 
   CompareArgs cmp_args;
   CLI::App* compare = app.add_subcommand("compare", "Run a scenario under several cache policies and request rates");
@@ -47,20 +96,21 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
       ->delimiter(',');
   compare->add_option("--rates", cmp_args.rates, "Comma-separated Poisson rates in req/s")->delimiter(',');
   compare->add_option("--requests", cmp_args.requests, "Requests per point (overrides workload.requests)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_in(1, int64_t{1} << 40));
   compare->add_option("--study", cmp_args.study,
                       fmt::format("Run a named study grid instead of one scenario (valid: {}); writes study.csv and "
                                   "study.md (default folder: kvsim-out/study)",
                                   join(sim::study_names())));
   compare->add_option("-o,--output", cmp_args.run.out_dir,
                       "Output folder (default: kvsim-out/compare; kvsim-out/study with --study)");
-  compare->add_option("--seed", cmp_args.run.seed, "Seed for every random stream");
+  compare->add_option("--seed", cmp_args.run.seed, "Seed for every random stream")->check(seed_value());
   compare->add_option("--set", cmp_args.run.overrides, "Override a scenario key (repeatable)");
   compare->add_flag("--check-invariants", cmp_args.run.check_invariants,
                     "Check every iteration: memory per tier within capacity, blocks conserved, no request lost, time "
                     "forward (slower)");
   compare->add_flag("--skip-bad-lines", cmp_args.run.skip_bad_lines,
                     "Skip and count a trace's malformed rows instead of stopping (workload.skip_bad_lines)");
+  compare->add_flag("--force", cmp_args.run.force, "Replace files in the output folders that no kvsim run wrote");
   compare->add_option("--format", cmp_args.run.format, "Output on stdout")
       ->check(CLI::IsMember({"table", "json", "csv"}));
 
@@ -70,11 +120,11 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   cost->add_option("--hardware", cost_args.hardware, "Catalog hardware or profile YAML")->required();
   cost->add_option("--tokens", cost_args.tokens, "New tokens in the batch, in total")
       ->required()
-      ->check(CLI::PositiveNumber);
-  cost->add_option("--batch", cost_args.batch, "Sequences in the batch")->check(CLI::PositiveNumber);
+      ->check(whole_in(1, int64_t{1} << 30));
+  cost->add_option("--batch", cost_args.batch, "Sequences in the batch")->check(whole_in(1, 1 << 24));
   cost->add_option("--context", cost_args.context, "Decode: tokens of context each sequence attends")
-      ->check(CLI::NonNegativeNumber);
-  cost->add_option("--tp", cost_args.tp, "Tensor-parallel GPUs")->check(CLI::PositiveNumber);
+      ->check(whole_in(0, int64_t{1} << 30));
+  cost->add_option("--tp", cost_args.tp, "Tensor-parallel GPUs")->check(whole_in(1, 64));
   cost->add_option("--phase", cost_args.phase, "prefill or decode")->check(CLI::IsMember({"prefill", "decode"}));
   cost->add_option("--dtype", cost_args.dtype, "Activation and weight dtype (default: the model's)");
   cost->add_flag("--eager", cost_args.eager, "Without CUDA graphs (engine.enforce_eager)");
@@ -96,7 +146,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   calibrate->add_option("--base", cal_args.base, "Catalog profile for the datasheet numbers (default: from the GPU)");
   calibrate->add_flag("--quick", cal_args.quick, "Fewer sizes and repeats (about 2 minutes on an H100)");
   calibrate->add_flag("--host-only", cal_args.host_only, "Only the host suite, even with a GPU");
-  calibrate->add_option("--device", cal_args.device, "CUDA device ordinal")->check(CLI::NonNegativeNumber);
+  calibrate->add_option("--device", cal_args.device, "CUDA device ordinal")->check(whole_in(0, 1023));
   calibrate->add_option("--suites", cal_args.suites, "Comma-separated suites (default: all)")->delimiter(',');
   calibrate->add_flag("--force", cal_args.force, "Overwrite an existing --out file");
   calibrate->add_option("--import", cal_args.import,
@@ -122,19 +172,20 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   CLI::App* gen = trace->add_subcommand("gen", "Generate a synthetic workload and write it as a trace");
   gen->add_option("--arrival", gen_args.arrival, "Arrival process")
       ->check(CLI::IsMember(traces::arrival_process_names()));
-  gen->add_option("--rate", gen_args.rate, "Mean request rate (req/s)")->check(CLI::PositiveNumber);
-  gen->add_option("--cv", gen_args.cv, "gamma: coefficient of variation of inter-arrivals")->check(CLI::PositiveNumber);
-  gen->add_option("--shape", gen_args.shape, "weibull: shape")->check(CLI::PositiveNumber);
+  gen->add_option("--rate", gen_args.rate, "Mean request rate (req/s)")->check(number_in(1e-6, 1e6));
+  gen->add_option("--cv", gen_args.cv, "gamma: coefficient of variation of inter-arrivals")->check(number_in(0.01, 100));
+  gen->add_option("--shape", gen_args.shape, "weibull: shape")->check(number_in(0.05, 100));
   gen->add_option("--dataset", gen_args.dataset, fmt::format("Length dataset ({})", join(traces::dataset_names())))
       ->check(CLI::IsMember(traces::dataset_names()));
   gen->add_option("--prompt-tokens", gen_args.prompt_tokens, "Prompt lengths as YAML: 512 or {dist: lognormal, ...}");
   gen->add_option("--output-tokens", gen_args.output_tokens, "Output lengths as YAML");
-  gen->add_option("--requests", gen_args.requests, "Requests to write")->check(CLI::PositiveNumber);
-  gen->add_option("--duration", gen_args.duration_s, "Seconds of arrivals to write")->check(CLI::PositiveNumber);
+  gen->add_option("--requests", gen_args.requests, "Requests to write")->check(whole_in(1, int64_t{1} << 40));
+  gen->add_option("--duration", gen_args.duration_s, "Seconds of arrivals to write")->check(number_in(1e-3, 1e8));
   gen->add_option("--set", gen_args.overrides, "Any workload key: --set workload.sessions.turns=4 (repeatable)");
-  gen->add_option("--seed", gen_args.seed, "Seed of the random streams");
+  gen->add_option("--seed", gen_args.seed, "Seed of the random streams")->check(seed_value());
   gen->add_option("-o,--output", gen_args.out, "Trace file to write")->required();
   gen->add_option("--format", gen_args.format, "simple (CSV) or jsonl")->check(CLI::IsMember({"simple", "jsonl"}));
+  gen->add_flag("--force", gen_args.force, "Replace an existing output file");
 
   SweepArgs sweep_args;
   CLI::App* sweep = app.add_subcommand("sweep", "Run a grid of scenarios, appending each point to DIR/results.jsonl");
@@ -142,18 +193,23 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   sweep->add_option("-o,--output", sweep_args.out_dir, "Output folder (default kvsim-out/sweep)");
   sweep->add_option("--jobs", sweep_args.jobs, "Points run at once, on threads")->check(CLI::Range(1, 256));
   sweep->add_option("--shard", sweep_args.shard, "Run every N-th point from the I-th: I/N (batch schedulers)");
-  sweep->add_flag("--resume", sweep_args.resume, "Skip the points DIR/results.jsonl already holds");
+  sweep->add_flag("--resume", sweep_args.resume,
+                  "Skip the points DIR/results.jsonl already holds (matched by their resolved scenario)");
+  sweep->add_flag("--force", sweep_args.force,
+                  "With --resume: move lines made by another grid to DIR/results.other-grid.jsonl instead of stopping");
 
   std::string report_dir, report_out;
+  bool report_force = false;
   CLI::App* report = app.add_subcommand("report", "One self-contained HTML page of a run, compare or sweep folder");
   report->add_option("dir", report_dir, "Folder of kvsim outputs")->required();
   report->add_option("-o,--output", report_out, "HTML file (default DIR/report.html)");
+  report->add_flag("--force", report_force, "Replace an existing file kvsim did not write");
 
   PlanArgs plan_args;
   CLI::App* plan =
       app.add_subcommand("plan", "The cheapest GPUs, parallelism, replicas and policy for a rate and an SLO");
   plan->add_option("--model", plan_args.model, "Catalog model or config.json")->required();
-  plan->add_option("--rate", plan_args.rate, "Request rate to serve (req/s)")->required()->check(CLI::PositiveNumber);
+  plan->add_option("--rate", plan_args.rate, "Request rate to serve (req/s)")->required()->check(number_in(1e-6, 1e6));
   plan->add_option("--slo", plan_args.slo, "e.g. ttft_p90_ms=2000,tpot_p99_ms=100")->required();
   plan->add_option("--workload", plan_args.workload, "A trace whose lengths the runs draw (arrivals are Poisson)");
   plan->add_option("--dataset", plan_args.dataset, "Length dataset (default sharegpt)")
@@ -163,11 +219,11 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   plan->add_option("--policies", plan_args.policies, "Comma-separated cache policies (default vllm)")->delimiter(',');
   plan->add_option("--max-num-seqs", plan_args.max_num_seqs, "Engine batch limits to search, e.g. 64,256,1024")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber);
+      ->check(whole_in(1, 1 << 24));
   plan->add_option("--chunked-prefill", plan_args.chunked_prefill, "Search chunked prefill on and/or off: on,off")
       ->delimiter(',')
       ->check(CLI::IsMember({"on", "off"}));
-  plan->add_option("--max-gpus", plan_args.max_gpus, "Most GPUs a configuration may use")->check(CLI::PositiveNumber);
+  plan->add_option("--max-gpus", plan_args.max_gpus, "Most GPUs a configuration may use")->check(whole_in(1, 4096));
   plan->add_option("--duration", plan_args.duration_s, "Seconds of arrivals per run (default 120)")
       ->check(CLI::Range(1.0, 86400.0));
   plan->add_option("--seeds", plan_args.seeds, "Seeds per rate (the SLO must hold on each)")->check(CLI::Range(1, 20));
@@ -180,6 +236,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   validate->add_option("--filter", val_args.filter, "Only cases whose name matches this glob");
   validate->add_option("--format", val_args.format, "Report format")->check(CLI::IsMember({"table", "json", "md"}));
   validate->add_option("-o,--output", val_args.out, "Write the report to this file");
+  validate->add_flag("--force", val_args.force, "Replace an existing -o file kvsim did not write");
   validate->add_flag("--quick", val_args.quick, "Only the cases marked fast");
 
   validation::EngineBenchArgs bench_args;
@@ -188,10 +245,12 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
       "engine-bench", "Run a batch schedule on the mini decode engine (GPU) beside kvsim's prediction of it");
   bench->add_option("--model", bench_args.model, "Catalog model (head_dim 128)");
   bench->add_option("--hardware", bench_args.hardware, "Hardware profile the prediction uses");
-  bench->add_option("--device", bench_args.device, "CUDA device ordinal")->check(CLI::NonNegativeNumber);
+  bench->add_option("--device", bench_args.device, "CUDA device ordinal")->check(whole_in(0, 1023));
   bench->add_flag("--dry-run", bench_args.dry_run, "Predict only; no GPU needed");
   bench->add_flag("--quick", bench_args.quick, "Fewer repeats");
   bench->add_option("-o,--output", bench_out, "CSV to write (default: stdout)");
+  bool bench_force = false;
+  bench->add_flag("--force", bench_force, "Replace an existing -o file");
 
   try {
     app.parse(argc, argv);
@@ -210,6 +269,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   }
 
   install_interrupt_handler();
+  clear_inputs();  // what this command reads, so that nothing it writes lands on one of them
   try {
     if (*run) return cmd_run(run_args, out, err);
     if (*compare) return cmd_compare(cmp_args, out, err);
@@ -221,12 +281,12 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (*validate) return cmd_validate(val_args, out, err);
     if (*sweep) return cmd_sweep(sweep_args, out, err);
     if (*plan) return cmd_plan(plan_args, out);
-    if (*report) return cmd_report(report_dir, report_out, out);
-    if (*bench) return cmd_engine_bench(bench_args, bench_out, out);
+    if (*report) return cmd_report(report_dir, report_out, report_force, out);
+    if (*bench) return cmd_engine_bench(bench_args, bench_out, bench_force, out);
     if (*gen) return cmd_trace_gen(gen_args, out);
   } catch (const Interrupted&) {
     err << "kvsim: interrupted; unfinished output files were removed\n";
-    return 130;
+    return 128 + (interrupt_signal() > 0 ? interrupt_signal() : SIGINT);
   } catch (const Error& e) {
     err << e.what() << "\n";
     return 2;

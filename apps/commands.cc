@@ -62,7 +62,7 @@ int cmd_run(const RunArgs& args, std::ostream& out, std::ostream&) {
   const sim::Scenario s = sim::load_scenario(args.scenario, run_overrides(args));
   const std::string dir =
       !args.out_dir.empty() ? args.out_dir : (!s.output.dir.empty() ? s.output.dir : "kvsim-out/run");
-  const sim::RunResult r = sim::run_scenario(s, dir);
+  const sim::RunResult r = sim::run_scenario(s, dir, args.force);
   if (args.format == "json") {
     out << r.summary.dump(2) << "\n";
   } else {

@@ -20,6 +20,7 @@ struct RunArgs {
   std::string format = "table";
   bool check_invariants = false;
   bool skip_bad_lines = false;  // a trace's malformed rows are skipped and counted (workload.skip_bad_lines)
+  bool force = false;           // replace output files no earlier kvsim run wrote
 };
 
 struct CompareArgs {
@@ -91,6 +92,7 @@ struct TraceGenArgs {
   uint64_t seed = 1;
   std::string out;
   std::string format = "simple";  // simple | jsonl
+  bool force = false;             // replace an existing file
 };
 int cmd_trace_gen(const TraceGenArgs& args, std::ostream& out);
 
@@ -101,6 +103,7 @@ struct ValidateArgs {
   std::string format = "table";
   std::string out;
   bool quick = false;  // only the cases marked fast
+  bool force = false;  // replace an existing -o file kvsim did not write
 };
 int cmd_validate(const ValidateArgs& args, std::ostream& out, std::ostream& err);
 }  // namespace kvsim::app
@@ -109,7 +112,8 @@ struct EngineBenchArgs;
 }
 namespace kvsim::app {
 // kvsim engine-bench (apps/validate_command.cc): the mini decode engine, measured vs predicted per iteration.
-int cmd_engine_bench(const validation::EngineBenchArgs& args, const std::string& out_path, std::ostream& out);
+int cmd_engine_bench(const validation::EngineBenchArgs& args, const std::string& out_path, bool force,
+                     std::ostream& out);
 
 // kvsim sweep (apps/sweep_command.cc).
 struct SweepArgs {
@@ -118,10 +122,11 @@ struct SweepArgs {
   int jobs = 1;
   std::string shard;  // "I/N"
   bool resume = false;
+  bool force = false;  // with --resume: move another grid's lines aside
 };
 int cmd_sweep(const SweepArgs& args, std::ostream& out, std::ostream& err);
 // kvsim report DIR [-o FILE] (default DIR/report.html).
-int cmd_report(const std::string& dir, const std::string& out_path, std::ostream& out);
+int cmd_report(const std::string& dir, const std::string& out_path, bool force, std::ostream& out);
 
 // kvsim plan (apps/plan_command.cc): exit 0 with a configuration, 1 when none serves the rate.
 struct PlanArgs {

@@ -120,7 +120,7 @@ int cmd_study(const CompareArgs& args, std::ostream& out) {
   summaries.reserve(points.size());
   const bool scenarios = name == "scenarios";
   for (const sim::StudyPoint& p : points) {
-    summaries.push_back(scenarios ? sim::run_deployment_point(p) : sim::run_scenario(p.scenario, p.dir).summary);
+    summaries.push_back(scenarios ? sim::run_deployment_point(p) : sim::run_scenario(p.scenario, p.dir, args.run.force).summary);
   }
   sim::write_study_reports(options.out_dir, name, points, summaries);
 
@@ -233,7 +233,7 @@ int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream&) {
   nlohmann::ordered_json all = nlohmann::ordered_json::object();
   std::vector<std::pair<const Point*, nlohmann::ordered_json>> results;
   for (const Point& p : points) {
-    sim::RunResult r = sim::run_scenario(p.scenario, p.dir);
+    sim::RunResult r = sim::run_scenario(p.scenario, p.dir, args.run.force);
     if (p.rate) {
       r.summary["request_rate"] = *p.rate;
       all[p.policy].push_back(r.summary);

@@ -16,6 +16,7 @@
 #include "kernels/calibrate.h"
 #include "models/operator_fit.h"
 #include "sim/core/atomic_file.h"
+#include "sim/core/input_file.h"
 #include "sim/core/error.h"
 #include "sim/core/yaml.h"
 
@@ -148,6 +149,7 @@ int cmd_import_profiles(const CalibrateArgs& args, std::ostream& out, std::ostre
   auto source = std::make_shared<yaml::Source>();
   source->file = args.out;
   hw::parse_hardware_yaml(yaml::load_string(content, source->file), source);  // what we write must load back
+  check_may_write(args.out, args.force);
   write_file_atomic(args.out, content);
   out << fmt::format("\nwrote {}: {} GEMM points, decode and prefill attention curves, the fitted operator model\n",
                      args.out, profile.measured->gemm.size());

@@ -1,6 +1,7 @@
 // kvsim sweep GRID.yaml -o DIR [--jobs N] [--shard I/N] [--resume] (sim/planning/sweep.h).
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 
@@ -14,6 +15,7 @@
 
 #include "apps/commands.h"
 #include "sim/core/atomic_file.h"
+#include "sim/core/input_file.h"
 #include "sim/core/error.h"
 #include "sim/planning/report.h"
 #include "sim/planning/sweep.h"
@@ -23,9 +25,15 @@ namespace kvsim::app {
 int cmd_sweep(const SweepArgs& args, std::ostream& out, std::ostream& err) {
   int64_t shard = 0, shards = 1;
   if (!args.shard.empty()) {
-    if (std::sscanf(args.shard.c_str(), "%ld/%ld", &shard, &shards) != 2 || shards < 1 || shard < 0 ||
-        shard >= shards) {
-      throw Error(Place{"--shard"}, fmt::format("expected I/N with 0 <= I < N, found '{}'", args.shard));
+    const std::string_view text = args.shard;
+    const size_t slash = text.find('/');
+    const auto whole = [](std::string_view part, int64_t& v) {
+      const auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+      return !part.empty() && ec == std::errc() && ptr == part.data() + part.size();
+    };
+    if (slash == std::string_view::npos || !whole(text.substr(0, slash), shard) ||
+        !whole(text.substr(slash + 1), shards) || shards < 1 || shard < 0 || shard >= shards) {
+      throw Error(Place{"--shard"}, fmt::format("expected I/N with 0 <= I < N, found '{}'", excerpt(args.shard)));
     }
   }
   const sim::SweepGrid grid = sim::load_sweep(args.grid);
@@ -54,6 +62,7 @@ int cmd_sweep(const SweepArgs& args, std::ostream& out, std::ostream& err) {
   o.shard = ranks > 1 ? rank : shard;
   o.shards = ranks > 1 ? ranks : shards;
   o.resume = args.resume;
+  o.force = args.force;
   std::vector<std::string> parts;
   if (ranks > 1) {
     for (int r = 0; r < ranks; ++r) parts.push_back(fmt::format("results.rank-{}.jsonl", r));
@@ -108,9 +117,10 @@ int cmd_sweep(const SweepArgs& args, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
-int cmd_report(const std::string& dir, const std::string& out_path, std::ostream& out) {
+int cmd_report(const std::string& dir, const std::string& out_path, bool force, std::ostream& out) {
   const std::string html = sim::render_report(dir);
   const std::string path = out_path.empty() ? dir + "/report.html" : out_path;
+  check_may_write(path, force);
   write_file_atomic(path, html);
   out << fmt::format("wrote {}\n", path);
   return 0;

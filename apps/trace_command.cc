@@ -4,6 +4,7 @@
 
 #include "apps/commands.h"
 #include "sim/core/atomic_file.h"
+#include "sim/core/input_file.h"
 #include "sim/core/error.h"
 #include "sim/core/rng.h"
 #include "sim/core/yaml.h"
@@ -72,8 +73,8 @@ int cmd_trace_gen(const TraceGenArgs& args, std::ostream& out) {
   if (args.cv) w["arrival"]["cv"] = fmt::format("{}", *args.cv);
   if (args.shape) w["arrival"]["shape"] = fmt::format("{}", *args.shape);
   if (!args.dataset.empty()) w["dataset"] = args.dataset;
-  if (!args.prompt_tokens.empty()) w["prompt_tokens"] = YAML::Load(args.prompt_tokens);
-  if (!args.output_tokens.empty()) w["output_tokens"] = YAML::Load(args.output_tokens);
+  if (!args.prompt_tokens.empty()) w["prompt_tokens"] = yaml::load_string(args.prompt_tokens, "--prompt-tokens");
+  if (!args.output_tokens.empty()) w["output_tokens"] = yaml::load_string(args.output_tokens, "--output-tokens");
   auto source_info = std::make_shared<yaml::Source>();
   source_info->file = "kvsim trace gen";
   for (const auto& o : args.overrides) yaml::apply_override(root, o, *source_info);
@@ -83,6 +84,7 @@ int cmd_trace_gen(const TraceGenArgs& args, std::ostream& out) {
   if (!spec.trace.empty()) throw Error("kvsim trace gen: workload.trace is for replaying; generate with an arrival");
   const auto source = traces::make_request_source(spec, RngStreams(args.seed));
   const bool sessions = spec.sessions.enabled() || spec.shared_prefix_tokens > 0;
+  check_may_write(args.out, args.force);
   AtomicFile file(args.out);
   const int64_t n = args.format == "jsonl" ? traces::write_simple_jsonl(*source, file.stream())
                                            : traces::write_simple_csv(*source, file.stream(), sessions);

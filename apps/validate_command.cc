@@ -8,6 +8,7 @@
 
 #include "apps/commands.h"
 #include "sim/core/atomic_file.h"
+#include "sim/core/input_file.h"
 #include "validation/case.h"
 #include "validation/engine_bench.h"
 #include "validation/report.h"
@@ -48,6 +49,7 @@ int cmd_validate(const ValidateArgs& args, std::ostream& out, std::ostream& err)
   if (args.out.empty()) {
     out << report.str();
   } else {
+    check_may_write(args.out, args.force);
     write_file_atomic(args.out, report.str());
     out << fmt::format("wrote {}\n", args.out);
   }
@@ -56,7 +58,9 @@ int cmd_validate(const ValidateArgs& args, std::ostream& out, std::ostream& err)
   return t.ok() ? 0 : 1;
 }
 
-int cmd_engine_bench(const validation::EngineBenchArgs& args, const std::string& out_path, std::ostream& out) {
+int cmd_engine_bench(const validation::EngineBenchArgs& args, const std::string& out_path, bool force,
+                     std::ostream& out) {
+  if (!out_path.empty()) check_may_write(out_path, force);
   const std::vector<validation::EngineBenchRow> rows = validation::run_engine_bench(args);
   std::ostringstream csv;
   validation::write_engine_bench_csv(rows, args, csv);

@@ -7,6 +7,7 @@
 
 #include "hw/measured_yaml.h"
 #include "sim/core/error.h"
+#include "sim/core/limits.h"
 #include "sim/core/paths.h"
 
 namespace kvsim::hw {
@@ -67,15 +68,15 @@ GpuSpec read_gpu(const yaml::Map& m) {
   GpuSpec g;
   g.model = m.req_string("model");
   g.hbm_bytes = req_bytes(m, "hbm_bytes");
-  g.hbm_bytes_per_s = m.req_double("hbm_bytes_per_s", 0, yaml::kInf, true);
-  g.fp16_flops = m.get_double("fp16_flops", 0, 0);
-  g.bf16_flops = m.get_double("bf16_flops", 0, 0);
-  g.fp8_flops = m.get_double("fp8_flops", 0, 0);
-  g.int8_ops = m.get_double("int8_ops", 0, 0);
-  g.fp32_flops = m.req_double("fp32_flops", 0, yaml::kInf, true);
-  g.sm_count = m.req_int("sm_count", 1);
-  g.boost_clock_hz = m.get_double("boost_clock_hz", 0, 0, 1e10);
-  g.sustained_clock_hz = m.get_double("sustained_clock_hz", 0, 0, 1e10);
+  g.hbm_bytes_per_s = m.req_double("hbm_bytes_per_s", 1e6, limits::kMaxBytesPerS);
+  g.fp16_flops = m.get_double("fp16_flops", 0, 0, limits::kMaxFlopsPerS);
+  g.bf16_flops = m.get_double("bf16_flops", 0, 0, limits::kMaxFlopsPerS);
+  g.fp8_flops = m.get_double("fp8_flops", 0, 0, limits::kMaxFlopsPerS);
+  g.int8_ops = m.get_double("int8_ops", 0, 0, limits::kMaxFlopsPerS);
+  g.fp32_flops = m.req_double("fp32_flops", 0, limits::kMaxFlopsPerS, true);
+  g.sm_count = m.req_int("sm_count", 1, limits::kMaxCores);
+  g.boost_clock_hz = m.get_double("boost_clock_hz", 0, 0, limits::kMaxClockHz);
+  g.sustained_clock_hz = m.get_double("sustained_clock_hz", 0, 0, limits::kMaxClockHz);
   if (g.sustained_clock_hz > 0 && !(g.boost_clock_hz > 0)) {
     m.fail("sustained_clock_hz", "needs gpu.boost_clock_hz, the clock the datasheet's peaks are quoted at");
   }
@@ -85,10 +86,10 @@ GpuSpec read_gpu(const yaml::Map& m) {
   }
   g.max_threads_per_sm = m.get_int("max_threads_per_sm", 0, 0, 65536);
   g.l2_bytes = m.opt_bytes("l2_bytes").value_or(0);
-  g.nvlink_bytes_per_s = m.get_double("nvlink_bytes_per_s", 0, 0);
+  g.nvlink_bytes_per_s = m.get_double("nvlink_bytes_per_s", 0, 0, limits::kMaxBytesPerS);
   g.nvlink_fabric = parse_fabric(m.get_choice("nvlink_fabric", "none", kFabrics));
   g.p2p = m.get_bool("p2p", true);
-  g.tdp_w = m.get_double("tdp_w", 0, 0);
+  g.tdp_w = m.get_double("tdp_w", 0, 0, limits::kMaxPowerW);
   m.finish();
   if (g.fp16_flops <= 0 && g.bf16_flops <= 0) {
     m.fail("fp16_flops", "a GPU needs a half-precision peak: set fp16_flops or bf16_flops > 0");
@@ -108,11 +109,11 @@ PcieSpec read_pcie(const yaml::Map& m) {
   if (p.lanes != 1 && p.lanes != 2 && p.lanes != 4 && p.lanes != 8 && p.lanes != 16) {
     m.fail("lanes", fmt::format("expected one of 1, 2, 4, 8, 16, found {}", p.lanes));
   }
-  p.h2d_bytes_per_s = m.req_double("h2d_bytes_per_s", 0, yaml::kInf, true);
-  p.d2h_bytes_per_s = m.req_double("d2h_bytes_per_s", 0, yaml::kInf, true);
-  p.bidir_bytes_per_s = m.req_double("bidir_bytes_per_s", 0, yaml::kInf, true);
-  p.latency_ns = m.get_double("latency_ns", 0, 0);
-  p.gpus_per_switch = m.get_int("gpus_per_switch", 1, 1);
+  p.h2d_bytes_per_s = m.req_double("h2d_bytes_per_s", 1e3, limits::kMaxBytesPerS);
+  p.d2h_bytes_per_s = m.req_double("d2h_bytes_per_s", 1e3, limits::kMaxBytesPerS);
+  p.bidir_bytes_per_s = m.req_double("bidir_bytes_per_s", 1e3, limits::kMaxBytesPerS);
+  p.latency_ns = m.get_double("latency_ns", 0, 0, limits::kMaxLatencyNs);
+  p.gpus_per_switch = m.get_int("gpus_per_switch", 1, 1, 1024);
   m.finish();
   // 0.1 % slack for rounding in the written value.
   const double limit = pcie_theoretical_bytes_per_s(p.gen, p.lanes) * 1.001;
@@ -139,11 +140,11 @@ PcieSpec read_pcie(const yaml::Map& m) {
 HostSpec read_host(const yaml::Map& m) {
   HostSpec h;
   h.dram_bytes = req_bytes(m, "dram_bytes");
-  h.dram_bytes_per_s = m.req_double("dram_bytes_per_s", 0, yaml::kInf, true);
-  h.cpu_cores = m.get_int("cpu_cores", 0, 0);
+  h.dram_bytes_per_s = m.req_double("dram_bytes_per_s", 1e6, limits::kMaxBytesPerS);
+  h.cpu_cores = m.get_int("cpu_cores", 0, 0, limits::kMaxCores);
   h.sockets = m.get_int("sockets", 1, 1, 64);
-  h.socket_link_bytes_per_s = m.get_double("socket_link_bytes_per_s", 0, 0);
-  h.attention_flops_per_s = m.get_double("attention_flops_per_s", 0, 0);
+  h.socket_link_bytes_per_s = m.get_double("socket_link_bytes_per_s", 0, 0, limits::kMaxBytesPerS);
+  h.attention_flops_per_s = m.get_double("attention_flops_per_s", 0, 0, limits::kMaxFlopsPerS);
   h.eager_op_us = m.get_double("eager_op_us", 0, 0, 1e6);
   m.finish();
   if (h.sockets > 1 && h.socket_link_bytes_per_s <= 0) {
@@ -207,6 +208,18 @@ HardwareProfile parse_hardware_yaml(const YAML::Node& node, std::shared_ptr<cons
                                        h.source));
     }
     h.measured = parse_measured_yaml(map.child("measured"));
+    // A measured PCIe copy cannot beat the link: both directions at once at most twice its one-way peak.
+    const double link = pcie_theoretical_bytes_per_s(h.pcie.gen, h.pcie.lanes);
+    for (const auto& [name, curve] : h.measured->bandwidth) {
+      if (!name.starts_with("pcie/")) continue;
+      const double most = *std::max_element(curve.y.begin(), curve.y.end());
+      const double cap = (name.find("duplex") != std::string::npos ? 2.0 : 1.0) * link * 1.05;
+      if (most > cap) {
+        const yaml::Map measured = map.child("measured");
+        measured.child("bandwidth").fail(name, fmt::format("{:.4g} B/s exceeds the {:.4g} B/s PCIe gen{} x{} can carry",
+                                                           most, cap / 1.05, h.pcie.gen, h.pcie.lanes));
+      }
+    }
   } else {
     map.raw("measured");
   }

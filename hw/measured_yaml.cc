@@ -1,10 +1,12 @@
 #include "hw/measured_yaml.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
 
 #include "sim/core/error.h"
+#include "sim/core/limits.h"
 
 namespace kvsim::hw {
 
@@ -30,8 +32,9 @@ std::vector<double> read_positive_list(const yaml::Map& m, std::string_view key)
     } catch (const YAML::Exception&) {
       fail_item(m, key, i, n[i], fmt::format("expected a number > 0, found {}", yaml::describe(n[i])));
     }
-    if (!std::isfinite(v) || v <= 0) {
-      fail_item(m, key, i, n[i], fmt::format("expected a number > 0, found {}", yaml::describe(n[i])));
+    if (!std::isfinite(v) || v <= 0 || v > limits::kMaxFlopsPerS) {
+      fail_item(m, key, i, n[i],
+                fmt::format("expected a number in (0 .. {:.0e}], found {}", limits::kMaxFlopsPerS, yaml::describe(n[i])));
     }
     out.push_back(v);
   }
@@ -60,11 +63,30 @@ Curve read_curve(const yaml::Map& m, std::string_view x_key, std::string_view y_
   return c;
 }
 
+// The bandwidth curves the calibration suites write (kernels/cuda/pcie.cu, hbm.cu); a name outside them (a typo such
+// as pcie/h2d_pinnd) would be silently unused.
+const std::vector<std::string> kBandwidthCurves = {
+    "pcie/h2d_pinned", "pcie/d2h_pinned", "pcie/h2d_pageable", "pcie/d2h_pageable", "pcie/duplex_pinned",
+    "hbm/copy",        "hbm/copy_kernel", "hbm/memcpy_d2d",    "hbm/read",          "hbm/read_kernel",
+    "hbm/write",       "hbm/write_kernel"};
+
+bool known_bandwidth_curve(const std::string& name) {
+  if (std::find(kBandwidthCurves.begin(), kBandwidthCurves.end(), name) != kBandwidthCurves.end()) return true;
+  // Copies on several streams: pcie/streams_h2d/streams<N>.
+  constexpr std::string_view streams = "pcie/streams_h2d/streams";
+  return name.size() > streams.size() && name.starts_with(streams) &&
+         name.find_first_not_of("0123456789", streams.size()) == std::string::npos;
+}
+
 std::map<std::string, Curve, std::less<>> read_keyed_curves(const yaml::Map& parent, std::string_view key) {
   std::map<std::string, Curve, std::less<>> out;
   const yaml::Map sec = parent.child(key);
   for (const auto& name : sec.keys()) {
     if (name.empty()) sec.fail(name, "expected a non-empty curve name");
+    if (key == "bandwidth" && !known_bandwidth_curve(name)) {
+      sec.fail(name, fmt::format("unknown bandwidth curve{} (expected {} or pcie/streams_h2d/streams<N>)",
+                                 did_you_mean(name, kBandwidthCurves), join(kBandwidthCurves)));
+    }
     out[name] = read_curve(sec.child(name), "bytes", "bytes_per_s", true);
   }
   sec.finish();
@@ -150,10 +172,10 @@ MeasuredProfile parse_measured_yaml(const yaml::Map& m) {
     GemmPoint g;
     g.dtype = item.get_choice("dtype", "", kGemmDtypes);
     if (g.dtype.empty()) item.fail("dtype", "required key is missing (expected one of " + join(kGemmDtypes) + ")");
-    g.m = item.req_int("m", 1);
-    g.n = item.req_int("n", 1);
-    g.k = item.req_int("k", 1);
-    g.flops_per_s = item.req_double("flops_per_s", 0, yaml::kInf, true);
+    g.m = item.req_int("m", 1, limits::kMaxPositions);
+    g.n = item.req_int("n", 1, limits::kMaxPositions);
+    g.k = item.req_int("k", 1, limits::kMaxPositions);
+    g.flops_per_s = item.req_double("flops_per_s", 0, limits::kMaxFlopsPerS, true);
     return g;
   });
   p.decode_attention = read_decode_attention(m);
@@ -168,16 +190,16 @@ MeasuredProfile parse_measured_yaml(const yaml::Map& m) {
   } else {
     m.raw("host_memcpy");
   }
-  p.pcie_latency_ns = m.get_double("pcie_latency_ns", 0, 0);
-  p.launch_ns = m.get_double("launch_ns", 0, 0);
-  p.graph_replay_ns = m.get_double("graph_replay_ns", 0, 0);
-  p.pinned_alloc_bytes_per_s = m.get_double("pinned_alloc_bytes_per_s", 0, 0);
+  p.pcie_latency_ns = m.get_double("pcie_latency_ns", 0, 0, limits::kMaxLatencyNs);
+  p.launch_ns = m.get_double("launch_ns", 0, 0, limits::kMaxLatencyNs);
+  p.graph_replay_ns = m.get_double("graph_replay_ns", 0, 0, limits::kMaxLatencyNs);
+  p.pinned_alloc_bytes_per_s = m.get_double("pinned_alloc_bytes_per_s", 0, 0, limits::kMaxBytesPerS);
   p.held_out = read_list<HeldOut>(m, "held_out", [](const yaml::Map& item) {
     HeldOut h;
     h.curve = item.req_string("curve");
-    h.points = item.req_int("points", 0);
-    h.mean_abs_rel_error = item.req_double("mean_abs_rel_error", 0);
-    h.max_abs_rel_error = item.req_double("max_abs_rel_error", 0);
+    h.points = item.req_int("points", 0, int64_t{1} << 40);
+    h.mean_abs_rel_error = item.req_double("mean_abs_rel_error", 0, limits::kMaxFactor);
+    h.max_abs_rel_error = item.req_double("max_abs_rel_error", 0, limits::kMaxFactor);
     return h;
   });
   p.origin = m.get_string("origin", "");
@@ -185,7 +207,7 @@ MeasuredProfile parse_measured_yaml(const yaml::Map& m) {
     const yaml::Map families = m.child("operator_model");
     for (const auto& family : families.keys()) {
       const yaml::Map params = families.child(family);
-      for (const auto& key : params.keys()) p.operator_model[family][key] = params.req_double(key, 0, yaml::kInf);
+      for (const auto& key : params.keys()) p.operator_model[family][key] = params.req_double(key, 0, limits::kMaxFlopsPerS);
       params.finish();
     }
     families.finish();
@@ -197,9 +219,9 @@ MeasuredProfile parse_measured_yaml(const yaml::Map& m) {
     s.suite = item.req_string("suite");
     s.series = item.get_string("series", "");
     const yaml::Map params = item.child("params");
-    for (const auto& key : params.keys()) s.params[key] = params.req_double(key);
+    for (const auto& key : params.keys()) s.params[key] = params.req_double(key, -limits::kMaxFlopsPerS, limits::kMaxFlopsPerS);
     params.finish();
-    s.value = item.req_double("value");
+    s.value = item.req_double("value", -limits::kMaxFlopsPerS, limits::kMaxFlopsPerS);
     s.unit = item.get_string("unit", "");
     return s;
   });

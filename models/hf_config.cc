@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "sim/core/limits.h"
 #include "models/model_loader.h"
 #include "sim/core/error.h"
 
@@ -31,7 +32,7 @@ std::string first_architecture(const yaml::Map& map) {
 
 // Per-layer attention from `layer_types` (gpt-oss, recent transformers) or the older per-family keys.
 void read_sliding(const yaml::Map& map, Family family, ModelSpec& m) {
-  const auto window = map.opt_int("sliding_window", 0);
+  const auto window = map.opt_int("sliding_window", 0, limits::kMaxPositions);
   const YAML::Node types = map.raw("layer_types");
   if (types.IsDefined() && !types.IsNull()) {
     if (!types.IsSequence()) map.fail_expected("layer_types", "a list of 'full_attention'/'sliding_attention'");
@@ -47,7 +48,7 @@ void read_sliding(const yaml::Map& map, Family family, ModelSpec& m) {
   } else if (family == Family::kQwen2) {
     // Qwen2Config: the window applies only with use_sliding_window, to layers from max_window_layers on.
     if (map.get_bool("use_sliding_window", false) && window.value_or(0) > 0) {
-      const int64_t first = map.get_int("max_window_layers", m.num_layers, 0);
+      const int64_t first = map.get_int("max_window_layers", m.num_layers, 0, limits::kMaxLayers);
       for (int64_t i = 0; i < m.num_layers; ++i) {
         m.layer_attention.push_back(i >= first ? AttentionKind::kSliding : AttentionKind::kFull);
       }
@@ -87,11 +88,11 @@ ModelSpec parse_hf_config(const std::string& path) {
   const std::string model_type = map.get_string("model_type", "");
   const Family family = family_of(m.architecture, model_type);
 
-  m.num_layers = map.req_int("num_hidden_layers", 1);
-  m.hidden_size = map.req_int("hidden_size", 1);
-  m.num_attention_heads = map.req_int("num_attention_heads", 1);
-  m.vocab_size = map.req_int("vocab_size", 1);
-  m.max_position_embeddings = map.req_int("max_position_embeddings", 1);
+  m.num_layers = map.req_int("num_hidden_layers", 1, limits::kMaxLayers);
+  m.hidden_size = map.req_int("hidden_size", 1, limits::kMaxHidden);
+  m.num_attention_heads = map.req_int("num_attention_heads", 1, limits::kMaxHeads);
+  m.vocab_size = map.req_int("vocab_size", 1, limits::kMaxVocab);
+  m.max_position_embeddings = map.req_int("max_position_embeddings", 1, limits::kMaxPositions);
   m.dtype = read_torch_dtype(map);
   std::map<std::string, std::string> keys = {
       {"num_layers", "num_hidden_layers"},  {"num_kv_heads", "num_key_value_heads"},
@@ -100,12 +101,12 @@ ModelSpec parse_hf_config(const std::string& path) {
 
   if (family == Family::kOpt) {
     // OPTConfig: ReLU fc1/fc2 MLP, LayerNorm, learned positions, biases everywhere (enable_bias), tied lm_head.
-    m.intermediate_size = map.req_int("ffn_dim", 1);
+    m.intermediate_size = map.req_int("ffn_dim", 1, limits::kMaxIntermediate);
     keys["intermediate_size"] = "ffn_dim";
     keys["head_dim"] = "num_attention_heads";
     m.num_kv_heads = m.num_attention_heads;
     m.head_dim = m.hidden_size / m.num_attention_heads;
-    const int64_t proj_dim = map.get_int("word_embed_proj_dim", m.hidden_size, 1);
+    const int64_t proj_dim = map.get_int("word_embed_proj_dim", m.hidden_size, 1, limits::kMaxHidden);
     if (proj_dim != m.hidden_size) {
       map.fail("word_embed_proj_dim", fmt::format("{} differs from hidden_size {}: OPT's project_in/project_out "
                                                   "layers (OPT-350m) are not modeled",
@@ -120,8 +121,8 @@ ModelSpec parse_hf_config(const std::string& path) {
     m.qkv_bias = m.attention_out_bias = m.mlp_bias = bias;
     m.tie_word_embeddings = map.get_bool("tie_word_embeddings", true);
   } else {
-    m.num_kv_heads = map.opt_int("num_key_value_heads", 1).value_or(m.num_attention_heads);
-    if (auto head_dim = map.opt_int("head_dim", 1)) {
+    m.num_kv_heads = map.opt_int("num_key_value_heads", 1, limits::kMaxHeads).value_or(m.num_attention_heads);
+    if (auto head_dim = map.opt_int("head_dim", 1, limits::kMaxHidden)) {
       m.head_dim = *head_dim;
     } else if (m.hidden_size % m.num_attention_heads != 0) {
       map.fail("num_attention_heads",
@@ -129,7 +130,7 @@ ModelSpec parse_hf_config(const std::string& path) {
     } else {
       m.head_dim = m.hidden_size / m.num_attention_heads;
     }
-    m.intermediate_size = map.req_int("intermediate_size", 1);
+    m.intermediate_size = map.req_int("intermediate_size", 1, limits::kMaxIntermediate);
     m.tie_word_embeddings = map.get_bool("tie_word_embeddings", false);
     m.mlp_bias = map.get_bool("mlp_bias", false);
     if (family == Family::kQwen2) {
@@ -140,8 +141,8 @@ ModelSpec parse_hf_config(const std::string& path) {
     // Mixture of experts: num_local_experts (Mixtral, gpt-oss) or num_experts (Qwen MoE).
     const std::string experts_key = map.has("num_local_experts") ? "num_local_experts" : "num_experts";
     keys["num_experts"] = experts_key;
-    m.num_experts = map.get_int(experts_key, 0, 0);
-    if (m.num_experts > 0) m.experts_per_token = map.req_int("num_experts_per_tok", 1);
+    m.num_experts = map.get_int(experts_key, 0, 0, limits::kMaxExperts);
+    if (m.num_experts > 0) m.experts_per_token = map.req_int("num_experts_per_tok", 1, limits::kMaxExperts);
     if (family == Family::kGptOss) {
       m.mlp_bias = true;         // GptOssExperts and GptOssTopKRouter carry biases
       m.attention_sinks = true;  // GptOssAttention.sinks: one logit per head

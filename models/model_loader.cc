@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "sim/core/error.h"
+#include "sim/core/limits.h"
 #include "sim/core/paths.h"
 
 namespace kvsim::models {
@@ -90,11 +91,11 @@ ModelSpec parse_model_yaml(const YAML::Node& node, std::shared_ptr<const yaml::S
   m.source = map.get_string("source", "");
   m.architecture = map.get_string("architecture", "");
 
-  m.num_layers = map.req_int("num_layers", 1);
-  m.hidden_size = map.req_int("hidden_size", 1);
-  m.num_attention_heads = map.req_int("num_attention_heads", 1);
+  m.num_layers = map.req_int("num_layers", 1, limits::kMaxLayers);
+  m.hidden_size = map.req_int("hidden_size", 1, limits::kMaxHidden);
+  m.num_attention_heads = map.req_int("num_attention_heads", 1, limits::kMaxHeads);
   m.num_kv_heads = map.get_int("num_kv_heads", m.num_attention_heads, 1, m.num_attention_heads);
-  if (auto head_dim = map.opt_int("head_dim", 1)) {
+  if (auto head_dim = map.opt_int("head_dim", 1, limits::kMaxHidden)) {
     m.head_dim = *head_dim;
   } else if (m.hidden_size % m.num_attention_heads != 0) {
     map.fail("head_dim", fmt::format("required: hidden_size {} is not a multiple of num_attention_heads {}",
@@ -102,9 +103,9 @@ ModelSpec parse_model_yaml(const YAML::Node& node, std::shared_ptr<const yaml::S
   } else {
     m.head_dim = m.hidden_size / m.num_attention_heads;
   }
-  m.intermediate_size = map.req_int("intermediate_size", 1);
-  m.vocab_size = map.req_int("vocab_size", 1);
-  m.max_position_embeddings = map.req_int("max_position_embeddings", 1);
+  m.intermediate_size = map.req_int("intermediate_size", 1, limits::kMaxIntermediate);
+  m.vocab_size = map.req_int("vocab_size", 1, limits::kMaxVocab);
+  m.max_position_embeddings = map.req_int("max_position_embeddings", 1, limits::kMaxPositions);
 
   m.mlp = map.get_choice("mlp", "gated", {"gated", "plain"}) == "plain" ? MlpKind::kPlain : MlpKind::kGated;
   m.norm = map.get_choice("norm", "rmsnorm", {"rmsnorm", "layernorm"}) == "layernorm" ? NormKind::kLayerNorm
@@ -117,10 +118,10 @@ ModelSpec parse_model_yaml(const YAML::Node& node, std::shared_ptr<const yaml::S
   m.attention_sinks = map.get_bool("attention_sinks", false);
   m.tie_word_embeddings = map.get_bool("tie_word_embeddings", false);
 
-  m.num_experts = map.get_int("num_experts", 0, 0);
-  m.experts_per_token = map.get_int("experts_per_token", 0, 0);
+  m.num_experts = map.get_int("num_experts", 0, 0, limits::kMaxExperts);
+  m.experts_per_token = map.get_int("experts_per_token", 0, 0, limits::kMaxExperts);
 
-  m.sliding_window = map.get_int("sliding_window", 0, 0);
+  m.sliding_window = map.get_int("sliding_window", 0, 0, limits::kMaxPositions);
   m.layer_attention = read_layer_attention(map, m.num_layers, m.sliding_window);
   if (m.num_sliding_layers() == 0) m.layer_attention.clear();  // one representation of "all layers full"
 

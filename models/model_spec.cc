@@ -1,10 +1,12 @@
 #include "models/model_spec.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include <fmt/format.h>
 
 #include "sim/core/error.h"
+#include "sim/core/limits.h"
 
 namespace kvsim::models {
 
@@ -86,6 +88,38 @@ std::optional<SpecProblem> find_spec_problem(const ModelSpec& m) {
   };
   for (const auto& [field, value] : positive) {
     if (value <= 0) return problem(field, fmt::format("expected a positive integer, found {}", value));
+  }
+  // Bounds that keep every derived byte count far from overflow (sim/core/limits.h); a loader refuses larger values
+  // at their key already, these catch a spec built otherwise.
+  const std::tuple<const char*, int64_t, int64_t> bounded[] = {
+      {"num_layers", m.num_layers, limits::kMaxLayers},
+      {"hidden_size", m.hidden_size, limits::kMaxHidden},
+      {"num_attention_heads", m.num_attention_heads, limits::kMaxHeads},
+      {"head_dim", m.head_dim, limits::kMaxHidden},
+      {"intermediate_size", m.intermediate_size, limits::kMaxIntermediate},
+      {"vocab_size", m.vocab_size, limits::kMaxVocab},
+      {"max_position_embeddings", m.max_position_embeddings, limits::kMaxPositions},
+      {"num_experts", m.num_experts, limits::kMaxExperts},
+  };
+  for (const auto& [field, value, max] : bounded) {
+    if (value > max) return problem(field, fmt::format("expected an integer <= {}, found {}", max, value));
+  }
+  const double d = static_cast<double>(m.hidden_size), layers = static_cast<double>(m.num_layers);
+  const double attention = d * static_cast<double>(m.head_dim) *
+                           static_cast<double>(2 * m.num_attention_heads + 2 * m.num_kv_heads);
+  const double mlp = 3.0 * d * static_cast<double>(m.intermediate_size) * static_cast<double>(std::max<int64_t>(1, m.num_experts));
+  const double params = layers * (attention + mlp) + 2.0 * d * static_cast<double>(m.vocab_size);
+  if (params > limits::kMaxParameters) {
+    return problem("num_layers", fmt::format("these dimensions make {:.3g} parameters, more than the {:.0e} kvsim "
+                                             "accepts: check num_layers, hidden_size, intermediate_size and the "
+                                             "expert count",
+                                             params, limits::kMaxParameters));
+  }
+  const double kv_elements_per_token = 2.0 * layers * static_cast<double>(m.num_kv_heads * m.head_dim);
+  if (kv_elements_per_token > 0x1p36) {
+    return problem("num_kv_heads", fmt::format("these dimensions make {:.3g} KV elements per token (2 x layers x "
+                                               "kv_heads x head_dim), more than 2^36",
+                                               kv_elements_per_token));
   }
   if (m.num_kv_heads > m.num_attention_heads || m.num_attention_heads % m.num_kv_heads != 0) {
     return problem("num_kv_heads", fmt::format("must divide num_attention_heads ({}), found {}", m.num_attention_heads,

@@ -12,6 +12,8 @@
 #include "sim/cache/presets.h"
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
+#include "sim/core/input_file.h"
+#include "sim/core/interrupt.h"
 #include "sim/core/rng.h"
 #include "sim/metrics/collector.h"
 #include "sim/serving/cluster.h"
@@ -121,7 +123,7 @@ Scenario server_scenario(const std::string& model, const std::string& hardware, 
   return parse_scenario(doc, "server", {});
 }
 
-RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
+RunResult run_scenario(const Scenario& s, const std::string& out_dir, bool force) {
   RunResult result;
   result.plan = plan_memory(s);
   const models::CostModel cost(s.model, s.hardware, exec_config(s));
@@ -131,20 +133,29 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
   // A failed run leaves no folder it created behind (its files are removed by AtomicFile).
   struct FolderGuard {
     std::string dir;
+    int slot = -1;
     ~FolderGuard() {
       std::error_code ec;
       if (!dir.empty() && std::filesystem::is_empty(dir, ec)) std::filesystem::remove(dir, ec);
+      release_temp_file(slot);
     }
   } guard;  // declared before the files, so it runs after their destructors removed them
-  std::unique_ptr<AtomicFile> requests_csv, memory_csv, timeline_json;
+  std::unique_ptr<AtomicFile> requests_csv, memory_csv, timeline_json, summary_json, resolved_yaml;
   if (!out_dir.empty()) {
+    check_run_folder(out_dir, force);
     std::error_code ec;
-    if (!std::filesystem::exists(out_dir)) guard.dir = out_dir;
+    if (!std::filesystem::exists(out_dir)) {
+      guard.dir = out_dir;
+      guard.slot = register_temp_dir(out_dir);  // a hard stop removes it too, when empty
+    }
     std::filesystem::create_directories(out_dir, ec);
     if (ec) throw Error(Place{out_dir}, fmt::format("cannot create output folder: {}", ec.message()));
+    // Every output is opened (and checked against the inputs) before the run, and committed together after it.
     requests_csv = std::make_unique<AtomicFile>(out_dir + "/requests.csv");
     memory_csv = std::make_unique<AtomicFile>(out_dir + "/memory.csv");
     if (s.output.timeline) timeline_json = std::make_unique<AtomicFile>(out_dir + "/timeline.json");
+    summary_json = std::make_unique<AtomicFile>(out_dir + "/summary.json");
+    resolved_yaml = std::make_unique<AtomicFile>(out_dir + "/scenario.resolved.yaml");
   }
   metrics::CollectorConfig mc;
   mc.replicas = s.cluster.replicas;
@@ -243,16 +254,16 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir) {
   result.summary["workload"] = source->describe();
 
   if (!out_dir.empty()) {
-    requests_csv->commit();
-    memory_csv->commit();
-    if (timeline) {
-      timeline->close();
-      timeline_json->commit();
-    }
-    write_file_atomic(out_dir + "/summary.json", result.summary.dump(2) + "\n");
+    if (timeline) timeline->close();
+    summary_json->stream() << result.summary.dump(2) << "\n";
     YAML::Emitter emitter;
     emitter << scenario_to_yaml(s);
-    write_file_atomic(out_dir + "/scenario.resolved.yaml", std::string(emitter.c_str()) + "\n");
+    resolved_yaml->stream() << emitter.c_str() << "\n";
+    // One unit: all written first, then all renamed, so the folder never mixes this run's files with another's.
+    std::vector<AtomicFile*> files{requests_csv.get(), memory_csv.get(), summary_json.get(), resolved_yaml.get()};
+    if (timeline_json) files.push_back(timeline_json.get());
+    commit_all(files);
+    if (!timeline_json) std::filesystem::remove(out_dir + "/timeline.json");  // an earlier run's
   }
   return result;
 }

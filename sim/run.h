@@ -28,6 +28,7 @@ Scenario server_scenario(const std::string& model, const std::string& hardware, 
                          const std::string& engine = "v1");
 
 // Runs `s`; when `out_dir` is not empty, writes the output files there (creating the folder).
-RunResult run_scenario(const Scenario& s, const std::string& out_dir);
+// `force`: replace files in `out_dir` that no earlier kvsim run wrote (sim/core/input_file.h's output rules).
+RunResult run_scenario(const Scenario& s, const std::string& out_dir, bool force = false);
 
 }  // namespace kvsim::sim

@@ -11,6 +11,7 @@
 #include "sim/cache/cache_policy.h"
 #include "sim/cache/presets.h"
 #include "sim/cache/quality.h"
+#include "sim/core/limits.h"
 #include "sim/core/units.h"
 #include "sim/core/yaml.h"
 #include "sim/scenario_sections.h"
@@ -68,6 +69,18 @@ std::string resolve_relative(const std::string& ref, const std::string& scenario
   return fs::exists(candidate, ec) ? candidate.string() : ref;
 }
 
+// A workload file (trace, empirical lengths): beside the scenario when it is there or nowhere else, so that a
+// missing file is reported in the scenario's folder; relative to the current directory when only there.
+std::string resolve_workload_ref(const std::string& ref, const std::string& scenario_file) {
+  const std::string beside = resolve_relative(ref, scenario_file);
+  if (beside != ref || ref.empty() || std::filesystem::path(ref).is_absolute() || scenario_file.empty() ||
+      scenario_file == kBuiltinStudyName) {
+    return beside;
+  }
+  std::error_code ec;
+  return std::filesystem::exists(ref, ec) ? ref : (std::filesystem::path(scenario_file).parent_path() / ref).string();
+}
+
 bool looks_like_path(const std::string& ref) {
   return ref.find('/') != std::string::npos || ref.ends_with(".json") || ref.ends_with(".yaml") ||
          ref.ends_with(".yml");
@@ -100,7 +113,7 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
   }
   s.dtype = read_dtype(top, "dtype", s.model.dtype);
   s.weight_dtype = read_dtype(top, "weight_dtype", s.model.has_weight_dtype ? s.model.weight_dtype : s.dtype);
-  s.seed = static_cast<uint64_t>(top.get_int("seed", 0, 0));
+  s.seed = static_cast<uint64_t>(top.get_int("seed", 0, 0, INT64_MAX));
   s.check_invariants = top.get_bool("check_invariants", false);
 
   // The cluster before the engine: the engine's defaults (H2O's eager prefill limit) depend on the weights per GPU.
@@ -126,22 +139,22 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
   parse_cache(cache_map, s, preset);
 
   s.workload = traces::parse_workload(top.child("workload"));
-  if (!s.workload.trace.empty()) s.workload.trace = resolve_relative(s.workload.trace, file);
-  for (std::string& f : s.workload.merge_with) f = resolve_relative(f, file);
+  if (!s.workload.trace.empty()) s.workload.trace = resolve_workload_ref(s.workload.trace, file);
+  for (std::string& f : s.workload.merge_with) f = resolve_workload_ref(f, file);
   for (traces::LengthDist* d : {&s.workload.prompt_tokens, &s.workload.output_tokens}) {
-    if (d->dist == "empirical") d->file = resolve_relative(d->file, file);
+    if (d->dist == "empirical") d->file = resolve_workload_ref(d->file, file);
   }
   s.workload.context_tokens = s.engine.max_model_len;
 
   const yaml::Map slo = top.child("slo");
-  s.slo.ttft_ms = slo.opt_double("ttft_ms", 0, yaml::kInf, true);
-  s.slo.tpot_ms = slo.opt_double("tpot_ms", 0, yaml::kInf, true);
+  s.slo.ttft_ms = slo.opt_double("ttft_ms", 0, limits::kMaxMs, true);
+  s.slo.tpot_ms = slo.opt_double("tpot_ms", 0, limits::kMaxMs, true);
   s.slo.warmup_requests = slo.get_int("warmup_requests", 0, 0, int64_t{1} << 50);
   slo.finish();
 
   const yaml::Map output = top.child("output");
   s.output.dir = output.get_string("dir", "");
-  s.output.memory_interval_ms = output.get_double("memory_interval_ms", 100, 0, yaml::kInf, true);
+  s.output.memory_interval_ms = output.get_double("memory_interval_ms", 100, 1e-3, limits::kMaxMs);
   s.output.timeline = output.get_bool("timeline", false);
   s.output.exact_latency_samples =
       output.get_int("exact_latency_samples", OutputConfig{}.exact_latency_samples, 0, int64_t{1} << 40);

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "sim/core/limits.h"
 #include "models/flexgen_placement.h"
 #include "models/memory_footprint.h"
 #include "sim/cache/cache_policy.h"
@@ -178,7 +179,7 @@ void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset) {
                         .value_or(s.hardware.host.dram_bytes /
                                   static_cast<uint64_t>(std::max<int64_t>(1, s.hardware.gpus_per_node)) / 2);
   k.disk_kv_bytes = c.opt_bytes("disk_kv_bytes").value_or(0);
-  k.disk_bytes_per_s = c.get_double("disk_bytes_per_s", 6.9e9, 0, yaml::kInf, true);
+  k.disk_bytes_per_s = c.get_double("disk_bytes_per_s", 6.9e9, 1e3, limits::kMaxBytesPerS);
   const bool offload = k.placement == "offload";
   const bool cpu = k.compute_attention_on == "cpu";
   if (k.alpha && k.selection != "speculative") {

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "sim/core/limits.h"
+
 namespace kvsim::traces {
 
 namespace {
@@ -154,23 +156,30 @@ ArrivalSpec parse_arrival(const yaml::Map& m) {
                       : fmt::format("not used by process '{}' (it takes {})", s.process, join(info.keys)));
     }
   }
-  const double inf = yaml::kInf;
   if (s.process == "poisson" || s.process == "gamma" || s.process == "weibull") {
-    s.rate = m.get_double("rate", 1.0, 0, inf, true);
+    s.rate = m.get_double("rate", 1.0, limits::kMinRate, limits::kMaxRate);
   }
   if (s.process == "gamma") s.cv = m.get_double("cv", 1.0, 0.01, 100);
   if (s.process == "weibull") s.shape = m.get_double("shape", 1.0, 0.05, 100);
   if (s.process == "onoff") {
-    s.rate_on = m.req_double("rate_on", 0, inf);
-    s.rate_off = m.req_double("rate_off", 0, inf);
-    s.on_s = m.req_double("on_s", 0, 9.2e9, true);
-    s.off_s = m.req_double("off_s", 0, 9.2e9, true);
+    s.rate_on = m.req_double("rate_on", 0, limits::kMaxRate);
+    s.rate_off = m.req_double("rate_off", 0, limits::kMaxRate);
+    s.on_s = m.req_double("on_s", 1e-6, limits::kMaxSeconds);
+    s.off_s = m.req_double("off_s", 1e-6, limits::kMaxSeconds);
     if (s.rate_on + s.rate_off <= 0) m.fail("rate_on", "rate_on and rate_off are both 0: no request would arrive");
+    // The generator walks the periods between arrivals one by one: at fewer than 1e-4 arrivals per on/off cycle it
+    // would walk 10^4 periods per request. Such a process is Poisson at its mean rate for any practical purpose.
+    const double per_cycle = s.rate_on * s.on_s + s.rate_off * s.off_s;
+    if (per_cycle < 1e-4) {
+      m.fail("on_s", fmt::format("on/off periods ({} s / {} s) so short that a cycle holds {:.3g} arrivals (< 1e-4): "
+                                 "use process: poisson at the mean rate, {:.6g} req/s",
+                                 s.on_s, s.off_s, per_cycle, per_cycle / (s.on_s + s.off_s)));
+    }
   }
   if (s.process == "diurnal") {
     if (!m.has("rates")) m.fail("rates", "required key is missing (expected a list of rates in req/s, one per slot)");
-    s.rates = m.get_double_list("rates", {}, 0, inf);
-    s.period_s = m.get_double("period_s", 86400, 0, 9.2e9, true);
+    s.rates = m.get_double_list("rates", {}, 0, limits::kMaxRate);
+    s.period_s = m.get_double("period_s", 86400, 1e-3, limits::kMaxSeconds);
     if (*std::max_element(s.rates.begin(), s.rates.end()) <= 0) m.fail("rates", "every rate is 0");
   }
   m.finish();

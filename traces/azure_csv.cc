@@ -47,6 +47,8 @@ std::optional<int64_t> parse_timestamp_ns(std::string_view s) {
   const auto year = digits(s, 0, 4), month = digits(s, 5, 2), day = digits(s, 8, 2);
   const auto hour = digits(s, 11, 2), minute = digits(s, 14, 2), second = digits(s, 17, 2);
   if (!year || !month || !day || !hour || !minute || !second) return std::nullopt;
+  // int64 ns from 1970 reach 2262; a trace's times are recorded ones.
+  if (*year < kFirstTraceYear || *year > kLastTraceYear) return std::nullopt;
   if (*month < 1 || *month > 12 || *day < 1 || *day > days_in_month(*year, static_cast<int>(*month)) || *hour > 23 ||
       *minute > 59 || *second > 59) {
     return std::nullopt;

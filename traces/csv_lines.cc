@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "sim/core/input_file.h"
+
 namespace kvsim::traces {
 
 namespace {
@@ -56,7 +58,7 @@ CsvLines::CsvLines(std::unique_ptr<std::istream> in, std::string name, std::opti
     : in_(std::move(in)), name_(std::move(name)) {
   if (header_line) {
     header_ = std::move(*header_line);
-  } else if (!std::getline(*in_, header_)) {
+  } else if (!read_line(*in_, header_, name_, 1)) {
     throw Error(Place{name_}, "empty file: expected a header line");
   }
   line_ = header_line_number;
@@ -66,13 +68,11 @@ CsvLines::CsvLines(std::unique_ptr<std::istream> in, std::string name, std::opti
 }
 
 std::unique_ptr<CsvLines> CsvLines::open(const std::string& path) {
-  auto in = std::make_unique<std::ifstream>(path, std::ios::binary);
-  if (!*in) throw Error(Place{path}, "cannot open trace file");
-  return std::make_unique<CsvLines>(std::move(in), path);
+  return std::make_unique<CsvLines>(open_input_stream(path), path);
 }
 
 bool CsvLines::next_row(std::vector<std::string>& fields) {
-  while (std::getline(*in_, buffer_)) {
+  while (read_line(*in_, buffer_, name_, line_ + 1)) {
     ++line_;
     if (is_blank_line(buffer_)) continue;
     fields = split_csv_fields(buffer_);
@@ -87,18 +87,19 @@ void CsvLines::fail(std::string_view column, const std::string& message) const {
 
 void CsvLines::fail(const std::string& message) const { throw Error(place(), message); }
 
-int64_t CsvLines::parse_count(const std::string& field, std::string_view column) const {
+int64_t CsvLines::parse_count(const std::string& field, std::string_view column, int64_t max) const {
   int64_t v = -1;
   const char* end = field.data() + field.size();
   const auto [ptr, ec] = std::from_chars(field.data(), end, v);
   if (field.empty() || ec != std::errc() || ptr != end || v < 0) {
-    fail(column, fmt::format("expected a non-negative integer, found '{}'", field));
+    fail(column, fmt::format("expected a non-negative integer, found '{}'", excerpt(field)));
   }
+  if (v > max) fail(column, fmt::format("expected an integer <= {}, found '{}'", max, excerpt(field)));
   return v;
 }
 
 SimTime CsvLines::parse_seconds_ns(const std::string& field, std::string_view column) const {
-  const auto bad = [&] { fail(column, fmt::format("expected a non-negative number of seconds, found '{}'", field)); };
+  const auto bad = [&] { fail(column, fmt::format("expected a non-negative number of seconds, found '{}'", excerpt(field))); };
   // Plain decimals ("12", "0.250000000") are converted exactly with integers, so a written trace reads back to the
   // nanosecond; anything else that is a number ("1e3") goes through double.
   const std::string_view s = field;

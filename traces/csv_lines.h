@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sim/core/error.h"
+#include "sim/core/limits.h"
 #include "sim/core/time.h"
 
 namespace kvsim::traces {
@@ -45,7 +46,10 @@ class CsvLines {
   [[noreturn]] void fail(const std::string& message) const;
 
   // Field parsers; errors name this line and `column`.
-  int64_t parse_count(const std::string& field, std::string_view column) const;       // integer >= 0
+  // An integer in [0, max]; the default bound is a request's token count (sim/core/limits.h), so that a row's
+  // prompt + output can never overflow.
+  int64_t parse_count(const std::string& field, std::string_view column,
+                      int64_t max = limits::kMaxRequestTokens) const;
   SimTime parse_seconds_ns(const std::string& field, std::string_view column) const;  // decimal seconds >= 0, exact
 
  private:

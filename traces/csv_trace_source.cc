@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "sim/core/input_file.h"
+#include "sim/core/limits.h"
 #include "traces/azure_csv.h"
 
 namespace kvsim::traces {
@@ -85,7 +87,7 @@ CsvTraceSource::CsvTraceSource(std::unique_ptr<CsvLines> lines, const CsvFormat&
     const std::string optional = format_.optional_columns();
     throw Error(Place{lines_->name(), 1, 0},
                 fmt::format("expected the {} trace header '{}'{}, found '{}'", format_.name, format_.required_header(),
-                            optional.empty() ? "" : " (optional columns: " + optional + ")", lines_->header()));
+                            optional.empty() ? "" : " (optional columns: " + optional + ")", excerpt(lines_->header())));
   }
   for (const std::string& h : lines_->header_fields()) {
     for (const CsvColumn& c : format_.columns) {
@@ -114,9 +116,19 @@ bool CsvTraceSource::read_row(Request& r) {
       case Field::kArrivalTimestamp: {
         arrival_text_ = v;
         const std::optional<int64_t> t = parse_timestamp_ns(v);
-        if (!t) lines_->fail(column, fmt::format("expected a time like '2023-11-16 18:15:46.6805900', found '{}'", v));
+        if (!t) {
+          lines_->fail(column, fmt::format("expected a time like '2023-11-16 18:15:46.6805900' in the years {} to {}, "
+                                           "found '{}'",
+                                           kFirstTraceYear, kLastTraceYear, excerpt(v)));
+        }
         if (!origin_ns_) origin_ns_ = *t;
         r.arrival_ns = *t - *origin_ns_;
+        // Rows out of order are the caller's error to report; a span beyond limits::kMaxSeconds is a damaged row.
+        if (r.arrival_ns > static_cast<SimTime>(limits::kMaxSeconds) * kNsPerS) {
+          lines_->fail(column, fmt::format("'{}' is {:.3g} s after the trace's first row: more than {:.0e} s (3 "
+                                           "years), a damaged timestamp?",
+                                           excerpt(v), ns_to_s(r.arrival_ns), limits::kMaxSeconds));
+        }
         break;
       }
       case Field::kPrompt:
@@ -126,10 +138,10 @@ bool CsvTraceSource::read_row(Request& r) {
         r.output_tokens = lines_->parse_count(v, column);
         break;
       case Field::kSessionId:
-        r.session_id = static_cast<uint64_t>(lines_->parse_count(v, column));
+        r.session_id = static_cast<uint64_t>(lines_->parse_count(v, column, INT64_MAX));
         break;
       case Field::kPrefixId:
-        r.prefix_id = static_cast<uint64_t>(lines_->parse_count(v, column));
+        r.prefix_id = static_cast<uint64_t>(lines_->parse_count(v, column, INT64_MAX));
         break;
       case Field::kPrefixTokens:
         r.shared_prefix_tokens = lines_->parse_count(v, column);

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "sim/core/input_file.h"
+#include "sim/core/limits.h"
 #include "traces/csv_lines.h"
 
 namespace kvsim::traces {
@@ -47,7 +49,7 @@ bool JsonlTraceSource::next_line() {
     if (pending_) {
       buffer_ = std::move(*pending_);
       pending_.reset();
-    } else if (!std::getline(*in_, buffer_)) {
+    } else if (!read_line(*in_, buffer_, name(), line_ + 1)) {
       return false;
     }
     ++line_;
@@ -82,6 +84,11 @@ bool JsonlTraceSource::read_row(Request& r) {
     const json& v = j.at(key);
     if (!v.is_number_integer() || v.get<int64_t>() < 0) {
       fail(key, fmt::format("expected a non-negative integer, found {}", shown(v)));
+    }
+    // Token counts are bounded (sim/core/limits.h) so that prompt + output never overflows; ids are not.
+    const bool tokens = std::string_view(key).ends_with("_length") || std::string_view(key).ends_with("_tokens");
+    if (tokens && v.get<int64_t>() > limits::kMaxRequestTokens) {
+      fail(key, fmt::format("expected an integer <= {}, found {}", limits::kMaxRequestTokens, shown(v)));
     }
     return v.get<int64_t>();
   };

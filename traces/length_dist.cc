@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "sim/core/limits.h"
 #include "traces/trace_reader.h"
 
 namespace kvsim::traces {
@@ -48,7 +49,7 @@ LengthDist parse_length_dist(const yaml::Map& parent, std::string_view key) {
                 "zipf | empirical, ...})");
   }
   if (node.IsScalar()) {
-    d.value = static_cast<double>(parent.req_int(key, 1));
+    d.value = static_cast<double>(parent.req_int(key, 1, limits::kMaxRequestTokens));
     return d;
   }
   const yaml::Map m = parent.child(key);
@@ -64,11 +65,12 @@ LengthDist parse_length_dist(const yaml::Map& parent, std::string_view key) {
   }
   // Optional reads first and finish() before complaining about a missing key, so that a typo ('maen') is reported
   // as the unknown key it is, with its did-you-mean.
-  const std::optional<int64_t> min = m.opt_int("min", 1), max = m.opt_int("max", 1);
-  const std::optional<int64_t> value = d.dist == "fixed" ? m.opt_int("value", 1) : std::nullopt;
+  const std::optional<int64_t> min = m.opt_int("min", 1, limits::kMaxRequestTokens),
+                               max = m.opt_int("max", 1, limits::kMaxRequestTokens);
+  const std::optional<int64_t> value = d.dist == "fixed" ? m.opt_int("value", 1, limits::kMaxRequestTokens) : std::nullopt;
   const bool moments = d.dist == "lognormal" || d.dist == "normal";
-  const std::optional<double> mean = moments ? m.opt_double("mean", 0, yaml::kInf, true) : std::nullopt;
-  const std::optional<double> stddev = moments ? m.opt_double("stddev", 0) : std::nullopt;
+  const std::optional<double> mean = moments ? m.opt_double("mean", 0, limits::kMaxRequestTokens, true) : std::nullopt;
+  const std::optional<double> stddev = moments ? m.opt_double("stddev", 0, limits::kMaxRequestTokens) : std::nullopt;
   const std::optional<double> zipf_s = d.dist == "zipf" ? m.opt_double("s", 0, 100, true) : std::nullopt;
   const std::optional<std::string> file = d.dist == "empirical" ? m.opt_string("file") : std::nullopt;
   m.finish();
@@ -84,7 +86,7 @@ LengthDist parse_length_dist(const yaml::Map& parent, std::string_view key) {
   if (d.dist == "zipf" && !max) missing("max", "an integer >= min");
   if (d.dist == "empirical" && (!file || file->empty())) missing("file", "a trace or length-statistics file");
   d.min = min.value_or(1);
-  d.max = max.value_or(INT64_MAX);
+  d.max = max.value_or(limits::kMaxRequestTokens);
   if (d.min > d.max) m.fail("min", fmt::format("expected an integer <= max ({}), found '{}'", d.max, d.min));
   d.value = static_cast<double>(value.value_or(0));
   d.mean = mean.value_or(0);
@@ -115,7 +117,7 @@ YAML::Node length_dist_to_yaml(const LengthDist& d) {
 }
 
 std::string describe_length_dist(const LengthDist& d) {
-  const std::string clip = d.max == INT64_MAX ? (d.min == 1 ? "" : fmt::format(", min {}", d.min))
+  const std::string clip = d.max == limits::kMaxRequestTokens ? (d.min == 1 ? "" : fmt::format(", min {}", d.min))
                                               : fmt::format(", clip [{}, {}]", d.min, d.max);
   if (d.dist == "fixed") return fmt::format("fixed {}{}", d.value, clip);
   if (d.dist == "uniform") return fmt::format("uniform [{}, {}]", d.min, d.max);

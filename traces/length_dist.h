@@ -21,6 +21,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "sim/core/limits.h"
 #include "sim/core/rng.h"
 #include "sim/core/yaml.h"
 
@@ -34,7 +35,7 @@ struct LengthDist {
   double s = 0;                // zipf: exponent
   std::string file;            // empirical: the file (relative to the scenario's folder)
   int64_t min = 1;             // clip bounds, inclusive; uniform: the range
-  int64_t max = INT64_MAX;
+  int64_t max = limits::kMaxRequestTokens;
 
   bool operator==(const LengthDist&) const = default;
 };

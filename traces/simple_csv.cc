@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "sim/core/error.h"
+#include "sim/core/interrupt.h"
 
 namespace kvsim::traces {
 
@@ -15,7 +16,7 @@ int64_t write_simple_csv(RequestSource& source, std::ostream& out, bool sessions
                        r->output_tokens);
     if (sessions) out << fmt::format(",{},{},{}", r->session_id, r->prefix_id, r->shared_prefix_tokens);
     out << '\n';
-    ++n;
+    if ((++n & 4095) == 0) throw_if_interrupted();
   }
   if (!out) throw Error("writing the trace failed");
   return n;
@@ -31,7 +32,7 @@ int64_t write_simple_jsonl(RequestSource& source, std::ostream& out) {
       out << fmt::format(R"(, "prefix_id": {}, "prefix_tokens": {})", r->prefix_id, r->shared_prefix_tokens);
     }
     out << "}\n";
-    ++n;
+    if ((++n & 4095) == 0) throw_if_interrupted();
   }
   if (!out) throw Error("writing the trace failed");
   return n;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "sim/core/input_file.h"
 #include "traces/csv_lines.h"
 #include "traces/csv_trace_source.h"
 #include "traces/jsonl_trace_source.h"
@@ -45,7 +46,7 @@ std::unique_ptr<TraceSource> open_trace(std::unique_ptr<std::istream> in, const 
     // JSON-lines data starts on line 1: read it here and hand it to the reader.
     std::string first;
     int64_t first_line_number = 0;  // blank lines before it are skipped, and counted for messages
-    while (std::getline(*in, first)) {
+    while (read_line(*in, first, name, first_line_number + 1)) {
       ++first_line_number;
       if (!is_blank_line(first)) break;
     }
@@ -77,7 +78,7 @@ std::unique_ptr<TraceSource> open_trace(std::unique_ptr<std::istream> in, const 
     for (const CsvFormat* f : csv_formats())
       expected.push_back(fmt::format("'{}' ({})", f->required_header(), f->name));
     throw Error(Place{lines->name(), static_cast<int>(header_line_number), 0},
-                fmt::format("unknown trace header '{}': expected {}, or JSON lines (jsonl, mooncake)", lines->header(),
+                fmt::format("unknown trace header '{}': expected {}, or JSON lines (jsonl, mooncake)", excerpt(lines->header()),
                             join(expected, ", ")));
   }
   for (const CsvFormat* f : csv_formats()) {
@@ -93,9 +94,7 @@ std::unique_ptr<TraceSource> open_trace(std::unique_ptr<std::istream> in, const 
 
 std::unique_ptr<TraceSource> open_trace(const std::string& path, const TraceOptions& options) {
   check_format(options.format);
-  auto in = std::make_unique<std::ifstream>(path, std::ios::binary);
-  if (!*in) throw Error(Place{path}, "cannot open trace file");
-  return open_trace(std::move(in), path, options);
+  return open_trace(open_input_stream(path), path, options);
 }
 
 std::unique_ptr<TraceSource> open_trace(const std::string& path, const std::string& format) {

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "sim/core/limits.h"
 #include "sim/core/time.h"
 #include "traces/datasets.h"
 #include "traces/generators.h"
@@ -25,7 +26,7 @@ bool present(const yaml::Map& m, const std::string& key) {
   return std::find(keys.begin(), keys.end(), key) != keys.end();
 }
 
-constexpr double kMaxSeconds = 9.2e9;  // the int64 ns limit
+constexpr double kMaxSeconds = limits::kMaxSeconds;
 
 void parse_trace_keys(const yaml::Map& w, WorkloadSpec& spec) {
   const YAML::Node t = w.raw("trace");
@@ -49,8 +50,8 @@ void parse_trace_keys(const yaml::Map& w, WorkloadSpec& spec) {
     window.fail("end_s",
                 fmt::format("expected a time after start_s ({} s), found {}", spec.window_start_s, *spec.window_end_s));
   }
-  spec.rate_scale = w.get_double("rate_scale", 1.0, 0, 1e9, true);
-  spec.target_rate = w.opt_double("target_rate", 0, 1e9, true);
+  spec.rate_scale = w.get_double("rate_scale", 1.0, 1e-6, 1e6);
+  spec.target_rate = w.opt_double("target_rate", limits::kMinRate, limits::kMaxRate);
   if (spec.target_rate && present(w, "rate_scale")) {
     w.fail("target_rate", "set workload.rate_scale or workload.target_rate, not both");
   }
@@ -126,6 +127,11 @@ WorkloadSpec parse_workload(const yaml::Map& w) {
   if (spec.arrival.process == "all-at-once" && !spec.requests) {
     w.child("arrival").fail(
         "process", fmt::format("all-at-once needs {}.requests (how many requests arrive at t = 0)", name_of(w)));
+  }
+  if (spec.arrival.process == "all-at-once" && *spec.requests > limits::kMaxRequestsInSystem) {
+    w.fail("requests", fmt::format("all-at-once holds every request at t = 0: at most {} (about 2.3 GB of simulator "
+                                   "memory), found {}",
+                                   limits::kMaxRequestsInSystem, *spec.requests));
   }
   if (!spec.requests && !spec.duration_s) {
     throw Error(w.place(),

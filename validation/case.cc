@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "sim/core/input_file.h"
 #include "sim/core/yaml.h"
 
 namespace kvsim::validation {
@@ -37,10 +38,10 @@ Expectation parse_expectation(const yaml::Map& e, const nlohmann::json* referenc
   Expectation x;
   x.place = e.place();
   x.metric = e.req_string("metric");
-  x.value = e.opt_double("value");
+  x.value = e.opt_double("value", -1e18, 1e18);
   const std::string reference_key = e.get_string("reference_key", x.metric);
   x.tolerance = e.opt_double("tolerance", 0, 1e9);
-  x.abs = e.opt_double("abs", 0, yaml::kInf);
+  x.abs = e.opt_double("abs", 0, 1e18);
   const std::string relation = e.get_string("relation", "");
   e.finish();
   if (!relation.empty()) {
@@ -93,11 +94,13 @@ Case load_case(const std::string& path) {
     }
     if (scenario_file) {
       const fs::path p = fs::path(path).parent_path() / *scenario_file;
-      c.scenario = yaml::load_file(p.string());
+      c.scenario_text = yaml::Document{p.string(), read_input_file(p.string()), "", ""};
+      c.scenario = c.scenario_text.fresh();
       c.scenario_name = p.string();
     } else {
       if (!scenario.IsMap()) m.fail("scenario", "expected a mapping (a scenario document)");
-      c.scenario = YAML::Clone(scenario);
+      c.scenario_text = yaml::Document{path, read_input_file(path), "scenario", ""};
+      c.scenario = c.scenario_text.fresh();
       c.scenario_name = path;
     }
   } else if (has_scenario || scenario_file) {
@@ -107,7 +110,7 @@ Case load_case(const std::string& path) {
   const YAML::Node args = m.raw("args");
   const bool has_args = args.IsDefined() && !args.IsNull();
   if (has_args && !args.IsMap()) m.fail("args", "expected a mapping");
-  c.args = has_args ? YAML::Clone(args) : YAML::Node(YAML::NodeType::Map);
+  c.args = has_args ? args : YAML::Node(YAML::NodeType::Map);  // shared, not cloned: it keeps its marks
   c.status = m.get_choice("status", "", {"", "known-gap"});
   c.reason = m.get_string("reason", "");
   if (c.status == "known-gap" && c.reason.empty()) m.fail("status", "a known-gap case needs a reason");

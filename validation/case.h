@@ -26,6 +26,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "sim/core/error.h"
+#include "sim/core/yaml.h"
 
 namespace kvsim::validation {
 
@@ -43,6 +44,7 @@ struct Case {
   std::string file;
   std::string name, source, kind, command;
   YAML::Node scenario;        // the scenario document (empty for cost and transfer)
+  yaml::Document scenario_text;  // the same as text, parsed afresh for each run (errors keep their places)
   std::string scenario_name;  // what errors in the scenario are reported against
   YAML::Node args;
   std::vector<Expectation> expect;

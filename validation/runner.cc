@@ -9,6 +9,7 @@
 #include "hw/transfer.h"
 #include "models/cost_model.h"
 #include "models/model_loader.h"
+#include "sim/core/limits.h"
 #include "sim/core/units.h"
 #include "sim/core/yaml.h"
 #include "sim/run.h"
@@ -31,7 +32,7 @@ void add_numbers(const nlohmann::ordered_json& j, const std::string& prefix, Met
 }
 
 sim::Scenario scenario_of(const Case& c, const std::vector<std::string>& overrides) {
-  return sim::parse_scenario(YAML::Clone(c.scenario), c.scenario_name, overrides);
+  return sim::parse_scenario(c.scenario_text.fresh(), c.scenario_name, overrides);
 }
 
 Metrics predict_compare(const Case& c) {
@@ -40,8 +41,8 @@ Metrics predict_compare(const Case& c) {
   if (!p.IsSequence() || p.size() == 0) a.fail("policies", "expected a list of cache policies");
   std::vector<std::string> policies;
   for (const auto& n : p) policies.push_back(n.as<std::string>());
-  const std::vector<double> rates = a.get_double_list("rates", {}, 0, yaml::kInf, true);
-  const double factor = a.get_double("knee_factor", 10, 1, yaml::kInf, true);
+  const std::vector<double> rates = a.get_double_list("rates", {}, 0, limits::kMaxRate, true);
+  const double factor = a.get_double("knee_factor", 10, 1, 1e6, true);
   // Per-policy overrides, as --set would give them: {h2o: [engine.max_num_seqs=4]}.
   std::map<std::string, std::vector<std::string>> per_policy;
   const YAML::Node set = a.raw("set");
@@ -89,8 +90,8 @@ Metrics predict_cost(const Case& c) {
   const std::string model_ref = a.req_string("model"), hardware_ref = a.req_string("hardware");
   const models::ModelSpec model = models::load_model(model_ref);
   const hw::HardwareProfile hardware = hw::load_hardware(hardware_ref);
-  const int64_t tokens = a.req_int("tokens", 1), batch = a.get_int("batch", 1, 1);
-  const int64_t context = a.get_int("context", 0, 0), tp = a.get_int("tp", 1, 1, 64);
+  const int64_t tokens = a.req_int("tokens", 1, limits::kMaxRequestTokens), batch = a.get_int("batch", 1, 1, 1 << 24);
+  const int64_t context = a.get_int("context", 0, 0, limits::kMaxPositions), tp = a.get_int("tp", 1, 1, 64);
   const std::string phase = a.get_choice("phase", "prefill", {"prefill", "decode"});
   const bool eager = a.get_bool("eager", false);
   a.finish();
@@ -112,7 +113,7 @@ Metrics predict_transfer(const Case& c) {
   const std::string direction = a.get_choice("direction", "h2d", {"h2d", "d2h"});
   const std::optional<uint64_t> bytes = a.opt_bytes("bytes");
   const bool pinned = a.get_bool("pinned", true);
-  const int64_t copies = a.get_int("copies", 1, 1);
+  const int64_t copies = a.get_int("copies", 1, 1, 1 << 20);
   a.finish();
   if (!bytes || *bytes == 0) a.fail("bytes", "required: the size of one copy (e.g. 32MiB)");
   const hw::TransferCost t = hw::pcie_copy_time(

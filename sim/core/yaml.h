@@ -50,16 +50,16 @@ class Map {
   bool has(std::string_view key) const;
   std::vector<std::string> keys() const;
 
-  int64_t get_int(std::string_view key, int64_t def, int64_t min = INT64_MIN, int64_t max = INT64_MAX) const;
-  std::optional<int64_t> opt_int(std::string_view key, int64_t min = INT64_MIN, int64_t max = INT64_MAX) const;
-  int64_t req_int(std::string_view key, int64_t min = INT64_MIN, int64_t max = INT64_MAX) const;
+  // Every number read states its range: the bounds keep derived quantities (bytes, times, token counts) far from
+  // overflow. Doubles must have finite bounds; a quoted number ("32") is a string, not a number.
+  int64_t get_int(std::string_view key, int64_t def, int64_t min, int64_t max) const;
+  std::optional<int64_t> opt_int(std::string_view key, int64_t min, int64_t max) const;
+  int64_t req_int(std::string_view key, int64_t min, int64_t max) const;
 
   // `min_exclusive`: the value must be strictly greater than min.
-  double get_double(std::string_view key, double def, double min = -kInf, double max = kInf,
-                    bool min_exclusive = false) const;
-  std::optional<double> opt_double(std::string_view key, double min = -kInf, double max = kInf,
-                                   bool min_exclusive = false) const;
-  double req_double(std::string_view key, double min = -kInf, double max = kInf, bool min_exclusive = false) const;
+  double get_double(std::string_view key, double def, double min, double max, bool min_exclusive = false) const;
+  std::optional<double> opt_double(std::string_view key, double min, double max, bool min_exclusive = false) const;
+  double req_double(std::string_view key, double min, double max, bool min_exclusive = false) const;
 
   bool get_bool(std::string_view key, bool def) const;
 
@@ -73,8 +73,8 @@ class Map {
   // A byte size: an integer or a string with a KiB/MiB/GiB/TiB/PiB or KB/MB/GB/TB/PB suffix.
   std::optional<uint64_t> opt_bytes(std::string_view key) const;
 
-  std::vector<double> get_double_list(std::string_view key, std::vector<double> def, double min = -kInf,
-                                      double max = kInf, bool min_exclusive = false) const;
+  std::vector<double> get_double_list(std::string_view key, std::vector<double> def, double min, double max,
+                                      bool min_exclusive = false) const;
 
   // A nested mapping (empty when absent); its keys are checked by its own finish().
   Map child(std::string_view key) const;
@@ -100,6 +100,13 @@ class Map {
   std::shared_ptr<const Source> source_;
   std::string path_;
   mutable std::set<std::string, std::less<>> read_;
+};
+
+// A document kept as its text, so that every use parses a fresh copy that keeps its marks (YAML::Clone drops them,
+// and with them the places in error messages): the mapping under `key` when set, without the key `drop` when set.
+struct Document {
+  std::string name, text, key, drop;
+  YAML::Node fresh() const;
 };
 
 // Place of a node within a source (mark converted to 1-based line and column).

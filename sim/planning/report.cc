@@ -1,6 +1,7 @@
 #include "sim/planning/report.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/core/error.h"
+#include "sim/core/input_file.h"
 #include "traces/csv_lines.h"
 
 namespace kvsim::sim {
@@ -100,26 +102,50 @@ std::string chart(const std::string& title, const std::string& xlabel, const std
   return o.str();
 }
 
-// kvsim's own CSV outputs; a missing or empty file gives no rows.
-std::vector<std::vector<std::string>> read_csv(const fs::path& p, std::vector<std::string>* header) {
-  std::vector<std::vector<std::string>> rows;
-  std::error_code ec;
-  if (!fs::is_regular_file(p, ec) || fs::file_size(p, ec) == 0) return rows;
-  const auto csv = traces::CsvLines::open(p.string());
-  *header = csv->header_fields();
-  for (std::vector<std::string> f; csv->next_row(f);) rows.push_back(f);
-  return rows;
+// A field of kvsim's own outputs that must be a number; a damaged file is an input error with its place.
+double number_at(const std::string& field, const std::string& file, int64_t line) {
+  double v = 0;
+  const auto [ptr, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
+  if (field.empty() || ec != std::errc() || ptr != field.data() + field.size() || !std::isfinite(v)) {
+    throw Error(Place{file, static_cast<int>(std::min<int64_t>(line, INT32_MAX))},
+                fmt::format("expected a number, found '{}' (is this a kvsim output?)", excerpt(field)));
+  }
+  return v;
 }
 
-size_t column(const std::vector<std::string>& header, const std::string& name) {
-  return static_cast<size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+// kvsim's own CSV outputs, each number checked; a missing or empty file gives no rows. Rows carry their line.
+struct CsvRows {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  std::vector<int64_t> lines;
+  std::string file;
+  size_t column(const std::string& name) const {
+    return static_cast<size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  }
+  double number(size_t row, size_t col) const { return number_at(rows[row][col], file, lines[row]); }
+};
+
+CsvRows read_csv(const fs::path& p) {
+  CsvRows out;
+  out.file = p.string();
+  std::error_code ec;
+  if (!fs::exists(p, ec) || (fs::is_regular_file(p, ec) && fs::file_size(p, ec) == 0)) return out;
+  const auto csv = traces::CsvLines::open(p.string());
+  out.header = csv->header_fields();
+  for (std::vector<std::string> f; csv->next_row(f);) {
+    out.rows.push_back(f);
+    out.lines.push_back(csv->place().line);
+  }
+  return out;
 }
 
 // CDF of a requests.csv column: (value, share of requests at or below it), 200 points at most.
-Series cdf(const std::vector<std::vector<std::string>>& rows, size_t col, const std::string& name) {
+Series cdf(const CsvRows& csv, const std::string& column, const std::string& name) {
   std::vector<double> v;
-  for (const auto& r : rows) {
-    if (col < r.size() && r[2] == "completed") v.push_back(std::stod(r[col]));
+  const size_t col = csv.column(column), state = csv.column("status");
+  for (size_t i = 0; i < csv.rows.size(); ++i) {
+    const auto& r = csv.rows[i];
+    if (col < r.size() && state < r.size() && r[state] == "completed") v.push_back(csv.number(i, col));
   }
   std::sort(v.begin(), v.end());
   Series s{name, {}};
@@ -132,8 +158,7 @@ Series cdf(const std::vector<std::vector<std::string>>& rows, size_t col, const 
 std::string run_section(const fs::path& dir, const std::string& title) {
   std::ostringstream o;
   o << "<h2>" << esc(title) << "</h2>\n";
-  std::ifstream sj(dir / "summary.json");
-  const auto j = nlohmann::json::parse(sj, nullptr, false);
+  const auto j = nlohmann::json::parse(read_input_file((dir / "summary.json").string()), nullptr, false);
   if (j.is_object()) {
     static constexpr const char* kKeys[] = {"completed",    "rejected",    "request_throughput", "output_throughput",
                                             "mean_ttft_ms", "p99_ttft_ms", "mean_tpot_ms",       "p99_tpot_ms",
@@ -146,26 +171,26 @@ std::string run_section(const fs::path& dir, const std::string& title) {
     }
     o << "</tr></table>\n";
   }
-  std::vector<std::string> header;
-  const auto req = read_csv(dir / "requests.csv", &header);
-  if (!req.empty()) {
+  const CsvRows req = read_csv(dir / "requests.csv");
+  if (!req.rows.empty()) {
     o << chart("Latency CDFs: time to first token and end to end", "milliseconds", "share of requests",
-               {cdf(req, column(header, "ttft_ms"), "TTFT"), cdf(req, column(header, "e2el_ms"), "end to end")});
-    o << chart("Latency CDF: time per output token", "milliseconds", "share of requests",
-               {cdf(req, column(header, "tpot_ms"), "TPOT")});
+               {cdf(req, "ttft_ms", "TTFT"), cdf(req, "e2el_ms", "end to end")});
+    o << chart("Latency CDF: time per output token", "milliseconds", "share of requests", {cdf(req, "tpot_ms", "TPOT")});
   }
-  const auto mem = read_csv(dir / "memory.csv", &header);
-  if (!mem.empty()) {
+  const CsvRows mem = read_csv(dir / "memory.csv");
+  if (!mem.rows.empty()) {
     std::map<std::string, Series> hbm, host;
-    const size_t t = column(header, "time_s"), rep = column(header, "replica"), kv = column(header, "kv_used_bytes"),
-                 hk = column(header, "kv_host_bytes");
-    for (const auto& r : mem) {
+    const size_t t = mem.column("time_s"), rep = mem.column("replica"), kv = mem.column("kv_used_bytes"),
+                 hk = mem.column("kv_host_bytes");
+    for (size_t i = 0; i < mem.rows.size(); ++i) {
+      const auto& r = mem.rows[i];
       if (r.size() <= std::max({t, rep, kv, hk})) continue;
-      const double x = std::stod(r[t]);
-      hbm.try_emplace(r[rep], Series{"replica " + r[rep] + " HBM KV", {}})
-          .first->second.points.emplace_back(x, std::stod(r[kv]) / (1u << 30));
-      host.try_emplace(r[rep], Series{"replica " + r[rep] + " host KV", {}})
-          .first->second.points.emplace_back(x, std::stod(r[hk]) / (1u << 30));
+      const double x = mem.number(i, t);
+      const std::string replica = excerpt(r[rep], 20);
+      hbm.try_emplace(replica, Series{"replica " + replica + " HBM KV", {}})
+          .first->second.points.emplace_back(x, mem.number(i, kv) / (1u << 30));
+      host.try_emplace(replica, Series{"replica " + replica + " host KV", {}})
+          .first->second.points.emplace_back(x, mem.number(i, hk) / (1u << 30));
     }
     std::vector<Series> s;
     for (auto& [k, v] : hbm) s.push_back(v);
@@ -212,7 +237,7 @@ std::string pareto_section(const std::vector<Point>& pts) {
   Series all{"points", {}}, front{"Pareto front", {}};
   std::vector<std::pair<double, double>> xy;
   for (const Point& p : pts) {
-    if (!p.summary.contains("usd_per_hour")) continue;
+    if (!p.summary.contains("usd_per_hour") || !p.summary["usd_per_hour"].is_number()) continue;
     xy.emplace_back(p.summary["usd_per_hour"].get<double>(), p.summary.value("p99_tpot_ms", 0.0));
   }
   std::sort(xy.begin(), xy.end());
@@ -238,12 +263,28 @@ std::string render_report(const std::string& dir_text) {
   std::ostringstream body;
   std::vector<Point> pts;
   if (fs::exists(dir / "results.jsonl")) {
-    std::ifstream in(dir / "results.jsonl");
-    for (std::string line; std::getline(in, line);) {
+    const std::string file = (dir / "results.jsonl").string();
+    const auto in = open_input_stream(file);
+    int64_t number = 0;
+    for (std::string line; read_line(*in, line, file, ++number);) {
       const auto j = nlohmann::json::parse(line, nullptr, false);
-      if (!j.is_object() || !j.contains("summary")) continue;
+      if (j.is_discarded() && line.find('{') == 0 && line.back() != '}') continue;  // a line cut by a kill
+      if (!j.is_object() || !j.contains("point")) {
+        throw Error(Place{file, static_cast<int>(std::min<int64_t>(number, INT32_MAX))},
+                    fmt::format("expected a sweep result (a JSON object with point, params and summary), found '{}'",
+                                excerpt(line)));
+      }
+      if (!j.contains("summary")) continue;  // a point that failed
+      const auto& params = j.contains("params") ? j["params"] : nlohmann::json::object();
+      const auto bad = [&](const std::string& what) {
+        throw Error(Place{file, static_cast<int>(std::min<int64_t>(number, INT32_MAX))},
+                    fmt::format("{}: not as a kvsim sweep writes it", what));
+      };
+      if (!params.is_object() || !j["summary"].is_object()) bad("params or summary");
+      for (auto it = params.begin(); it != params.end(); ++it) {
+        if (!it.value().is_string()) bad("params." + it.key());
+      }
       Point p;
-      const auto& params = j["params"];
       // One series per setting of everything but the rate: the policy, then the other swept keys.
       std::vector<std::string> parts;
       if (params.contains("cache.policy")) parts.push_back(params["cache.policy"].get<std::string>());
@@ -253,8 +294,9 @@ std::string render_report(const std::string& dir_text) {
         }
       }
       p.policy = parts.empty() ? "scenario" : join(parts, ", ");
-      if (params.contains("workload.arrival.rate"))
-        p.rate = std::stod(params["workload.arrival.rate"].get<std::string>());
+      if (params.contains("workload.arrival.rate")) {
+        p.rate = number_at(params["workload.arrival.rate"].get<std::string>(), file, number);
+      }
       p.summary = j["summary"];
       pts.push_back(p);
     }
@@ -271,9 +313,8 @@ std::string render_report(const std::string& dir_text) {
   }
   std::sort(runs.begin(), runs.end());
   for (const fs::path& r : runs) {
-    std::ifstream sj(r / "summary.json");
     Point p;
-    p.summary = nlohmann::json::parse(sj, nullptr, false);
+    p.summary = nlohmann::json::parse(read_input_file((r / "summary.json").string()), nullptr, false);
     if (!p.summary.is_object()) continue;
     p.policy = r.parent_path().filename().string();
     const std::string name = r.filename().string();
@@ -287,7 +328,8 @@ std::string render_report(const std::string& dir_text) {
   if (body.str().empty()) {
     throw Error(Place{dir_text}, "no summary.json, results.jsonl or compare runs (policy/rate-R/summary.json) here");
   }
-  return "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>kvsim report</title><style>"
+  return "<!DOCTYPE html>\n<!-- generated by kvsim report -->\n<html><head><meta charset=\"utf-8\">"
+         "<title>kvsim report</title><style>"
          "body{font-family:sans-serif;margin:24px;max-width:960px}table{border-collapse:collapse;font-size:12px}"
          "td,th{border:1px solid #ccc;padding:3px 6px}svg{display:block;margin:8px 0}</style></head><body>\n"
          "<h1>kvsim report</h1>\n<p>" +

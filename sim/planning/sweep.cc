@@ -5,6 +5,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -13,6 +14,7 @@
 
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
+#include "sim/core/input_file.h"
 #include "sim/core/interrupt.h"
 #include "sim/core/yaml.h"
 #include "sim/run.h"
@@ -33,6 +35,23 @@ struct Dimension {
   std::vector<std::string> keys;
   std::vector<std::vector<std::string>> values;  // values[i][k]: the i-th setting of keys[k]
 };
+
+// A dotted key of the sweep mapping: a plain scalar, swept by one dimension only.
+std::string sweep_key(const YAML::Node& key, const std::string& prefix, const yaml::Source& source,
+                      std::map<std::string, int>& seen) {
+  if (!key.IsScalar() || key.Scalar().empty()) {
+    throw Error(yaml::place_of_node(key, source),
+                fmt::format("{}: expected a dotted key such as cache.block_size, found {}", prefix, yaml::describe(key)));
+  }
+  const std::string k = key.Scalar();
+  const auto [it, fresh] = seen.emplace(k, key.Mark().line + 1);
+  if (!fresh) {
+    throw Error(yaml::place_of_node(key, source),
+                fmt::format("{}.{}: already swept by another dimension (line {}): a key takes one list", prefix,
+                            excerpt(k), it->second));
+  }
+  return k;
+}
 
 Dimension list_dimension(const std::string& key, const YAML::Node& list, const yaml::Source& source) {
   if (!list.IsSequence() || list.size() == 0) {
@@ -62,7 +81,8 @@ nlohmann::ordered_json SweepPoint::params_json() const {
 SweepGrid load_sweep(const std::string& path) {
   auto source = std::make_shared<yaml::Source>();
   source->file = path;
-  YAML::Node root = yaml::load_file(path);
+  const std::string text = read_input_file(path);
+  YAML::Node root = yaml::load_string(text, path);
   if (!root.IsMap() || !root["sweep"]) {
     throw Error(Place{path, 1, 1}, "sweep: required key is missing (a mapping of dotted keys to lists of values)");
   }
@@ -71,9 +91,11 @@ SweepGrid load_sweep(const std::string& path) {
     throw Error(yaml::place_of_node(sweep, *source), "sweep: expected a mapping of dotted keys to lists of values");
   }
   std::vector<Dimension> dims;
+  std::map<std::string, int> seen;
   for (const auto& kv : sweep) {
-    const std::string key = kv.first.as<std::string>();
-    if (key == "zip") {
+    const bool zip = kv.first.IsScalar() && kv.first.Scalar() == "zip";
+    const std::string key = zip ? "zip" : sweep_key(kv.first, "sweep", *source, seen);
+    if (zip) {
       if (!kv.second.IsMap() || kv.second.size() == 0) {
         throw Error(yaml::place_of_node(kv.second, *source),
                     "sweep.zip: expected a mapping of keys to equal-length lists");
@@ -81,7 +103,7 @@ SweepGrid load_sweep(const std::string& path) {
       Dimension z;
       size_t length = 0;
       for (const auto& zk : kv.second) {
-        const std::string k = zk.first.as<std::string>();
+        const std::string k = sweep_key(zk.first, "sweep.zip", *source, seen);
         const Dimension one = list_dimension("zip." + k, zk.second, *source);
         if (z.keys.empty()) {
           length = one.values.size();
@@ -103,12 +125,16 @@ SweepGrid load_sweep(const std::string& path) {
   g.file = path;
   root.remove("sweep");
   g.base = root;
+  g.base_text = yaml::Document{path, text, "", "sweep"};
   // Cartesian product, the last dimension fastest.
   int64_t total = 1;
   for (const Dimension& d : dims) {
     total *= static_cast<int64_t>(d.values.size());
-    if (total > (int64_t{1} << 24))
-      throw Error(Place{path}, fmt::format("sweep: more than {} points", int64_t{1} << 24));
+    if (total > kMaxSweepPoints) {
+      throw Error(Place{path}, fmt::format("sweep: more than {} points (each is validated before the first runs): "
+                                           "split the grid into several files",
+                                           kMaxSweepPoints));
+    }
   }
   for (int64_t i = 0; i < total; ++i) {
     SweepPoint p;
@@ -128,33 +154,64 @@ SweepGrid load_sweep(const std::string& path) {
 }
 
 namespace {
-// The whole lines of a results file with their point index; a line cut by a kill is dropped from the file.
-std::vector<std::pair<int64_t, std::string>> read_points(const std::string& results_file) {
-  std::vector<std::pair<int64_t, std::string>> good;
-  std::ifstream in(results_file);
-  if (!in) return good;
+struct ResultLine {
+  int64_t point = 0;
+  std::string key;  // empty in a line written before keys were recorded
+  std::string text;
+  int64_t line = 0;
+};
+
+// The whole lines of a results file. A last line cut by a kill is dropped from the file; any other line that is not
+// one kvsim wrote is an error with its place.
+std::vector<ResultLine> read_points(const std::string& results_file) {
+  std::vector<ResultLine> good;
+  std::error_code ec;
+  if (!std::filesystem::exists(results_file, ec)) return good;
+  const auto in = open_input_stream(results_file, /*record=*/false);
   bool dropped = false;
-  for (std::string line; std::getline(in, line);) {
+  std::string cut;
+  int64_t number = 0;
+  for (std::string line; read_line(*in, line, results_file, ++number);) {
+    if (!cut.empty()) {
+      throw Error(Place{results_file, static_cast<int>(number - 1)},
+                  fmt::format("expected a sweep result (a JSON object), found '{}'", excerpt(cut)));
+    }
     const auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("point")) {
-      dropped = true;  // a line cut by a kill
+    if (j.is_discarded()) {
+      cut = line.empty() ? " " : line;  // a cut line may only be the last
+      dropped = true;
       continue;
     }
-    good.emplace_back(j["point"].get<int64_t>(), line);
+    if (!j.is_object() || !j.contains("point") || !j["point"].is_number_integer() ||
+        (j.contains("key") && !j["key"].is_string())) {
+      throw Error(Place{results_file, static_cast<int>(std::min<int64_t>(number, INT32_MAX))},
+                  fmt::format("expected a sweep result {{point, key, params, summary}}, found '{}'", excerpt(line)));
+    }
+    good.push_back(ResultLine{j["point"].get<int64_t>(), j.value("key", ""), line, number});
   }
-  in.close();
   if (dropped) {
     std::string text;
-    for (const auto& [point, l] : good) text += l + "\n";
+    for (const ResultLine& r : good) text += r.text + "\n";
     write_file_atomic(results_file, text);
   }
   return good;
 }
 }  // namespace
 
+std::string scenario_key(const YAML::Node& resolved) {
+  YAML::Emitter e;
+  e << resolved;
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64
+  for (const char c : std::string_view(e.c_str(), e.size())) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return fmt::format("{:016x}", h);
+}
+
 std::vector<int64_t> completed_points(const std::string& results_file) {
   std::vector<int64_t> done;
-  for (const auto& [point, line] : read_points(results_file)) done.push_back(point);
+  for (const ResultLine& r : read_points(results_file)) done.push_back(r.point);
   return done;
 }
 
@@ -164,8 +221,8 @@ int64_t gather_results(const std::string& out_dir, const std::vector<std::string
   std::vector<std::string> files{"results.jsonl"};
   files.insert(files.end(), parts.begin(), parts.end());
   for (const std::string& file : files) {
-    for (const auto& [point, line] : read_points(out_dir + "/" + file)) {
-      if (have.insert(point).second) text += line + "\n";
+    for (const ResultLine& r : read_points(out_dir + "/" + file)) {
+      if (have.insert(r.point).second) text += r.text + "\n";
     }
   }
   write_file_atomic(out_dir + "/results.jsonl", text);
@@ -177,27 +234,70 @@ SweepResult run_sweep(const SweepGrid& grid, const SweepOptions& o) {
   if (o.shards < 1 || o.shard < 0 || o.shard >= o.shards) {
     throw Error(fmt::format("--shard: expected I/N with 0 <= I < N, found {}/{}", o.shard, o.shards));
   }
-  std::vector<const SweepPoint*> mine;
-  for (const SweepPoint& p : grid.points) {
-    if (p.index % o.shards == o.shard) mine.push_back(&p);
-  }
-  // Every point's scenario must be valid before anything runs or is written.
-  std::vector<Scenario> scenarios;
-  scenarios.reserve(mine.size());
-  for (const SweepPoint* p : mine) {
+  // Every point's scenario must be valid before anything runs or is written; its key is the hash of its resolved
+  // scenario. Scenarios are parsed again when they run, so memory stays O(points) of keys, not of scenarios.
+  const bool all_keys = o.resume && o.shards > 1;  // a shared results file holds the other shards' points too
+  std::vector<std::string> keys(grid.points.size());
+  std::vector<size_t> mine;
+  for (size_t i = 0; i < grid.points.size(); ++i) {
+    const SweepPoint& p = grid.points[i];
+    const bool ours = p.index % o.shards == o.shard;
+    if (ours) mine.push_back(i);
+    if (!ours && !all_keys) continue;
+    if ((i & 63) == 0) throw_if_interrupted();
     try {
-      scenarios.push_back(parse_scenario(YAML::Clone(grid.base), grid.file, p->overrides()));
+      keys[i] = scenario_key(scenario_to_yaml(parse_scenario(grid.base_text.fresh(), grid.file, p.overrides())));
     } catch (const Error& e) {
-      throw Error(fmt::format("sweep point {} ({}): {}", p->index, join(p->overrides(), ", "), e.what()));
+      throw Error(fmt::format("sweep point {} ({}): {}", p.index, join(p.overrides(), ", "), e.what()));
     }
   }
-  std::filesystem::create_directories(o.out_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(o.out_dir, ec);
+  if (ec || !std::filesystem::is_directory(o.out_dir)) {
+    throw Error(Place{o.out_dir}, fmt::format("cannot create the output folder: {}",
+                                              ec ? ec.message() : "a file of that name exists"));
+  }
   const std::string results = o.out_dir + "/" + o.results_file;
-  std::set<int64_t> done;
+  std::set<std::string> done;
   if (o.resume) {
-    for (int64_t i : completed_points(results)) done.insert(i);
-    for (const std::string& f : o.also_done) {
-      for (int64_t i : completed_points(o.out_dir + "/" + f)) done.insert(i);
+    std::map<std::string, int64_t> grid_keys;  // key -> the point's index in this grid
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (!keys[i].empty()) grid_keys.emplace(keys[i], grid.points[i].index);
+    }
+    std::vector<std::string> files{o.results_file};
+    files.insert(files.end(), o.also_done.begin(), o.also_done.end());
+    for (const std::string& f : files) {
+      const std::string path = o.out_dir + "/" + f;
+      std::string kept, other;
+      bool renumbered = false;
+      for (const ResultLine& r : read_points(path)) {
+        const auto it = r.key.empty() ? grid_keys.end() : grid_keys.find(r.key);
+        if (it != grid_keys.end()) {
+          done.insert(r.key);
+          if (it->second == r.point) {
+            kept += r.text + "\n";
+          } else {  // the same point under its index in this grid
+            auto j = nlohmann::ordered_json::parse(r.text);
+            j["point"] = it->second;
+            kept += j.dump() + "\n";
+            renumbered = true;
+          }
+        } else if (!o.force) {
+          throw Error(Place{path, static_cast<int>(std::min<int64_t>(r.line, INT32_MAX))},
+                      fmt::format("point {} was made by another grid or base scenario{}: --resume continues the same "
+                                  "sweep; choose another -o, or pass --force to move such lines to "
+                                  "results.other-grid.jsonl",
+                                  r.point, r.key.empty() ? " (or by a kvsim that did not record keys)" : ""));
+        } else {
+          other += r.text + "\n";
+        }
+      }
+      if (!other.empty()) {
+        std::ofstream aside(o.out_dir + "/results.other-grid.jsonl", std::ios::app);
+        aside << other;
+        if (!aside) throw Error(Place{o.out_dir + "/results.other-grid.jsonl"}, "write failed");
+      }
+      if (!other.empty() || renumbered) write_file_atomic(path, kept);
     }
   } else if (std::filesystem::exists(results) && std::filesystem::file_size(results) > 0) {
     throw Error(Place{results}, "results already exist: pass --resume to continue the sweep, or choose another -o");
@@ -205,8 +305,8 @@ SweepResult run_sweep(const SweepGrid& grid, const SweepOptions& o) {
   SweepResult r;
   r.total = static_cast<int64_t>(mine.size());
   std::vector<size_t> todo;
-  for (size_t i = 0; i < mine.size(); ++i) {
-    if (done.contains(mine[i]->index)) {
+  for (const size_t i : mine) {
+    if (done.contains(keys[i])) {
       ++r.skipped;
     } else {
       todo.push_back(i);
@@ -222,13 +322,14 @@ SweepResult run_sweep(const SweepGrid& grid, const SweepOptions& o) {
     while (true) {
       const size_t k = next++;
       if (k >= todo.size()) return;
-      const SweepPoint& p = *mine[todo[k]];
+      const SweepPoint& p = grid.points[todo[k]];
       nlohmann::ordered_json line;
       line["point"] = p.index;
+      line["key"] = keys[todo[k]];
       line["params"] = p.params_json();
       throw_if_interrupted();
       try {
-        line["summary"] = run_scenario(scenarios[todo[k]], "").summary;
+        line["summary"] = run_scenario(parse_scenario(grid.base_text.fresh(), grid.file, p.overrides()), "").summary;
         ++ran;
       } catch (const Interrupted&) {
         throw;  // not the point's failure: the sweep stops, keeping the points it finished

@@ -8,6 +8,7 @@
 #include "hw/topology.h"
 #include "sim/core/error.h"
 #include "sim/core/interrupt.h"
+#include "sim/core/limits.h"
 
 namespace kvsim::serving {
 
@@ -191,6 +192,13 @@ void Cluster::on_event(SimTime now, uint32_t kind, uint64_t payload) {
     scheduled_.erase(it);
     send(std::move(r), now);
     return;
+  }
+  const int64_t in_system = pulled_ - (metrics_.completed() + metrics_.rejected());
+  if (in_system > limits::kMaxRequestsInSystem) {
+    throw Error(fmt::format("overload: {} requests arrived and not finished at t = {:.3f} s, more than the {} kvsim "
+                            "holds (about 2.3 GB): the arrivals outpace the service; lower workload.arrival.rate or "
+                            "workload.requests, or add replicas",
+                            in_system, ns_to_s(now), limits::kMaxRequestsInSystem));
   }
   const traces::Request request = *pending_;
   if (request.parent_id >= 0) {

@@ -130,6 +130,13 @@ MemoryPlan plan_memory(const Scenario& s) {
   {
     const uint64_t taken = p.static_bytes() + p.gpu_kv_bytes(p.num_gpu_blocks);
     p.spare_gpu_bytes = p.usable_bytes > taken ? p.usable_bytes - taken : 0;
+    // A KV size given outright must still fit the GPU (vLLM would fail allocating it).
+    if ((s.engine.kv_cache_bytes || s.engine.num_gpu_blocks) && taken > p.hbm_bytes) {
+      throw Error(fmt::format("{}: {} of KV per GPU plus {} of weights and activations exceed {}'s {} of HBM",
+                              s.engine.kv_cache_bytes ? "engine.kv_cache_bytes" : "engine.num_gpu_blocks",
+                              format_bytes(p.gpu_kv_bytes(p.num_gpu_blocks)), format_bytes(p.static_bytes()),
+                              s.hardware.name, format_bytes(p.hbm_bytes)));
+    }
   }
   if (s.cache.residual_tokens > 0) {
     // The residual window's tokens take full-precision bytes instead of quantised ones, in every layer.
@@ -179,6 +186,19 @@ MemoryPlan plan_memory(const Scenario& s) {
                             format_bytes(s.cache.host_kv_bytes), p.host_capacity_tokens, s.engine.max_model_len));
   }
   const int64_t needed = p.blocks_for_tokens(s.engine.max_model_len);
+  if (p.num_gpu_blocks == 0 && s.engine.kv_cache_bytes && !p.kv_on_host) {
+    throw Error(fmt::format("engine.kv_cache_bytes {} holds no KV block of {} ({} tokens of {}): raise it",
+                            format_bytes(*s.engine.kv_cache_bytes), format_bytes(p.block_bytes), s.cache.block_size,
+                            m.name));
+  }
+  if (p.num_gpu_blocks == 0) {
+    throw Error(fmt::format(
+        "no KV block fits on {}: {} of weights and {} of activations leave no room of the usable {} (HBM x "
+        "engine.gpu_memory_utilization); raise engine.gpu_memory_utilization, add tensor parallelism, or choose a "
+        "larger GPU",
+        s.hardware.name, format_bytes(p.weights_bytes), format_bytes(p.activation_bytes),
+        format_bytes(p.usable_bytes)));
+  }
   if (p.num_gpu_blocks < needed) {
     throw Error(fmt::format(
         "engine.max_model_len {} needs {} KV blocks but only {} fit on {} ({} tokens, {} of KV after {} weights and "

@@ -213,7 +213,7 @@ TEST(ModelYaml, WrongTypeNamesPlaceAndKey) {
   const std::string text =
       "num_layers: many\n" + std::string(kMinimalYaml).substr(std::string("num_layers: 2\n").size());
   EXPECT_EQ(error_of([&] { parse_yaml_text(text); }),
-            "bad.yaml:1:13: num_layers: expected an integer >= 1, found 'many'");
+            "bad.yaml:1:13: num_layers: expected an integer in [1 .. 4096], found 'many'");
   EXPECT_EQ(error_of([] { parse_yaml_text(std::string(kMinimalYaml) + "dtype: bf61\n"); }),
             "bad.yaml:7:8: dtype: expected one of fp32, fp16, bf16, fp8, int8, int4, mxfp4, int2, found 'bf61' (did "
             "you mean 'bf16'?)");

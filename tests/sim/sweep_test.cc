@@ -89,6 +89,48 @@ TEST(Sweep, AKilledSweepResumedEqualsAnUninterruptedOne) {
   fs::remove_all(dir);
 }
 
+// Resume matches points by their resolved scenario, not their index: a grid that grew keeps the points it shares
+// with the old one (whatever their new index) and runs only the new ones; a grid or base scenario with nothing in
+// common is refused, and --force moves the other grid's lines aside.
+TEST(Sweep, ResumeMatchesPointsByTheirResolvedScenario) {
+  const std::string base = "model: llama-3.1-8b\nhardware: h100-sxm5-80gb\n"
+                           "workload: {requests: 20, prompt_tokens: 100, output_tokens: 10}\n";
+  const std::string dir = write("sweep-keys", base + "sweep:\n  cache.block_size: [16, 32]\n");
+  SweepOptions o;
+  o.out_dir = dir + "/out";
+  run_sweep(load_sweep(dir + "/grid.yaml"), o);
+  std::ofstream(dir + "/grid.yaml") << base << "sweep:\n  cache.block_size: [8, 16, 32, 64]\n";
+  o.resume = true;
+  SweepResult r = run_sweep(load_sweep(dir + "/grid.yaml"), o);
+  EXPECT_EQ(r.skipped, 2);
+  EXPECT_EQ(r.run, 2);
+  // Each block size once, under its new index.
+  std::set<std::pair<int64_t, std::string>> seen;
+  std::ifstream in(o.out_dir + "/results.jsonl");
+  for (std::string l; std::getline(in, l);) {
+    const auto j = nlohmann::json::parse(l);
+    seen.emplace(j["point"].get<int64_t>(), j["params"]["cache.block_size"].get<std::string>());
+  }
+  EXPECT_EQ(seen, (std::set<std::pair<int64_t, std::string>>{{0, "8"}, {1, "16"}, {2, "32"}, {3, "64"}}));
+  // Another grid, or the same grid on another base scenario: refused, naming the line.
+  std::ofstream(dir + "/grid.yaml") << base << "sweep:\n  cache.block_size: [128, 256]\n";
+  const std::string refused = testing::error_of([&] { run_sweep(load_sweep(dir + "/grid.yaml"), o); });
+  EXPECT_NE(refused.find("results.jsonl:1: point 1 was made by another grid or base scenario"), std::string::npos)
+      << refused;
+  std::ofstream(dir + "/grid.yaml") << "model: llama-3.1-8b\nhardware: h100-sxm5-80gb\nseed: 7\n"
+                                    << "workload: {requests: 20, prompt_tokens: 100, output_tokens: 10}\n"
+                                    << "sweep:\n  cache.block_size: [8, 16, 32, 64]\n";
+  EXPECT_NE(testing::error_of([&] { run_sweep(load_sweep(dir + "/grid.yaml"), o); }).find("another grid"),
+            std::string::npos);
+  o.force = true;
+  r = run_sweep(load_sweep(dir + "/grid.yaml"), o);
+  EXPECT_EQ(r.skipped, 0);
+  EXPECT_EQ(r.run, 4);
+  EXPECT_EQ(lines_of(o.out_dir + "/results.other-grid.jsonl").size(), 4u);
+  EXPECT_EQ(lines_of(o.out_dir + "/results.jsonl").size(), 4u);
+  fs::remove_all(dir);
+}
+
 TEST(Sweep, ShardsCoverTheGridExactlyOnce) {
   const std::string dir = write("sweep-shards", grid_text());
   const SweepGrid g = load_sweep(dir + "/grid.yaml");

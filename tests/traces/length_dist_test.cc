@@ -119,9 +119,9 @@ TEST(LengthDist, ErrorsNamePlaceAndKey) {
   EXPECT_EQ(error_of([&] { parse_text(head + "  prompt_tokens: {dist: fixed, value: 3, mean: 4}\n"); }),
             "s.yaml:4:48: workload.prompt_tokens.mean: not used by dist 'fixed' (it reads value)");
   EXPECT_EQ(error_of([&] { parse_text(head + "  prompt_tokens: 0\n"); }),
-            "s.yaml:4:18: workload.prompt_tokens: expected an integer >= 1, found '0'");
+            "s.yaml:4:18: workload.prompt_tokens: expected an integer in [1 .. 1099511627776], found '0'");
   EXPECT_EQ(error_of([&] { parse_text(head + "  prompt_tokens: {value: 3, min: 0}\n"); }),
-            "s.yaml:4:34: workload.prompt_tokens.min: expected an integer >= 1, found '0'");
+            "s.yaml:4:34: workload.prompt_tokens.min: expected an integer in [1 .. 1099511627776], found '0'");
   EXPECT_EQ(error_of([&] { parse_text("workload:\n  requests: 1\n  output_tokens: 8\n"); }),
             "s.yaml:2:3: workload.prompt_tokens: required key is missing (expected an integer >= 1 or {dist: fixed | "
             "uniform | normal | lognormal | zipf | empirical, ...})");

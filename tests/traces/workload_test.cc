@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "sim/core/limits.h"
 #include "tests/traces/test_util.h"
 
 namespace kvsim::traces {
@@ -30,9 +31,9 @@ TEST(ParseWorkload, DefaultsAndKeys) {
 TEST(ParseWorkload, NegativeOrZeroRateNamesPlaceAndKey) {
   const std::string tail = "  prompt_tokens: 1\n  output_tokens: 1\n";
   EXPECT_EQ(error_of([&] { parse_text("workload:\n  requests: 10\n  arrival:\n    rate: -2\n" + tail); }),
-            "s.yaml:4:11: workload.arrival.rate: expected a number > 0, found '-2'");
+            "s.yaml:4:11: workload.arrival.rate: expected a number in [1e-06 .. 1000000], found '-2'");
   EXPECT_EQ(error_of([&] { parse_text("workload:\n  requests: 10\n  arrival:\n    rate: 0\n" + tail); }),
-            "s.yaml:4:11: workload.arrival.rate: expected a number > 0, found '0'");
+            "s.yaml:4:11: workload.arrival.rate: expected a number in [1e-06 .. 1000000], found '0'");
 }
 
 TEST(ParseWorkload, UnknownKeysGetDidYouMean) {
@@ -103,7 +104,7 @@ TEST(WorkloadToYaml, RoundTripsToTheSameSpec) {
   EXPECT_EQ(n["arrival"]["rate"].as<double>(), 1.0);
   EXPECT_EQ(n["prompt_tokens"]["dist"].as<std::string>(), "fixed");
   EXPECT_EQ(n["prompt_tokens"]["min"].as<int64_t>(), 1);
-  EXPECT_EQ(n["prompt_tokens"]["max"].as<int64_t>(), INT64_MAX);
+  EXPECT_EQ(n["prompt_tokens"]["max"].as<int64_t>(), kvsim::limits::kMaxRequestTokens);
 }
 
 TEST(MakeRequestSource, DescribesItself) {
@@ -121,7 +122,7 @@ TEST(MakeRequestSource, RelativeTraceIsResolvedAgainstBaseDir) {
   EXPECT_EQ(testing::collect(*s).size(), 10u);
   EXPECT_EQ(
       error_of([] { make_request_source(parse_text("workload: {trace: no/such.csv}"), RngStreams(1), "/nowhere"); }),
-      "/nowhere/no/such.csv: cannot open trace file");
+      "/nowhere/no/such.csv: cannot open file: No such file or directory");
 }
 
 }  // namespace
