@@ -123,8 +123,6 @@ SweepGrid load_sweep(const std::string& path) {
   }
   SweepGrid g;
   g.file = path;
-  root.remove("sweep");
-  g.base = root;
   g.base_text = yaml::Document{path, text, "", "sweep"};
   // Cartesian product, the last dimension fastest.
   int64_t total = 1;

@@ -35,8 +35,7 @@ struct SweepPoint {
 };
 
 struct SweepGrid {
-  YAML::Node base;           // the scenario without `sweep`
-  yaml::Document base_text;  // the same, re-read for each point so that errors keep their places
+  yaml::Document base_text;  // the scenario without `sweep`, re-read for each point so that errors keep their places
   std::string file;
   std::vector<SweepPoint> points;
 };

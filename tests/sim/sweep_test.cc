@@ -179,7 +179,7 @@ TEST(Sweep, CtrlCKeepsFinishedPointsAndLeavesNoPartialFiles) {
   EXPECT_THROW(run_sweep(g, o), Interrupted);
   EXPECT_EQ(completed_points(o.out_dir + "/results.jsonl").size(), 3u);
   // A run interrupted in its event loop removes its unfinished outputs and the folder it made.
-  EXPECT_THROW(run_scenario(parse_scenario(YAML::Clone(g.base), "grid", g.points[0].overrides()), dir + "/run"),
+  EXPECT_THROW(run_scenario(parse_scenario(g.base_text.fresh(), "grid", g.points[0].overrides()), dir + "/run"),
                Interrupted);
   EXPECT_FALSE(fs::exists(dir + "/run"));
   set_interrupted(false);
