@@ -9,6 +9,7 @@
 
 #include "hw/hardware_profile.h"
 #include "hw/measured.h"
+#include "kernels/fit.h"
 #include "kernels/suite.h"
 
 namespace kvsim::kernels {
@@ -36,12 +37,6 @@ void check_calibrate_options(const CalibrateOptions& options);
 // and `measured` set. Throws kvsim::Error before measuring when out_path exists and force is off, or a suite name is
 // unknown; a suite that fails is logged on `log` and skipped.
 hw::HardwareProfile calibrate(const CalibrateOptions& options, const hw::HardwareProfile& base, std::ostream& log);
-
-// The fitting step alone (no device needed): bandwidth and gather curves vs bytes (monotone), PCIe latency, GEMM
-// points, decode attention per block size (batch >= 32), prefill attention, launch and graph-replay costs, host memcpy
-// vs threads, a held-out check of every bandwidth/gather curve with >= 4 distinct sizes, and the samples themselves.
-// Samples with a non-finite value are dropped.
-hw::MeasuredProfile fit_measurements(const std::vector<hw::RawSample>& samples);
 
 // "2025-01-31T12:34:56Z"
 std::string utc_now_iso8601();

@@ -1,0 +1,17 @@
+// The fitting step of `kvsim calibrate`, alone (no device needed): raw samples from the suites (kernels/suite.h) into
+// the curves of a hw::MeasuredProfile.
+#pragma once
+
+#include <vector>
+
+#include "hw/measured.h"
+
+namespace kvsim::kernels {
+
+// The fitting step alone (no device needed): bandwidth and gather curves vs bytes (monotone), PCIe latency, GEMM
+// points, decode attention per block size (batch >= 32), prefill attention, launch and graph-replay costs, host memcpy
+// vs threads, a held-out check of every bandwidth/gather curve with >= 4 distinct sizes, and the samples themselves.
+// Samples with a non-finite value are dropped.
+hw::MeasuredProfile fit_measurements(const std::vector<hw::RawSample>& samples);
+
+}  // namespace kvsim::kernels
