@@ -9,6 +9,7 @@
 #include "apps/commands.h"
 #include "hw/hardware_loader.h"
 #include "kernels/calibrate.h"
+#include "kernels/sanity.h"
 #include "models/model_loader.h"
 #include "sim/core/error.h"
 
@@ -36,6 +37,15 @@ std::string base_for_gpu(const kernels::DeviceInfo& d) {
   if (contains(n, "A6000")) return "rtx-a6000-48gb";
   if (contains(n, "T4")) return "t4-16gb";
   return "";
+}
+
+void print_written(const std::string& path, const hw::HardwareProfile& p, std::ostream& out) {
+  const auto& m = *p.measured;
+  out << fmt::format(
+      "wrote {}: {} on {}, suites {}, {} bandwidth + {} gather curves, {} GEMM points, {} samples{}\n", path, p.name,
+      m.device, m.suites.empty() ? "none" : join(m.suites), m.bandwidth.size(), m.gather.size(), m.gemm.size(),
+      m.samples.size(),
+      m.failures.empty() ? "" : fmt::format("; {} measurements failed (measured.failures)", m.failures.size()));
 }
 
 }  // namespace
@@ -75,12 +85,20 @@ int cmd_calibrate(const CalibrateArgs& args, std::ostream& out, std::ostream& er
   o.out_path = args.out;
   o.quick = args.quick;
   o.host_only = args.host_only;
+  o.require_gpu = args.require_gpu;
   o.device = args.device;
   o.suites = args.suites;
   o.force = args.force;
   o.command_line = args.command_line.empty() ? "kvsim calibrate --out " + args.out : args.command_line;
 
   kernels::check_calibrate_options(o);  // before choosing a base, so a refusal is the only line printed
+  if (args.require_gpu && args.host_only) {
+    throw Error(Place{"--require-gpu"}, "contradicts --host-only: pass one of them");
+  }
+  if (args.require_gpu) {
+    std::string why;
+    if (!kernels::probe_device(args.device, &why)) throw Error(Place{"--require-gpu"}, "no usable GPU: " + why);
+  }
 
   std::string base = args.base;
   if (base.empty()) {
@@ -108,12 +126,40 @@ int cmd_calibrate(const CalibrateArgs& args, std::ostream& out, std::ostream& er
                  : std::vector<int64_t>{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384};
   o.suite.progress = [&err](const std::string& line) { err << "  " << line << "\n"; };
 
-  const hw::HardwareProfile p = kernels::calibrate(o, base_profile, err);
-  const auto& m = *p.measured;
-  out << fmt::format("wrote {}: {} on {}, suites {}, {} bandwidth + {} gather curves, {} GEMM points, {} samples\n",
-                     args.out, p.name, m.device, m.suites.empty() ? "none" : join(m.suites), m.bandwidth.size(),
-                     m.gather.size(), m.gemm.size(), m.samples.size());
+  print_written(args.out, kernels::calibrate(o, base_profile, err), out);
   return 0;
+}
+
+int cmd_refit_profiles(const CalibrateArgs& args, std::ostream& out, std::ostream& err) {
+  if (args.host_only || args.quick || args.require_gpu || !args.suites.empty()) {
+    throw Error(Place{"--refit"}, "measures nothing: --quick, --host-only, --require-gpu and --suites do not apply");
+  }
+  kernels::CalibrateOptions o;
+  o.out_path = args.out;
+  o.force = args.force;
+  o.command_line = args.command_line.empty() ? "kvsim calibrate --refit ... --out " + args.out : args.command_line;
+  std::optional<hw::HardwareProfile> base;
+  if (!args.base.empty()) base = hw::load_hardware(args.base);
+  print_written(args.out, kernels::refit_profiles(args.refit, o, base, err), out);
+  return 0;
+}
+
+int cmd_sanity(const CalibrateArgs& args, std::ostream& out, std::ostream& err) {
+  if (!args.out.empty() || !args.refit.empty() || args.quick || args.host_only || args.require_gpu ||
+      !args.suites.empty()) {
+    throw Error(Place{"--sanity"},
+                "reads a profile and writes nothing: --out, --refit, --quick, --host-only, "
+                "--require-gpu and --suites do not apply");
+  }
+  const hw::HardwareProfile p = hw::load_hardware(args.sanity);
+  if (!p.measured) throw Error(Place{args.sanity}, "expected a measured profile (source: measured), found none");
+  const auto checks = kernels::sanity_checks(p);
+  out << fmt::format("sanity of {} ({}, {}measured {}):\n", args.sanity, p.measured->device,
+                     p.measured->complete ? "" : "partially ", p.measured->date)
+      << kernels::format_sanity(checks);
+  const auto failed = std::count_if(checks.begin(), checks.end(), [](const auto& c) { return !c.passed; });
+  if (failed > 0) err << fmt::format("calibrate --sanity: {} of {} checks did not pass\n", failed, checks.size());
+  return failed > 0 ? 1 : 0;
 }
 
 }  // namespace kvsim::app

@@ -142,10 +142,13 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
 
   CalibrateArgs cal_args;
   CLI::App* calibrate = app.add_subcommand("calibrate", "Measure this machine and write a measured hardware profile");
-  calibrate->add_option("--out", cal_args.out, "Profile YAML to write")->required();
+  calibrate->add_option("--out", cal_args.out, "Profile YAML to write (required, except with --sanity)");
   calibrate->add_option("--base", cal_args.base, "Catalog profile for the datasheet numbers (default: from the GPU)");
   calibrate->add_flag("--quick", cal_args.quick, "Fewer sizes and repeats (about 2 minutes on an H100)");
   calibrate->add_flag("--host-only", cal_args.host_only, "Only the host suite, even with a GPU");
+  calibrate->add_flag("--require-gpu", cal_args.require_gpu,
+                      "Fail (exit 2) when no GPU can be used or any GPU measurement fails, instead of running the host "
+                      "suite alone");
   calibrate->add_option("--device", cal_args.device, "CUDA device ordinal")->check(whole_in(0, 1023));
   calibrate->add_option("--suites", cal_args.suites, "Comma-separated suites (default: all)")->delimiter(',');
   calibrate->add_flag("--force", cal_args.force, "Overwrite an existing --out file");
@@ -153,6 +156,13 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
                         "Import published profiles instead of measuring: 'vidur DIR' (Vidur's mlp.csv, attention.csv, "
                         "all_reduce.csv, plain or .gz), fitting the operator model on them")
       ->expected(2);
+  calibrate->add_option("--sanity", cal_args.sanity,
+                        "Measure nothing: check a measured profile against its GPU's datasheet (HBM, PCIe, launch, "
+                        "GEMM, decode attention); exit 1 when a check fails or lacks its samples");
+  calibrate->add_option("--refit", cal_args.refit,
+                        "Measure nothing: fit one profile from the raw samples of these measured profiles of one GPU "
+                        "(e.g. one calibrate run per suite)")
+      ->delimiter(',');
   calibrate->add_option("--also", cal_args.also, "With --import: more folders of the same GPU (e.g. its network profiles)");
   calibrate->add_option("--check", cal_args.check,
                         "With --import: profiles of another GPU, predicted with the fitted parameters and its datasheet");
@@ -276,7 +286,11 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (*cost) return cmd_cost(cost_args, out);
     if (*models) return cmd_models(models_args, out);
     if (*hardware) return cmd_hardware(hw_args, out);
-    if (*calibrate) return cal_args.import.empty() ? cmd_calibrate(cal_args, out, err) : cmd_import_profiles(cal_args, out, err);
+    if (*calibrate) {
+      if (!cal_args.import.empty()) return cmd_import_profiles(cal_args, out, err);
+      if (!cal_args.sanity.empty()) return cmd_sanity(cal_args, out, err);
+      return cal_args.refit.empty() ? cmd_calibrate(cal_args, out, err) : cmd_refit_profiles(cal_args, out, err);
+    }
     if (*stats) return cmd_trace_stats(stats_args, out);
     if (*validate) return cmd_validate(val_args, out, err);
     if (*sweep) return cmd_sweep(sweep_args, out, err);

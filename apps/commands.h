@@ -59,8 +59,11 @@ struct CalibrateArgs {
   std::string base;  // --base CATALOG_NAME; "" = from the GPU name (h100-sxm5-80gb without a GPU)
   bool quick = false;
   bool host_only = false;
+  bool require_gpu = false;  // --require-gpu: no usable GPU, or a failed GPU measurement, is an error
   int device = 0;
   std::vector<std::string> suites;  // --suites hbm,pcie,...; empty = all
+  std::vector<std::string> refit;   // --refit A.yaml,B.yaml: no measurement; fit the samples of measured profiles
+  std::string sanity;               // --sanity PROFILE.yaml: no measurement; check a measured profile
   bool force = false;
   std::string command_line;  // argv joined, recorded in the profile
   // --import vidur DIR: no measurement; read another tool's published profiles instead (apps/import_command.cc).
@@ -70,6 +73,10 @@ struct CalibrateArgs {
   std::string check_base;         // --check-base CATALOG_NAME: that GPU's datasheet profile
 };
 int cmd_calibrate(const CalibrateArgs& args, std::ostream& out, std::ostream& err);
+// kvsim calibrate --refit A.yaml,B.yaml --out PROFILE.yaml [--base NAME]: one profile from several measured ones.
+int cmd_refit_profiles(const CalibrateArgs& args, std::ostream& out, std::ostream& err);
+// kvsim calibrate --sanity PROFILE.yaml: the checks of kernels/sanity.h; 0 when all pass, 1 otherwise.
+int cmd_sanity(const CalibrateArgs& args, std::ostream& out, std::ostream& err);
 // kvsim calibrate --import vidur DIR --base NAME --out PROFILE.yaml [--also DIR]... [--check DIR --check-base NAME]:
 // a measured profile from Vidur's operator profiles, the operator model fitted on them, and its error table.
 int cmd_import_profiles(const CalibrateArgs& args, std::ostream& out, std::ostream& err);

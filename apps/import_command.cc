@@ -75,6 +75,7 @@ int cmd_import_profiles(const CalibrateArgs& args, std::ostream& out, std::ostre
   if (args.check.empty() != args.check_base.empty()) {
     throw Error(Place{args.check.empty() ? "--check" : "--check-base"}, "--check and --check-base go together");
   }
+  if (args.out.empty()) throw Error(Place{"--out"}, "required: the profile YAML to write");
   std::error_code ec;
   if (!args.force && std::filesystem::exists(args.out, ec)) {
     throw Error(Place{args.out}, "exists: pass --force to overwrite it");

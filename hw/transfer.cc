@@ -1,8 +1,38 @@
 #include "hw/transfer.h"
 
 #include <algorithm>
+#include <charconv>
+#include <string>
 
 namespace kvsim::hw {
+
+namespace {
+
+// The measured gather curve for a method and granularity. cpu_staged is measured per host thread count
+// ("cpu_staged/<granularity>/threads<N>"): the engine gathers with its whole pool, so the largest count; profiles from
+// before the split have one "cpu_staged/<granularity>" curve.
+const Curve* measured_gather_curve(const MeasuredProfile& measured, const char* method, const char* granularity) {
+  const std::string key = std::string(method) + "/" + granularity;
+  const Curve* best = nullptr;
+  if (method == std::string_view("cpu_staged")) {
+    const std::string prefix = key + "/threads";
+    int64_t most = 0;
+    for (auto it = measured.gather.lower_bound(prefix); it != measured.gather.end() && it->first.starts_with(prefix);
+         ++it) {
+      int64_t threads = 0;
+      const char* begin = it->first.data() + prefix.size();
+      const char* end = it->first.data() + it->first.size();
+      const auto [ptr, ec] = std::from_chars(begin, end, threads);
+      if (ec != std::errc() || ptr != end || threads < 1 || it->second.empty()) continue;
+      if (threads > most) most = threads, best = &it->second;
+    }
+    if (best != nullptr) return best;
+  }
+  const auto it = measured.gather.find(key);
+  return it == measured.gather.end() || it->second.empty() ? nullptr : &it->second;
+}
+
+}  // namespace
 
 TransferCost pcie_copy_time(const HardwareProfile& hw, CopyDirection direction, uint64_t bytes_per_copy, int64_t copies,
                             bool pinned) {
@@ -36,8 +66,8 @@ TransferCost gather_time(const HardwareProfile& hw, GatherMethod method, uint64_
   const char* name =
       method == GatherMethod::kPerRow ? "per_row" : (method == GatherMethod::kCpuStaged ? "cpu_staged" : "zero_copy");
   if (hw.measured) {
-    if (auto bw = hw.measured->gather.find(std::string(name) + "/" + granularity); bw != hw.measured->gather.end()) {
-      cost.time_ns = transfer_time_ns(bytes, bw->second.at(static_cast<double>(bytes)));
+    if (const Curve* bw = measured_gather_curve(*hw.measured, name, granularity)) {
+      cost.time_ns = transfer_time_ns(bytes, bw->at(static_cast<double>(bytes)));
       cost.source = "measured";
       return cost;
     }

@@ -33,7 +33,7 @@ std::vector<double> run_mini_engine(const MiniEngineModel&, const std::vector<Mi
   no_cuda("mini engine");
 }
 
-DecodeCheck check_decode_attention(int, int64_t, int64_t, int64_t, int) { no_cuda("decode attention check"); }
+DecodeCheck check_decode_attention(int, const DecodeCheckShape&) { no_cuda("decode attention check"); }
 DecodeCheck check_prefill_attention(int, int64_t, int64_t) { no_cuda("prefill attention check"); }
 
 }  // namespace kvsim::kernels

@@ -62,7 +62,7 @@ double timed_copy(char* dst, const char* src, uint64_t bytes, int64_t threads) {
 
 std::vector<hw::RawSample> run_host_suite(const SuiteOptions& options) {
   int64_t max_threads = options.host_max_threads;
-  if (max_threads <= 0) max_threads = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  if (max_threads <= 0) max_threads = usable_cpu_count();
   uint64_t bytes = options.host_bytes > 0 ? options.host_bytes : (options.quick ? 256 * kMiB : 1024 * kMiB);
   // Source and destination together within half of the available memory.
   if (const uint64_t avail = available_memory_bytes(); avail > 0) bytes = std::min(bytes, avail / 4);
@@ -97,6 +97,7 @@ std::vector<hw::RawSample> run_host_suite(const SuiteOptions& options) {
     s.params = {{"threads", static_cast<double>(threads)}, {"bytes", static_cast<double>(bytes)}};
     s.value = median(rates);
     s.unit = "bytes_per_s";
+    if (options.sample) options.sample(s);
     out.push_back(s);
     if (options.progress) {
       options.progress(

@@ -9,7 +9,9 @@
 // selected (token, head) rows by CPU threads into pinned memory sent in one copy per layer; then lm_head.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,9 +37,22 @@ struct MiniEngineOptions {
   int warmup = 2, repeats = 5;  // per iteration: median of repeats
 };
 
+// The buffers a schedule needs: the largest of each quantity over its iterations. `workspace_for(batch, max_context)`
+// gives one iteration's split-K scratch bytes for decode attention; the split count falls as the batch grows (a
+// 17-sequence iteration can take 7 splits where 64 sequences take 1), so the scratch is the largest over every
+// iteration, not the largest batch's.
+struct MiniEngineSizes {
+  int64_t max_tokens = 1, max_decode = 1, max_blocks_per_seq = 1, total_blocks = 1, max_swap = 1, max_evict = 1,
+          max_gather = 1, max_prefill = 1;
+  size_t decode_workspace_bytes = 16;
+};
+MiniEngineSizes mini_engine_sizes(const MiniEngineModel& model, const std::vector<MiniIteration>& schedule,
+                                  int block_size,
+                                  const std::function<size_t(int64_t batch, int64_t max_context)>& workspace_for);
+
 // Milliseconds per iteration (median of repeats, CUDA events around the whole iteration). Throws kvsim::Error when
-// the build has no CUDA, there is no device, a shape is unsupported (head_dim must be 128; q_heads / kv_heads 1, 2,
-// 4 or 8) or memory does not suffice.
+// the build has no CUDA, there is no device, a shape is unsupported (head_dim must be 128; q_heads / kv_heads an
+// integer in 1..8) or memory does not suffice.
 std::vector<double> run_mini_engine(const MiniEngineModel& model, const std::vector<MiniIteration>& schedule,
                                     const MiniEngineOptions& options);
 

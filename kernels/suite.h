@@ -26,8 +26,14 @@ struct SuiteOptions {
   std::vector<GemmShape> gemm_shapes;    // from the model catalog, split for tp 1/2/4/8 (apps/ builds the list)
   std::vector<int64_t> gemm_tokens;      // m values, 1 .. 16384
   std::vector<std::string> gemm_dtypes;  // "bf16", "fp16", "fp8" (fp8 only where the GPU has it)
-  int64_t host_max_threads = 0;          // 0 = hardware_concurrency
+  int64_t host_max_threads = 0;          // 0 = usable_cpu_count()
   std::function<void(const std::string&)> progress;  // one line per step, for stderr; may be empty
+  // A shape whose measurement failed (out of memory, refused by a library): "what: why". The suite goes on with the
+  // next shape unless the CUDA context is broken (a kernel fault), which ends the suite. May be empty.
+  std::function<void(const std::string&)> failed;
+  // Every sample as soon as it is measured (the suite also returns them all), so that a run stopped mid-suite can
+  // write what it has. May be empty.
+  std::function<void(const hw::RawSample&)> sample;
   // Host suite only (added by the calibration side): buffer bytes per copy; 0 = 256 MiB quick / 1 GiB, far above any
   // last-level cache. Tests set a few MiB.
   uint64_t host_bytes = 0;
@@ -44,6 +50,12 @@ struct DeviceInfo {
 
 // The GPU at `device`, or nullopt with `why` set ("built without CUDA", "no CUDA device: <driver message>").
 std::optional<DeviceInfo> probe_device(int device, std::string* why);
+
+// CPUs this process may run threads on: the affinity mask, bounded by the container's CPU quota (cgroup v2 cpu.max,
+// or v1 cpu.cfs_quota_us / cpu.cfs_period_us, rounded up); std::thread::hardware_concurrency counts the host's.
+int usable_cpu_count();
+// CPUs' worth of quota in a cgroup v2 cpu.max line ("200000 100000" -> 2.0); 0 for "max ..." or anything unreadable.
+double cpu_quota_from_cgroup(const std::string& cpu_max);
 
 // Whether this build has the GPU suites (KVSIM_HAVE_CUDA).
 bool built_with_cuda();

@@ -171,14 +171,31 @@ OpCost CostModel::attention(const OperatorParams& p, const BatchShape& b, bool e
   double flop_rate = p.prefill_compute * ramp * rates_.peak_flops;
   std::string memory_from = "model", compute_from = "model";
   if (const auto& measured = hardware_.measured; measured && gpu_seqs > 0) {
+    // The decode kernel's rate at this batch's mean context and its number of sequences decoded together (the
+    // kernel reads fewer bytes per second with fewer sequences in flight).
     const double mean_context = kv_tokens / static_cast<double>(gpu_seqs);
-    if (auto r = measured->decode_attention_bytes_per_s(mean_context, config_.block_size)) {
+    const auto batch = static_cast<double>(gpu_seqs);
+    if (auto r = measured->decode_attention_bytes_per_s(mean_context, config_.block_size, batch)) {
       read_rate = *r;
-      memory_from = explain ? fmt::format("measured decode kernel at context {:.0f}", mean_context) : "measured";
+      memory_from = explain ? fmt::format("measured decode kernel at context {:.0f}, batch {}", mean_context, gpu_seqs)
+                            : "measured";
     }
     if (!measured->prefill_attention.empty()) {
       flop_rate = measured->prefill_attention.at(gpu_tokens / static_cast<double>(gpu_seqs));
-      compute_from = "measured " + measured->prefill_attention_kernel + " prefill kernel";
+      compute_from = "measured";
+      if (explain) {
+        // PyTorch SDPA's flash kernel is a production kernel (as is a named import's, e.g. Vidur's FlashInfer, with
+        // no note); kvsim's simple kernel, or any curve with a note saying why, is slower than a serving engine's.
+        const std::string& kernel = measured->prefill_attention_kernel;
+        const std::string& note = measured->prefill_attention_note;
+        compute_from = fmt::format("measured {} prefill kernel", kernel.empty() ? "(unnamed)" : kernel);
+        if (kernel != "sdpa-flash" && (!note.empty() || kernel == "kvsim-simple" || kernel.empty())) {
+          const char* why = kernel == "kvsim-simple"
+                                ? "curve from kvsim's simple kernel, slower than production flash kernels"
+                                : "the profile does not name the kernel";
+          compute_from += fmt::format(" (not a production kernel: {})", note.empty() ? why : note);
+        }
+      }
     }
   }
   const SimTime dequant_ns = dequant_ops > 0 ? work_time_ns(dequant_ops, fp32_flops) : 0;

@@ -55,36 +55,41 @@ void run_decode(const SuiteOptions& options, const DeviceInfo& info, const Timin
                           block_size,
                           static_cast<int>((context + block_size - 1) / block_size),
                           static_cast<int>(context)};
-        int64_t blocks_per_call = static_cast<int64_t>(batch) * shape.max_blocks;
-        int64_t rotations =
-            std::clamp<int64_t>(static_cast<int64_t>((3 * info.l2_bytes + kv_bytes - 1) / kv_bytes), 1,
-                                std::max<int64_t>(1, std::min<int64_t>(1024, pool_blocks / blocks_per_call)));
-        std::vector<int32_t> table(static_cast<size_t>(rotations * blocks_per_call));
-        for (size_t i = 0; i < table.size(); ++i) table[i] = perm[i % perm.size()];
-        std::vector<int32_t> lens_h(static_cast<size_t>(batch), static_cast<int32_t>(context));
-        DeviceBuffer table_d(table.size() * sizeof(int32_t));
-        KVSIM_CUDA_CHECK(cudaMemcpyAsync(table_d.get(), table.data(), table.size() * sizeof(int32_t),
-                                         cudaMemcpyHostToDevice, stream.get()));
-        KVSIM_CUDA_CHECK(cudaMemcpyAsync(lens.get(), lens_h.data(), lens_h.size() * sizeof(int32_t),
-                                         cudaMemcpyHostToDevice, stream.get()));
-        int splits = decode_splits(shape, info.sm_count);
-        DeviceBuffer workspace(splits > 1 ? decode_workspace_bytes(shape, splits) : 0);
-        report(options, "attention: decode bs" + std::to_string(block_size) + " context " + std::to_string(context) +
-                            " batch " + std::to_string(batch) + " (" + std::to_string(splits) + " splits)");
-        double seconds = time_per_call_s(stream.get(), plan, [&](int64_t call) {
-          const int32_t* t = table_d.get<int32_t>() + (call % rotations) * blocks_per_call;
-          launch_paged_decode(shape, splits, q.get<__nv_bfloat16>(), pool.get<__nv_bfloat16>(), t, lens.get<int32_t>(),
-                              o.get<float>(), workspace.get(), stream.get());
-        });
-        // The host vectors above are freed at the end of this iteration: the copies must be done by then (they are:
-        // time_per_call_s synchronises).
-        double kvb = static_cast<double>(kv_bytes);
-        out.push_back(make_sample("attention", "decode/bs" + std::to_string(block_size),
+        const std::string what = "attention decode bs" + std::to_string(block_size) + " context " +
+                                 std::to_string(context) + " batch " + std::to_string(batch);
+        measure_shape(options, what, [&] {
+          int64_t blocks_per_call = static_cast<int64_t>(batch) * shape.max_blocks;
+          int64_t rotations =
+              std::clamp<int64_t>(static_cast<int64_t>((3 * info.l2_bytes + kv_bytes - 1) / kv_bytes), 1,
+                                  std::max<int64_t>(1, std::min<int64_t>(1024, pool_blocks / blocks_per_call)));
+          std::vector<int32_t> table(static_cast<size_t>(rotations * blocks_per_call));
+          for (size_t i = 0; i < table.size(); ++i) table[i] = perm[i % perm.size()];
+          std::vector<int32_t> lens_h(static_cast<size_t>(batch), static_cast<int32_t>(context));
+          DeviceBuffer table_d(table.size() * sizeof(int32_t));
+          KVSIM_CUDA_CHECK(cudaMemcpyAsync(table_d.get(), table.data(), table.size() * sizeof(int32_t),
+                                           cudaMemcpyHostToDevice, stream.get()));
+          KVSIM_CUDA_CHECK(cudaMemcpyAsync(lens.get(), lens_h.data(), lens_h.size() * sizeof(int32_t),
+                                           cudaMemcpyHostToDevice, stream.get()));
+          int splits = decode_splits(shape, info.sm_count);
+          DeviceBuffer workspace(splits > 1 ? decode_workspace_bytes(shape, splits) : 0);
+          report(options, "attention: decode bs" + std::to_string(block_size) + " context " + std::to_string(context) +
+                              " batch " + std::to_string(batch) + " (" + std::to_string(splits) + " splits)");
+          double seconds = time_per_call_graph_s(stream.get(), plan, [&](int64_t call) {
+            const int32_t* t = table_d.get<int32_t>() + (call % rotations) * blocks_per_call;
+            launch_paged_decode(shape, splits, q.get<__nv_bfloat16>(), pool.get<__nv_bfloat16>(), t,
+                                lens.get<int32_t>(), o.get<float>(), workspace.get(), stream.get());
+          });
+          // The host vectors above are freed at the end of this iteration: the copies must be done by then (they are:
+          // time_per_call_s synchronises).
+          double kvb = static_cast<double>(kv_bytes);
+          keep_sample(options, out,
+                      make_sample("attention", "decode/bs" + std::to_string(block_size),
                                   {{"context", static_cast<double>(context)},
                                    {"batch", static_cast<double>(batch)},
                                    {"block_size", static_cast<double>(block_size)},
                                    {"kv_bytes", kvb}},
                                   kvb / seconds, "bytes_per_s"));
+        });
       }
     }
   }
@@ -100,16 +105,19 @@ void run_prefill(const SuiteOptions& options, const TimingPlan& plan, Stream& st
   fill_values(v.get(), elems, ElementType::kBf16, 43, stream.get());
   for (uint64_t tokens : token_counts) {
     report(options, "attention: prefill kvsim-simple " + std::to_string(tokens) + " tokens");
-    double seconds = time_per_call_s(stream.get(), plan, [&](int64_t) {
-      launch_prefill_simple(static_cast<int>(tokens), kQHeads, q.get<__nv_bfloat16>(), k.get<__nv_bfloat16>(),
-                            v.get<__nv_bfloat16>(), o.get<float>(), stream.get());
+    measure_shape(options, "attention prefill " + std::to_string(tokens) + " tokens", [&] {
+      double seconds = time_per_call_graph_s(stream.get(), plan, [&](int64_t) {
+        launch_prefill_simple(static_cast<int>(tokens), kQHeads, q.get<__nv_bfloat16>(), k.get<__nv_bfloat16>(),
+                              v.get<__nv_bfloat16>(), o.get<float>(), stream.get());
+      });
+      // Causal attention FLOPs: QK^T and PV, 2 x 2 x head_dim per (query, key) pair, tokens (tokens + 1) / 2 pairs.
+      double t = static_cast<double>(tokens);
+      double flops = 4.0 * kQHeads * kHeadDim * t * (t + 1) / 2;
+      keep_sample(
+          options, out,
+          make_sample("attention", "prefill/kvsim-simple", {{"tokens", t}, {"heads", kQHeads}, {"head_dim", kHeadDim}},
+                      flops / seconds, "flops_per_s"));
     });
-    // Causal attention FLOPs: QK^T and PV, 2 x 2 x head_dim per (query, key) pair, tokens (tokens + 1) / 2 pairs.
-    double t = static_cast<double>(tokens);
-    double flops = 4.0 * kQHeads * kHeadDim * t * (t + 1) / 2;
-    out.push_back(make_sample("attention", "prefill/kvsim-simple",
-                              {{"tokens", t}, {"heads", kQHeads}, {"head_dim", kHeadDim}}, flops / seconds,
-                              "flops_per_s"));
   }
 }
 

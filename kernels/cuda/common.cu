@@ -138,7 +138,7 @@ TimingPlan timing_plan(const SuiteOptions& options) {
   TimingPlan plan;
   if (options.quick) {
     plan.warmup = 1;
-    plan.repeats = 3;
+    plan.repeats = 5;
     plan.min_run_s = 0.5e-3;
     plan.max_inner = 200;
   }
@@ -171,6 +171,58 @@ double time_per_call_s(cudaStream_t stream, const TimingPlan& plan, const std::f
   for (int r = 0; r < plan.repeats; ++r) {
     KVSIM_CUDA_CHECK(cudaEventRecord(start.get(), stream));
     for (int i = 0; i < inner; ++i) body(call++);
+    KVSIM_CUDA_CHECK(cudaEventRecord(stop.get(), stream));
+    KVSIM_CUDA_CHECK(cudaEventSynchronize(stop.get()));
+    KVSIM_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
+    per_call.push_back(ms * 1e-3 / inner);
+  }
+  return median(per_call);
+}
+
+double time_per_call_graph_s(cudaStream_t stream, const TimingPlan& plan, const std::function<void(int64_t)>& body) {
+  throw_if_interrupted();
+  Event start, stop;
+  int64_t call = 0;
+  for (int i = 0; i < plan.warmup; ++i) body(call++);
+  KVSIM_CUDA_CHECK(cudaStreamSynchronize(stream));
+  KVSIM_CUDA_CHECK(cudaEventRecord(start.get(), stream));
+  body(call++);
+  KVSIM_CUDA_CHECK(cudaEventRecord(stop.get(), stream));
+  KVSIM_CUDA_CHECK(cudaEventSynchronize(stop.get()));
+  float ms = 0;
+  KVSIM_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
+  const double one_s = std::max(1e-7, ms * 1e-3);
+  const int inner = static_cast<int>(std::clamp(plan.min_run_s / one_s, 1.0, static_cast<double>(plan.max_inner)));
+
+  struct GraphOwner {
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    ~GraphOwner() {
+      if (exec) cudaGraphExecDestroy(exec);
+      if (graph) cudaGraphDestroy(graph);
+    }
+  } g;
+  KVSIM_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  bool captured = true;
+  try {
+    for (int i = 0; i < inner; ++i) body(call++);
+  } catch (const Error&) {
+    captured = false;  // a call the graph cannot hold (e.g. a pageable copy): time it eagerly below
+  }
+  const cudaError_t end = cudaStreamEndCapture(stream, &g.graph);
+  if (!captured || end != cudaSuccess || g.graph == nullptr) {
+    cudaGetLastError();
+    KVSIM_CUDA_CHECK(cudaStreamSynchronize(stream));
+    return time_per_call_s(stream, plan, body);
+  }
+  KVSIM_CUDA_CHECK(cudaGraphInstantiate(&g.exec, g.graph, 0));
+  KVSIM_CUDA_CHECK(cudaGraphLaunch(g.exec, stream));  // upload and warm
+  KVSIM_CUDA_CHECK(cudaStreamSynchronize(stream));
+  std::vector<double> per_call;
+  for (int r = 0; r < plan.repeats; ++r) {
+    throw_if_interrupted();
+    KVSIM_CUDA_CHECK(cudaEventRecord(start.get(), stream));
+    KVSIM_CUDA_CHECK(cudaGraphLaunch(g.exec, stream));
     KVSIM_CUDA_CHECK(cudaEventRecord(stop.get(), stream));
     KVSIM_CUDA_CHECK(cudaEventSynchronize(stop.get()));
     KVSIM_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
@@ -295,6 +347,26 @@ uint64_t device_free_bytes() {
 
 void report(const SuiteOptions& options, const std::string& line) {
   if (options.progress) options.progress(line);
+}
+
+bool measure_shape(const SuiteOptions& options, const std::string& what, const std::function<void()>& body) {
+  try {
+    body();
+    return true;
+  } catch (const Error& e) {
+    // A sticky error (the context is lost) shows at the next synchronisation; anything after it would fail too.
+    const cudaError_t sticky = cudaDeviceSynchronize();
+    cudaGetLastError();
+    if (sticky != cudaSuccess) throw;
+    report(options, what + " failed, skipped: " + e.what());
+    if (options.failed) options.failed(what + ": " + e.what());
+    return false;
+  }
+}
+
+void keep_sample(const SuiteOptions& options, std::vector<hw::RawSample>& out, hw::RawSample s) {
+  if (options.sample) options.sample(s);
+  out.push_back(std::move(s));
 }
 
 hw::RawSample make_sample(const char* suite, std::string series, std::map<std::string, double> params, double value,

@@ -127,12 +127,18 @@ struct TimingPlan {
   double min_run_s = 2e-3;
   int max_inner = 1000;
 };
-// quick: 1 warm-up, 3 repeats, 0.5 ms runs (the whole calibration in < 2 min on an H100, suite.h).
+// quick: 1 warm-up, 5 repeats, 0.5 ms runs (the whole calibration in < 2 min on an H100, suite.h). Five, not three:
+// the median of three is one noisy sample away from its maximum, and the fits take medians per size.
 TimingPlan timing_plan(const SuiteOptions& options);
 
 // Median seconds per call of body(i), which enqueues its work on `stream`; i counts every call made (warm-up
 // included) so the body can rotate buffers. Timed with CUDA events around `inner` back-to-back calls.
 double time_per_call_s(cudaStream_t stream, const TimingPlan& plan, const std::function<void(int64_t)>& body);
+// The same, with the `inner` calls captured once in a CUDA graph and the graph replayed per repeat: a short kernel's
+// time is then the GPU's, not the host's launch rate (the cost model adds launch costs itself, CostModel::launch_ns).
+// For bodies that only enqueue device work (kernels, cuBLASLt, device copies); a body that cannot be captured falls
+// back to time_per_call_s.
+double time_per_call_graph_s(cudaStream_t stream, const TimingPlan& plan, const std::function<void(int64_t)>& body);
 // The same for a body whose work involves the host (CPU gathers): steady clock; body must finish before returning.
 double time_per_call_host_s(const TimingPlan& plan, const std::function<void(int64_t)>& body);
 
@@ -153,6 +159,13 @@ uint64_t host_physical_bytes();
 uint64_t device_free_bytes();
 
 void report(const SuiteOptions& options, const std::string& line);
+
+// Measures one shape: a kvsim::Error from `body` (an allocation that failed, a shape a library refuses) is reported,
+// passed to options.failed, and the suite goes on (false returned); when the CUDA context itself is broken (a sticky
+// error such as an illegal address), the error is rethrown and ends the suite. Interrupts pass through.
+bool measure_shape(const SuiteOptions& options, const std::string& what, const std::function<void()>& body);
+// Appends `s` to `out` and hands it to options.sample, so a run stopped mid-suite keeps what it measured.
+void keep_sample(const SuiteOptions& options, std::vector<hw::RawSample>& out, hw::RawSample s);
 hw::RawSample make_sample(const char* suite, std::string series, std::map<std::string, double> params, double value,
                           const char* unit);
 

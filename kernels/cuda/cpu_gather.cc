@@ -21,8 +21,10 @@ GatherPool::~GatherPool() {
 void GatherPool::work(int part) {
   size_t parts = static_cast<size_t>(threads());
   size_t begin = rows_ * static_cast<size_t>(part) / parts, end = rows_ * static_cast<size_t>(part + 1) / parts;
-  for (size_t i = begin; i < end; ++i)
-    std::memcpy(dst_ + i * row_bytes_, src_ + row_index_[i] * row_bytes_, row_bytes_);
+  for (size_t i = begin; i < end; ++i) {
+    const uint64_t row = pool_rows_ > 0 ? (row_index_[i] + shift_) % pool_rows_ : row_index_[i];
+    std::memcpy(dst_ + i * row_bytes_, src_ + row * row_bytes_, row_bytes_);
+  }
 }
 
 void GatherPool::worker_loop(int part) {
@@ -42,7 +44,8 @@ void GatherPool::worker_loop(int part) {
   }
 }
 
-void GatherPool::gather(const uint8_t* src, const uint64_t* row_index, size_t rows, size_t row_bytes, uint8_t* dst) {
+void GatherPool::gather(const uint8_t* src, const uint64_t* row_index, size_t rows, size_t row_bytes, uint8_t* dst,
+                        uint64_t shift, uint64_t pool_rows) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     src_ = src;
@@ -50,6 +53,8 @@ void GatherPool::gather(const uint8_t* src, const uint64_t* row_index, size_t ro
     rows_ = rows;
     row_bytes_ = row_bytes;
     dst_ = dst;
+    shift_ = shift;
+    pool_rows_ = pool_rows;
     pending_ = static_cast<int>(workers_.size());
     ++generation_;
   }

@@ -22,9 +22,11 @@ class GatherPool {
 
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
 
-  // dst[i * row_bytes .. +row_bytes) = src[row_index[i] * row_bytes ..), rows split evenly over the threads;
-  // returns when every row is copied.
-  void gather(const uint8_t* src, const uint64_t* row_index, size_t rows, size_t row_bytes, uint8_t* dst);
+  // dst[i * row_bytes .. +row_bytes) = src[r * row_bytes ..) with r = row_index[i], or (row_index[i] + shift) %
+  // pool_rows when pool_rows > 0 (a timing loop shifts the selection call by call, so no call reads rows the CPU's
+  // caches still hold from the last); rows split evenly over the threads; returns when every row is copied.
+  void gather(const uint8_t* src, const uint64_t* row_index, size_t rows, size_t row_bytes, uint8_t* dst,
+              uint64_t shift = 0, uint64_t pool_rows = 0);
 
  private:
   void work(int part);
@@ -39,6 +41,7 @@ class GatherPool {
   const uint8_t* src_ = nullptr;
   const uint64_t* row_index_ = nullptr;
   size_t rows_ = 0, row_bytes_ = 0;
+  uint64_t shift_ = 0, pool_rows_ = 0;
   uint8_t* dst_ = nullptr;
 };
 

@@ -8,6 +8,7 @@
 #include <cublasLt.h>
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <string>
 
 namespace {
@@ -20,9 +21,15 @@ struct Library {
 const Library& library() {
   static const Library lib = [] {
     Library l;
-    // The soname through the library path (and the executable's run path), then the toolkit's file found at build time.
+    // $KVSIM_CUBLASLT (a file: how scripts/gpu-measure.sh points a copied build at the GPU machine's library), the
+    // soname through the library path (and the executable's run path), then the toolkit's file found at build time
+    // and the toolkit's usual place.
     std::string tried;
-    for (const char* name : {KVSIM_CUBLASLT_SONAME, KVSIM_CUBLASLT_PATH}) {
+    const char* env = std::getenv("KVSIM_CUBLASLT");
+    for (const char* name :
+         {env != nullptr && *env != '\0' ? env : nullptr, static_cast<const char*>(KVSIM_CUBLASLT_SONAME),
+          static_cast<const char*>(KVSIM_CUBLASLT_PATH), "/usr/local/cuda/lib64/" KVSIM_CUBLASLT_SONAME}) {
+      if (name == nullptr) continue;
       l.handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
       if (l.handle != nullptr) return l;
       const char* why = dlerror();

@@ -1,12 +1,18 @@
 // The project's paged decode-attention kernel and its CPU reference check. One CTA per (split, kv_head, sequence):
-// the GQA group of q_heads / kv_heads query heads shares each K/V row it loads, and long contexts are split over
-// several CTAs whose partial results (output, log-sum-exp) a second kernel merges, as flash-decoding does (Dao et al.,
-// "Flash-Decoding for long-context inference", 2023). DESIGN.md target: KV read at >= 80 % of the HBM copy bandwidth
-// for context >= 4K and batch >= 32. Softmax is online (running max and sum) in fp32.
+// the GQA group of G = q_heads / kv_heads query heads (1..8) shares each K/V row it loads, and long contexts are split
+// over several CTAs whose partial results (output, log-sum-exp) a second kernel merges, as flash-decoding does (Dao et
+// al., "Flash-Decoding for long-context inference", 2023). Head dims 64 (gpt-oss) and 128 (Llama-3.x, Qwen2.5).
+// DESIGN.md target: KV read at >= 80 % of the measured HBM read bandwidth (hbm/read) for context >= 4K and batch >= 32;
+// decode reads K and V once and writes almost nothing, so the read kernel, not the copy (which counts each byte once
+// for two transfers), is the ceiling. Softmax is online (running max and sum) in fp32.
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/cuda/attention.cuh"
@@ -20,20 +26,30 @@ namespace cuda {
 namespace {
 
 constexpr int kThreads = 128;
-constexpr int kLanesPerToken = 16;                       // 16 lanes x 8 bf16 (one 16-byte load each) = 128 dims
-constexpr int kTokenGroups = kThreads / kLanesPerToken;  // 8 tokens side by side
-constexpr int kTokensPerGroup = 4;                       // 4 K and 4 V loads in flight per thread
-constexpr int kTokensPerIter = kTokenGroups * kTokensPerGroup;
+constexpr int kTokensPerGroup = 4;  // 4 K and 4 V loads in flight per thread
 constexpr int kMinTokensPerSplit = 256;
 constexpr int kMaxSplits = 64;
+// q_heads / kv_heads up to 8 (Llama-3.1-70B, gpt-oss): q[G][8] and acc[G][8] live in registers, 254 of them at G = 8.
+constexpr int kMaxGroup = 8;
+
+// One token's head_dim is read by HD / 8 adjacent lanes, each one 16-byte load of 8 bf16: 16 lanes for 128 dims,
+// 8 for 64, so a warp covers 2 or 4 adjacent tokens, 512 contiguous bytes of K (or V) per load either way.
+template <int HD>
+struct Tile {
+  static constexpr int kLanesPerToken = HD / 8;
+  static constexpr int kTokenGroups = kThreads / kLanesPerToken;  // tokens side by side: 8 (HD 128), 16 (HD 64)
+  static constexpr int kTokensPerIter = kTokenGroups * kTokensPerGroup;
+  // The shuffle reduction stays within one token's lanes: a power of two dividing the warp.
+  static_assert(HD % 8 == 0 && kLanesPerToken <= 32 && 32 % kLanesPerToken == 0, "lanes per token must divide a warp");
+};
 
 struct DecodeParams {
   const __nv_bfloat16* q;
   const __nv_bfloat16* kv;
   const int32_t* block_table;
   const int32_t* context_lens;
-  float* out;          // [batch][q_heads][128], written when splits == 1
-  float* partial_out;  // [batch][q_heads][splits][128]
+  float* out;          // [batch][q_heads][head_dim], written when splits == 1
+  float* partial_out;  // [batch][q_heads][splits][head_dim]
   float* partial_lse;  // [batch][q_heads][splits], log2 domain
   int q_heads, kv_heads, block_size, block_shift, max_blocks, splits,
       tokens_per_split;  // block_size = 1 << block_shift
@@ -50,10 +66,12 @@ __device__ inline void bf16x8_to_float(uint4 raw, float (&f)[8]) {
   }
 }
 
-template <int G>
+template <int G, int HD>
 __global__ void __launch_bounds__(kThreads) paged_decode_kernel(DecodeParams p) {
+  constexpr int kLanes = Tile<HD>::kLanesPerToken, kGroups = Tile<HD>::kTokenGroups;
+  constexpr int kTokensPerIter = Tile<HD>::kTokensPerIter;
   const int split = blockIdx.x, kv_head = blockIdx.y, seq = blockIdx.z;
-  const int lane = threadIdx.x % kLanesPerToken, group = threadIdx.x / kLanesPerToken;
+  const int lane = threadIdx.x % kLanes, group = threadIdx.x / kLanes;
   const int context = p.context_lens[seq];
   const int t_begin = split * p.tokens_per_split;
   const int t_end = min(context, t_begin + p.tokens_per_split);
@@ -61,7 +79,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(DecodeParams p) 
   float q[G][8];
 #pragma unroll
   for (int g = 0; g < G; ++g) {
-    const __nv_bfloat16* qp = p.q + (static_cast<size_t>(seq) * p.q_heads + kv_head * G + g) * kHeadDim + lane * 8;
+    const __nv_bfloat16* qp = p.q + (static_cast<size_t>(seq) * p.q_heads + kv_head * G + g) * HD + lane * 8;
     bf16x8_to_float(*reinterpret_cast<const uint4*>(qp), q[g]);
 #pragma unroll
     for (int j = 0; j < 8; ++j) q[g][j] *= p.scale_log2;
@@ -76,7 +94,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(DecodeParams p) 
   }
 
   const int32_t* table = p.block_table + static_cast<size_t>(seq) * p.max_blocks;
-  const size_t head_elems = static_cast<size_t>(p.block_size) * kHeadDim;  // one (block, K|V, head) run
+  const size_t head_elems = static_cast<size_t>(p.block_size) * HD;  // one (block, K|V, head) run
   const size_t v_offset = static_cast<size_t>(p.kv_heads) * head_elems;
 
   // Every thread runs the same iterations (the bound is uniform), so the shuffles below always have all lanes.
@@ -85,14 +103,15 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(DecodeParams p) 
     bool valid[kTokensPerGroup];
 #pragma unroll
     for (int t = 0; t < kTokensPerGroup; ++t) {
-      // Adjacent groups take adjacent tokens, so a warp's two half-warps read 512 contiguous bytes per load.
-      int token = base + t * kTokenGroups + group;
+      // Adjacent groups take adjacent tokens, so a warp's 2 (HD 128) or 4 (HD 64) token groups read 512 contiguous
+      // bytes per load.
+      int token = base + t * kGroups + group;
       valid[t] = token < t_end;
       k_raw[t] = v_raw[t] = make_uint4(0, 0, 0, 0);
       if (valid[t]) {
         int block = table[token >> p.block_shift];  // shifts: a runtime division costs ~20 instructions per token
         const __nv_bfloat16* kp = p.kv + (static_cast<size_t>(block) * 2 * p.kv_heads + kv_head) * head_elems +
-                                  static_cast<size_t>(token & (p.block_size - 1)) * kHeadDim + lane * 8;
+                                  static_cast<size_t>(token & (p.block_size - 1)) * HD + lane * 8;
         k_raw[t] = __ldcs(reinterpret_cast<const uint4*>(kp));  // streamed once: evict-first
         v_raw[t] = __ldcs(reinterpret_cast<const uint4*>(kp + v_offset));
       }
@@ -104,11 +123,13 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(DecodeParams p) 
       bf16x8_to_float(k_raw[t], k);
 #pragma unroll
       for (int g = 0; g < G; ++g) {
+        // Partial dot over this lane's 8 dims, then a butterfly over the token's kLanes lanes (aligned, a power of
+        // two): offsets < kLanes never leave them.
         float dot = 0.f;
 #pragma unroll
         for (int j = 0; j < 8; ++j) dot = fmaf(q[g][j], k[j], dot);
 #pragma unroll
-        for (int off = kLanesPerToken / 2; off > 0; off /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, off);
+        for (int off = kLanes / 2; off > 0; off /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, off);
         s[t][g] = valid[t] ? dot : -INFINITY;
       }
     }
@@ -136,9 +157,11 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(DecodeParams p) 
     }
   }
 
-  // Merge the 8 token groups (each ran its own online softmax) through shared memory.
-  __shared__ float sm_m[kTokenGroups][G], sm_l[kTokenGroups][G];
-  __shared__ float sm_acc[kTokenGroups][G][kHeadDim];
+  // Merge the token groups (each ran its own online softmax) through shared memory: kGroups x HD = 1024 floats per
+  // query head for either head dim, 32 KiB at G = 8, under the 48 KiB of static shared memory.
+  __shared__ float sm_m[kGroups][G], sm_l[kGroups][G];
+  __shared__ float sm_acc[kGroups][G][HD];
+  static_assert(sizeof(float) * kGroups * G * (HD + 2) <= 48 * 1024, "static shared memory is limited to 48 KiB");
 #pragma unroll
   for (int g = 0; g < G; ++g) {
     if (lane == 0) {
@@ -149,13 +172,13 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(DecodeParams p) 
     for (int j = 0; j < 8; ++j) sm_acc[group][g][lane * 8 + j] = acc[g][j];
   }
   __syncthreads();
-  for (int idx = threadIdx.x; idx < G * kHeadDim; idx += kThreads) {
-    int g = idx / kHeadDim, d = idx % kHeadDim;
+  for (int idx = threadIdx.x; idx < G * HD; idx += kThreads) {
+    int g = idx / HD, d = idx % HD;
     float mx = -INFINITY;
-    for (int r = 0; r < kTokenGroups; ++r) mx = fmaxf(mx, sm_m[r][g]);
+    for (int r = 0; r < kGroups; ++r) mx = fmaxf(mx, sm_m[r][g]);
     float sum = 0.f, o = 0.f;
     if (mx != -INFINITY) {
-      for (int r = 0; r < kTokenGroups; ++r) {
+      for (int r = 0; r < kGroups; ++r) {
         float w = exp2f(sm_m[r][g] - mx);
         sum += sm_l[r][g] * w;
         o += sm_acc[r][g][d] * w;
@@ -164,17 +187,19 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(DecodeParams p) 
     int head = kv_head * G + g;
     float value = sum > 0.f ? o / sum : 0.f;
     if (p.splits == 1) {
-      p.out[(static_cast<size_t>(seq) * p.q_heads + head) * kHeadDim + d] = value;
+      p.out[(static_cast<size_t>(seq) * p.q_heads + head) * HD + d] = value;
     } else {
       size_t row = (static_cast<size_t>(seq) * p.q_heads + head) * p.splits + split;
-      p.partial_out[row * kHeadDim + d] = value;
+      p.partial_out[row * HD + d] = value;
       if (d == 0) p.partial_lse[row] = sum > 0.f ? mx + log2f(sum) : -INFINITY;
     }
   }
 }
 
-// One CTA per (q_head, sequence), one thread per output dimension: weights 2^(lse_s - max lse) over the splits.
-__global__ void __launch_bounds__(kHeadDim)
+// One CTA per (q_head, sequence), one thread per output dimension (blockDim = HD): weights 2^(lse_s - max lse) over
+// the splits.
+template <int HD>
+__global__ void __launch_bounds__(HD)
     merge_splits_kernel(const float* partial_out, const float* partial_lse, int q_heads, int splits, float* out) {
   size_t row = static_cast<size_t>(blockIdx.y) * q_heads + blockIdx.x;
   const float* lse = partial_lse + row * splits;
@@ -185,11 +210,69 @@ __global__ void __launch_bounds__(kHeadDim)
     for (int s = 0; s < splits; ++s) {
       float w = exp2f(lse[s] - mx);
       sum += w;
-      o += w * partial_out[(row * splits + s) * kHeadDim + threadIdx.x];
+      o += w * partial_out[(row * splits + s) * HD + threadIdx.x];
     }
   }
-  out[row * kHeadDim + threadIdx.x] = sum > 0.f ? o / sum : 0.f;
+  out[row * HD + threadIdx.x] = sum > 0.f ? o / sum : 0.f;
 }
+
+using DecodeKernel = void (*)(DecodeParams);
+using MergeKernel = void (*)(const float*, const float*, int, int, float*);
+
+// "28 / 4 = 7", "30 / 4 = 7.5"
+std::string ratio_str(int q_heads, int kv_heads) {
+  std::string s = std::to_string(q_heads) + " / " + std::to_string(kv_heads);
+  if (kv_heads == 0) return s;
+  if (q_heads % kv_heads == 0) return s + " = " + std::to_string(q_heads / kv_heads);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", static_cast<double>(q_heads) / kv_heads);
+  return s + " = " + buf;
+}
+
+// The GQA group size G, refusing what no instantiation covers.
+int checked_group(const DecodeShape& shape) {
+  if (shape.q_heads < 1 || shape.kv_heads < 1 || shape.q_heads % shape.kv_heads != 0 ||
+      shape.q_heads / shape.kv_heads > kMaxGroup)
+    throw Error("paged decode attention: q_heads / kv_heads must be an integer in 1.." + std::to_string(kMaxGroup) +
+                ", got " + ratio_str(shape.q_heads, shape.kv_heads));
+  return shape.q_heads / shape.kv_heads;
+}
+
+void check_head_dim(const DecodeShape& shape) {
+  if (shape.head_dim != 64 && shape.head_dim != 128)
+    throw Error("paged decode attention: head_dim must be 64 or 128, got " + std::to_string(shape.head_dim));
+}
+
+// Everything launch_paged_decode needs of the shape, checked on the host before any CUDA call.
+void check_shape(const DecodeShape& shape) {
+  checked_group(shape);
+  check_head_dim(shape);
+  if (shape.block_size <= 0 || (shape.block_size & (shape.block_size - 1)) != 0)
+    throw Error("paged decode attention: block_size must be a power of two (vLLM uses 8, 16, 32), got " +
+                std::to_string(shape.block_size));
+  if (shape.batch < 1 || shape.batch > 65535)  // gridDim.z of the decode kernel, gridDim.y of the merge
+    throw Error("paged decode attention: batch must be in 1..65535, got " + std::to_string(shape.batch));
+  if (shape.max_context < 0 || static_cast<int64_t>(shape.max_blocks) * shape.block_size < shape.max_context)
+    throw Error("paged decode attention: max_blocks x block_size must cover max_context, got " +
+                std::to_string(shape.max_blocks) + " x " + std::to_string(shape.block_size) + " < " +
+                std::to_string(shape.max_context));
+}
+
+template <int HD, int... Gm1>
+DecodeKernel kernel_for(int group, std::integer_sequence<int, Gm1...>) {
+  const DecodeKernel kernels[] = {paged_decode_kernel<Gm1 + 1, HD>...};
+  return kernels[group - 1];
+}
+
+// The instantiation for the shape's (G, head_dim); throws kvsim::Error for an unsupported one.
+DecodeKernel decode_kernel_for(const DecodeShape& shape) {
+  int group = checked_group(shape);
+  check_head_dim(shape);
+  auto groups = std::make_integer_sequence<int, kMaxGroup>();
+  return shape.head_dim == 64 ? kernel_for<64>(group, groups) : kernel_for<128>(group, groups);
+}
+
+int tokens_per_iter(int head_dim) { return head_dim == 64 ? Tile<64>::kTokensPerIter : Tile<128>::kTokensPerIter; }
 
 int round_up(int x, int to) { return (x + to - 1) / to * to; }
 
@@ -197,25 +280,7 @@ int round_up(int x, int to) { return (x + to - 1) / to * to; }
 
 int decode_splits(const DecodeShape& shape, int sm_count) {
   int per_sm = 0;
-  auto occupancy = [&](auto kernel) {
-    KVSIM_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0));
-  };
-  switch (shape.kv_heads > 0 ? shape.q_heads / shape.kv_heads : 0) {
-    case 1:
-      occupancy(paged_decode_kernel<1>);
-      break;
-    case 2:
-      occupancy(paged_decode_kernel<2>);
-      break;
-    case 4:
-      occupancy(paged_decode_kernel<4>);
-      break;
-    case 8:
-      occupancy(paged_decode_kernel<8>);
-      break;
-    default:
-      per_sm = 1;
-  }
+  KVSIM_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, decode_kernel_for(shape), kThreads, 0));
   // Fill the GPU in whole waves: among split factors that keep >= kMinTokensPerSplit tokens per split, take the
   // smallest whose wave efficiency (CTAs / (waves x CTAs per wave)) is within 10 % of the best, since every extra split
   // costs a partial write and a merge.
@@ -235,78 +300,86 @@ int decode_splits(const DecodeShape& shape, int sm_count) {
 }
 
 size_t decode_workspace_bytes(const DecodeShape& shape, int splits) {
-  return static_cast<size_t>(shape.batch) * shape.q_heads * splits * (kHeadDim + 1) * sizeof(float);
+  check_head_dim(shape);
+  return static_cast<size_t>(shape.batch) * shape.q_heads * splits * (shape.head_dim + 1) * sizeof(float);
 }
 
 void launch_paged_decode(const DecodeShape& shape, int splits, const __nv_bfloat16* q, const __nv_bfloat16* kv_pool,
                          const int32_t* block_table, const int32_t* context_lens, float* out, void* workspace,
                          cudaStream_t stream) {
+  check_shape(shape);
+  if (splits < 1) throw Error("paged decode attention: splits must be >= 1, got " + std::to_string(splits));
+  if (splits > 1 && workspace == nullptr)
+    throw Error("paged decode attention: " + std::to_string(splits) + " splits need a workspace of " +
+                std::to_string(decode_workspace_bytes(shape, splits)) + " bytes, got none");
+  const DecodeKernel kernel = decode_kernel_for(shape);
+  const MergeKernel merge = shape.head_dim == 64 ? merge_splits_kernel<64> : merge_splits_kernel<128>;
   DecodeParams p{};
   p.q = q;
   p.kv = kv_pool;
   p.block_table = block_table;
   p.context_lens = context_lens;
   p.out = out;
+  // Workspace: partial_out (rows x head_dim floats), then partial_lse (rows floats).
   size_t rows = static_cast<size_t>(shape.batch) * shape.q_heads * splits;
   p.partial_out = static_cast<float*>(workspace);
-  p.partial_lse = p.partial_out ? p.partial_out + rows * kHeadDim : nullptr;
+  p.partial_lse = p.partial_out ? p.partial_out + rows * shape.head_dim : nullptr;
   p.q_heads = shape.q_heads;
   p.kv_heads = shape.kv_heads;
   p.block_size = shape.block_size;
   p.block_shift = 0;
   while ((1 << p.block_shift) < shape.block_size) ++p.block_shift;
-  if (shape.block_size <= 0 || (1 << p.block_shift) != shape.block_size)
-    throw Error("paged decode attention: block_size must be a power of two (vLLM uses 8, 16, 32), got " +
-                std::to_string(shape.block_size));
   p.max_blocks = shape.max_blocks;
   p.splits = splits;
-  // Split boundaries on multiples of the CTA's token stride keep the half-warp pairs on adjacent tokens.
-  p.tokens_per_split = round_up((shape.max_context + splits - 1) / splits, kTokensPerIter);
-  p.scale_log2 = static_cast<float>(1.4426950408889634 / std::sqrt(static_cast<double>(kHeadDim)));
+  // Split boundaries on multiples of the CTA's token stride keep adjacent token groups on adjacent tokens.
+  p.tokens_per_split = round_up((shape.max_context + splits - 1) / splits, tokens_per_iter(shape.head_dim));
+  p.scale_log2 = static_cast<float>(1.4426950408889634 / std::sqrt(static_cast<double>(shape.head_dim)));
   dim3 grid(splits, shape.kv_heads, shape.batch);
-  switch (shape.q_heads / shape.kv_heads) {
-    case 1:
-      paged_decode_kernel<1><<<grid, kThreads, 0, stream>>>(p);
-      break;
-    case 2:
-      paged_decode_kernel<2><<<grid, kThreads, 0, stream>>>(p);
-      break;
-    case 4:
-      paged_decode_kernel<4><<<grid, kThreads, 0, stream>>>(p);
-      break;
-    case 8:
-      paged_decode_kernel<8><<<grid, kThreads, 0, stream>>>(p);
-      break;
-    default:
-      throw Error("paged decode attention: q_heads / kv_heads must be 1, 2, 4 or 8, got " +
-                  std::to_string(shape.q_heads) + " / " + std::to_string(shape.kv_heads));
-  }
+  kernel<<<grid, kThreads, 0, stream>>>(p);
   KVSIM_CUDA_CHECK_LAUNCH("paged_decode_kernel");
   if (splits > 1) {
-    merge_splits_kernel<<<dim3(shape.q_heads, shape.batch), kHeadDim, 0, stream>>>(p.partial_out, p.partial_lse,
-                                                                                   shape.q_heads, splits, out);
+    merge<<<dim3(shape.q_heads, shape.batch), shape.head_dim, 0, stream>>>(p.partial_out, p.partial_lse, shape.q_heads,
+                                                                           splits, out);
     KVSIM_CUDA_CHECK_LAUNCH("merge_splits_kernel");
   }
 }
 
 }  // namespace cuda
 
-DecodeCheck check_decode_attention(int device, int64_t batch, int64_t context, int64_t block_size, int splits) {
+namespace {
+
+// A check-shape count as an int in [lo, hi], or a kvsim::Error naming it.
+int checked_int(const char* name, int64_t value, int64_t lo, int64_t hi) {
+  if (value < lo || value > hi)
+    throw Error("decode attention check: " + std::string(name) + " must be in " + std::to_string(lo) + ".." +
+                std::to_string(hi) + ", got " + std::to_string(value));
+  return static_cast<int>(value);
+}
+
+}  // namespace
+
+DecodeCheck check_decode_attention(int device, const DecodeCheckShape& request) {
   using namespace cuda;
+  // The shape is refused here, before any CUDA call, so that a host without a GPU can test the refusals.
+  DecodeShape shape;
+  shape.batch = checked_int("batch", request.batch, 1, 65535);
+  shape.q_heads = request.q_heads;
+  shape.kv_heads = request.kv_heads;
+  shape.head_dim = request.head_dim;
+  shape.block_size = checked_int("block_size", request.block_size, 1, 1 << 20);
+  shape.max_context = checked_int("context", request.context, 1, INT_MAX / 2);
+  shape.max_blocks = (shape.max_context + shape.block_size - 1) / shape.block_size;
+  int splits = checked_int("splits", request.splits, 0, 1 << 16);
+  check_shape(shape);
+
   SuiteOptions options;
   options.device = device;
   DeviceInfo info = open_device(options, "decode attention check");
-  DecodeShape shape;
-  shape.batch = static_cast<int>(batch);
-  shape.q_heads = 32;  // Llama-3.1-8B: 32 query heads, 8 KV heads
-  shape.kv_heads = 8;
-  shape.block_size = static_cast<int>(block_size);
-  shape.max_context = static_cast<int>(context);
-  shape.max_blocks = static_cast<int>((context + block_size - 1) / block_size);
-  if (splits <= 0) splits = decode_splits(shape, info.sm_count);
+  if (splits == 0) splits = decode_splits(shape, info.sm_count);
 
-  std::vector<int32_t> lens(batch);
-  for (int64_t s = 0; s < batch; ++s) lens[s] = static_cast<int32_t>(std::max<int64_t>(1, context - 37 * s));
+  const int64_t batch = shape.batch, block_size = shape.block_size, head_dim = shape.head_dim;
+  std::vector<int32_t> lens(static_cast<size_t>(batch));
+  for (int64_t s = 0; s < batch; ++s) lens[s] = static_cast<int32_t>(std::max<int64_t>(1, shape.max_context - 37 * s));
   int64_t num_blocks = batch * shape.max_blocks + 7;
   std::vector<int32_t> table(static_cast<size_t>(batch * shape.max_blocks));
   std::vector<int32_t> perm(static_cast<size_t>(num_blocks));
@@ -318,8 +391,8 @@ DecodeCheck check_decode_attention(int device, int64_t batch, int64_t context, i
   // Inputs on the host, rounded to bf16 once; the reference uses exactly those values in fp32. Q spans [-4, 4) so
   // the softmax is peaked enough that a misplaced row would show.
   std::uniform_real_distribution<float> unit(-1.f, 1.f);
-  size_t q_elems = static_cast<size_t>(batch) * shape.q_heads * kHeadDim;
-  size_t kv_elems = static_cast<size_t>(num_blocks) * 2 * shape.kv_heads * block_size * kHeadDim;
+  size_t q_elems = static_cast<size_t>(batch) * shape.q_heads * head_dim;
+  size_t kv_elems = static_cast<size_t>(num_blocks) * 2 * shape.kv_heads * block_size * head_dim;
   std::vector<__nv_bfloat16> q_h(q_elems), kv_h(kv_elems);
   for (auto& x : q_h) x = __float2bfloat16(4.f * unit(rng));
   for (auto& x : kv_h) x = __float2bfloat16(unit(rng));
@@ -331,6 +404,8 @@ DecodeCheck check_decode_attention(int device, int64_t batch, int64_t context, i
   KVSIM_CUDA_CHECK(cudaMemcpy(kv_d.get(), kv_h.data(), kv_elems * 2, cudaMemcpyHostToDevice));
   KVSIM_CUDA_CHECK(cudaMemcpy(table_d.get(), table.data(), table.size() * 4, cudaMemcpyHostToDevice));
   KVSIM_CUDA_CHECK(cudaMemcpy(lens_d.get(), lens.data(), lens.size() * 4, cudaMemcpyHostToDevice));
+  // NaN bytes, so an output element the kernel never writes cannot pass as a match.
+  KVSIM_CUDA_CHECK(cudaMemset(out_d.get(), 0xff, q_elems * 4));
   launch_paged_decode(shape, splits, q_d.get<__nv_bfloat16>(), kv_d.get<__nv_bfloat16>(), table_d.get<int32_t>(),
                       lens_d.get<int32_t>(), out_d.get<float>(), ws_d.get(), stream.get());
   KVSIM_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
@@ -340,32 +415,34 @@ DecodeCheck check_decode_attention(int device, int64_t batch, int64_t context, i
   DecodeCheck check;
   check.splits = splits;
   int group = shape.q_heads / shape.kv_heads;
-  size_t head_elems = static_cast<size_t>(block_size) * kHeadDim;
+  size_t head_elems = static_cast<size_t>(block_size) * head_dim;
   for (int64_t s = 0; s < batch; ++s) {
     for (int h = 0; h < shape.q_heads; ++h) {
       int kvh = h / group;
-      const __nv_bfloat16* qv = &q_h[(static_cast<size_t>(s) * shape.q_heads + h) * kHeadDim];
+      const __nv_bfloat16* qv = &q_h[(static_cast<size_t>(s) * shape.q_heads + h) * head_dim];
       std::vector<double> score(static_cast<size_t>(lens[s]));
       std::vector<const __nv_bfloat16*> vrow(score.size());
       double mx = -INFINITY;
       for (int t = 0; t < lens[s]; ++t) {
         size_t blk = static_cast<size_t>(table[static_cast<size_t>(s) * shape.max_blocks + t / block_size]);
         const __nv_bfloat16* k =
-            &kv_h[(blk * 2 * shape.kv_heads + kvh) * head_elems + static_cast<size_t>(t % block_size) * kHeadDim];
+            &kv_h[(blk * 2 * shape.kv_heads + kvh) * head_elems + static_cast<size_t>(t % block_size) * head_dim];
         vrow[t] = k + shape.kv_heads * head_elems;
         double dot = 0;
-        for (int d = 0; d < kHeadDim; ++d) dot += double(__bfloat162float(qv[d])) * __bfloat162float(k[d]);
-        score[t] = dot / std::sqrt(double(kHeadDim));
+        for (int d = 0; d < head_dim; ++d) dot += double(__bfloat162float(qv[d])) * __bfloat162float(k[d]);
+        score[t] = dot / std::sqrt(double(head_dim));
         mx = std::max(mx, score[t]);
       }
       double sum = 0;
       for (double& x : score) sum += (x = std::exp(x - mx));
-      for (int d = 0; d < kHeadDim; ++d) {
+      for (int d = 0; d < head_dim; ++d) {
         double ref = 0;
         for (int t = 0; t < lens[s]; ++t) ref += score[t] * __bfloat162float(vrow[t][d]);
         ref /= sum;
-        double got = out_h[(static_cast<size_t>(s) * shape.q_heads + h) * kHeadDim + d];
-        check.max_abs_error = std::max(check.max_abs_error, std::abs(got - ref));
+        double got = out_h[(static_cast<size_t>(s) * shape.q_heads + h) * head_dim + d];
+        // NaN compares false with everything: count it as an infinite error rather than let std::max drop it.
+        double err = std::isfinite(got) ? std::abs(got - ref) : INFINITY;
+        check.max_abs_error = std::max(check.max_abs_error, err);
         check.max_abs_reference = std::max(check.max_abs_reference, std::abs(ref));
         ++check.elements;
       }

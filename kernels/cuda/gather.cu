@@ -8,7 +8,11 @@
 // (ascending, as a top-k selection or a block list is usually walked). Such a selection has no equal stride, so a
 // 2-D copy cannot express it: `memcpy2d` is therefore measured on the strided selection of the same row count (every
 // (pool_rows / rows)-th row: e.g. one head's rows across tokens in a [token][head] layout), the only case in which a
-// real system could use cudaMemcpy2DAsync. Every other method uses the random sorted selection.
+// real system could use cudaMemcpy2DAsync. Every other method uses the random sorted selection. Every method shifts
+// its selection from one timed call to the next, so small gathers are not served from the CPU's caches.
+//
+// cpu_staged runs twice, with one thread and with every CPU the process may use (usable_cpu_count: the container's
+// quota, not the host's cores); the samples carry `threads`, and the fit keeps one curve per thread count.
 #include <algorithm>
 #include <random>
 #include <thread>
@@ -33,6 +37,9 @@ constexpr Granularity kGranularities[] = {
 
 // Fixed so every calibration run gathers the same rows; the value itself has no meaning.
 constexpr uint64_t kSelectionSeed = 0x6b7673696d676174ull;
+// Rows the selection shifts by from one timed call to the next (a prime, so the shifts do not cycle with the pool),
+// for every method that reads host memory: no call finds its rows in the CPU's caches (or GPU L2) from the last.
+constexpr uint64_t kShiftRowsPerCall = 7919;
 
 // One warp per row (grid-stride over rows); lanes move 16-byte vectors, 4 in flight each, read through the mapped
 // device pointer of pinned host memory. `shift` rotates the selection between calls so no row comes from GPU L2.
@@ -80,8 +87,7 @@ std::vector<hw::RawSample> run_gather_suite(const SuiteOptions& options) {
   uint64_t pool_bytes = std::min({options.quick ? kGiB : 4 * kGiB, host_physical_bytes() / 8,
                                   std::max<uint64_t>(options.max_bytes, 64 * kMiB), device_free_bytes() / 4});
   std::vector<uint64_t> row_counts = geometric_sizes(64, 64 * 1024, options.quick ? 16 : 4);
-  int hw_threads = options.host_max_threads > 0 ? static_cast<int>(options.host_max_threads)
-                                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int hw_threads = options.host_max_threads > 0 ? static_cast<int>(options.host_max_threads) : usable_cpu_count();
 
   report(options, "gather: allocating " + bytes_str(pool_bytes) + " mapped pinned pool");
   Stream stream;
@@ -104,94 +110,111 @@ std::vector<hw::RawSample> run_gather_suite(const SuiteOptions& options) {
       std::map<std::string, double> params = {
           {"rows", static_cast<double>(rows)}, {"row_bytes", static_cast<double>(rb)}, {"bytes", b}};
       auto emit = [&](const char* method, double seconds, std::map<std::string, double> p) {
-        out.push_back(
+        keep_sample(
+            options, out,
             make_sample("gather", std::string(method) + "/" + g.name, std::move(p), b / seconds, "bytes_per_s"));
       };
       report(options, std::string("gather: ") + g.name + " " + std::to_string(rows) + " rows of " + bytes_str(rb));
-      std::vector<uint64_t> sel = random_sorted_rows(rows, pool_rows, kSelectionSeed ^ (rows * 131 + rb));
-      const uint8_t* src = pool.bytes_ptr();
-      uint8_t* d = dst.bytes_ptr();
+      measure_shape(options, std::string("gather ") + g.name + " " + std::to_string(rows) + " rows", [&] {
+        std::vector<uint64_t> sel = random_sorted_rows(rows, pool_rows, kSelectionSeed ^ (rows * 131 + rb));
+        const uint8_t* src = pool.bytes_ptr();
+        uint8_t* d = dst.bytes_ptr();
 
-      emit("per_row",
-           time_per_call_s(stream.get(), plan,
-                           [&](int64_t) {
-                             for (uint64_t i = 0; i < rows; ++i)
-                               KVSIM_CUDA_CHECK(cudaMemcpyAsync(d + i * rb, src + sel[i] * rb, rb,
-                                                                cudaMemcpyHostToDevice, stream.get()));
-                           }),
-           params);
+        emit("per_row",
+             time_per_call_s(stream.get(), plan,
+                             [&](int64_t call) {
+                               const uint64_t shift = static_cast<uint64_t>(call) * kShiftRowsPerCall;
+                               for (uint64_t i = 0; i < rows; ++i)
+                                 KVSIM_CUDA_CHECK(cudaMemcpyAsync(d + i * rb, src + (sel[i] + shift) % pool_rows * rb,
+                                                                  rb, cudaMemcpyHostToDevice, stream.get()));
+                             }),
+             params);
 
-      uint64_t stride_bytes = (pool_rows / rows) * rb;  // the strided selection (see the header comment)
-      emit("memcpy2d",
-           time_per_call_s(stream.get(), plan,
-                           [&](int64_t) {
-                             KVSIM_CUDA_CHECK(cudaMemcpy2DAsync(d, rb, src, stride_bytes, rb, rows,
-                                                                cudaMemcpyHostToDevice, stream.get()));
-                           }),
-           params);
+        // The strided selection (see the header comment), starting at a row that shifts call by call within one stride.
+        const uint64_t stride_rows = pool_rows / rows, stride_bytes = stride_rows * rb;
+        emit("memcpy2d",
+             time_per_call_s(stream.get(), plan,
+                             [&](int64_t call) {
+                               const uint64_t first = static_cast<uint64_t>(call) * kShiftRowsPerCall % stride_rows;
+                               KVSIM_CUDA_CHECK(cudaMemcpy2DAsync(d, rb, src + first * rb, stride_bytes, rb, rows,
+                                                                  cudaMemcpyHostToDevice, stream.get()));
+                             }),
+             params);
 
 #if CUDART_VERSION >= 12080
-      if (batched_ok) {
-        std::vector<void*> dsts(rows);
-        std::vector<const void*> srcs(rows);
-        std::vector<size_t> sizes(rows, rb);
-        for (uint64_t i = 0; i < rows; ++i) {
-          dsts[i] = d + i * rb;
-          srcs[i] = src + sel[i] * rb;
-        }
-        cudaMemcpyAttributes attr{};
-        attr.srcAccessOrder = cudaMemcpySrcAccessOrderStream;
-        size_t attr_index = 0;
-        auto batch = [&]() {
+        if (batched_ok) {
+          // Eight shifted copies of the selection, used in turn (the batch's source list is fixed per call).
+          constexpr uint64_t kVariants = 8;
+          std::vector<void*> dsts(rows);
+          std::vector<const void*> srcs(rows * kVariants);
+          std::vector<size_t> sizes(rows, rb);
+          for (uint64_t i = 0; i < rows; ++i) dsts[i] = d + i * rb;
+          for (uint64_t v = 0; v < kVariants; ++v) {
+            for (uint64_t i = 0; i < rows; ++i)
+              srcs[v * rows + i] = src + (sel[i] + v * kShiftRowsPerCall) % pool_rows * rb;
+          }
+          int64_t variant = 0;
+          cudaMemcpyAttributes attr{};
+          attr.srcAccessOrder = cudaMemcpySrcAccessOrderStream;
+          size_t attr_index = 0;
+          auto batch = [&]() {
 #if CUDART_VERSION >= 13000
-          return cudaMemcpyBatchAsync(dsts.data(), srcs.data(), sizes.data(), rows, &attr, &attr_index, 1,
-                                      stream.get());
+            return cudaMemcpyBatchAsync(dsts.data(), srcs.data() + (variant % kVariants) * rows, sizes.data(), rows,
+                                        &attr, &attr_index, 1, stream.get());
 #else  // 12.8 / 12.9: non-const arrays and a failIdx out-parameter
           size_t fail_index = 0;
-          return cudaMemcpyBatchAsync(dsts.data(), const_cast<void**>(srcs.data()), sizes.data(), rows, &attr,
-                                      &attr_index, 1, &fail_index, stream.get());
+          return cudaMemcpyBatchAsync(dsts.data(), const_cast<void**>(srcs.data() + (variant % kVariants) * rows),
+                                      sizes.data(), rows, &attr, &attr_index, 1, &fail_index, stream.get());
 #endif
-        };
-        // A driver older than the runtime may refuse the batch API: skip the method, say why, keep the rest.
-        cudaError_t err = batch();
-        if (err != cudaSuccess) {
-          cudaGetLastError();
-          batched_ok = false;
-          report(options, std::string("gather: batched skipped: cudaMemcpyBatchAsync: ") + cudaGetErrorString(err));
-        } else {
-          KVSIM_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
-          emit("batched", time_per_call_s(stream.get(), plan, [&](int64_t) { KVSIM_CUDA_CHECK(batch()); }), params);
+          };
+          // A driver older than the runtime may refuse the batch API: skip the method, say why, keep the rest.
+          cudaError_t err = batch();
+          if (err != cudaSuccess) {
+            cudaGetLastError();
+            batched_ok = false;
+            report(options, std::string("gather: batched skipped: cudaMemcpyBatchAsync: ") + cudaGetErrorString(err));
+          } else {
+            KVSIM_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+            emit("batched",
+                 time_per_call_s(stream.get(), plan,
+                                 [&](int64_t call) {
+                                   variant = call;
+                                   KVSIM_CUDA_CHECK(batch());
+                                 }),
+                 params);
+          }
         }
-      }
 #endif
 
-      for (GatherPool* cpu : {&one_thread, &all_threads}) {
-        std::map<std::string, double> p = params;
-        p["threads"] = cpu->threads();
-        emit("cpu_staged",
-             time_per_call_host_s(plan,
-                                  [&](int64_t) {
-                                    cpu->gather(src, sel.data(), rows, rb, staging.bytes_ptr());
-                                    KVSIM_CUDA_CHECK(cudaMemcpyAsync(d, staging.bytes_ptr(), bytes,
-                                                                     cudaMemcpyHostToDevice, stream.get()));
-                                    KVSIM_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
-                                  }),
-             p);
-        if (hw_threads == 1) break;
-      }
+        for (GatherPool* cpu : {&one_thread, &all_threads}) {
+          std::map<std::string, double> p = params;
+          p["threads"] = cpu->threads();
+          emit("cpu_staged",
+               time_per_call_host_s(plan,
+                                    [&](int64_t call) {
+                                      cpu->gather(src, sel.data(), rows, rb, staging.bytes_ptr(),
+                                                  static_cast<uint64_t>(call) * kShiftRowsPerCall, pool_rows);
+                                      KVSIM_CUDA_CHECK(cudaMemcpyAsync(d, staging.bytes_ptr(), bytes,
+                                                                       cudaMemcpyHostToDevice, stream.get()));
+                                      KVSIM_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+                                    }),
+               p);
+          if (hw_threads == 1) break;
+        }
 
-      KVSIM_CUDA_CHECK(
-          cudaMemcpyAsync(dev_rows.get(), sel.data(), rows * sizeof(uint64_t), cudaMemcpyHostToDevice, stream.get()));
-      int blocks = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(info.sm_count) * 8, (rows + 7) / 8));
-      emit("zero_copy",
-           time_per_call_s(stream.get(), plan,
-                           [&](int64_t call) {
-                             zero_copy_gather_kernel<<<blocks, 256, 0, stream.get()>>>(
-                                 static_cast<const uint4*>(pool_dev), dev_rows.get<uint64_t>(), rows, rb / 16,
-                                 pool_rows, static_cast<uint64_t>(call) * 7919, dst.get<uint4>());
-                             KVSIM_CUDA_CHECK_LAUNCH("zero_copy_gather_kernel");
-                           }),
-           params);
+        KVSIM_CUDA_CHECK(
+            cudaMemcpyAsync(dev_rows.get(), sel.data(), rows * sizeof(uint64_t), cudaMemcpyHostToDevice, stream.get()));
+        int blocks = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(info.sm_count) * 8, (rows + 7) / 8));
+        emit("zero_copy",
+             time_per_call_s(stream.get(), plan,
+                             [&](int64_t call) {
+                               zero_copy_gather_kernel<<<blocks, 256, 0, stream.get()>>>(
+                                   static_cast<const uint4*>(pool_dev), dev_rows.get<uint64_t>(), rows, rb / 16,
+                                   pool_rows, static_cast<uint64_t>(call) * kShiftRowsPerCall, dst.get<uint4>());
+                               KVSIM_CUDA_CHECK_LAUNCH("zero_copy_gather_kernel");
+                             }),
+             params);
+      });
     }
   }
   return out;

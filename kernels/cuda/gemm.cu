@@ -78,29 +78,43 @@ std::vector<hw::RawSample> run_gemm_suite(const SuiteOptions& options) {
       size_t a_bytes = static_cast<size_t>(n * k) * ds.ab_bytes;
       size_t b_bytes = static_cast<size_t>(max_m * k) * ds.ab_bytes;
       size_t c_bytes = static_cast<size_t>(max_m * n) * ds.cd_bytes;
-      // Enough weight copies that the rotation's footprint exceeds 3x L2, so small-m GEMMs stream W from HBM as in
-      // decoding; at most 16 sets and half the free memory.
-      size_t set_bytes = a_bytes + b_bytes + c_bytes;
-      size_t sets = std::clamp<size_t>((3 * info.l2_bytes + a_bytes - 1) / std::max<size_t>(a_bytes, 1), 2, 16);
-      sets = std::min<size_t>(sets, device_free_bytes() / 2 / std::max<size_t>(set_bytes, 1));
-      if (sets == 0) {
-        report(options, "gemm: " + shape.name + " skipped: " + bytes_str(set_bytes) + " does not fit");
+      // Weight copies rotated call by call until their footprint is 4x L2 (50 MB on H100), so a small-m GEMM streams
+      // W from HBM as in decoding, never from L2; activations and outputs (small at small m, and at large m the GEMM is
+      // compute-bound) rotate over two sets. Everything within half the free memory.
+      const size_t l2 = std::max<size_t>(info.l2_bytes, 1);
+      size_t weight_sets = std::max<size_t>(2, (4 * l2 + a_bytes - 1) / std::max<size_t>(a_bytes, 1));
+      const size_t io_sets = 2, io_bytes = b_bytes + c_bytes;
+      const size_t budget = device_free_bytes() / 2;
+      if (io_sets * io_bytes + 2 * a_bytes > budget) {
+        const std::string why = bytes_str(io_sets * io_bytes + 2 * a_bytes) + " does not fit in " + bytes_str(budget);
+        report(options, "gemm: " + shape.name + " skipped: " + why);
+        if (options.failed) options.failed("gemm " + dtype + "/" + shape.name + ": " + why);
         continue;
       }
-      GemmBuffers bufs;
-      for (size_t s = 0; s < sets; ++s) {
-        bufs.a.emplace_back(a_bytes);
-        bufs.b.emplace_back(b_bytes);
-        bufs.c.emplace_back(c_bytes);
-        fill_values(bufs.a.back().get(), a_bytes / ds.ab_bytes, ds.fill, static_cast<uint32_t>(3 * s + 1),
-                    stream.get());
-        fill_values(bufs.b.back().get(), b_bytes / ds.ab_bytes, ds.fill, static_cast<uint32_t>(3 * s + 2),
-                    stream.get());
-        fill_values(bufs.c.back().get(), c_bytes / ds.cd_bytes,
-                    ds.cd == CUDA_R_16BF ? ElementType::kBf16 : ElementType::kFp16, static_cast<uint32_t>(3 * s + 3),
-                    stream.get());
+      weight_sets = std::min(weight_sets, (budget - io_sets * io_bytes) / std::max<size_t>(a_bytes, 1));
+      if (weight_sets * a_bytes < 2 * l2) {
+        report(options, "gemm: " + shape.name + ": only " + std::to_string(weight_sets) +
+                            " weight copies fit; small-m points may read weights from L2");
       }
-      KVSIM_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+      GemmBuffers bufs;
+      const bool allocated = measure_shape(options, "gemm " + dtype + "/" + shape.name + " buffers", [&] {
+        for (size_t s = 0; s < weight_sets; ++s) {
+          bufs.a.emplace_back(a_bytes);
+          fill_values(bufs.a.back().get(), a_bytes / ds.ab_bytes, ds.fill, static_cast<uint32_t>(3 * s + 1),
+                      stream.get());
+        }
+        for (size_t s = 0; s < io_sets; ++s) {
+          bufs.b.emplace_back(b_bytes);
+          bufs.c.emplace_back(c_bytes);
+          fill_values(bufs.b.back().get(), b_bytes / ds.ab_bytes, ds.fill, static_cast<uint32_t>(3 * s + 2),
+                      stream.get());
+          fill_values(bufs.c.back().get(), c_bytes / ds.cd_bytes,
+                      ds.cd == CUDA_R_16BF ? ElementType::kBf16 : ElementType::kFp16, static_cast<uint32_t>(3 * s + 3),
+                      stream.get());
+        }
+        KVSIM_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+      });
+      if (!allocated) continue;
 
       for (int64_t m : options.gemm_tokens) {
         if (m <= 0) continue;
@@ -114,7 +128,13 @@ std::vector<hw::RawSample> run_gemm_suite(const SuiteOptions& options) {
             cublasLtMatmulDescSetAttribute(op.handle, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a, sizeof trans_a));
         KVSIM_CUBLAS_CHECK(
             cublasLtMatmulDescSetAttribute(op.handle, CUBLASLT_MATMUL_DESC_TRANSB, &trans_b, sizeof trans_b));
-        if (ds.ab == CUDA_R_8F_E4M3) {  // per-tensor dequantisation scales (1.0: the inputs are already in range)
+        if (ds.ab == CUDA_R_8F_E4M3) {
+          // Fast accumulation, as serving engines run FP8 GEMMs (vLLM's cutlass_scaled_mm and TensorRT-LLM's FP8
+          // GEMMs keep partial sums in the tensor core's accumulator without periodic promotion to fp32).
+          const int8_t fast_accum = 1;
+          KVSIM_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op.handle, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast_accum,
+                                                            sizeof fast_accum));
+          // Per-tensor dequantisation scales (1.0: the inputs are already in range).
           const float* scale_a = scales.get<float>();
           const float* scale_b = scales.get<float>() + 1;
           KVSIM_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op.handle, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &scale_a,
@@ -144,18 +164,24 @@ std::vector<hw::RawSample> run_gemm_suite(const SuiteOptions& options) {
           continue;
         }
         report(options, "gemm: " + what);
-        float alpha = 1.0f, beta = 0.0f;
-        double seconds = time_per_call_s(stream.get(), plan, [&](int64_t call) {
-          size_t s = static_cast<size_t>(call) % sets;
-          KVSIM_CUBLAS_CHECK(cublasLtMatmul(lt.handle, op.handle, &alpha, bufs.a[s].get(), la.handle, bufs.b[s].get(),
-                                            lb.handle, &beta, bufs.c[s].get(), lc.handle, bufs.c[s].get(), lc.handle,
-                                            &heuristic.algo, workspace.get(), kWorkspaceBytes, stream.get()));
+        measure_shape(options, "gemm " + what, [&] {
+          float alpha = 1.0f, beta = 0.0f;
+          double seconds = time_per_call_graph_s(stream.get(), plan, [&](int64_t call) {
+            const size_t w = static_cast<size_t>(call) % bufs.a.size(), io = static_cast<size_t>(call) % bufs.b.size();
+            KVSIM_CUBLAS_CHECK(cublasLtMatmul(lt.handle, op.handle, &alpha, bufs.a[w].get(), la.handle,
+                                              bufs.b[io].get(), lb.handle, &beta, bufs.c[io].get(), lc.handle,
+                                              bufs.c[io].get(), lc.handle, &heuristic.algo, workspace.get(),
+                                              kWorkspaceBytes, stream.get()));
+          });
+          double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+          keep_sample(options, out,
+                      make_sample("gemm", dtype + "/" + shape.name,
+                                  {{"m", static_cast<double>(m)},
+                                   {"n", static_cast<double>(n)},
+                                   {"k", static_cast<double>(k)},
+                                   {"weight_copies", static_cast<double>(bufs.a.size())}},
+                                  flops / seconds, "flops_per_s"));
         });
-        double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-        out.push_back(
-            make_sample("gemm", dtype + "/" + shape.name,
-                        {{"m", static_cast<double>(m)}, {"n", static_cast<double>(n)}, {"k", static_cast<double>(k)}},
-                        flops / seconds, "flops_per_s"));
       }
     }
   }

@@ -1,6 +1,10 @@
-// Launch overheads: the per-launch time of an empty kernel launched back to back, and of a CUDA graph of 100 empty
-// kernels replayed back to back (the cost model's per-kernel and per-graph CPU/launch overhead, DESIGN.md "Hardware
-// and performance models": launch and CPU overhead).
+// Launch overheads, three figures for an empty kernel: `launch_host` the host's time per launch call when launches
+// are issued back to back without waiting (the CPU cost the cost model's launch term stands for: the host issues a
+// forward pass's kernels asynchronously ahead of the GPU, CostModel::launch_ns); `empty_kernel` the GPU-side interval
+// between back-to-back empty kernels (CUDA events); `launch_latency` one launch waited for by the host (launch +
+// cudaStreamSynchronize). And a CUDA graph of 100 empty kernels replayed back to back (per-graph and per-kernel
+// cost). DESIGN.md "Hardware and performance models": launch and CPU overhead.
+#include <chrono>
 #include <vector>
 
 #include "kernels/cuda/common.cuh"
@@ -30,7 +34,32 @@ std::vector<hw::RawSample> run_launch_suite(const SuiteOptions& options) {
     empty_kernel<<<1, 32, 0, stream.get()>>>();
     KVSIM_CUDA_CHECK_LAUNCH("empty_kernel");
   });
-  out.push_back(make_sample("launch", "empty_kernel", {}, launch_s * 1e9, "ns"));
+  keep_sample(options, out, make_sample("launch", "empty_kernel", {}, launch_s * 1e9, "ns"));
+
+  report(options, "launch: host time per launch call");
+  {
+    // Batches of 256 launches, well under the launch queue's depth (1024 pending launches), so the host never waits
+    // for the GPU inside the timed region; each batch is drained before the next.
+    constexpr int kBatch = 256;
+    std::vector<double> per_launch;
+    for (int r = 0; r < plan.warmup + plan.repeats * 4; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < kBatch; ++i) empty_kernel<<<1, 32, 0, stream.get()>>>();
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      KVSIM_CUDA_CHECK_LAUNCH("empty_kernel");
+      KVSIM_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+      if (r >= plan.warmup) per_launch.push_back(s / kBatch);
+    }
+    keep_sample(options, out, make_sample("launch", "launch_host", {}, median(per_launch) * 1e9, "ns"));
+  }
+
+  report(options, "launch: latency of one launch waited for");
+  const double latency_s = time_per_call_host_s(plan, [&](int64_t) {
+    empty_kernel<<<1, 32, 0, stream.get()>>>();
+    KVSIM_CUDA_CHECK_LAUNCH("empty_kernel");
+    KVSIM_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+  });
+  keep_sample(options, out, make_sample("launch", "launch_latency", {}, latency_s * 1e9, "ns"));
 
   report(options, "launch: graph of " + std::to_string(kKernelsPerGraph) + " empty kernels");
   cudaGraph_t graph = nullptr;
@@ -53,8 +82,8 @@ std::vector<hw::RawSample> run_launch_suite(const SuiteOptions& options) {
   double graph_s = time_per_call_s(stream.get(), plan,
                                    [&](int64_t) { KVSIM_CUDA_CHECK(cudaGraphLaunch(owner.exec, stream.get())); });
   std::map<std::string, double> params = {{"kernels", kKernelsPerGraph}};
-  out.push_back(make_sample("launch", "graph_replay", params, graph_s * 1e9, "ns"));
-  out.push_back(make_sample("launch", "graph_per_kernel", params, graph_s * 1e9 / kKernelsPerGraph, "ns"));
+  keep_sample(options, out, make_sample("launch", "graph_replay", params, graph_s * 1e9, "ns"));
+  keep_sample(options, out, make_sample("launch", "graph_per_kernel", params, graph_s * 1e9 / kKernelsPerGraph, "ns"));
   return out;
 }
 

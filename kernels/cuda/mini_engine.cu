@@ -131,36 +131,36 @@ std::vector<double> run_mini_engine(const MiniEngineModel& m, const std::vector<
   SuiteOptions so;
   so.device = options.device;
   const DeviceInfo info = open_device(so, "mini engine");
+  // The simple prefill kernel is head_dim 128 only; the decode kernel takes any GQA group of 1..8.
   if (m.head_dim != kHeadDim) {
-    throw Error("mini engine: head_dim must be " + std::to_string(kHeadDim) + ", found " + std::to_string(m.head_dim));
+    throw Error("mini engine: head_dim must be " + std::to_string(kHeadDim) + " (the prefill kernel's), found " +
+                std::to_string(m.head_dim));
   }
   const int64_t group = m.q_heads / std::max<int64_t>(1, m.kv_heads);
-  if (m.kv_heads < 1 || m.q_heads % m.kv_heads != 0 || (group != 1 && group != 2 && group != 4 && group != 8)) {
-    throw Error("mini engine: q_heads / kv_heads must be 1, 2, 4 or 8, found " + std::to_string(m.q_heads) + " / " +
-                std::to_string(m.kv_heads));
+  if (m.kv_heads < 1 || m.q_heads % m.kv_heads != 0 || group < 1 || group > 8) {
+    throw Error("mini engine: q_heads / kv_heads must be an integer in 1..8, found " + std::to_string(m.q_heads) +
+                " / " + std::to_string(m.kv_heads));
   }
   const int bs = options.block_size;
   const int64_t hd = m.head_dim, q_dim = m.q_heads * hd, kv_dim = m.kv_heads * hd;
-  int64_t max_tokens = 1, max_decode = 1, max_blocks_per_seq = 1, total_blocks = 1, max_swap = 1, max_evict = 1,
-          max_gather = 1, max_prefill = 1;
-  for (const MiniIteration& it : schedule) {
-    int64_t tokens = static_cast<int64_t>(it.decode_context.size()), blocks = 0;
-    for (int64_t p : it.prefill_tokens) {
-      tokens += p;
-      max_prefill = std::max(max_prefill, p);
-    }
-    for (int64_t c : it.decode_context) {
-      const int64_t b = (c + bs - 1) / bs;
-      max_blocks_per_seq = std::max(max_blocks_per_seq, b);
-      blocks += b;
-    }
-    max_tokens = std::max(max_tokens, tokens);
-    max_decode = std::max<int64_t>(max_decode, static_cast<int64_t>(it.decode_context.size()));
-    total_blocks = std::max(total_blocks, blocks);
-    max_swap = std::max({max_swap, it.swap_in_blocks, it.swap_out_blocks});
-    max_evict = std::max(max_evict, it.evict_tokens * m.q_heads);
-    max_gather = std::max(max_gather, it.gather_rows);
-  }
+  // Each iteration's split-K factor, as the loop below computes it, sizes the scratch (mini_engine_sizes).
+  auto decode_shape = [&](int64_t batch, int64_t max_context, int64_t max_blocks) {
+    DecodeShape shape;
+    shape.batch = static_cast<int>(batch);
+    shape.q_heads = static_cast<int>(m.q_heads);
+    shape.kv_heads = static_cast<int>(m.kv_heads);
+    shape.block_size = bs;
+    shape.max_blocks = static_cast<int>(max_blocks);
+    shape.max_context = static_cast<int>(max_context);
+    shape.head_dim = static_cast<int>(m.head_dim);
+    return shape;
+  };
+  const MiniEngineSizes z = mini_engine_sizes(m, schedule, bs, [&](int64_t batch, int64_t max_context) {
+    const DecodeShape shape = decode_shape(batch, max_context, 0);
+    return decode_workspace_bytes(shape, decode_splits(shape, info.sm_count));
+  });
+  const int64_t max_tokens = z.max_tokens, max_decode = z.max_decode, max_blocks_per_seq = z.max_blocks_per_seq,
+                total_blocks = z.total_blocks, max_swap = z.max_swap, max_evict = z.max_evict, max_gather = z.max_gather;
   Stream stream;
   LtGemm gemm;
   // One layer's weights, reused by every layer: larger than L2 for the models this runs, so each layer still
@@ -181,10 +181,7 @@ std::vector<double> run_mini_engine(const MiniEngineModel& m, const std::vector<
   DeviceBuffer pool(static_cast<size_t>(pool_blocks) * block_bytes);
   fill_values(pool.get(), pool.size_bytes() / 2, ElementType::kBf16, 11, stream.get());
   DeviceBuffer table(static_cast<size_t>(max_decode * max_blocks_per_seq) * 4), lens(static_cast<size_t>(max_decode) * 4);
-  DecodeShape worst{static_cast<int>(max_decode), static_cast<int>(m.q_heads), static_cast<int>(m.kv_heads), bs,
-                    static_cast<int>(max_blocks_per_seq), static_cast<int>(max_blocks_per_seq * bs)};
-  const int max_splits = decode_splits(worst, info.sm_count);
-  DeviceBuffer workspace(std::max<size_t>(decode_workspace_bytes(worst, max_splits), 16));
+  DeviceBuffer workspace(z.decode_workspace_bytes);
   // Swap space and staging: pinned host memory.
   PinnedBuffer host_swap(static_cast<size_t>(max_swap) * block_bytes, cudaHostAllocDefault);
   const size_t row_bytes = static_cast<size_t>(hd) * 2;
@@ -194,7 +191,7 @@ std::vector<double> run_mini_engine(const MiniEngineModel& m, const std::vector<
   DeviceBuffer fetched(static_cast<size_t>(max_gather) * 2 * row_bytes);
   std::vector<uint64_t> row_index(static_cast<size_t>(max_gather) * 2);
   for (size_t i = 0; i < row_index.size(); ++i) row_index[i] = (i * 2654435761ull) % host_rows;
-  GatherPool gather(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2));
+  GatherPool gather(std::max(1, usable_cpu_count() / 2));  // the container's quota, not the host's cores
   DeviceBuffer scores(static_cast<size_t>(max_evict) * 4), step(static_cast<size_t>(max_evict) * 4),
       mins(4096 * sizeof(float));
   fill_values(scores.get(), static_cast<size_t>(max_evict), ElementType::kF32, 13, stream.get());
@@ -219,9 +216,12 @@ std::vector<double> run_mini_engine(const MiniEngineModel& m, const std::vector<
     }
     KVSIM_CUDA_CHECK(cudaMemcpy(table.get(), t.data(), t.size() * 4, cudaMemcpyHostToDevice));
     KVSIM_CUDA_CHECK(cudaMemcpy(lens.get(), c.data(), c.size() * 4, cudaMemcpyHostToDevice));
-    DecodeShape shape{batch, static_cast<int>(m.q_heads), static_cast<int>(m.kv_heads), bs,
-                      static_cast<int>(max_blocks_per_seq), static_cast<int>(max_ctx)};
+    const DecodeShape shape = decode_shape(batch, max_ctx, max_blocks_per_seq);
     const int splits = batch > 0 ? decode_splits(shape, info.sm_count) : 1;
+    if (batch > 0 && decode_workspace_bytes(shape, splits) > workspace.size_bytes()) {
+      throw Error("mini engine: split-K scratch of " + std::to_string(workspace.size_bytes()) + " bytes is too small for " +
+                  std::to_string(batch) + " sequences in " + std::to_string(splits) + " splits");
+    }
     int64_t tokens = batch;
     for (int64_t p : it.prefill_tokens) tokens += p;
     const int64_t sampled = batch + static_cast<int64_t>(it.prefill_tokens.size());

@@ -1,5 +1,6 @@
 // PCIe host<->device copies: bandwidth vs transfer size for pinned and pageable host memory in each direction, both
-// directions at once (duplex), several streams in one direction, and the per-call time of small copies. These feed
+// directions at once (duplex), several streams in one direction, and small copies: their per-copy cost back to back
+// and their latency when waited for. These feed
 // the link model of DESIGN.md "Hardware and performance models" (per-direction and duplex caps, same-direction copies
 // sharing one copy engine, per-call latency of small copies).
 #include <algorithm>
@@ -51,6 +52,7 @@ std::vector<hw::RawSample> run_pcie_suite(const SuiteOptions& options) {
 
   for (uint64_t bytes : sizes) {
     report(options, "pcie: " + bytes_str(bytes));
+    measure_shape(options, "pcie " + bytes_str(bytes), [&] {
     // Rotate through the buffers so small copies do not keep re-reading the same lines from the CPU's caches.
     uint64_t slots = std::max<uint64_t>(1, cap / bytes);
     auto off = [&](int64_t call) { return (static_cast<uint64_t>(call) % slots) * bytes; };
@@ -63,13 +65,10 @@ std::vector<hw::RawSample> run_pcie_suite(const SuiteOptions& options) {
       });
     };
     double b = static_cast<double>(bytes);
-    out.push_back(
-        make_sample("pcie", "h2d_pinned", {{"bytes", b}}, b / copy_s(host_a.bytes_ptr(), true), "bytes_per_s"));
-    out.push_back(
-        make_sample("pcie", "d2h_pinned", {{"bytes", b}}, b / copy_s(host_a.bytes_ptr(), false), "bytes_per_s"));
-    out.push_back(make_sample("pcie", "h2d_pageable", {{"bytes", b}}, b / copy_s(pageable.get(), true), "bytes_per_s"));
-    out.push_back(
-        make_sample("pcie", "d2h_pageable", {{"bytes", b}}, b / copy_s(pageable.get(), false), "bytes_per_s"));
+    keep_sample(options, out, make_sample("pcie", "h2d_pinned", {{"bytes", b}}, b / copy_s(host_a.bytes_ptr(), true), "bytes_per_s"));
+    keep_sample(options, out, make_sample("pcie", "d2h_pinned", {{"bytes", b}}, b / copy_s(host_a.bytes_ptr(), false), "bytes_per_s"));
+    keep_sample(options, out, make_sample("pcie", "h2d_pageable", {{"bytes", b}}, b / copy_s(pageable.get(), true), "bytes_per_s"));
+    keep_sample(options, out, make_sample("pcie", "d2h_pageable", {{"bytes", b}}, b / copy_s(pageable.get(), false), "bytes_per_s"));
     // Duplex: an H2D and a D2H of `bytes` each at once; the value counts both directions.
     double duplex_s = time_per_call_s(s0.get(), plan, [&](int64_t call) {
       fan_out(2, [&](int i) {
@@ -81,7 +80,7 @@ std::vector<hw::RawSample> run_pcie_suite(const SuiteOptions& options) {
                                            cudaMemcpyDeviceToHost, streams[1]));
       });
     });
-    out.push_back(make_sample("pcie", "duplex_pinned", {{"bytes", b}}, 2 * b / duplex_s, "bytes_per_s"));
+    keep_sample(options, out, make_sample("pcie", "duplex_pinned", {{"bytes", b}}, 2 * b / duplex_s, "bytes_per_s"));
     // Several streams in one direction: each copies `bytes` (its own slice); they share the H2D copy engine.
     for (int n : {2, 4}) {
       if (bytes < 64 * kKiB || bytes * static_cast<uint64_t>(n) > cap) continue;
@@ -94,37 +93,51 @@ std::vector<hw::RawSample> run_pcie_suite(const SuiteOptions& options) {
                                            streams[i]));
         });
       });
-      out.push_back(make_sample("pcie", "streams_h2d", {{"streams", n}, {"bytes", b}}, n * b / s, "bytes_per_s"));
+      keep_sample(options, out, make_sample("pcie", "streams_h2d", {{"streams", n}, {"bytes", b}}, n * b / s, "bytes_per_s"));
     }
+    });
   }
 
-  // Per-call time of small copies (4 B .. 4 KiB), back to back in one stream: the fixed cost a small copy pays.
+  // Small copies (4 B .. 4 KiB), two figures. per_copy: copies back to back in one stream, the time each adds (the
+  // fixed cost a stream of small copies pays, which the transfer model adds per copy). latency: one copy issued and
+  // waited for by the host (cudaMemcpyAsync + cudaStreamSynchronize, steady clock), what a copy that the next step
+  // depends on costs.
   for (uint64_t bytes : geometric_sizes(4, 4 * kKiB, options.quick ? 4 : 2)) {
-    report(options, "pcie: latency " + bytes_str(bytes));
-    for (bool h2d : {true, false}) {
-      double s = time_per_call_s(s0.get(), plan, [&](int64_t call) {
-        uint64_t o = (static_cast<uint64_t>(call) % 4096) * 4 * kKiB;  // 16 MiB of distinct 4 KiB slots
-        o = o < cap ? o : 0;
-        uint8_t* d = dev_a.bytes_ptr() + o;
-        uint8_t* h = host_a.bytes_ptr() + o;
-        KVSIM_CUDA_CHECK(h2d ? cudaMemcpyAsync(d, h, bytes, cudaMemcpyHostToDevice, s0.get())
-                             : cudaMemcpyAsync(h, d, bytes, cudaMemcpyDeviceToHost, s0.get()));
-      });
-      out.push_back(make_sample("pcie", h2d ? "latency_h2d" : "latency_d2h", {{"bytes", static_cast<double>(bytes)}},
-                                s * 1e9, "ns"));
-    }
+    report(options, "pcie: small copies " + bytes_str(bytes));
+    measure_shape(options, "pcie small copies " + bytes_str(bytes), [&] {
+      for (bool h2d : {true, false}) {
+        auto one_copy = [&](int64_t call) {
+          uint64_t o = (static_cast<uint64_t>(call) % 4096) * 4 * kKiB;  // 16 MiB of distinct 4 KiB slots
+          o = o < cap ? o : 0;
+          uint8_t* d = dev_a.bytes_ptr() + o;
+          uint8_t* h = host_a.bytes_ptr() + o;
+          KVSIM_CUDA_CHECK(h2d ? cudaMemcpyAsync(d, h, bytes, cudaMemcpyHostToDevice, s0.get())
+                               : cudaMemcpyAsync(h, d, bytes, cudaMemcpyDeviceToHost, s0.get()));
+        };
+        const std::map<std::string, double> params = {{"bytes", static_cast<double>(bytes)}};
+        const double per_copy_s = time_per_call_s(s0.get(), plan, one_copy);
+        keep_sample(options, out, make_sample("pcie", h2d ? "per_copy_h2d" : "per_copy_d2h", params, per_copy_s * 1e9, "ns"));
+        const double latency_s = time_per_call_host_s(plan, [&](int64_t call) {
+          one_copy(call);
+          KVSIM_CUDA_CHECK(cudaStreamSynchronize(s0.get()));
+        });
+        keep_sample(options, out, make_sample("pcie", h2d ? "latency_h2d" : "latency_d2h", params, latency_s * 1e9, "ns"));
+      }
+    });
   }
 
   // Pinned-allocation cost: cudaHostAlloc + cudaFreeHost of 64 MiB .. 1 GiB (page pinning dominates), as bytes
   // pinned per second; offloading engines pin their host KV pool once at start-up, so this is a start-up cost.
   for (uint64_t bytes : geometric_sizes(64 * kMiB, std::min<uint64_t>(1 * kGiB, cap), options.quick ? 16 : 4)) {
     report(options, "pcie: pinned allocation " + bytes_str(bytes));
-    const double s = time_per_call_host_s(plan, [&](int64_t) {
-      void* p = nullptr;
-      KVSIM_CUDA_CHECK(cudaHostAlloc(&p, bytes, cudaHostAllocDefault));
-      KVSIM_CUDA_CHECK(cudaFreeHost(p));
+    measure_shape(options, "pcie pinned allocation " + bytes_str(bytes), [&] {
+      const double s = time_per_call_host_s(plan, [&](int64_t) {
+        void* p = nullptr;
+        KVSIM_CUDA_CHECK(cudaHostAlloc(&p, bytes, cudaHostAllocDefault));
+        KVSIM_CUDA_CHECK(cudaFreeHost(p));
+      });
+      keep_sample(options, out, make_sample("pcie", "pinned_alloc", {{"bytes", static_cast<double>(bytes)}}, bytes / s, "bytes_per_s"));
     });
-    out.push_back(make_sample("pcie", "pinned_alloc", {{"bytes", static_cast<double>(bytes)}}, bytes / s, "bytes_per_s"));
   }
   return out;
 }

@@ -67,6 +67,7 @@ TEST(CostModel, MeasuredCurvesReplaceTheRooflineWhereTheyExist) {
   EXPECT_EQ(attn.bound, "memory");
   EXPECT_NE(attn.explain.find("measured decode kernel"), std::string::npos) << attn.explain;
   EXPECT_EQ(find(ops, "norm").source, "measured");
+  EXPECT_NE(attn.explain.find("measured decode kernel at context 8193, batch 32"), std::string::npos) << attn.explain;
   // Without a decode curve for this block size, the nearest measured one is used.
   ExecConfig c32;
   c32.block_size = 32;
@@ -77,6 +78,56 @@ TEST(CostModel, MeasuredCurvesReplaceTheRooflineWhereTheyExist) {
   const OpCost q16 = find(CostModel(load_model("llama-3.1-8b"), measured_h100(), fp16).ops(b, true), "qkv_proj");
   EXPECT_EQ(q16.source, "model");
   EXPECT_NE(q16.explain.find("no measured GEMM"), std::string::npos) << q16.explain;
+}
+
+// A batch of one sequence reads its KV far slower per byte than a full batch (few thread blocks in flight): with
+// curves per batch, a batch-1 decode is priced from the batch-1 curve, a batch-64 one from the batch-64 curve.
+TEST(CostModel, DecodeAttentionPricedFromTheCurveOfItsBatch) {
+  hw::HardwareProfile h = measured_h100();
+  h.measured->decode_attention.clear();
+  h.measured->decode_attention[16][1] = hw::Curve{{1024, 65536}, {0.3e12, 0.6e12}, true};
+  h.measured->decode_attention[16][64] = hw::Curve{{1024, 65536}, {1.5e12, 2.4e12}, true};
+  const CostModel meas(load_model("llama-3.1-8b"), h, ExecConfig{});
+  const OpCost one = find(meas.ops(decode(1, 65536), true), "attention");
+  const OpCost many = find(meas.ops(decode(64, 65536), true), "attention");
+  ASSERT_EQ(one.source, "measured");
+  ASSERT_EQ(many.source, "measured");
+  EXPECT_EQ(one.bound, "memory");
+  EXPECT_NE(one.explain.find("batch 1"), std::string::npos) << one.explain;
+  // Time per byte read: the batch-1 curve's rate at batch 1, the batch-64 curve's at 64 (the fixed floor is small).
+  const double per_byte_one = static_cast<double>(one.time_ns) / one.bytes;
+  const double per_byte_many = static_cast<double>(many.time_ns) / many.bytes;
+  EXPECT_GT(per_byte_one, 3.0 * per_byte_many);
+  EXPECT_NEAR(per_byte_one, 1e9 / 0.6e12, 0.05 * 1e9 / 0.6e12);
+  EXPECT_NEAR(per_byte_many, 1e9 / 2.4e12, 0.05 * 1e9 / 2.4e12);
+  // The same profile with only a large-batch curve for every batch would price batch 1 four times cheaper per byte.
+  hw::HardwareProfile any = measured_h100();
+  any.measured->decode_attention.clear();
+  any.measured->decode_attention[16] = hw::Curve{{1024, 65536}, {1.5e12, 2.4e12}, true};
+  const OpCost one_any =
+      find(CostModel(load_model("llama-3.1-8b"), any, ExecConfig{}).ops(decode(1, 65536)), "attention");
+  EXPECT_GT(one.time_ns, 3 * one_any.time_ns);
+}
+
+// The prefill compute term from kvsim's simple kernel is no production kernel's: --explain says so, with the reason.
+TEST(CostModel, ExplainSaysWhenThePrefillKernelIsNotAProductionOne) {
+  hw::HardwareProfile h = measured_h100();
+  h.measured->prefill_attention = hw::Curve{{128, 8192}, {1e12, 2e12}, true};  // slow: the compute term dominates
+  h.measured->prefill_attention_kernel = "kvsim-simple";
+  h.measured->prefill_attention_note = "PyTorch unavailable: No module named 'torch'";
+  BatchShape prefill;
+  prefill.add_sequence(0, 4096, false, 0);
+  const OpCost simple = find(CostModel(load_model("llama-3.1-8b"), h, ExecConfig{}).ops(prefill, true), "attention");
+  EXPECT_EQ(simple.bound, "compute");
+  EXPECT_NE(simple.explain.find("measured kvsim-simple prefill kernel (not a production kernel: PyTorch unavailable: "
+                                "No module named 'torch')"),
+            std::string::npos)
+      << simple.explain;
+  h.measured->prefill_attention_kernel = "sdpa-flash";
+  h.measured->prefill_attention_note.clear();
+  const OpCost flash = find(CostModel(load_model("llama-3.1-8b"), h, ExecConfig{}).ops(prefill, true), "attention");
+  EXPECT_NE(flash.explain.find("measured sdpa-flash prefill kernel"), std::string::npos) << flash.explain;
+  EXPECT_EQ(flash.explain.find("not a production kernel"), std::string::npos) << flash.explain;
 }
 
 TEST(Transfer, PcieCopiesUseTheMeasuredCurveOrTheDatasheet) {
@@ -108,6 +159,30 @@ TEST(Transfer, GatherMethodsOrderAsTheirMechanismsSay) {
   const auto measured = hw::gather_time(m, hw::GatherMethod::kCpuStaged, 256, 10000);
   EXPECT_EQ(measured.source, "measured");
   EXPECT_EQ(measured.time_ns, transfer_time_ns(2'560'000, m.measured->gather["cpu_staged/token_head"].at(2.56e6)));
+}
+
+// cpu_staged is measured with one host thread and with all of them; the engine gathers with its whole pool, so the
+// curve of the largest thread count applies (not the first in name order: "threads16" sorts before "threads2").
+TEST(Transfer, CpuStagedGatherUsesTheLargestThreadCount) {
+  hw::HardwareProfile m = hw::load_hardware("rtx-a6000-48gb");
+  m.measured = hw::MeasuredProfile{};
+  m.measured->gather["cpu_staged/token_head"] = hw::Curve{{1e5, 1e8}, {1e9, 1e9}, true};  // older form: unused here
+  m.measured->gather["cpu_staged/token_head/threads1"] = hw::Curve{{1e5, 1e8}, {2e9, 2e9}, true};
+  m.measured->gather["cpu_staged/token_head/threads2"] = hw::Curve{{1e5, 1e8}, {4e9, 4e9}, true};
+  m.measured->gather["cpu_staged/token_head/threads16"] = hw::Curve{{1e5, 1e8}, {8e9, 8e9}, true};
+  m.measured->gather["cpu_staged/block/threads1"] = hw::Curve{{1e5, 1e8}, {3e9, 3e9}, true};
+  const auto staged = hw::gather_time(m, hw::GatherMethod::kCpuStaged, 256, 10000);
+  EXPECT_EQ(staged.source, "measured");
+  EXPECT_EQ(staged.time_ns, transfer_time_ns(2'560'000, 8e9));
+  // One thread count measured: that one.
+  EXPECT_EQ(hw::gather_time(m, hw::GatherMethod::kCpuStaged, 32768, 100).time_ns, transfer_time_ns(3'276'800, 3e9));
+  // A profile from before the split: the plain key.
+  m.measured->gather.erase("cpu_staged/token_head/threads1");
+  m.measured->gather.erase("cpu_staged/token_head/threads2");
+  m.measured->gather.erase("cpu_staged/token_head/threads16");
+  EXPECT_EQ(hw::gather_time(m, hw::GatherMethod::kCpuStaged, 256, 10000).time_ns, transfer_time_ns(2'560'000, 1e9));
+  // No cpu_staged curve for this granularity (token_layer): the model, not another granularity's curve.
+  EXPECT_EQ(hw::gather_time(m, hw::GatherMethod::kCpuStaged, 4096, 100).source, "datasheet");
 }
 
 }  // namespace

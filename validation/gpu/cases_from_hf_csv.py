@@ -68,6 +68,9 @@ def main():
             if row.get("status") != "ok" or int(row["layers"]) != FULL_LAYERS.get(row["model"], -1):
                 skipped += 1  # not measured, or a shrunk model the catalog does not have
                 continue
+            if row.get("compiled", "no") not in ("", "no"):
+                skipped += 1  # a compiled decode step is not the eager engine `engine.version: hf` models
+                continue
             name, text = case_text(row, args.hardware, args.tolerance, os.path.basename(args.csv))
             with open(os.path.join(args.out, name + ".yaml"), "w") as out:
                 out.write(text)

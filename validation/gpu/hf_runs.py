@@ -9,8 +9,13 @@ weights stop anywhere. Per point it records:
   tpot_ms      (time of generate(N) - ttft) / (N - 1)
   total_ms     time of generate(N)
   peak_bytes   torch.cuda.max_memory_allocated during generate(N)
-and, on every row, the GPU, driver, CUDA, PyTorch and transformers versions. Timing: torch.cuda.synchronize around
-each call, one warm-up call per point, the median of --repeats calls.
+and, on every row, the GPU, driver, CUDA, PyTorch and transformers versions and whether the decode step was compiled.
+Timing: torch.cuda.synchronize around each call; per point, one warm-up call of each timed shape (generate(1) and
+generate(N): a static cache is sized prompt + new tokens, so the two are different shapes), then the median of
+--repeats calls. Recent transformers compile the decode step by themselves when the cache is static; that
+compilation takes minutes, recompiles per shape and falls back to eager after a few, so it is disabled
+(generation_config.disable_compile) unless --compile asks for it; the `compiled` column says which ran ("no", "yes",
+or "auto" where this transformers cannot disable it).
 
   python3 validation/gpu/hf_runs.py --model llama-3.1-8b --out validation/measured/<gpu>/hf_runs.csv
   python3 validation/gpu/hf_runs.py --dry-run --out plan.csv      # no PyTorch needed: writes the grid it would run
@@ -22,6 +27,7 @@ import argparse
 import csv
 import json
 import statistics
+import os
 import subprocess
 import sys
 import time
@@ -38,6 +44,7 @@ MODELS = {
 }
 
 GRIDS = {
+    "smoke": dict(batch=[1], prompt=[128], output=[8]),
     "quick": dict(batch=[1, 8], prompt=[512, 2048], output=[32]),
     "full": dict(batch=[1, 4, 16, 32], prompt=[128, 512, 2048, 8192], output=[32, 256]),
 }
@@ -45,7 +52,7 @@ GRIDS = {
 CACHES = ["dynamic", "static", "offloaded"]
 
 COLUMNS = ["model", "layers", "cache", "batch", "prompt_tokens", "output_tokens", "ttft_ms", "tpot_ms", "total_ms",
-           "peak_bytes", "status", "gpu", "driver", "cuda", "torch", "transformers"]
+           "peak_bytes", "status", "compiled", "gpu", "driver", "cuda", "torch", "transformers"]
 
 
 def parameter_count(cfg):
@@ -90,10 +97,16 @@ def measure(args, cfg, points, writer):
     env = dict(gpu=torch.cuda.get_device_name(0), driver=driver_version(), cuda=torch.version.cuda,
                torch=torch.__version__, transformers=transformers.__version__)
 
+    from transformers import GenerationConfig
+    can_disable = hasattr(GenerationConfig(), "disable_compile")
+    compiled = "yes" if args.compile else ("no" if can_disable else "auto")
+
     def timed(ids, mask, new_tokens, cache):
         kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, pad_token_id=0)
         if cache != "dynamic":
             kwargs["cache_implementation"] = cache
+        if can_disable:
+            kwargs["disable_compile"] = not args.compile
         torch.cuda.synchronize()
         start = time.perf_counter()
         with torch.no_grad():
@@ -103,11 +116,13 @@ def measure(args, cfg, points, writer):
 
     for cache, batch, prompt, output in points:
         row = dict(model=args.model, layers=cfg["num_hidden_layers"], cache=cache, batch=batch, prompt_tokens=prompt,
-                   output_tokens=output, **env)
+                   output_tokens=output, compiled=compiled if cache == "static" else "no", **env)
         try:
             ids = torch.randint(1, cfg["vocab_size"], (batch, prompt), device="cuda")
             mask = torch.ones_like(ids)
-            timed(ids, mask, 2, cache)  # warm-up: allocator, kernels, static cache set-up
+            # Warm-up with exactly the shapes timed below: allocator, kernels, each static cache size.
+            timed(ids, mask, 1, cache)
+            timed(ids, mask, output, cache)
             ttft = statistics.median(timed(ids, mask, 1, cache) for _ in range(args.repeats))
             torch.cuda.reset_peak_memory_stats()
             total = statistics.median(timed(ids, mask, output, cache) for _ in range(args.repeats))
@@ -123,6 +138,9 @@ def measure(args, cfg, points, writer):
 
 
 def main():
+    # Nothing is downloaded (the model is built from a config): never wait on a network the GPU machine lacks.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="llama-3.1-8b", choices=sorted(MODELS))
     parser.add_argument("--layers", type=int, default=0, help="fewer decoder layers (0 = the model's)")
@@ -130,6 +148,8 @@ def main():
     parser.add_argument("--caches", default=",".join(CACHES), help="comma-separated: " + ", ".join(CACHES))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", required=True, help="CSV to write")
+    parser.add_argument("--compile", action="store_true",
+                        help="let transformers compile the static-cache decode step (recorded in the compiled column)")
     parser.add_argument("--dry-run", action="store_true", help="write the grid without running (no PyTorch needed)")
     args = parser.parse_args()
     caches = [c for c in args.caches.split(",") if c]
