@@ -66,7 +66,6 @@ std::string utc_now_iso8601() {
   return buf;
 }
 
-
 void check_calibrate_options(const CalibrateOptions& options) {
   if (options.out_path.empty()) throw Error("calibrate: an output path is required (--out PROFILE.yaml)");
   if (!options.force && fs::exists(options.out_path)) {
@@ -192,9 +191,17 @@ hw::HardwareProfile calibrate(const CalibrateOptions& options, const hw::Hardwar
     profile = write_profile(all, partial, base, options.out_path, options.command_line);
     last_write = std::chrono::steady_clock::now();
   };
+  bool partial_write_failed = false;
   suite.sample = [&](const hw::RawSample& s) {
     pending.push_back(s);
-    if (std::chrono::steady_clock::now() - last_write >= kPartialEvery) write_partial();
+    if (std::chrono::steady_clock::now() - last_write < kPartialEvery) return;
+    try {  // never into the suite: a failed write there would count as a failed shape
+      write_partial();
+    } catch (const Error& e) {
+      last_write = std::chrono::steady_clock::now();
+      if (!partial_write_failed) log << fmt::format("calibrate: could not write the partial profile: {}\n", e.what());
+      partial_write_failed = true;
+    }
   };
   for (size_t i = 0; i < to_run.size(); ++i) {
     throw_if_interrupted();
@@ -204,11 +211,16 @@ hw::HardwareProfile calibrate(const CalibrateOptions& options, const hw::Hardwar
     const size_t failures_before = meta.failures.size();
     try {
       auto got = options.fake_suites ? options.fake_suites(current, suite) : suite_function(current)(suite);
-      pending.clear();
       if (current == "attention" && !options.fake_suites) {
-        // Prefill from a production kernel where PyTorch is present; the simple kernel's curve stays the fallback.
+        // Prefill from a production kernel where PyTorch is present; the simple kernel's curve stays the fallback,
+        // also when the script's output cannot be read.
         std::string sdpa_why;
-        const auto sdpa = run_sdpa_prefill(suite, &sdpa_why);
+        std::vector<hw::RawSample> sdpa;
+        try {
+          sdpa = run_sdpa_prefill(suite, &sdpa_why);
+        } catch (const Error& e) {
+          sdpa_why = e.what();
+        }
         if (sdpa.empty()) {
           meta.prefill_attention_note = fmt::format(
               "PyTorch flash SDPA not measured ({}); curve from kvsim's simple kernel, slower than production flash "
@@ -227,6 +239,7 @@ hw::HardwareProfile calibrate(const CalibrateOptions& options, const hw::Hardwar
                              ? fmt::format(", {} shapes failed", meta.failures.size() - failures_before)
                              : "");
       samples.insert(samples.end(), got.begin(), got.end());
+      pending.clear();
       meta.suites.push_back(current);
     } catch (const Interrupted&) {
       // Ctrl-C or a timeout's SIGINT: keep what was measured, marked partial, and stop.
@@ -237,7 +250,8 @@ hw::HardwareProfile calibrate(const CalibrateOptions& options, const hw::Hardwar
     } catch (const Error& e) {
       meta.failures.push_back(fmt::format("{}: {}", current, e.what()));
       log << fmt::format("calibrate [{}/{}] {}: failed, skipped: {}\n", i + 1, to_run.size(), current, e.what());
-      // The samples measured before the failure stay.
+      // The samples measured before the failure stay, and say so.
+      if (!pending.empty()) meta.suites.push_back(current + " (failed)");
       samples.insert(samples.end(), pending.begin(), pending.end());
       pending.clear();
     }

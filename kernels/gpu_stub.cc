@@ -34,6 +34,7 @@ std::vector<double> run_mini_engine(const MiniEngineModel&, const std::vector<Mi
 }
 
 DecodeCheck check_decode_attention(int, const DecodeCheckShape&) { no_cuda("decode attention check"); }
+size_t decode_scratch_bytes(int, const DecodeCheckShape&) { no_cuda("decode scratch size"); }
 DecodeCheck check_prefill_attention(int, int64_t, int64_t) { no_cuda("prefill attention check"); }
 
 }  // namespace kvsim::kernels

@@ -35,8 +35,8 @@ out=build/gpu-bundle
 rm -rf "$out.tmp"
 mkdir -p "$out.tmp/bin" "$out.tmp/lib"
 for p in "${programs[@]}"; do cp "$bin_dir/$p" "$out.tmp/bin/"; done
-# Libraries every glibc system and every NVIDIA driver install has stay out; the rest go in.
-system='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libgcc_s\.so|libstdc\+\+\.so|libcuda\.so)'
+# Libraries every glibc system (zlib included) and every NVIDIA driver install has stay out; the rest go in.
+system='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libgcc_s\.so|libstdc\+\+\.so|libz\.so|libcuda\.so)'
 for p in "${programs[@]}"; do
   ldd "$bin_dir/$p" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | while read -r name path; do
     if ! [[ $name =~ $system ]]; then cp -L "$path" "$out.tmp/lib/$name"; fi

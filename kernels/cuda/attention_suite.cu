@@ -74,11 +74,14 @@ void run_decode(const SuiteOptions& options, const DeviceInfo& info, const Timin
           DeviceBuffer workspace(splits > 1 ? decode_workspace_bytes(shape, splits) : 0);
           report(options, "attention: decode bs" + std::to_string(block_size) + " context " + std::to_string(context) +
                               " batch " + std::to_string(batch) + " (" + std::to_string(splits) + " splits)");
-          double seconds = time_per_call_graph_s(stream.get(), plan, [&](int64_t call) {
-            const int32_t* t = table_d.get<int32_t>() + (call % rotations) * blocks_per_call;
-            launch_paged_decode(shape, splits, q.get<__nv_bfloat16>(), pool.get<__nv_bfloat16>(), t,
-                                lens.get<int32_t>(), o.get<float>(), workspace.get(), stream.get());
-          });
+          double seconds = time_per_call_graph_s(
+              stream.get(), plan,
+              [&](int64_t call) {
+                const int32_t* t = table_d.get<int32_t>() + (call % rotations) * blocks_per_call;
+                launch_paged_decode(shape, splits, q.get<__nv_bfloat16>(), pool.get<__nv_bfloat16>(), t,
+                                    lens.get<int32_t>(), o.get<float>(), workspace.get(), stream.get());
+              },
+              rotations);
           // The host vectors above are freed at the end of this iteration: the copies must be done by then (they are:
           // time_per_call_s synchronises).
           double kvb = static_cast<double>(kv_bytes);

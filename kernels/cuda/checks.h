@@ -2,6 +2,7 @@
 // in kernels/cuda/decode_attention.cu in CUDA builds and by kernels/gpu_stub.cc (throwing) otherwise.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace kvsim::kernels {
@@ -29,6 +30,10 @@ struct DecodeCheckShape {
 // (q_heads / kv_heads not an integer in 1..8, head_dim not 64 or 128, block_size not a power of two) throws
 // kvsim::Error naming the value before any CUDA call; so does a build without CUDA, and a missing GPU after it.
 DecodeCheck check_decode_attention(int device, const DecodeCheckShape& shape);
+
+// The split-K scratch bytes the decode kernel needs for `shape` (its batch, context, heads, head_dim; splits as the
+// kernel would choose them on this GPU, from its SM count and occupancy). Throws kvsim::Error without a GPU.
+size_t decode_scratch_bytes(int device, const DecodeCheckShape& shape);
 
 // Runs the simple causal prefill kernel on one sequence (`heads` heads, head_dim 128, bf16 inputs in [-2, 2)) and
 // compares it with a naive fp32 causal attention; `splits` in the result is 0.

@@ -179,7 +179,8 @@ double time_per_call_s(cudaStream_t stream, const TimingPlan& plan, const std::f
   return median(per_call);
 }
 
-double time_per_call_graph_s(cudaStream_t stream, const TimingPlan& plan, const std::function<void(int64_t)>& body) {
+double time_per_call_graph_s(cudaStream_t stream, const TimingPlan& plan, const std::function<void(int64_t)>& body,
+                             int64_t period) {
   throw_if_interrupted();
   Event start, stop;
   int64_t call = 0;
@@ -192,7 +193,10 @@ double time_per_call_graph_s(cudaStream_t stream, const TimingPlan& plan, const 
   float ms = 0;
   KVSIM_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
   const double one_s = std::max(1e-7, ms * 1e-3);
-  const int inner = static_cast<int>(std::clamp(plan.min_run_s / one_s, 1.0, static_cast<double>(plan.max_inner)));
+  // Every replay reruns the same calls: at least one rotation period of them, or a replay would reread what L2 holds.
+  const int inner =
+      std::max(static_cast<int>(std::clamp(plan.min_run_s / one_s, 1.0, static_cast<double>(plan.max_inner))),
+               static_cast<int>(std::clamp<int64_t>(period, 1, kMaxCapturedCalls)));
 
   struct GraphOwner {
     cudaGraph_t graph = nullptr;
@@ -208,6 +212,10 @@ double time_per_call_graph_s(cudaStream_t stream, const TimingPlan& plan, const 
     for (int i = 0; i < inner; ++i) body(call++);
   } catch (const Error&) {
     captured = false;  // a call the graph cannot hold (e.g. a pageable copy): time it eagerly below
+  } catch (...) {
+    cudaStreamEndCapture(stream, &g.graph);  // the stream must not stay capturing; the graph owner frees the rest
+    cudaGetLastError();
+    throw;
   }
   const cudaError_t end = cudaStreamEndCapture(stream, &g.graph);
   if (!captured || end != cudaSuccess || g.graph == nullptr) {
@@ -365,8 +373,8 @@ bool measure_shape(const SuiteOptions& options, const std::string& what, const s
 }
 
 void keep_sample(const SuiteOptions& options, std::vector<hw::RawSample>& out, hw::RawSample s) {
-  if (options.sample) options.sample(s);
   out.push_back(std::move(s));
+  if (options.sample) options.sample(out.back());
 }
 
 hw::RawSample make_sample(const char* suite, std::string series, std::map<std::string, double> params, double value,

@@ -138,7 +138,11 @@ double time_per_call_s(cudaStream_t stream, const TimingPlan& plan, const std::f
 // time is then the GPU's, not the host's launch rate (the cost model adds launch costs itself, CostModel::launch_ns).
 // For bodies that only enqueue device work (kernels, cuBLASLt, device copies); a body that cannot be captured falls
 // back to time_per_call_s.
-double time_per_call_graph_s(cudaStream_t stream, const TimingPlan& plan, const std::function<void(int64_t)>& body);
+// `period`: calls before the body's inputs repeat (its rotation); a graph holds at least that many calls (at most
+// kMaxCapturedCalls), since every replay reruns the same ones.
+inline constexpr int64_t kMaxCapturedCalls = 4096;
+double time_per_call_graph_s(cudaStream_t stream, const TimingPlan& plan, const std::function<void(int64_t)>& body,
+                             int64_t period = 1);
 // The same for a body whose work involves the host (CPU gathers): steady clock; body must finish before returning.
 double time_per_call_host_s(const TimingPlan& plan, const std::function<void(int64_t)>& body);
 

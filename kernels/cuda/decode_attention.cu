@@ -358,6 +358,23 @@ int checked_int(const char* name, int64_t value, int64_t lo, int64_t hi) {
 
 }  // namespace
 
+size_t decode_scratch_bytes(int device, const DecodeCheckShape& request) {
+  using namespace cuda;
+  DecodeShape shape;
+  shape.batch = checked_int("batch", request.batch, 1, 65535);
+  shape.q_heads = request.q_heads;
+  shape.kv_heads = request.kv_heads;
+  shape.head_dim = request.head_dim;
+  shape.block_size = checked_int("block_size", request.block_size, 1, 1 << 20);
+  shape.max_context = checked_int("context", request.context, 1, INT_MAX / 2);
+  shape.max_blocks = (shape.max_context + shape.block_size - 1) / shape.block_size;
+  check_shape(shape);
+  SuiteOptions options;
+  options.device = device;
+  const DeviceInfo info = open_device(options, "decode scratch size");
+  return decode_workspace_bytes(shape, decode_splits(shape, info.sm_count));
+}
+
 DecodeCheck check_decode_attention(int device, const DecodeCheckShape& request) {
   using namespace cuda;
   // The shape is refused here, before any CUDA call, so that a host without a GPU can test the refusals.

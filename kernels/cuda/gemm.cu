@@ -159,20 +159,25 @@ std::vector<hw::RawSample> run_gemm_suite(const SuiteOptions& options) {
                                                            lc.handle, pref.handle, 1, &heuristic, &found);
         std::string what = dtype + "/" + shape.name + " m=" + std::to_string(m);
         if (st != CUBLAS_STATUS_SUCCESS || found == 0) {
-          report(options,
-                 "gemm: " + what + " skipped: cuBLASLt has no algorithm (" + cublasLtGetStatusString(st) + ")");
+          const std::string why = std::string("cuBLASLt has no algorithm (") + cublasLtGetStatusString(st) + ")";
+          report(options, "gemm: " + what + " skipped: " + why);
+          if (options.failed) options.failed("gemm " + what + ": " + why);
           continue;
         }
         report(options, "gemm: " + what);
         measure_shape(options, "gemm " + what, [&] {
           float alpha = 1.0f, beta = 0.0f;
-          double seconds = time_per_call_graph_s(stream.get(), plan, [&](int64_t call) {
-            const size_t w = static_cast<size_t>(call) % bufs.a.size(), io = static_cast<size_t>(call) % bufs.b.size();
-            KVSIM_CUBLAS_CHECK(cublasLtMatmul(lt.handle, op.handle, &alpha, bufs.a[w].get(), la.handle,
-                                              bufs.b[io].get(), lb.handle, &beta, bufs.c[io].get(), lc.handle,
-                                              bufs.c[io].get(), lc.handle, &heuristic.algo, workspace.get(),
-                                              kWorkspaceBytes, stream.get()));
-          });
+          double seconds = time_per_call_graph_s(
+              stream.get(), plan,
+              [&](int64_t call) {
+                const size_t w = static_cast<size_t>(call) % bufs.a.size(),
+                             io = static_cast<size_t>(call) % bufs.b.size();
+                KVSIM_CUBLAS_CHECK(cublasLtMatmul(lt.handle, op.handle, &alpha, bufs.a[w].get(), la.handle,
+                                                  bufs.b[io].get(), lb.handle, &beta, bufs.c[io].get(), lc.handle,
+                                                  bufs.c[io].get(), lc.handle, &heuristic.algo, workspace.get(),
+                                                  kWorkspaceBytes, stream.get()));
+              },
+              static_cast<int64_t>(bufs.a.size()));
           double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
           keep_sample(options, out,
                       make_sample("gemm", dtype + "/" + shape.name,

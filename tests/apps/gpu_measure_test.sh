@@ -18,9 +18,9 @@ fi
 out=$("$root/scripts/gpu-measure.sh" --dry-run --bin "$build" --out "$dir/dry" 2>&1)
 rc=$?
 [[ $rc == 0 ]] || fail "--dry-run exited $rc: $out"
-for s in 00-environment 01-probe 02-gpu-tests 02-cublaslt-lazy 03-memcheck 04-calibrate-launch 04-calibrate-hbm \
-         04-calibrate-pcie 04-calibrate-attention 04-calibrate-gemm 04-calibrate-gather 04-calibrate-host 04-refit \
-         04-sanity 05-engine-bench 06-hf-smoke 07-full 07-sanity; do
+for s in 00-environment 01-probe 02-gpu-tests 02-cublaslt-lazy 03-calibrate-launch 03-calibrate-hbm \
+         03-calibrate-pcie 03-calibrate-attention 03-calibrate-gemm 03-calibrate-gather 03-calibrate-host 03-refit \
+         03-sanity 04-memcheck 05-engine-bench 06-hf-smoke 07-full 07-sanity; do
   grep -q "^$s " <<< "$out" || fail "--dry-run does not list step $s"
 done
 grep -q "KVSIM_REQUIRE_GPU=1" <<< "$out" || fail "--dry-run: the GPU tests do not run with KVSIM_REQUIRE_GPU=1"

@@ -74,6 +74,26 @@ TEST_F(CalibrateRun, AFailedSuiteKeepsTheOthersAndIsRecorded) {
   EXPECT_TRUE(back.measured->complete);
 }
 
+TEST_F(CalibrateRun, ASuiteThatFailsMidwayKeepsWhatItMeasuredAndSaysSo) {
+  CalibrateOptions o = options(path("p.yaml"));
+  o.suites = {"hbm", "gemm"};
+  o.fake_suites = [](const std::string& suite, const SuiteOptions& so) -> std::vector<hw::RawSample> {
+    auto got = bandwidth("hbm", "read", 3e12);
+    if (suite == "gemm") {
+      so.sample(hw::RawSample{"gemm", "bf16/x", {{"m", 1}, {"n", 4096}, {"k", 4096}}, 2e12, "flops_per_s"});
+      throw Error("an illegal memory access was encountered");  // the context is gone: the suite ends
+    }
+    return got;
+  };
+  std::ostringstream log;
+  const hw::MeasuredProfile m = *calibrate(o, hw::load_hardware("h100-sxm5-80gb"), log).measured;
+  EXPECT_EQ(m.suites, (std::vector<std::string>{"hbm", "gemm (failed)"}));
+  ASSERT_EQ(m.gemm.size(), 1u);
+  EXPECT_EQ(m.gemm[0].flops_per_s, 2e12);
+  ASSERT_EQ(m.failures.size(), 1u);
+  EXPECT_NE(m.failures[0].find("gemm: an illegal memory access"), std::string::npos) << m.failures[0];
+}
+
 TEST_F(CalibrateRun, StoppedBetweenSuitesLeavesAPartialProfileOfWhatRan) {
   CalibrateOptions o = options(path("p.yaml"));
   o.suites = {"pcie", "hbm", "gemm"};

@@ -19,8 +19,8 @@ MiniEngineModel small_model() {
   return m;
 }
 
-// The kernel's rule in miniature (kernels/cuda/decode_attention.cu decode_splits): splits fill whole waves of a
-// 132-SM GPU, so 64 sequences need 1 split and 17 need 7.
+// A split rule of the kernel's kind (kernels/cuda/decode_attention.cu decode_splits fills whole waves of CTAs, so the
+// split count can fall as the batch grows), here with 64 sequences taking 1 split and 17 taking 7.
 size_t scratch_bytes(int64_t batch, int64_t /*max_context*/) {
   const int64_t splits = batch >= 64 ? 1 : 7;
   return static_cast<size_t>(batch * 8 * splits * (128 + 1) * 4);
