@@ -64,7 +64,7 @@ double small_copy_latency_ns(Points latency) {
 hw::MeasuredProfile fit_measurements(const std::vector<hw::RawSample>& samples) {
   hw::MeasuredProfile m;
   std::map<std::string, Points> bandwidth, gather, prefill;
-  std::map<std::pair<int64_t, int64_t>, Points> decode;  // (block size, batch)
+  std::map<std::pair<int64_t, int64_t>, Points> decode;                                    // (block size, batch)
   std::map<std::tuple<std::string, int64_t, int64_t, int64_t>, std::vector<double>> gemm;  // (dtype, n, k, m)
   // per_copy: small copies back to back (the fixed cost per copy); latency: one copy waited for, which profiles
   // before per_copy existed also named the back-to-back figure, so it stands in only when per_copy is absent.

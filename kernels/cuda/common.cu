@@ -152,22 +152,33 @@ double median(std::vector<double> values) {
   return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
-double time_per_call_s(cudaStream_t stream, const TimingPlan& plan, const std::function<void(int64_t)>& body) {
+namespace {
+
+// The warm-up calls, then one timed call that sizes the runs: enough back-to-back calls that a run lasts min_run_s
+// (event resolution ~0.5 us). `call` counts every call made.
+int warm_up_and_size(cudaStream_t stream, const TimingPlan& plan, const std::function<void(int64_t)>& body,
+                     int64_t& call, Event& start, Event& stop) {
   throw_if_interrupted();  // Ctrl-C stops calibration between two measurements (each lasts well under a second)
-  Event start, stop;
-  int64_t call = 0;
   for (int i = 0; i < plan.warmup; ++i) body(call++);
   KVSIM_CUDA_CHECK(cudaStreamSynchronize(stream));
-  // One timed call sizes the runs: enough back-to-back calls that a run lasts min_run_s (event resolution ~0.5 us).
   KVSIM_CUDA_CHECK(cudaEventRecord(start.get(), stream));
   body(call++);
   KVSIM_CUDA_CHECK(cudaEventRecord(stop.get(), stream));
   KVSIM_CUDA_CHECK(cudaEventSynchronize(stop.get()));
   float ms = 0;
   KVSIM_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
-  double one_s = std::max(1e-7, ms * 1e-3);
-  int inner = static_cast<int>(std::clamp(plan.min_run_s / one_s, 1.0, static_cast<double>(plan.max_inner)));
+  const double one_s = std::max(1e-7, ms * 1e-3);
+  return static_cast<int>(std::clamp(plan.min_run_s / one_s, 1.0, static_cast<double>(plan.max_inner)));
+}
+
+}  // namespace
+
+double time_per_call_s(cudaStream_t stream, const TimingPlan& plan, const std::function<void(int64_t)>& body) {
+  Event start, stop;
+  int64_t call = 0;
+  const int inner = warm_up_and_size(stream, plan, body, call, start, stop);
   std::vector<double> per_call;
+  float ms = 0;
   for (int r = 0; r < plan.repeats; ++r) {
     KVSIM_CUDA_CHECK(cudaEventRecord(start.get(), stream));
     for (int i = 0; i < inner; ++i) body(call++);
@@ -181,22 +192,12 @@ double time_per_call_s(cudaStream_t stream, const TimingPlan& plan, const std::f
 
 double time_per_call_graph_s(cudaStream_t stream, const TimingPlan& plan, const std::function<void(int64_t)>& body,
                              int64_t period) {
-  throw_if_interrupted();
   Event start, stop;
   int64_t call = 0;
-  for (int i = 0; i < plan.warmup; ++i) body(call++);
-  KVSIM_CUDA_CHECK(cudaStreamSynchronize(stream));
-  KVSIM_CUDA_CHECK(cudaEventRecord(start.get(), stream));
-  body(call++);
-  KVSIM_CUDA_CHECK(cudaEventRecord(stop.get(), stream));
-  KVSIM_CUDA_CHECK(cudaEventSynchronize(stop.get()));
-  float ms = 0;
-  KVSIM_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
-  const double one_s = std::max(1e-7, ms * 1e-3);
   // Every replay reruns the same calls: at least one rotation period of them, or a replay would reread what L2 holds.
-  const int inner =
-      std::max(static_cast<int>(std::clamp(plan.min_run_s / one_s, 1.0, static_cast<double>(plan.max_inner))),
-               static_cast<int>(std::clamp<int64_t>(period, 1, kMaxCapturedCalls)));
+  const int inner = std::max(warm_up_and_size(stream, plan, body, call, start, stop),
+                             static_cast<int>(std::clamp<int64_t>(period, 1, kMaxCapturedCalls)));
+  float ms = 0;
 
   struct GraphOwner {
     cudaGraph_t graph = nullptr;

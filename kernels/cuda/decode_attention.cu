@@ -356,11 +356,9 @@ int checked_int(const char* name, int64_t value, int64_t lo, int64_t hi) {
   return static_cast<int>(value);
 }
 
-}  // namespace
-
-size_t decode_scratch_bytes(int device, const DecodeCheckShape& request) {
-  using namespace cuda;
-  DecodeShape shape;
+// The kernel's shape for a check's request, refused (kvsim::Error naming the value) before any CUDA call.
+cuda::DecodeShape checked_shape(const DecodeCheckShape& request) {
+  cuda::DecodeShape shape;
   shape.batch = checked_int("batch", request.batch, 1, 65535);
   shape.q_heads = request.q_heads;
   shape.kv_heads = request.kv_heads;
@@ -368,7 +366,15 @@ size_t decode_scratch_bytes(int device, const DecodeCheckShape& request) {
   shape.block_size = checked_int("block_size", request.block_size, 1, 1 << 20);
   shape.max_context = checked_int("context", request.context, 1, INT_MAX / 2);
   shape.max_blocks = (shape.max_context + shape.block_size - 1) / shape.block_size;
-  check_shape(shape);
+  cuda::check_shape(shape);
+  return shape;
+}
+
+}  // namespace
+
+size_t decode_scratch_bytes(int device, const DecodeCheckShape& request) {
+  using namespace cuda;
+  const DecodeShape shape = checked_shape(request);
   SuiteOptions options;
   options.device = device;
   const DeviceInfo info = open_device(options, "decode scratch size");
@@ -378,16 +384,8 @@ size_t decode_scratch_bytes(int device, const DecodeCheckShape& request) {
 DecodeCheck check_decode_attention(int device, const DecodeCheckShape& request) {
   using namespace cuda;
   // The shape is refused here, before any CUDA call, so that a host without a GPU can test the refusals.
-  DecodeShape shape;
-  shape.batch = checked_int("batch", request.batch, 1, 65535);
-  shape.q_heads = request.q_heads;
-  shape.kv_heads = request.kv_heads;
-  shape.head_dim = request.head_dim;
-  shape.block_size = checked_int("block_size", request.block_size, 1, 1 << 20);
-  shape.max_context = checked_int("context", request.context, 1, INT_MAX / 2);
-  shape.max_blocks = (shape.max_context + shape.block_size - 1) / shape.block_size;
+  const DecodeShape shape = checked_shape(request);
   int splits = checked_int("splits", request.splits, 0, 1 << 16);
-  check_shape(shape);
 
   SuiteOptions options;
   options.device = device;
