@@ -17,6 +17,7 @@
 #include "traces/arrival.h"
 #include "traces/datasets.h"
 #include "traces/trace_reader.h"
+#include "kernels/suite.h"
 #include "validation/engine_bench.h"
 
 namespace kvsim::app {
@@ -64,12 +65,38 @@ CLI::Validator seed_value() {
 }
 }  // namespace
 
+namespace {
+
+// "kvsim 0.1.0 (CUDA microbenchmarks: yes, MPI sweeps: no, C++ ...)": what this build can do.
+std::string version_text() {
+#ifdef KVSIM_HAVE_MPI
+  constexpr bool kMpi = true;
+#else
+  constexpr bool kMpi = false;
+#endif
+  return fmt::format("kvsim 0.1.0 (CUDA microbenchmarks: {}, MPI sweeps: {}, compiler: {})",
+                     kernels::built_with_cuda() ? "yes" : "no (kvsim calibrate runs the host suite only)",
+                     kMpi ? "yes" : "no (kvsim sweep --shard splits a grid instead)", __VERSION__);
+}
+
+// A first argument that is neither an option nor a command: the nearest command, instead of CLI11's "A subcommand is
+// required". Empty when argv[1] is fine.
+std::string unknown_command(int argc, char** argv, const CLI::App& app) {
+  if (argc < 2 || argv[1][0] == '-') return "";
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
+  if (std::find(names.begin(), names.end(), argv[1]) != names.end()) return "";
+  return fmt::format("unknown command '{}'{}; commands: {}", argv[1], did_you_mean(argv[1], names), join(names));
+}
+
+}  // namespace
+
 int run_cli(int argc, char** argv) { return run_cli(argc, argv, std::cout, std::cerr); }
 
 int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   CLI::App app{"kvsim: discrete-event simulator of KV-cache memory systems for LLM inference"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "kvsim 0.1.0");
+  app.set_version_flag("--version", version_text());
 
   RunArgs run_args;
   CLI::App* run = app.add_subcommand("run", "Simulate one scenario (default: the built-in study)");
@@ -137,6 +164,12 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   ListArgs models_args, hw_args;
   CLI::App* models = app.add_subcommand("models", "List the model catalog");
   models->add_option("--format", models_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
+  ModelInfoArgs model_info_args;
+  CLI::App* model_info = app.add_subcommand(
+      "model-info", "Parameters, weight bytes, KV bytes per token and layer kinds of a config.json or catalog model");
+  model_info->add_option("model", model_info_args.model, "A Hugging Face config.json or a catalog name")->required();
+  model_info->add_option("--format", model_info_args.format, "Output on stdout")
+      ->check(CLI::IsMember({"table", "json"}));
   CLI::App* hardware = app.add_subcommand("hardware", "List the hardware catalog");
   hardware->add_option("--format", hw_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
 
@@ -274,7 +307,8 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     out << e.what() << "\n";
     return 0;
   } catch (const CLI::ParseError& e) {
-    err << "kvsim: " << e.what() << "\n";
+    const std::string command = unknown_command(argc, argv, app);
+    err << "kvsim: " << (command.empty() ? std::string(e.what()) : command) << "\n";
     return 2;
   }
 
@@ -285,6 +319,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (*compare) return cmd_compare(cmp_args, out, err);
     if (*cost) return cmd_cost(cost_args, out);
     if (*models) return cmd_models(models_args, out);
+    if (*model_info) return cmd_model_info(model_info_args, out);
     if (*hardware) return cmd_hardware(hw_args, out);
     if (*calibrate) {
       if (!cal_args.import.empty()) return cmd_import_profiles(cal_args, out, err);

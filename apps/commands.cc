@@ -10,6 +10,7 @@
 #include "models/model_loader.h"
 #include "sim/core/error.h"
 #include "sim/core/units.h"
+#include "sim/metrics/overload.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
 
@@ -58,11 +59,12 @@ void print_run_table(const sim::Scenario& s, const sim::RunResult& r, std::ostre
 
 }  // namespace
 
-int cmd_run(const RunArgs& args, std::ostream& out, std::ostream&) {
+int cmd_run(const RunArgs& args, std::ostream& out, std::ostream& err) {
   const sim::Scenario s = sim::load_scenario(args.scenario, run_overrides(args));
   const std::string dir =
       !args.out_dir.empty() ? args.out_dir : (!s.output.dir.empty() ? s.output.dir : "kvsim-out/run");
   const sim::RunResult r = sim::run_scenario(s, dir, args.force);
+  if (const std::string w = metrics::overload_warning(r.summary); !w.empty()) err << w << "\n";
   if (args.format == "json") {
     out << r.summary.dump(2) << "\n";
   } else {

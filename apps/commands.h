@@ -51,6 +51,12 @@ int cmd_run(const RunArgs& args, std::ostream& out, std::ostream& err);
 int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream& err);
 int cmd_cost(const CostArgs& args, std::ostream& out);
 int cmd_models(const ListArgs& args, std::ostream& out);
+// kvsim model-info CONFIG.json|CATALOG_NAME [--format table|json] (apps/model_info_command.cc).
+struct ModelInfoArgs {
+  std::string model;
+  std::string format = "table";
+};
+int cmd_model_info(const ModelInfoArgs& args, std::ostream& out);
 int cmd_hardware(const ListArgs& args, std::ostream& out);
 
 // kvsim calibrate (apps/calibrate_command.cc): measure this machine and write a `source: measured` profile.

@@ -9,6 +9,7 @@
 #include "sim/planning/compare_columns.h"
 #include "sim/core/error.h"
 #include "sim/core/units.h"
+#include "sim/metrics/overload.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
 #include "sim/planning/deployment_study.h"
@@ -188,7 +189,7 @@ int cmd_study(const CompareArgs& args, std::ostream& out) {
 
 }  // namespace
 
-int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream&) {
+int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream& err) {
   if (args.study) return cmd_study(args, out);
   const std::vector<std::string> policies = args.policies.empty() ? sim::default_compare_policies() : args.policies;
   const std::vector<std::string> known = sim::policy_names();
@@ -241,6 +242,10 @@ int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream&) {
       all[p.policy] = r.summary;
     }
     results.emplace_back(&p, r.summary);
+  }
+  for (const auto& [p, j] : results) {
+    const std::string what = p->rate ? fmt::format("{} at {} req/s", p->policy, rate_label(*p->rate)) : p->policy;
+    if (const std::string w = metrics::overload_warning(j, what); !w.empty()) err << w << "\n";
   }
 
   if (args.run.format == "json") {

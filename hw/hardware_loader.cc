@@ -238,10 +238,24 @@ std::string hardware_catalog_dir() { return (fs::path(data_root()) / "hw" / "cat
 
 std::vector<std::string> hardware_catalog_names() { return catalog_names(hardware_catalog_dir()); }
 
+const std::vector<std::pair<std::string, std::string>>& gpu_aliases() {
+  // Short names for the part people usually mean: an "H100" or "A100" in the cloud and in vLLM's published
+  // benchmarks is the SXM board with its full memory (NVIDIA's H100 and A100 datasheets list SXM and PCIe parts).
+  static const std::vector<std::pair<std::string, std::string>> kAliases = {
+      {"h100", "h100-sxm5-80gb"},     {"h100-80gb", "h100-sxm5-80gb"}, {"h100-sxm", "h100-sxm5-80gb"},
+      {"h100-pcie", "h100-pcie-80gb"}, {"h200", "h200-sxm-141gb"},      {"a100", "a100-sxm4-80gb"},
+      {"a100-80gb", "a100-sxm4-80gb"}, {"a100-40gb", "a100-sxm4-40gb"}, {"a100-pcie", "a100-pcie-80gb"},
+      {"l40s", "l40s-48gb"},           {"l4", "l4-24gb"},               {"a10g", "a10g-24gb"},
+      {"a40", "a40-48gb"},             {"t4", "t4-16gb"},               {"4090", "rtx-4090-24gb"},
+      {"a6000", "rtx-a6000-48gb"}};
+  return kAliases;
+}
+
 HardwareProfile load_hardware(const std::string& name_or_path) {
   auto source = std::make_shared<yaml::Source>();
   source->file =
-      resolve_catalog_entry(name_or_path, hardware_catalog_dir(), "hardware", "a path to a hardware profile .yaml");
+      resolve_catalog_entry(name_or_path, hardware_catalog_dir(), "hardware", "a path to a hardware profile .yaml",
+                            gpu_aliases());
   return parse_hardware_yaml(yaml::load_file(source->file), source);
 }
 

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
@@ -21,6 +22,9 @@ HardwareProfile parse_hardware_yaml(const YAML::Node& node, std::shared_ptr<cons
 
 // Shipped profiles, sorted: the stems of hardware_catalog_dir()/*.yaml.
 std::vector<std::string> hardware_catalog_names();
+// Names people use for a GPU and the catalog entry they usually mean ("h100" -> "h100-sxm5-80gb"): suggested in the
+// error for an unknown name, never taken for it.
+const std::vector<std::pair<std::string, std::string>>& gpu_aliases();
 std::string hardware_catalog_dir();
 
 // The profile as a mapping that parse_hardware_yaml reads back into an equal profile (all but `file`).

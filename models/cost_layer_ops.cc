@@ -274,11 +274,14 @@ OpCost CostModel::allreduce(const OperatorParams& p, double tokens, bool explain
 
 OpCost CostModel::experts(double tokens, bool explain) const {
   // Each token runs experts_per_token experts; the weights read are those of the distinct experts the batch
-  // touches: E (1 - (1 - k/E)^T) in expectation under uniform routing.
+  // touches: E (1 - (1 - k/E)^T) in expectation under uniform routing. Shared experts run on every token and are
+  // read whole. One MoE layer's cost; ops_into weights it by the share of MoE layers.
   const double e = static_cast<double>(model_.num_experts), k = static_cast<double>(model_.experts_per_token);
   const double hidden = static_cast<double>(model_.hidden_size);
-  const double inter = static_cast<double>(model_.intermediate_size) / config_.tp;
+  const double inter = static_cast<double>(model_.expert_intermediate_size()) / config_.tp;
+  const double shared_inter = static_cast<double>(model_.shared_expert_intermediate_size) / config_.tp;
   const double params_per_expert = 3.0 * hidden * inter;  // gate, up, down
+  const double shared_params = 3.0 * hidden * shared_inter;
   const double touched = e * (1.0 - std::pow(1.0 - k / e, tokens));
   const DType expert_storage =
       model_.has_expert_dtype && dtype_bits(model_.expert_dtype) < dtype_bits(config_.weight_dtype)
@@ -286,9 +289,10 @@ OpCost CostModel::experts(double tokens, bool explain) const {
           : config_.weight_dtype;
   OpCost op;
   op.name = "experts";
-  op.flops = 2.0 * tokens * k * params_per_expert;
+  op.flops = 2.0 * tokens * (k * params_per_expert + shared_params);
   op.bytes =
-      touched * params_per_expert * dtype_bytes(expert_storage) + tokens * k * (2 * hidden + 3 * inter) * act_bytes_;
+      touched * params_per_expert * dtype_bytes(expert_storage) + shared_params * dtype_bytes(config_.weight_dtype) +
+      tokens * (k * (2 * hidden + 3 * inter) + (shared_inter > 0 ? 2 * hidden + 3 * shared_inter : 0)) * act_bytes_;
   op.time_ns = roofline_ns(op.flops, rates_.peak_flops * config_.efficiency.gemm, op.bytes,
                            hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &op.bound);
   if (explain) {

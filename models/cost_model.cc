@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "models/cost_internal.h"
+#include "models/model_shapes.h"
 #include "sim/core/error.h"
 #include "sim/core/units.h"
 
@@ -195,6 +196,20 @@ std::vector<OpCost> CostModel::ops(const BatchShape& b, bool explain) const {
   return out;
 }
 
+namespace {
+
+// An op run in a share of the layers, averaged over all of them (time, FLOPs and bytes scale alike).
+OpCost scaled(OpCost op, double share) {
+  if (share >= 1.0) return op;
+  op.time_ns = static_cast<SimTime>(std::llround(static_cast<double>(op.time_ns) * share));
+  op.flops *= share;
+  op.bytes *= share;
+  op.pcie_bytes *= share;
+  return op;
+}
+
+}  // namespace
+
 void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>& out) const {
   out.clear();
   out.reserve(16);  // the most ops a forward pass lists
@@ -211,9 +226,20 @@ void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>&
   const double kv_dim = static_cast<double>(kv_heads_per_gpu(model_, config_.tp)) * head_dim;
   const double inter = static_cast<double>(model_.intermediate_size) / tp;
 
-  out.push_back(gemm(p, "qkv_proj", t, hidden, q_dim + 2 * kv_dim, explain));
-  if (model_.position == PositionKind::kRope) {
-    out.push_back(elementwise(p, "rope", t, 2.0 * t * (q_dim + kv_dim) * act_bytes_, explain));  // read + write q and k
+  if (model_.is_mla()) {
+    // MLA's input projections (q_a/q_b or q, kv_a_proj_with_mqa, kv_b_proj) as one GEMM of the same per-GPU weights
+    // (models/model_shapes.h); rope turns the rotary parts of q and the one shared rotary key.
+    const detail::AttentionShapes a = detail::attention_shapes(model_, 0);
+    const double in_params = static_cast<double>(a.q_weight) / tp + static_cast<double>(a.kv_weight);
+    out.push_back(gemm(p, "qkv_proj", t, hidden, in_params / hidden, explain));
+    const double rope_dim = static_cast<double>(model_.qk_rope_head_dim);
+    const double q_heads = static_cast<double>(model_.num_attention_heads) / tp;
+    out.push_back(elementwise(p, "rope", t, 2.0 * t * (q_heads + 1.0) * rope_dim * act_bytes_, explain));
+  } else {
+    out.push_back(gemm(p, "qkv_proj", t, hidden, q_dim + 2 * kv_dim, explain));
+    if (model_.position == PositionKind::kRope) {
+      out.push_back(elementwise(p, "rope", t, 2.0 * t * (q_dim + kv_dim) * act_bytes_, explain));  // read+write q, k
+    }
   }
   out.push_back(attention(pa, b, explain));
   if (config_.page_selection) out.push_back(page_select(b, explain));
@@ -238,19 +264,28 @@ void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>&
     out.push_back(act_transfer(b, true, explain));
     out.push_back(act_transfer(b, false, explain));
   }
-  out.push_back(gemm(p, "o_proj", t, q_dim, hidden, explain));
+  const double o_in = static_cast<double>(model_.num_attention_heads * model_.value_head_dim()) / tp;
+  out.push_back(gemm(p, "o_proj", t, o_in, hidden, explain));
+  // An MoE model's layers differ only in their MLP: the ops list one average layer, the MoE ops weighted by the share
+  // of MoE layers and the dense MLP's by the share of dense ones (DeepSeek's first_k_dense_replace layers).
+  const double layers = static_cast<double>(model_.num_layers);
+  const double moe_share = static_cast<double>(model_.num_moe_layers()) / layers;
   if (model_.is_moe()) {
-    OpCost router = gemm(p, "router", t, hidden, static_cast<double>(model_.num_experts), explain);
-    out.push_back(router);
-    out.push_back(experts(t, explain));
-  } else if (model_.mlp == MlpKind::kGated) {
-    out.push_back(gemm(p, "gate_up_proj", t, hidden, 2 * inter, explain));
-    out.push_back(elementwise(p, "act", t, 3.0 * t * inter * act_bytes_, explain));  // read gate and up, write product
-    out.push_back(gemm(p, "down_proj", t, inter, hidden, explain));
-  } else {
-    out.push_back(gemm(p, "up_proj", t, hidden, inter, explain));
-    out.push_back(elementwise(p, "act", t, 2.0 * t * inter * act_bytes_, explain));
-    out.push_back(gemm(p, "down_proj", t, inter, hidden, explain));
+    out.push_back(scaled(gemm(p, "router", t, hidden, static_cast<double>(model_.num_experts), explain), moe_share));
+    out.push_back(scaled(experts(t, explain), moe_share));
+  }
+  if (moe_share < 1.0) {
+    const double dense_share = 1.0 - moe_share;
+    if (model_.mlp == MlpKind::kGated) {
+      out.push_back(scaled(gemm(p, "gate_up_proj", t, hidden, 2 * inter, explain), dense_share));
+      // read gate and up, write product
+      out.push_back(scaled(elementwise(p, "act", t, 3.0 * t * inter * act_bytes_, explain), dense_share));
+      out.push_back(scaled(gemm(p, "down_proj", t, inter, hidden, explain), dense_share));
+    } else {
+      out.push_back(scaled(gemm(p, "up_proj", t, hidden, inter, explain), dense_share));
+      out.push_back(scaled(elementwise(p, "act", t, 2.0 * t * inter * act_bytes_, explain), dense_share));
+      out.push_back(scaled(gemm(p, "down_proj", t, inter, hidden, explain), dense_share));
+    }
   }
   // Two norms per layer (pre-attention, pre-MLP), each reading the residual and writing the output; the residual
   // add is fused into the norm in vLLM.

@@ -1,10 +1,13 @@
 // Hugging Face config.json import (parse_hf_config, declared in model_loader.h). Key names and defaults follow the
-// transformers configuration classes: LlamaConfig, MistralConfig, Qwen2Config, OPTConfig, GptOssConfig.
+// transformers configuration classes: LlamaConfig, MistralConfig, MixtralConfig, Qwen2Config, Qwen2MoeConfig,
+// Qwen3Config, Qwen3MoeConfig, OPTConfig, GptOssConfig, DeepseekV2Config, DeepseekV3Config. MoE and MLA keys are read
+// in hf_config_moe_mla.cc.
 #include <memory>
 
 #include <fmt/format.h>
 
 #include "sim/core/limits.h"
+#include "models/hf_config_internal.h"
 #include "models/model_loader.h"
 #include "sim/core/error.h"
 
@@ -12,13 +15,47 @@ namespace kvsim::models {
 
 namespace {
 
-enum class Family { kLlamaLike, kQwen2, kOpt, kGptOss };
+using detail::HfFamily;
 
-Family family_of(const std::string& architecture, const std::string& model_type) {
-  if (architecture == "OPTForCausalLM" || model_type == "opt") return Family::kOpt;
-  if (architecture == "GptOssForCausalLM" || model_type == "gpt_oss") return Family::kGptOss;
-  if (architecture == "Qwen2ForCausalLM" || model_type == "qwen2") return Family::kQwen2;
-  return Family::kLlamaLike;  // LLaMA, Mistral, Mixtral and the best effort for anything else
+struct KnownArchitecture {
+  const char* architecture;  // architectures[0]
+  const char* model_type;
+  HfFamily family;
+};
+
+const KnownArchitecture kKnown[] = {
+    {"LlamaForCausalLM", "llama", HfFamily::kLlama},
+    {"MistralForCausalLM", "mistral", HfFamily::kLlama},
+    {"MixtralForCausalLM", "mixtral", HfFamily::kMixtral},
+    {"Qwen2ForCausalLM", "qwen2", HfFamily::kQwen2},
+    {"Qwen2MoeForCausalLM", "qwen2_moe", HfFamily::kQwen2Moe},
+    {"Qwen3ForCausalLM", "qwen3", HfFamily::kQwen3},
+    {"Qwen3MoeForCausalLM", "qwen3_moe", HfFamily::kQwen3Moe},
+    {"OPTForCausalLM", "opt", HfFamily::kOpt},
+    {"GptOssForCausalLM", "gpt_oss", HfFamily::kGptOss},
+    {"DeepseekV2ForCausalLM", "deepseek_v2", HfFamily::kDeepseekV2},
+    {"DeepseekV3ForCausalLM", "deepseek_v3", HfFamily::kDeepseekV3},
+};
+
+std::vector<std::string> known_names(bool architectures) {
+  std::vector<std::string> out;
+  for (const auto& k : kKnown) out.emplace_back(architectures ? k.architecture : k.model_type);
+  return out;
+}
+
+// architectures[0] decides, model_type when there is no architectures list; a config with neither is read as
+// LLaMA-like from the common keys. A name kvsim does not know is refused: its size keys are unknown.
+HfFamily family_of(const yaml::Map& map, const std::string& architecture, const std::string& model_type) {
+  for (const auto& k : kKnown) {
+    if (!architecture.empty() ? architecture == k.architecture : model_type == k.model_type) return k.family;
+  }
+  if (architecture.empty() && model_type.empty()) return HfFamily::kLlama;
+  const bool by_arch = !architecture.empty();
+  const std::string& value = by_arch ? architecture : model_type;
+  const auto names = known_names(by_arch);
+  map.fail(by_arch ? "architectures" : "model_type",
+           fmt::format("unknown architecture '{}'{}: kvsim reads the sizes of {} only", value,
+                       did_you_mean(value, names), join(names)));
 }
 
 std::string first_architecture(const yaml::Map& map) {
@@ -31,7 +68,7 @@ std::string first_architecture(const yaml::Map& map) {
 }
 
 // Per-layer attention from `layer_types` (gpt-oss, recent transformers) or the older per-family keys.
-void read_sliding(const yaml::Map& map, Family family, ModelSpec& m) {
+void read_sliding(const yaml::Map& map, HfFamily family, ModelSpec& m) {
   const auto window = map.opt_int("sliding_window", 0, limits::kMaxPositions);
   const YAML::Node types = map.raw("layer_types");
   if (types.IsDefined() && !types.IsNull()) {
@@ -45,8 +82,9 @@ void read_sliding(const yaml::Map& map, Family family, ModelSpec& m) {
       }
       m.layer_attention.push_back(t == "sliding_attention" ? AttentionKind::kSliding : AttentionKind::kFull);
     }
-  } else if (family == Family::kQwen2) {
-    // Qwen2Config: the window applies only with use_sliding_window, to layers from max_window_layers on.
+  } else if (detail::is_qwen(family)) {
+    // Qwen2Config (and Qwen2-MoE, Qwen3, Qwen3-MoE): the window applies only with use_sliding_window, to layers from
+    // max_window_layers on.
     if (map.get_bool("use_sliding_window", false) && window.value_or(0) > 0) {
       const int64_t first = map.get_int("max_window_layers", m.num_layers, 0, limits::kMaxLayers);
       for (int64_t i = 0; i < m.num_layers; ++i) {
@@ -75,7 +113,7 @@ DType read_torch_dtype(const yaml::Map& map) {
 
 }  // namespace
 
-ModelSpec parse_hf_config(const std::string& path) {
+ModelSpec parse_hf_config(const std::string& path, std::map<std::string, std::string>* keys_read) {
   auto source = std::make_shared<yaml::Source>();
   source->file = path;
   const YAML::Node root = yaml::load_file(path);
@@ -86,7 +124,7 @@ ModelSpec parse_hf_config(const std::string& path) {
   m.source = "Hugging Face config.json: " + path;
   m.architecture = first_architecture(map);
   const std::string model_type = map.get_string("model_type", "");
-  const Family family = family_of(m.architecture, model_type);
+  const HfFamily family = family_of(map, m.architecture, model_type);
 
   m.num_layers = map.req_int("num_hidden_layers", 1, limits::kMaxLayers);
   m.hidden_size = map.req_int("hidden_size", 1, limits::kMaxHidden);
@@ -94,12 +132,11 @@ ModelSpec parse_hf_config(const std::string& path) {
   m.vocab_size = map.req_int("vocab_size", 1, limits::kMaxVocab);
   m.max_position_embeddings = map.req_int("max_position_embeddings", 1, limits::kMaxPositions);
   m.dtype = read_torch_dtype(map);
-  std::map<std::string, std::string> keys = {
-      {"num_layers", "num_hidden_layers"},  {"num_kv_heads", "num_key_value_heads"},
-      {"num_experts", "num_local_experts"}, {"experts_per_token", "num_experts_per_tok"},
-      {"layer_attention", "layer_types"},   {"expert_dtype", "quantization_config"}};
+  detail::HfKeys keys = {{"num_layers", "num_hidden_layers"},     {"num_kv_heads", "num_key_value_heads"},
+                         {"experts_per_token", "num_experts_per_tok"}, {"layer_attention", "layer_types"},
+                         {"expert_dtype", "quantization_config"}};
 
-  if (family == Family::kOpt) {
+  if (family == HfFamily::kOpt) {
     // OPTConfig: ReLU fc1/fc2 MLP, LayerNorm, learned positions, biases everywhere (enable_bias), tied lm_head.
     m.intermediate_size = map.req_int("ffn_dim", 1, limits::kMaxIntermediate);
     keys["intermediate_size"] = "ffn_dim";
@@ -122,7 +159,9 @@ ModelSpec parse_hf_config(const std::string& path) {
     m.tie_word_embeddings = map.get_bool("tie_word_embeddings", true);
   } else {
     m.num_kv_heads = map.opt_int("num_key_value_heads", 1, limits::kMaxHeads).value_or(m.num_attention_heads);
-    if (auto head_dim = map.opt_int("head_dim", 1, limits::kMaxHidden)) {
+    if (family == HfFamily::kDeepseekV2 || family == HfFamily::kDeepseekV3) {
+      detail::read_hf_mla(map, m, keys);
+    } else if (auto head_dim = map.opt_int("head_dim", 1, limits::kMaxHidden)) {
       m.head_dim = *head_dim;
     } else if (m.hidden_size % m.num_attention_heads != 0) {
       map.fail("num_attention_heads",
@@ -133,17 +172,14 @@ ModelSpec parse_hf_config(const std::string& path) {
     m.intermediate_size = map.req_int("intermediate_size", 1, limits::kMaxIntermediate);
     m.tie_word_embeddings = map.get_bool("tie_word_embeddings", false);
     m.mlp_bias = map.get_bool("mlp_bias", false);
-    if (family == Family::kQwen2) {
-      m.qkv_bias = true;  // Qwen2Attention: bias on q/k/v, none on o_proj
+    if (family == HfFamily::kQwen2 || family == HfFamily::kQwen2Moe) {
+      m.qkv_bias = true;  // Qwen2Attention / Qwen2MoeAttention: bias on q/k/v, none on o_proj
     } else {
       m.qkv_bias = m.attention_out_bias = map.get_bool("attention_bias", false);
     }
-    // Mixture of experts: num_local_experts (Mixtral, gpt-oss) or num_experts (Qwen MoE).
-    const std::string experts_key = map.has("num_local_experts") ? "num_local_experts" : "num_experts";
-    keys["num_experts"] = experts_key;
-    m.num_experts = map.get_int(experts_key, 0, 0, limits::kMaxExperts);
-    if (m.num_experts > 0) m.experts_per_token = map.req_int("num_experts_per_tok", 1, limits::kMaxExperts);
-    if (family == Family::kGptOss) {
+    m.qk_norm = family == HfFamily::kQwen3 || family == HfFamily::kQwen3Moe;  // Qwen3Attention.q_norm / k_norm
+    detail::read_hf_moe(map, family, m, keys);
+    if (family == HfFamily::kGptOss) {
       m.mlp_bias = true;         // GptOssExperts and GptOssTopKRouter carry biases
       m.attention_sinks = true;  // GptOssAttention.sinks: one logit per head
     }
@@ -162,7 +198,9 @@ ModelSpec parse_hf_config(const std::string& path) {
     }
   }
   read_sliding(map, family, m);
+  detail::refuse_unread_size_keys(map, family, m.architecture.empty() ? model_type : m.architecture);
   detail::check_spec_at(m, map, keys);
+  if (keys_read != nullptr) *keys_read = keys;
   return m;
 }
 

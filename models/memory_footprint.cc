@@ -5,13 +5,26 @@
 
 namespace kvsim::models {
 
+namespace {
+
+// The MLP width live per token: top-k routed experts plus the shared expert in an MoE layer, the dense width in a dense
+// one (the wider of the two when an MoE model has dense layers).
+double mlp_live_width(const ModelSpec& m) {
+  if (!m.is_moe()) return static_cast<double>(m.intermediate_size);
+  const double moe =
+      static_cast<double>(m.expert_intermediate_size() * m.experts_per_token + m.shared_expert_intermediate_size);
+  return m.num_dense_layers > 0 ? std::max(moe, static_cast<double>(m.intermediate_size)) : moe;
+}
+
+}  // namespace
+
 uint64_t non_torch_bytes(int tp) { return kNonTorchBytes + (tp > 1 ? kTensorParallelNonTorchBytes : 0); }
 
 uint64_t activation_peak_bytes(const ModelSpec& m, int64_t tokens, int64_t num_seqs, DType dtype, int tp) {
   const double t = static_cast<double>(tokens);
   const double b = dtype_bytes(dtype);
   const double hidden = static_cast<double>(m.hidden_size);
-  const double inter_width = static_cast<double>(m.intermediate_size) * (m.is_moe() ? m.experts_per_token : 1) / tp;
+  const double inter_width = mlp_live_width(m) / tp;
   const double mlp_out = m.mlp == MlpKind::kGated || m.is_moe() ? 2.0 * inter_width : inter_width;
   const double mlp_live = t * (hidden + mlp_out + inter_width) * b;
   const double q_dim = static_cast<double>(m.num_attention_heads * m.head_dim) / tp;
@@ -37,7 +50,7 @@ uint64_t prefill_transient_bytes(const ModelSpec& m, int64_t rows, int64_t promp
   const double b = dtype_bytes(dtype);
   const double heads = static_cast<double>(m.num_attention_heads) / tp;
   const double hidden = static_cast<double>(m.hidden_size);
-  const double inter = static_cast<double>(m.intermediate_size) * (m.is_moe() ? m.experts_per_token : 1) / tp;
+  const double inter = mlp_live_width(m) / tp;
   const double activations = r * s * (9.0 * hidden + inter) * b;
   const double scores = r * heads * s * s * score_bytes;
   return static_cast<uint64_t>(std::ceil(activations + scores));

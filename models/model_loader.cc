@@ -120,6 +120,15 @@ ModelSpec parse_model_yaml(const YAML::Node& node, std::shared_ptr<const yaml::S
 
   m.num_experts = map.get_int("num_experts", 0, 0, limits::kMaxExperts);
   m.experts_per_token = map.get_int("experts_per_token", 0, 0, limits::kMaxExperts);
+  m.moe_intermediate_size = map.get_int("moe_intermediate_size", 0, 0, limits::kMaxIntermediate);
+  m.shared_expert_intermediate_size = map.get_int("shared_expert_intermediate_size", 0, 0, limits::kMaxIntermediate);
+  m.num_dense_layers = map.get_int("num_dense_layers", 0, 0, limits::kMaxLayers);
+  m.kv_lora_rank = map.get_int("kv_lora_rank", 0, 0, limits::kMaxHidden);
+  m.q_lora_rank = map.get_int("q_lora_rank", 0, 0, limits::kMaxHidden);
+  m.qk_rope_head_dim = map.get_int("qk_rope_head_dim", 0, 0, limits::kMaxHidden);
+  m.qk_nope_head_dim = map.get_int("qk_nope_head_dim", 0, 0, limits::kMaxHidden);
+  m.v_head_dim = map.get_int("v_head_dim", 0, 0, limits::kMaxHidden);
+  m.qk_norm = map.get_bool("qk_norm", false);
 
   m.sliding_window = map.get_int("sliding_window", 0, 0, limits::kMaxPositions);
   m.layer_attention = read_layer_attention(map, m.num_layers, m.sliding_window);

@@ -1,6 +1,7 @@
 // Loading a ModelSpec: from the shipped catalog (models/catalog/<name>.yaml), from a catalog-format YAML file, or
-// from a Hugging Face config.json (LLaMA, Mistral, Qwen2, OPT, gpt-oss, and a best effort for other decoder-only
-// architectures from the common keys). Every problem is a kvsim::Error naming file:line:col and the key.
+// from a Hugging Face config.json (LLaMA, Mistral, Mixtral, Qwen2/Qwen3 and their MoE, OPT, gpt-oss, DeepSeek-V2/V3;
+// a config naming no architecture is read LLaMA-like from the common keys). Every problem is a kvsim::Error naming
+// file:line:col and the key.
 #pragma once
 
 #include <map>
@@ -22,9 +23,12 @@ ModelSpec load_model(const std::string& name_or_path);
 // A catalog-format mapping. `name` defaults to the file's stem.
 ModelSpec parse_model_yaml(const YAML::Node& node, std::shared_ptr<const yaml::Source> source);
 
-// A Hugging Face config.json, read with yaml-cpp (JSON is YAML) so errors carry line:col. Keys it does not use are
-// ignored: config.json files carry many (token ids, dropout, rope scaling, ...).
-ModelSpec parse_hf_config(const std::string& path);
+// A Hugging Face config.json, read with yaml-cpp (JSON is YAML) so errors carry line:col. An architecture it does not
+// know is refused (the error lists the known ones), and so is a key that changes the size but that kvsim does not
+// read for that architecture (kv_lora_rank on a LLaMA config); other keys are ignored: config.json files carry many
+// (token ids, dropout, rope scaling, ...). `keys_read`, when given, receives ModelSpec field -> config key for the
+// fields whose key differs from the field's name.
+ModelSpec parse_hf_config(const std::string& path, std::map<std::string, std::string>* keys_read = nullptr);
 
 // Names of the shipped models, sorted: the stems of model_catalog_dir()/*.yaml.
 std::vector<std::string> model_catalog_names();

@@ -27,7 +27,7 @@ struct ModelSpec {
   int64_t num_attention_heads = 0;
   int64_t num_kv_heads = 0;       // == num_attention_heads for MHA
   int64_t head_dim = 0;           // hidden_size / heads unless the config says otherwise
-  int64_t intermediate_size = 0;  // dense MLP width, or per-expert width for MoE
+  int64_t intermediate_size = 0;  // dense MLP width (and each expert's width when moe_intermediate_size is 0)
   int64_t vocab_size = 0;
   int64_t max_position_embeddings = 0;
 
@@ -43,8 +43,26 @@ struct ModelSpec {
   bool attention_sinks = false;     // one learned attention-sink logit per query head per layer (gpt-oss)
 
   // Mixture of experts: 0 experts = dense model.
-  int64_t num_experts = 0;
-  int64_t experts_per_token = 0;
+  int64_t num_experts = 0;            // routed experts per MoE layer
+  int64_t experts_per_token = 0;      // routed experts each token runs (top-k)
+  int64_t moe_intermediate_size = 0;  // one routed expert's width; 0 = intermediate_size (Mixtral, gpt-oss)
+  // Always-active shared expert(s) of every MoE layer, as one gated MLP of this width (DeepSeek: n_shared_experts x
+  // moe_intermediate_size; Qwen2-MoE: shared_expert_intermediate_size); 0 = none.
+  int64_t shared_expert_intermediate_size = 0;
+  bool shared_expert_gate = false;  // Qwen2-MoE: a hidden -> 1 sigmoid gate scales the shared expert's output
+  // Layers of an MoE model whose MLP is dense (intermediate_size) rather than experts (DeepSeek first_k_dense_replace,
+  // Qwen MoE mlp_only_layers / decoder_sparse_step); the others are MoE layers.
+  int64_t num_dense_layers = 0;
+
+  // Multi-head latent attention (DeepSeek-V2, arXiv:2405.04434 sec. 2.1): 0 kv_lora_rank = ordinary attention.
+  // The KV cache holds the compressed latent plus the shared rotary key, kv_lora_rank + qk_rope_head_dim elements per
+  // token per layer (vLLM's MLA backends cache exactly this); head_dim is then qk_nope_head_dim + qk_rope_head_dim.
+  int64_t kv_lora_rank = 0;
+  int64_t q_lora_rank = 0;  // 0 = q projected directly from the hidden state (DeepSeek-V2-Lite)
+  int64_t qk_rope_head_dim = 0;
+  int64_t qk_nope_head_dim = 0;
+  int64_t v_head_dim = 0;
+  bool qk_norm = false;  // per-head RMSNorm on q and k (Qwen3): head_dim weights each, per layer
 
   // Sliding-window attention: window size in tokens, and which layers use it (empty = all full attention).
   int64_t sliding_window = 0;
@@ -60,6 +78,14 @@ struct ModelSpec {
   DType weight_dtype = DType::kBf16;
 
   bool is_moe() const { return num_experts > 0; }
+  bool is_mla() const { return kv_lora_rank > 0; }
+  int64_t expert_intermediate_size() const {
+    return moe_intermediate_size > 0 ? moe_intermediate_size : intermediate_size;
+  }
+  int64_t num_moe_layers() const { return is_moe() ? num_layers - num_dense_layers : 0; }
+  int64_t num_dense_mlp_layers() const { return num_layers - num_moe_layers(); }
+  // The value width of one attention head (v_head_dim under MLA).
+  int64_t value_head_dim() const { return is_mla() ? v_head_dim : head_dim; }
   int64_t num_sliding_layers() const;
   int64_t num_full_layers() const { return num_layers - num_sliding_layers(); }
 };
@@ -89,7 +115,9 @@ inline constexpr int64_t kKvQuantGroupSize = 32;
 // scale), and mxfp4's dtype_bits already include its E8M0 block scale.
 double kv_element_bits(DType kv_dtype);
 
-// K and V bytes of one token in one layer on one GPU: 2 x kv_heads_per_gpu x head_dim x kv_element_bits / 8.
+// K and V bytes of one token in one layer on one GPU: 2 x kv_heads_per_gpu x head_dim x kv_element_bits / 8; under
+// MLA the latent, (kv_lora_rank + qk_rope_head_dim) x kv_element_bits / 8, held whole by every tensor-parallel rank
+// (vLLM's MLA backends replicate the latent cache across TP ranks: it has a single "head").
 double kv_bytes_per_token_layer(const ModelSpec& m, DType kv_dtype, int tp = 1);
 
 // K and V bytes of one token over all layers on one GPU (sliding layers counted as if uncapped).
@@ -100,17 +128,24 @@ double kv_bytes_for_sequence(const ModelSpec& m, int64_t tokens, DType kv_dtype,
 
 // Parameter counts.
 struct ParamCounts {
-  uint64_t embedding = 0;  // token (+ learned position) embeddings
-  uint64_t lm_head = 0;    // 0 when tied to the embedding
-  uint64_t attention = 0;  // all layers: q, k, v, o (+ biases)
-  uint64_t mlp_dense = 0;  // all layers: dense MLP weights
-  uint64_t experts = 0;    // all layers: expert weights
-  uint64_t router = 0;     // all layers: MoE router
-  uint64_t norms = 0;
-  uint64_t total() const { return embedding + lm_head + attention + mlp_dense + experts + router + norms; }
-  // Parameters touched per token: experts scaled by experts_per_token / num_experts; the embedding tables are left
-  // out (a lookup reads one row), as in OpenAI's gpt-oss model card, which counts 3.6B active of 20.9B.
+  uint64_t embedding = 0;       // token (+ learned position) embeddings
+  uint64_t lm_head = 0;         // 0 when tied to the embedding
+  uint64_t attention = 0;       // all layers: q, k, v, o (+ biases)
+  uint64_t mlp_dense = 0;       // all layers: dense MLP weights
+  uint64_t experts = 0;         // all layers: routed expert weights
+  uint64_t shared_experts = 0;  // all MoE layers: shared expert weights (+ Qwen2-MoE's shared-expert gate)
+  uint64_t router = 0;          // all layers: MoE router
+  uint64_t norms = 0;           // input/post-attention/final norms, MLA's lora norms, Qwen3's q/k norms
+  uint64_t total() const {
+    return embedding + lm_head + attention + mlp_dense + experts + shared_experts + router + norms;
+  }
+  // Parameters touched per token, what decode reads at batch 1: routed experts scaled by experts_per_token /
+  // num_experts, shared experts whole; the embedding tables are left out (a lookup reads one row), as in OpenAI's
+  // gpt-oss model card, which counts 3.6B active of 20.9B.
   uint64_t active(const ModelSpec& m) const;
+  // active() plus the embedding table: the convention of the Qwen3, Mixtral and DeepSeek publications ("activated
+  // parameters" 3.3B of Qwen3-30B-A3B, 12.9B of Mixtral-8x7B, 37B of DeepSeek-V3 include the embedding).
+  uint64_t active_with_embedding(const ModelSpec& m) const { return active(m) + embedding; }
 };
 ParamCounts parameter_counts(const ModelSpec& m);
 
@@ -127,8 +162,9 @@ DType unquantized_dtype(const ModelSpec& m, DType weight_dtype);
 double weight_bytes_per_gpu(const ModelSpec& m, DType weight_dtype, int tp = 1);
 
 // The part of weight_bytes_per_gpu that belongs to the decoder layers (all of them): everything but the embedding
-// tables, the lm_head and the final norm. Divided by num_layers it is one layer's weights on one GPU (MoE and
-// sliding-window layers hold the same weights as the others), what a layer-wise weight stream (FlexGen) moves.
+// tables, the lm_head and the final norm. Divided by num_layers it is one layer's weights on one GPU (sliding-window
+// layers hold the same weights as the others; an MoE model's dense layers are averaged in), what a layer-wise weight
+// stream (FlexGen) moves.
 double layer_weight_bytes_per_gpu(const ModelSpec& m, DType weight_dtype, int tp = 1);
 
 // Forward FLOPs per token excluding attention's score/value products (2 x active parameters touched by a

@@ -19,6 +19,10 @@ struct DecodeShape {
   int head_dim = kHeadDim;  // 64 (gpt-oss) or 128
 };
 
+// Refuses (kvsim::Error naming the value) a shape launch_paged_decode cannot run: q_heads / kv_heads not an integer
+// in 1..8, head_dim not 64 or 128, block_size not a power of two, batch outside 1..65535, a block table too short.
+void check_decode_shape(const DecodeShape& shape);
+
 // Split-K factor: the (sequence, kv_head, split) CTAs fill the GPU in whole waves, each split >= 256 tokens, <= 64.
 // Throws kvsim::Error for a group size or head_dim the kernel does not support (see launch_paged_decode).
 int decode_splits(const DecodeShape& shape, int sm_count);

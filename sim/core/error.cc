@@ -1,6 +1,9 @@
 #include "sim/core/error.h"
 
 #include <algorithm>
+#include <cctype>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -45,7 +48,65 @@ static size_t shared_prefix(std::string_view a, std::string_view b) {
   return i;
 }
 
+namespace {
+
+// Lower case, letters and digits only: "H100-SXM" and "h100_sxm" read alike.
+std::string folded(std::string_view s) {
+  std::string out;
+  for (const char c : s) {
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+// The words of a name, folded: "a100-sxm4-80gb" -> a100, sxm4, 80gb.
+std::vector<std::string> words(std::string_view s) {
+  std::vector<std::string> out(1);
+  for (const char c : s) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      out.back() += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else if (!out.back().empty()) {
+      out.emplace_back();
+    }
+  }
+  if (out.back().empty()) out.pop_back();
+  return out;
+}
+
+// Every word of `key` begins a different word of `name`, in order ("a100-80gb" in "a100-sxm4-80gb", "sxm" in "sxm5").
+bool has_every_word(const std::vector<std::string>& key, const std::vector<std::string>& name) {
+  size_t at = 0;
+  for (const auto& w : key) {
+    if (w.size() < 2) return false;  // one letter is no word to go on
+    while (at < name.size() && !name[at].starts_with(w)) ++at;
+    if (at == name.size()) return false;
+    ++at;
+  }
+  return !key.empty();
+}
+
+}  // namespace
+
 std::string nearest_name(std::string_view key, const std::vector<std::string>& candidates) {
+  // The same name in another case or with other separators ("vLLM", "H100_SXM5_80GB").
+  const std::string fkey = folded(key);
+  for (const auto& c : candidates) {
+    if (!fkey.empty() && folded(c) == fkey) return c;
+  }
+  // A name holding every word typed, fewest other words first ("a100-80gb" -> "a100-sxm4-80gb", not "a10g-24gb",
+  // which is fewer edits away).
+  const std::vector<std::string> kwords = words(key);
+  std::string by_words;
+  size_t fewest = SIZE_MAX;
+  for (const auto& c : candidates) {
+    const auto cwords = words(c);
+    if (cwords.size() < fewest && has_every_word(kwords, cwords)) {
+      fewest = cwords.size();
+      by_words = c;
+    }
+  }
+  if (!by_words.empty() && kwords.size() >= 2) return by_words;
   // Closest by edit distance; among equally close names the one sharing the longest prefix ("llama-3-8b" is two
   // edits from both "llama-2-7b" and "llama-3.1-8b", and means the latter).
   std::string best;
@@ -61,7 +122,8 @@ std::string nearest_name(std::string_view key, const std::vector<std::string>& c
   // A typo is at most a third of the longer word away (at least 2 edits allowed for short words).
   const size_t limit = std::max<size_t>(2, std::max(key.size(), best.size()) / 3);
   if (best_distance <= limit) return best;
-  // Else a name that starts with what was typed ("h100" -> "h100-pcie-80gb"), however many edits away.
+  // Else a name holding the one word typed, or starting with what was typed ("h100" -> "h100-pcie-80gb").
+  if (!by_words.empty()) return by_words;
   if (key.size() >= 2) {
     for (const auto& c : candidates) {
       if (c.starts_with(key)) return c;

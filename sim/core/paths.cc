@@ -1,5 +1,7 @@
 #include "sim/core/paths.h"
 
+#include <cctype>
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -28,8 +30,22 @@ std::vector<std::string> catalog_names(const std::string& dir) {
   return names;
 }
 
+namespace {
+
+std::string letters_and_digits(std::string_view s) {
+  std::string out;
+  for (const char c : s) {
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string resolve_catalog_entry(const std::string& name_or_path, const std::string& dir, std::string_view what,
-                                  std::string_view path_hint) {
+                                  std::string_view path_hint,
+                                  const std::vector<std::pair<std::string, std::string>>& aliases) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (name_or_path.ends_with(".yaml") || name_or_path.ends_with(".yml") ||
@@ -38,8 +54,14 @@ std::string resolve_catalog_entry(const std::string& name_or_path, const std::st
   }
   const std::vector<std::string> names = catalog_names(dir);
   if (std::find(names.begin(), names.end(), name_or_path) == names.end()) {
-    throw Error(fmt::format("unknown {} '{}'{}; valid: {} (or {})", what, name_or_path,
-                            did_you_mean(name_or_path, names), join(names), path_hint));
+    std::string suggestion = did_you_mean(name_or_path, names);
+    for (const auto& [alias, entry] : aliases) {
+      if (letters_and_digits(alias) == letters_and_digits(name_or_path)) {
+        suggestion = fmt::format(" (did you mean '{}'?)", entry);
+      }
+    }
+    throw Error(
+        fmt::format("unknown {} '{}'{}; valid: {} (or {})", what, name_or_path, suggestion, join(names), path_hint));
   }
   return (fs::path(dir) / (name_or_path + ".yaml")).string();
 }

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace kvsim {
@@ -16,8 +17,11 @@ std::vector<std::string> catalog_names(const std::string& dir);
 
 // The file for `name_or_path`: itself when it looks like a path (has a '/', ends in .yaml/.yml or names an existing
 // file), else `dir`/NAME.yaml for a catalog name. An unknown name throws kvsim::Error:
-// "unknown WHAT 'x' (did you mean 'y'?); valid: a, b (or PATH_HINT)".
+// "unknown WHAT 'x' (did you mean 'y'?); valid: a, b (or PATH_HINT)". `aliases` maps names people use to the entry
+// they usually mean ("h100" -> "h100-sxm5-80gb"); an alias (in any case, with any separators) is suggested, never
+// taken: the entry must be named.
 std::string resolve_catalog_entry(const std::string& name_or_path, const std::string& dir, std::string_view what,
-                                  std::string_view path_hint);
+                                  std::string_view path_hint,
+                                  const std::vector<std::pair<std::string, std::string>>& aliases = {});
 
 }  // namespace kvsim

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "sim/core/error.h"
+#include "sim/metrics/overload.h"
 #include "sim/metrics/stats.h"
 
 namespace kvsim::metrics {
@@ -40,8 +41,14 @@ Collector::Collector(CollectorConfig config, std::ostream* requests_csv, std::os
   }
 }
 
+void Collector::note_arrival(SimTime arrival_ns) {
+  if (first_arrival_ns_ < 0 || arrival_ns < first_arrival_ns_) first_arrival_ns_ = arrival_ns;
+  last_arrival_ns_ = std::max(last_arrival_ns_, arrival_ns);
+}
+
 void Collector::on_reject(const RequestRecord& r, std::string_view reason) {
   ++rejected_;
+  note_arrival(r.arrival_ns);
   if (requests_csv_) {
     write_row(*requests_csv_, "{},{},rejected:{},{:.9f},{},{},,,,,0,,\n", r.id, r.replica, reason,
               ns_to_s(r.arrival_ns), r.prompt_tokens, r.output_tokens);
@@ -56,7 +63,9 @@ void Collector::on_complete(const RequestRecord& engine_record) {
   input_tokens_ += r.prompt_tokens;
   output_tokens_ += r.output_tokens;
   last_finish_ = std::max(last_finish_, r.finish_ns);
+  note_arrival(r.arrival_ns);
   const double ttft = ns_to_ms(r.first_token_ns - r.arrival_ns);
+  ttft_sum_ms_ += ttft;
   const double e2el = ns_to_ms(r.finish_ns - r.arrival_ns);
   // Warm-up requests are served and counted, but left out of the latency statistics (the system is still filling).
   const bool measured = static_cast<int64_t>(r.id) >= config_.warmup_requests;
@@ -113,6 +122,8 @@ void Collector::integrate(SimTime now, int64_t replica) {
 void Collector::on_state(SimTime now, int64_t replica, const ReplicaState& state) {
   integrate(now, replica);
   const size_t i = static_cast<size_t>(replica);
+  waiting_total_ += state.waiting - state_[i].waiting;
+  waiting_trend_.set(now, waiting_total_);
   state_[i] = state;
   peak_kv_blocks_ = std::max(peak_kv_blocks_, state.kv_blocks_used);
   peak_hbm_ = std::max(peak_hbm_, state.hbm_used_bytes);
@@ -126,6 +137,26 @@ void Collector::on_state(SimTime now, int64_t replica, const ReplicaState& state
               state.kv_host_bytes);
     next_sample_[i] = (now / config_.memory_interval_ns + 1) * config_.memory_interval_ns;
   }
+}
+
+void Collector::add_overload(SimTime end, nlohmann::ordered_json& j) {
+  waiting_trend_.close(end);
+  OverloadEvidence e;
+  e.waiting_at_last_arrival = waiting_at_arrival_;
+  if (last_arrival_ns_ > first_arrival_ns_ && arrived_ > 1) {
+    e.arrival_rate_req_per_s = static_cast<double>(arrived_ - 1) / ns_to_s(last_arrival_ns_ - first_arrival_ns_);
+    // The last half of the arrival window: the batch filling at the start is left out, and the queue's trend there
+    // is what the remaining arrivals met.
+    const SimTime middle_ns = first_arrival_ns_ + (last_arrival_ns_ - first_arrival_ns_) / 2;
+    e.queue_growth_req_per_s = waiting_trend_.slope_req_per_s(middle_ns, last_arrival_ns_);
+  }
+  // Little's law on the queue: the waiting count's integral is the time all requests spent waiting for admission.
+  // A recompute-preempted request waits again after its first token, so the share is capped at 1.
+  const double done = static_cast<double>(std::max<int64_t>(1, completed_));
+  const double mean_queueing_ms = 1e3 * waiting_trend_.area_req_s() / done;
+  const double mean_ttft_ms = ttft_sum_ms_ / done;
+  e.queueing_share_of_ttft = mean_ttft_ms > 0 ? std::min(1.0, mean_queueing_ms / mean_ttft_ms) : 0.0;
+  add_overload_keys(e, mean_queueing_ms, j);
 }
 
 nlohmann::ordered_json Collector::summary(SimTime end) {
@@ -199,6 +230,7 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   j["goodput"] = static_cast<double>(slo_met_) * per_s;
   j["gpus"] = config_.gpus;
   j["waiting_at_last_arrival"] = waiting_at_arrival_;
+  add_overload(end, j);
   // How the percentiles above were computed: exactly (numpy's linear interpolation over every sample) or, past
   // output.exact_latency_samples, from a histogram whose percentiles are within this relative error of the exact ones.
   const bool exact = ttft_ms_.exact() && tpot_ms_.exact() && itl_ms_.exact() && e2el_ms_.exact();

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/core/time.h"
+#include "sim/metrics/queue_trend.h"
 #include "sim/metrics/stats.h"
 #include "sim/metrics/timeline.h"
 
@@ -82,6 +83,7 @@ class Collector {
     for (const ReplicaState& st : state_) waiting_at_arrival_ += st.waiting;
   }
   void on_reject(const RequestRecord& r, std::string_view reason);
+  // (on_reject and on_complete also widen the arrival window by the record's arrival time.)
   void on_complete(const RequestRecord& r);
   void add_itl(SimTime itl_ns, int64_t count);
   void on_preemption() { ++preemptions_; }
@@ -119,6 +121,8 @@ class Collector {
 
  private:
   void integrate(SimTime now, int64_t replica);
+  void note_arrival(SimTime arrival_ns);
+  void add_overload(SimTime end, nlohmann::ordered_json& j);
 
   CollectorConfig config_;
   std::ostream* requests_csv_;
@@ -144,6 +148,12 @@ class Collector {
   double normalized_latency_sum_ms_ = 0;
   int64_t measured_ = 0;  // completions past the warm-up
   int64_t waiting_at_arrival_ = 0;
+  // The waiting count over all replicas, through time, and the arrival window (from the finished requests' arrival
+  // times: every request ends completed or rejected), for the overload evidence (sim/metrics/overload.h).
+  int64_t waiting_total_ = 0;
+  QueueTrend waiting_trend_;
+  SimTime first_arrival_ns_ = -1, last_arrival_ns_ = -1;
+  double ttft_sum_ms_ = 0;  // over every completed request, warm-up included, as the waiting integral counts them
   Timeline* timeline_ = nullptr;
 };
 

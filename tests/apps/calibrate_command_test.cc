@@ -11,6 +11,7 @@
 #include "apps/cli.h"
 #include "apps/commands.h"
 #include "hw/hardware_loader.h"
+#include "kernels/suite.h"
 #include "tests/apps/cli_runner.h"
 
 namespace kvsim::app {
@@ -105,6 +106,48 @@ TEST(CatalogGemmShapes, EveryModelProjectionOnceForEachTp) {
   EXPECT_TRUE(seen.count({2 * 14336, 4096}));   // gate_up tp1
   EXPECT_TRUE(seen.count({4096, 14336 / 8}));   // down tp8
   EXPECT_TRUE(seen.count({128256 / 2, 4096}));  // lm_head tp2
+}
+
+TEST_F(CalibrateCli, RequireGpuWithoutOneExitsTwoBeforeWriting) {
+  std::string why;
+  if (kernels::probe_device(0, &why)) GTEST_SKIP() << "a GPU is present";
+  const std::string out = (dir_ / "g.yaml").string();
+  const Result r = cli({"calibrate", "--out", out, "--require-gpu", "--quick"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--require-gpu: no usable GPU: " + why), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_EQ(cli({"calibrate", "--out", out, "--require-gpu", "--host-only"}).code, 2);
+}
+
+TEST_F(CalibrateCli, RefitAndSanityOfHostOnlyProfiles) {
+  const std::string a = (dir_ / "a.yaml").string(), b = (dir_ / "b.yaml").string(), all = (dir_ / "all.yaml").string();
+  ASSERT_EQ(cli({"calibrate", "--out", a, "--host-only", "--quick"}).code, 0);
+  ASSERT_EQ(cli({"calibrate", "--out", b, "--host-only", "--quick"}).code, 0);
+  const Result r = cli({"calibrate", "--refit", a + "," + b, "--out", all});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const hw::HardwareProfile p = hw::load_hardware(all);
+  ASSERT_TRUE(p.measured);
+  EXPECT_EQ(p.measured->samples.size(), hw::load_hardware(a).measured->samples.size() * 2);
+  EXPECT_EQ(p.measured->suites, (std::vector<std::string>{"host"}));
+  // A host-only profile has none of the GPU's measurements: every check is MISSING, and the exit code says so.
+  const Result s = cli({"calibrate", "--sanity", all});
+  EXPECT_EQ(s.code, 1);
+  EXPECT_NE(s.out.find("MISSING hbm_read"), std::string::npos) << s.out;
+  EXPECT_NE(s.err.find("8 of 8 checks did not pass"), std::string::npos) << s.err;
+  // --sanity writes nothing and takes no --out; --refit measures nothing.
+  EXPECT_EQ(cli({"calibrate", "--sanity", all, "--out", (dir_ / "x.yaml").string()}).code, 2);
+  EXPECT_EQ(cli({"calibrate", "--refit", a, "--quick", "--out", (dir_ / "x.yaml").string()}).code, 2);
+  EXPECT_EQ(cli({"calibrate", "--sanity", "h100-sxm5-80gb"}).code, 2);  // not a measured profile
+}
+
+TEST(Cli, VersionSaysWhatThisBuildCanDo) {
+  const testing::CliResult r = testing::cli({"--version"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out.rfind("kvsim 0.1.0 (CUDA microbenchmarks: ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find(kernels::built_with_cuda() ? "CUDA microbenchmarks: yes" : "CUDA microbenchmarks: no"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("MPI sweeps: "), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -74,6 +74,14 @@ TEST(Error, NearestNamePrefersTheLongerSharedPrefixAndFallsBackToAPrefixMatch) {
   EXPECT_EQ(nearest_name("x", {"xylophone"}), "");  // one letter is no prefix to go on
 }
 
+TEST(Error, NearestNameReadsCaseSeparatorsAndWords) {
+  EXPECT_EQ(nearest_name("vLLM", {"h2o", "vllm"}), "vllm");
+  EXPECT_EQ(nearest_name("H100_SXM5_80GB", {"h100-pcie-80gb", "h100-sxm5-80gb"}), "h100-sxm5-80gb");
+  // Every word typed, in order, beats fewer edits: "a10g-24gb" is 3 edits from "a100-80gb" but holds neither word.
+  EXPECT_EQ(nearest_name("a100-80gb", {"a10g-24gb", "a100-sxm4-80gb"}), "a100-sxm4-80gb");
+  EXPECT_EQ(nearest_name("H100-SXM", {"a100-sxm4-80gb", "h100-pcie-80gb", "h100-sxm5-80gb"}), "h100-sxm5-80gb");
+}
+
 TEST(Error, NearestNameOnlyForCloseTypos) {
   EXPECT_EQ(nearest_name("blok_size", {"block_size", "policy"}), "block_size");
   EXPECT_EQ(nearest_name("zzzzzzzz", {"block_size", "policy"}), "");

@@ -144,14 +144,26 @@ TEST(HfConfig, MistralV01WindowAppliesToEveryLayer) {
   EXPECT_EQ(kv_bytes_for_sequence(m, 10000, DType::kBf16), 4096 * kv_bytes_per_token(m, DType::kBf16));
 }
 
-TEST(HfConfig, UnknownArchitectureBestEffortFromCommonKeys) {
+TEST(HfConfig, UnknownArchitectureIsRefusedListingTheKnownOnes) {
+  // Issue 18: an architecture kvsim does not know may carry size keys it does not read; refuse it.
   const std::string path = write_temp("custom.json", R"({
   "architectures": ["SomeNewForCausalLM"], "hidden_size": 2048, "intermediate_size": 8192,
   "max_position_embeddings": 8192, "num_attention_heads": 16, "num_hidden_layers": 24,
   "vocab_size": 50000, "torch_dtype": "float16", "some_future_key": {"nested": [1, 2]}
 })");
+  const std::string msg = error_of([&] { parse_hf_config(path); });
+  EXPECT_NE(msg.find(path + ":2:20: architectures: unknown architecture 'SomeNewForCausalLM'"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("LlamaForCausalLM"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("DeepseekV3ForCausalLM"), std::string::npos) << msg;
+}
+
+TEST(HfConfig, NoArchitectureNamedReadsCommonKeysLlamaLike) {
+  const std::string path = write_temp("bare.json", R"({
+  "hidden_size": 2048, "intermediate_size": 8192, "max_position_embeddings": 8192, "num_attention_heads": 16,
+  "num_hidden_layers": 24, "vocab_size": 50000, "torch_dtype": "float16", "some_future_key": {"nested": [1, 2]}
+})");
   const ModelSpec m = parse_hf_config(path);
-  EXPECT_EQ(m.architecture, "SomeNewForCausalLM");
   EXPECT_EQ(m.num_kv_heads, 16);  // MHA when num_key_value_heads is absent
   EXPECT_EQ(m.head_dim, 128);
   EXPECT_EQ(m.dtype, DType::kFp16);

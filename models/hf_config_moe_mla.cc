@@ -1,0 +1,189 @@
+// Mixture-of-experts and multi-head-latent-attention keys of Hugging Face config.json files, and the refusal of
+// size-changing keys a family does not read. Key names and layer rules follow transformers' MixtralConfig,
+// Qwen2MoeConfig / Qwen3MoeConfig (Qwen2MoeDecoderLayer), DeepseekV2Config / DeepseekV3Config (DeepseekV3DecoderLayer)
+// and vLLM's model files of the same names.
+#include <algorithm>
+#include <set>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "models/hf_config_internal.h"
+#include "sim/core/error.h"
+#include "sim/core/limits.h"
+
+namespace kvsim::models::detail {
+
+namespace {
+
+// mlp_only_layers: a list of layer indices whose MLP is dense (Qwen2MoeConfig).
+std::set<int64_t> read_layer_list(const yaml::Map& map, const std::string& key, int64_t layers) {
+  std::set<int64_t> out;
+  const YAML::Node node = map.raw(key);
+  if (!node.IsDefined() || node.IsNull()) return out;
+  if (!node.IsSequence()) map.fail_expected(key, "a list of layer indices");
+  for (size_t i = 0; i < node.size(); ++i) {
+    int64_t v = -1;
+    if (node[i].IsScalar()) {
+      try {
+        v = std::stoll(node[i].Scalar());
+      } catch (const std::exception&) {
+        v = -1;
+      }
+    }
+    if (v < 0 || v >= layers) {
+      throw Error(yaml::place_of_node(node[i], *map.source()),
+                  fmt::format("{}[{}]: expected a layer index in [0 .. {}], found {}", key, i, layers - 1,
+                              yaml::describe(node[i])));
+    }
+    out.insert(v);
+  }
+  return out;
+}
+
+void read_qwen_moe(const yaml::Map& map, HfFamily family, ModelSpec& m, HfKeys& keys) {
+  m.num_experts = map.get_int("num_experts", 0, 0, limits::kMaxExperts);
+  keys["num_experts"] = "num_experts";
+  if (m.num_experts == 0) return;
+  m.experts_per_token = map.req_int("num_experts_per_tok", 1, limits::kMaxExperts);
+  m.moe_intermediate_size = map.req_int("moe_intermediate_size", 1, limits::kMaxIntermediate);
+  if (family == HfFamily::kQwen2Moe) {
+    // Qwen2MoeSparseMoeBlock: one shared expert of this width, scaled by a sigmoid gate Linear(hidden, 1).
+    m.shared_expert_intermediate_size = map.req_int("shared_expert_intermediate_size", 0, limits::kMaxIntermediate);
+    m.shared_expert_gate = m.shared_expert_intermediate_size > 0;
+    keys["shared_expert_intermediate_size"] = "shared_expert_intermediate_size";
+  }
+  // Qwen2MoeDecoderLayer: layer i has experts iff i is not in mlp_only_layers and (i + 1) % decoder_sparse_step == 0.
+  const int64_t step = map.get_int("decoder_sparse_step", 1, 1, limits::kMaxLayers);
+  const std::set<int64_t> dense_only = read_layer_list(map, "mlp_only_layers", m.num_layers);
+  for (int64_t i = 0; i < m.num_layers; ++i) {
+    if (dense_only.count(i) > 0 || (i + 1) % step != 0) ++m.num_dense_layers;
+  }
+  keys["num_dense_layers"] = dense_only.empty() ? "decoder_sparse_step" : "mlp_only_layers";
+}
+
+void read_deepseek_moe(const yaml::Map& map, ModelSpec& m, HfKeys& keys) {
+  // DeepSeek's configuration_deepseek.py: n_routed_experts null = a dense model; n_shared_experts null = none.
+  m.num_experts = map.get_int("n_routed_experts", 0, 0, limits::kMaxExperts);
+  keys["num_experts"] = "n_routed_experts";
+  if (m.num_experts == 0) return;
+  m.experts_per_token = map.req_int("num_experts_per_tok", 1, limits::kMaxExperts);
+  m.moe_intermediate_size = map.req_int("moe_intermediate_size", 1, limits::kMaxIntermediate);
+  // DeepseekV2MoE: the shared experts run as one DeepseekV2MLP of n_shared_experts x moe_intermediate_size.
+  const int64_t shared = map.get_int("n_shared_experts", 0, 0, limits::kMaxExperts);
+  m.shared_expert_intermediate_size = shared * m.moe_intermediate_size;
+  keys["shared_expert_intermediate_size"] = "n_shared_experts";
+  // DeepseekV2DecoderLayer: layer i has experts iff i >= first_k_dense_replace and i % moe_layer_freq == 0.
+  const int64_t first_moe = map.get_int("first_k_dense_replace", 0, 0, limits::kMaxLayers);
+  const int64_t freq = map.get_int("moe_layer_freq", 1, 1, limits::kMaxLayers);
+  for (int64_t i = 0; i < m.num_layers; ++i) {
+    if (i < first_moe || i % freq != 0) ++m.num_dense_layers;
+  }
+  keys["num_dense_layers"] = "first_k_dense_replace";
+  // num_nextn_predict_layers: DeepSeek-V3's multi-token-prediction module (14B parameters, outside the 671B the
+  // technical report counts, sec. 2.2 and 4.2) serves only as a speculative-decoding draft, which vLLM loads only
+  // when asked for (--speculative-config method deepseek_mtp). It is read and left out: kvsim serves without it.
+  map.get_int("num_nextn_predict_layers", 0, 0, limits::kMaxLayers);
+  // topk_method noaux_tc adds e_score_correction_bias, n_routed_experts floats per MoE layer (15K parameters in
+  // DeepSeek-V3): below the precision of these counts, not modelled.
+}
+
+struct SizeKey {
+  const char* key;
+  std::vector<HfFamily> readers;
+  const char* neutral;  // a value that leaves the size alone besides 0 / false / [] / null, or ""
+};
+
+const std::vector<SizeKey>& size_keys() {
+  using F = HfFamily;
+  const std::vector<F> deepseek = {F::kDeepseekV2, F::kDeepseekV3};
+  const std::vector<F> qwen_moe = {F::kQwen2Moe, F::kQwen3Moe};
+  static const std::vector<SizeKey> keys = {
+      {"num_local_experts", {F::kMixtral, F::kGptOss}, ""},
+      {"num_experts", qwen_moe, ""},
+      {"num_experts_per_tok",
+       {F::kMixtral, F::kGptOss, F::kQwen2Moe, F::kQwen3Moe, F::kDeepseekV2, F::kDeepseekV3},
+       ""},
+      {"moe_intermediate_size", {F::kQwen2Moe, F::kQwen3Moe, F::kDeepseekV2, F::kDeepseekV3}, ""},
+      {"shared_expert_intermediate_size", {F::kQwen2Moe}, ""},
+      {"decoder_sparse_step", qwen_moe, "1"},
+      {"mlp_only_layers", qwen_moe, ""},
+      {"n_routed_experts", deepseek, ""},
+      {"n_shared_experts", deepseek, ""},
+      {"first_k_dense_replace", deepseek, ""},
+      {"moe_layer_freq", deepseek, "1"},
+      {"num_nextn_predict_layers", deepseek, ""},
+      {"kv_lora_rank", deepseek, ""},
+      {"q_lora_rank", deepseek, ""},
+      {"qk_rope_head_dim", deepseek, ""},
+      {"qk_nope_head_dim", deepseek, ""},
+      {"v_head_dim", deepseek, ""},
+  };
+  return keys;
+}
+
+bool leaves_size_alone(const YAML::Node& node, const char* neutral) {
+  if (!node.IsDefined() || node.IsNull()) return true;
+  if (node.IsSequence() || node.IsMap()) return node.size() == 0;
+  const std::string& s = node.Scalar();
+  return s == "0" || s == "false" || (neutral[0] != '\0' && s == neutral);
+}
+
+}  // namespace
+
+bool is_qwen(HfFamily f) {
+  return f == HfFamily::kQwen2 || f == HfFamily::kQwen2Moe || f == HfFamily::kQwen3 || f == HfFamily::kQwen3Moe;
+}
+
+void read_hf_moe(const yaml::Map& map, HfFamily family, ModelSpec& m, HfKeys& keys) {
+  switch (family) {
+    case HfFamily::kMixtral:
+    case HfFamily::kGptOss:
+      // MixtralSparseMoeBlock / GptOssMLP: every layer has experts of width intermediate_size, no shared expert.
+      m.num_experts = map.req_int("num_local_experts", 1, limits::kMaxExperts);
+      keys["num_experts"] = "num_local_experts";
+      m.experts_per_token = map.req_int("num_experts_per_tok", 1, limits::kMaxExperts);
+      return;
+    case HfFamily::kQwen2Moe:
+    case HfFamily::kQwen3Moe:
+      read_qwen_moe(map, family, m, keys);
+      return;
+    case HfFamily::kDeepseekV2:
+    case HfFamily::kDeepseekV3:
+      read_deepseek_moe(map, m, keys);
+      return;
+    case HfFamily::kLlama:
+    case HfFamily::kQwen2:
+    case HfFamily::kQwen3:
+    case HfFamily::kOpt:
+      return;
+  }
+}
+
+void read_hf_mla(const yaml::Map& map, ModelSpec& m, HfKeys& keys) {
+  // DeepSeek-V2 (arXiv:2405.04434, sec. 2.1): keys and values come from a kv_lora_rank latent; the decoupled rotary
+  // key (qk_rope_head_dim) is shared by all heads. Both are what the KV cache holds.
+  m.kv_lora_rank = map.req_int("kv_lora_rank", 1, limits::kMaxHidden);
+  m.qk_rope_head_dim = map.req_int("qk_rope_head_dim", 1, limits::kMaxHidden);
+  m.qk_nope_head_dim = map.req_int("qk_nope_head_dim", 1, limits::kMaxHidden);
+  m.v_head_dim = map.req_int("v_head_dim", 1, limits::kMaxHidden);
+  m.q_lora_rank = map.get_int("q_lora_rank", 0, 0, limits::kMaxHidden);  // null: q_proj straight from the hidden state
+  m.head_dim = m.qk_nope_head_dim + m.qk_rope_head_dim;
+  // num_key_value_heads (= num_attention_heads in DeepSeek's configs) has no cache meaning under MLA: every head's
+  // keys and values are decompressed from the one latent.
+  map.get_int("num_key_value_heads", 0, 0, limits::kMaxHeads);
+  m.num_kv_heads = m.num_attention_heads;
+  keys["head_dim"] = "qk_nope_head_dim + qk_rope_head_dim";
+}
+
+void refuse_unread_size_keys(const yaml::Map& map, HfFamily family, const std::string& family_name) {
+  for (const SizeKey& k : size_keys()) {
+    if (std::find(k.readers.begin(), k.readers.end(), family) != k.readers.end()) continue;
+    if (leaves_size_alone(map.raw(k.key), k.neutral)) continue;
+    map.fail(k.key, fmt::format("changes the model's size, but kvsim does not read it for {} configs (it does for "
+                                "the architectures that define it: Mixtral, Qwen2-MoE, Qwen3-MoE, DeepSeek-V2/V3)",
+                                family_name));
+  }
+}
+
+}  // namespace kvsim::models::detail
