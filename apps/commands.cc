@@ -213,8 +213,9 @@ int cmd_models(const ListArgs& args, std::ostream& out) {
 int cmd_hardware(const ListArgs& args, std::ostream& out) {
   nlohmann::ordered_json j = nlohmann::ordered_json::array();
   if (args.format != "json") {
-    out << fmt::format("{:<16} {:>10} {:>9} {:>10} {:>9} {:>10} {:>8} {:>10}  {}\n", "name", "hbm_GiB", "hbm_TB/s",
-                       "bf16_TF", "fp8_TF", "pcie", "GB/s", "nvlink", "source");
+    out << fmt::format("{:<16} {:>10} {:>9} {:>10} {:>9} {:>10} {:>8} {:>10}  {:<10} {:>9}  {}\n", "name", "hbm_GiB",
+                       "hbm_TB/s", "bf16_TF", "fp8_TF", "pcie", "GB/s", "nvlink", "source", "$/GPU-h",
+                       "price source (date)");
   }
   for (const std::string& name : hw::hardware_catalog_names()) {
     const hw::HardwareProfile h = hw::load_hardware(name);
@@ -232,13 +233,22 @@ int cmd_hardware(const ListArgs& args, std::ostream& out) {
                    {"pcie_bidir_bytes_per_s", h.pcie.bidir_bytes_per_s},
                    {"nvlink_bytes_per_s", h.gpu.nvlink_bytes_per_s},
                    {"host_dram_bytes", h.host.dram_bytes},
-                   {"source", h.source}});
+                   {"source", h.source},
+                   // US$ per GPU-hour; null when the catalog cites no price (kvsim plan --gpu-price sets one).
+                   {"gpu_hour_usd", h.gpu_hour_usd > 0 ? nlohmann::ordered_json(h.gpu_hour_usd) : nullptr},
+                   {"price_source", h.price_source},
+                   {"price_date", h.price_date}});
     } else {
       out << fmt::format(
-          "{:<16} {:>10.2f} {:>9.2f} {:>10.1f} {:>9.1f} {:>10} {:>8.1f} {:>10}  {}\n", name,
+          "{:<16} {:>10.2f} {:>9.2f} {:>10.1f} {:>9.1f} {:>10} {:>8.1f} {:>10}  {:<10} {:>9}  {}\n", name,
           bytes_to_gib(h.gpu.hbm_bytes), h.gpu.hbm_bytes_per_s / 1e12, h.gpu.bf16_flops / 1e12, h.gpu.fp8_flops / 1e12,
           fmt::format("gen{} x{}", h.pcie.gen, h.pcie.lanes), h.pcie.h2d_bytes_per_s / 1e9,
-          h.gpu.nvlink_bytes_per_s > 0 ? fmt::format("{:.0f} GB/s", h.gpu.nvlink_bytes_per_s / 1e9) : "-", h.source);
+          h.gpu.nvlink_bytes_per_s > 0 ? fmt::format("{:.0f} GB/s", h.gpu.nvlink_bytes_per_s / 1e9) : "-", h.source,
+          h.gpu_hour_usd > 0 ? fmt::format("{:.4g}", h.gpu_hour_usd) : "unpriced",
+          h.gpu_hour_usd <= 0      ? std::string("-")
+          : h.price_source.empty() ? std::string("(no source given)")
+                                   : fmt::format("{} ({})", h.price_source, h.price_date.empty() ? "undated"
+                                                                                                 : h.price_date));
     }
   }
   if (args.format == "json") out << j.dump(2) << "\n";

@@ -147,6 +147,8 @@ struct PlanArgs {
   double rate = 0;
   std::vector<std::string> gpus, policies, overrides, chunked_prefill;
   std::vector<int64_t> max_num_seqs;
+  std::string gpu_price;       // --gpu-price NAME=USD_PER_GPU_HOUR,...
+  bool require_price = false;  // --require-price
   int64_t max_gpus = 8, seeds = 3;
   double duration_s = 120;
 };

@@ -1,8 +1,11 @@
 // kvsim plan: the cheapest configuration that serves a rate within an SLO (sim/planning/plan.h).
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "apps/commands.h"
 #include "sim/planning/plan.h"
+#include "sim/planning/plan_prices.h"
 
 namespace kvsim::app {
 
@@ -19,6 +22,8 @@ int cmd_plan(const PlanArgs& args, std::ostream& out) {
   r.duration_s = args.duration_s;
   r.seeds = args.seeds;
   r.overrides = args.overrides;
+  r.gpu_usd_per_hour = sim::parse_gpu_prices(args.gpu_price, r.gpus);
+  r.require_price = args.require_price;
   r.max_num_seqs = args.max_num_seqs;
   for (const std::string& c : args.chunked_prefill) r.chunked_prefill.push_back(c == "on");
   const sim::PlanResult p = sim::run_plan(r);
@@ -28,18 +33,24 @@ int cmd_plan(const PlanArgs& args, std::ostream& out) {
   }
   out << fmt::format("kvsim plan: {} at {} req/s, SLO {}; {} s of Poisson arrivals x {} seeds per rate\n", r.model,
                      r.rate, args.slo, r.duration_s, r.seeds);
-  out << fmt::format("{:<16} {:>3} {:>8} {:<14} {:>17} {:>9} {:>10} {:>10} {:>8}  {}\n", "gpu", "tp", "replicas",
-                     "policy", "req/s per replica", "$/hour", "p90 TTFT", "p99 TPOT", "retain", "bound / why not");
+  out << fmt::format("{:<16} {:>3} {:>8} {:<14} {:>17} {:>9} {:>9} {:>10} {:>10} {:>8}  {}\n", "gpu", "tp", "replicas",
+                     "policy", "req/s per replica", "$/GPU-h", "$/hour", "p90 TTFT", "p99 TPOT", "retain",
+                     "bound / why not");
   for (const auto& c : p.candidates) {
     const std::string range =
         c.replica_rate > 0 ? fmt::format("{:.3g}-{:.3g}", c.replica_rate, c.replica_rate_max) : "-";
+    const bool priced = c.gpu_usd_per_hour > 0;
+    // The fleet's cost (replicas x tp x $/GPU-hour); an unpriced GPU shows "unpriced", never $0.00.
+    const std::string gpu_h = priced ? fmt::format("{:.4g}", c.gpu_usd_per_hour) : "unpriced";
     if (c.feasible) {
-      out << fmt::format("{:<16} {:>3} {:>8} {:<14} {:>17} {:>9.2f} {:>10.1f} {:>10.1f} {:>8.3f}  {}{}\n", c.gpu, c.tp,
-                         c.replicas, c.knobs.empty() ? c.policy : c.policy + " " + c.knobs, range, c.usd_per_hour,
-                         c.ttft_p90_ms, c.tpot_p99_ms, c.retention_attention, c.why, c.pareto ? " [Pareto]" : "");
+      out << fmt::format("{:<16} {:>3} {:>8} {:<14} {:>17} {:>9} {:>9} {:>10.1f} {:>10.1f} {:>8.3f}  {}{}\n", c.gpu,
+                         c.tp, c.replicas, c.knobs.empty() ? c.policy : c.policy + " " + c.knobs, range, gpu_h,
+                         priced ? fmt::format("{:.2f}", c.usd_per_hour) : "unpriced", c.ttft_p90_ms, c.tpot_p99_ms,
+                         c.retention_attention, c.why, c.pareto ? " [Pareto]" : "");
     } else {
-      out << fmt::format("{:<16} {:>3} {:>8} {:<14} {:>17} {:>9} {:>10} {:>10} {:>8}  {}\n", c.gpu, c.tp, "-",
-                         c.knobs.empty() ? c.policy : c.policy + " " + c.knobs, range, "-", "-", "-", "-", c.why);
+      out << fmt::format("{:<16} {:>3} {:>8} {:<14} {:>17} {:>9} {:>9} {:>10} {:>10} {:>8}  {}\n", c.gpu, c.tp, "-",
+                         c.knobs.empty() ? c.policy : c.policy + " " + c.knobs, range, gpu_h, "-", "-", "-", "-",
+                         c.why);
     }
   }
   if (p.best) {
@@ -48,7 +59,10 @@ int cmd_plan(const PlanArgs& args, std::ostream& out) {
                        b.replicas, b.gpu, b.tp > 1 ? "groups" : "GPUs", b.tp, b.replicas * b.tp, b.policy,
                        b.usd_per_hour, b.usd_per_million_tokens);
   } else {
-    out << "no configuration serves this rate within the SLO and --max-gpus\n";
+    const bool unpriced =
+        std::any_of(p.candidates.begin(), p.candidates.end(), [](const sim::PlanCandidate& c) { return c.feasible; });
+    out << (unpriced ? "no priced configuration serves this rate within the SLO and --max-gpus (see the unpriced)\n"
+                     : "no configuration serves this rate within the SLO and --max-gpus\n");
   }
   for (const auto& n : p.notes) out << "note: " << n << "\n";
   out << "[Pareto]: no other configuration is both cheaper and lower in p99 TPOT; req/s per replica spans the seeds\n";

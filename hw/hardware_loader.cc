@@ -198,6 +198,11 @@ HardwareProfile parse_hardware_yaml(const YAML::Node& node, std::shared_ptr<cons
   h.citations = read_citations(map, h.source == "datasheet");
   h.gpus_per_node = map.get_int("gpus_per_node", 1, 1, 1024);
   h.gpu_hour_usd = map.get_double("gpu_hour_usd", 0, 0, 1e6);
+  h.price_source = map.get_string("price_source", "");
+  h.price_date = map.get_string("price_date", "");
+  if (h.gpu_hour_usd <= 0 && !(h.price_source.empty() && h.price_date.empty())) {
+    map.fail(h.price_source.empty() ? "price_date" : "price_source", "a price's source or date needs gpu_hour_usd > 0");
+  }
   h.gpu = read_gpu(map.child("gpu"));
   h.pcie = read_pcie(map.child("pcie"));
   h.host = read_host(map.child("host"));
@@ -269,6 +274,8 @@ YAML::Node hardware_to_yaml(const HardwareProfile& h) {
   n["citations"] = cites;
   n["gpus_per_node"] = h.gpus_per_node;
   if (h.gpu_hour_usd > 0) n["gpu_hour_usd"] = yaml::number(h.gpu_hour_usd);
+  if (!h.price_source.empty()) n["price_source"] = h.price_source;
+  if (!h.price_date.empty()) n["price_date"] = h.price_date;
 
   YAML::Node g(YAML::NodeType::Map);
   g["model"] = h.gpu.model;

@@ -88,6 +88,9 @@ struct HardwareProfile {
   // On-demand list price of one GPU-hour in US dollars (the cloud instance's hourly price over its GPUs), 0 =
   // unknown; for cost per million tokens. Scenarios can override it (cost.gpu_hour_usd).
   double gpu_hour_usd = 0;
+  // Where that price comes from ("AWS EC2 on-demand, us-east-1: p5.48xlarge ...") and when (as the citation dates
+  // it, e.g. "2024"); empty for an unpriced GPU.
+  std::string price_source, price_date;
 
   // Curves from `kvsim calibrate` (only with source: measured).
   std::optional<MeasuredProfile> measured;

@@ -252,6 +252,14 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir, bool force
   result.summary = collector.summary(end);
   // What the workload was, after the run pulled it (a trace's skipped or clamped rows are counted by then).
   result.summary["workload"] = source->describe();
+  // vllm bench serve's run metadata, under its names: the model, the rate asked for ("inf": all at once; a trace's
+  // own mean rate over its arrivals) and the requests sent. (Its `date` is left out: a run's outputs depend only on
+  // its inputs.)
+  result.summary["model_id"] = s.model.name;
+  const double asked = s.workload.trace.empty() ? s.workload.arrival.mean_rate()
+                                                : collector.arrival_rate_req_per_s();
+  result.summary["request_rate"] = std::isfinite(asked) ? nlohmann::ordered_json(asked) : nlohmann::ordered_json("inf");
+  result.summary["num_prompts"] = collector.arrived();
 
   if (!out_dir.empty()) {
     if (timeline) timeline->close();

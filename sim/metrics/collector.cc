@@ -159,6 +159,11 @@ void Collector::add_overload(SimTime end, nlohmann::ordered_json& j) {
   add_overload_keys(e, mean_queueing_ms, j);
 }
 
+double Collector::arrival_rate_req_per_s() const {
+  if (last_arrival_ns_ <= first_arrival_ns_ || arrived_ < 2) return 0;
+  return static_cast<double>(arrived_ - 1) / ns_to_s(last_arrival_ns_ - first_arrival_ns_);
+}
+
 nlohmann::ordered_json Collector::summary(SimTime end) {
   for (int64_t r = 0; r < config_.replicas; ++r) integrate(end, r);
 
@@ -169,6 +174,7 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   j["duration"] = duration_s;
   j["completed"] = completed_;
   j["rejected"] = rejected_;
+  j["failed"] = rejected_;  // vllm bench serve's name for requests that did not complete
   j["total_input_tokens"] = input_tokens_;
   j["total_output_tokens"] = output_tokens_;
   j["request_throughput"] = static_cast<double>(completed_) * per_s;
@@ -179,6 +185,7 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
     j["median_" + name + "_ms"] = s.median;
     j["std_" + name + "_ms"] = s.std;
     j["p90_" + name + "_ms"] = s.p90;
+    j["p95_" + name + "_ms"] = s.p95;
     j["p99_" + name + "_ms"] = s.p99;
   };
   add("ttft", ttft_ms_.stats());
@@ -228,6 +235,11 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   j["slo_attainment"] =
       measured_ + rejected_ > 0 ? static_cast<double>(slo_met_) / static_cast<double>(measured_ + rejected_) : 0.0;
   j["goodput"] = static_cast<double>(slo_met_) * per_s;
+  // vllm bench serve's name; null there without a goodput SLO, as here.
+  j["request_goodput"] = config_.slo_ttft_ms > 0 || config_.slo_tpot_ms > 0
+                             ? nlohmann::ordered_json(static_cast<double>(slo_met_) * per_s)
+                             : nlohmann::ordered_json(nullptr);
+  j["max_concurrent_requests"] = max_in_system_;
   j["gpus"] = config_.gpus;
   j["waiting_at_last_arrival"] = waiting_at_arrival_;
   add_overload(end, j);

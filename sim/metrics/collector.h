@@ -3,6 +3,7 @@
 // summary.json with vLLM benchmark_serving's key names plus kvsim's own (DESIGN.md "Outputs").
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <ostream>
@@ -81,6 +82,7 @@ class Collector {
     ++arrived_;
     waiting_at_arrival_ = 0;
     for (const ReplicaState& st : state_) waiting_at_arrival_ += st.waiting;
+    max_in_system_ = std::max(max_in_system_, arrived_ - completed_ - rejected_);
   }
   void on_reject(const RequestRecord& r, std::string_view reason);
   // (on_reject and on_complete also widen the arrival window by the record's arrival time.)
@@ -117,6 +119,8 @@ class Collector {
   int64_t completed() const { return completed_; }
   int64_t rejected() const { return rejected_; }
   int64_t arrived() const { return arrived_; }
+  // Requests over the window from the first arrival to the last (arrivals - 1 over its length); 0 without one.
+  double arrival_rate_req_per_s() const;
   int64_t iterations() const { return iterations_; }
 
  private:
@@ -153,7 +157,8 @@ class Collector {
   int64_t waiting_total_ = 0;
   QueueTrend waiting_trend_;
   SimTime first_arrival_ns_ = -1, last_arrival_ns_ = -1;
-  double ttft_sum_ms_ = 0;  // over every completed request, warm-up included, as the waiting integral counts them
+  int64_t max_in_system_ = 0;  // requests arrived and not yet finished, at most (vllm's max_concurrent_requests)
+  double ttft_sum_ms_ = 0;     // over every completed request, warm-up included, as the waiting integral counts them
   Timeline* timeline_ = nullptr;
 };
 

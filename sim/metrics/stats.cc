@@ -48,6 +48,7 @@ Stats compute_stats(std::vector<std::pair<double, int64_t>>& samples) {
   s.std = std::sqrt(sq / static_cast<double>(total));
   s.median = weighted_percentile(samples, total, 50);
   s.p90 = weighted_percentile(samples, total, 90);
+  s.p95 = weighted_percentile(samples, total, 95);
   s.p99 = weighted_percentile(samples, total, 99);
   return s;
 }
@@ -154,6 +155,7 @@ Stats LatencySamples::stats() {
   s.std = std::sqrt(std::max(0.0, m2_) / static_cast<double>(count_));
   s.median = percentile(50);
   s.p90 = percentile(90);
+  s.p95 = percentile(95);
   s.p99 = percentile(99);
   return s;
 }

@@ -13,7 +13,7 @@
 namespace kvsim::metrics {
 
 struct Stats {
-  double mean = 0, median = 0, std = 0, p90 = 0, p99 = 0;
+  double mean = 0, median = 0, std = 0, p90 = 0, p95 = 0, p99 = 0;
 };
 
 // `samples` is sorted in place.

@@ -10,6 +10,7 @@
 #include "models/model_loader.h"
 #include "sim/core/error.h"
 #include "sim/core/yaml.h"
+#include "sim/planning/plan_prices.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
 #include "sim/serving/memory_plan.h"
@@ -27,10 +28,12 @@ struct Runner {
   }
 
   std::string base_yaml(const std::string& gpu, int64_t tp, const std::string& policy,
-                        const std::vector<std::string>& knobs) const {
+                        const std::vector<std::string>& knobs, double gpu_usd_per_hour) const {
     YAML::Node n;
     n["model"] = req.model;
     n["hardware"] = gpu;
+    // The runs' cost per million tokens uses the plan's price (--gpu-price or the catalog's).
+    if (gpu_usd_per_hour > 0) n["cost"]["gpu_hour_usd"] = gpu_usd_per_hour;
     n["cluster"]["tensor_parallel"] = tp;
     n["cluster"]["router"] = "least-outstanding";
     n["cache"]["policy"] = policy;
@@ -135,10 +138,12 @@ std::vector<PlanSlo> parse_plan_slo(const std::string& text) {
     const std::string metric = s.key.substr(0, s.key.find('_'));
     const bool shape = s.key.size() > 8 && s.key.ends_with("_ms") && s.key.find("_p") != std::string::npos;
     const std::string q = shape ? s.key.substr(s.key.find("_p") + 2, s.key.size() - s.key.find("_p") - 5) : "";
-    if (!shape || std::find(metrics.begin(), metrics.end(), metric) == metrics.end() || (q != "90" && q != "99")) {
-      bad("unknown SLO: expected <ttft|tpot|itl|e2el>_p<90|99>_ms");
+    if (!shape || std::find(metrics.begin(), metrics.end(), metric) == metrics.end() ||
+        (q != "50" && q != "90" && q != "95" && q != "99")) {
+      bad("unknown SLO: expected <ttft|tpot|itl|e2el>_p<50|90|95|99>_ms");
     }
-    s.summary_key = "p" + q + "_" + metric + "_ms";
+    // summary.json names the 50th percentile median_*, as vllm bench serve does.
+    s.summary_key = (q == "50" ? "median" : "p" + q) + "_" + metric + "_ms";
     try {
       size_t used = 0;
       s.limit_ms = std::stod(item.substr(eq + 1), &used);
@@ -154,12 +159,27 @@ std::vector<PlanSlo> parse_plan_slo(const std::string& text) {
 
 PlanResult run_plan(const PlanRequest& req) {
   if (!(req.rate > 0)) throw Error(Place{"--rate"}, fmt::format("expected a rate > 0 req/s, found {}", req.rate));
+  check_plan_overrides(req.overrides);
+  std::vector<hw::HardwareProfile> profiles;
+  for (const std::string& gpu : req.gpus) {
+    profiles.push_back(hw::load_hardware(gpu));
+    std::string source;
+    if (req.require_price && plan_gpu_usd_per_hour(req, gpu, profiles.back().gpu_hour_usd, &source) <= 0) {
+      throw Error(Place{"--require-price"},
+                  fmt::format("{} has no price (the catalog cites none): give one with --gpu-price {}=USD_PER_GPU_HOUR "
+                              "or leave it out of --gpus",
+                              gpu, gpu));
+    }
+  }
   const models::ModelSpec model = models::load_model(req.model);
   PlanResult result;
   result.request = req;
   const Runner run{req, model.max_position_embeddings};
-  for (const std::string& gpu : req.gpus) {
-    const hw::HardwareProfile h = hw::load_hardware(gpu);
+  for (size_t g = 0; g < req.gpus.size(); ++g) {
+    const std::string& gpu = req.gpus[g];
+    const hw::HardwareProfile& h = profiles[g];
+    std::string price_source;
+    const double gpu_usd_per_hour = plan_gpu_usd_per_hour(req, gpu, h.gpu_hour_usd, &price_source);
     for (int64_t tp : {1, 2, 4, 8}) {
       if (tp > req.max_gpus || tp > h.gpus_per_node || model.num_attention_heads % tp != 0) continue;
       std::vector<std::vector<std::string>> knob_sets = {{}};
@@ -186,11 +206,13 @@ PlanResult run_plan(const PlanRequest& req) {
           c.gpu = gpu;
           c.tp = tp;
           c.policy = policy;
+          c.gpu_usd_per_hour = gpu_usd_per_hour;
+          c.price_source = price_source;
           for (const std::string& k : knobs) {
             if (!c.knobs.empty()) c.knobs += ' ';
             c.knobs.append(k, k.find('.') + 1, std::string::npos);
           }
-          const std::string base = run.base_yaml(gpu, tp, policy, knobs);
+          const std::string base = run.base_yaml(gpu, tp, policy, knobs, gpu_usd_per_hour);
           try {
             plan_memory(run.scenario(base, req.rate, 1, 1));
           } catch (const Error& e) {
@@ -228,32 +250,17 @@ PlanResult run_plan(const PlanRequest& req) {
           }
           c.feasible = true;
           c.replicas = n;
-          const double price = h.gpu_hour_usd;
-          c.usd_per_hour = price * static_cast<double>(n * tp);
           c.usd_per_million_tokens = at_rate.value("usd_per_million_tokens", 0.0);
           c.ttft_p90_ms = at_rate["p90_ttft_ms"].get<double>();
           c.tpot_p99_ms = at_rate["p99_tpot_ms"].get<double>();
           c.retention_attention = at_rate["retention_attention"].get<double>();
           c.why = bound_of(at_rate, h);
-          if (price <= 0) c.why += "; no list price for " + gpu + " (cost 0)";
           result.candidates.push_back(c);
         }
     }
   }
-  auto& cs = result.candidates;
-  std::stable_sort(cs.begin(), cs.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
-    if (a.feasible != b.feasible) return a.feasible;
-    if (a.usd_per_hour != b.usd_per_hour) return a.usd_per_hour < b.usd_per_hour;
-    return a.replicas * a.tp < b.replicas * b.tp;
-  });
-  for (size_t i = 0; i < cs.size(); ++i) {
-    if (!cs[i].feasible) continue;
-    if (!result.best) result.best = i;
-    cs[i].pareto = std::none_of(cs.begin(), cs.end(), [&](const PlanCandidate& o) {
-      return o.feasible && o.usd_per_hour <= cs[i].usd_per_hour && o.tpot_p99_ms <= cs[i].tpot_p99_ms &&
-             (o.usd_per_hour < cs[i].usd_per_hour || o.tpot_p99_ms < cs[i].tpot_p99_ms);
-    });
-  }
+  rank_plan_candidates(result);
+  const auto& cs = result.candidates;
   if (result.best && cs[*result.best].retention_attention < 1.0) {
     result.notes.push_back(fmt::format(
         "the cheapest, {}, drops or skips tokens: it keeps {:.2f} of the attention mass under kvsim's synthetic "
@@ -274,22 +281,28 @@ nlohmann::ordered_json PlanResult::to_json() const {
   j["best"] = best ? nlohmann::ordered_json(*best) : nlohmann::ordered_json();
   j["candidates"] = nlohmann::ordered_json::array();
   for (const auto& c : candidates) {
-    j["candidates"].push_back({{"gpu", c.gpu},
-                               {"tp", c.tp},
-                               {"policy", c.policy},
-                               {"knobs", c.knobs},
-                               {"feasible", c.feasible},
-                               {"replicas", c.replicas},
-                               {"gpus", c.replicas * c.tp},
-                               {"replica_rate", c.replica_rate},
-                               {"replica_rate_max", c.replica_rate_max},
-                               {"usd_per_hour", c.usd_per_hour},
-                               {"usd_per_million_tokens", c.usd_per_million_tokens},
-                               {"ttft_p90_ms", c.ttft_p90_ms},
-                               {"tpot_p99_ms", c.tpot_p99_ms},
-                               {"retention_attention", c.retention_attention},
-                               {"pareto", c.pareto},
-                               {"why", c.why}});
+    const bool priced = c.gpu_usd_per_hour > 0;
+    j["candidates"].push_back(
+        {{"gpu", c.gpu},
+         {"tp", c.tp},
+         {"policy", c.policy},
+         {"knobs", c.knobs},
+         {"feasible", c.feasible},
+         {"replicas", c.replicas},
+         {"gpus", c.replicas * c.tp},
+         {"replica_rate", c.replica_rate},
+         {"replica_rate_max", c.replica_rate_max},
+         {"priced", c.gpu_usd_per_hour > 0},
+         {"price_source", c.price_source},
+         // null when unpriced: the configuration is not free, its cost is unknown
+         {"gpu_usd_per_hour", priced ? nlohmann::ordered_json(c.gpu_usd_per_hour) : nullptr},
+         {"usd_per_hour", priced && c.feasible ? nlohmann::ordered_json(c.usd_per_hour) : nullptr},
+         {"usd_per_million_tokens", priced && c.feasible ? nlohmann::ordered_json(c.usd_per_million_tokens) : nullptr},
+         {"ttft_p90_ms", c.ttft_p90_ms},
+         {"tpot_p99_ms", c.tpot_p99_ms},
+         {"retention_attention", c.retention_attention},
+         {"pareto", c.pareto},
+         {"why", c.why}});
   }
   j["notes"] = notes;
   return j;

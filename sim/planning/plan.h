@@ -3,11 +3,13 @@
 // Poisson rate over duration_s of arrivals; sustained = on every seed the SLO percentiles hold, past a warm-up of the
 // first tenth of the requests, and the queue does not grow: at the last arrival at most 5 % of the requests wait for
 // admission), then the replicas the target rate needs (checked
-// by a run of the whole cluster at that rate behind a least-outstanding router), and prices them from the hardware
-// catalog. It reports the cheapest, the Pareto front of cost against p99 TPOT, and why the others lose.
+// by a run of the whole cluster at that rate behind a least-outstanding router), and prices the fleet (replicas x GPUs
+// per replica x $/GPU-hour, from the catalog or --gpu-price; plan_prices.h). It reports the cheapest, the Pareto front
+// of cost against p99 TPOT, and why the others lose; a GPU with no price is listed after the priced, never as free.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,7 +40,9 @@ struct PlanRequest {
   int64_t max_gpus = 8;
   double duration_s = 120;  // of arrivals per run: several lifetimes of a request, so a run reaches steady state
   int64_t seeds = 3;
-  std::vector<std::string> overrides;  // --set, applied to every run
+  std::vector<std::string> overrides;              // --set, applied to every run
+  std::map<std::string, double> gpu_usd_per_hour;  // --gpu-price: US$ per GPU-hour by GPU, over the catalog's
+  bool require_price = false;                      // --require-price: an unpriced GPU is an error
 };
 
 struct PlanCandidate {
@@ -49,7 +53,10 @@ struct PlanCandidate {
   std::string why;              // infeasible: what stops it; feasible: its bound at the target rate
   double replica_rate = 0;      // req/s one replica sustains (the lowest over seeds)
   double replica_rate_max = 0;  // ... the highest over seeds: [replica_rate, replica_rate_max] spans the seeds
-  double usd_per_hour = 0, usd_per_million_tokens = 0;
+  double gpu_usd_per_hour = 0;  // one GPU-hour; 0 = unpriced (ranked after every priced configuration)
+  std::string price_source;     // "catalog" | "--gpu-price" | "" (unpriced)
+  double usd_per_hour = 0;      // the fleet: replicas x tp x gpu_usd_per_hour
+  double usd_per_million_tokens = 0;
   double ttft_p90_ms = 0, tpot_p99_ms = 0;  // at the target rate, on the whole cluster
   double retention_attention = 1;
   bool pareto = false;
@@ -57,8 +64,8 @@ struct PlanCandidate {
 
 struct PlanResult {
   PlanRequest request;
-  std::vector<PlanCandidate> candidates;  // feasible first, cheapest first
-  std::optional<size_t> best;
+  std::vector<PlanCandidate> candidates;  // feasible and priced, cheapest first; feasible unpriced; infeasible
+  std::optional<size_t> best;             // the cheapest priced feasible one
   std::vector<std::string> notes;
   nlohmann::ordered_json to_json() const;
 };

@@ -84,40 +84,27 @@ TEST(Cli, RunWritesEveryOutputAndJsonHasVllmKeys) {
   const Result r = cli({"run", "--set", "workload.requests=50", "-o", dir, "--format", "json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
-  for (const char* key : {"request_throughput",
-                          "output_throughput",
-                          "total_token_throughput",
-                          "mean_ttft_ms",
-                          "median_ttft_ms",
-                          "std_ttft_ms",
-                          "p90_ttft_ms",
-                          "p99_ttft_ms",
-                          "mean_tpot_ms",
-                          "p99_itl_ms",
-                          "mean_e2el_ms",
-                          "completed",
-                          "duration",
-                          "total_input_tokens",
-                          "total_output_tokens",
-                          "rejected",
-                          "num_preemptions",
-                          "mean_running_requests",
-                          "mean_requests_in_system",
-                          "kv_capacity_tokens",
-                          "kv_token_utilization",
-                          "weights_bytes",
-                          "peak_hbm_bytes",
-                          "peak_kv_hbm_bytes",
-                          "peak_kv_host_bytes",
-                          "pcie_h2d_bytes",
-                          "pcie_d2h_bytes",
-                          "retention_attention",
-                          "retention_early_facts",
-                          "slo_attainment",
-                          "goodput"}) {
+  for (const char* key :
+       {"request_throughput", "output_throughput", "total_token_throughput", "mean_ttft_ms", "median_ttft_ms",
+        "std_ttft_ms", "p90_ttft_ms", "p99_ttft_ms", "mean_tpot_ms", "p99_itl_ms", "mean_e2el_ms", "completed",
+        "duration", "total_input_tokens", "total_output_tokens", "rejected", "num_preemptions", "mean_running_requests",
+        "mean_requests_in_system", "kv_capacity_tokens", "kv_token_utilization", "weights_bytes", "peak_hbm_bytes",
+        "peak_kv_hbm_bytes", "peak_kv_host_bytes", "pcie_h2d_bytes", "pcie_d2h_bytes", "retention_attention",
+        "retention_early_facts", "slo_attainment", "goodput",
+        // vllm bench serve's own names (its result JSON), beside kvsim's
+        "failed", "request_goodput", "max_concurrent_requests", "p95_ttft_ms", "model_id", "request_rate",
+        "num_prompts"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["completed"].get<int>(), 50);
+  EXPECT_EQ(j["num_prompts"].get<int>(), 50);
+  EXPECT_EQ(j["failed"], j["rejected"]);
+  EXPECT_GE(j["max_concurrent_requests"].get<int>(), 1);
+  EXPECT_LE(j["max_concurrent_requests"].get<int>(), 50);
+  // Little's law bounds the peak from below: the mean number in the system never exceeds it.
+  EXPECT_GE(j["max_concurrent_requests"].get<double>(), j["mean_requests_in_system"].get<double>());
+  EXPECT_TRUE(j["model_id"].is_string());
+  EXPECT_TRUE(j["request_rate"].is_number() || j["request_rate"] == "inf") << j["request_rate"];
   for (const char* f : {"summary.json", "requests.csv", "memory.csv", "scenario.resolved.yaml"}) {
     EXPECT_TRUE(fs::exists(dir + "/" + f)) << f;
   }

@@ -1,6 +1,8 @@
 // kvsim plan on cases with a known answer.
 #include <gtest/gtest.h>
 
+#include "sim/metrics/collector.h"
+
 #include "sim/core/error.h"
 #include "sim/planning/plan.h"
 #include "tests/sim/test_util.h"
@@ -61,9 +63,23 @@ TEST(Plan, EngineKnobsAreSearchedWithEachConfiguration) {
 
 TEST(Plan, SloTextIsCheckedWithItsItem) {
   EXPECT_EQ(parse_plan_slo("ttft_p90_ms=2000,tpot_p99_ms=100").size(), 2u);
-  EXPECT_EQ(testing::error_of([] { parse_plan_slo("ttft_p95_ms=2"); }),
-            "--slo: 'ttft_p95_ms=2': unknown SLO: expected <ttft|tpot|itl|e2el>_p<90|99>_ms (expected e.g. "
+  EXPECT_EQ(testing::error_of([] { parse_plan_slo("ttft_p97_ms=2"); }),
+            "--slo: 'ttft_p97_ms=2': unknown SLO: expected <ttft|tpot|itl|e2el>_p<50|90|95|99>_ms (expected e.g. "
             "ttft_p90_ms=2000,tpot_p99_ms=100)");
+}
+
+// Every quantile an SLO may name is a summary.json key a run writes (the median as vllm bench serve names it).
+TEST(Plan, SloQuantilesNameSummaryKeys) {
+  const auto slos = parse_plan_slo("ttft_p50_ms=500,tpot_p95_ms=60,e2el_p90_ms=9000,itl_p99_ms=80");
+  ASSERT_EQ(slos.size(), 4u);
+  EXPECT_EQ(slos[0].summary_key, "median_ttft_ms");
+  EXPECT_EQ(slos[1].summary_key, "p95_tpot_ms");
+  EXPECT_EQ(slos[2].summary_key, "p90_e2el_ms");
+  EXPECT_EQ(slos[3].summary_key, "p99_itl_ms");
+  metrics::CollectorConfig config;
+  metrics::Collector c(config, nullptr, nullptr);
+  const auto summary = c.summary(1);
+  for (const auto& s : slos) EXPECT_TRUE(summary.contains(s.summary_key)) << s.summary_key;
 }
 
 }  // namespace

@@ -11,12 +11,13 @@ namespace kvsim::metrics {
 namespace {
 
 TEST(Stats, MatchesNumpyLinearPercentiles) {
-  // numpy: np.percentile([1,2,3,4,10], [50, 90, 99]) = [3, 7.6, 9.76]; mean 4, std (ddof=0) 3.1623
+  // numpy: np.percentile([1,2,3,4,10], [50, 90, 95, 99]) = [3, 7.6, 8.8, 9.76]; mean 4, std (ddof=0) 3.1623
   std::vector<double> v = {10, 2, 4, 1, 3};
   const Stats s = compute_stats(v);
   EXPECT_DOUBLE_EQ(s.mean, 4.0);
   EXPECT_DOUBLE_EQ(s.median, 3.0);
   EXPECT_NEAR(s.p90, 7.6, 1e-12);
+  EXPECT_NEAR(s.p95, 8.8, 1e-12);
   EXPECT_NEAR(s.p99, 9.76, 1e-12);
   EXPECT_NEAR(s.std, 3.16227766, 1e-8);
 }
@@ -28,6 +29,7 @@ TEST(Stats, WeightedSamplesEqualExpandedSamples) {
   EXPECT_DOUBLE_EQ(a.mean, b.mean);
   EXPECT_DOUBLE_EQ(a.median, b.median);
   EXPECT_DOUBLE_EQ(a.p90, b.p90);
+  EXPECT_DOUBLE_EQ(a.p95, b.p95);
   EXPECT_DOUBLE_EQ(a.p99, b.p99);
   EXPECT_DOUBLE_EQ(a.std, b.std);
 }
