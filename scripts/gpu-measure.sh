@@ -22,7 +22,7 @@
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 quick=0 dry=0 budget=480 full_min=150 out="${OUT:-}" bin=""
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1 ;;
