@@ -239,7 +239,11 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   sweep->add_flag("--resume", sweep_args.resume,
                   "Skip the points DIR/results.jsonl already holds (matched by their resolved scenario)");
   sweep->add_flag("--force", sweep_args.force,
-                  "With --resume: move lines made by another grid to DIR/results.other-grid.jsonl instead of stopping");
+                  "With --resume: move lines made by another grid to DIR/results.other-grid.jsonl instead of stopping; "
+                  "with --merge: replace DIR/results.jsonl");
+  sweep->add_option("--merge", sweep_args.merge,
+                    "Merge the output folders of this grid's --shard runs into -o's results.jsonl, as one sweep writes "
+                    "it (kvsim sweep GRID --merge DIR... -o OUT)");
 
   std::string report_dir, report_out;
   bool report_force = false;
@@ -254,7 +258,11 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   plan->add_option("--model", plan_args.model, "Catalog model or config.json")->required();
   plan->add_option("--rate", plan_args.rate, "Request rate to serve (req/s)")->required()->check(number_in(1e-6, 1e6));
   plan->add_option("--slo", plan_args.slo, "e.g. ttft_p90_ms=2000,tpot_p99_ms=100")->required();
-  plan->add_option("--workload", plan_args.workload, "A trace whose lengths the runs draw (arrivals are Poisson)");
+  plan->add_option("--workload", plan_args.workload,
+                   "A trace: its own arrivals, time-scaled to each rate (bursts kept), and its lengths");
+  plan->add_option("--arrival", plan_args.arrival,
+                   "Arrivals: trace (default with a timed --workload), poisson (default otherwise), gamma:CV, "
+                   "weibull:SHAPE");
   plan->add_option("--dataset", plan_args.dataset, "Length dataset (default sharegpt)")
       ->check(CLI::IsMember(traces::dataset_names()));
   plan->add_option("--gpus", plan_args.gpus, "Comma-separated hardware (default h100-sxm5-80gb,a100-sxm4-80gb,l4-24gb)")
@@ -266,7 +274,8 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   plan->add_option("--chunked-prefill", plan_args.chunked_prefill, "Search chunked prefill on and/or off: on,off")
       ->delimiter(',')
       ->check(CLI::IsMember({"on", "off"}));
-  plan->add_option("--max-gpus", plan_args.max_gpus, "Most GPUs a configuration may use")->check(whole_in(1, 4096));
+  plan->add_option("--max-gpus", plan_args.max_gpus, "Most GPUs a configuration may use (default 8)")
+      ->check(whole_in(1, 4096));
   plan->add_option("--duration", plan_args.duration_s, "Seconds of arrivals per run (default 120)")
       ->check(CLI::Range(1.0, 86400.0));
   plan->add_option("--seeds", plan_args.seeds, "Seeds per rate (the SLO must hold on each)")->check(CLI::Range(1, 20));
@@ -275,6 +284,11 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
                    "US$ per GPU-hour by catalog name, over the catalog's: h200-sxm-141gb=3.5,h100-sxm5-80gb=2.9");
   plan->add_flag("--require-price", plan_args.require_price, "An unpriced GPU is an error instead of listed unranked");
   plan->add_option("--format", plan_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
+  plan->add_option("--confidence", plan_args.confidence,
+                   "Size against the pessimistic end of each SLO's prediction interval at this level, e.g. 0.9")
+      ->check(CLI::Range(0.5, 0.999));
+  plan->add_option("--progress", plan_args.progress, "Progress on stderr: auto (a terminal only), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
 
   ValidateArgs val_args;
   CLI::App* validate = app.add_subcommand("validate", "Run the validation cases: predicted vs published and measured");
@@ -284,6 +298,8 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   validate->add_option("-o,--output", val_args.out, "Write the report to this file");
   validate->add_flag("--force", val_args.force, "Replace an existing -o file kvsim did not write");
   validate->add_flag("--quick", val_args.quick, "Only the cases marked fast");
+  validate->add_option("--error-model", val_args.error_model,
+                       "Write the residuals of the measured cases (the prediction intervals' data) to this file");
 
   validation::EngineBenchArgs bench_args;
   std::string bench_out;
@@ -332,7 +348,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (*stats) return cmd_trace_stats(stats_args, out);
     if (*validate) return cmd_validate(val_args, out, err);
     if (*sweep) return cmd_sweep(sweep_args, out, err);
-    if (*plan) return cmd_plan(plan_args, out);
+    if (*plan) return cmd_plan(plan_args, out, err);
     if (*report) return cmd_report(report_dir, report_out, report_force, out);
     if (*bench) return cmd_engine_bench(bench_args, bench_out, bench_force, out);
     if (*gen) return cmd_trace_gen(gen_args, out);

@@ -36,8 +36,14 @@ void print_run_table(const sim::Scenario& s, const sim::RunResult& r, std::ostre
                      p.num_gpu_blocks, p.block_size, p.kv_capacity_tokens());
   out << fmt::format("  {:<28} {:>12}\n", "completed / rejected",
                      fmt::format("{} / {}", j["completed"].get<int64_t>(), j["rejected"].get<int64_t>()));
+  // Beside each prediction, its interval (sim/metrics/error_bars.h) where the summary has one.
+  const nlohmann::ordered_json none = nlohmann::ordered_json::object();
+  const auto& iv = j.contains("prediction_intervals") ? j["prediction_intervals"] : none;
   auto row = [&](const char* label, const char* key, const char* unit) {
-    out << fmt::format("  {:<28} {:>12.3f} {}\n", label, j.at(key).get<double>(), unit);
+    const std::string range = iv.contains(key) ? fmt::format("  [{:.4g} - {:.4g}]", iv[key][0].get<double>(),
+                                                             iv[key][1].get<double>())
+                                               : "";
+    out << fmt::format("  {:<28} {:>12.3f} {}{}\n", label, j.at(key).get<double>(), unit, range);
   };
   row("duration", "duration", "s");
   row("request throughput", "request_throughput", "req/s");
@@ -55,6 +61,11 @@ void print_run_table(const sim::Scenario& s, const sim::RunResult& r, std::ostre
   row("goodput", "goodput", "req/s");
   out << fmt::format("  {:<28} {:>12}\n", "preemptions", j["num_preemptions"].get<int64_t>());
   out << fmt::format("  {:<28} {:>12}\n", "peak HBM", format_bytes(j["peak_hbm_bytes"].get<uint64_t>()));
+  if (iv.contains("level")) {
+    out << fmt::format("  [a - b]: {:.0f} % prediction interval from kvsim's error against measured runs {} saturation "
+                       "(one seed; summary.json prediction_intervals)\n",
+                       100 * iv["level"].get<double>(), iv["regime"].get<std::string>());
+  }
 }
 
 }  // namespace

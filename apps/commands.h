@@ -117,6 +117,7 @@ struct ValidateArgs {
   std::string out;
   bool quick = false;  // only the cases marked fast
   bool force = false;  // replace an existing -o file kvsim did not write
+  std::string error_model;  // --error-model FILE: write the residuals of the measured cases (error_bars.h)
 };
 int cmd_validate(const ValidateArgs& args, std::ostream& out, std::ostream& err);
 }  // namespace kvsim::app
@@ -135,7 +136,8 @@ struct SweepArgs {
   int jobs = 1;
   std::string shard;  // "I/N"
   bool resume = false;
-  bool force = false;  // with --resume: move another grid's lines aside
+  bool force = false;  // with --resume: move another grid's lines aside; with --merge: replace the results
+  std::vector<std::string> merge;  // shard output folders to merge into out_dir (sim/planning/sweep_merge.h)
 };
 int cmd_sweep(const SweepArgs& args, std::ostream& out, std::ostream& err);
 // kvsim report DIR [-o FILE] (default DIR/report.html).
@@ -144,6 +146,9 @@ int cmd_report(const std::string& dir, const std::string& out_path, bool force, 
 // kvsim plan (apps/plan_command.cc): exit 0 with a configuration, 1 when none serves the rate.
 struct PlanArgs {
   std::string model, slo, workload, dataset, format = "table";
+  std::string arrival;          // --arrival: "" = trace arrivals for a timed trace, else poisson
+  std::string progress = "auto";  // --progress auto | on | off
+  double confidence = 0;          // --confidence: size against the interval's pessimistic end at this level
   double rate = 0;
   std::vector<std::string> gpus, policies, overrides, chunked_prefill;
   std::vector<int64_t> max_num_seqs;
@@ -152,7 +157,7 @@ struct PlanArgs {
   int64_t max_gpus = 8, seeds = 3;
   double duration_s = 120;
 };
-int cmd_plan(const PlanArgs& args, std::ostream& out);
+int cmd_plan(const PlanArgs& args, std::ostream& out, std::ostream& err);
 
 // GEMM shapes of every catalog model (qkv, o, MLP or expert projections, lm_head) for tp 1/2/4/8 where the heads
 // divide, deduplicated by (n, k).

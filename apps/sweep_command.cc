@@ -1,4 +1,5 @@
-// kvsim sweep GRID.yaml -o DIR [--jobs N] [--shard I/N] [--resume] (sim/planning/sweep.h).
+// kvsim sweep GRID.yaml -o DIR [--jobs N] [--shard I/N] [--resume] (sim/planning/sweep.h), or
+// kvsim sweep GRID.yaml --merge DIR... -o OUT (sim/planning/sweep_merge.h).
 #include <unistd.h>
 
 #include <charconv>
@@ -19,6 +20,7 @@
 #include "sim/core/error.h"
 #include "sim/planning/report.h"
 #include "sim/planning/sweep.h"
+#include "sim/planning/sweep_merge.h"
 
 namespace kvsim::app {
 
@@ -37,6 +39,19 @@ int cmd_sweep(const SweepArgs& args, std::ostream& out, std::ostream& err) {
     }
   }
   const sim::SweepGrid grid = sim::load_sweep(args.grid);
+  if (!args.merge.empty()) {
+    if (!args.shard.empty() || args.resume) {
+      throw Error(Place{"--merge"}, "merges finished shards: leave --shard and --resume out");
+    }
+    sim::MergeOptions m;
+    m.dirs = args.merge;
+    m.out_dir = args.out_dir.empty() ? "kvsim-out/sweep" : args.out_dir;
+    m.force = args.force;
+    const int64_t points = sim::merge_sweep(grid, m);
+    out << fmt::format("sweep {}: merged {} points from {} folders into {}/results.jsonl\n", args.grid, points,
+                       m.dirs.size(), m.out_dir);
+    return 0;
+  }
   // Under mpirun every rank runs every size-th point into its own file; rank 0 gathers them into results.jsonl.
   int rank = 0, ranks = 1;
 #ifdef KVSIM_HAVE_MPI

@@ -110,10 +110,11 @@ OpCost CostModel::elementwise(const OperatorParams& p, const std::string& name, 
 }
 
 OpCost CostModel::attention(const OperatorParams& p, const BatchShape& b, bool explain) const {
-  // Averaged over layers: full-attention layers use the uncapped sums, sliding layers the windowed ones.
+  // Averaged over layers: full-attention layers use the uncapped sums, sliding layers the windowed ones; a hybrid
+  // model's state layers read no KV (their fixed per-sequence state read is not charged here).
   const double layers = static_cast<double>(model_.num_layers);
   const double sliding = static_cast<double>(model_.num_sliding_layers());
-  const double full_share = (layers - sliding) / layers, sliding_share = sliding / layers;
+  const double full_share = static_cast<double>(model_.num_full_layers()) / layers, sliding_share = sliding / layers;
   double pairs = full_share * b.attn_pairs + sliding_share * b.attn_pairs_window;
   double kv_tokens = full_share * b.kv_read_tokens + sliding_share * b.kv_read_tokens_window;
   // FlexGen: the CPU-attended sequences' KV layers kept on the GPU (kv_gpu_ratio of the layers) are attended here.

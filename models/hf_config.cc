@@ -1,7 +1,8 @@
 // Hugging Face config.json import (parse_hf_config, declared in model_loader.h). Key names and defaults follow the
 // transformers configuration classes: LlamaConfig, MistralConfig, MixtralConfig, Qwen2Config, Qwen2MoeConfig,
-// Qwen3Config, Qwen3MoeConfig, OPTConfig, GptOssConfig, DeepseekV2Config, DeepseekV3Config. MoE and MLA keys are read
-// in hf_config_moe_mla.cc.
+// Qwen3Config, Qwen3MoeConfig, OPTConfig, GptOssConfig, DeepseekV2Config, DeepseekV3Config, Gemma2Config,
+// Gemma3TextConfig, JambaConfig, NemotronHConfig, Qwen3NextConfig. MoE and MLA keys are read in hf_config_moe_mla.cc,
+// per-layer layouts (sliding windows, state-space layers) in hf_config_hybrid.cc.
 #include <memory>
 
 #include <fmt/format.h>
@@ -35,6 +36,11 @@ const KnownArchitecture kKnown[] = {
     {"GptOssForCausalLM", "gpt_oss", HfFamily::kGptOss},
     {"DeepseekV2ForCausalLM", "deepseek_v2", HfFamily::kDeepseekV2},
     {"DeepseekV3ForCausalLM", "deepseek_v3", HfFamily::kDeepseekV3},
+    {"Gemma2ForCausalLM", "gemma2", HfFamily::kGemma2},
+    {"Gemma3ForCausalLM", "gemma3_text", HfFamily::kGemma3},
+    {"JambaForCausalLM", "jamba", HfFamily::kJamba},
+    {"NemotronHForCausalLM", "nemotron_h", HfFamily::kNemotronH},
+    {"Qwen3NextForCausalLM", "qwen3_next", HfFamily::kQwen3Next},
 };
 
 std::vector<std::string> known_names(bool architectures) {
@@ -65,40 +71,6 @@ std::string first_architecture(const yaml::Map& map) {
     map.fail_expected("architectures", "a non-empty list of class names");
   }
   return node[0].Scalar();
-}
-
-// Per-layer attention from `layer_types` (gpt-oss, recent transformers) or the older per-family keys.
-void read_sliding(const yaml::Map& map, HfFamily family, ModelSpec& m) {
-  const auto window = map.opt_int("sliding_window", 0, limits::kMaxPositions);
-  const YAML::Node types = map.raw("layer_types");
-  if (types.IsDefined() && !types.IsNull()) {
-    if (!types.IsSequence()) map.fail_expected("layer_types", "a list of 'full_attention'/'sliding_attention'");
-    for (size_t i = 0; i < types.size(); ++i) {
-      const std::string t = types[i].IsScalar() ? types[i].Scalar() : "";
-      if (t != "full_attention" && t != "sliding_attention") {
-        throw Error(yaml::place_of_node(types[i], *map.source()),
-                    fmt::format("layer_types[{}]: expected 'full_attention' or 'sliding_attention', found {}", i,
-                                yaml::describe(types[i])));
-      }
-      m.layer_attention.push_back(t == "sliding_attention" ? AttentionKind::kSliding : AttentionKind::kFull);
-    }
-  } else if (detail::is_qwen(family)) {
-    // Qwen2Config (and Qwen2-MoE, Qwen3, Qwen3-MoE): the window applies only with use_sliding_window, to layers from
-    // max_window_layers on.
-    if (map.get_bool("use_sliding_window", false) && window.value_or(0) > 0) {
-      const int64_t first = map.get_int("max_window_layers", m.num_layers, 0, limits::kMaxLayers);
-      for (int64_t i = 0; i < m.num_layers; ++i) {
-        m.layer_attention.push_back(i >= first ? AttentionKind::kSliding : AttentionKind::kFull);
-      }
-    }
-  } else if (window.value_or(0) > 0) {
-    m.layer_attention.assign(static_cast<size_t>(m.num_layers), AttentionKind::kSliding);  // Mistral 7B v0.1
-  }
-  if (m.num_sliding_layers() == 0) {
-    m.layer_attention.clear();
-  } else {
-    m.sliding_window = window.value_or(0);
-  }
 }
 
 DType read_torch_dtype(const yaml::Map& map) {
@@ -161,7 +133,8 @@ ModelSpec parse_hf_config(const std::string& path, std::map<std::string, std::st
     m.num_kv_heads = map.opt_int("num_key_value_heads", 1, limits::kMaxHeads).value_or(m.num_attention_heads);
     if (family == HfFamily::kDeepseekV2 || family == HfFamily::kDeepseekV3) {
       detail::read_hf_mla(map, m, keys);
-    } else if (auto head_dim = map.opt_int("head_dim", 1, limits::kMaxHidden)) {
+    } else if (auto head_dim = map.opt_int(family == HfFamily::kNemotronH ? "attention_head_dim" : "head_dim", 1,
+                                           limits::kMaxHidden)) {
       m.head_dim = *head_dim;
     } else if (m.hidden_size % m.num_attention_heads != 0) {
       map.fail("num_attention_heads",
@@ -170,14 +143,18 @@ ModelSpec parse_hf_config(const std::string& path, std::map<std::string, std::st
       m.head_dim = m.hidden_size / m.num_attention_heads;
     }
     m.intermediate_size = map.req_int("intermediate_size", 1, limits::kMaxIntermediate);
-    m.tie_word_embeddings = map.get_bool("tie_word_embeddings", false);
+    // Gemma2Config / Gemma3TextConfig tie the lm_head to the embedding by default; the others do not.
+    const bool gemma = family == HfFamily::kGemma2 || family == HfFamily::kGemma3;
+    m.tie_word_embeddings = map.get_bool("tie_word_embeddings", gemma);
     m.mlp_bias = map.get_bool("mlp_bias", false);
     if (family == HfFamily::kQwen2 || family == HfFamily::kQwen2Moe) {
       m.qkv_bias = true;  // Qwen2Attention / Qwen2MoeAttention: bias on q/k/v, none on o_proj
     } else {
       m.qkv_bias = m.attention_out_bias = map.get_bool("attention_bias", false);
     }
-    m.qk_norm = family == HfFamily::kQwen3 || family == HfFamily::kQwen3Moe;  // Qwen3Attention.q_norm / k_norm
+    // Qwen3Attention / Gemma3Attention / Qwen3NextAttention: q_norm and k_norm over head_dim.
+    m.qk_norm = family == HfFamily::kQwen3 || family == HfFamily::kQwen3Moe || family == HfFamily::kGemma3 ||
+                family == HfFamily::kQwen3Next;
     detail::read_hf_moe(map, family, m, keys);
     if (family == HfFamily::kGptOss) {
       m.mlp_bias = true;         // GptOssExperts and GptOssTopKRouter carry biases
@@ -197,7 +174,7 @@ ModelSpec parse_hf_config(const std::string& path, std::map<std::string, std::st
       m.weight_dtype = DType::kFp8;
     }
   }
-  read_sliding(map, family, m);
+  detail::read_hf_layer_layout(map, family, m, keys);
   detail::refuse_unread_size_keys(map, family, m.architecture.empty() ? model_type : m.architecture);
   detail::check_spec_at(m, map, keys);
   if (keys_read != nullptr) *keys_read = keys;

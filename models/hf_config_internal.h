@@ -22,6 +22,11 @@ enum class HfFamily {
   kGptOss,      // GptOssConfig
   kDeepseekV2,  // DeepseekV2Config
   kDeepseekV3,  // DeepseekV3Config
+  kGemma2,      // Gemma2Config
+  kGemma3,      // Gemma3TextConfig (text-only Gemma3ForCausalLM)
+  kJamba,       // JambaConfig
+  kNemotronH,   // NemotronHConfig
+  kQwen3Next,   // Qwen3NextConfig
 };
 
 // ModelSpec field -> the config.json key it was read from (for error places and `kvsim model-info`).
@@ -34,6 +39,13 @@ void read_hf_moe(const yaml::Map& map, HfFamily family, ModelSpec& m, HfKeys& ke
 
 // DeepSeek's multi-head latent attention: kv_lora_rank, q_lora_rank, qk_rope/nope_head_dim, v_head_dim.
 void read_hf_mla(const yaml::Map& map, ModelSpec& m, HfKeys& keys);
+
+// Which mixer each layer has: layer_types, the families' own pattern keys, sliding_window; and the state-space mixer
+// of hybrid families (hf_config_hybrid.cc).
+void read_hf_layer_layout(const yaml::Map& map, HfFamily family, ModelSpec& m, HfKeys& keys);
+
+// The family's name as the error messages write it.
+const char* family_label(HfFamily f);
 
 // Throws at the first key that changes the model's size but that kvsim does not read for this family.
 void refuse_unread_size_keys(const yaml::Map& map, HfFamily family, const std::string& family_name);

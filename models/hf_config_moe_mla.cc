@@ -47,8 +47,8 @@ void read_qwen_moe(const yaml::Map& map, HfFamily family, ModelSpec& m, HfKeys& 
   if (m.num_experts == 0) return;
   m.experts_per_token = map.req_int("num_experts_per_tok", 1, limits::kMaxExperts);
   m.moe_intermediate_size = map.req_int("moe_intermediate_size", 1, limits::kMaxIntermediate);
-  if (family == HfFamily::kQwen2Moe) {
-    // Qwen2MoeSparseMoeBlock: one shared expert of this width, scaled by a sigmoid gate Linear(hidden, 1).
+  if (family == HfFamily::kQwen2Moe || family == HfFamily::kQwen3Next) {
+    // Qwen2MoeSparseMoeBlock / Qwen3NextSparseMoeBlock: one shared expert of this width, scaled by a sigmoid gate Linear(hidden, 1).
     m.shared_expert_intermediate_size = map.req_int("shared_expert_intermediate_size", 0, limits::kMaxIntermediate);
     m.shared_expert_gate = m.shared_expert_intermediate_size > 0;
     keys["shared_expert_intermediate_size"] = "shared_expert_intermediate_size";
@@ -88,6 +88,23 @@ void read_deepseek_moe(const yaml::Map& map, ModelSpec& m, HfKeys& keys) {
   // DeepSeek-V3): below the precision of these counts, not modelled.
 }
 
+// Jamba (JambaConfig): num_experts experts (1 = a dense MLP) in layers with i % expert_layer_period ==
+// expert_layer_offset, each of width intermediate_size; the other layers have a dense MLP of that width.
+void read_jamba_moe(const yaml::Map& map, ModelSpec& m, HfKeys& keys) {
+  const int64_t experts = map.get_int("num_experts", 16, 1, limits::kMaxExperts);
+  const int64_t top_k = map.get_int("num_experts_per_tok", 2, 1, limits::kMaxExperts);
+  const int64_t period = map.get_int("expert_layer_period", 2, 1, limits::kMaxLayers);
+  const int64_t offset = map.get_int("expert_layer_offset", 1, 0, period - 1);
+  keys["num_experts"] = "num_experts";
+  if (experts == 1) return;
+  m.num_experts = experts;
+  m.experts_per_token = top_k;
+  for (int64_t i = 0; i < m.num_layers; ++i) {
+    if (i % period != offset) ++m.num_dense_layers;
+  }
+  keys["num_dense_layers"] = "expert_layer_period, expert_layer_offset";
+}
+
 struct SizeKey {
   const char* key;
   std::vector<HfFamily> readers;
@@ -97,15 +114,28 @@ struct SizeKey {
 const std::vector<SizeKey>& size_keys() {
   using F = HfFamily;
   const std::vector<F> deepseek = {F::kDeepseekV2, F::kDeepseekV3};
-  const std::vector<F> qwen_moe = {F::kQwen2Moe, F::kQwen3Moe};
+  const std::vector<F> qwen_moe = {F::kQwen2Moe, F::kQwen3Moe, F::kQwen3Next};
   static const std::vector<SizeKey> keys = {
       {"num_local_experts", {F::kMixtral, F::kGptOss}, ""},
-      {"num_experts", qwen_moe, ""},
+      {"num_experts", {F::kQwen2Moe, F::kQwen3Moe, F::kQwen3Next, F::kJamba}, ""},
       {"num_experts_per_tok",
-       {F::kMixtral, F::kGptOss, F::kQwen2Moe, F::kQwen3Moe, F::kDeepseekV2, F::kDeepseekV3},
+       {F::kMixtral, F::kGptOss, F::kQwen2Moe, F::kQwen3Moe, F::kQwen3Next, F::kDeepseekV2, F::kDeepseekV3,
+        F::kJamba},
        ""},
-      {"moe_intermediate_size", {F::kQwen2Moe, F::kQwen3Moe, F::kDeepseekV2, F::kDeepseekV3}, ""},
-      {"shared_expert_intermediate_size", {F::kQwen2Moe}, ""},
+      {"experts_per_token", {F::kGptOss}, ""},
+      {"moe_intermediate_size", {F::kQwen2Moe, F::kQwen3Moe, F::kQwen3Next, F::kDeepseekV2, F::kDeepseekV3}, ""},
+      {"shared_expert_intermediate_size", {F::kQwen2Moe, F::kQwen3Next}, ""},
+      {"expert_layer_period", {F::kJamba}, "1"},
+      {"attn_layer_period", {F::kJamba}, ""},
+      {"mamba_d_state", {F::kJamba}, ""},
+      {"mamba_expand", {F::kJamba}, ""},
+      {"hybrid_override_pattern", {F::kNemotronH}, ""},
+      {"mamba_num_heads", {F::kNemotronH}, ""},
+      {"ssm_state_size", {F::kNemotronH}, ""},
+      {"linear_num_key_heads", {F::kQwen3Next}, ""},
+      {"linear_num_value_heads", {F::kQwen3Next}, ""},
+      {"full_attention_interval", {F::kQwen3Next}, ""},
+      {"sliding_window_pattern", {F::kGemma3}, "1"},
       {"decoder_sparse_step", qwen_moe, "1"},
       {"mlp_only_layers", qwen_moe, ""},
       {"n_routed_experts", deepseek, ""},
@@ -131,6 +161,27 @@ bool leaves_size_alone(const YAML::Node& node, const char* neutral) {
 
 }  // namespace
 
+const char* family_label(HfFamily f) {
+  switch (f) {
+    case HfFamily::kLlama: return "Llama/Mistral";
+    case HfFamily::kMixtral: return "Mixtral";
+    case HfFamily::kQwen2: return "Qwen2";
+    case HfFamily::kQwen2Moe: return "Qwen2-MoE";
+    case HfFamily::kQwen3: return "Qwen3";
+    case HfFamily::kQwen3Moe: return "Qwen3-MoE";
+    case HfFamily::kOpt: return "OPT";
+    case HfFamily::kGptOss: return "gpt-oss";
+    case HfFamily::kDeepseekV2: return "DeepSeek-V2";
+    case HfFamily::kDeepseekV3: return "DeepSeek-V3";
+    case HfFamily::kGemma2: return "Gemma-2";
+    case HfFamily::kGemma3: return "Gemma-3";
+    case HfFamily::kJamba: return "Jamba";
+    case HfFamily::kNemotronH: return "Nemotron-H";
+    case HfFamily::kQwen3Next: return "Qwen3-Next";
+  }
+  return "?";
+}
+
 bool is_qwen(HfFamily f) {
   return f == HfFamily::kQwen2 || f == HfFamily::kQwen2Moe || f == HfFamily::kQwen3 || f == HfFamily::kQwen3Moe;
 }
@@ -142,11 +193,22 @@ void read_hf_moe(const yaml::Map& map, HfFamily family, ModelSpec& m, HfKeys& ke
       // MixtralSparseMoeBlock / GptOssMLP: every layer has experts of width intermediate_size, no shared expert.
       m.num_experts = map.req_int("num_local_experts", 1, limits::kMaxExperts);
       keys["num_experts"] = "num_local_experts";
-      m.experts_per_token = map.req_int("num_experts_per_tok", 1, limits::kMaxExperts);
+      // GptOssConfig writes experts_per_token beside num_experts_per_tok; either gives top-k.
+      if (family == HfFamily::kGptOss && !map.has("num_experts_per_tok")) {
+        m.experts_per_token = map.req_int("experts_per_token", 1, limits::kMaxExperts);
+        keys["experts_per_token"] = "experts_per_token";
+      } else {
+        m.experts_per_token = map.req_int("num_experts_per_tok", 1, limits::kMaxExperts);
+        if (family == HfFamily::kGptOss) map.get_int("experts_per_token", 1, 1, limits::kMaxExperts);
+      }
       return;
     case HfFamily::kQwen2Moe:
     case HfFamily::kQwen3Moe:
+    case HfFamily::kQwen3Next:
       read_qwen_moe(map, family, m, keys);
+      return;
+    case HfFamily::kJamba:
+      read_jamba_moe(map, m, keys);
       return;
     case HfFamily::kDeepseekV2:
     case HfFamily::kDeepseekV3:
@@ -156,6 +218,9 @@ void read_hf_moe(const yaml::Map& map, HfFamily family, ModelSpec& m, HfKeys& ke
     case HfFamily::kQwen2:
     case HfFamily::kQwen3:
     case HfFamily::kOpt:
+    case HfFamily::kGemma2:
+    case HfFamily::kGemma3:
+    case HfFamily::kNemotronH:
       return;
   }
 }
@@ -180,9 +245,11 @@ void refuse_unread_size_keys(const yaml::Map& map, HfFamily family, const std::s
   for (const SizeKey& k : size_keys()) {
     if (std::find(k.readers.begin(), k.readers.end(), family) != k.readers.end()) continue;
     if (leaves_size_alone(map.raw(k.key), k.neutral)) continue;
+    std::vector<std::string> readers;
+    for (HfFamily r : k.readers) readers.emplace_back(family_label(r));
     map.fail(k.key, fmt::format("changes the model's size, but kvsim does not read it for {} configs (it does for "
-                                "the architectures that define it: Mixtral, Qwen2-MoE, Qwen3-MoE, DeepSeek-V2/V3)",
-                                family_name));
+                                "the architectures that define it: {})",
+                                family_name, join(readers)));
   }
 }
 

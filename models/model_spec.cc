@@ -1,6 +1,7 @@
 #include "models/model_spec.h"
 
 #include "models/model_shapes.h"
+#include "models/state_space.h"
 
 #include <algorithm>
 #include <tuple>
@@ -22,7 +23,7 @@ uint64_t u(int64_t v) { return static_cast<uint64_t>(v); }
 
 uint64_t norm_params(const ModelSpec& m) {
   const uint64_t per_norm = m.norm == NormKind::kLayerNorm ? 2 * u(m.hidden_size) : u(m.hidden_size);
-  return (2 * u(m.num_layers) + 1) * per_norm;  // input + post-attention norm per layer, one final norm
+  return (u(m.norms_per_layer) * u(m.num_layers) + 1) * per_norm;  // norms_per_layer per layer, one final norm
 }
 
 // OPT's learned position table has two extra rows: positions are offset by 2 (HF OPTLearnedPositionalEmbedding).
@@ -51,7 +52,7 @@ AttentionShapes attention_shapes(const ModelSpec& m, int64_t kv_heads) {
     a.extra_norms = q_rank + lora;  // q_a_layernorm, kv_a_layernorm (RMSNorm weights)
     return a;
   }
-  a.q_weight = h * heads * d;
+  a.q_weight = h * heads * d * (m.attention_output_gate ? 2 : 1);  // Qwen3-Next: query and gate per head
   a.kv_weight = 2 * h * kv * d;
   a.o_weight = heads * d * h;
   a.q_bias = m.qkv_bias ? heads * d : 0;
@@ -86,8 +87,8 @@ using detail::MlpShapes;
 using detail::mlp_shapes;
 using detail::shared_expert_shapes;
 
-int64_t ModelSpec::num_sliding_layers() const {
-  return std::count(layer_attention.begin(), layer_attention.end(), AttentionKind::kSliding);
+int64_t ModelSpec::count_layers(AttentionKind kind) const {
+  return std::count(layer_attention.begin(), layer_attention.end(), kind);
 }
 
 int64_t kv_heads_per_gpu(const ModelSpec& m, int tp) {
@@ -121,7 +122,7 @@ double kv_bytes_per_token_layer(const ModelSpec& m, DType kv_dtype, int tp) {
 }
 
 double kv_bytes_per_token(const ModelSpec& m, DType kv_dtype, int tp) {
-  return static_cast<double>(m.num_layers) * kv_bytes_per_token_layer(m, kv_dtype, tp);
+  return static_cast<double>(m.num_attention_layers()) * kv_bytes_per_token_layer(m, kv_dtype, tp);
 }
 
 double kv_bytes_for_sequence(const ModelSpec& m, int64_t tokens, DType kv_dtype, int tp) {
@@ -133,13 +134,14 @@ double kv_bytes_for_sequence(const ModelSpec& m, int64_t tokens, DType kv_dtype,
 }
 
 ParamCounts parameter_counts(const ModelSpec& m) {
-  const uint64_t layers = u(m.num_layers), h = u(m.hidden_size), vocab = u(m.vocab_size);
+  const uint64_t h = u(m.hidden_size), vocab = u(m.vocab_size);
   const uint64_t dense_layers = u(m.num_dense_mlp_layers()), moe_layers = u(m.num_moe_layers());
   ParamCounts p;
   p.embedding = vocab * h + position_table_params(m);
   p.lm_head = m.tie_word_embeddings ? 0 : vocab * h;
+  const uint64_t attn_layers = u(m.num_attention_layers());
   const AttentionShapes a = attention_shapes(m, m.num_kv_heads);
-  p.attention = layers * (a.q_weight + a.kv_weight + a.o_weight + a.q_bias + a.kv_bias + a.o_bias + a.sinks);
+  p.attention = attn_layers * (a.q_weight + a.kv_weight + a.o_weight + a.q_bias + a.kv_bias + a.o_bias + a.sinks);
   p.mlp_dense = dense_layers * mlp_shapes(m, m.intermediate_size).total();
   if (m.is_moe()) {
     const uint64_t experts = u(m.num_experts);
@@ -147,14 +149,15 @@ ParamCounts parameter_counts(const ModelSpec& m) {
     p.shared_experts = moe_layers * (shared_expert_shapes(m).total() + (m.shared_expert_gate ? h : 0));
     p.router = moe_layers * (h * experts + (m.mlp_bias ? experts : 0));
   }
-  p.norms = norm_params(m) + layers * a.extra_norms;
+  p.norms = norm_params(m) + attn_layers * a.extra_norms;
+  p.state_mixers = u(m.num_state_layers()) * detail::mixer_shapes(m).total();
   return p;
 }
 
 uint64_t ParamCounts::active(const ModelSpec& m) const {
   const uint64_t active_experts =
       m.is_moe() ? experts / u(m.num_experts) * u(m.experts_per_token) : 0;  // experts is a multiple of num_experts
-  return lm_head + attention + mlp_dense + active_experts + shared_experts + router + norms;
+  return lm_head + attention + mlp_dense + active_experts + shared_experts + router + norms + state_mixers;
 }
 
 DType unquantized_dtype(const ModelSpec& m, DType weight_dtype) {
@@ -164,7 +167,7 @@ DType unquantized_dtype(const ModelSpec& m, DType weight_dtype) {
 
 double weight_bytes_per_gpu(const ModelSpec& m, DType weight_dtype, int tp) {
   check_tp(tp);
-  const double t = tp, layers = static_cast<double>(m.num_layers), h = static_cast<double>(m.hidden_size);
+  const double t = tp, h = static_cast<double>(m.hidden_size);
   const double vocab = static_cast<double>(m.vocab_size);
   DType expert_dtype = weight_dtype;
   if (m.has_expert_dtype && dtype_bits(weight_dtype) >= dtype_bits(m.expert_dtype)) expert_dtype = m.expert_dtype;
@@ -178,9 +181,16 @@ double weight_bytes_per_gpu(const ModelSpec& m, DType weight_dtype, int tp) {
   // Attention: q and o split by heads; k and v split by KV heads, each rank holding kv_heads_per_gpu of them (MLA:
   // the replicated down-projections in kv_weight).
   const AttentionShapes a = attention_shapes(m, kv_heads_per_gpu(m, tp));
-  double matrices = layers * (static_cast<double>(a.q_weight + a.o_weight) / t + static_cast<double>(a.kv_weight));
-  plain += layers * (static_cast<double>(a.q_bias + a.sinks) / t + static_cast<double>(a.kv_bias + a.o_bias));
-  plain += layers * static_cast<double>(a.extra_norms);
+  const double attn_layers = static_cast<double>(m.num_attention_layers());
+  double matrices =
+      attn_layers * (static_cast<double>(a.q_weight + a.o_weight) / t + static_cast<double>(a.kv_weight));
+  plain += attn_layers * (static_cast<double>(a.q_bias + a.sinks) / t + static_cast<double>(a.kv_bias + a.o_bias));
+  plain += attn_layers * static_cast<double>(a.extra_norms);
+  // State-space mixers: vLLM splits their projections, conv1d and per-channel / per-head parameters by tp.
+  const detail::MixerShapes mixer = detail::mixer_shapes(m);
+  const double state_layers = static_cast<double>(m.num_state_layers());
+  matrices += state_layers * static_cast<double>(mixer.matrices) / t;
+  plain += state_layers * static_cast<double>(mixer.small) / t;
 
   // MLP: input projections split by columns, output projection by rows; its bias is added once, so replicated.
   auto biases = [t](const MlpShapes& s) { return static_cast<double>(s.in_bias) / t + static_cast<double>(s.out_bias); };
@@ -211,14 +221,14 @@ double layer_weight_bytes_per_gpu(const ModelSpec& m, DType weight_dtype, int tp
   const double vocab_rows = static_cast<double>(m.vocab_size) * static_cast<double>(m.hidden_size) / tp;
   double outside = vocab_rows + static_cast<double>(position_table_params(m));
   if (!m.tie_word_embeddings) outside += vocab_rows;
-  outside += static_cast<double>(norm_params(m)) / static_cast<double>(2 * m.num_layers + 1);
+  outside += static_cast<double>(norm_params(m)) / static_cast<double>(m.norms_per_layer * m.num_layers + 1);
   return weight_bytes_per_gpu(m, weight_dtype, tp) - outside * dtype_bytes(unquantized_dtype(m, weight_dtype));
 }
 
 double linear_flops_per_token(const ModelSpec& m) {
   const AttentionShapes a = attention_shapes(m, m.num_kv_heads);
-  const double layers = static_cast<double>(m.num_layers);
-  double total = layers * static_cast<double>(a.q_weight + a.kv_weight + a.o_weight);
+  double total = static_cast<double>(m.num_attention_layers()) * static_cast<double>(a.q_weight + a.kv_weight + a.o_weight);
+  total += static_cast<double>(m.num_state_layers()) * static_cast<double>(detail::mixer_shapes(m).matrices);
   total += static_cast<double>(m.num_dense_mlp_layers()) * static_cast<double>(mlp_shapes(m, m.intermediate_size).weight);
   if (m.is_moe()) {
     double per_moe_layer = static_cast<double>(m.experts_per_token) *

@@ -1,5 +1,5 @@
 // An LLM architecture as the performance models see it: shapes of every layer, attention variant (MHA/GQA,
-// sliding-window layers), MLP variant (gated SwiGLU, plain fc1/fc2, mixture of experts) and storage formats.
+// sliding-window layers, state-space / linear-attention layers of hybrid models), MLP variant (gated SwiGLU, plain fc1/fc2, mixture of experts) and storage formats.
 // A ModelSpec is a plain value, filled and validated once by the loader (catalog YAML or Hugging Face config.json).
 #pragma once
 
@@ -15,7 +15,32 @@ namespace kvsim::models {
 enum class MlpKind { kGated, kPlain };  // gate_up + act + down (LLaMA SwiGLU) | fc1 + act + fc2 (OPT)
 enum class NormKind { kRmsNorm, kLayerNorm };
 enum class PositionKind { kRope, kLearned };   // rotary (LLaMA) | learned absolute table (OPT)
-enum class AttentionKind { kFull, kSliding };  // per layer
+// The token mixer of one layer: full attention (KV per token of the whole context), sliding-window attention (KV of
+// at most the window), a state-space or linear-attention mixer (a fixed state per sequence, no KV: Mamba layers of
+// Jamba / Nemotron-H, Gated DeltaNet layers of Qwen3-Next), or none (Nemotron-H's MLP-only layers).
+enum class AttentionKind { kFull, kSliding, kState, kNone };
+
+// The state-space / linear-attention mixer of a hybrid model's kState layers (models/state_space.h).
+enum class StateMixerKind {
+  kNone,
+  kMamba1,         // Mamba (Gu & Dao, arXiv:2312.00752) as Jamba's JambaMambaMixer: in_proj, conv1d, x_proj, dt_proj
+  kMamba2,         // Mamba-2 (Dao & Gu, arXiv:2405.21060) as NemotronHMamba2Mixer: in_proj, conv1d, gated norm
+  kGatedDeltaNet,  // Gated DeltaNet (Yang et al., arXiv:2412.06464) as Qwen3NextGatedDeltaNet
+};
+struct StateMixer {
+  StateMixerKind kind = StateMixerKind::kNone;
+  int64_t inner_size = 0;   // Mamba: d_inner (mamba_expand x hidden_size, Mamba2: heads x head_dim); GDN: unused
+  int64_t state_size = 0;   // Mamba: d_state (SSM state per channel or head dim); GDN: key head dim
+  int64_t conv_kernel = 0;  // causal conv1d width
+  int64_t dt_rank = 0;      // Mamba1: rank of the dt projection
+  int64_t n_groups = 0;     // Mamba2: B/C groups
+  int64_t num_heads = 0;    // Mamba2: heads; GDN: value heads
+  int64_t head_dim = 0;     // Mamba2: head dim; GDN: value head dim
+  int64_t num_k_heads = 0;  // GDN: key heads
+  bool conv_bias = false;   // conv1d bias
+  bool proj_bias = false;   // in_proj / out_proj biases
+  bool dt_norms = false;    // Jamba: RMSNorms on dt (dt_rank), B and C (d_state each)
+};
 
 struct ModelSpec {
   std::string name;          // catalog name, or the config.json path
@@ -64,9 +89,14 @@ struct ModelSpec {
   int64_t v_head_dim = 0;
   bool qk_norm = false;  // per-head RMSNorm on q and k (Qwen3): head_dim weights each, per layer
 
-  // Sliding-window attention: window size in tokens, and which layers use it (empty = all full attention).
+  // Sliding-window attention: window size in tokens, and which mixer each layer has (empty = all full attention).
   int64_t sliding_window = 0;
   std::vector<AttentionKind> layer_attention;
+  StateMixer state_mixer;  // the kState layers' mixer (kind kNone when there are none)
+  // Layers whose block has no MLP (Nemotron-H: each block is a Mamba, an attention or an MLP block).
+  int64_t num_mlp_free_layers = 0;
+  int64_t norms_per_layer = 2;          // 2 pre-norms; Gemma-2/3: 4 (pre and post); Nemotron-H: 1 per block
+  bool attention_output_gate = false;   // Qwen3-Next: q_proj also emits a sigmoid gate per head (2x its width)
 
   DType dtype = DType::kBf16;  // checkpoint dtype of weights and activations
   // Storage of expert weights where the checkpoint quantises them (gpt-oss: MXFP4); unset = dtype.
@@ -83,11 +113,16 @@ struct ModelSpec {
     return moe_intermediate_size > 0 ? moe_intermediate_size : intermediate_size;
   }
   int64_t num_moe_layers() const { return is_moe() ? num_layers - num_dense_layers : 0; }
-  int64_t num_dense_mlp_layers() const { return num_layers - num_moe_layers(); }
+  int64_t num_dense_mlp_layers() const { return num_layers - num_mlp_free_layers - num_moe_layers(); }
   // The value width of one attention head (v_head_dim under MLA).
   int64_t value_head_dim() const { return is_mla() ? v_head_dim : head_dim; }
-  int64_t num_sliding_layers() const;
-  int64_t num_full_layers() const { return num_layers - num_sliding_layers(); }
+  int64_t num_sliding_layers() const { return count_layers(AttentionKind::kSliding); }
+  int64_t num_state_layers() const { return count_layers(AttentionKind::kState); }
+  int64_t num_mixer_free_layers() const { return count_layers(AttentionKind::kNone); }
+  // Layers that hold KV per token (full and sliding attention).
+  int64_t num_attention_layers() const { return num_layers - num_state_layers() - num_mixer_free_layers(); }
+  int64_t num_full_layers() const { return num_attention_layers() - num_sliding_layers(); }
+  int64_t count_layers(AttentionKind kind) const;
 };
 
 // The first inconsistency of a spec: `field` is the ModelSpec member name ("num_kv_heads"), so a loader can map it to
@@ -120,10 +155,12 @@ double kv_element_bits(DType kv_dtype);
 // (vLLM's MLA backends replicate the latent cache across TP ranks: it has a single "head").
 double kv_bytes_per_token_layer(const ModelSpec& m, DType kv_dtype, int tp = 1);
 
-// K and V bytes of one token over all layers on one GPU (sliding layers counted as if uncapped).
+// K and V bytes of one token over all attention layers on one GPU (sliding layers counted as if uncapped; state
+// layers hold no KV, see state_bytes_per_sequence in models/state_space.h).
 double kv_bytes_per_token(const ModelSpec& m, DType kv_dtype, int tp = 1);
 
-// KV bytes of a sequence of `tokens` on one GPU, sliding-window layers capped at the window.
+// KV bytes of a sequence of `tokens` on one GPU, sliding-window layers capped at the window (no block rounding, no
+// state: models/state_space.h adds the state layers' fixed bytes).
 double kv_bytes_for_sequence(const ModelSpec& m, int64_t tokens, DType kv_dtype, int tp = 1);
 
 // Parameter counts.
@@ -136,8 +173,9 @@ struct ParamCounts {
   uint64_t shared_experts = 0;  // all MoE layers: shared expert weights (+ Qwen2-MoE's shared-expert gate)
   uint64_t router = 0;          // all layers: MoE router
   uint64_t norms = 0;           // input/post-attention/final norms, MLA's lora norms, Qwen3's q/k norms
+  uint64_t state_mixers = 0;    // all state layers: Mamba / Gated DeltaNet mixer weights (models/state_space.h)
   uint64_t total() const {
-    return embedding + lm_head + attention + mlp_dense + experts + shared_experts + router + norms;
+    return embedding + lm_head + attention + mlp_dense + experts + shared_experts + router + norms + state_mixers;
   }
   // Parameters touched per token, what decode reads at batch 1: routed experts scaled by experts_per_token /
   // num_experts, shared experts whole; the embedding tables are left out (a lookup reads one row), as in OpenAI's

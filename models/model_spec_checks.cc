@@ -72,6 +72,52 @@ Problem find_mla_problem(const ModelSpec& m) {
   return std::nullopt;
 }
 
+// Hybrid models: the kState layers' mixer and the per-block layout (Nemotron-H).
+Problem find_hybrid_problem(const ModelSpec& m) {
+  const StateMixer& s = m.state_mixer;
+  if (m.norms_per_layer < 1 || m.norms_per_layer > 4) {
+    return problem("norms_per_layer", fmt::format("expected an integer in [1 .. 4], found {}", m.norms_per_layer));
+  }
+  if (m.num_mlp_free_layers < 0 || m.num_mlp_free_layers >= m.num_layers) {
+    return problem("num_mlp_free_layers", fmt::format("expected an integer in [0 .. num_layers - 1 = {}], found {}",
+                                                      m.num_layers - 1, m.num_mlp_free_layers));
+  }
+  if (m.num_attention_layers() == 0) {
+    return problem("layer_attention", "no layer holds attention: kvsim models hybrid models, not pure state-space ones");
+  }
+  const int64_t state_layers = m.num_state_layers();
+  if (state_layers == 0) {
+    if (s.kind != StateMixerKind::kNone) return problem("state_mixer", "set, but no layer is a state layer");
+    return std::nullopt;
+  }
+  if (s.kind == StateMixerKind::kNone) {
+    return problem("state_mixer", fmt::format("{} state layers but no state mixer is set", state_layers));
+  }
+  std::vector<std::pair<const char*, int64_t>> required = {{"state_size", s.state_size},
+                                                           {"conv_kernel", s.conv_kernel}};
+  if (s.kind == StateMixerKind::kMamba1) {
+    required.insert(required.end(), {{"inner_size", s.inner_size}, {"dt_rank", s.dt_rank}});
+  } else if (s.kind == StateMixerKind::kMamba2) {
+    required.insert(required.end(), {{"inner_size", s.inner_size},
+                                     {"n_groups", s.n_groups},
+                                     {"num_heads", s.num_heads},
+                                     {"head_dim", s.head_dim}});
+  } else {
+    required.insert(required.end(), {{"num_heads", s.num_heads}, {"head_dim", s.head_dim}, {"num_k_heads", s.num_k_heads}});
+  }
+  for (const auto& [field, value] : required) {
+    if (value <= 0 || value > limits::kMaxIntermediate) {
+      return problem(fmt::format("state_mixer.{}", field),
+                     fmt::format("expected an integer in [1 .. {}], found {}", limits::kMaxIntermediate, value));
+    }
+  }
+  if (s.kind == StateMixerKind::kMamba2 && s.num_heads * s.head_dim != s.inner_size) {
+    return problem("state_mixer.inner_size", fmt::format("must be num_heads x head_dim = {}, found {}",
+                                                         s.num_heads * s.head_dim, s.inner_size));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<SpecProblem> find_spec_problem(const ModelSpec& m) {
@@ -155,6 +201,7 @@ std::optional<SpecProblem> find_spec_problem(const ModelSpec& m) {
   }
   if (auto p = find_moe_problem(m)) return p;
   if (auto p = find_mla_problem(m)) return p;
+  if (auto p = find_hybrid_problem(m)) return p;
   if (m.sliding_window < 0) return problem("sliding_window", fmt::format("expected >= 0, found {}", m.sliding_window));
   if (!m.layer_attention.empty() && static_cast<int64_t>(m.layer_attention.size()) != m.num_layers) {
     return problem("layer_attention",

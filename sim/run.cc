@@ -16,6 +16,7 @@
 #include "sim/core/interrupt.h"
 #include "sim/core/rng.h"
 #include "sim/metrics/collector.h"
+#include "sim/metrics/error_bars.h"
 #include "sim/serving/cluster.h"
 #include "traces/workload.h"
 
@@ -243,7 +244,9 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir, bool force
 
   std::optional<metrics::Timeline> timeline;
   if (timeline_json) {
-    timeline.emplace(timeline_json->stream(), s.cluster.replicas);
+    timeline.emplace(timeline_json->stream(), s.cluster.replicas,
+                     metrics::TimelineSampling{s.output.timeline_request_every, s.output.timeline_max_requests,
+                                               mc.memory_interval_ns});
     collector.set_timeline(&*timeline);
   }
   serving::Cluster cluster(s, result.plan, cost, collector, *source);
@@ -260,6 +263,8 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir, bool force
                                                 : collector.arrival_rate_req_per_s();
   result.summary["request_rate"] = std::isfinite(asked) ? nlohmann::ordered_json(asked) : nlohmann::ordered_json("inf");
   result.summary["num_prompts"] = collector.arrived();
+  // How far measured runs were from kvsim's predictions in this load regime: 90 % intervals (metrics/error_bars.h).
+  metrics::add_prediction_intervals(result.summary, metrics::builtin_error_model(), 0.9);
 
   if (!out_dir.empty()) {
     if (timeline) timeline->close();

@@ -124,6 +124,10 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
   s.cluster.replicas = cluster.get_int("replicas", 1, 1, 1 << 20);
   s.cluster.tensor_parallel = cluster.get_int("tensor_parallel", 1, 1, 64);
   s.cluster.router = cluster.get_choice("router", "round-robin", router_names());
+  s.cluster.prefix_balance_abs =
+      cluster.get_int("prefix_balance_abs", kSglangBalanceAbsThreshold, 0, int64_t{1} << 40);
+  s.cluster.prefix_balance_rel = cluster.get_double("prefix_balance_rel", kSglangBalanceRelThreshold, 1, 1e6);
+  s.cluster.prefix_cache_threshold = cluster.get_double("prefix_cache_threshold", kSglangCacheThreshold, 0, 1);
   if (s.model.num_attention_heads % s.cluster.tensor_parallel != 0) {
     cluster.fail("tensor_parallel", fmt::format("{} attention heads of {} do not split evenly over {} GPUs",
                                                 s.model.num_attention_heads, s.model.name, s.cluster.tensor_parallel));
@@ -156,6 +160,10 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
   s.output.dir = output.get_string("dir", "");
   s.output.memory_interval_ms = output.get_double("memory_interval_ms", 100, 1e-3, limits::kMaxMs);
   s.output.timeline = output.get_bool("timeline", false);
+  s.output.timeline_request_every =
+      output.get_int("timeline_request_every", OutputConfig{}.timeline_request_every, 1, int64_t{1} << 40);
+  s.output.timeline_max_requests =
+      output.get_int("timeline_max_requests", OutputConfig{}.timeline_max_requests, 0, int64_t{1} << 40);
   s.output.exact_latency_samples =
       output.get_int("exact_latency_samples", OutputConfig{}.exact_latency_samples, 0, int64_t{1} << 40);
   output.finish();
@@ -185,6 +193,14 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   cl["replicas"] = s.cluster.replicas;
   cl["tensor_parallel"] = s.cluster.tensor_parallel;
   cl["router"] = s.cluster.router;
+  const ClusterConfig defaults;
+  if (s.cluster.router == "prefix-aware" || s.cluster.prefix_balance_abs != defaults.prefix_balance_abs ||
+      s.cluster.prefix_balance_rel != defaults.prefix_balance_rel ||
+      s.cluster.prefix_cache_threshold != defaults.prefix_cache_threshold) {
+    cl["prefix_balance_abs"] = s.cluster.prefix_balance_abs;
+    cl["prefix_balance_rel"] = yaml::number(s.cluster.prefix_balance_rel);
+    cl["prefix_cache_threshold"] = yaml::number(s.cluster.prefix_cache_threshold);
+  }
   n["cluster"] = cl;
   if (s.gpu_hour_usd > 0) n["cost"]["gpu_hour_usd"] = yaml::number(s.gpu_hour_usd);
   YAML::Node slo(YAML::NodeType::Map);
@@ -196,6 +212,11 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   if (!s.output.dir.empty()) out["dir"] = s.output.dir;
   out["memory_interval_ms"] = yaml::number(s.output.memory_interval_ms);
   if (s.output.timeline) out["timeline"] = true;
+  // Written only when set, so the resolved scenario of every other run reads as before.
+  if (s.output.timeline_request_every != OutputConfig{}.timeline_request_every)
+    out["timeline_request_every"] = s.output.timeline_request_every;
+  if (s.output.timeline_max_requests != OutputConfig{}.timeline_max_requests)
+    out["timeline_max_requests"] = s.output.timeline_max_requests;
   out["exact_latency_samples"] = s.output.exact_latency_samples;
   n["output"] = out;
   return n;

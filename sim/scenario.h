@@ -153,12 +153,22 @@ struct CacheConfig {
 inline constexpr int64_t kSnapKvBudgetTokens = 2048;
 
 // Routers (cluster.router): round-robin; least-outstanding (fewest requests waiting or running); least-kv (most
-// free KV blocks); prefix-aware (a request whose session, shared prefix or first prefix block was seen goes to the
-// replica that served it, where its prefix is cached; others to the least-outstanding replica).
+// free KV blocks); prefix-aware (SGLang's cache-aware policy, sim/serving/router.h: the replica that was sent the
+// longest prefix of the request's prompt, unless the replicas' loads are imbalanced or the match is too short, then
+// the least-outstanding replica).
+// The prefix-aware limits default to SGLang Model Gateway's (sgl-model-gateway, formerly sgl-router, cache_aware
+// policy: --balance-abs-threshold 64, --balance-rel-threshold 1.5, --cache-threshold 0.3). Loads are imbalanced when
+// max - min > prefix_balance_abs AND max > prefix_balance_rel x min (outstanding requests per replica).
+inline constexpr int64_t kSglangBalanceAbsThreshold = 64;
+inline constexpr double kSglangBalanceRelThreshold = 1.5;
+inline constexpr double kSglangCacheThreshold = 0.3;
 struct ClusterConfig {
   int64_t replicas = 1;
   int64_t tensor_parallel = 1;
   std::string router = "round-robin";
+  int64_t prefix_balance_abs = kSglangBalanceAbsThreshold;  // requests
+  double prefix_balance_rel = kSglangBalanceRelThreshold;   // >= 1
+  double prefix_cache_threshold = kSglangCacheThreshold;    // matched share of the prompt, [0, 1]
 };
 const std::vector<std::string>& router_names();
 
@@ -172,6 +182,10 @@ struct OutputConfig {
   std::string dir;                  // empty: no files written
   double memory_interval_ms = 100;  // memory.csv sampling period
   bool timeline = false;            // write timeline.json (Chrome / Perfetto trace events)
+  // timeline.json's request spans: request ids i with i % timeline_request_every == 0 and
+  // i / timeline_request_every < timeline_max_requests (metrics::TimelineSampling), so a big run's file stays bounded.
+  int64_t timeline_request_every = 1;
+  int64_t timeline_max_requests = 10000;
   // Latency samples per metric kept exactly; past this, percentiles come from a bounded histogram (relative error
   // 1e-4, sim/metrics/stats.h) so memory does not grow with the run.
   int64_t exact_latency_samples = static_cast<int64_t>(metrics::LatencySamples::kDefaultExactLimit);

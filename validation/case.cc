@@ -120,6 +120,17 @@ Case load_case(const std::string& path) {
     if (c.kind != "measured") m.fail("reference_file", "only a case of kind: measured takes a reference_file");
     reference = load_reference((fs::path(path).parent_path() / *ref).string(), m.place_of("reference_file"));
   }
+  const YAML::Node more = m.raw("reference");
+  if (more.IsDefined() && !more.IsNull()) {
+    if (c.kind != "measured") m.fail("reference", "only a case of kind: measured takes reference values");
+    if (!more.IsMap()) m.fail("reference", "expected a mapping of summary.json key: measured value");
+    const yaml::Map r(more, source, "reference");
+    for (const auto& kv : more) {
+      const std::string key = kv.first.as<std::string>();
+      c.reference.emplace_back(key, r.get_double(key, 0, 0, 1e300));
+    }
+    r.finish();
+  }
   const YAML::Node expect = m.raw("expect");
   if (!expect.IsSequence() || expect.size() == 0) {
     m.fail("expect", "expected a non-empty list of {metric, value, tolerance} entries");

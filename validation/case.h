@@ -17,6 +17,8 @@
 //   fast: true                      # part of `kvsim validate --quick`
 //   reference_file: bench.json      # measured: a vLLM benchmark_serving result; an expectation without `value`
 //                                   # takes the file's value of its metric (or of `reference_key`)
+//   reference: {p90_ttft_ms: 34.1}  # measured: more measured values (summary.json keys), checked by no bound: the
+//                                   # residuals of validation/error_model.h (prediction intervals) use them
 #pragma once
 
 #include <optional>
@@ -51,6 +53,7 @@ struct Case {
   std::string status;  // "" or "known-gap"
   std::string reason;
   bool fast = false;
+  std::vector<std::pair<std::string, double>> reference;  // `reference:`, in file order
 };
 
 const std::vector<std::string>& case_commands();  // run, compare, cost, transfer

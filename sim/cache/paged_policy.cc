@@ -21,8 +21,9 @@ class PagedPolicy final : public CachePolicy {
  public:
   PagedPolicy(const sim::Scenario& scenario, const sim::MemoryPlan& plan)
       : plan_(plan),
-        // Hybrid (sliding-window) models keep per-group caches in vLLM; kvsim shares full-attention blocks only.
-        prefix_caching_(scenario.cache.prefix_caching && plan.sliding_groups == 0),
+        // Hybrid (sliding-window, state-space) models keep per-group caches in vLLM; kvsim shares full-attention
+        // blocks only.
+        prefix_caching_(scenario.cache.prefix_caching && plan.sliding_groups == 0 && plan.state_groups == 0),
         tiered_(scenario.cache.placement == "tiered" && prefix_caching_) {
     if (tiered_) {
       host_.capacity = static_cast<int64_t>(scenario.cache.host_kv_bytes / plan.block_bytes);

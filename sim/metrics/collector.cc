@@ -64,6 +64,7 @@ void Collector::on_complete(const RequestRecord& engine_record) {
   output_tokens_ += r.output_tokens;
   last_finish_ = std::max(last_finish_, r.finish_ns);
   note_arrival(r.arrival_ns);
+  peaks_.add_request(r.arrival_ns, r.finish_ns);
   const double ttft = ns_to_ms(r.first_token_ns - r.arrival_ns);
   ttft_sum_ms_ += ttft;
   const double e2el = ns_to_ms(r.finish_ns - r.arrival_ns);
@@ -85,6 +86,10 @@ void Collector::on_complete(const RequestRecord& engine_record) {
   }
   retention_attention_sum_ += r.retention_attention;
   retention_early_facts_sum_ += r.retention_early_facts;
+  if (timeline_) {
+    timeline_->request({r.id, r.replica, r.arrival_ns, r.admitted_ns, r.first_token_ns, r.finish_ns, r.prompt_tokens,
+                        r.output_tokens});
+  }
   if (requests_csv_) {
     write_row(*requests_csv_, "{},{},completed,{:.9f},{},{},{:.6f},{:.6f},{:.6f},{:.9f},{},{:.6f},{:.6f}\n", r.id,
               r.replica, ns_to_s(r.arrival_ns), r.prompt_tokens, r.output_tokens, ttft, tpot, e2el,
@@ -130,6 +135,9 @@ void Collector::on_state(SimTime now, int64_t replica, const ReplicaState& state
   peak_host_ = std::max(peak_host_, state.kv_host_bytes);
   peak_kv_hbm_ = std::max(peak_kv_hbm_, state.kv_hbm_bytes);
   peak_disk_ = std::max(peak_disk_, state.kv_disk_bytes);
+  if (timeline_) {
+    timeline_->counters(replica, now, {state.kv_hbm_bytes, state.kv_host_bytes, state.kv_disk_bytes, state.waiting});
+  }
   if (memory_csv_ && now >= next_sample_[i]) {
     write_row(*memory_csv_, "{:.9f},{},{},{},{},{},{},{},{},{}\n", ns_to_s(now), replica, state.waiting, state.running,
               state.swapped, state.kv_blocks_used, config_.kv_blocks_total,
@@ -217,6 +225,13 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   j["peak_kv_hbm_bytes"] = peak_kv_hbm_;
   j["peak_kv_host_bytes"] = peak_host_;
   j["peak_kv_disk_bytes"] = peak_disk_;
+  // The same five, named for what they are: one GPU's (a tensor-parallel rank's share; peaks over the replicas). The
+  // names above stay for one release as aliases (README "Output files and columns").
+  j["weights_bytes_per_gpu"] = config_.weights_bytes;
+  j["peak_hbm_bytes_per_gpu"] = peak_hbm_;
+  j["peak_kv_hbm_bytes_per_gpu"] = peak_kv_hbm_;
+  j["peak_kv_host_bytes_per_gpu"] = peak_host_;
+  j["peak_kv_disk_bytes_per_gpu"] = peak_disk_;
   // Share of the tokens looked up at admission whose KV came from the prefix cache (vLLM logs the same rate).
   j["prefix_cache_hit_rate"] =
       prefix_queried_tokens_ > 0 ? static_cast<double>(prefix_hit_tokens_) / static_cast<double>(prefix_queried_tokens_)
@@ -239,7 +254,10 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   j["request_goodput"] = config_.slo_ttft_ms > 0 || config_.slo_tpot_ms > 0
                              ? nlohmann::ordered_json(static_cast<double>(slo_met_) * per_s)
                              : nlohmann::ordered_json(nullptr);
-  j["max_concurrent_requests"] = max_in_system_;
+  // vllm bench serve's peaks over 1-second buckets (per_second.h); the instantaneous peak is kvsim's own.
+  j["max_output_tokens_per_s"] = peaks_.max_output_tokens_per_s();
+  j["max_concurrent_requests"] = peaks_.max_concurrent_requests();
+  j["max_requests_in_system"] = max_in_system_;
   j["gpus"] = config_.gpus;
   j["waiting_at_last_arrival"] = waiting_at_arrival_;
   add_overload(end, j);

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/core/time.h"
+#include "sim/metrics/per_second.h"
 #include "sim/metrics/queue_trend.h"
 #include "sim/metrics/stats.h"
 #include "sim/metrics/timeline.h"
@@ -24,6 +25,7 @@ struct RequestRecord {
   uint64_t id = 0;
   int64_t replica = 0;
   SimTime arrival_ns = 0;
+  SimTime admitted_ns = -1;  // first admission to the running batch (timeline.json's "queued" span ends there)
   SimTime first_token_ns = -1;
   SimTime finish_ns = -1;
   int64_t prompt_tokens = 0;
@@ -76,9 +78,11 @@ class Collector {
   // `requests_csv` / `memory_csv` may be null (no files).
   Collector(CollectorConfig config, std::ostream* requests_csv, std::ostream* memory_csv);
 
-  // A request arrives; the requests waiting for admission then (over every replica) are kept, so the summary's
-  // waiting_at_last_arrival says whether the queue grew over the arrivals (a stable system stays near 0).
-  void on_arrival() {
+  // A request (sent by the client at `arrival_ns`) arrives; the requests waiting for admission then (over every
+  // replica) are kept, so the summary's waiting_at_last_arrival says whether the queue grew over the arrivals (a
+  // stable system stays near 0). The first arrival starts the per-second buckets (per_second.h).
+  void on_arrival(SimTime arrival_ns) {
+    peaks_.start(arrival_ns);
     ++arrived_;
     waiting_at_arrival_ = 0;
     for (const ReplicaState& st : state_) waiting_at_arrival_ += st.waiting;
@@ -88,6 +92,10 @@ class Collector {
   // (on_reject and on_complete also widen the arrival window by the record's arrival time.)
   void on_complete(const RequestRecord& r);
   void add_itl(SimTime itl_ns, int64_t count);
+  // An iteration ending at `engine_ns` gave `count` output tokens; the client receives them frontend_delivery_ns later.
+  void on_output_tokens(SimTime engine_ns, int64_t count) {
+    peaks_.add_tokens(engine_ns + config_.frontend_delivery_ns, count);
+  }
   void on_preemption() { ++preemptions_; }
   // An admission looked up `queried_tokens` prompt tokens in the prefix cache and found `hit_tokens`.
   void on_prefix_lookup(int64_t hit_tokens, int64_t queried_tokens) {
@@ -157,7 +165,8 @@ class Collector {
   int64_t waiting_total_ = 0;
   QueueTrend waiting_trend_;
   SimTime first_arrival_ns_ = -1, last_arrival_ns_ = -1;
-  int64_t max_in_system_ = 0;  // requests arrived and not yet finished, at most (vllm's max_concurrent_requests)
+  int64_t max_in_system_ = 0;  // requests arrived and not yet finished, at any instant
+  PerSecondPeaks peaks_;       // vllm's max_output_tokens_per_s and max_concurrent_requests
   double ttft_sum_ms_ = 0;     // over every completed request, warm-up included, as the waiting integral counts them
   Timeline* timeline_ = nullptr;
 };

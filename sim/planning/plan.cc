@@ -4,12 +4,14 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
 #include "hw/hardware_loader.h"
 #include "models/model_loader.h"
 #include "sim/core/error.h"
 #include "sim/core/yaml.h"
+#include "sim/metrics/error_bars.h"
 #include "sim/planning/plan_prices.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
@@ -21,11 +23,12 @@ namespace {
 
 struct Runner {
   const PlanRequest& req;
-  int64_t model_context = 8192;
+  const PlanTraffic& traffic;
 
   int64_t expected_requests(double rate) const {
     return std::max<int64_t>(1, static_cast<int64_t>(rate * req.duration_s));
   }
+  bool trace_arrivals() const { return traffic.arrivals.process == "trace"; }
 
   std::string base_yaml(const std::string& gpu, int64_t tp, const std::string& policy,
                         const std::vector<std::string>& knobs, double gpu_usd_per_hour) const {
@@ -37,47 +40,36 @@ struct Runner {
     n["cluster"]["tensor_parallel"] = tp;
     n["cluster"]["router"] = "least-outstanding";
     n["cache"]["policy"] = policy;
-    // A serving context, not the model's full one (vLLM users set --max-model-len): prompts beyond it are clipped;
-    // --set engine.max_model_len=N changes it.
-    n["engine"]["max_model_len"] = std::min<int64_t>(model_context, 8192);
+    // A serving context (vLLM users set --max-model-len) as long as the workload needs (plan_traffic.h).
+    n["engine"]["max_model_len"] = traffic.context_cap;
     yaml::Source source;
     for (const std::string& k : knobs) yaml::apply_override(n, k, source);  // engine.KEY=VALUE
     // The v0 engine is the one that runs without chunked prefill.
     if (std::find(knobs.begin(), knobs.end(), "engine.chunked_prefill=false") != knobs.end()) {
       n["engine"]["version"] = "v0";
     }
-    YAML::Node w;
-    w["duration_s"] = req.duration_s;
-    w["arrival"]["process"] = "poisson";
-    w["arrival"]["rate"] = 1.0;
-    if (!req.trace.empty()) {
-      w["prompt_tokens"]["dist"] = "empirical";
-      w["prompt_tokens"]["file"] = req.trace;
-      w["output_tokens"]["dist"] = "empirical";
-      w["output_tokens"]["file"] = req.trace;
-    } else if (!req.dataset.empty()) {
-      w["dataset"] = req.dataset;
-    }  // else: the lengths come from --set workload.prompt_tokens / output_tokens
-    w["clip_to_context"] = true;
-    n["workload"] = w;
     YAML::Emitter e;
     e << n;
     return e.c_str();
   }
 
-  Scenario scenario(const std::string& base, double rate, int64_t replicas, int64_t seed) const {
+  // `whole`: the target-rate check (plan_workload_yaml).
+  Scenario scenario(const std::string& base, double rate, int64_t replicas, int64_t seed, bool whole = false) const {
+    YAML::Node n = YAML::Load(base);
+    n["workload"] = plan_workload_yaml(req, traffic, rate, seed, whole);
     std::vector<std::string> o = req.overrides;
-    o.push_back(fmt::format("workload.arrival.rate={}", rate));
     o.push_back(fmt::format("cluster.replicas={}", replicas));
     o.push_back(fmt::format("seed={}", seed));
-    o.push_back(fmt::format("slo.warmup_requests={}", expected_requests(rate) / 10));
-    return parse_scenario(YAML::Load(base), "<kvsim plan>", o);
+    // A trace replayed whole counts every request: its busiest minute may be its first.
+    const bool all = whole && trace_arrivals();
+    o.push_back(fmt::format("slo.warmup_requests={}", all ? 0 : expected_requests(rate) / 10));
+    return parse_scenario(n, "<kvsim plan>", o);
   }
 
   // Whether the configuration sustains `rate` with `replicas` on `seed`; `summary` gets the run's.
   bool sustains(const std::string& base, double rate, int64_t replicas, int64_t seed,
-                nlohmann::ordered_json* summary = nullptr) const {
-    const RunResult r = run_scenario(scenario(base, rate, replicas, seed), "");
+                nlohmann::ordered_json* summary = nullptr, bool whole = false) const {
+    const RunResult r = run_scenario(scenario(base, rate, replicas, seed, whole), "");
     if (summary) *summary = r.summary;
     const auto& j = r.summary;
     if (j["rejected"].get<int64_t>() > 0 || j["completed"].get<int64_t>() == 0) return false;
@@ -85,7 +77,15 @@ struct Runner {
     const int64_t arrived = j["completed"].get<int64_t>();
     if (j["waiting_at_last_arrival"].get<int64_t>() > std::max<int64_t>(2 * replicas, arrived / 20)) return false;
     for (const PlanSlo& s : req.slo) {
-      if (!j.contains(s.summary_key) || j[s.summary_key].get<double>() > s.limit_ms) return false;
+      if (!j.contains(s.summary_key)) return false;
+      double v = j[s.summary_key].get<double>();
+      // --confidence: the pessimistic end of the prediction interval must meet the SLO.
+      if (req.confidence > 0) {
+        v = metrics::prediction_interval(metrics::builtin_error_model(), s.summary_key, metrics::load_regime(j), v, v,
+                                         req.confidence)
+                .high;
+      }
+      if (v > s.limit_ms) return false;
     }
     return true;
   }
@@ -118,44 +118,73 @@ std::string bound_of(const nlohmann::ordered_json& j, const hw::HardwareProfile&
   return fmt::format("compute-bound (KV {:.0f} % full)", j["mean_kv_block_usage"].get<double>() * 100);
 }
 
-}  // namespace
-
-std::vector<PlanSlo> parse_plan_slo(const std::string& text) {
-  static const std::vector<std::string> metrics = {"ttft", "tpot", "itl", "e2el"};
-  std::vector<PlanSlo> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    const size_t comma = text.find(',', start);
-    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    start = comma == std::string::npos ? text.size() : comma + 1;
-    const size_t eq = item.find('=');
-    const auto bad = [&](const std::string& why) {
-      throw Error(Place{"--slo"}, fmt::format("'{}': {} (expected e.g. ttft_p90_ms=2000,tpot_p99_ms=100)", item, why));
-    };
-    if (eq == std::string::npos) bad("missing '='");
-    PlanSlo s;
-    s.key = item.substr(0, eq);
-    const std::string metric = s.key.substr(0, s.key.find('_'));
-    const bool shape = s.key.size() > 8 && s.key.ends_with("_ms") && s.key.find("_p") != std::string::npos;
-    const std::string q = shape ? s.key.substr(s.key.find("_p") + 2, s.key.size() - s.key.find("_p") - 5) : "";
-    if (!shape || std::find(metrics.begin(), metrics.end(), metric) == metrics.end() ||
-        (q != "50" && q != "90" && q != "95" && q != "99")) {
-      bad("unknown SLO: expected <ttft|tpot|itl|e2el>_p<50|90|95|99>_ms");
+// The engine knobs searched with each configuration: the cross product of --max-num-seqs and --chunked-prefill.
+std::vector<std::vector<std::string>> knob_sets(const PlanRequest& req) {
+  std::vector<std::vector<std::string>> sets = {{}};
+  const auto cross = [&](const std::vector<std::string>& settings) {
+    if (settings.empty()) return;
+    std::vector<std::vector<std::string>> next;
+    for (const auto& k : sets) {
+      for (const std::string& v : settings) {
+        next.push_back(k);
+        next.back().push_back(v);
+      }
     }
-    // summary.json names the 50th percentile median_*, as vllm bench serve does.
-    s.summary_key = (q == "50" ? "median" : "p" + q) + "_" + metric + "_ms";
-    try {
-      size_t used = 0;
-      s.limit_ms = std::stod(item.substr(eq + 1), &used);
-      if (used != item.size() - eq - 1 || !(s.limit_ms > 0)) bad("expected a number of milliseconds > 0");
-    } catch (const std::logic_error&) {
-      bad("expected a number of milliseconds > 0");
-    }
-    out.push_back(s);
-  }
-  if (out.empty()) throw Error(Place{"--slo"}, "expected at least one SLO, e.g. ttft_p90_ms=2000");
-  return out;
+    sets = next;
+  };
+  std::vector<std::string> seqs, chunked;
+  for (int64_t n : req.max_num_seqs) seqs.push_back(fmt::format("engine.max_num_seqs={}", n));
+  for (bool b : req.chunked_prefill) chunked.push_back(fmt::format("engine.chunked_prefill={}", b ? "true" : "false"));
+  cross(seqs);
+  cross(chunked);
+  return sets;
 }
+
+// engine.max_model_len from --set (0 = none); a malformed value is left for the scenario to reject by name.
+int64_t cap_override(const std::vector<std::string>& overrides) {
+  int64_t cap = 0;
+  for (const std::string& o : overrides) {
+    const size_t eq = o.find('=');
+    if (eq == std::string::npos || o.substr(0, eq) != "engine.max_model_len") continue;
+    try {
+      cap = std::stoll(o.substr(eq + 1));
+    } catch (const std::logic_error&) {
+    }
+  }
+  return cap;
+}
+
+// The seeds' spread of p90 TTFT and p99 TPOT at the target rate, widened by kvsim's error in the regime.
+void set_intervals(PlanCandidate& c, const std::vector<nlohmann::ordered_json>& seeds, double level) {
+  const auto spread = [&](const char* key, double& low, double& high) {
+    double lo = 1e300, hi = 0;
+    for (const auto& j : seeds) {
+      lo = std::min(lo, j[key].get<double>());
+      hi = std::max(hi, j[key].get<double>());
+    }
+    const metrics::Interval in =
+        metrics::prediction_interval(metrics::builtin_error_model(), key, c.regime, lo, hi, level);
+    low = in.low;
+    high = in.high;
+  };
+  c.regime = metrics::load_regime(seeds.back());
+  spread("p90_ttft_ms", c.ttft_p90_low_ms, c.ttft_p90_high_ms);
+  spread("p99_tpot_ms", c.tpot_p99_low_ms, c.tpot_p99_high_ms);
+}
+
+struct Trial {
+  size_t gpu = 0;
+  int64_t tp = 1;
+  std::string policy;
+  std::vector<std::string> knobs;
+};
+
+std::string joined(const std::vector<std::string>& items, const std::string& empty) {
+  if (items.empty()) return empty;
+  return fmt::format("{}", fmt::join(items, ", "));
+}
+
+}  // namespace
 
 PlanResult run_plan(const PlanRequest& req) {
   if (!(req.rate > 0)) throw Error(Place{"--rate"}, fmt::format("expected a rate > 0 req/s, found {}", req.rate));
@@ -174,90 +203,157 @@ PlanResult run_plan(const PlanRequest& req) {
   const models::ModelSpec model = models::load_model(req.model);
   PlanResult result;
   result.request = req;
-  const Runner run{req, model.max_position_embeddings};
+  result.traffic = resolve_plan_traffic(req, model.max_position_embeddings, cap_override(req.overrides));
+  const PlanTraffic& traffic = result.traffic;
+  const Runner run{req, traffic};
+
+  // The search space, and why a parallelism is left out.
+  const auto knobs = knob_sets(req);
+  std::vector<Trial> trials;
+  std::vector<std::string> gpu_lines;
   for (size_t g = 0; g < req.gpus.size(); ++g) {
-    const std::string& gpu = req.gpus[g];
-    const hw::HardwareProfile& h = profiles[g];
-    std::string price_source;
-    const double gpu_usd_per_hour = plan_gpu_usd_per_hour(req, gpu, h.gpu_hour_usd, &price_source);
+    std::vector<std::string> tps, skipped;
     for (int64_t tp : {1, 2, 4, 8}) {
-      if (tp > req.max_gpus || tp > h.gpus_per_node || model.num_attention_heads % tp != 0) continue;
-      std::vector<std::vector<std::string>> knob_sets = {{}};
-      const auto cross = [&](const std::vector<std::string>& settings) {
-        if (settings.empty()) return;
-        std::vector<std::vector<std::string>> next;
-        for (const auto& k : knob_sets) {
-          for (const std::string& v : settings) {
-            next.push_back(k);
-            next.back().push_back(v);
-          }
-        }
-        knob_sets = next;
-      };
-      std::vector<std::string> seqs, chunked;
-      for (int64_t n : req.max_num_seqs) seqs.push_back(fmt::format("engine.max_num_seqs={}", n));
-      for (bool b : req.chunked_prefill)
-        chunked.push_back(fmt::format("engine.chunked_prefill={}", b ? "true" : "false"));
-      cross(seqs);
-      cross(chunked);
-      for (const std::string& policy : req.policies)
-        for (const auto& knobs : knob_sets) {
-          PlanCandidate c;
-          c.gpu = gpu;
-          c.tp = tp;
-          c.policy = policy;
-          c.gpu_usd_per_hour = gpu_usd_per_hour;
-          c.price_source = price_source;
-          for (const std::string& k : knobs) {
-            if (!c.knobs.empty()) c.knobs += ' ';
-            c.knobs.append(k, k.find('.') + 1, std::string::npos);
-          }
-          const std::string base = run.base_yaml(gpu, tp, policy, knobs, gpu_usd_per_hour);
-          try {
-            plan_memory(run.scenario(base, req.rate, 1, 1));
-          } catch (const Error& e) {
-            c.why = std::string("does not fit: ") + e.what();
-            result.candidates.push_back(c);
-            continue;
-          }
-          double lowest = 1e300, highest = 0;
-          for (int64_t seed = 1; seed <= req.seeds; ++seed) {
-            const double r = run.replica_rate(base, seed);
-            lowest = std::min(lowest, r);
-            highest = std::max(highest, r);
-          }
-          c.replica_rate = lowest;
-          c.replica_rate_max = highest;
-          if (lowest <= 0) {
-            c.why = "cannot meet the SLO even at low load";
-            result.candidates.push_back(c);
-            continue;
-          }
-          // Replicas for the target rate, checked on the whole cluster at that rate (every seed).
-          int64_t n = static_cast<int64_t>(std::ceil(req.rate / lowest - 1e-9));
-          nlohmann::ordered_json at_rate;
-          while (n * tp <= req.max_gpus) {
-            bool ok = true;
-            for (int64_t seed = 1; seed <= req.seeds && ok; ++seed)
-              ok = run.sustains(base, req.rate, n, seed, &at_rate);
-            if (ok) break;
-            ++n;
-          }
-          if (n * tp > req.max_gpus) {
-            c.why = fmt::format("needs more than --max-gpus {} GPUs ({:.3g} req/s per replica)", req.max_gpus, lowest);
-            result.candidates.push_back(c);
-            continue;
-          }
-          c.feasible = true;
-          c.replicas = n;
-          c.usd_per_million_tokens = at_rate.value("usd_per_million_tokens", 0.0);
-          c.ttft_p90_ms = at_rate["p90_ttft_ms"].get<double>();
-          c.tpot_p99_ms = at_rate["p99_tpot_ms"].get<double>();
-          c.retention_attention = at_rate["retention_attention"].get<double>();
-          c.why = bound_of(at_rate, h);
-          result.candidates.push_back(c);
-        }
+      if (tp > req.max_gpus) {
+        skipped.push_back(fmt::format("tp {} > --max-gpus {}", tp, req.max_gpus));
+      } else if (tp > profiles[g].gpus_per_node) {
+        skipped.push_back(fmt::format("tp {}: a node holds {} GPUs", tp, profiles[g].gpus_per_node));
+      } else if (model.num_attention_heads % tp != 0) {
+        skipped.push_back(fmt::format("tp {}: {} heads do not split", tp, model.num_attention_heads));
+      } else {
+        tps.push_back(std::to_string(tp));
+        for (const std::string& policy : req.policies)
+          for (const auto& k : knobs) trials.push_back(Trial{g, tp, policy, k});
+      }
     }
+    gpu_lines.push_back(fmt::format("{} (tp {}{}{})", req.gpus[g], joined(tps, "none"), skipped.empty() ? "" : "; ",
+                                    joined(skipped, "")));
+  }
+  result.searched.push_back("gpus: " + joined(gpu_lines, "none"));
+  result.searched.push_back(
+      fmt::format("replicas: 1 up to --max-gpus {} GPUs per configuration (--max-gpus to change)", req.max_gpus));
+  result.searched.push_back("policies: " + joined(req.policies, "none"));
+  std::vector<std::string> seqs, chunked;
+  for (int64_t n : req.max_num_seqs) seqs.push_back(std::to_string(n));
+  for (bool b : req.chunked_prefill) chunked.push_back(b ? "on" : "off");
+  result.searched.push_back("max_num_seqs: " + joined(seqs, "the engine's default"));
+  result.searched.push_back("chunked prefill: " + joined(chunked, "the engine's default"));
+  result.searched.push_back(fmt::format("context cap (engine.max_model_len): {} tokens, {}; {} of {} requests longer",
+                                        traffic.context_cap, traffic.cap_source, traffic.clipped,
+                                        traffic.checked_requests));
+  if (run.trace_arrivals()) {
+    result.searched.push_back(fmt::format(
+        "arrivals: {}'s own ({} requests over {:.0f} s, {:.3g} req/s), time-scaled to each rate; searched on "
+        "stretches of max({}, rate x {} s) requests x {} seeds at different offsets, checked on the whole trace at "
+        "{:g} req/s ({:.0f} s)",
+        req.trace, traffic.trace_requests, traffic.trace_span_s, traffic.trace_mean_rate, kMinSearchRequests,
+        req.duration_s, req.seeds, req.rate, traffic.check_span_s));
+  } else {
+    result.searched.push_back(fmt::format(
+        "arrivals: {} ({}), {} s x {} seeds per rate", traffic.arrivals.describe(),
+        req.trace.empty() ? "lengths of " + (req.dataset.empty() ? std::string("--set workload") : req.dataset)
+                          : "lengths of " + req.trace,
+        req.duration_s, req.seeds));
+  }
+  const double mean_checked = traffic.check_span_s > 0 ? req.rate : 0;
+  result.searched.push_back(fmt::format("sized for: {:g} req/s mean, {:.3g} req/s in the busiest minute ({:.2f} x)",
+                                        req.rate, traffic.peak_minute_rate,
+                                        mean_checked > 0 ? traffic.peak_minute_rate / mean_checked : 1.0));
+  if (traffic.clipped > 0) {
+    result.notes.push_back(
+        fmt::format("{} of {} requests are longer than the context cap of {} tokens ({}) and are "
+                    "clipped to it",
+                    traffic.clipped, traffic.checked_requests, traffic.context_cap, traffic.cap_source));
+  }
+
+  const int64_t check_seeds = run.trace_arrivals() ? 1 : req.seeds;  // a trace replayed whole is one run
+  const int64_t steps = static_cast<int64_t>(trials.size()) * (req.seeds + 1);
+  int64_t done = 0;
+  const auto progress = [&](const Trial& t) {
+    if (req.progress) {
+      req.progress(done, steps, fmt::format("{} tp {} {}", req.gpus[t.gpu], t.tp, t.policy));
+    }
+  };
+  for (const Trial& t : trials) {
+    const std::string& gpu = req.gpus[t.gpu];
+    const hw::HardwareProfile& h = profiles[t.gpu];
+    PlanCandidate c;
+    c.gpu = gpu;
+    c.tp = t.tp;
+    c.policy = t.policy;
+    c.gpu_usd_per_hour = plan_gpu_usd_per_hour(req, gpu, h.gpu_hour_usd, &c.price_source);
+    for (const std::string& k : t.knobs) {
+      if (!c.knobs.empty()) c.knobs += ' ';
+      c.knobs.append(k, k.find('.') + 1, std::string::npos);
+    }
+    progress(t);
+    const std::string base = run.base_yaml(gpu, t.tp, t.policy, t.knobs, c.gpu_usd_per_hour);
+    const auto finish = [&](const std::string& why) {
+      c.why = why;
+      result.candidates.push_back(c);
+      done += req.seeds + 1;
+    };
+    try {
+      plan_memory(run.scenario(base, req.rate, 1, 1));
+    } catch (const Error& e) {
+      finish(std::string("does not fit: ") + e.what());
+      continue;
+    }
+    double lowest = 1e300, highest = 0;
+    for (int64_t seed = 1; seed <= req.seeds; ++seed) {
+      const double r = run.replica_rate(base, seed);
+      lowest = std::min(lowest, r);
+      highest = std::max(highest, r);
+      ++done;
+      progress(t);
+    }
+    c.replica_rate = lowest;
+    c.replica_rate_max = highest;
+    if (lowest <= 0) {
+      finish("cannot meet the SLO even at low load");
+      continue;
+    }
+    // Replicas for the target rate, checked on the whole cluster at that rate (every seed).
+    int64_t n = static_cast<int64_t>(std::ceil(req.rate / lowest - 1e-9));
+    nlohmann::ordered_json at_rate;
+    std::vector<nlohmann::ordered_json> seeds_at_rate;
+    while (n * t.tp <= req.max_gpus) {
+      bool ok = true;
+      seeds_at_rate.clear();
+      for (int64_t seed = 1; seed <= check_seeds && ok; ++seed) {
+        ok = run.sustains(base, req.rate, n, seed, &at_rate, true);
+        seeds_at_rate.push_back(at_rate);
+      }
+      if (ok) break;
+      ++n;
+    }
+    if (n * t.tp > req.max_gpus) {
+      finish(fmt::format("needs more than --max-gpus {} GPUs ({:.3g} req/s per replica)", req.max_gpus, lowest));
+      continue;
+    }
+    c.feasible = true;
+    c.replicas = n;
+    c.usd_per_million_tokens = at_rate.value("usd_per_million_tokens", 0.0);
+    c.ttft_p90_ms = at_rate["p90_ttft_ms"].get<double>();
+    c.tpot_p99_ms = at_rate["p99_tpot_ms"].get<double>();
+    c.retention_attention = at_rate["retention_attention"].get<double>();
+    set_intervals(c, seeds_at_rate, req.confidence > 0 ? req.confidence : 0.9);
+    finish(bound_of(at_rate, h));
+  }
+  if (req.progress) req.progress(steps, steps, "done");
+  // Why each GPU type without a feasible configuration lost, in one line.
+  for (const std::string& gpu : req.gpus) {
+    std::vector<std::string> whys;
+    bool any = false;
+    for (const PlanCandidate& c : result.candidates) {
+      if (c.gpu != gpu) continue;
+      any = any || c.feasible;
+      const std::string why = c.why.starts_with("does not fit") ? "does not fit" : c.why;
+      whys.push_back(fmt::format("tp {}{}: {}", c.tp, c.knobs.empty() ? "" : " " + c.knobs, why));
+    }
+    if (!any)
+      result.notes.push_back(fmt::format("{}: no configuration serves {:g} req/s: {}", gpu, req.rate,
+                                         joined(whys, "no parallelism applies (see gpus above)")));
   }
   rank_plan_candidates(result);
   const auto& cs = result.candidates;
@@ -268,44 +364,6 @@ PlanResult run_plan(const PlanRequest& req) {
         cs[*result.best].policy, cs[*result.best].retention_attention));
   }
   return result;
-}
-
-nlohmann::ordered_json PlanResult::to_json() const {
-  nlohmann::ordered_json j;
-  j["model"] = request.model;
-  j["rate"] = request.rate;
-  j["duration_s"] = request.duration_s;
-  nlohmann::ordered_json slo;
-  for (const auto& s : request.slo) slo[s.key] = s.limit_ms;
-  j["slo"] = slo;
-  j["best"] = best ? nlohmann::ordered_json(*best) : nlohmann::ordered_json();
-  j["candidates"] = nlohmann::ordered_json::array();
-  for (const auto& c : candidates) {
-    const bool priced = c.gpu_usd_per_hour > 0;
-    j["candidates"].push_back(
-        {{"gpu", c.gpu},
-         {"tp", c.tp},
-         {"policy", c.policy},
-         {"knobs", c.knobs},
-         {"feasible", c.feasible},
-         {"replicas", c.replicas},
-         {"gpus", c.replicas * c.tp},
-         {"replica_rate", c.replica_rate},
-         {"replica_rate_max", c.replica_rate_max},
-         {"priced", c.gpu_usd_per_hour > 0},
-         {"price_source", c.price_source},
-         // null when unpriced: the configuration is not free, its cost is unknown
-         {"gpu_usd_per_hour", priced ? nlohmann::ordered_json(c.gpu_usd_per_hour) : nullptr},
-         {"usd_per_hour", priced && c.feasible ? nlohmann::ordered_json(c.usd_per_hour) : nullptr},
-         {"usd_per_million_tokens", priced && c.feasible ? nlohmann::ordered_json(c.usd_per_million_tokens) : nullptr},
-         {"ttft_p90_ms", c.ttft_p90_ms},
-         {"tpot_p99_ms", c.tpot_p99_ms},
-         {"retention_attention", c.retention_attention},
-         {"pareto", c.pareto},
-         {"why", c.why}});
-  }
-  j["notes"] = notes;
-  return j;
 }
 
 }  // namespace kvsim::sim

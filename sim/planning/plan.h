@@ -1,20 +1,25 @@
 // `kvsim plan`: the cheapest configuration that serves a request rate within an SLO. For every GPU type x tensor
-// parallelism x cache policy that fits the model, it finds the highest rate one replica sustains (binary search on the
-// Poisson rate over duration_s of arrivals; sustained = on every seed the SLO percentiles hold, past a warm-up of the
-// first tenth of the requests, and the queue does not grow: at the last arrival at most 5 % of the requests wait for
-// admission), then the replicas the target rate needs (checked
-// by a run of the whole cluster at that rate behind a least-outstanding router), and prices the fleet (replicas x GPUs
-// per replica x $/GPU-hour, from the catalog or --gpu-price; plan_prices.h). It reports the cheapest, the Pareto front
-// of cost against p99 TPOT, and why the others lose; a GPU with no price is listed after the priced, never as free.
+// parallelism x cache policy x engine knobs that fits the model, it finds the highest rate one replica sustains
+// (binary search on the rate over duration_s of arrivals: a trace's own, time-scaled, or a named process; sustained =
+// on every seed the SLO percentiles hold, past a warm-up of the first tenth of the requests, and the queue does not
+// grow: at the last arrival at most 5 % of the requests wait for admission), then the replicas the target rate needs,
+// checked by a run of the whole cluster at that rate behind a least-outstanding router (with trace arrivals, a replay
+// of the whole trace, every request counted, so that its busiest minute is in the check), and prices the fleet
+// (replicas x GPUs per replica x $/GPU-hour, from the catalog or --gpu-price; plan_prices.h). Every run's context
+// cap is what the workload needs (plan_traffic.h). It reports the cheapest, the Pareto front of cost against p99 TPOT,
+// and why the others lose; a GPU with no price is listed after the priced, never as free.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "sim/planning/plan_traffic.h"
 
 namespace kvsim::sim {
 
@@ -30,8 +35,9 @@ struct PlanRequest {
   std::string model;
   double rate = 1;
   std::vector<PlanSlo> slo;
-  std::string dataset = "sharegpt";  // or a trace file (its lengths; arrivals are Poisson at the searched rates)
-  std::string trace;
+  std::string dataset = "sharegpt";  // lengths of the synthetic arrivals when there is no trace
+  std::string trace;                 // a trace file: its own arrivals time-scaled to each rate, or its lengths
+  std::string arrival;               // --arrival: "" (trace arrivals for a timed trace, else poisson) | plan_traffic.h
   std::vector<std::string> gpus = {"h100-sxm5-80gb", "a100-sxm4-80gb", "l4-24gb"};
   std::vector<std::string> policies = {"vllm"};
   // Engine knobs searched with each configuration (empty: the engine's defaults): batch limits and chunked prefill.
@@ -43,6 +49,12 @@ struct PlanRequest {
   std::vector<std::string> overrides;              // --set, applied to every run
   std::map<std::string, double> gpu_usd_per_hour;  // --gpu-price: US$ per GPU-hour by GPU, over the catalog's
   bool require_price = false;                      // --require-price: an unpriced GPU is an error
+  // --confidence: > 0 sizes against the pessimistic end of each SLO's prediction interval at this level (seed spread
+  // and kvsim's error against measured runs, metrics/error_bars.h); 0 = against the prediction. Intervals are
+  // reported at this level, or 0.9 when it is 0.
+  double confidence = 0;
+  // Called after each step of the search: steps done of the total, and what is being searched.
+  std::function<void(int64_t done, int64_t total, const std::string& what)> progress;
 };
 
 struct PlanCandidate {
@@ -58,6 +70,9 @@ struct PlanCandidate {
   double usd_per_hour = 0;      // the fleet: replicas x tp x gpu_usd_per_hour
   double usd_per_million_tokens = 0;
   double ttft_p90_ms = 0, tpot_p99_ms = 0;  // at the target rate, on the whole cluster
+  // Their prediction intervals (the seeds' spread widened by kvsim's measured error in the run's load regime).
+  double ttft_p90_low_ms = 0, ttft_p90_high_ms = 0, tpot_p99_low_ms = 0, tpot_p99_high_ms = 0;
+  std::string regime;  // the load regime at the target rate: below | near | above (saturation)
   double retention_attention = 1;
   bool pareto = false;
 };
@@ -66,7 +81,9 @@ struct PlanResult {
   PlanRequest request;
   std::vector<PlanCandidate> candidates;  // feasible and priced, cheapest first; feasible unpriced; infeasible
   std::optional<size_t> best;             // the cheapest priced feasible one
-  std::vector<std::string> notes;
+  PlanTraffic traffic;                    // the arrivals, context cap and peak minute sized for
+  std::vector<std::string> searched;      // the search space, one line per dimension
+  std::vector<std::string> notes;         // skipped parallelisms, GPUs with no feasible configuration, ...
   nlohmann::ordered_json to_json() const;
 };
 

@@ -52,7 +52,11 @@ Cluster::Cluster(const sim::Scenario& scenario, const sim::MemoryPlan& plan, con
     }
   }
   flows_ = std::make_unique<engine::FlowEngine>(queue_, std::move(links));
-  max_homes_ = static_cast<size_t>(std::max<int64_t>(1, plan.num_gpu_blocks * replicas));
+  if (scenario.cluster.router == "prefix-aware" && replicas > 1) {
+    prefix_router_ = std::make_unique<PrefixRouter>(static_cast<size_t>(replicas), scenario.cluster,
+                                                    plan.num_gpu_blocks * plan.block_size, plan.num_gpu_blocks);
+    loads_.resize(static_cast<size_t>(replicas));
+  }
   for (int64_t r = 0; r < replicas; ++r) {
     replicas_.push_back(std::make_unique<Replica>(r, scenario, plan, cost, queue_, metrics, flows_.get(),
                                                   std::move(routes[static_cast<size_t>(r)])));
@@ -97,27 +101,8 @@ size_t Cluster::route(const traces::Request& request) {
   if (router == "least-outstanding") return least_outstanding();
   if (router == "least-kv") return argmax(replicas_, [](const Replica& r) { return r.free_kv_blocks(); });
   if (router == "prefix-aware") {
-    // Sessions, shared prefixes and hash chains live in different id spaces: tag them apart.
-    uint64_t key = 0;
-    if (request.session_id != 0) {
-      key = request.session_id * 4 + 1;
-    } else if (request.prefix_id != 0) {
-      key = request.prefix_id * 4 + 2;
-    } else if (!request.block_hashes.empty()) {
-      key = request.block_hashes.front() * 4 + 3;
-    }
-    if (key == 0) return least_outstanding();
-    if (const auto it = prefix_home_.find(key); it != prefix_home_.end()) {
-      recent_keys_.splice(recent_keys_.end(), recent_keys_, it->second.recent);
-      return it->second.replica;
-    }
-    if (prefix_home_.size() >= max_homes_) {
-      prefix_home_.erase(recent_keys_.front());
-      recent_keys_.pop_front();
-    }
-    const size_t home = least_outstanding();
-    prefix_home_.emplace(key, Home{home, recent_keys_.insert(recent_keys_.end(), key)});
-    return home;
+    for (size_t i = 0; i < replicas_.size(); ++i) loads_[i] = replicas_[i]->outstanding();
+    return prefix_router_->route(request, loads_);
   }
   const size_t r = next_replica_;
   next_replica_ = (next_replica_ + 1) % replicas_.size();

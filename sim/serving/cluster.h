@@ -4,7 +4,6 @@
 // traffic crosses the server's topology (hw::build_node_topology), shared by max-min fairness.
 #pragma once
 
-#include <list>
 #include <memory>
 #include <unordered_map>
 #include <unordered_set>
@@ -16,6 +15,7 @@
 #include "sim/scenario.h"
 #include "sim/serving/memory_plan.h"
 #include "sim/serving/replica.h"
+#include "sim/serving/router.h"
 #include "traces/request.h"
 
 namespace kvsim::serving {
@@ -29,8 +29,9 @@ class Cluster final : public engine::EventHandler {
   SimTime run();
   void on_event(SimTime now, uint32_t kind, uint64_t payload) override;
   uint64_t events_processed() const { return queue_.events_processed(); }
-  // Prefix-aware routing keys remembered now (at most the cluster's KV blocks).
-  size_t routing_keys() const { return prefix_home_.size(); }
+  // Prefix-aware routing: (prefix block, replica) pairs remembered now (at most the cluster's KV blocks).
+  size_t routing_keys() const { return prefix_router_ ? prefix_router_->remembered() : 0; }
+  int64_t routing_tokens() const { return prefix_router_ ? prefix_router_->remembered_tokens() : 0; }
 
  private:
   void pull_next();
@@ -54,16 +55,10 @@ class Cluster final : public engine::EventHandler {
   std::vector<std::unique_ptr<Replica>> replicas_;
   std::optional<traces::Request> pending_;
   size_t next_replica_ = 0;
-  // prefix-aware routing: the replica that served a session, a shared prefix or a first prefix block, for the most
-  // recently routed keys only, as many as the cluster has KV blocks (a key past that has, in all likelihood, no block
-  // left in any cache, so its home gains nothing): memory stays bounded on traces of millions of sessions.
-  struct Home {
-    size_t replica;
-    std::list<uint64_t>::iterator recent;
-  };
-  std::unordered_map<uint64_t, Home> prefix_home_;
-  std::list<uint64_t> recent_keys_;  // least recently routed first
-  size_t max_homes_ = 0;
+  // prefix-aware routing (sim/serving/router.h): what each replica was sent, as much as its KV cache holds, so
+  // memory stays bounded on traces of millions of sessions.
+  std::unique_ptr<PrefixRouter> prefix_router_;
+  std::vector<int64_t> loads_;  // outstanding requests per replica, refreshed per prefix-aware decision
   std::unordered_map<uint64_t, traces::Request> parked_;     // turns waiting for their parent, by parent id
   std::unordered_set<uint64_t> expecting_;                   // submitted requests with a next turn
   std::unordered_map<uint64_t, SimTime> finished_parents_;   // ... that finished before it arrived

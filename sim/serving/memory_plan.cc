@@ -8,6 +8,7 @@
 
 #include "models/flexgen_placement.h"
 #include "models/memory_footprint.h"
+#include "models/state_space.h"
 #include "sim/core/error.h"
 #include "sim/core/units.h"
 
@@ -49,14 +50,27 @@ MemoryPlan plan_memory(const Scenario& s) {
   p.non_torch_bytes = models::non_torch_bytes(tp);
   p.block_size = s.cache.block_size;
 
-  const int64_t sliding = m.num_sliding_layers(), full = m.num_layers - sliding;
-  p.layers_per_group = sliding == 0 ? full : (full == 0 ? sliding : std::gcd(full, sliding));
+  // Layer groups of equal size, one per attention type and run of layers (vLLM V1's hybrid KV cache manager,
+  // vllm/v1/core/kv_cache_utils.py: every group's page has the same bytes). gcd(0, n) = n.
+  const int64_t sliding = m.num_sliding_layers(), full = m.num_full_layers(), state = m.num_state_layers();
+  p.layers_per_group = std::gcd(std::gcd(full, sliding), state);
   p.full_groups = full / p.layers_per_group;
   p.sliding_groups = sliding / p.layers_per_group;
+  p.state_groups = state / p.layers_per_group;
   p.window_blocks = m.sliding_window > 0 ? ceil_div(m.sliding_window, p.block_size) + 1 : 0;
   const double layer_token_bytes = models::kv_bytes_per_token_layer(m, s.cache.precision, tp);
   p.block_bytes =
       static_cast<uint64_t>(std::ceil(layer_token_bytes * static_cast<double>(p.block_size * p.layers_per_group)));
+  if (state > 0) {
+    // vLLM (HybridAttentionMambaModelConfig.verify_and_update_config, vllm/model_executor/models/config.py) raises
+    // the attention block size until one page holds a layer's whole state, and pads the state page to the attention
+    // page; MambaManager then holds one page per state group per running request. kvsim keeps the scenario's
+    // block_size and charges each state group ceil(its state / block_bytes) blocks: the same bytes up to that
+    // rounding, without the larger attention blocks' rounding of the last partial block.
+    const double group_state_bytes = models::state_bytes_per_layer(m, s.dtype, tp) * static_cast<double>(p.layers_per_group);
+    p.state_blocks = p.state_groups *
+                     static_cast<int64_t>(std::ceil(group_state_bytes / static_cast<double>(p.block_bytes)));
+  }
   p.token_layer_bytes = static_cast<uint64_t>(std::ceil(layer_token_bytes));
   if (s.cache.compute_attention_on == "cpu") {
     // FlexGen: the KV layers in host memory or on disk are attended by the CPU; those on the GPU by the GPU.

@@ -5,7 +5,8 @@
 // cache (Worker.compile_or_warm_up_model), inside the memory gpu_memory_utilization leaves free; profiling the
 // graphs first is the default only since v0.21 (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS). Also the block geometry:
 // with sliding-window layers the pool is shared by layer groups (vLLM V1 hybrid allocator) and a sliding group holds at
-// most window / block_size + 1 blocks of a sequence.
+// most window / block_size + 1 blocks of a sequence; a hybrid state-space model's state layers hold a fixed number of
+// blocks per running sequence (their conv and SSM state), whatever its length.
 #pragma once
 
 #include <algorithm>
@@ -30,6 +31,10 @@ struct MemoryPlan {
   int64_t full_groups = 0;
   int64_t sliding_groups = 0;
   int64_t window_blocks = 0;  // most blocks a sliding group holds per sequence
+  // State layers (Mamba / Gated DeltaNet) grouped like the others; vLLM's MambaManager gives each running request one
+  // page per state group, a page being sized to hold the group's state (see plan_memory).
+  int64_t state_groups = 0;
+  int64_t state_blocks = 0;  // blocks every sequence holding any token holds for its state, all state groups
   // Offloaded KV (InfiniGen): the GPU blocks hold only partial keys; the full KV lives in a host pool.
   bool offload = false;
   uint64_t token_layer_bytes = 0;    // full K and V of one token in one layer (per GPU)
@@ -55,7 +60,7 @@ struct MemoryPlan {
   // Blocks a sequence of `tokens` KV entries holds (monotone in tokens). Inline: called per sequence per iteration.
   int64_t blocks_for_tokens(int64_t tokens) const {
     const int64_t blocks = (tokens + block_size - 1) / block_size;
-    return full_groups * blocks + sliding_groups * std::min(blocks, window_blocks);
+    return full_groups * blocks + sliding_groups * std::min(blocks, window_blocks) + (tokens > 0 ? state_blocks : 0);
   }
   // KV bytes of `blocks` held on the GPU (0 when the pool lives in host memory).
   uint64_t gpu_kv_bytes(int64_t blocks) const {

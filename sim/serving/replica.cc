@@ -85,7 +85,7 @@ void Replica::submit(const traces::Request& request, SimTime now) {
     const uint64_t buffer_bytes = 2 * selected * plan_.token_layer_bytes;
     s.kv.extra_blocks += static_cast<int64_t>((buffer_bytes + plan_.block_bytes - 1) / plan_.block_bytes);
   }
-  metrics_.on_arrival();
+  metrics_.on_arrival(request.arrival_ns);
   // Like vLLM's OpenAI server: a request whose prompt plus requested output exceeds the context is refused.
   if (request.prompt_tokens + request.output_tokens > scenario_.engine.max_model_len) {
     reject(slot, "max_model_len");
@@ -290,7 +290,8 @@ void Replica::start_iteration(SimTime now) {
     compute_ns += static_cast<SimTime>(std::llround(scenario_.engine.cold_start_ms * kNsPerMs));
     warm_ = true;
   }
-  const uint64_t layer_token_bytes = plan_.token_layer_bytes * static_cast<uint64_t>(scenario_.model.num_layers);
+  const uint64_t layer_token_bytes =
+      plan_.token_layer_bytes * static_cast<uint64_t>(scenario_.model.num_attention_layers());
   // FlexGen sends the new tokens' KV of its host- and disk-resident layers only.
   const double host_share = plan_.kv_on_host ? plan_.kv_share.off_gpu() : 1.0;
   const auto sent_tokens =
@@ -348,12 +349,14 @@ void Replica::finish_iteration(SimTime now) {
   int64_t itl_count = 0;
   SimTime itl_value = -1;
   bool any_done = false;
+  int64_t tokens = 0;
   for (const Scheduled& b : batch_) {
     Seq& s = seqs_[b.slot];
     s.computed += b.new_tokens;
     if (s.kv.has_identity()) policy_->on_computed(s.kv, s.computed);
     if (s.computed < s.known()) continue;  // a prefill chunk that produced no token
     ++s.generated;
+    ++tokens;
     if (s.record.first_token_ns < 0) {
       s.record.first_token_ns = now;
     } else {
@@ -382,6 +385,7 @@ void Replica::finish_iteration(SimTime now) {
     any_done = true;
   }
   metrics_.add_itl(itl_value, itl_count);
+  metrics_.on_output_tokens(now, tokens);
   if (any_done) {
     std::erase_if(running_, [this](uint32_t slot) { return seqs_[slot].status == Status::kDone; });
   }

@@ -85,7 +85,7 @@ void Replica::report_state(SimTime now) {
   st.kv_host_bytes = static_cast<uint64_t>(swap_used_blocks_) * plan_.block_bytes +
                      plan_.host_kv_bytes(st.kv_blocks_used) +
                      static_cast<uint64_t>(policy_->host_tokens()) * plan_.token_layer_bytes *
-                         static_cast<uint64_t>(scenario_.model.num_layers);
+                         static_cast<uint64_t>(scenario_.model.num_attention_layers());
   metrics_.on_state(now, id_, st);
 }
 

@@ -153,6 +153,7 @@ bool Replica::admit(uint32_t slot, int64_t max_new_tokens, bool whole) {
     return false;
   }
   metrics_.on_prefix_lookup(hit, s.known());
+  if (s.record.admitted_ns < 0) s.record.admitted_ns = now_ns_;
   waiting_.pop_front();
   s.status = Status::kRunning;
   running_.push_back(slot);

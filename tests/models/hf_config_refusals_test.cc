@@ -50,11 +50,11 @@ TEST(HfConfigRefusals, MlaWithoutRopeHeadDimNamesTheKey) {
 
 TEST(HfConfigRefusals, UnknownModelTypeNamesKeyAndValue) {
   const std::string path = write_temp("mt.json", R"({
-  "model_type": "jamba", "hidden_size": 4096, "intermediate_size": 14336, "max_position_embeddings": 4096,
+  "model_type": "falcon_mamba", "hidden_size": 4096, "intermediate_size": 14336, "max_position_embeddings": 4096,
   "num_attention_heads": 32, "num_hidden_layers": 32, "vocab_size": 65536
 })");
   const std::string msg = error_of([&] { parse_hf_config(path); });
-  EXPECT_NE(msg.find("model_type: unknown architecture 'jamba'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("model_type: unknown architecture 'falcon_mamba'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("qwen3_moe"), std::string::npos) << msg;
 }
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include "sim/planning/report.h"
 #include "sim/run.h"
@@ -19,6 +20,15 @@ int count(const std::string& s, const std::string& what) {
   int n = 0;
   for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
   return n;
+}
+
+// No number in scientific notation anywhere in the page's text (coordinates are plain decimals too).
+void expect_readable_numbers(const std::string& html) {
+  static const std::regex kScientific(R"([0-9][eE][-+]?[0-9])");
+  std::smatch m;
+  EXPECT_FALSE(std::regex_search(html, m, kScientific)) << "scientific notation: ..." << m.prefix().str().substr(
+                                                              std::max<size_t>(m.prefix().length(), 60) - 60)
+                                                        << m.str();
 }
 
 void expect_self_contained(const std::string& html) {
@@ -49,11 +59,12 @@ workload: {requests: 100, arrival: {rate: 4}, dataset: sharegpt}
   }
   const std::string compare = render_report(dir + "/compare");
   expect_self_contained(compare);
-  EXPECT_NE(compare.find("Throughput and latency against the request rate"), std::string::npos);
-  EXPECT_NE(compare.find("Latency CDF: time per output token"), std::string::npos);
+  EXPECT_NE(compare.find("Latency and throughput against the request rate"), std::string::npos);
+  EXPECT_NE(compare.find("Time per output token (TPOT)"), std::string::npos);
   EXPECT_EQ(compare.find("Pareto front"), std::string::npos);  // one price for every point: no front
-  EXPECT_NE(compare.find("KV memory per tier over time"), std::string::npos);
-  EXPECT_GE(count(compare, "<svg"), 4);
+  EXPECT_NE(compare.find("KV cache use per replica"), std::string::npos);
+  // Three rate charts, three latency CDFs and one KV panel for the one replica of the last run.
+  EXPECT_EQ(count(compare, "<svg class=\"chart\""), 7);
   // A sweep folder with prices: the cost Pareto front.
   {
     std::ofstream g(dir + "/grid.yaml");
@@ -66,10 +77,57 @@ workload: {requests: 100, arrival: {rate: 4}, dataset: sharegpt}
   expect_self_contained(sweep);
   EXPECT_NE(sweep.find("Sweep of 4 points"), std::string::npos);
   EXPECT_NE(sweep.find("Pareto front"), std::string::npos);
+  // Two configurations (1 and 2 replicas): two lines in each of the three rate charts.
+  EXPECT_NE(sweep.find("Configurations</th><td>2: replicas=1; replicas=2"), std::string::npos);
+  // Both configurations at the highest rate are labelled; the front is listed, and the cheaper fleet is always on it.
+  EXPECT_EQ(count(sweep, "class=\"point-label\""), 2);
+  const int front = count(sweep, "<tr><td>replicas=");
+  EXPECT_GE(front, 1);
+  EXPECT_NE(sweep.find("<tr><td>replicas=1</td>"), std::string::npos);
+  EXPECT_EQ(count(sweep, "<path class=\"series\""), 3 * 2 + (front > 1 ? 1 : 0));  // and the front's line
+  EXPECT_NE(sweep.find("class=\"point-label\" x=\"70.0\""), std::string::npos);  // the cheapest, at the left edge
+  expect_readable_numbers(sweep);
   EXPECT_NE(testing::error_of([&] { render_report(dir + "/grid.yaml"); }).find("not a folder of kvsim outputs"),
             std::string::npos);
   fs::create_directories(dir + "/empty");
   EXPECT_NE(testing::error_of([&] { render_report(dir + "/empty"); }).find("no summary.json"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+// A run's page names what was run, draws one CDF per latency metric on a log axis with the scenario's SLO lines, and
+// one KV panel per replica.
+TEST(Report, RunPageHasHeaderSloLinesAndOnePanelPerReplica) {
+  const std::string dir = testing::temp_dir("report_run_page");
+  const char* const yaml = R"(
+model: llama-3.1-8b
+hardware: h100-sxm5-80gb
+cluster: {replicas: 3, router: least-outstanding}
+cache: {policy: vllm}
+slo: {ttft_ms: 300, tpot_ms: 40}
+workload: {requests: 150, arrival: {rate: 12}, dataset: sharegpt}
+)";
+  run_scenario(testing::scenario_from(yaml), dir + "/run");
+  const std::string html = render_report(dir + "/run");
+  expect_self_contained(html);
+  expect_readable_numbers(html);
+  for (const char* want : {"<th>Model</th><td>llama-3.1-8b</td>", "<th>GPU</th><td>h100-sxm5-80gb</td>",
+                           "<th>Tensor parallel</th><td>1</td>", "<th>Cache policy</th><td>vllm</td>",
+                           "<th>Replicas and router</th><td>3 behind least-outstanding</td>",
+                           "<th>SLO</th><td>TTFT 300 ms, TPOT 40 ms</td>", "<th>Workload</th><td>poisson 12 req/s"}) {
+    EXPECT_NE(html.find(want), std::string::npos) << want;
+  }
+  EXPECT_EQ(count(html, "(log scale)"), 3);  // TTFT, TPOT, E2E
+  EXPECT_EQ(count(html, "<line class=\"ref\""), 2);
+  EXPECT_NE(html.find("SLO TTFT 300 ms"), std::string::npos);
+  EXPECT_EQ(count(html, "<div class=\"multiples\">"), 1);
+  EXPECT_EQ(count(html, ">replica 0</text>") + count(html, ">replica 1</text>") + count(html, ">replica 2</text>"), 3);
+  EXPECT_EQ(count(html, "<svg class=\"chart\""), 3 + 3);
+  // Without SLOs: no reference lines, and the header says so.
+  run_scenario(testing::scenario_from(std::regex_replace(std::string(yaml), std::regex("slo: [^\n]*\n"), "")),
+               dir + "/noslo");
+  const std::string plain = render_report(dir + "/noslo");
+  EXPECT_EQ(count(plain, "<line class=\"ref\""), 0);
+  EXPECT_NE(plain.find("<th>SLO</th><td>none</td>"), std::string::npos);
   fs::remove_all(dir);
 }
 
