@@ -168,6 +168,7 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir, bool force
   mc.slo_ttft_ms = s.slo.ttft_ms.value_or(0);
   mc.gpus = s.cluster.replicas * s.cluster.tensor_parallel;
   mc.warmup_requests = s.slo.warmup_requests;
+  mc.warm_requests = s.workload.warmup_requests;
   mc.gpu_hour_usd = s.gpu_hour_usd;
   mc.exact_latency_samples = static_cast<size_t>(s.output.exact_latency_samples);
   mc.slo_tpot_ms = s.slo.tpot_ms.value_or(0);

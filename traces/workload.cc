@@ -88,6 +88,7 @@ WorkloadSpec parse_workload(const yaml::Map& w) {
   spec.shared_prefix_count = w.get_int("shared_prefix_count", 1, 1, int64_t{1} << 30);
   spec.clip_to_context = w.get_bool("clip_to_context", false);
   spec.distinct_prompts = w.get_int("distinct_prompts", 0, 0, int64_t{1} << 30);
+  spec.warmup_requests = w.get_int("warmup_requests", 0, 0, int64_t{1} << 40);
   if (present(w, "trace")) {
     if (spec.distinct_prompts > 0) w.fail("distinct_prompts", "a trace brings its own prompts: only for a synthetic workload");
     parse_trace_keys(w, spec);
@@ -154,6 +155,7 @@ YAML::Node workload_to_yaml(const WorkloadSpec& spec) {
   if (spec.shared_prefix_count > 1) n["shared_prefix_count"] = spec.shared_prefix_count;
   if (spec.clip_to_context) n["clip_to_context"] = true;
   if (spec.distinct_prompts > 0) n["distinct_prompts"] = spec.distinct_prompts;
+  if (spec.warmup_requests > 0) n["warmup_requests"] = spec.warmup_requests;
   if (!spec.trace.empty()) {
     if (spec.merge_with.empty()) {
       n["trace"] = spec.trace;

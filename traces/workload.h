@@ -53,6 +53,10 @@ struct WorkloadSpec {
   // A pool of this many distinct prompts, request i repeating prompt (i mod N) whole (0 = every prompt distinct):
   // benchmark clients that cycle a fixed prompt set (inference-perf's shared-prefix generator). Synthetic only.
   int64_t distinct_prompts = 0;
+  // A warm start: the first N requests (by id) are sent and served, filling the prefix cache and the batch as a server
+  // that was already running has them, and left out of every count, rate and latency of the summary (a benchmark's
+  // warm-up phase); throughput counts from the first counted request's arrival.
+  int64_t warmup_requests = 0;
 
   bool operator==(const WorkloadSpec&) const = default;
 };

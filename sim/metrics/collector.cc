@@ -46,9 +46,16 @@ void Collector::note_arrival(SimTime arrival_ns) {
   last_arrival_ns_ = std::max(last_arrival_ns_, arrival_ns);
 }
 
+void Collector::note_counted(uint64_t id, SimTime arrival_ns) {
+  if (warm(id)) return;
+  if (counted_first_arrival_ns_ < 0 || arrival_ns < counted_first_arrival_ns_) counted_first_arrival_ns_ = arrival_ns;
+}
+
 void Collector::on_reject(const RequestRecord& r, std::string_view reason) {
   ++rejected_;
+  if (warm(r.id)) ++warm_rejected_;
   note_arrival(r.arrival_ns);
+  note_counted(r.id, r.arrival_ns);
   if (requests_csv_) {
     write_row(*requests_csv_, "{},{},rejected:{},{:.9f},{},{},,,,,0,,\n", r.id, r.replica, reason,
               ns_to_s(r.arrival_ns), r.prompt_tokens, r.output_tokens);
@@ -64,12 +71,18 @@ void Collector::on_complete(const RequestRecord& engine_record) {
   output_tokens_ += r.output_tokens;
   last_finish_ = std::max(last_finish_, r.finish_ns);
   note_arrival(r.arrival_ns);
+  note_counted(r.id, r.arrival_ns);
+  if (warm(r.id)) {
+    ++warm_completed_;
+    warm_input_tokens_ += r.prompt_tokens;
+    warm_output_tokens_ += r.output_tokens;
+  }
   peaks_.add_request(r.arrival_ns, r.finish_ns);
   const double ttft = ns_to_ms(r.first_token_ns - r.arrival_ns);
   ttft_sum_ms_ += ttft;
   const double e2el = ns_to_ms(r.finish_ns - r.arrival_ns);
   // Warm-up requests are served and counted, but left out of the latency statistics (the system is still filling).
-  const bool measured = static_cast<int64_t>(r.id) >= config_.warmup_requests;
+  const bool measured = static_cast<int64_t>(r.id) >= std::max(config_.warmup_requests, config_.warm_requests);
   double tpot = 0;
   if (r.output_tokens > 1) {  // vLLM leaves single-token outputs out of TPOT
     tpot = ns_to_ms(r.finish_ns - r.first_token_ns) / static_cast<double>(r.output_tokens - 1);
@@ -180,14 +193,22 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   const double per_ns = end > 0 ? 1.0 / static_cast<double>(end) : 0.0;
   nlohmann::ordered_json j;
   j["duration"] = duration_s;
-  j["completed"] = completed_;
-  j["rejected"] = rejected_;
-  j["failed"] = rejected_;  // vllm bench serve's name for requests that did not complete
-  j["total_input_tokens"] = input_tokens_;
-  j["total_output_tokens"] = output_tokens_;
-  j["request_throughput"] = static_cast<double>(completed_) * per_s;
-  j["output_throughput"] = static_cast<double>(output_tokens_) * per_s;
-  j["total_token_throughput"] = static_cast<double>(input_tokens_ + output_tokens_) * per_s;
+  // A warm start's requests are left out of the counts, and the rates count from the first counted arrival.
+  const int64_t completed = completed_ - warm_completed_, rejected = rejected_ - warm_rejected_;
+  const int64_t input_tokens = input_tokens_ - warm_input_tokens_, output_tokens = output_tokens_ - warm_output_tokens_;
+  double rate_per_s = per_s;
+  if (config_.warm_requests > 0) {
+    const SimTime window = end - std::max<SimTime>(0, counted_first_arrival_ns_);
+    rate_per_s = counted_first_arrival_ns_ >= 0 && window > 0 ? 1.0 / ns_to_s(window) : 0.0;
+  }
+  j["completed"] = completed;
+  j["rejected"] = rejected;
+  j["failed"] = rejected;  // vllm bench serve's name for requests that did not complete
+  j["total_input_tokens"] = input_tokens;
+  j["total_output_tokens"] = output_tokens;
+  j["request_throughput"] = static_cast<double>(completed) * rate_per_s;
+  j["output_throughput"] = static_cast<double>(output_tokens) * rate_per_s;
+  j["total_token_throughput"] = static_cast<double>(input_tokens + output_tokens) * rate_per_s;
   auto add = [&j](const std::string& name, Stats s) {
     j["mean_" + name + "_ms"] = s.mean;
     j["median_" + name + "_ms"] = s.median;
@@ -248,12 +269,13 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   j["retention_attention"] = completed_ > 0 ? retention_attention_sum_ / done : 1.0;
   j["retention_early_facts"] = completed_ > 0 ? retention_early_facts_sum_ / done : 1.0;
   j["slo_attainment"] =
-      measured_ + rejected_ > 0 ? static_cast<double>(slo_met_) / static_cast<double>(measured_ + rejected_) : 0.0;
-  j["goodput"] = static_cast<double>(slo_met_) * per_s;
+      measured_ + rejected > 0 ? static_cast<double>(slo_met_) / static_cast<double>(measured_ + rejected) : 0.0;
+  j["goodput"] = static_cast<double>(slo_met_) * rate_per_s;
   // vllm bench serve's name; null there without a goodput SLO, as here.
   j["request_goodput"] = config_.slo_ttft_ms > 0 || config_.slo_tpot_ms > 0
-                             ? nlohmann::ordered_json(static_cast<double>(slo_met_) * per_s)
+                             ? nlohmann::ordered_json(static_cast<double>(slo_met_) * rate_per_s)
                              : nlohmann::ordered_json(nullptr);
+  if (config_.warm_requests > 0) j["warmup_requests"] = config_.warm_requests;
   // vllm bench serve's peaks over 1-second buckets (per_second.h); the instantaneous peak is kvsim's own.
   j["max_output_tokens_per_s"] = peaks_.max_output_tokens_per_s();
   j["max_concurrent_requests"] = peaks_.max_concurrent_requests();

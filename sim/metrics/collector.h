@@ -63,6 +63,7 @@ struct CollectorConfig {
   std::vector<std::string> notes;  // caveats reported in summary.json (e.g. a preset used beyond its paper)
   int64_t gpus = 1;                // replicas x tensor_parallel
   int64_t warmup_requests = 0;     // requests with id below this are left out of latency statistics and SLOs
+  int64_t warm_requests = 0;       // workload.warmup_requests: below this id, left out of every count and rate too
   double gpu_hour_usd = 0;         // 0: no cost keys
   // Latency samples kept exactly per metric before they fold into a bounded histogram (stats.h: LatencySamples).
   size_t exact_latency_samples = LatencySamples::kDefaultExactLimit;
@@ -159,6 +160,12 @@ class Collector {
   uint64_t peak_hbm_ = 0, peak_host_ = 0, peak_kv_hbm_ = 0, peak_disk_ = 0;
   double normalized_latency_sum_ms_ = 0;
   int64_t measured_ = 0;  // completions past the warm-up
+  // The warm start's requests (workload.warmup_requests), kept apart so the summary can leave them out, and the first
+  // arrival among the counted ones.
+  int64_t warm_completed_ = 0, warm_rejected_ = 0, warm_input_tokens_ = 0, warm_output_tokens_ = 0;
+  SimTime counted_first_arrival_ns_ = -1;
+  bool warm(uint64_t id) const { return static_cast<int64_t>(id) < config_.warm_requests; }
+  void note_counted(uint64_t id, SimTime arrival_ns);
   int64_t waiting_at_arrival_ = 0;
   // The waiting count over all replicas, through time, and the arrival window (from the finished requests' arrival
   // times: every request ends completed or rejected), for the overload evidence (sim/metrics/overload.h).
