@@ -186,7 +186,9 @@ std::string joined(const std::vector<std::string>& items, const std::string& emp
 
 }  // namespace
 
-PlanResult run_plan(const PlanRequest& req) {
+PlanResult run_plan(const PlanRequest& request) {
+  PlanRequest req = request;
+  apply_set_price(req);
   if (!(req.rate > 0)) throw Error(Place{"--rate"}, fmt::format("expected a rate > 0 req/s, found {}", req.rate));
   check_plan_overrides(req.overrides);
   std::vector<hw::HardwareProfile> profiles;

@@ -69,6 +69,31 @@ std::map<std::string, double> parse_gpu_prices(const std::string& text, const st
   return out;
 }
 
+void apply_set_price(PlanRequest& request) {
+  if (request.gpus.size() != 1) return;
+  auto& o = request.overrides;
+  for (auto it = o.begin(); it != o.end(); ++it) {
+    if (trim(it->substr(0, it->find('='))) != "cost.gpu_hour_usd") continue;
+    const std::string value = trim(it->substr(it->find('=') + 1));
+    double usd = 0;
+    try {
+      size_t used = 0;
+      usd = std::stod(value, &used);
+      if (used != value.size()) usd = 0;
+    } catch (const std::logic_error&) {
+    }
+    if (!(usd > 0 && usd <= 1e6)) {
+      throw Error(Place{"--set"}, fmt::format("'{}': expected a price in US$ per GPU-hour in (0 .. 1000000]", *it));
+    }
+    if (!request.gpu_usd_per_hour.emplace(request.gpus.front(), usd).second) {
+      throw Error(Place{"--set"}, fmt::format("'{}': {} is priced by --gpu-price too: give one price", *it,
+                                              request.gpus.front()));
+    }
+    o.erase(it);
+    return;
+  }
+}
+
 void check_plan_overrides(const std::vector<std::string>& overrides) {
   for (const std::string& o : overrides) {
     const std::string key = trim(o.substr(0, o.find('=')));
@@ -76,7 +101,7 @@ void check_plan_overrides(const std::vector<std::string>& overrides) {
       throw Error(Place{"--set"},
                   fmt::format("'{}': plan prices each GPU type on its own: use --gpu-price NAME=USD_PER_GPU_HOUR "
                               "(e.g. --gpu-price h100-sxm5-80gb=2.9); one cost.gpu_hour_usd for every GPU would rank "
-                              "them by GPU count, not cost",
+                              "them by GPU count, not cost (it prices a plan of one GPU type)",
                               o));
     }
   }

@@ -18,6 +18,9 @@ std::map<std::string, double> parse_gpu_prices(const std::string& text, const st
 
 // Refuses --set cost.gpu_hour_usd (one price for every GPU would rank them by GPU count, not cost).
 void check_plan_overrides(const std::vector<std::string>& overrides);
+// A plan of one GPU type takes --set cost.gpu_hour_usd=X as that GPU's price (as --gpu-price GPU=X would): moves it
+// from the overrides to the prices. Several GPU types keep it in the overrides, for check_plan_overrides to refuse.
+void apply_set_price(PlanRequest& request);
 
 // The price of one GPU-hour for `gpu`: --gpu-price first, else the catalog's; 0 = unpriced. `source` gets
 // "--gpu-price", "catalog" or "".

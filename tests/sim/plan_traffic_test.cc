@@ -198,3 +198,29 @@ TEST(PlanTraffic, SearchSpaceProgressAndALengthsOnlyTrace) {
 
 }  // namespace
 }  // namespace kvsim::sim
+
+namespace kvsim::sim {
+namespace {
+
+// One GPU type: --set cost.gpu_hour_usd prices it (an unpriced H200 becomes rankable); a bad price names --set.
+TEST(PlanTraffic, SetPricesAPlanOfOneGpuType) {
+  PlanRequest r;
+  r.model = "llama-3.1-8b";
+  r.rate = 1;
+  r.slo = parse_plan_slo("ttft_p90_ms=3000");
+  r.gpus = {"h200-sxm-141gb"};
+  r.max_gpus = 1;
+  r.seeds = 1;
+  r.duration_s = 30;
+  r.overrides = {"cost.gpu_hour_usd=3.5"};
+  const PlanResult p = run_plan(r);
+  ASSERT_TRUE(p.best.has_value()) << p.to_json().dump(2);
+  EXPECT_DOUBLE_EQ(p.candidates[*p.best].gpu_usd_per_hour, 3.5);
+  EXPECT_DOUBLE_EQ(p.candidates[*p.best].usd_per_hour, 3.5 * static_cast<double>(p.candidates[*p.best].replicas));
+  r.overrides = {"cost.gpu_hour_usd=abc"};
+  EXPECT_EQ(testing::error_of([&] { run_plan(r); }),
+            "--set: 'cost.gpu_hour_usd=abc': expected a price in US$ per GPU-hour in (0 .. 1000000]");
+}
+
+}  // namespace
+}  // namespace kvsim::sim
