@@ -277,6 +277,7 @@ PlanResult run_plan(const PlanRequest& request) {
     }
   };
   for (const Trial& t : trials) {
+    const int64_t first_step = done;  // each configuration is seeds + 1 steps, however it ends
     const std::string& gpu = req.gpus[t.gpu];
     const hw::HardwareProfile& h = profiles[t.gpu];
     PlanCandidate c;
@@ -293,7 +294,7 @@ PlanResult run_plan(const PlanRequest& request) {
     const auto finish = [&](const std::string& why) {
       c.why = why;
       result.candidates.push_back(c);
-      done += req.seeds + 1;
+      done = first_step + req.seeds + 1;
     };
     try {
       plan_memory(run.scenario(base, req.rate, 1, 1));

@@ -170,15 +170,18 @@ TEST(PlanTraffic, SearchSpaceProgressAndALengthsOnlyTrace) {
   r.slo = parse_plan_slo("ttft_p90_ms=3000");
   r.gpus = {"h100-sxm5-80gb"};
   r.max_gpus = 2;
-  r.seeds = 1;
+  r.seeds = 2;
   r.duration_s = 30;
   std::vector<std::pair<int64_t, int64_t>> steps;
   r.progress = [&](int64_t done, int64_t total, const std::string&) { steps.emplace_back(done, total); };
   const PlanResult p = run_plan(r);
   ASSERT_FALSE(steps.empty());
-  for (size_t i = 1; i < steps.size(); ++i) EXPECT_GE(steps[i].first, steps[i - 1].first);
+  for (size_t i = 1; i < steps.size(); ++i) {
+    EXPECT_GE(steps[i].first, steps[i - 1].first);
+    EXPECT_LE(steps[i].first, steps[i].second);  // never past the total
+  }
   EXPECT_EQ(steps.back().first, steps.back().second);
-  EXPECT_EQ(steps.back().second, 2 * 2);  // tp 1 and 2, one seed + one check each
+  EXPECT_EQ(steps.back().second, 2 * 3);  // tp 1 and 2, two seeds + one check each
   ASSERT_GE(p.searched.size(), 6u);
   EXPECT_EQ(p.searched[0], "gpus: h100-sxm5-80gb (tp 1, 2; tp 4 > --max-gpus 2, tp 8 > --max-gpus 2)");
   EXPECT_NE(p.searched[5].find("context cap (engine.max_model_len)"), std::string::npos) << p.searched[5];
