@@ -22,6 +22,17 @@ std::string trim(const std::string& s) {
   return s.substr(a, s.find_last_not_of(" \t") - a + 1);
 }
 
+// A price in US$ per GPU-hour in (0 .. 1e6], or -1 for anything else (text that is not wholly a number included).
+double usd_per_gpu_hour(const std::string& value) {
+  try {
+    size_t used = 0;
+    const double usd = std::stod(value, &used);
+    return used == value.size() && usd > 0 && usd <= 1e6 ? usd : -1;
+  } catch (const std::logic_error&) {
+    return -1;
+  }
+}
+
 // 0 feasible and priced, 1 feasible and unpriced, 2 infeasible.
 int tier(const PlanCandidate& c) { return !c.feasible ? 2 : c.gpu_usd_per_hour > 0 ? 0 : 1; }
 
@@ -43,15 +54,8 @@ std::map<std::string, double> parse_gpu_prices(const std::string& text, const st
     if (eq == std::string::npos) bad(std::string("missing '=': ") + kExample);
     const std::string name = trim(item.substr(0, eq)), value = trim(item.substr(eq + 1));
     if (name.empty()) bad(std::string("missing the GPU's catalog name: ") + kExample);
-    double usd = 0;
-    try {
-      size_t used = 0;
-      usd = std::stod(value, &used);
-      if (used != value.size()) usd = -1;
-    } catch (const std::logic_error&) {
-      usd = -1;
-    }
-    if (!(usd > 0) || usd > 1e6)
+    const double usd = usd_per_gpu_hour(value);
+    if (usd < 0)
       bad(fmt::format("expected a price in US$ per GPU-hour in (0 .. 1000000], found '{}'", value));
     const bool planned = std::find(planned_gpus.begin(), planned_gpus.end(), name) != planned_gpus.end();
     if (!planned && std::find(catalog.begin(), catalog.end(), name) == catalog.end()) {
@@ -75,14 +79,8 @@ void apply_set_price(PlanRequest& request) {
   for (auto it = o.begin(); it != o.end(); ++it) {
     if (trim(it->substr(0, it->find('='))) != "cost.gpu_hour_usd") continue;
     const std::string value = trim(it->substr(it->find('=') + 1));
-    double usd = 0;
-    try {
-      size_t used = 0;
-      usd = std::stod(value, &used);
-      if (used != value.size()) usd = 0;
-    } catch (const std::logic_error&) {
-    }
-    if (!(usd > 0 && usd <= 1e6)) {
+    const double usd = usd_per_gpu_hour(value);
+    if (usd < 0) {
       throw Error(Place{"--set"}, fmt::format("'{}': expected a price in US$ per GPU-hour in (0 .. 1000000]", *it));
     }
     if (!request.gpu_usd_per_hour.emplace(request.gpus.front(), usd).second) {
