@@ -224,6 +224,14 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   // The vLLM paper's normalized latency (sec. 6.1): each request's end-to-end latency over its output length, averaged.
   j["mean_normalized_latency_ms"] = measured_ > 0 ? normalized_latency_sum_ms_ / static_cast<double>(measured_) : 0.0;
   j["max_itl_ms"] = itl_ms_.max();
+  // The inter-token latency distribution (requests.csv has one TPOT per request, not its tokens' gaps): numpy
+  // percentiles 0, 1, ..., 99, 99.5, 99.9 and 100 of every gap, for the report's ITL CDF.
+  {
+    std::vector<double> q;
+    for (int p = 0; p < 100; ++p) q.push_back(p);
+    q.insert(q.end(), {99.5, 99.9, 100.0});
+    j["itl_cdf_ms"] = {{"percentiles", q}, {"ms", itl_ms_.percentiles(q)}};
+  }
   j["num_preemptions"] = preemptions_;
   j["num_iterations"] = iterations_;
   j["mean_running_requests"] = area_running_ * per_ns;

@@ -160,4 +160,18 @@ Stats LatencySamples::stats() {
   return s;
 }
 
+std::vector<double> LatencySamples::percentiles(const std::vector<double>& q) {
+  std::vector<double> out;
+  out.reserve(q.size());
+  if (!sketched_) std::sort(exact_.begin(), exact_.end());
+  for (double p : q) {
+    if (count_ == 0) {
+      out.push_back(0);
+    } else {
+      out.push_back(sketched_ ? percentile(p) : weighted_percentile(exact_, count_, p));
+    }
+  }
+  return out;
+}
+
 }  // namespace kvsim::metrics

@@ -43,6 +43,8 @@ class LatencySamples {
   void add(double value_ms, int64_t count = 1);
   // Mean, median, std, p90, p99 (sorts the exact entries in place).
   Stats stats();
+  // numpy.percentile at each of `q` (0-100), with the same exactness as stats(); sorts the exact entries in place.
+  std::vector<double> percentiles(const std::vector<double>& q);
 
   int64_t count() const { return count_; }
   double max() const { return count_ > 0 ? max_ : 0.0; }

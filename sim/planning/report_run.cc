@@ -1,4 +1,5 @@
-// The run section of kvsim's HTML report: what was run, its key numbers, latency CDFs and KV use per replica.
+// The run section of kvsim's HTML report: what was run, its key numbers, latency CDFs (TTFT, TPOT and E2E from
+// requests.csv; ITL from summary.json) and KV use per replica.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -127,7 +128,25 @@ ChartSeries cdf(const CsvRows& csv, const std::string& column, const std::string
   return s;
 }
 
-std::string latency_panels(const CsvRows& req, const YAML::Node& y) {
+// The ITL CDF from summary.json's itl_cdf_ms (percentiles of every inter-token gap); empty when absent. Gaps of 0 ms
+// have no place on the log axis and are left out.
+ChartSeries itl_cdf(const nlohmann::json& summary) {
+  ChartSeries s{"ITL", {}, {}, false};
+  if (!summary.contains("itl_cdf_ms") || !summary["itl_cdf_ms"].is_object()) return s;
+  const auto& c = summary["itl_cdf_ms"];
+  if (!c.contains("percentiles") || !c.contains("ms") || !c["percentiles"].is_array() || !c["ms"].is_array()) return s;
+  const auto& q = c["percentiles"];
+  const auto& ms = c["ms"];
+  for (size_t i = 0; i < std::min(q.size(), ms.size()); ++i) {
+    if (!q[i].is_number() || !ms[i].is_number()) return ChartSeries{"ITL", {}, {}, false};
+    const double v = ms[i].get<double>();
+    if (v > 0 && std::isfinite(v)) s.points.emplace_back(v, q[i].get<double>() / 100.0);
+  }
+  if (s.points.size() < 2) s.points.clear();
+  return s;
+}
+
+std::string latency_panels(const CsvRows& req, const YAML::Node& y, const nlohmann::json& summary) {
   const auto slo = [&](const char* key, const char* name) {
     std::vector<ChartRef> refs;
     if (const auto v = number(y, "slo", key)) refs.push_back({*v, fmt::format("SLO {} {}", name, human_ms(*v))});
@@ -143,6 +162,13 @@ std::string latency_panels(const CsvRows& req, const YAML::Node& y) {
   };
   panel("Time to first token (TTFT)", "ttft_ms", "TTFT", slo("ttft_ms", "TTFT"));
   panel("Time per output token (TPOT)", "tpot_ms", "TPOT", slo("tpot_ms", "TPOT"));
+  if (ChartSeries itl = itl_cdf(summary); !itl.points.empty()) {
+    ChartSpec spec =
+        chart_spec("Inter-token latency (ITL, every gap between two tokens)", chart_axis("ITL", true, human_ms),
+                   chart_axis("share of gaps", false, share, 0, 1), 900, 260, false);
+    spec.x_refs = slo("tpot_ms", "TPOT");
+    o << svg_chart(spec, {std::move(itl)});
+  }
   panel("End-to-end latency (E2E)", "e2el_ms", "E2E", {});
   return o.str();
 }
@@ -205,7 +231,7 @@ std::string run_section(const fs::path& dir, const std::string& title) {
   const YAML::Node y = resolved(dir);
   o << header(y, j) << key_numbers(j);
   const CsvRows req = read_csv(dir / "requests.csv");
-  if (!req.rows.empty()) o << latency_panels(req, y);
+  if (!req.rows.empty()) o << latency_panels(req, y, j);
   o << kv_panels(read_csv(dir / "memory.csv"));
   return o.str();
 }

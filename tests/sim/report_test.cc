@@ -63,8 +63,8 @@ workload: {requests: 100, arrival: {rate: 4}, dataset: sharegpt}
   EXPECT_NE(compare.find("Time per output token (TPOT)"), std::string::npos);
   EXPECT_EQ(compare.find("Pareto front"), std::string::npos);  // one price for every point: no front
   EXPECT_NE(compare.find("KV cache use per replica"), std::string::npos);
-  // Three rate charts, three latency CDFs and one KV panel for the one replica of the last run.
-  EXPECT_EQ(count(compare, "<svg class=\"chart\""), 7);
+  // Three rate charts, four latency CDFs (TTFT, TPOT, ITL, E2E) and one KV panel for the one replica of the last run.
+  EXPECT_EQ(count(compare, "<svg class=\"chart\""), 8);
   // A sweep folder with prices: the cost Pareto front.
   {
     std::ofstream g(dir + "/grid.yaml");
@@ -116,12 +116,26 @@ workload: {requests: 150, arrival: {rate: 12}, dataset: sharegpt}
                            "<th>SLO</th><td>TTFT 300 ms, TPOT 40 ms</td>", "<th>Workload</th><td>poisson 12 req/s"}) {
     EXPECT_NE(html.find(want), std::string::npos) << want;
   }
-  EXPECT_EQ(count(html, "(log scale)"), 3);  // TTFT, TPOT, E2E
-  EXPECT_EQ(count(html, "<line class=\"ref\""), 2);
+  EXPECT_EQ(count(html, "(log scale)"), 4);  // TTFT, TPOT, ITL, E2E
+  EXPECT_EQ(count(html, "<line class=\"ref\""), 3);  // TTFT's SLO; TPOT's on the TPOT and ITL panels
   EXPECT_NE(html.find("SLO TTFT 300 ms"), std::string::npos);
+  EXPECT_NE(html.find("Inter-token latency (ITL"), std::string::npos);
   EXPECT_EQ(count(html, "<div class=\"multiples\">"), 1);
   EXPECT_EQ(count(html, ">replica 0</text>") + count(html, ">replica 1</text>") + count(html, ">replica 2</text>"), 3);
-  EXPECT_EQ(count(html, "<svg class=\"chart\""), 3 + 3);
+  EXPECT_EQ(count(html, "<svg class=\"chart\""), 4 + 3);
+  // The ITL CDF in summary.json is the distribution its percentile keys summarise: rising, and equal to them where
+  // they meet.
+  const auto summary = nlohmann::json::parse(testing::read_file(dir + "/run/summary.json"));
+  const auto& q = summary["itl_cdf_ms"]["percentiles"];
+  const auto& ms = summary["itl_cdf_ms"]["ms"];
+  ASSERT_EQ(q.size(), 103u);
+  ASSERT_EQ(ms.size(), q.size());
+  for (size_t i = 1; i < ms.size(); ++i) EXPECT_LE(ms[i - 1].get<double>(), ms[i].get<double>()) << i;
+  EXPECT_EQ(ms[50].get<double>(), summary["median_itl_ms"].get<double>());
+  EXPECT_EQ(ms[90].get<double>(), summary["p90_itl_ms"].get<double>());
+  EXPECT_EQ(ms[99].get<double>(), summary["p99_itl_ms"].get<double>());
+  EXPECT_EQ(ms[102].get<double>(), summary["max_itl_ms"].get<double>());
+  EXPECT_LT(ms[0].get<double>(), ms[102].get<double>());
   // Without SLOs: no reference lines, and the header says so.
   run_scenario(testing::scenario_from(std::regex_replace(std::string(yaml), std::regex("slo: [^\n]*\n"), "")),
                dir + "/noslo");

@@ -82,6 +82,30 @@ TEST(LatencySamples, SketchPercentilesStayWithinTheRelativeErrorBound) {
   }
 }
 
+// percentiles() is numpy's percentile at any q, exact below the limit and within the relative error once folded, and
+// agrees with stats() where they meet.
+TEST(LatencySamples, PercentilesAtAnyQMatchNumpyAndStats) {
+  LatencySamples small;
+  for (int v = 1; v <= 100; ++v) small.add(v);  // numpy.percentile(range(1, 101), q) = 1 + 0.99 q
+  const std::vector<double> q{0, 1, 50, 99.5, 99.9, 100};
+  const std::vector<double> got = small.percentiles(q);
+  for (size_t i = 0; i < q.size(); ++i) EXPECT_NEAR(got[i], 1 + 0.99 * q[i], 1e-12) << q[i];
+  for (const size_t limit : {size_t{1} << 20, size_t{1000}}) {
+    auto samples = latency_like(50'000, 11);
+    LatencySamples s(limit, 1e-3);
+    for (const auto& [v, c] : samples) s.add(v, c);
+    const std::vector<double> p = s.percentiles({50, 90, 95, 99});
+    const Stats st = s.stats();
+    EXPECT_EQ(p[0], st.median);
+    EXPECT_EQ(p[1], st.p90);
+    EXPECT_EQ(p[2], st.p95);
+    EXPECT_EQ(p[3], st.p99);
+    const Stats exact = compute_stats(samples);
+    EXPECT_LE(std::abs(p[3] - exact.p99), 1e-3 * exact.p99 * (1 + 1e-9)) << "limit " << limit;
+  }
+  EXPECT_EQ(LatencySamples().percentiles({0, 50, 100}), (std::vector<double>{0, 0, 0}));
+}
+
 TEST(LatencySamples, MemoryStopsGrowingOnceFolded) {
   LatencySamples s(1000, 1e-3);
   std::mt19937_64 gen(3);
