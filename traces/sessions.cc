@@ -16,6 +16,9 @@ SessionSource::SessionSource(const ArrivalSpec& arrival, const SessionSpec& sess
   if (!(spec_.think_time_s >= 0) || spec_.system_prompts < 1 || spec_.system_prompt_tokens < 0) {
     throw Error("workload.sessions: need think_time_s >= 0, system_prompts >= 1 and system_prompt_tokens >= 0");
   }
+  // Streams of their own, so that sessions without these keys draw exactly as before.
+  if (spec_.think_time_ms) think_ms_.emplace(*spec_.think_time_ms, rng.stream("workload/sessions/think_ms"));
+  if (spec_.turn_tokens) turn_tokens_.emplace(*spec_.turn_tokens, rng.stream("workload/sessions/turn_tokens"));
   next_open_ns_ = process_->next(0);
 }
 
@@ -32,7 +35,8 @@ std::optional<Request> SessionSource::next() {
     if (pending_.empty()) return std::nullopt;
     Turn t = pending_.top();
     pending_.pop();
-    const auto [user, output] = lengths_.sample();
+    auto [user, output] = lengths_.sample();
+    if (turn_tokens_ && t.turn > 0) user = turn_tokens_->sample();
     const int64_t prompt = t.context + user;
     if (prompt + output > max_context_) continue;  // the session would outgrow the context: it ends
     Request r;
@@ -49,7 +53,12 @@ std::optional<Request> SessionSource::next() {
     }
     r.has_next_turn = t.turn + 1 < t.turns;
     if (r.has_next_turn) {
-      const SimTime think = spec_.think_time_s > 0 ? seconds_to_ns(think_.exponential(1.0 / spec_.think_time_s)) : 0;
+      SimTime think = 0;
+      if (think_ms_) {
+        think = think_ms_->sample() * kNsPerMs;  // whole milliseconds, exactly
+      } else if (spec_.think_time_s > 0) {
+        think = seconds_to_ns(think_.exponential(1.0 / spec_.think_time_s));
+      }
       const SimTime earliest = think < kSimTimeMax - t.earliest_ns ? t.earliest_ns + think : kSimTimeMax;
       pending_.push(
           Turn{earliest, order_++, t.session, t.turn + 1, t.turns, prompt + output, static_cast<int64_t>(r.id), think});
@@ -59,9 +68,13 @@ std::optional<Request> SessionSource::next() {
 }
 
 std::string SessionSource::describe() const {
-  return fmt::format("sessions of {} turns opening by {}, think time {} s, {} system prompt(s) of {} tokens; {}",
-                     describe_length_dist(spec_.turns), describe_arrival(arrival_), spec_.think_time_s,
-                     spec_.system_prompts, spec_.system_prompt_tokens, lengths_.describe());
+  const std::string think = spec_.think_time_ms ? fmt::format("{} ms", describe_length_dist(*spec_.think_time_ms))
+                                                : fmt::format("{} s", spec_.think_time_s);
+  const std::string appended =
+      spec_.turn_tokens ? fmt::format(", later turns append {} tokens", describe_length_dist(*spec_.turn_tokens)) : "";
+  return fmt::format("sessions of {} turns opening by {}, think time {}, {} system prompt(s) of {} tokens{}; {}",
+                     describe_length_dist(spec_.turns), describe_arrival(arrival_), think, spec_.system_prompts,
+                     spec_.system_prompt_tokens, appended, lengths_.describe());
 }
 
 }  // namespace kvsim::traces

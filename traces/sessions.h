@@ -6,9 +6,15 @@
 // A turn's arrival_ns is the earliest it can be sent (its session's start plus the think times before it); the
 // simulator holds it until its parent finished (closed loop, Request::parent_id). A session ends early when its
 // next turn would not fit `max_context_tokens`.
+//
+// Agentic sessions (a coding agent's run: an LLM call, a tool, the next call) are the same loop with other lengths:
+// `think_time_ms` replaces the exponential think time by a distribution of tool durations (heavy-tailed), and
+// `turn_tokens` draws the tokens each later turn appends (the tool's output) apart from the first turn's prompt
+// (the task, from prompt_tokens). A dataset may bring such a shape (traces/datasets.h: codex-swe-bench-pro).
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <queue>
 #include <string>
 #include <vector>
@@ -24,6 +30,11 @@ struct SessionSpec {
   double think_time_s = 5;           // mean think time between a turn's answer and the next turn
   int64_t system_prompt_tokens = 0;  // shared by sessions
   int64_t system_prompts = 1;        // distinct system prompts, taken in turn
+  // When set: the think time's distribution in milliseconds, in place of the exponential of mean think_time_s.
+  std::optional<LengthDist> think_time_ms;
+  // When set: the tokens each turn after the first appends besides the previous answer (a tool's output); the first
+  // turn's message still comes from prompt_tokens. Unset: every turn's message comes from prompt_tokens.
+  std::optional<LengthDist> turn_tokens;
   bool enabled() const { return !(turns.dist == "fixed" && turns.value == 0); }
   bool operator==(const SessionSpec&) const = default;
 };
@@ -55,6 +66,7 @@ class SessionSource : public RequestSource {
   LengthModel lengths_;
   LengthSampler turns_;
   Rng think_;
+  std::optional<LengthSampler> think_ms_, turn_tokens_;
   int64_t max_context_;
   std::priority_queue<Turn, std::vector<Turn>, std::greater<>> pending_;
   std::optional<SimTime> next_open_ns_ = 0;

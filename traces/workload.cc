@@ -64,19 +64,42 @@ void parse_trace_keys(const yaml::Map& w, WorkloadSpec& spec) {
   }
 }
 
-void parse_sessions(const yaml::Map& w, WorkloadSpec& spec) {
+// workload.sessions, over `base` (an agentic dataset's session shape) when there is one: its keys override the base's.
+void parse_sessions(const yaml::Map& w, WorkloadSpec& spec, const std::optional<SessionSpec>& base) {
   if (!present(w, "sessions")) {
     w.raw("sessions");
+    if (base) spec.sessions = *base;
     return;
   }
   const yaml::Map m = w.child("sessions");
-  if (!present(m, "turns")) m.fail("turns", "required key is missing (turns per session: an integer or a dist)");
-  spec.sessions.turns = parse_length_dist(m, "turns");
-  spec.sessions.think_time_s = m.get_double("think_time_s", 5, 0, 1e7);
-  spec.sessions.system_prompt_tokens = m.get_int("system_prompt_tokens", 0, 0, int64_t{1} << 30);
-  spec.sessions.system_prompts = m.get_int("system_prompts", 1, 1, int64_t{1} << 30);
+  SessionSpec s = base.value_or(SessionSpec{});
+  if (present(m, "turns")) {
+    s.turns = parse_length_dist(m, "turns");
+    if (s.turns.dist == "empirical") m.fail("turns", "an empirical file holds token lengths, not turns");
+  } else if (!base) {
+    m.fail("turns", "required key is missing (turns per session: an integer or a dist)");
+  }
+  if (present(m, "think_time_s") && present(m, "think_time_ms")) {
+    m.fail("think_time_ms", "set think_time_s (exponential mean) or think_time_ms (a distribution), not both");
+  }
+  if (present(m, "think_time_ms")) {
+    s.think_time_ms = parse_length_dist(m, "think_time_ms");
+    if (s.think_time_ms->dist == "empirical") m.fail("think_time_ms", "an empirical file holds token lengths");
+  } else if (present(m, "think_time_s")) {
+    s.think_time_s = m.get_double("think_time_s", 5, 0, 1e7);
+    s.think_time_ms.reset();  // the exponential replaces a dataset's tool durations
+  }
+  m.raw("think_time_s");
+  m.raw("think_time_ms");
+  if (present(m, "turn_tokens")) {
+    s.turn_tokens = parse_length_dist(m, "turn_tokens");
+    if (s.turn_tokens->dist == "empirical") m.fail("turn_tokens", "use a parametric dist for the appended tokens");
+  }
+  m.raw("turn_tokens");
+  s.system_prompt_tokens = m.get_int("system_prompt_tokens", s.system_prompt_tokens, 0, int64_t{1} << 30);
+  s.system_prompts = m.get_int("system_prompts", s.system_prompts, 1, int64_t{1} << 30);
   m.finish();
-  if (spec.sessions.turns.dist == "empirical") m.fail("turns", "an empirical file holds token lengths, not turns");
+  spec.sessions = s;
 }
 }  // namespace
 
@@ -100,7 +123,6 @@ WorkloadSpec parse_workload(const yaml::Map& w) {
     w.raw(key);
   }
   spec.arrival = parse_arrival(w.child("arrival"));
-  parse_sessions(w, spec);
   // Lengths are required, but a missing one is reported after finish() so that a typo reads as an unknown key.
   const bool has_prompt = present(w, "prompt_tokens"), has_output = present(w, "output_tokens");
   if (present(w, "dataset")) {
@@ -113,8 +135,10 @@ WorkloadSpec parse_workload(const yaml::Map& w) {
     const Dataset& d = *find_dataset(spec.dataset);
     spec.prompt_tokens = d.prompt_tokens;
     spec.output_tokens = d.output_tokens;
+    parse_sessions(w, spec, d.sessions);
   } else {
     w.raw("dataset");
+    parse_sessions(w, spec, std::nullopt);
     if (has_prompt) spec.prompt_tokens = parse_length_dist(w, "prompt_tokens");
     if (has_output) spec.output_tokens = parse_length_dist(w, "output_tokens");
   }
@@ -191,7 +215,12 @@ YAML::Node workload_to_yaml(const WorkloadSpec& spec) {
   if (spec.sessions.enabled()) {
     YAML::Node s(YAML::NodeType::Map);
     s["turns"] = length_dist_to_yaml(spec.sessions.turns);
-    s["think_time_s"] = yaml::number(spec.sessions.think_time_s);
+    if (spec.sessions.think_time_ms) {
+      s["think_time_ms"] = length_dist_to_yaml(*spec.sessions.think_time_ms);
+    } else {
+      s["think_time_s"] = yaml::number(spec.sessions.think_time_s);
+    }
+    if (spec.sessions.turn_tokens) s["turn_tokens"] = length_dist_to_yaml(*spec.sessions.turn_tokens);
     s["system_prompt_tokens"] = spec.sessions.system_prompt_tokens;
     s["system_prompts"] = spec.sessions.system_prompts;
     n["sessions"] = s;

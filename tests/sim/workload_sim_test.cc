@@ -77,6 +77,39 @@ TEST(Sessions, LaterTurnsHitThePrefixCache) {
   EXPECT_LT(on.summary["mean_ttft_ms"].get<double>(), 0.7 * off.summary["mean_ttft_ms"].get<double>());
 }
 
+// An agentic run (traces/datasets.h codex-swe-bench-pro: 33 calls, each resending the whole context plus a tool's
+// output) finds nearly all of each call's prompt in the prefix cache while the KV holds the runs, up to what its
+// requests allow (a call can reuse at most its parent's prompt and answer); when the runs outgrow the KV, the tool
+// gaps let other runs evict them and the hit rate falls.
+TEST(AgenticSessions, CallsHitTheCacheUntilTheRunsOutgrowTheKv) {
+  const char* const yaml = R"(
+model: llama-3.1-8b
+hardware: h100-sxm5-80gb
+seed: 5
+workload: {duration_s: 3600, arrival: {rate: 0.004}, dataset: codex-swe-bench-pro}
+)";
+  const Scenario light = scenario_from(yaml);
+  double reusable = 0, prompts = 0;
+  {
+    auto source = traces::make_request_source(light.workload, RngStreams(light.seed));
+    std::map<uint64_t, int64_t> context;  // request id -> its prompt and answer
+    while (auto q = source->next()) {
+      context[q->id] = q->prompt_tokens + q->output_tokens;
+      prompts += static_cast<double>(q->prompt_tokens);
+      if (q->parent_id >= 0) reusable += static_cast<double>(context.at(static_cast<uint64_t>(q->parent_id)));
+    }
+  }
+  const double ideal = reusable / prompts;
+  const RunResult lo = run_scenario(light, "");
+  ASSERT_EQ(lo.summary["num_preemptions"].get<int64_t>(), 0);
+  const double hit = lo.summary["prefix_cache_hit_rate"].get<double>();
+  EXPECT_GT(ideal, 0.9);
+  EXPECT_LE(hit, ideal + 1e-9);
+  EXPECT_GT(hit, ideal - 0.02);
+  const RunResult hi = run_scenario(scenario_from(yaml, {"workload.arrival.rate=0.04", "workload.duration_s=600"}), "");
+  EXPECT_LT(hi.summary["prefix_cache_hit_rate"].get<double>(), hit - 0.3);
+}
+
 // Mooncake's hash ids: requests that share leading ids share those 512-token blocks in the prefix cache.
 TEST(Mooncake, SharedHashIdsAreFoundInThePrefixCache) {
   const std::string dir = testing::temp_dir("mooncake");
