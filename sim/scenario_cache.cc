@@ -243,10 +243,13 @@ void parse_cache(const yaml::Map& c, Scenario& s, const cache::Preset& preset) {
   }
   k.swap_space_bytes = c.opt_bytes("swap_space_bytes").value_or(4ull << 30);
   // Automatic prefix caching is vLLM V1's; the paper engine and the reservation systems had none. A tiered
-  // placement is a prefix tier and needs it.
+  // placement is a prefix tier and needs it. For hybrid state-space models vLLM keeps it off unless asked
+  // ("Hybrid or mamba-based model detected: disabling prefix caching since it is not yet supported", v0.10; opt-in
+  // with --enable-prefix-caching and mamba_cache_mode align since).
   const bool tiered = k.placement == "tiered";
-  k.prefix_caching = c.get_bool("prefix_caching",
-                                tiered || (v1 && k.layout == "paged" && k.placement == "gpu" && k.retention == "full"));
+  const bool hybrid_state = s.model.num_state_layers() > 0;
+  k.prefix_caching = c.get_bool("prefix_caching", tiered || (v1 && k.layout == "paged" && k.placement == "gpu" &&
+                                                             k.retention == "full" && !hybrid_state));
   if (k.prefix_caching && k.retention != "full") {
     c.fail("prefix_caching", fmt::format("retention '{}' rewrites each sequence's prompt KV, so its blocks cannot be "
                                          "shared: set cache.prefix_caching: false",

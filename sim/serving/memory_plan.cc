@@ -18,6 +18,16 @@ namespace {
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 }  // namespace
 
+int64_t hybrid_block_size(int64_t block_size, double attention_token_layer_bytes, double state_layer_bytes) {
+  // FlashAttention's kernels take any multiple of 16 tokens per block (FlashAttentionBackend
+  // .get_supported_kernel_block_sizes: MultipleOf(16)); the scenario's block size is kept as a factor.
+  constexpr int64_t kKernelBlockAlignment = 16;
+  const int64_t align = std::lcm(kKernelBlockAlignment, block_size);
+  const auto pages = static_cast<int64_t>(
+      std::ceil(state_layer_bytes / (static_cast<double>(align) * attention_token_layer_bytes)));
+  return std::max(block_size, align * std::max<int64_t>(1, pages));
+}
+
 int64_t MemoryPlan::kv_capacity_tokens() const { return num_gpu_blocks / (full_groups + sliding_groups) * block_size; }
 
 MemoryPlan plan_memory(const Scenario& s) {
@@ -49,6 +59,9 @@ MemoryPlan plan_memory(const Scenario& s) {
   }
   p.non_torch_bytes = models::non_torch_bytes(tp);
   p.block_size = s.cache.block_size;
+  const double layer_token_bytes = models::kv_bytes_per_token_layer(m, s.cache.precision, tp);
+  if (m.num_state_layers() > 0) p.block_size = hybrid_block_size(s.cache.block_size, layer_token_bytes,
+                                                                 models::state_bytes_per_layer(m, s.dtype, tp));
 
   // Layer groups of equal size, one per attention type and run of layers (vLLM V1's hybrid KV cache manager,
   // vllm/v1/core/kv_cache_utils.py: every group's page has the same bytes). gcd(0, n) = n.
@@ -58,15 +71,11 @@ MemoryPlan plan_memory(const Scenario& s) {
   p.sliding_groups = sliding / p.layers_per_group;
   p.state_groups = state / p.layers_per_group;
   p.window_blocks = m.sliding_window > 0 ? ceil_div(m.sliding_window, p.block_size) + 1 : 0;
-  const double layer_token_bytes = models::kv_bytes_per_token_layer(m, s.cache.precision, tp);
   p.block_bytes =
       static_cast<uint64_t>(std::ceil(layer_token_bytes * static_cast<double>(p.block_size * p.layers_per_group)));
   if (state > 0) {
-    // vLLM (HybridAttentionMambaModelConfig.verify_and_update_config, vllm/model_executor/models/config.py) raises
-    // the attention block size until one page holds a layer's whole state, and pads the state page to the attention
-    // page; MambaManager then holds one page per state group per running request. kvsim keeps the scenario's
-    // block_size and charges each state group ceil(its state / block_bytes) blocks: the same bytes up to that
-    // rounding, without the larger attention blocks' rounding of the last partial block.
+    // The block size was raised so that one layer's page holds one layer's state (hybrid_block_size): each state
+    // group takes one block per running request, its state padded to the page, as vLLM's MambaManager holds it.
     const double group_state_bytes = models::state_bytes_per_layer(m, s.dtype, tp) * static_cast<double>(p.layers_per_group);
     p.state_blocks = p.state_groups *
                      static_cast<int64_t>(std::ceil(group_state_bytes / static_cast<double>(p.block_bytes)));
@@ -202,7 +211,7 @@ MemoryPlan plan_memory(const Scenario& s) {
   const int64_t needed = p.blocks_for_tokens(s.engine.max_model_len);
   if (p.num_gpu_blocks == 0 && s.engine.kv_cache_bytes && !p.kv_on_host) {
     throw Error(fmt::format("engine.kv_cache_bytes {} holds no KV block of {} ({} tokens of {}): raise it",
-                            format_bytes(*s.engine.kv_cache_bytes), format_bytes(p.block_bytes), s.cache.block_size,
+                            format_bytes(*s.engine.kv_cache_bytes), format_bytes(p.block_bytes), p.block_size,
                             m.name));
   }
   if (p.num_gpu_blocks == 0) {

@@ -17,6 +17,13 @@
 
 namespace kvsim::sim {
 
+// The block size of a hybrid state-space model's pool, as vLLM sets it (Platform._align_hybrid_block_size,
+// vllm/platforms/interface.py; HybridAttentionMambaModelConfig before it): the smallest multiple of the kernel's block
+// alignment whose attention page (tokens x one layer's K and V per token) holds one layer's whole state, and never
+// less than the scenario's `block_size`. (Without prefix caching for state; "all"-mode prefix caching aligns to the
+// Mamba chunk size instead, which kvsim does not model.)
+int64_t hybrid_block_size(int64_t block_size, double attention_token_layer_bytes, double state_layer_bytes);
+
 struct MemoryPlan {
   uint64_t hbm_bytes = 0;     // as the driver reports
   uint64_t usable_bytes = 0;  // gpu_memory_utilization x hbm_bytes
