@@ -50,31 +50,55 @@ void print_written(const std::string& path, const hw::HardwareProfile& p, std::o
 
 }  // namespace
 
+std::vector<kernels::GemmShape> model_gemm_shapes(const models::ModelSpec& m, const std::string& name) {
+  std::vector<kernels::GemmShape> shapes;
+  std::set<std::pair<int64_t, int64_t>> seen;
+  auto add = [&](const std::string& label, int64_t n, int64_t k) {
+    if (n > 0 && k > 0 && seen.insert({n, k}).second) shapes.push_back({label, n, k});
+  };
+  for (const int tp : {1, 2, 4, 8}) {
+    if (m.num_attention_heads % tp != 0) continue;
+    const auto label = [&](const char* op) { return fmt::format("{}/{}/tp{}", name, op, tp); };
+    const int64_t heads = m.num_attention_heads / tp;
+    const int64_t width = (m.intermediate_size + tp - 1) / tp;
+    const bool gated = m.mlp == models::MlpKind::kGated;
+    if (m.is_mla()) {
+      // DeepSeek-V2's attention (arXiv:2405.04434 sec. 2.1; config.json q_lora_rank, kv_lora_rank,
+      // qk_nope_head_dim, qk_rope_head_dim, v_head_dim) as vLLM's DeepseekV2MLAAttention splits it: q_a_proj and
+      // kv_a_proj_with_mqa replicated, q_b_proj (or q_proj), kv_b_proj and o_proj split by heads.
+      const int64_t qk = m.qk_nope_head_dim + m.qk_rope_head_dim;
+      if (m.q_lora_rank > 0) {
+        add(label("q_a_proj"), m.q_lora_rank, m.hidden_size);
+        add(label("q_b_proj"), heads * qk, m.q_lora_rank);
+      } else {
+        add(label("q_proj"), heads * qk, m.hidden_size);
+      }
+      add(label("kv_a_proj_with_mqa"), m.kv_lora_rank + m.qk_rope_head_dim, m.hidden_size);
+      add(label("kv_b_proj"), heads * (m.qk_nope_head_dim + m.v_head_dim), m.kv_lora_rank);
+      add(label("o_proj"), m.hidden_size, heads * m.v_head_dim);
+    } else {
+      const int64_t kv_heads = models::kv_heads_per_gpu(m, tp);
+      add(label("qkv_proj"), (heads + 2 * kv_heads) * m.head_dim, m.hidden_size);
+      add(label("o_proj"), m.hidden_size, heads * m.head_dim);
+    }
+    if (m.is_moe()) {
+      add(label("experts_gate_up"), (gated ? 2 : 1) * width, m.hidden_size);
+      add(label("experts_down"), m.hidden_size, width);
+    } else {
+      add(label(gated ? "gate_up_proj" : "fc1"), (gated ? 2 : 1) * width, m.hidden_size);
+      add(label(gated ? "down_proj" : "fc2"), m.hidden_size, width);
+    }
+    add(label("lm_head"), (m.vocab_size + tp - 1) / tp, m.hidden_size);
+  }
+  return shapes;
+}
+
 std::vector<kernels::GemmShape> catalog_gemm_shapes() {
   std::vector<kernels::GemmShape> shapes;
   std::set<std::pair<int64_t, int64_t>> seen;
-  auto add = [&](const std::string& name, int64_t n, int64_t k) {
-    if (n > 0 && k > 0 && seen.insert({n, k}).second) shapes.push_back({name, n, k});
-  };
   for (const auto& model_name : models::model_catalog_names()) {
-    const models::ModelSpec m = models::load_model(model_name);
-    for (const int tp : {1, 2, 4, 8}) {
-      if (m.num_attention_heads % tp != 0) continue;
-      const auto label = [&](const char* op) { return fmt::format("{}/{}/tp{}", model_name, op, tp); };
-      const int64_t heads = m.num_attention_heads / tp;
-      const int64_t kv_heads = models::kv_heads_per_gpu(m, tp);
-      const int64_t width = (m.intermediate_size + tp - 1) / tp;
-      const bool gated = m.mlp == models::MlpKind::kGated;
-      add(label("qkv_proj"), (heads + 2 * kv_heads) * m.head_dim, m.hidden_size);
-      add(label("o_proj"), m.hidden_size, heads * m.head_dim);
-      if (m.is_moe()) {
-        add(label("experts_gate_up"), (gated ? 2 : 1) * width, m.hidden_size);
-        add(label("experts_down"), m.hidden_size, width);
-      } else {
-        add(label(gated ? "gate_up_proj" : "fc1"), (gated ? 2 : 1) * width, m.hidden_size);
-        add(label(gated ? "down_proj" : "fc2"), m.hidden_size, width);
-      }
-      add(label("lm_head"), (m.vocab_size + tp - 1) / tp, m.hidden_size);
+    for (const kernels::GemmShape& s : model_gemm_shapes(models::load_model(model_name), model_name)) {
+      if (seen.insert({s.n, s.k}).second) shapes.push_back(s);
     }
   }
   return shapes;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/suite.h"
+#include "models/model_spec.h"
 
 namespace kvsim::app {
 
@@ -162,5 +163,8 @@ int cmd_plan(const PlanArgs& args, std::ostream& out, std::ostream& err);
 // GEMM shapes of every catalog model (qkv, o, MLP or expert projections, lm_head) for tp 1/2/4/8 where the heads
 // divide, deduplicated by (n, k).
 std::vector<kernels::GemmShape> catalog_gemm_shapes();
+// The same for one model, labelled `name`/op/tpN. MLA models (DeepSeek-V2/V3) list their own projections: q_a_proj and
+// q_b_proj (or q_proj), kv_a_proj_with_mqa, kv_b_proj and o_proj over v_head_dim, not q/k/v over head_dim.
+std::vector<kernels::GemmShape> model_gemm_shapes(const models::ModelSpec& m, const std::string& name);
 
 }  // namespace kvsim::app

@@ -110,9 +110,11 @@ OpCost CostModel::elementwise(const OperatorParams& p, const std::string& name, 
 }
 
 OpCost CostModel::attention(const OperatorParams& p, const BatchShape& b, bool explain) const {
-  // Averaged over layers: full-attention layers use the uncapped sums, sliding layers the windowed ones; a hybrid
-  // model's state layers read no KV (their fixed per-sequence state read is not charged here).
-  const double layers = static_cast<double>(model_.num_layers);
+  // Averaged over the attention layers: full-attention layers use the uncapped sums, sliding layers the windowed ones.
+  // A hybrid model's kState layers read no KV: ops_into weights this op by the attention layers' share and charges
+  // the state layers' per-sequence state in state_scan (cost_state_ops.cc). A pure attention model's attention layers
+  // are all its layers.
+  const double layers = static_cast<double>(model_.num_attention_layers());
   const double sliding = static_cast<double>(model_.num_sliding_layers());
   const double full_share = static_cast<double>(model_.num_full_layers()) / layers, sliding_share = sliding / layers;
   double pairs = full_share * b.attn_pairs + sliding_share * b.attn_pairs_window;

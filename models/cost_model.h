@@ -6,8 +6,10 @@
 // (ModelSpec, HardwareProfile, ExecConfig, BatchShape): easy to test, easy to cache.
 // KV-cache policies change it through ExecConfig switches, all off by default: KIVI's quantised KV with a residual
 // window, Quest's page selection (op page_select), FlexGen's CPU attention (op cpu_attention) and weight streaming
-// (op weight_fetch), InfiniGen's speculative fetch (ops partial_qk, kv_fetch). Files: cost_model.cc (batch shapes,
-// launches, the pass), cost_layer_ops.cc (GEMMs, element-wise, attention, all-reduce, experts), cost_offload_ops.cc.
+// (op weight_fetch), InfiniGen's speculative fetch (ops partial_qk, kv_fetch). Files: cost_model.cc (set-up, batch
+// shapes, launch modes), cost_forward.cc (the per-layer op list), cost_step_times.cc (layer, forward and iteration
+// times, CPU and launch overheads), cost_layer_ops.cc (GEMMs, element-wise, attention, all-reduce, experts),
+// cost_state_ops.cc (hybrid models' state-space mixers), cost_offload_ops.cc.
 #pragma once
 
 #include <algorithm>
@@ -329,6 +331,11 @@ class CostModel {
   OpCost attention(const OperatorParams& p, const BatchShape& batch, bool explain) const;
   OpCost allreduce(const OperatorParams& p, double tokens, bool explain) const;
   OpCost experts(double tokens, bool explain) const;
+  // A hybrid model's kState mixer (models/state_space.h), each op weighted by `share` (the share of kState layers):
+  // its projections over `tokens` (padded) tokens, its causal convolution and its scan over the per-sequence state.
+  void state_mixer_ops(const OperatorParams& p, const BatchShape& batch, double tokens, double share, bool explain,
+                       std::vector<OpCost>& out) const;
+  OpCost state_scan(const OperatorParams& p, const BatchShape& batch, bool explain) const;
   OpCost kv_fetch(const BatchShape& batch, bool explain) const;
   OpCost page_select(const BatchShape& batch, bool explain) const;
   OpCost cpu_attention(const BatchShape& batch, bool explain) const;

@@ -24,10 +24,14 @@ OpCost CostModel::kv_fetch(const BatchShape& b, bool explain) const {
   op.name = "kv_fetch";
   op.overlapped = true;
   op.channel = OpCost::Channel::kH2d;
-  const int64_t heads = kv_heads_per_gpu(model_, config_.tp);
+  // A token's K and V are 2 x kv_heads rows of head_dim; under MLA its one cached latent (kv_lora_rank +
+  // qk_rope_head_dim elements, whole on every TP rank) is one row of kv_bytes_per_token_layer.
+  const int64_t rows_per_token = model_.is_mla() ? 1 : kv_heads_per_gpu(model_, config_.tp) * 2;
   const auto row_bytes =
-      static_cast<uint64_t>(static_cast<double>(model_.head_dim) * kv_element_bits(config_.kv_dtype) / 8.0);
-  const auto rows = static_cast<int64_t>(b.fetch_tokens) * heads * 2;
+      model_.is_mla()
+          ? static_cast<uint64_t>(kv_quant_token_bytes_)
+          : static_cast<uint64_t>(static_cast<double>(model_.head_dim) * kv_element_bits(config_.kv_dtype) / 8.0);
+  const auto rows = static_cast<int64_t>(b.fetch_tokens) * rows_per_token;
   const hw::TransferCost in = hw::gather_time(hardware_, hw::GatherMethod::kCpuStaged, row_bytes, rows);
   // FlexGen sends only its host- and disk-resident layers' share; InfiniGen all of it.
   const double host_share = config_.cpu_attention ? 1.0 - config_.kv_gpu_ratio : 1.0;
@@ -56,12 +60,17 @@ OpCost CostModel::page_select(const BatchShape& b, bool explain) const {
   const double head_dim = static_cast<double>(model_.head_dim);
   const double kv_heads = static_cast<double>(kv_heads_per_gpu(model_, config_.tp));
   const double q_heads = static_cast<double>(model_.num_attention_heads) / config_.tp;
+  // The bounds are stored in the KV's format (2 = min and max) over the keys: kv_heads x head_dim channels, or under
+  // MLA the cached latent's (kv_bytes_per_token_layer: the latent is the key), scored by each query head.
+  const double key_channels =
+      model_.is_mla() ? static_cast<double>(model_.kv_lora_rank + model_.qk_rope_head_dim) : head_dim;
   OpCost op;
   op.name = "page_select";
-  // The bounds are stored in the KV's format (2 = min and max).
-  op.bytes = sparse_share * pages * 2.0 * kv_heads * head_dim * kv_element_bits(config_.kv_dtype) / 8.0 +
-             sparse_share * pages * q_heads * kTopKBytesPerScore;
-  op.flops = sparse_share * pages * q_heads * head_dim * kPageScoreOpsPerChannel;
+  op.bytes =
+      (model_.is_mla() ? sparse_share * pages * 2.0 * kv_quant_token_bytes_
+                       : sparse_share * pages * 2.0 * kv_heads * head_dim * kv_element_bits(config_.kv_dtype) / 8.0) +
+      sparse_share * pages * q_heads * kTopKBytesPerScore;
+  op.flops = sparse_share * pages * q_heads * key_channels * kPageScoreOpsPerChannel;
   // Element-wise scoring runs on the CUDA cores; the tensor peak stands in where a profile lacks the FP32 one.
   const double flop_rate = hardware_.gpu.fp32_flops > 0 ? hardware_.gpu.fp32_flops : compute_flops_;
   op.time_ns =
@@ -83,7 +92,10 @@ OpCost CostModel::cpu_attention(const BatchShape& b, bool explain) const {
   const double q_heads = static_cast<double>(model_.num_attention_heads) / tp;
   const double head_dim = static_cast<double>(model_.head_dim);
   const double q_dim = q_heads * head_dim;
-  const double kv_dim = static_cast<double>(kv_heads_per_gpu(model_, config_.tp)) * head_dim;
+  // The new tokens' k and v elements sent down: 2 x kv_heads x head_dim, or under MLA the latent (its bytes in the
+  // activation dtype, kv_bytes_per_token_layer, over the activation bytes).
+  const double kv_dim = model_.is_mla() ? kv_full_token_bytes_ / act_bytes_
+                                        : static_cast<double>(kv_heads_per_gpu(model_, config_.tp)) * head_dim * 2.0;
   // Only the layers whose KV is off the GPU (host memory, or disk after disk_io read it) are attended here.
   const double share = 1.0 - config_.kv_gpu_ratio;
   OpCost op;
@@ -92,7 +104,7 @@ OpCost CostModel::cpu_attention(const BatchShape& b, bool explain) const {
   const double kv_bytes = b.cpu_kv_read_tokens * kv_quant_token_bytes_ * share;
   const SimTime c_ns = work_time_ns(op.flops, host_flops_ / tp);
   const SimTime m_ns = work_time_ns(kv_bytes, hardware_.host.dram_bytes_per_s * config_.efficiency.host_memory / tp);
-  const auto down_bytes = static_cast<uint64_t>(b.cpu_attn_tokens * (q_dim + 2.0 * kv_dim) * act_bytes_ * share);
+  const auto down_bytes = static_cast<uint64_t>(b.cpu_attn_tokens * (q_dim + kv_dim) * act_bytes_ * share);
   const auto up_bytes = static_cast<uint64_t>(b.cpu_attn_tokens * q_dim * act_bytes_ * share);
   const hw::TransferCost down = hw::pcie_copy_time(hardware_, hw::CopyDirection::kDeviceToHost, down_bytes, 1);
   const hw::TransferCost up = hw::pcie_copy_time(hardware_, hw::CopyDirection::kHostToDevice, up_bytes, 1);

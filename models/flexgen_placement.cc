@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "models/model_shapes.h"
+
 namespace kvsim::models {
 
 namespace {
@@ -51,9 +53,16 @@ FlexGenWeightPlacement flexgen_weight_placement(const ModelSpec& m, double gpu, 
   } else {
     // SelfAttention.init_weight (flex_opt.py 284-305): w_q, b_q, w_k, b_k, w_v, b_v, w_out, b_out, w_ln, b_ln.
     const double qkv_bias = m.qkv_bias ? 1 : 0;
-    const std::vector<double> attention = {h * q,   q * qkv_bias,  h * kv, kv * qkv_bias,
-                                           h * kv,  kv * qkv_bias, q * h,  m.attention_out_bias ? h : 0,
-                                           h * norm};
+    std::vector<double> attention = {h * q,   q * qkv_bias,  h * kv, kv * qkv_bias,
+                                     h * kv,  kv * qkv_bias, q * h,  m.attention_out_bias ? h : 0,
+                                     h * norm};
+    if (m.is_mla()) {
+      // MLA has no per-head k and v projections: q_b_proj (or q_proj) with kv_b_proj split by heads, q_a_proj with
+      // kv_a_proj_with_mqa whole on every rank, o_proj split (models/model_shapes.h), then the norms.
+      const detail::AttentionShapes a = detail::attention_shapes(m, 0);
+      attention = {static_cast<double>(a.q_weight) / t, static_cast<double>(a.kv_weight),
+                   static_cast<double>(a.o_weight) / t, static_cast<double>(a.extra_norms) + h * norm};
+    }
     // MLP.init_weight (480-493): wi, bi, wo, bo, w_ln, b_ln (gated: gate, up, down, then the norm).
     const double inter = static_cast<double>(m.intermediate_size) / t;
     const double bias = m.mlp_bias ? 1 : 0;
