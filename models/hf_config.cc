@@ -73,6 +73,12 @@ std::string first_architecture(const yaml::Map& map) {
   return node[0].Scalar();
 }
 
+// NemotronHConfig names the attention head width attention_head_dim (Nemotron-H-8B); Nemotron 3's configs write
+// head_dim (128 with hidden_size 2688 and 32 heads).
+std::string head_dim_key(const yaml::Map& map, HfFamily family) {
+  return family == HfFamily::kNemotronH && map.has("attention_head_dim") ? "attention_head_dim" : "head_dim";
+}
+
 DType read_torch_dtype(const yaml::Map& map) {
   // transformers >= 4.56 writes `dtype`; older versions `torch_dtype`. Neither: bf16, as the cost model assumes.
   const std::string key = map.has("torch_dtype") ? "torch_dtype" : "dtype";
@@ -133,8 +139,7 @@ ModelSpec parse_hf_config(const std::string& path, std::map<std::string, std::st
     m.num_kv_heads = map.opt_int("num_key_value_heads", 1, limits::kMaxHeads).value_or(m.num_attention_heads);
     if (family == HfFamily::kDeepseekV2 || family == HfFamily::kDeepseekV3) {
       detail::read_hf_mla(map, m, keys);
-    } else if (auto head_dim = map.opt_int(family == HfFamily::kNemotronH ? "attention_head_dim" : "head_dim", 1,
-                                           limits::kMaxHidden)) {
+    } else if (auto head_dim = map.opt_int(head_dim_key(map, family), 1, limits::kMaxHidden)) {
       m.head_dim = *head_dim;
     } else if (m.hidden_size % m.num_attention_heads != 0) {
       map.fail("num_attention_heads",

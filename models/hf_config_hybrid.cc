@@ -85,27 +85,42 @@ void read_jamba_layout(const yaml::Map& map, ModelSpec& m, HfKeys& keys) {
 }
 
 // Nemotron-H (NemotronHConfig.hybrid_override_pattern): one character per block, 'M' a Mamba-2 mixer, '*' attention,
-// '-' an MLP; each block has one norm and either a mixer or an MLP.
+// '-' an MLP, 'E' a mixture-of-experts MLP (Nemotron 3: NemotronHMOE, experts read in hf_config_moe_mla.cc); each
+// block has one norm and either a mixer or an MLP.
 void read_nemotron_layout(const yaml::Map& map, ModelSpec& m, HfKeys& keys) {
   const std::string pattern = map.req_string("hybrid_override_pattern");
   if (static_cast<int64_t>(pattern.size()) != m.num_layers) {
     map.fail("hybrid_override_pattern",
              fmt::format("has {} characters but num_hidden_layers is {}", pattern.size(), m.num_layers));
   }
+  int64_t moe_blocks = 0;
   for (size_t i = 0; i < pattern.size(); ++i) {
     const char c = pattern[i];
     if (c == 'M') {
       m.layer_attention.push_back(AttentionKind::kState);
     } else if (c == '*') {
       m.layer_attention.push_back(AttentionKind::kFull);
-    } else if (c == '-') {
+    } else if (c == '-' || c == 'E') {
       m.layer_attention.push_back(AttentionKind::kNone);
+      if (c == 'E') ++moe_blocks;
     } else {
       map.fail("hybrid_override_pattern",
-               fmt::format("character {} is '{}': kvsim reads 'M' (Mamba-2), '*' (attention) and '-' (MLP) blocks "
-                           "only{}",
-                           i, std::string(1, c), c == 'E' ? " (the MoE block 'E' is not modelled)" : ""));
+               fmt::format("character {} is '{}': kvsim reads 'M' (Mamba-2), '*' (attention), '-' (MLP) and 'E' "
+                           "(mixture-of-experts) blocks only",
+                           i, std::string(1, c)));
     }
+  }
+  if (moe_blocks > 0 && !m.is_moe()) {
+    map.fail("hybrid_override_pattern",
+             fmt::format("has {} mixture-of-experts blocks 'E' but n_routed_experts is 0 or absent", moe_blocks));
+  }
+  if (moe_blocks == 0 && m.is_moe()) {
+    map.fail("n_routed_experts", "set, but hybrid_override_pattern has no mixture-of-experts block 'E'");
+  }
+  // Every block but the 'E' ones is an MoE model's layer without experts (its MLP, if any, is dense).
+  if (m.is_moe()) {
+    m.num_dense_layers = m.num_layers - moe_blocks;
+    keys["num_dense_layers"] = "hybrid_override_pattern";
   }
   m.num_mlp_free_layers = m.num_layers - m.num_mixer_free_layers();
   m.norms_per_layer = 1;

@@ -105,6 +105,36 @@ void read_jamba_moe(const yaml::Map& map, ModelSpec& m, HfKeys& keys) {
   keys["num_dense_layers"] = "expert_layer_period, expert_layer_offset";
 }
 
+// Nemotron 3 (NemotronHConfig with 'E' blocks in hybrid_override_pattern): each 'E' block is a NemotronHMOE of
+// n_routed_experts squared-ReLU experts of width moe_intermediate_size (up_proj, down_proj: the model's plain MLP),
+// num_experts_per_tok of them per token, a router of hidden_size x n_routed_experts, and one shared expert, a
+// NemotronHMLP of width moe_shared_expert_intermediate_size. Which blocks have experts comes with the pattern
+// (hf_config_hybrid.cc). The router's e_score_correction_bias (n_routed_experts floats per MoE block) is below the
+// precision of these counts, as for DeepSeek-V3.
+void read_nemotron_moe(const yaml::Map& map, ModelSpec& m, HfKeys& keys) {
+  m.num_experts = map.get_int("n_routed_experts", 0, 0, limits::kMaxExperts);
+  keys["num_experts"] = "n_routed_experts";
+  if (m.num_experts == 0) return;
+  m.experts_per_token = map.req_int("num_experts_per_tok", 1, limits::kMaxExperts);
+  m.moe_intermediate_size = map.req_int("moe_intermediate_size", 1, limits::kMaxIntermediate);
+  m.shared_expert_intermediate_size =
+      map.get_int("moe_shared_expert_intermediate_size", 0, 0, limits::kMaxIntermediate);
+  keys["shared_expert_intermediate_size"] = "moe_shared_expert_intermediate_size";
+  // The shared expert is one MLP of moe_shared_expert_intermediate_size (Nemotron 3 Nano writes n_shared_experts 1);
+  // another count would leave its meaning open.
+  const int64_t shared = map.get_int("n_shared_experts", 1, 0, limits::kMaxExperts);
+  if (shared != 1 && m.shared_expert_intermediate_size > 0) {
+    map.fail("n_shared_experts", fmt::format("expected 1 (one shared-expert MLP of moe_shared_expert_intermediate_size "
+                                             "{}), found {}",
+                                             m.shared_expert_intermediate_size, shared));
+  }
+  // Nemotron 3 Super / Ultra's latent MoE runs the experts in a narrower space behind two extra projections.
+  if (const YAML::Node latent = map.raw("moe_latent_size"); latent.IsDefined() && !latent.IsNull()) {
+    map.fail("moe_latent_size", "the latent mixture of experts (experts behind fc1/fc2 latent projections) is not "
+                                "modelled: kvsim reads Nemotron-H configs without it");
+  }
+}
+
 struct SizeKey {
   const char* key;
   std::vector<HfFamily> readers;
@@ -114,16 +144,20 @@ struct SizeKey {
 const std::vector<SizeKey>& size_keys() {
   using F = HfFamily;
   const std::vector<F> deepseek = {F::kDeepseekV2, F::kDeepseekV3};
+  const std::vector<F> deepseek_nemotron = {F::kDeepseekV2, F::kDeepseekV3, F::kNemotronH};
   const std::vector<F> qwen_moe = {F::kQwen2Moe, F::kQwen3Moe, F::kQwen3Next};
   static const std::vector<SizeKey> keys = {
       {"num_local_experts", {F::kMixtral, F::kGptOss}, ""},
       {"num_experts", {F::kQwen2Moe, F::kQwen3Moe, F::kQwen3Next, F::kJamba}, ""},
       {"num_experts_per_tok",
        {F::kMixtral, F::kGptOss, F::kQwen2Moe, F::kQwen3Moe, F::kQwen3Next, F::kDeepseekV2, F::kDeepseekV3,
-        F::kJamba},
+        F::kJamba, F::kNemotronH},
        ""},
       {"experts_per_token", {F::kGptOss}, ""},
-      {"moe_intermediate_size", {F::kQwen2Moe, F::kQwen3Moe, F::kQwen3Next, F::kDeepseekV2, F::kDeepseekV3}, ""},
+      {"moe_intermediate_size",
+       {F::kQwen2Moe, F::kQwen3Moe, F::kQwen3Next, F::kDeepseekV2, F::kDeepseekV3, F::kNemotronH},
+       ""},
+      {"moe_shared_expert_intermediate_size", {F::kNemotronH}, ""},
       {"shared_expert_intermediate_size", {F::kQwen2Moe, F::kQwen3Next}, ""},
       {"expert_layer_period", {F::kJamba}, "1"},
       {"attn_layer_period", {F::kJamba}, ""},
@@ -138,8 +172,8 @@ const std::vector<SizeKey>& size_keys() {
       {"sliding_window_pattern", {F::kGemma3}, "1"},
       {"decoder_sparse_step", qwen_moe, "1"},
       {"mlp_only_layers", qwen_moe, ""},
-      {"n_routed_experts", deepseek, ""},
-      {"n_shared_experts", deepseek, ""},
+      {"n_routed_experts", deepseek_nemotron, ""},
+      {"n_shared_experts", deepseek_nemotron, ""},
       {"first_k_dense_replace", deepseek, ""},
       {"moe_layer_freq", deepseek, "1"},
       {"num_nextn_predict_layers", deepseek, ""},
@@ -220,7 +254,9 @@ void read_hf_moe(const yaml::Map& map, HfFamily family, ModelSpec& m, HfKeys& ke
     case HfFamily::kOpt:
     case HfFamily::kGemma2:
     case HfFamily::kGemma3:
+      return;
     case HfFamily::kNemotronH:
+      read_nemotron_moe(map, m, keys);
       return;
   }
 }

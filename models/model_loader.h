@@ -23,6 +23,10 @@ ModelSpec load_model(const std::string& name_or_path);
 // A catalog-format mapping. `name` defaults to the file's stem.
 ModelSpec parse_model_yaml(const YAML::Node& node, std::shared_ptr<const yaml::Source> source);
 
+// The catalog-format YAML of `m` (models/model_spec_yaml.cc): parse_model_yaml reads it back to the same spec, so an
+// imported config.json can be kept as a catalog entry. Fields at their defaults are left out.
+std::string model_spec_yaml(const ModelSpec& m);
+
 // A Hugging Face config.json, read with yaml-cpp (JSON is YAML) so errors carry line:col. An architecture it does not
 // know is refused (the error lists the known ones), and so is a key that changes the size but that kvsim does not
 // read for that architecture (kv_lora_rank on a LLaMA config); other keys are ignored: config.json files carry many

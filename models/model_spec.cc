@@ -73,9 +73,12 @@ MlpShapes mlp_shapes(const ModelSpec& m, int64_t width) {
   return s;
 }
 
+// The shared expert is an MLP of the model's kind without biases: gate, up, down (SwiGLU: DeepSeek, Qwen2-MoE) or up,
+// down (Nemotron 3's squared-ReLU NemotronHMLP).
 MlpShapes shared_expert_shapes(const ModelSpec& m) {
+  const uint64_t matrices = m.mlp == MlpKind::kGated ? 3 : 2;
   MlpShapes s{};
-  s.weight = 3 * u(m.hidden_size) * u(m.shared_expert_intermediate_size);  // gate, up, down
+  s.weight = matrices * u(m.hidden_size) * u(m.shared_expert_intermediate_size);
   return s;
 }
 

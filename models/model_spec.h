@@ -75,8 +75,9 @@ struct ModelSpec {
   // moe_intermediate_size; Qwen2-MoE: shared_expert_intermediate_size); 0 = none.
   int64_t shared_expert_intermediate_size = 0;
   bool shared_expert_gate = false;  // Qwen2-MoE: a hidden -> 1 sigmoid gate scales the shared expert's output
-  // Layers of an MoE model whose MLP is dense (intermediate_size) rather than experts (DeepSeek first_k_dense_replace,
-  // Qwen MoE mlp_only_layers / decoder_sparse_step); the others are MoE layers.
+  // Layers of an MoE model without experts: a dense MLP (intermediate_size) rather than experts (DeepSeek
+  // first_k_dense_replace, Qwen MoE mlp_only_layers / decoder_sparse_step), or no MLP at all (Nemotron-H's mixer
+  // blocks, counted in num_mlp_free_layers); the others are MoE layers.
   int64_t num_dense_layers = 0;
 
   // Multi-head latent attention (DeepSeek-V2, arXiv:2405.04434 sec. 2.1): 0 kv_lora_rank = ordinary attention.

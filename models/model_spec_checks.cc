@@ -82,6 +82,18 @@ Problem find_hybrid_problem(const ModelSpec& m) {
     return problem("num_mlp_free_layers", fmt::format("expected an integer in [0 .. num_layers - 1 = {}], found {}",
                                                       m.num_layers - 1, m.num_mlp_free_layers));
   }
+  if (m.num_dense_mlp_layers() < 0) {
+    return problem("num_mlp_free_layers", fmt::format("{} layers without an MLP and {} with experts are more than the "
+                                                      "{} layers",
+                                                      m.num_mlp_free_layers, m.num_moe_layers(), m.num_layers));
+  }
+  // Nemotron-H: a block has a mixer or an MLP; one with neither ('none' layers beyond the MLP layers) does nothing.
+  if (m.num_mixer_free_layers() + m.num_mlp_free_layers > m.num_layers) {
+    return problem("num_mlp_free_layers",
+                   fmt::format("{} layers without an MLP and {} without a mixer (layer_attention 'none') are more than "
+                               "the {} layers: a layer has a mixer, an MLP or both",
+                               m.num_mlp_free_layers, m.num_mixer_free_layers(), m.num_layers));
+  }
   if (m.num_attention_layers() == 0) {
     return problem("layer_attention", "no layer holds attention: kvsim models hybrid models, not pure state-space ones");
   }

@@ -181,11 +181,97 @@ TEST(HybridConfigs, SizeKeysOfHybridFamiliesAreRefusedElsewhere) {
     "max_position_embeddings": 128, "mamba_d_state": 16})");
   EXPECT_NE(msg.find("mamba_d_state: changes the model's size"), std::string::npos) << msg;
   EXPECT_NE(msg.find("Jamba"), std::string::npos) << msg;
-  const std::string pattern = parse_error("nemotron_moe", R"({"architectures": ["NemotronHForCausalLM"],
+  const std::string pattern = parse_error("nemotron_block", R"({"architectures": ["NemotronHForCausalLM"],
     "hidden_size": 64, "intermediate_size": 64, "num_attention_heads": 4, "num_hidden_layers": 3, "vocab_size": 100,
-    "max_position_embeddings": 128, "hybrid_override_pattern": "M*E", "mamba_num_heads": 4, "mamba_head_dim": 32,
+    "max_position_embeddings": 128, "hybrid_override_pattern": "M*X", "mamba_num_heads": 4, "mamba_head_dim": 32,
     "ssm_state_size": 16})");
-  EXPECT_NE(pattern.find("hybrid_override_pattern: character 2 is 'E'"), std::string::npos) << pattern;
+  EXPECT_NE(pattern.find("hybrid_override_pattern: character 2 is 'X'"), std::string::npos) << pattern;
+}
+
+// A small Nemotron-H config with MoE blocks; `extra` is spliced in before the closing brace.
+std::string nemotron_moe_config(const std::string& pattern, const std::string& extra) {
+  return R"({"architectures": ["NemotronHForCausalLM"], "hidden_size": 64, "intermediate_size": 64,
+    "num_attention_heads": 4, "num_hidden_layers": )" +
+         std::to_string(pattern.size()) + R"(, "vocab_size": 100, "max_position_embeddings": 128,
+    "hybrid_override_pattern": ")" +
+         pattern + R"(", "mamba_num_heads": 4, "mamba_head_dim": 16, "ssm_state_size": 16)" + extra + "}";
+}
+
+TEST(HybridConfigs, NemotronH_MoeBlocksNeedExpertsAndExpertsNeedMoeBlocks) {
+  const std::string experts = R"(, "n_routed_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+    "moe_shared_expert_intermediate_size": 64)";
+  const std::string no_experts = parse_error("nemotron_e_alone", nemotron_moe_config("M*E", ""));
+  EXPECT_NE(no_experts.find("hybrid_override_pattern: has 1 mixture-of-experts blocks 'E' but n_routed_experts"),
+            std::string::npos)
+      << no_experts;
+  const std::string no_blocks = parse_error("nemotron_no_e", nemotron_moe_config("M*-", experts));
+  EXPECT_NE(no_blocks.find("n_routed_experts: set, but hybrid_override_pattern has no mixture-of-experts block"),
+            std::string::npos)
+      << no_blocks;
+  // Nemotron 3 Super's latent MoE has projections kvsim does not count: refused, not read as a plain MoE.
+  const std::string latent =
+      parse_error("nemotron_latent", nemotron_moe_config("M*E", experts + R"(, "moe_latent_size": 16)"));
+  EXPECT_NE(latent.find("moe_latent_size: the latent mixture of experts"), std::string::npos) << latent;
+  const std::string shared =
+      parse_error("nemotron_two_shared", nemotron_moe_config("M*E", experts + R"(, "n_shared_experts": 2)"));
+  EXPECT_NE(shared.find("n_shared_experts: expected 1"), std::string::npos) << shared;
+  // The MoE keys are Nemotron-H's and DeepSeek's only.
+  const std::string foreign = parse_error("llama_shared_width", R"({"architectures": ["LlamaForCausalLM"],
+    "hidden_size": 64, "intermediate_size": 64, "num_attention_heads": 4, "num_hidden_layers": 2, "vocab_size": 100,
+    "max_position_embeddings": 128, "moe_shared_expert_intermediate_size": 64})");
+  EXPECT_NE(foreign.find("moe_shared_expert_intermediate_size: changes the model's size"), std::string::npos)
+      << foreign;
+}
+
+TEST(HybridConfigs, NemotronH_MoeBlockCountsExpertsSharedExpertAndRouterOnce) {
+  const std::string path = ::testing::TempDir() + "/nemotron_small_moe.config.json";
+  const auto counts = [&](const std::string& pattern) {
+    std::ofstream(path) << nemotron_moe_config(pattern, R"(, "n_routed_experts": 8, "num_experts_per_tok": 2,
+      "moe_intermediate_size": 32, "moe_shared_expert_intermediate_size": 48)");
+    const ModelSpec m = parse_hf_config(path);
+    return std::make_pair(m, parameter_counts(m));
+  };
+  const auto [one, p1] = counts("M*E");
+  const auto [two, p2] = counts("M*EE");
+  std::remove(path.c_str());
+  EXPECT_EQ(one.num_moe_layers(), 1);
+  EXPECT_EQ(one.num_dense_mlp_layers(), 0);
+  EXPECT_EQ(one.num_mlp_free_layers, 2);
+  // One more 'E' block adds exactly one block's experts (8 x up + down, squared ReLU: no gate), shared expert (up +
+  // down), router and norm, and leaves KV and state alone.
+  EXPECT_EQ(p2.experts - p1.experts, 8u * 2 * 64 * 32);
+  EXPECT_EQ(p2.shared_experts - p1.shared_experts, 2u * 64 * 48);
+  EXPECT_EQ(p2.router - p1.router, 64u * 8);
+  EXPECT_EQ(p2.total() - p1.total(), 8u * 2 * 64 * 32 + 2u * 64 * 48 + 64u * 8 + 64u);
+  EXPECT_EQ(p2.active(two) - p1.active(one), 2u * 2 * 64 * 32 + 2u * 64 * 48 + 64u * 8 + 64u);
+  EXPECT_DOUBLE_EQ(kv_bytes_per_token(two, DType::kBf16), kv_bytes_per_token(one, DType::kBf16));
+  EXPECT_DOUBLE_EQ(state_bytes_per_sequence(two, DType::kBf16), state_bytes_per_sequence(one, DType::kBf16));
+}
+
+TEST(HybridConfigs, Nemotron3Nano_LayoutAndPublishedCounts) {
+  const ModelSpec m = parse_hf_config(fixture("nemotron-3-nano-30b-a3b"));
+  EXPECT_EQ(m.num_state_layers(), 23);
+  EXPECT_EQ(m.num_attention_layers(), 6);
+  EXPECT_EQ(m.num_moe_layers(), 23);
+  EXPECT_EQ(m.num_dense_mlp_layers(), 0);
+  EXPECT_EQ(m.num_experts, 128);
+  EXPECT_EQ(m.experts_per_token, 6);
+  EXPECT_EQ(m.shared_expert_intermediate_size, 3712);
+  EXPECT_EQ(m.head_dim, 128);  // its head_dim key, not hidden_size / heads = 84
+  const ParamCounts p = parameter_counts(m);
+  // NVIDIA, Nemotron 3 Nano technical report (arXiv:2512.20848) and the Nemotron 3 family page: "3.2B active (3.6B
+  // with embeddings), 31.6B total parameter model". The model card's rounder "3.5B active, 30B total" is not used.
+  expect_near_published(p.total(), 31.6, 0.1, "Nemotron 3 Nano total");
+  expect_near_published(p.active(m), 3.2, 0.1, "Nemotron 3 Nano active");
+  expect_near_published(p.active_with_embedding(m), 3.6, 0.1, "Nemotron 3 Nano active with embeddings");
+  // Routed experts are nearly all of it: 23 blocks x 128 experts x (up + down) of 2688 x 1856.
+  EXPECT_EQ(p.experts, uint64_t{23} * 128 * 2 * 2688 * 1856);
+  // KV: 6 attention layers x K and V x 2 KV heads x 128 x 2 bytes; the 23 Mamba-2 layers hold a fixed state.
+  EXPECT_DOUBLE_EQ(kv_bytes_per_token(m, DType::kBf16), 6.0 * 2 * 2 * 128 * 2);
+  const StateElements e = state_elements_per_layer(m);
+  EXPECT_DOUBLE_EQ(e.conv, 3.0 * (64 * 64 + 2 * 8 * 128));
+  EXPECT_DOUBLE_EQ(e.ssm, 64.0 * 64 * 128);
+  EXPECT_DOUBLE_EQ(state_bytes_per_sequence(m, DType::kBf16), 23 * (e.conv + e.ssm) * 2);
 }
 
 }  // namespace

@@ -241,7 +241,8 @@ TEST(ModelYaml, InconsistentShapesNameTheKey) {
             }),
             "bad.yaml:7:18: layer_attention: has 3 entries but num_layers is 2");
   EXPECT_EQ(error_of([] { parse_yaml_text(std::string(kMinimalYaml) + "layer_attention: [full, slidin]\n"); }),
-            "bad.yaml:7:25: layer_attention[1]: expected 'full' or 'sliding', found 'slidin'");
+            "bad.yaml:7:25: layer_attention[1]: expected one of full, sliding, state, none, found 'slidin' (did you "
+            "mean 'sliding'?)");
   EXPECT_EQ(error_of([] { parse_yaml_text(std::string(kMinimalYaml) + "layer_attention: alternate-sliding-full\n"); }),
             "bad.yaml:1:1: sliding_window: 1 layers use sliding attention but no window is set");
   EXPECT_EQ(error_of([] { parse_yaml_text(std::string(kMinimalYaml) + "num_experts: 4\nexperts_per_token: 5\n"); }),
