@@ -283,8 +283,11 @@ OpCost CostModel::experts(double tokens, bool explain) const {
   const double hidden = static_cast<double>(model_.hidden_size);
   const double inter = static_cast<double>(model_.expert_intermediate_size()) / config_.tp;
   const double shared_inter = static_cast<double>(model_.shared_expert_intermediate_size) / config_.tp;
-  const double params_per_expert = 3.0 * hidden * inter;  // gate, up, down
-  const double shared_params = 3.0 * hidden * shared_inter;
+  // Gated experts (SwiGLU: gate, up, down) hold three matrices; plain ones (Nemotron-H's squared-ReLU up, down) two,
+  // as the model's MLP kind says (model_shapes.h: the experts follow it).
+  const double matrices = model_.mlp == MlpKind::kGated ? 3.0 : 2.0;
+  const double params_per_expert = matrices * hidden * inter;
+  const double shared_params = matrices * hidden * shared_inter;
   const double touched = e * (1.0 - std::pow(1.0 - k / e, tokens));
   const DType expert_storage =
       model_.has_expert_dtype && dtype_bits(model_.expert_dtype) < dtype_bits(config_.weight_dtype)
@@ -295,7 +298,8 @@ OpCost CostModel::experts(double tokens, bool explain) const {
   op.flops = 2.0 * tokens * (k * params_per_expert + shared_params);
   op.bytes =
       touched * params_per_expert * dtype_bytes(expert_storage) + shared_params * dtype_bytes(config_.weight_dtype) +
-      tokens * (k * (2 * hidden + 3 * inter) + (shared_inter > 0 ? 2 * hidden + 3 * shared_inter : 0)) * act_bytes_;
+      tokens * (k * (2 * hidden + matrices * inter) + (shared_inter > 0 ? 2 * hidden + matrices * shared_inter : 0)) *
+          act_bytes_;
   op.time_ns = roofline_ns(op.flops, rates_.peak_flops * config_.efficiency.gemm, op.bytes,
                            hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &op.bound);
   if (explain) {

@@ -11,6 +11,7 @@
 #include "hw/hardware_loader.h"
 #include "models/cost_model.h"
 #include "models/model_loader.h"
+#include "models/model_shapes.h"
 #include "models/state_space.h"
 
 namespace kvsim::models {
@@ -219,6 +220,38 @@ TEST(MlaOffload, CpuAttentionSendsTheLatentOfEachNewToken) {
   const double q = 16.0 * 192, latent = kv_bytes_per_token_layer(m, DType::kBf16) / 2.0;
   EXPECT_DOUBLE_EQ(op->pcie_bytes, 4 * (q + latent) * 2 + 4 * q * 2);
   EXPECT_DOUBLE_EQ(op->bytes - op->pcie_bytes, b.cpu_kv_read_tokens * kv_bytes_per_token_layer(m, DType::kBf16));
+}
+
+}  // namespace
+}  // namespace kvsim::models
+
+namespace kvsim::models {
+namespace {
+
+// One token's expert work is two flops per weight of the experts it runs and the shared expert, whatever the
+// experts' MLP kind: three matrices for SwiGLU experts (Mixtral, Qwen3-MoE), two for Nemotron-H's squared-ReLU ones.
+TEST(MoeCost, ExpertFlopsPerTokenAreTwiceTheActiveExpertWeights) {
+  for (const char* name : {"mixtral-8x7b", "qwen3-30b-a3b", "nemotron-3-nano-30b-a3b"}) {
+    const ModelSpec m =
+        parse_hf_config(std::string(KVSIM_TEST_SOURCE_DIR) + "/tests/models/fixtures/" + name + ".config.json");
+    const ParamCounts p = parameter_counts(m);
+    const double moe_layers = static_cast<double>(m.num_moe_layers());
+    // Per MoE layer: experts_per_token routed experts and the shared expert (its gate is no matrix of the MLP).
+    const double shared = static_cast<double>(detail::shared_expert_shapes(m).weight);
+    const double active = static_cast<double>(p.experts) / moe_layers / static_cast<double>(m.num_experts) *
+                              static_cast<double>(m.experts_per_token) +
+                          shared;
+    const CostModel cm(m, hw::load_hardware("h100-sxm5-80gb"), ExecConfig{});
+    const OpCost* op = nullptr;
+    const auto ops = cm.ops(BatchShape::uniform(1, 1, 128, true, 0));
+    for (const OpCost& o : ops) {
+      if (o.name == "experts") op = &o;
+    }
+    ASSERT_NE(op, nullptr) << name;
+    // ops() charges an average layer: the MoE layers' share of it.
+    const double share = moe_layers / static_cast<double>(m.num_layers);
+    EXPECT_NEAR(op->flops, 2.0 * active * share, 1e-6 * op->flops) << name;
+  }
 }
 
 }  // namespace
