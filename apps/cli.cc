@@ -168,8 +168,8 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   CLI::App* model_info = app.add_subcommand(
       "model-info", "Parameters, weight bytes, KV bytes per token and layer kinds of a config.json or catalog model");
   model_info->add_option("model", model_info_args.model, "A Hugging Face config.json or a catalog name")->required();
-  model_info->add_option("--format", model_info_args.format, "Output on stdout")
-      ->check(CLI::IsMember({"table", "json"}));
+  model_info->add_option("--format", model_info_args.format, "Output on stdout (yaml: the model as a catalog entry)")
+      ->check(CLI::IsMember({"table", "json", "yaml"}));
   CLI::App* hardware = app.add_subcommand("hardware", "List the hardware catalog");
   hardware->add_option("--format", hw_args.format, "Output on stdout")->check(CLI::IsMember({"table", "json"}));
 

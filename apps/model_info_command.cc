@@ -191,6 +191,11 @@ int cmd_model_info(const ModelInfoArgs& args, std::ostream& out) {
     out << j.dump(2) << "\n";
     return 0;
   }
+  if (args.format == "yaml") {
+    // A catalog entry (models/catalog/*.yaml format) that loads back to this spec.
+    out << models::model_spec_yaml(m);
+    return 0;
+  }
   out << fmt::format("{} ({})\n", m.name, m.architecture.empty() ? "no architecture named" : m.architecture);
   out << fmt::format("parameters        total {:.3f} B, active per token {:.3f} B ({:.3f} B with the embedding)\n",
                      billions(p.total()), billions(p.active(m)), billions(p.active_with_embedding(m)));
