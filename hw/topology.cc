@@ -154,10 +154,36 @@ Topology build_node_topology(const HardwareProfile& profile, int num_gpus) {
   return t;
 }
 
+namespace {
+// Concatenates the shortest paths through `stops` in order.
+std::vector<LinkId> through(const Topology& topo, std::initializer_list<Vertex> stops) {
+  std::vector<LinkId> out;
+  const Vertex* prev = nullptr;
+  for (const Vertex& v : stops) {
+    if (prev) {
+      const std::vector<LinkId> leg = shortest(topo, *prev, v);
+      out.insert(out.end(), leg.begin(), leg.end());
+    }
+    prev = &v;
+  }
+  return out;
+}
+}  // namespace
+
 std::vector<LinkId> route(const Topology& topo, Vertex from, Vertex to) {
   const size_t n = boost::num_vertices(topo.graph);
   const bool gpu_to_gpu = from < n && to < n && from != to && topo.graph[from].kind == VertexKind::kGpu &&
                           topo.graph[to].kind == VertexKind::kGpu;
+  if (gpu_to_gpu && topo.gpus_per_node > 0) {
+    const int a = topo.graph[from].index, b = topo.graph[to].index;
+    if (a / topo.gpus_per_node != b / topo.gpus_per_node) {
+      // Between nodes: out through the source GPU's own NIC, in through the destination GPU's (each GPU's nearest
+      // NIC, as NCCL and NIXL pick them); without GPUDirect RDMA the NIC reads and writes pinned host memory.
+      const Vertex nic_a = topo.nics.at(static_cast<size_t>(a)), nic_b = topo.nics.at(static_cast<size_t>(b));
+      if (topo.gpudirect_rdma) return through(topo, {from, nic_a, nic_b, to});
+      return through(topo, {from, topo.dram_near_gpu(a), nic_a, nic_b, topo.dram_near_gpu(b), to});
+    }
+  }
   if (gpu_to_gpu && !topo.p2p) {
     // No peer-to-peer: the driver stages the copy through pinned host memory near the source GPU.
     const Vertex staging = topo.dram_near_gpu(topo.graph[from].index);

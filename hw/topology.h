@@ -13,8 +13,8 @@
 
 namespace kvsim::hw {
 
-enum class VertexKind { kGpu, kPcieSwitch, kSocket, kHostDram, kNvswitch };
-enum class LinkKind { kPcie, kNvlink, kMemory, kSocketLink };
+enum class VertexKind { kGpu, kPcieSwitch, kSocket, kHostDram, kNvswitch, kNic, kNetworkSwitch };
+enum class LinkKind { kPcie, kNvlink, kMemory, kSocketLink, kNetwork };
 
 struct VertexInfo {
   VertexKind kind = VertexKind::kGpu;
@@ -44,6 +44,12 @@ struct Topology {
   std::vector<Vertex> host_dram;  // host_dram[s] is socket s's DRAM
   std::vector<int> gpu_socket;    // gpu_socket[i]: the socket GPU i hangs off
   bool p2p = true;                // GPU-to-GPU copies may bypass host memory
+  // Several nodes (hw/cluster_topology.h): GPU i is on node i / gpus_per_node, and nics[i] is its rail's NIC. A
+  // transfer between nodes leaves through the source GPU's NIC and enters through the destination GPU's, straight
+  // from GPU memory with GPUDirect RDMA or staged through host memory without it.
+  int gpus_per_node = 0;  // 0: one node
+  std::vector<Vertex> nics;
+  bool gpudirect_rdma = true;
 
   Vertex gpu(int i) const;
   Vertex dram(int socket) const;
