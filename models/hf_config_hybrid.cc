@@ -165,6 +165,9 @@ void read_hf_layer_layout(const yaml::Map& map, HfFamily family, ModelSpec& m, H
   }
   if (family == HfFamily::kJamba) {
     read_jamba_layout(map, m, keys);
+    // JambaAttention (transformers' modeling_jamba) applies no rotary embedding: the Mamba layers carry position
+    // (Lieber et al., "Jamba", arXiv 2403.19887).
+    m.position = PositionKind::kNone;
   } else if (family == HfFamily::kNemotronH) {
     read_nemotron_layout(map, m, keys);
   } else if (const YAML::Node types = map.raw("layer_types"); types.IsDefined() && !types.IsNull()) {

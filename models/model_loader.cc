@@ -193,8 +193,10 @@ ModelSpec parse_model_yaml(const YAML::Node& node, std::shared_ptr<const yaml::S
   m.mlp = map.get_choice("mlp", "gated", {"gated", "plain"}) == "plain" ? MlpKind::kPlain : MlpKind::kGated;
   m.norm = map.get_choice("norm", "rmsnorm", {"rmsnorm", "layernorm"}) == "layernorm" ? NormKind::kLayerNorm
                                                                                       : NormKind::kRmsNorm;
-  m.position = map.get_choice("position", "rope", {"rope", "learned"}) == "learned" ? PositionKind::kLearned
-                                                                                    : PositionKind::kRope;
+  const std::string position = map.get_choice("position", "rope", {"rope", "learned", "none"});
+  m.position = position == "learned" ? PositionKind::kLearned
+               : position == "none"  ? PositionKind::kNone
+                                     : PositionKind::kRope;
   m.qkv_bias = map.get_bool("qkv_bias", false);
   m.attention_out_bias = map.get_bool("attention_out_bias", false);
   m.mlp_bias = map.get_bool("mlp_bias", false);

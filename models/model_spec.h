@@ -14,7 +14,8 @@ namespace kvsim::models {
 
 enum class MlpKind { kGated, kPlain };  // gate_up + act + down (LLaMA SwiGLU) | fc1 + act + fc2 (OPT)
 enum class NormKind { kRmsNorm, kLayerNorm };
-enum class PositionKind { kRope, kLearned };   // rotary (LLaMA) | learned absolute table (OPT)
+// rotary (LLaMA) | learned absolute table (OPT) | none in attention (Jamba: positions come from its Mamba layers)
+enum class PositionKind { kRope, kLearned, kNone };
 // The token mixer of one layer: full attention (KV per token of the whole context), sliding-window attention (KV of
 // at most the window), a state-space or linear-attention mixer (a fixed state per sequence, no KV: Mamba layers of
 // Jamba / Nemotron-H, Gated DeltaNet layers of Qwen3-Next), or none (Nemotron-H's MLP-only layers).

@@ -84,7 +84,9 @@ std::string model_spec_yaml(const ModelSpec& m) {
   n["max_position_embeddings"] = m.max_position_embeddings;
   n["mlp"] = m.mlp == MlpKind::kPlain ? "plain" : "gated";
   n["norm"] = m.norm == NormKind::kLayerNorm ? "layernorm" : "rmsnorm";
-  n["position"] = m.position == PositionKind::kLearned ? "learned" : "rope";
+  n["position"] = m.position == PositionKind::kLearned ? "learned"
+                  : m.position == PositionKind::kNone  ? "none"
+                                                       : "rope";
   const std::pair<const char*, bool> flags[] = {
       {"qkv_bias", m.qkv_bias},
       {"attention_out_bias", m.attention_out_bias},

@@ -170,6 +170,7 @@ state_mixer:
   state_size: 16
   dt_rank: 256
   dt_norms: true
+position: none
 )";
 
 TEST(CatalogYaml, HandWrittenJambaReadsAsItsConfig) {

@@ -256,3 +256,27 @@ TEST(MoeCost, ExpertFlopsPerTokenAreTwiceTheActiveExpertWeights) {
 
 }  // namespace
 }  // namespace kvsim::models
+
+namespace kvsim::models {
+namespace {
+
+// Jamba's attention has no rotary embedding: no rope op, and the rest of the step is unchanged.
+TEST(HybridCost, JambaChargesNoRope) {
+  const ModelSpec m =
+      parse_hf_config(std::string(KVSIM_TEST_SOURCE_DIR) + "/tests/models/fixtures/jamba-v0.1.config.json");
+  ModelSpec rotary = m;
+  rotary.position = PositionKind::kRope;
+  ExecConfig c;
+  c.tp = 2;
+  const CostModel none(m, hw::load_hardware("h100-sxm5-80gb"), c), rope(rotary, hw::load_hardware("h100-sxm5-80gb"), c);
+  const BatchShape b = BatchShape::uniform(16, 1, 1024, true, 0);
+  const auto count = [](const std::vector<OpCost>& ops) {
+    return std::count_if(ops.begin(), ops.end(), [](const OpCost& o) { return o.name == "rope"; });
+  };
+  EXPECT_EQ(count(none.ops(b)), 0);
+  EXPECT_EQ(count(rope.ops(b)), 1);
+  EXPECT_LT(none.forward_ns(b), rope.forward_ns(b));
+}
+
+}  // namespace
+}  // namespace kvsim::models

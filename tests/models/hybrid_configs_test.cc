@@ -93,6 +93,7 @@ TEST(HybridConfigs, Jamba_LayoutAndPublishedCounts) {
   EXPECT_EQ(m.num_moe_layers(), 16);  // odd layers
   EXPECT_EQ(m.state_mixer.kind, StateMixerKind::kMamba1);
   EXPECT_EQ(m.state_mixer.inner_size, 8192);
+  EXPECT_EQ(m.position, PositionKind::kNone);  // no rotary embedding in JambaAttention
   const ParamCounts p = parameter_counts(m);
   // Jamba paper (Lieber et al., arXiv:2403.19887, Table 1) and model card: 52B total, 12B active.
   expect_near_published(p.total(), 52, 1, "Jamba total");
