@@ -214,7 +214,8 @@ TEST(MlaOffload, CpuAttentionSendsTheLatentOfEachNewToken) {
   const CostModel cm = make(m, 1, c);
   BatchShape b;
   for (int i = 0; i < 4; ++i) b.add_cpu_sequence(2048, 1, true);
-  const OpCost* op = find(cm.ops(b), "cpu_attention");
+  const std::vector<OpCost> ops = cm.ops(b);  // kept: find() points into it
+  const OpCost* op = find(ops, "cpu_attention");
   ASSERT_NE(op, nullptr);
   // Down: q (16 heads x 192) and the new latent (576 elements), up: the output (16 x 192), in bf16, per new token.
   const double q = 16.0 * 192, latent = kv_bytes_per_token_layer(m, DType::kBf16) / 2.0;
