@@ -62,13 +62,20 @@ void read_qwen_moe(const yaml::Map& map, HfFamily family, ModelSpec& m, HfKeys& 
   keys["num_dense_layers"] = dense_only.empty() ? "decoder_sparse_step" : "mlp_only_layers";
 }
 
-void read_deepseek_moe(const yaml::Map& map, ModelSpec& m, HfKeys& keys) {
-  // DeepSeek's configuration_deepseek.py: n_routed_experts null = a dense model; n_shared_experts null = none.
+// The routed experts as DeepSeek's and Nemotron-H's configs name them: n_routed_experts (0 or null: none; false
+// then), and with experts num_experts_per_tok and moe_intermediate_size.
+bool read_routed_experts(const yaml::Map& map, ModelSpec& m, HfKeys& keys) {
   m.num_experts = map.get_int("n_routed_experts", 0, 0, limits::kMaxExperts);
   keys["num_experts"] = "n_routed_experts";
-  if (m.num_experts == 0) return;
+  if (m.num_experts == 0) return false;
   m.experts_per_token = map.req_int("num_experts_per_tok", 1, limits::kMaxExperts);
   m.moe_intermediate_size = map.req_int("moe_intermediate_size", 1, limits::kMaxIntermediate);
+  return true;
+}
+
+void read_deepseek_moe(const yaml::Map& map, ModelSpec& m, HfKeys& keys) {
+  // DeepSeek's configuration_deepseek.py: n_routed_experts null = a dense model; n_shared_experts null = none.
+  if (!read_routed_experts(map, m, keys)) return;
   // DeepseekV2MoE: the shared experts run as one DeepseekV2MLP of n_shared_experts x moe_intermediate_size.
   const int64_t shared = map.get_int("n_shared_experts", 0, 0, limits::kMaxExperts);
   m.shared_expert_intermediate_size = shared * m.moe_intermediate_size;
@@ -112,11 +119,7 @@ void read_jamba_moe(const yaml::Map& map, ModelSpec& m, HfKeys& keys) {
 // (hf_config_hybrid.cc). The router's e_score_correction_bias (n_routed_experts floats per MoE block) is below the
 // precision of these counts, as for DeepSeek-V3.
 void read_nemotron_moe(const yaml::Map& map, ModelSpec& m, HfKeys& keys) {
-  m.num_experts = map.get_int("n_routed_experts", 0, 0, limits::kMaxExperts);
-  keys["num_experts"] = "n_routed_experts";
-  if (m.num_experts == 0) return;
-  m.experts_per_token = map.req_int("num_experts_per_tok", 1, limits::kMaxExperts);
-  m.moe_intermediate_size = map.req_int("moe_intermediate_size", 1, limits::kMaxIntermediate);
+  if (!read_routed_experts(map, m, keys)) return;
   m.shared_expert_intermediate_size =
       map.get_int("moe_shared_expert_intermediate_size", 0, 0, limits::kMaxIntermediate);
   keys["shared_expert_intermediate_size"] = "moe_shared_expert_intermediate_size";
