@@ -124,10 +124,35 @@ Scenario server_scenario(const std::string& model, const std::string& hardware, 
   return parse_scenario(doc, "server", {});
 }
 
+namespace {
+// A disaggregated cluster's two pools: the scenario with each pool's tensor parallelism, and the prefill pool's plan
+// and cost model (the decode pool's are the run's).
+struct DisaggregatedPools {
+  Scenario prefill, decode;
+  MemoryPlan prefill_plan;
+  models::CostModel prefill_cost;
+  static Scenario with_tp(const Scenario& s, const PoolConfig& pool) {
+    Scenario p = s;
+    p.cluster.replicas = pool.replicas;
+    p.cluster.tensor_parallel = pool.tensor_parallel;
+    return p;
+  }
+  explicit DisaggregatedPools(const Scenario& s)
+      : prefill(with_tp(s, *s.cluster.prefill)),
+        decode(with_tp(s, *s.cluster.decode)),
+        prefill_plan(plan_memory(prefill)),
+        prefill_cost(prefill.model, prefill.hardware, exec_config(prefill)) {}
+};
+}  // namespace
+
 RunResult run_scenario(const Scenario& s, const std::string& out_dir, bool force) {
   RunResult result;
-  result.plan = plan_memory(s);
-  const models::CostModel cost(s.model, s.hardware, exec_config(s));
+  const bool disaggregated = s.cluster.disaggregated();
+  std::optional<DisaggregatedPools> pools;
+  if (disaggregated) pools.emplace(s);
+  // The decode pool's plan and cost model when disaggregated (the run's summary reports its memory plan).
+  result.plan = plan_memory(disaggregated ? pools->decode : s);
+  const models::CostModel cost(s.model, s.hardware, exec_config(disaggregated ? pools->decode : s));
   RngStreams rng(s.seed);
   auto source = traces::make_request_source(s.workload, rng);
 
@@ -167,6 +192,23 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir, bool force
   mc.static_hbm_bytes = result.plan.static_bytes();
   mc.slo_ttft_ms = s.slo.ttft_ms.value_or(0);
   mc.gpus = s.cluster.replicas * s.cluster.tensor_parallel;
+  if (disaggregated) {
+    const PoolConfig &p = *s.cluster.prefill, &d = *s.cluster.decode;
+    mc.disaggregated = true;
+    mc.gpus = p.replicas * p.tensor_parallel + d.replicas * d.tensor_parallel;
+    for (int64_t r = 0; r < s.cluster.replicas; ++r) {
+      const MemoryPlan& plan = r < p.replicas ? pools->prefill_plan : result.plan;
+      mc.kv_blocks_per_replica.push_back(plan.num_gpu_blocks);
+      mc.kv_tokens_per_replica.push_back(plan.kv_capacity_tokens());
+    }
+    const hw::NodeSpec node = pool_node(s);
+    mc.notes.push_back(fmt::format(
+        "disaggregated: {} prefill replica(s) of {} GPU(s) and {} decode replica(s) of {} GPU(s) on {} nodes ({}); "
+        "each request's KV moves {}, over NVLink within a node and the GPUs' NICs between nodes (kv_transfer_* keys), "
+        "and the decode replica computes the prompt's last token once it is there",
+        p.replicas, p.tensor_parallel, d.replicas, d.tensor_parallel, node.name, node.source,
+        s.cluster.kv_transfer.mode == "layerwise" ? "layer by layer during its last prefill chunk" : "after its prefill"));
+  }
   mc.warmup_requests = s.slo.warmup_requests;
   mc.warm_requests = s.workload.warmup_requests;
   mc.gpu_hour_usd = s.gpu_hour_usd;
@@ -250,9 +292,15 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir, bool force
                                                mc.memory_interval_ns});
     collector.set_timeline(&*timeline);
   }
-  serving::Cluster cluster(s, result.plan, cost, collector, *source);
-  const SimTime end = cluster.run();
-  result.events = cluster.events_processed();
+  std::unique_ptr<serving::Cluster> cluster;
+  if (disaggregated) {
+    cluster = std::make_unique<serving::Cluster>(s, serving::Pool{&pools->prefill, pools->prefill_plan, &pools->prefill_cost},
+                                                 serving::Pool{&pools->decode, result.plan, &cost}, collector, *source);
+  } else {
+    cluster = std::make_unique<serving::Cluster>(s, result.plan, cost, collector, *source);
+  }
+  const SimTime end = cluster->run();
+  result.events = cluster->events_processed();
   result.summary = collector.summary(end);
   // What the workload was, after the run pulled it (a trace's skipped or clamped rows are counted by then).
   result.summary["workload"] = source->describe();

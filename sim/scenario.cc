@@ -49,11 +49,6 @@ int64_t activation_seqs(const Scenario& s) {
   return s.cache.gpu_batch_size == 0 ? s.engine.max_num_seqs : s.cache.gpu_batch_size;
 }
 
-const std::vector<std::string>& router_names() {
-  static const std::vector<std::string> r = {"round-robin", "least-outstanding", "least-kv", "prefix-aware"};
-  return r;
-}
-
 std::vector<std::string> policy_names() { return cache::preset_names(); }
 std::vector<std::string> default_compare_policies() { return cache::default_study_presets(); }
 
@@ -121,26 +116,28 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
   s.gpu_hour_usd = cost.get_double("gpu_hour_usd", s.hardware.gpu_hour_usd, 0, 1e6);
   cost.finish();
   const yaml::Map cluster = top.child("cluster");
-  s.cluster.replicas = cluster.get_int("replicas", 1, 1, 1 << 20);
-  s.cluster.tensor_parallel = cluster.get_int("tensor_parallel", 1, 1, 64);
-  s.cluster.router = cluster.get_choice("router", "round-robin", router_names());
-  s.cluster.prefix_balance_abs =
-      cluster.get_int("prefix_balance_abs", kSglangBalanceAbsThreshold, 0, int64_t{1} << 40);
-  s.cluster.prefix_balance_rel = cluster.get_double("prefix_balance_rel", kSglangBalanceRelThreshold, 1, 1e6);
-  s.cluster.prefix_cache_threshold = cluster.get_double("prefix_cache_threshold", kSglangCacheThreshold, 0, 1);
-  if (s.model.num_attention_heads % s.cluster.tensor_parallel != 0) {
-    cluster.fail("tensor_parallel", fmt::format("{} attention heads of {} do not split evenly over {} GPUs",
-                                                s.model.num_attention_heads, s.model.name, s.cluster.tensor_parallel));
-  }
-  cluster.finish();
+  parse_cluster(cluster, s);
 
   // Then the preset: it supplies defaults to the engine and cache sections.
   const yaml::Map cache_map = top.child("cache");
   const cache::Preset& preset = cache::preset(cache_map.get_choice("policy", "vllm", policy_names()));
   const std::string retention = cache_map.has("retention") ? cache_map.get_string("retention", "") : preset.retention;
   const std::string selection = cache_map.has("selection") ? cache_map.get_string("selection", "") : preset.selection;
-  parse_engine(top.child("engine"), s, preset, retention, selection);
+  const yaml::Map engine_map = top.child("engine");
+  parse_engine(engine_map, s, preset, retention, selection);
   parse_cache(cache_map, s, preset);
+  if (s.cluster.disaggregated()) {
+    // vLLM's disaggregated prefill (KV connectors) runs on its V1 engine; the prefill side computes whole prompts on
+    // the GPU and hands their KV over, so the KV must live there.
+    if (s.engine.version != "v1") {
+      engine_map.fail("version", fmt::format("a disaggregated cluster (cluster.prefill, cluster.decode) runs engine "
+                                             "v1, found '{}'",
+                                             s.engine.version));
+    }
+    if (s.cache.placement == "offload") {
+      cache_map.fail("placement", "a disaggregated cluster keeps the KV on the GPUs (gpu or tiered), found 'offload'");
+    }
+  }
 
   s.workload = traces::parse_workload(top.child("workload"));
   if (!s.workload.trace.empty()) s.workload.trace = resolve_workload_ref(s.workload.trace, file);
@@ -189,19 +186,7 @@ YAML::Node scenario_to_yaml(const Scenario& s) {
   n["engine"] = engine_to_yaml(s.engine);
   n["cache"] = cache_to_yaml(s.cache);
   n["workload"] = traces::workload_to_yaml(s.workload);
-  YAML::Node cl;
-  cl["replicas"] = s.cluster.replicas;
-  cl["tensor_parallel"] = s.cluster.tensor_parallel;
-  cl["router"] = s.cluster.router;
-  const ClusterConfig defaults;
-  if (s.cluster.router == "prefix-aware" || s.cluster.prefix_balance_abs != defaults.prefix_balance_abs ||
-      s.cluster.prefix_balance_rel != defaults.prefix_balance_rel ||
-      s.cluster.prefix_cache_threshold != defaults.prefix_cache_threshold) {
-    cl["prefix_balance_abs"] = s.cluster.prefix_balance_abs;
-    cl["prefix_balance_rel"] = yaml::number(s.cluster.prefix_balance_rel);
-    cl["prefix_cache_threshold"] = yaml::number(s.cluster.prefix_cache_threshold);
-  }
-  n["cluster"] = cl;
+  n["cluster"] = cluster_to_yaml(s.cluster);
   if (s.gpu_hour_usd > 0) n["cost"]["gpu_hour_usd"] = yaml::number(s.gpu_hour_usd);
   YAML::Node slo(YAML::NodeType::Map);
   if (s.slo.ttft_ms) slo["ttft_ms"] = yaml::number(*s.slo.ttft_ms);

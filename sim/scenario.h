@@ -10,6 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "hw/cluster_topology.h"
 #include "hw/hardware_profile.h"
 #include "models/model_spec.h"
 #include "sim/core/dtype.h"
@@ -162,7 +163,32 @@ inline constexpr int64_t kSnapKvBudgetTokens = 2048;
 inline constexpr int64_t kSglangBalanceAbsThreshold = 64;
 inline constexpr double kSglangBalanceRelThreshold = 1.5;
 inline constexpr double kSglangCacheThreshold = 0.3;
+// Disaggregated serving (cluster.prefill and cluster.decode): one pool of replicas computes prompts, another
+// generates, and each request's KV moves between them (vLLM's disaggregated prefill with a KV connector; DistServe,
+// OSDI 2024; Splitwise, ISCA 2024; Mooncake, FAST 2025). sim/serving/disaggregation.h runs it.
+struct PoolConfig {
+  int64_t replicas = 1;
+  int64_t tensor_parallel = 1;
+  std::string router = "least-outstanding";
+};
+// How the KV moves. mode after_prefill: the decode side pulls the prompt's KV once the prefill has finished (vLLM's
+// NixlConnector, its default); layerwise: the prefill side sends each layer's KV as it is computed, so the transfer
+// overlaps the prompt's last prefill chunk (LMCache's and Mooncake's layer-wise store). The links are the cluster
+// topology's (hw/cluster_topology.h): NVLink when both replicas share a node, else each GPU's NIC through the fabric.
+struct KvTransferConfig {
+  std::string mode = "after_prefill";
+  bool separate_nodes = false;  // the decode pool starts on a node of its own (else the pools pack the same nodes)
+  std::string node;             // node catalog name (hw::node_catalog); empty: the catalog's node of this GPU
+  double nic_bytes_per_s = 0;   // each GPU's NIC, each way; 0: the node's
+  bool gpudirect_rdma = true;   // else a transfer between nodes is staged through host memory
+  double bisection_bytes_per_s = 0;  // between the two halves of the nodes; 0: non-blocking
+  double latency_us = 0;             // added once to each transfer that leaves its node
+};
 struct ClusterConfig {
+  std::optional<PoolConfig> prefill, decode;  // both or neither
+  KvTransferConfig kv_transfer;
+  bool disaggregated() const { return prefill.has_value(); }
+  // Colocated: the replicas. Disaggregated: prefill + decode replicas (the decode pool's tensor_parallel below).
   int64_t replicas = 1;
   int64_t tensor_parallel = 1;
   std::string router = "round-robin";
@@ -171,6 +197,16 @@ struct ClusterConfig {
   double prefix_cache_threshold = kSglangCacheThreshold;    // matched share of the prompt, [0, 1]
 };
 const std::vector<std::string>& router_names();
+const std::vector<std::string>& kv_transfer_modes();
+struct Scenario;
+// A disaggregated cluster's GPUs, per replica (global indices over nodes of hardware.gpus_per_node GPUs): the prefill
+// replicas first, then the decode replicas (from a fresh node with kv_transfer.separate_nodes); a replica's
+// tensor-parallel group never straddles two nodes.
+std::vector<std::vector<int>> pool_gpus(const Scenario& s);
+// The nodes they fill, and the node they are: the catalog's (kv_transfer.node, else the one with this GPU) with
+// hardware.gpus_per_node GPUs and kv_transfer.nic_gbps in place of its NICs when set; without either, no NIC.
+int pool_nodes(const Scenario& s);
+hw::NodeSpec pool_node(const Scenario& s);
 
 struct SloConfig {
   std::optional<double> ttft_ms;

@@ -16,6 +16,11 @@ namespace kvsim::sim {
 
 DType read_dtype(const yaml::Map& m, std::string_view key, DType def);
 
+// cluster: colocated replicas, or the prefill and decode pools and their KV transfer (scenario.h ClusterConfig).
+// Needs s.model.
+void parse_cluster(const yaml::Map& cluster, Scenario& s);
+YAML::Node cluster_to_yaml(const ClusterConfig& c);
+
 // engine: the vLLM settings and the API-server front end (scenario.h EngineConfig). Needs s.model, s.hardware,
 // s.cluster and the dtypes; `retention` is the cache's (H2O's eager prefill bounds the default batched tokens).
 // `retention` and `selection`: the cache axes as the scenario resolves them (the engine's defaults depend on them).

@@ -27,8 +27,18 @@ Collector::Collector(CollectorConfig config, std::ostream* requests_csv, std::os
       ttft_ms_(config.exact_latency_samples),
       tpot_ms_(config.exact_latency_samples),
       e2el_ms_(config.exact_latency_samples),
-      itl_ms_(config.exact_latency_samples) {
+      itl_ms_(config.exact_latency_samples),
+      kv_wait_ms_(config.exact_latency_samples),
+      kv_transfer_ms_(config.exact_latency_samples),
+      kv_exposed_ms_(config.exact_latency_samples) {
   state_.resize(static_cast<size_t>(config_.replicas));
+  kv_blocks_all_ = config_.kv_blocks_total * config_.replicas;
+  kv_tokens_all_ = config_.kv_capacity_tokens * config_.replicas;
+  if (!config_.kv_blocks_per_replica.empty()) {
+    kv_blocks_all_ = kv_tokens_all_ = 0;
+    for (int64_t b : config_.kv_blocks_per_replica) kv_blocks_all_ += b;
+    for (int64_t t : config_.kv_tokens_per_replica) kv_tokens_all_ += t;
+  }
   since_.assign(static_cast<size_t>(config_.replicas), 0);
   next_sample_.assign(static_cast<size_t>(config_.replicas), 0);
   if (requests_csv_) {
@@ -153,7 +163,8 @@ void Collector::on_state(SimTime now, int64_t replica, const ReplicaState& state
   }
   if (memory_csv_ && now >= next_sample_[i]) {
     write_row(*memory_csv_, "{:.9f},{},{},{},{},{},{},{},{},{}\n", ns_to_s(now), replica, state.waiting, state.running,
-              state.swapped, state.kv_blocks_used, config_.kv_blocks_total,
+              state.swapped, state.kv_blocks_used,
+              config_.kv_blocks_per_replica.empty() ? config_.kv_blocks_total : config_.kv_blocks_per_replica[i],
               static_cast<uint64_t>(state.kv_blocks_used) * config_.block_bytes, state.hbm_used_bytes,
               state.kv_host_bytes);
     next_sample_[i] = (now / config_.memory_interval_ns + 1) * config_.memory_interval_ns;
@@ -232,23 +243,26 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
     q.insert(q.end(), {99.5, 99.9, 100.0});
     j["itl_cdf_ms"] = {{"percentiles", q}, {"ms", itl_ms_.percentiles(q)}};
   }
+  if (config_.disaggregated) {
+    // Each request's KV from its prefill replica to its decode replica (sim/serving/cluster_kv_transfer.cc).
+    j["kv_transfer_count"] = kv_transfers_;
+    j["kv_transfer_bytes"] = kv_transfer_bytes_;
+    add("kv_transfer", kv_transfer_ms_.stats());
+    add("kv_transfer_wait", kv_wait_ms_.stats());
+    add("kv_transfer_exposed", kv_exposed_ms_.stats());
+  }
   j["num_preemptions"] = preemptions_;
   j["num_iterations"] = iterations_;
   j["mean_running_requests"] = area_running_ * per_ns;
   j["mean_requests_in_system"] = area_in_system_ * per_ns;
-  j["kv_capacity_tokens"] = config_.kv_capacity_tokens * config_.replicas;
+  j["kv_capacity_tokens"] = kv_tokens_all_;
   // Share of the allocated KV slots holding real token states (the internal waste of vLLM paper Fig. 2).
   j["kv_token_utilization"] = area_kv_slots_ > 0 ? area_kv_tokens_ / area_kv_slots_ : 0.0;
   // Share of the whole KV pool holding token states, as Fig. 2 counts it: the rest is reserved, lost to partly
   // filled blocks or between contiguous reservations (external fragmentation), or free.
   j["kv_pool_token_share"] =
-      config_.kv_capacity_tokens > 0
-          ? area_kv_tokens_ * per_ns / static_cast<double>(config_.kv_capacity_tokens * config_.replicas)
-          : 0.0;
-  j["mean_kv_block_usage"] =
-      config_.kv_blocks_total > 0
-          ? area_kv_blocks_ * per_ns / static_cast<double>(config_.kv_blocks_total * config_.replicas)
-          : 0.0;
+      kv_tokens_all_ > 0 ? area_kv_tokens_ * per_ns / static_cast<double>(kv_tokens_all_) : 0.0;
+  j["mean_kv_block_usage"] = kv_blocks_all_ > 0 ? area_kv_blocks_ * per_ns / static_cast<double>(kv_blocks_all_) : 0.0;
   j["weights_bytes"] = config_.weights_bytes;
   j["peak_hbm_bytes"] = peak_hbm_;
   j["peak_kv_hbm_bytes"] = peak_kv_hbm_;
@@ -323,6 +337,14 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
   }
   if (!notes.empty()) j["notes"] = notes;
   return j;
+}
+
+void Collector::on_kv_transfer(uint64_t bytes, SimTime wait_ns, SimTime transfer_ns, SimTime exposed_ns) {
+  ++kv_transfers_;
+  kv_transfer_bytes_ += bytes;
+  kv_wait_ms_.add(ns_to_ms(wait_ns));
+  kv_transfer_ms_.add(ns_to_ms(transfer_ns));
+  kv_exposed_ms_.add(ns_to_ms(exposed_ns));
 }
 
 }  // namespace kvsim::metrics

@@ -72,6 +72,10 @@ struct CollectorConfig {
   // the replica: serving::Cluster.)
   SimTime frontend_delivery_ns = 0;
   SimTime frontend_per_token_ns = 0;
+  // Disaggregated serving: replicas differ by pool, so each has its own pool size (kv_blocks_total and
+  // kv_capacity_tokens above are unused then), and the summary has the kv_transfer_* keys.
+  bool disaggregated = false;
+  std::vector<int64_t> kv_blocks_per_replica, kv_tokens_per_replica;
 };
 
 class Collector {
@@ -98,6 +102,10 @@ class Collector {
     peaks_.add_tokens(engine_ns + config_.frontend_delivery_ns, count);
   }
   void on_preemption() { ++preemptions_; }
+  // Disaggregated serving: a request's KV moved `bytes` from its prefill replica to its decode replica. It waited
+  // `wait_ns` after its prefill ended for the decode side's blocks (back-pressure), moved for `transfer_ns`, and its
+  // decode could start `exposed_ns` after its prefill ended (the wait and the part of the transfer not overlapped).
+  void on_kv_transfer(uint64_t bytes, SimTime wait_ns, SimTime transfer_ns, SimTime exposed_ns);
   // An admission looked up `queried_tokens` prompt tokens in the prefix cache and found `hit_tokens`.
   void on_prefix_lookup(int64_t hit_tokens, int64_t queried_tokens) {
     prefix_hit_tokens_ += hit_tokens;
@@ -141,6 +149,10 @@ class Collector {
   std::ostream* requests_csv_;
   std::ostream* memory_csv_;
   LatencySamples ttft_ms_, tpot_ms_, e2el_ms_, itl_ms_;
+  LatencySamples kv_wait_ms_, kv_transfer_ms_, kv_exposed_ms_;
+  uint64_t kv_transfer_bytes_ = 0;
+  int64_t kv_transfers_ = 0;
+  int64_t kv_blocks_all_ = 0, kv_tokens_all_ = 0;  // over every replica
   int64_t arrived_ = 0, completed_ = 0, rejected_ = 0, preemptions_ = 0, iterations_ = 0;
   int64_t input_tokens_ = 0, output_tokens_ = 0, slo_met_ = 0;
   int64_t prefix_hit_tokens_ = 0, prefix_queried_tokens_ = 0;

@@ -57,14 +57,28 @@ Cluster::Cluster(const sim::Scenario& scenario, const sim::MemoryPlan& plan, con
                                                     plan.num_gpu_blocks * plan.block_size, plan.num_gpu_blocks);
     loads_.resize(static_cast<size_t>(replicas));
   }
-  for (int64_t r = 0; r < replicas; ++r) {
-    replicas_.push_back(std::make_unique<Replica>(r, scenario, plan, cost, queue_, metrics, flows_.get(),
-                                                  std::move(routes[static_cast<size_t>(r)])));
-    // A session's user reads the last token when the API server has delivered it (engine.frontend).
-    replicas_.back()->set_on_finished([this](uint64_t id, SimTime t, int64_t tokens) {
-      on_finished(id, tokens > 0 ? t + delivery_ns_ + per_token_ns_ * tokens : t);
-    });
-  }
+  const Pool pool{&scenario, plan, &cost};
+  for (int64_t r = 0; r < replicas; ++r) add_replica(pool, flows_.get(), std::move(routes[static_cast<size_t>(r)]));
+}
+
+Cluster::Cluster(const sim::Scenario& scenario, const Pool& prefill, const Pool& decode, metrics::Collector& metrics,
+                 traces::RequestSource& source)
+    : scenario_(scenario), source_(source), metrics_(metrics) {
+  preprocess_ns_ = static_cast<SimTime>(std::llround(scenario.engine.frontend_preprocess_ms * kNsPerMs));
+  delivery_ns_ = static_cast<SimTime>(std::llround(scenario.engine.frontend_delivery_ms * kNsPerMs));
+  per_token_ns_ = static_cast<SimTime>(std::llround(scenario.engine.frontend_per_token_us * kNsPerUs));
+  build_disaggregated(prefill, decode);
+}
+
+void Cluster::add_replica(const Pool& pool, engine::FlowEngine* flows, std::vector<SwapRoute> routes) {
+  const auto r = static_cast<int64_t>(replicas_.size());
+  replicas_.push_back(std::make_unique<Replica>(r, *pool.scenario, pool.plan, *pool.cost, queue_,
+                                                metrics_, flows, std::move(routes)));
+  // A session's user reads the last token when the API server has delivered it (engine.frontend).
+  replicas_.back()->set_on_finished([this](uint64_t id, SimTime t, int64_t tokens) {
+    if (prefill_count_ > 0) drop_transfer(id, t);
+    on_finished(id, tokens > 0 ? t + delivery_ns_ + per_token_ns_ * tokens : t);
+  });
 }
 
 void Cluster::pull_next() {
@@ -79,11 +93,11 @@ void Cluster::pull_next() {
 }
 
 namespace {
-// The replica scoring highest by `score` (the first on ties, so routing is deterministic).
+// The replica of [first, first + count) scoring highest by `score` (the first on ties, so routing is deterministic).
 template <typename Score>
-size_t argmax(const std::vector<std::unique_ptr<Replica>>& replicas, Score score) {
-  size_t best = 0;
-  for (size_t i = 1; i < replicas.size(); ++i) {
+size_t argmax(const std::vector<std::unique_ptr<Replica>>& replicas, size_t first, size_t count, Score score) {
+  size_t best = first;
+  for (size_t i = first + 1; i < first + count; ++i) {
     if (score(*replicas[i]) > score(*replicas[best])) best = i;
   }
   return best;
@@ -91,22 +105,39 @@ size_t argmax(const std::vector<std::unique_ptr<Replica>>& replicas, Score score
 }  // namespace
 
 size_t Cluster::least_outstanding() const {
-  return argmax(replicas_, [](const Replica& r) { return -r.outstanding(); });
+  return argmax(replicas_, 0, replicas_.size(), [](const Replica& r) { return -r.outstanding(); });
+}
+
+size_t Cluster::route_in(size_t first, size_t count, const std::string& router, size_t& next_rr) const {
+  if (count == 1) return first;
+  if (router == "least-outstanding") {
+    return argmax(replicas_, first, count, [](const Replica& r) { return -r.outstanding(); });
+  }
+  if (router == "least-kv") return argmax(replicas_, first, count, [](const Replica& r) { return r.free_kv_blocks(); });
+  const size_t r = first + next_rr;
+  next_rr = (next_rr + 1) % count;
+  return r;
 }
 
 // The routers of sim/scenario.h (ClusterConfig). Ties go to the lowest index, so routing is deterministic.
 size_t Cluster::route(const traces::Request& request) {
-  const std::string& router = scenario_.cluster.router;
-  if (replicas_.size() == 1) return 0;
-  if (router == "least-outstanding") return least_outstanding();
-  if (router == "least-kv") return argmax(replicas_, [](const Replica& r) { return r.free_kv_blocks(); });
-  if (router == "prefix-aware") {
+  if (prefill_count_ > 0) return route_in(0, prefill_count_, scenario_.cluster.prefill->router, next_prefill_);
+  if (scenario_.cluster.router == "prefix-aware" && replicas_.size() > 1) {
     for (size_t i = 0; i < replicas_.size(); ++i) loads_[i] = replicas_[i]->outstanding();
     return prefix_router_->route(request, loads_);
   }
-  const size_t r = next_replica_;
-  next_replica_ = (next_replica_ + 1) % replicas_.size();
-  return r;
+  return route_in(0, replicas_.size(), scenario_.cluster.router, next_replica_);
+}
+
+void Cluster::submit(const traces::Request& request, SimTime now) {
+  const size_t r = route(request);
+  if (prefill_count_ > 0) {
+    Transfer t;
+    t.request = request;
+    t.prefill = r;
+    transfers_.emplace(request.id, std::move(t));
+  }
+  replicas_[r]->submit(request, now);
 }
 
 void Cluster::send(traces::Request request, SimTime now) {
@@ -125,7 +156,7 @@ void Cluster::send(traces::Request request, SimTime now) {
     queue_.schedule(now + preprocess_ns_, this, kEnqueue, 0, engine::kPriorityArrival);
     return;
   }
-  replicas_[route(request)]->submit(request, now);
+  submit(request, now);
 }
 
 void Cluster::arrive_turn(const traces::Request& request, SimTime now) {
@@ -164,11 +195,21 @@ void Cluster::on_finished(uint64_t id, SimTime t) {
 }
 
 void Cluster::on_event(SimTime now, uint32_t kind, uint64_t payload) {
+  if (kind == kKvArrive) {
+    on_kv_arrived(payload, now);
+    return;
+  }
+  if (kind == kKvRelease) {
+    const auto it = transfers_.find(payload);
+    replicas_[it->second.prefill]->release_kv(payload, now);
+    transfers_.erase(it);
+    return;
+  }
   if (kind == kEnqueue) {
     traces::Request& r = preprocessing_[preprocess_head_];
     preprocess_head_ = (preprocess_head_ + 1) % preprocessing_.size();
     --preprocess_count_;
-    replicas_[route(r)]->submit(r, now);
+    submit(r, now);
     return;
   }
   if (kind == kSendTurn) {
@@ -198,7 +239,7 @@ void Cluster::check_requests(SimTime now) const {
   // The request not yet arrived (pending_) was pulled too.
   const int64_t held =
       (pending_ ? 1 : 0) + static_cast<int64_t>(parked_.size() + scheduled_.size() + preprocess_count_);
-  int64_t in_replicas = 0;
+  int64_t in_replicas = -counted_twice();
   for (const auto& r : replicas_) in_replicas += r->outstanding();
   const int64_t finished = metrics_.completed() + metrics_.rejected();
   if (pulled_ != held + in_replicas + finished || static_cast<int64_t>(in_flight_.size()) != held + in_replicas) {

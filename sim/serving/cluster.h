@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "hw/topology.h"
 #include "models/cost_model.h"
 #include "sim/engine/event_queue.h"
 #include "sim/metrics/collector.h"
@@ -20,10 +21,22 @@
 
 namespace kvsim::serving {
 
+// One pool of identical replicas: its scenario (the cluster's, with the pool's tensor_parallel), memory plan and
+// cost model.
+struct Pool {
+  const sim::Scenario* scenario = nullptr;
+  sim::MemoryPlan plan;
+  const models::CostModel* cost = nullptr;
+};
+
 class Cluster final : public engine::EventHandler {
  public:
   Cluster(const sim::Scenario& scenario, const sim::MemoryPlan& plan, const models::CostModel& cost,
           metrics::Collector& metrics, traces::RequestSource& source);
+  // Disaggregated (scenario.cluster.prefill and .decode): the prefill pool's replicas, then the decode pool's, on the
+  // GPUs sim::pool_gpus gives, joined by the cluster topology (hw::build_cluster_topology).
+  Cluster(const sim::Scenario& scenario, const Pool& prefill, const Pool& decode, metrics::Collector& metrics,
+          traces::RequestSource& source);
 
   // Runs to completion; returns the time of the last event.
   SimTime run();
@@ -36,7 +49,42 @@ class Cluster final : public engine::EventHandler {
  private:
   void pull_next();
   size_t route(const traces::Request& request);
+  // The replica of [first, first + count) that `router` picks (round-robin, least-outstanding or least-kv).
+  size_t route_in(size_t first, size_t count, const std::string& router, size_t& next_rr) const;
   size_t least_outstanding() const;
+  void add_replica(const Pool& pool, engine::FlowEngine* flows, std::vector<SwapRoute> routes);
+  void submit(const traces::Request& request, SimTime now);  // to a replica (the prefill pool's when disaggregated)
+
+  // Disaggregated serving (cluster_kv_transfer.cc): each request from its prefill replica to its decode replica.
+  struct Transfer {
+    traces::Request request;
+    metrics::RequestRecord record;  // the prefill side's, once it starts its last chunk or finishes
+    size_t prefill = 0, decode = 0;
+    bool at_decode = false;    // submitted to the decode replica
+    bool rejected = false;     // the decode replica refused it (its prompt can never fit there)
+    SimTime prefill_end = -1;  // the prompt's last chunk ended (its KV is whole on the prefill side)
+    SimTime admitted = -1;     // the decode replica allocated its blocks and the transfer started
+    SimTime flows_done = -1;   // its last byte arrived
+    SimTime tail_ns = 0;       // layer-wise: the last layer's KV after the prefill ends
+    SimTime latency_ns = 0;    // the route's links, and the fabric's when it leaves the node
+    int64_t chunk_tokens = 0;  // layer-wise: the prompt's last chunk, whose layers stream out as computed
+    int flows_left = 0;
+    uint64_t bytes = 0;
+  };
+  static constexpr uint32_t kKvArrive = 4;   // payload: request id; its KV is whole on the decode side
+  static constexpr uint32_t kKvRelease = 5;  // payload: request id; the prefill side frees its KV (a dropped request)
+  void build_disaggregated(const Pool& prefill, const Pool& decode);
+  void on_last_chunk(const metrics::RequestRecord& record, int64_t chunk_tokens, SimTime start, SimTime end);
+  void on_prefilled(const metrics::RequestRecord& record, SimTime now);
+  void to_decode(Transfer& t, SimTime now);
+  void on_decode_admitted(uint64_t id, int64_t tokens, SimTime now);
+  void maybe_arrive(uint64_t id, Transfer& t);
+  void on_kv_arrived(uint64_t id, SimTime now);
+  // The request left (completed or rejected) while its prefill side may still hold its KV.
+  void drop_transfer(uint64_t id, SimTime now);
+  // Requests counted by both pools now: sent to a decode replica while their prefill runs (layer-wise).
+  int64_t counted_twice() const { return counted_twice_; }
+  int64_t counted_twice_ = 0;
   void send(traces::Request request, SimTime now);
   // Closed-loop sessions: a turn waits for its parent to finish, then for its think time.
   void arrive_turn(const traces::Request& request, SimTime now);
@@ -47,12 +95,19 @@ class Cluster final : public engine::EventHandler {
 
   const sim::Scenario& scenario_;
   traces::RequestSource& source_;
-  const metrics::Collector& metrics_;
+  metrics::Collector& metrics_;
   int64_t pulled_ = 0;                      // requests taken from the stream
   std::unordered_set<uint64_t> in_flight_;  // --check-invariants: pulled and not finished, by id
   engine::EventQueue queue_;
   std::unique_ptr<engine::FlowEngine> flows_;  // swap traffic over every node's links
   std::vector<std::unique_ptr<Replica>> replicas_;
+  size_t prefill_count_ = 0;                   // disaggregated: replicas_[0, prefill_count_) prefill
+  size_t next_prefill_ = 0, next_decode_ = 0;  // round-robin positions in each pool
+  hw::Topology topo_;                          // disaggregated: the GPUs of every node and the network
+  std::vector<std::vector<int>> gpus_;         // disaggregated: each replica's GPUs in topo_
+  int64_t decode_tp_ = 1;
+  double decode_state_bytes_ = 0;                     // a sequence's recurrent state on one decode GPU (hybrid models)
+  std::unordered_map<uint64_t, Transfer> transfers_;  // by request id
   std::optional<traces::Request> pending_;
   size_t next_replica_ = 0;
   // prefix-aware routing (sim/serving/router.h): what each replica was sent, as much as its KV cache holds, so

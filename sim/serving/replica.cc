@@ -42,8 +42,7 @@ uint32_t Replica::new_slot() {
   return static_cast<uint32_t>(seqs_.size() - 1);
 }
 
-void Replica::submit(const traces::Request& request, SimTime now) {
-  now_ns_ = now;
+uint32_t Replica::make_seq(const traces::Request& request) {
   const uint32_t slot = new_slot();
   Seq& s = seqs_[slot];
   s = Seq{};
@@ -83,6 +82,19 @@ void Replica::submit(const traces::Request& request, SimTime now) {
     const uint64_t buffer_bytes = 2 * selected * plan_.token_layer_bytes;
     s.kv.extra_blocks += static_cast<int64_t>((buffer_bytes + plan_.block_bytes - 1) / plan_.block_bytes);
   }
+  return slot;
+}
+
+void Replica::wake(SimTime now) {
+  if (!busy_ && !wake_pending_) {
+    wake_pending_ = true;
+    queue_.schedule(now, this, kWake, 0, engine::kPriorityWake);
+  }
+}
+
+void Replica::submit(const traces::Request& request, SimTime now) {
+  now_ns_ = now;
+  const uint32_t slot = make_seq(request);
   metrics_.on_arrival(request.arrival_ns);
   // Like vLLM's OpenAI server: a request whose prompt plus requested output exceeds the context is refused.
   if (request.prompt_tokens + request.output_tokens > scenario_.engine.max_model_len) {
@@ -96,13 +108,10 @@ void Replica::submit(const traces::Request& request, SimTime now) {
     reject(slot, "max_num_batched_tokens");
     return;
   }
-  s.status = Status::kWaiting;
+  seqs_[slot].status = Status::kWaiting;
   waiting_.push_back(slot);
   report_state(now);
-  if (!busy_ && !wake_pending_) {
-    wake_pending_ = true;
-    queue_.schedule(now, this, kWake, 0, engine::kPriorityWake);
-  }
+  wake(now);
 }
 
 void Replica::reject(uint32_t slot, std::string_view reason) {

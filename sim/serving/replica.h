@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "hw/transfer.h"
@@ -40,6 +41,22 @@ SimTime swap_copy_ns(const hw::HardwareProfile& hardware, const sim::MemoryPlan&
 enum class StaticLimit : uint8_t { kQueue, kMaxSeqs, kKv, kTransient };
 const char* static_limit_name(StaticLimit limit);
 
+// Disaggregated serving (sim/serving/disaggregation.h): a prefill replica computes prompts and holds each one's KV
+// until the decode side has it; a decode replica admits a prompt computed elsewhere by allocating its blocks, then
+// waits for its KV before decoding it.
+enum class Role : uint8_t { kColocated, kPrefill, kDecode };
+struct KvHandoff {
+  // Prefill: the prompt of `record`'s request was computed at `now`; its KV stays held until release_kv().
+  std::function<void(const metrics::RequestRecord& record, SimTime now)> prefilled;
+  // Prefill, layer-wise transfer (optional): the iteration computing the prompt's last `chunk_tokens` runs from
+  // `start` to `end`.
+  std::function<void(const metrics::RequestRecord& record, int64_t chunk_tokens, SimTime start, SimTime end)>
+      last_chunk;
+  // Decode: blocks for the prompt were allocated at `now`; `tokens` of it (those not found in this replica's prefix
+  // cache) must come over. kv_arrived() when they have.
+  std::function<void(uint64_t id, int64_t tokens, SimTime now)> admitted;
+};
+
 class Replica final : public engine::EventHandler {
  public:
   // `flows` carries swap traffic over `routes` (one per GPU of the tensor-parallel group), sharing links with the
@@ -51,9 +68,20 @@ class Replica final : public engine::EventHandler {
 
   // A request routed here at `now`.
   void submit(const traces::Request& request, SimTime now);
+  void set_role(Role role, KvHandoff hooks);
+  // Decode role: `request`, whose prompt a prefill replica computed (`record`: its times so far), waits here for blocks.
+  void submit_prefilled(const traces::Request& request, const metrics::RequestRecord& record, SimTime now);
+  // Decode role: the request's KV arrived at `now`; it decodes from the next iteration (recomputing the prompt's
+  // last token for its logits, as vLLM's scheduler does when the whole prompt is already computed).
+  void kv_arrived(uint64_t id, SimTime now);
+  // Prefill role: the request's KV is no longer needed here (the decode side has it, or the request ended).
+  void release_kv(uint64_t id, SimTime now);
   void on_event(SimTime now, uint32_t kind, uint64_t payload) override;
 
-  int64_t outstanding() const { return static_cast<int64_t>(waiting_.size() + running_.size() + swapped_.size()); }
+  // Requests waiting, running, swapped out or receiving their KV (not those handed off to a decode replica).
+  int64_t outstanding() const {
+    return static_cast<int64_t>(waiting_.size() + running_.size() + swapped_.size() + receiving_.size());
+  }
   int64_t free_kv_blocks() const { return policy_->free_blocks(); }
   // Called with a request's id and time when it completes or is rejected (closed-loop sessions).
   // Called when a request leaves: its id, the time, and the tokens it generated (0 when rejected).
@@ -65,7 +93,9 @@ class Replica final : public engine::EventHandler {
   enum EventKind : uint32_t { kWake = 1, kIterationEnd = 2 };
   // kHeld: an hf batch's sequence whose output is complete; it stays in the batch, computing padding, until the
   // batch's longest output ends (generate() returns the whole batch at once).
-  enum class Status : uint8_t { kWaiting, kRunning, kSwapped, kHeld, kDone };
+  // kReceiving: a decode replica's request holding blocks while its KV comes over; kHandedOff: a prefill replica's
+  // request whose KV is held for the decode side.
+  enum class Status : uint8_t { kWaiting, kRunning, kSwapped, kHeld, kDone, kReceiving, kHandedOff };
 
   struct Seq {
     metrics::RequestRecord record;
@@ -75,6 +105,7 @@ class Replica final : public engine::EventHandler {
     int64_t swapped_blocks = 0;
     SimTime last_token_ns = -1;
     Status status = Status::kWaiting;
+    bool remote = false;  // decode role: its prompt's KV comes from a prefill replica
     int64_t known() const { return record.prompt_tokens + generated; }
   };
   struct Scheduled {
@@ -92,6 +123,12 @@ class Replica final : public engine::EventHandler {
   bool make_room(uint32_t slot, int64_t tokens);
   // Admit the head of the queue for `new_tokens` (after prefix-cache hits); false when its blocks do not fit.
   bool admit(uint32_t slot, int64_t max_new_tokens, bool whole);
+  // Decode role: give the head of the queue (computed elsewhere) blocks for its prompt; false when they do not fit.
+  bool admit_remote(uint32_t slot);
+  // Prefill role: the prompt of `slot` is computed; hold its KV for the decode side.
+  void hand_off(uint32_t slot, SimTime now);
+  uint32_t make_seq(const traces::Request& request);  // a slot holding a new sequence for `request`
+  void wake(SimTime now);                             // start an iteration at `now` unless one runs
   void preempt(uint32_t slot);
   bool try_swap_in();
   void reject(uint32_t slot, std::string_view reason);
@@ -117,6 +154,10 @@ class Replica final : public engine::EventHandler {
   std::deque<uint32_t> waiting_;
   std::vector<uint32_t> running_;  // admission order: the back is the most recently admitted
   std::deque<uint32_t> swapped_;
+  Role role_ = Role::kColocated;
+  KvHandoff hooks_;
+  std::unordered_map<uint64_t, uint32_t> receiving_;   // decode role: request id -> slot, KV on its way
+  std::unordered_map<uint64_t, uint32_t> handed_off_;  // prefill role: request id -> slot, KV held for the decode side
   std::vector<Scheduled> batch_;
   std::vector<uint32_t> order_;  // schedule_prefill_first's snapshot of running_
   struct Priced {

@@ -24,8 +24,11 @@ void Replica::start_iteration(SimTime now) {
     } else {
       schedule_prefill_first();
     }
-    if (!batch_.empty() || waiting_.empty() || !running_.empty() || !swapped_.empty()) break;
-    // Nothing runs and the head of the queue still does not fit: it never will.
+    if (!batch_.empty() || waiting_.empty() || !running_.empty() || !swapped_.empty() || !receiving_.empty() ||
+        !handed_off_.empty()) {
+      break;
+    }
+    // Nothing runs, no block is held for a transfer, and the head of the queue still does not fit: it never will.
     const uint32_t head = waiting_.front();
     waiting_.pop_front();
     reject(head, pytorch_static_ && static_limit_ == StaticLimit::kTransient ? "prefill_transient" : "kv_capacity");
@@ -120,6 +123,12 @@ void Replica::start_iteration(SimTime now) {
     compute_ns += static_cast<SimTime>(std::llround(scenario_.engine.cold_start_ms * kNsPerMs));
     warm_ = true;
   }
+  if (hooks_.last_chunk) {  // prefill role, layer-wise transfer: the prompts this iteration completes
+    for (const Scheduled& b : batch_) {
+      const Seq& s = seqs_[b.slot];
+      if (s.computed + b.new_tokens == s.known()) hooks_.last_chunk(s.record, b.new_tokens, now, now + compute_ns);
+    }
+  }
   const uint64_t layer_token_bytes =
       plan_.token_layer_bytes * static_cast<uint64_t>(scenario_.model.num_attention_layers());
   // FlexGen sends the new tokens' KV of its host- and disk-resident layers only.
@@ -185,6 +194,11 @@ void Replica::finish_iteration(SimTime now) {
     s.computed += b.new_tokens;
     if (s.kv.has_identity()) policy_->on_computed(s.kv, s.computed);
     if (s.computed < s.known()) continue;  // a prefill chunk that produced no token
+    if (role_ == Role::kPrefill) {         // its first token comes from the decode side
+      hand_off(b.slot, now);
+      any_done = true;
+      continue;
+    }
     ++s.generated;
     ++tokens;
     if (s.record.first_token_ns < 0) {
@@ -217,7 +231,9 @@ void Replica::finish_iteration(SimTime now) {
   metrics_.add_itl(itl_value, itl_count);
   metrics_.on_output_tokens(now, tokens);
   if (any_done) {
-    std::erase_if(running_, [this](uint32_t slot) { return seqs_[slot].status == Status::kDone; });
+    std::erase_if(running_, [this](uint32_t slot) {
+      return seqs_[slot].status == Status::kDone || seqs_[slot].status == Status::kHandedOff;
+    });
   }
   busy_ = false;
   prefill_transient_now_ = 0;

@@ -113,6 +113,10 @@ void Replica::check_invariants(SimTime now) const {
   for (uint32_t slot : running_) place(slot, "the running batch", Status::kRunning, Status::kHeld);
   for (uint32_t slot : swapped_) place(slot, "the swapped-out queue", Status::kSwapped, Status::kSwapped);
   for (uint32_t slot : free_slots_) place(slot, "the free slots", Status::kDone, Status::kDone);
+  for (const auto& [id, slot] : receiving_)
+    place(slot, "the requests receiving KV", Status::kReceiving, Status::kReceiving);
+  for (const auto& [id, slot] : handed_off_)
+    place(slot, "the handed-off requests", Status::kHandedOff, Status::kHandedOff);
   for (uint32_t slot = 0; slot < seqs_.size(); ++slot) {
     if (seen[slot] == 0) fail(request(slot), "lost: in no queue and not finished");
   }
@@ -133,7 +137,8 @@ void Replica::check_invariants(SimTime now) const {
       fail(request(slot), fmt::format("{} of {} output tokens generated, {} of {} tokens computed", q.generated,
                                       r.output_tokens, q.computed, q.known()));
     }
-    if (q.status == Status::kRunning || q.status == Status::kHeld) {
+    if (q.status == Status::kRunning || q.status == Status::kHeld || q.status == Status::kReceiving ||
+        q.status == Status::kHandedOff) {
       if (const std::string problem = policy_->check_seq(q.kv); !problem.empty()) fail(request(slot), problem);
       holders.push_back(&q.kv);
     } else if (q.kv.blocks != 0) {
@@ -165,8 +170,9 @@ void Replica::check_invariants(SimTime now) const {
   }
   // The host pool and the KV tiers are checked by the policy against their capacities; plan_memory checked that those
   // capacities, the swap space and the host-resident weights of every GPU of a server fit its DRAM together.
-  if (static_cast<int64_t>(running_.size()) > scenario_.engine.max_num_seqs) {
-    fail(batch_who, fmt::format("{} running, above max_num_seqs {}", running_.size(), scenario_.engine.max_num_seqs));
+  if (static_cast<int64_t>(running_.size() + receiving_.size()) > scenario_.engine.max_num_seqs) {
+    fail(batch_who, fmt::format("{} running and {} receiving KV, above max_num_seqs {}", running_.size(),
+                                receiving_.size(), scenario_.engine.max_num_seqs));
   }
   int64_t batch_tokens = 0;
   for (const Scheduled& b : batch_) batch_tokens += b.new_tokens;
@@ -187,6 +193,9 @@ void Replica::check_end_state() const {
                             policy_->cached_blocks()));
   }
   if (swap_used_blocks_ != 0) throw Error(fmt::format("replica {} ended with swap space in use", id_));
+  if (!handed_off_.empty()) {
+    throw Error(fmt::format("replica {} ended holding the KV of {} handed-off requests", id_, handed_off_.size()));
+  }
 }
 
 }  // namespace kvsim::serving

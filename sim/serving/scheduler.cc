@@ -27,8 +27,12 @@ void Replica::schedule_mixed() {
     budget -= 1;
   }
   const int64_t max_seqs = scenario_.engine.max_num_seqs;
-  while (!waiting_.empty() && budget > 0 && static_cast<int64_t>(running_.size()) < max_seqs) {
+  while (!waiting_.empty() && budget > 0 && static_cast<int64_t>(running_.size() + receiving_.size()) < max_seqs) {
     const uint32_t slot = waiting_.front();
+    if (seqs_[slot].remote) {  // computed on a prefill replica: its blocks now, its first token once the KV is here
+      if (!admit_remote(slot)) break;
+      continue;
+    }
     if (!admit(slot, budget, false)) break;
     budget -= batch_.back().new_tokens;
   }

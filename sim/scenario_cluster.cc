@@ -1,0 +1,190 @@
+// The cluster section of a scenario: colocated replicas, or the prefill and decode pools of disaggregated serving
+// with how their KV moves (scenario.h ClusterConfig).
+#include <fmt/format.h>
+
+#include "hw/cluster_topology.h"
+#include "sim/scenario_sections.h"
+
+namespace kvsim::sim {
+
+const std::vector<std::string>& router_names() {
+  static const std::vector<std::string> r = {"round-robin", "least-outstanding", "least-kv", "prefix-aware"};
+  return r;
+}
+
+const std::vector<std::string>& kv_transfer_modes() {
+  static const std::vector<std::string> m = {"after_prefill", "layerwise"};
+  return m;
+}
+
+namespace {
+
+void check_heads(const yaml::Map& m, const Scenario& s, int64_t tp) {
+  if (s.model.num_attention_heads % tp != 0) {
+    m.fail("tensor_parallel", fmt::format("{} attention heads of {} do not split evenly over {} GPUs",
+                                          s.model.num_attention_heads, s.model.name, tp));
+  }
+}
+
+PoolConfig parse_pool(const yaml::Map& m, const Scenario& s) {
+  PoolConfig p;
+  p.replicas = m.get_int("replicas", 1, 1, 1 << 20);
+  p.tensor_parallel = m.get_int("tensor_parallel", 1, 1, 64);
+  p.router = m.get_choice("router", p.router, {"round-robin", "least-outstanding", "least-kv"});
+  check_heads(m, s, p.tensor_parallel);
+  m.finish();
+  return p;
+}
+
+YAML::Node pool_to_yaml(const PoolConfig& p) {
+  YAML::Node n;
+  n["replicas"] = p.replicas;
+  n["tensor_parallel"] = p.tensor_parallel;
+  n["router"] = p.router;
+  return n;
+}
+
+}  // namespace
+
+std::vector<std::vector<int>> pool_gpus(const Scenario& s) {
+  const int per_node = static_cast<int>(s.hardware.gpus_per_node);
+  std::vector<std::vector<int>> gpus;
+  int next = 0;
+  const auto place = [&](const PoolConfig& pool, bool fresh_node) {
+    const int tp = static_cast<int>(pool.tensor_parallel);
+    for (int64_t r = 0; r < pool.replicas; ++r) {
+      if ((fresh_node && r == 0 && next % per_node != 0) || next % per_node + tp > per_node) {
+        next = (next / per_node + 1) * per_node;
+      }
+      std::vector<int> group;
+      for (int g = 0; g < tp; ++g) group.push_back(next++);
+      gpus.push_back(std::move(group));
+    }
+  };
+  place(*s.cluster.prefill, false);
+  place(*s.cluster.decode, s.cluster.kv_transfer.separate_nodes);
+  return gpus;
+}
+
+int pool_nodes(const Scenario& s) {
+  const int per_node = static_cast<int>(s.hardware.gpus_per_node);
+  return pool_gpus(s).back().back() / per_node + 1;
+}
+
+hw::NodeSpec pool_node(const Scenario& s) {
+  const KvTransferConfig& k = s.cluster.kv_transfer;
+  hw::NodeSpec node;
+  if (const hw::NodeSpec* n = !k.node.empty() ? hw::find_node(k.node) : nullptr) {
+    node = *n;
+  } else {
+    for (const hw::NodeSpec& candidate : hw::node_catalog()) {
+      if (candidate.gpu == s.hardware.name) node = candidate;
+    }
+  }
+  if (node.name.empty()) {
+    node.name = s.hardware.name + " server";
+    node.gpu = s.hardware.name;
+    node.source = "no catalog node";
+  }
+  node.gpus = static_cast<int>(s.hardware.gpus_per_node);
+  if (k.nic_bytes_per_s > 0) {
+    node.nic.bytes_per_s = k.nic_bytes_per_s;
+    node.source += "; NICs from cluster.kv_transfer.nic_gbps";
+  }
+  node.nic.per_node = node.nic.bytes_per_s > 0 ? node.gpus : 0;
+  node.nic.gpudirect_rdma = node.nic.gpudirect_rdma && k.gpudirect_rdma;
+  return node;
+}
+
+void parse_cluster(const yaml::Map& cluster, Scenario& s) {
+  if (cluster.has("prefill") || cluster.has("decode")) {
+    if (!cluster.has("prefill") || !cluster.has("decode")) {
+      cluster.fail(cluster.has("prefill") ? "decode" : "prefill",
+                   "a disaggregated cluster needs both pools: cluster.prefill and cluster.decode");
+    }
+    for (const char* key : {"replicas", "tensor_parallel", "router"}) {
+      if (cluster.has(key)) {
+        cluster.fail(key, fmt::format("set per pool in a disaggregated cluster (cluster.prefill.{0}, "
+                                      "cluster.decode.{0})",
+                                      key));
+      }
+    }
+    s.cluster.prefill = parse_pool(cluster.child("prefill"), s);
+    s.cluster.decode = parse_pool(cluster.child("decode"), s);
+    s.cluster.replicas = s.cluster.prefill->replicas + s.cluster.decode->replicas;
+    s.cluster.tensor_parallel = s.cluster.decode->tensor_parallel;
+    s.cluster.router = s.cluster.decode->router;
+    const yaml::Map t = cluster.child("kv_transfer");
+    KvTransferConfig& k = s.cluster.kv_transfer;
+    k.mode = t.get_choice("mode", k.mode, kv_transfer_modes());
+    k.separate_nodes = t.get_bool("separate_nodes", false);
+    if (t.has("node")) {
+      k.node = t.get_string("node", "");
+      if (!hw::find_node(k.node)) {
+        std::vector<std::string> names;
+        for (const hw::NodeSpec& n : hw::node_catalog()) names.push_back(n.name);
+        t.fail("node", fmt::format("unknown node '{}'; the catalog has {}", k.node, fmt::join(names, ", ")));
+      }
+    }
+    k.nic_bytes_per_s = t.get_double("nic_gbps", 0, 0, 1e5) * 1e9 / 8;
+    k.gpudirect_rdma = t.get_bool("gpudirect_rdma", true);
+    k.bisection_bytes_per_s = t.get_double("bisection_gbps", 0, 0, 1e9) * 1e9 / 8;
+    k.latency_us = t.get_double("latency_us", 0, 0, 1e6);
+    for (const auto& [key, pool] :
+         {std::pair{"prefill", &*s.cluster.prefill}, std::pair{"decode", &*s.cluster.decode}}) {
+      if (pool->tensor_parallel > s.hardware.gpus_per_node) {
+        cluster.child(key).fail("tensor_parallel",
+                                fmt::format("{} GPUs do not fit one node of {} ({} GPUs)", pool->tensor_parallel,
+                                            s.hardware.name, s.hardware.gpus_per_node));
+      }
+    }
+    if (const int nodes = pool_nodes(s); nodes > 1 && pool_node(s).nic.bytes_per_s <= 0) {
+      t.fail("nic_gbps", fmt::format("the pools fill {} nodes of {} GPUs, and the node catalog has no NIC for a {} "
+                                     "server: set each GPU's NIC speed in Gb/s (e.g. 400)",
+                                     nodes, s.hardware.gpus_per_node, s.hardware.name));
+    }
+    t.finish();
+  } else {
+    s.cluster.replicas = cluster.get_int("replicas", 1, 1, 1 << 20);
+    s.cluster.tensor_parallel = cluster.get_int("tensor_parallel", 1, 1, 64);
+    s.cluster.router = cluster.get_choice("router", "round-robin", router_names());
+    check_heads(cluster, s, s.cluster.tensor_parallel);
+  }
+  s.cluster.prefix_balance_abs = cluster.get_int("prefix_balance_abs", kSglangBalanceAbsThreshold, 0, int64_t{1} << 40);
+  s.cluster.prefix_balance_rel = cluster.get_double("prefix_balance_rel", kSglangBalanceRelThreshold, 1, 1e6);
+  s.cluster.prefix_cache_threshold = cluster.get_double("prefix_cache_threshold", kSglangCacheThreshold, 0, 1);
+  cluster.finish();
+}
+
+YAML::Node cluster_to_yaml(const ClusterConfig& c) {
+  YAML::Node cl;
+  if (c.disaggregated()) {
+    cl["prefill"] = pool_to_yaml(*c.prefill);
+    cl["decode"] = pool_to_yaml(*c.decode);
+    const KvTransferConfig& k = c.kv_transfer;
+    YAML::Node t;
+    t["mode"] = k.mode;
+    t["separate_nodes"] = k.separate_nodes;
+    if (!k.node.empty()) t["node"] = k.node;
+    if (k.nic_bytes_per_s > 0) t["nic_gbps"] = yaml::number(k.nic_bytes_per_s * 8 / 1e9);
+    t["gpudirect_rdma"] = k.gpudirect_rdma;
+    if (k.bisection_bytes_per_s > 0) t["bisection_gbps"] = yaml::number(k.bisection_bytes_per_s * 8 / 1e9);
+    t["latency_us"] = yaml::number(k.latency_us);
+    cl["kv_transfer"] = t;
+  } else {
+    cl["replicas"] = c.replicas;
+    cl["tensor_parallel"] = c.tensor_parallel;
+    cl["router"] = c.router;
+  }
+  const ClusterConfig defaults;
+  if (c.router == "prefix-aware" || c.prefix_balance_abs != defaults.prefix_balance_abs ||
+      c.prefix_balance_rel != defaults.prefix_balance_rel ||
+      c.prefix_cache_threshold != defaults.prefix_cache_threshold) {
+    cl["prefix_balance_abs"] = c.prefix_balance_abs;
+    cl["prefix_balance_rel"] = yaml::number(c.prefix_balance_rel);
+    cl["prefix_cache_threshold"] = yaml::number(c.prefix_cache_threshold);
+  }
+  return cl;
+}
+
+}  // namespace kvsim::sim
