@@ -122,6 +122,11 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
                                join(sim::default_compare_policies()), join(sim::policy_names())))
       ->delimiter(',');
   compare->add_option("--rates", cmp_args.rates, "Comma-separated Poisson rates in req/s")->delimiter(',');
+  compare
+      ->add_option("--disaggregated", cmp_args.disaggregated,
+                   "Comma-separated P:D splits: each point also runs as P prefill and D decode replicas of the "
+                   "scenario's tensor parallelism, beside the colocated scenario (e.g. 1:3,2:2)")
+      ->delimiter(',');
   compare->add_option("--requests", cmp_args.requests, "Requests per point (overrides workload.requests)")
       ->check(whole_in(1, int64_t{1} << 40));
   compare->add_option("--study", cmp_args.study,

@@ -206,6 +206,33 @@ int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream& err) {
   }
   const std::string base = args.run.out_dir.empty() ? "kvsim-out/compare" : args.run.out_dir;
 
+  // --disaggregated P:D splits, each a label ("1P:3D") and its pools.
+  struct Split {
+    std::string label, dir;
+    int64_t prefill = 0, decode = 0;
+  };
+  std::vector<Split> splits = {{}};  // the colocated scenario first
+  for (const std::string& d : args.disaggregated) {
+    Split sp;
+    const size_t colon = d.find(':');
+    try {
+      size_t used = 0;
+      sp.prefill = colon == std::string::npos ? 0 : std::stoll(d.substr(0, colon), &used);
+      if (used != colon) sp.prefill = 0;
+      sp.decode = colon == std::string::npos ? 0 : std::stoll(d.substr(colon + 1), &used);
+      if (used != d.size() - colon - 1) sp.decode = 0;
+    } catch (const std::exception&) {
+      sp.prefill = 0;
+    }
+    if (sp.prefill < 1 || sp.decode < 1 || sp.prefill > (1 << 20) || sp.decode > (1 << 20)) {
+      throw Error(Place{"--disaggregated"},
+                  fmt::format("expected P:D, prefill and decode replicas >= 1 (e.g. 1:3), found '{}'", d));
+    }
+    sp.label = fmt::format(" {}P:{}D", sp.prefill, sp.decode);
+    sp.dir = fmt::format("-{}p{}d", sp.prefill, sp.decode);
+    splits.push_back(sp);
+  }
+
   // Load every point first, so bad input fails before anything runs or is written.
   struct Point {
     std::string policy;
@@ -218,16 +245,19 @@ int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream& err) {
     const std::vector<std::optional<double>> point_rates =
         rates.empty() ? std::vector<std::optional<double>>{std::nullopt}
                       : std::vector<std::optional<double>>(rates.begin(), rates.end());
-    for (const auto& rate : point_rates) {
-      std::vector<std::string> o = compare_overrides(args);
-      o.push_back("cache.policy=" + policy);
-      if (rate) o.push_back(fmt::format("workload.arrival.rate={}", *rate));
-      Point p{policy, rate, sim::load_scenario(args.run.scenario, o), ""};
-      if (rate && !p.scenario.workload.trace.empty()) {
-        throw Error(Place{"--rates"}, "the scenario replays a trace; --rates applies to synthetic Poisson workloads");
+    for (const Split& split : splits) {
+      for (const auto& rate : point_rates) {
+        std::vector<std::string> o = compare_overrides(args);
+        o.push_back("cache.policy=" + policy);
+        if (rate) o.push_back(fmt::format("workload.arrival.rate={}", *rate));
+        Point p{policy + split.label, rate, sim::load_scenario(args.run.scenario, o), ""};
+        if (split.prefill > 0) p.scenario = sim::disaggregate(p.scenario, split.prefill, split.decode);
+        if (rate && !p.scenario.workload.trace.empty()) {
+          throw Error(Place{"--rates"}, "the scenario replays a trace; --rates applies to synthetic Poisson workloads");
+        }
+        p.dir = base + "/" + policy + split.dir + (rate ? "/rate-" + rate_label(*rate) : "");
+        points.push_back(std::move(p));
       }
-      p.dir = base + "/" + policy + (rate ? "/rate-" + rate_label(*rate) : "");
-      points.push_back(std::move(p));
     }
   }
 

@@ -207,6 +207,10 @@ std::vector<std::vector<int>> pool_gpus(const Scenario& s);
 // hardware.gpus_per_node GPUs and kv_transfer.nic_gbps in place of its NICs when set; without either, no NIC.
 int pool_nodes(const Scenario& s);
 hw::NodeSpec pool_node(const Scenario& s);
+// Colocated scenario `s` as a disaggregated cluster of `prefill` + `decode` replicas of its tensor parallelism, each
+// pool routed least-outstanding, the KV moved with kv_transfer's defaults: read back as a scenario file would be, so
+// every check applies (kvsim compare --disaggregated).
+Scenario disaggregate(const Scenario& s, int64_t prefill, int64_t decode);
 
 struct SloConfig {
   std::optional<double> ttft_ms;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "hw/cluster_topology.h"
+#include "sim/core/error.h"
 #include "sim/scenario_sections.h"
 
 namespace kvsim::sim {
@@ -185,6 +186,21 @@ YAML::Node cluster_to_yaml(const ClusterConfig& c) {
     cl["prefix_cache_threshold"] = yaml::number(c.prefix_cache_threshold);
   }
   return cl;
+}
+
+Scenario disaggregate(const Scenario& s, int64_t prefill, int64_t decode) {
+  if (s.cluster.disaggregated()) throw Error("--disaggregated: the scenario is disaggregated already");
+  YAML::Node doc = scenario_to_yaml(s);
+  YAML::Node cluster;
+  PoolConfig pool;
+  pool.tensor_parallel = s.cluster.tensor_parallel;
+  pool.replicas = prefill;
+  cluster["prefill"] = pool_to_yaml(pool);
+  pool.replicas = decode;
+  cluster["decode"] = pool_to_yaml(pool);
+  doc["cluster"] = cluster;
+  // The summary's file names are the run's, and a relative model or trace path resolves as in the original.
+  return parse_scenario(yaml::load_string(YAML::Dump(doc), s.file), s.file, {});
 }
 
 }  // namespace kvsim::sim

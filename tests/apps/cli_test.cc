@@ -149,6 +149,25 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
+// One compare runs the colocated scenario and its disaggregated splits side by side: the same requests served, the
+// split's GPUs the same, and only the split's summary has KV transfers.
+TEST(Cli, CompareRunsColocatedAndDisaggregatedTogether) {
+  const std::string dir = temp_out("cmp-disagg");
+  const Result r = cli({"compare", "--policies", "vllm", "--rates", "2", "--disaggregated", "1:1,1:3", "--set",
+                        "cluster.replicas=2", "--set", "workload.requests=30", "-o", dir, "--format", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.contains("vllm") && j.contains("vllm 1P:1D") && j.contains("vllm 1P:3D")) << r.out;
+  EXPECT_FALSE(j["vllm"][0].contains("kv_transfer_count"));
+  EXPECT_EQ(j["vllm"][0]["gpus"].get<int64_t>(), 2);
+  EXPECT_EQ(j["vllm 1P:1D"][0]["gpus"].get<int64_t>(), 2);
+  EXPECT_EQ(j["vllm 1P:3D"][0]["gpus"].get<int64_t>(), 4);
+  for (const char* k : {"vllm", "vllm 1P:1D", "vllm 1P:3D"}) EXPECT_EQ(j[k][0]["completed"].get<int64_t>(), 30) << k;
+  EXPECT_EQ(j["vllm 1P:1D"][0]["kv_transfer_count"].get<int64_t>(), 30);
+  EXPECT_TRUE(fs::exists(dir + "/vllm-1p1d/rate-2/summary.json"));
+  fs::remove_all(dir);
+}
+
 TEST(Cli, CompareCsvHasMemoryAndPcieKeysAndTheTableTheirGib) {
   const std::string dir = temp_out("cmp-csv");
   const Result csv = cli(
