@@ -108,6 +108,14 @@ class Cluster final : public engine::EventHandler {
   int64_t decode_tp_ = 1;
   double decode_state_bytes_ = 0;                     // a sequence's recurrent state on one decode GPU (hybrid models)
   std::unordered_map<uint64_t, Transfer> transfers_;  // by request id
+  // The flows' routes from a prefill replica to a decode replica (one per pair of ranks) and the first one's latency,
+  // found once per pair: index prefill x decode replicas + (decode - prefill replicas).
+  struct PairRoutes {
+    std::vector<std::vector<hw::FlowHop>> hops;
+    SimTime latency_ns = 0;
+  };
+  std::vector<PairRoutes> pair_routes_;
+  const PairRoutes& routes_between(size_t prefill, size_t decode);
   std::optional<traces::Request> pending_;
   size_t next_replica_ = 0;
   // prefix-aware routing (sim/serving/router.h): what each replica was sent, as much as its KV cache holds, so

@@ -101,20 +101,11 @@ void Cluster::on_decode_admitted(uint64_t id, int64_t tokens, SimTime now) {
     return;
   }
   t.flows_left = n;
+  const PairRoutes& routes = routes_between(t.prefill, t.decode);
+  t.latency_ns = routes.latency_ns;
   uint64_t first = 0;
   for (int i = 0; i < n; ++i) {
-    std::vector<hw::FlowHop> hops =
-        hw::route_hops(topo_, topo_.gpu(gpus_[t.prefill][static_cast<size_t>(i % prefill_tp)]),
-                       topo_.gpu(gpus_[t.decode][static_cast<size_t>(i % decode_tp)]));
-    if (i == 0) {
-      bool network = false;
-      for (const hw::FlowHop& h : hops) {
-        t.latency_ns += static_cast<SimTime>(std::llround(topo_.links[h.link].latency_ns));
-        network = network || topo_.links[h.link].kind == hw::LinkKind::kNetwork;
-      }
-      if (network) t.latency_ns += static_cast<SimTime>(std::llround(scenario_.cluster.kv_transfer.latency_us * 1e3));
-    }
-    const uint64_t f = flows_->start(now, std::move(hops), per_flow, [this, id](SimTime done) {
+    const uint64_t f = flows_->start(now, routes.hops[static_cast<size_t>(i)], per_flow, [this, id](SimTime done) {
       Transfer& u = transfers_.at(id);
       if (--u.flows_left == 0) {
         u.flows_done = done;
@@ -131,6 +122,24 @@ void Cluster::on_decode_admitted(uint64_t id, int64_t tokens, SimTime now) {
                               static_cast<double>(scenario_.model.num_layers);
     if (rate > 0) t.tail_ns = static_cast<SimTime>(std::llround(1e9 * tail_bytes / rate));
   }
+}
+
+const Cluster::PairRoutes& Cluster::routes_between(size_t prefill, size_t decode) {
+  const size_t decodes = replicas_.size() - prefill_count_;
+  if (pair_routes_.empty()) pair_routes_.resize(prefill_count_ * decodes);
+  PairRoutes& r = pair_routes_[prefill * decodes + (decode - prefill_count_)];
+  if (!r.hops.empty()) return r;
+  const std::vector<int>&from = gpus_[prefill], &to = gpus_[decode];
+  for (size_t i = 0; i < std::max(from.size(), to.size()); ++i) {
+    r.hops.push_back(hw::route_hops(topo_, topo_.gpu(from[i % from.size()]), topo_.gpu(to[i % to.size()])));
+  }
+  bool network = false;
+  for (const hw::FlowHop& h : r.hops.front()) {
+    r.latency_ns += static_cast<SimTime>(std::llround(topo_.links[h.link].latency_ns));
+    network = network || topo_.links[h.link].kind == hw::LinkKind::kNetwork;
+  }
+  if (network) r.latency_ns += static_cast<SimTime>(std::llround(scenario_.cluster.kv_transfer.latency_us * 1e3));
+  return r;
 }
 
 void Cluster::maybe_arrive(uint64_t id, Transfer& t) {
