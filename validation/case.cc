@@ -43,7 +43,14 @@ Expectation parse_expectation(const yaml::Map& e, const nlohmann::json* referenc
   x.tolerance = e.opt_double("tolerance", 0, 1e9);
   x.abs = e.opt_double("abs", 0, 1e18);
   const std::string relation = e.get_string("relation", "");
+  x.below = e.opt_double("below", -1e18, 1e18);
   e.finish();
+  if (x.below) {
+    if (x.value || x.tolerance || x.abs || !relation.empty()) {
+      e.fail("below", "an upper bound takes no value, tolerance, abs or relation");
+    }
+    return x;
+  }
   if (!relation.empty()) {
     const size_t colon = relation.find(':');
     x.relation = relation.substr(0, colon);

@@ -11,7 +11,8 @@
 //   expect:
 //     - metric: kv_capacity_tokens  # a summary.json key; cost: ops.<name>.time_ms / total_ms;
 //       value: 15700                # compare: <policy>.<key> and <policy>.knee_rate; transfer: bandwidth_gb_s
-//       tolerance: 0.05             # relative; or abs: an absolute bound; or relation: greater_than:<metric>
+//       tolerance: 0.05             # relative; or abs: an absolute bound; or relation: greater_than:<metric>;
+//                                   # or, alone, below: 30 (a published upper bound)
 //   status: known-gap               # optional, with reason: run and reported, never failing the command
 //   reason: "..."
 //   fast: true                      # part of `kvsim validate --quick`
@@ -37,6 +38,7 @@ struct Expectation {
   std::optional<double> value;      // the reference
   std::optional<double> tolerance;  // relative: |predicted - value| <= tolerance x |value|
   std::optional<double> abs;        // absolute: |predicted - value| <= abs
+  std::optional<double> below;      // a published upper bound: predicted < below (no error computed)
   std::string relation;             // greater_than | less_than (against relation_metric), "" = none
   std::string relation_metric;
   Place place;  // of the entry, for messages
@@ -45,9 +47,9 @@ struct Expectation {
 struct Case {
   std::string file;
   std::string name, source, kind, command;
-  YAML::Node scenario;        // the scenario document (empty for cost and transfer)
+  YAML::Node scenario;           // the scenario document (empty for cost and transfer)
   yaml::Document scenario_text;  // the same as text, parsed afresh for each run (errors keep their places)
-  std::string scenario_name;  // what errors in the scenario are reported against
+  std::string scenario_name;     // what errors in the scenario are reported against
   YAML::Node args;
   std::vector<Expectation> expect;
   std::string status;  // "" or "known-gap"

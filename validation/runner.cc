@@ -127,6 +127,7 @@ Metrics predict_transfer(const Case& c) {
 
 std::string bound_text(const Expectation& e) {
   if (!e.relation.empty()) return fmt::format("{} {}", e.relation == "greater_than" ? ">" : "<", e.relation_metric);
+  if (e.below) return fmt::format("< {:g}", *e.below);
   if (e.tolerance) return fmt::format("±{:g} %", *e.tolerance * 100);
   return fmt::format("±{:g} abs", *e.abs);
 }
@@ -170,6 +171,12 @@ std::vector<Outcome> evaluate(const Case& c, const Metrics& m) {
       continue;
     }
     o.predicted = it->second;
+    if (e.below) {
+      o.reference = *e.below;
+      o.pass = it->second < *e.below;
+      out.push_back(o);
+      continue;
+    }
     if (!e.relation.empty()) {
       const auto other = m.find(e.relation_metric);
       if (other == m.end()) {
