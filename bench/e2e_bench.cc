@@ -1,8 +1,8 @@
 // End-to-end simulation speed on the bench/scenarios/ set: 100k ShareGPT-like requests and 1M Azure conversation
-// requests on one llama-3.1-8b / h100-sxm5-80gb replica (vllm, below saturation), the 1M over 8 replicas, 100k
-// under the infinigen and h2o policies, and 200k at twice the sustainable rate (overload). Reports simulated
-// requests, events and iterations per second of wall time, and the speed-up over real time. One core (the simulator
-// is single-threaded).
+// requests on one llama-3.1-8b / h100-sxm5-80gb replica (vllm, below saturation), the 1M over 8 replicas (colocated,
+// and as 2 prefill + 6 decode replicas), 100k under the infinigen and h2o policies, and 200k at twice the sustainable
+// rate (overload). Reports simulated requests, events and iterations per second of wall time, and the speed-up over
+// real time. One core (the simulator is single-threaded).
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -31,6 +31,10 @@ void BM_E2E(benchmark::State& state, const char* file) {
 BENCHMARK_CAPTURE(BM_E2E, sharegpt_100k, "sharegpt_100k.yaml")->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK_CAPTURE(BM_E2E, azure_conv_1m, "azure_conv_1m.yaml")->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK_CAPTURE(BM_E2E, azure_conv_1m_8replicas, "azure_conv_1m_8replicas.yaml")
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+// Disaggregated: the 1M on 2 prefill + 6 decode replicas of one server, each request's KV over NVLink.
+BENCHMARK_CAPTURE(BM_E2E, azure_conv_1m_disaggregated, "azure_conv_1m_disaggregated.yaml")
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);
 BENCHMARK_CAPTURE(BM_E2E, infinigen_100k, "infinigen_100k.yaml")->Unit(benchmark::kMillisecond)->Iterations(1);

@@ -87,22 +87,10 @@ TEST(Disaggregation, WithinANodeTheKvCrossesNvlink) {
 // the prefill GPU's NIC. The short one ends after 2 x its bytes at the shared rate; then the long one has the port to
 // itself, so it ends after both requests' bytes over the port: the flow's end moves when the other flow ends.
 TEST(Disaggregation, FlowsSharingANicSplitItAndTheSurvivorSpeedsUp) {
-  const char* const two = R"(
-model: llama-3.1-8b
-hardware: h100-sxm5-80gb
-check_invariants: true
-engine: {max_num_batched_tokens: 16384}
-cluster:
-  prefill: {replicas: 1}
-  decode: {replicas: 2, router: round-robin}
-  kv_transfer: {separate_nodes: true}
-workload:
-  requests: 2
-  arrival: {process: all-at-once}
-  prompt_tokens: {dist: uniform, min: 1000, max: 7000}
-  output_tokens: 4
-)";
-  const RunResult r = run_scenario(scenario_from(two), "");
+  const std::vector<std::string> two = {"cluster.decode.replicas=2", "cluster.decode.router=round-robin",
+                                        "cluster.kv_transfer.separate_nodes=true", "workload.requests=2",
+                                        "workload.prompt_tokens={dist: uniform, min: 1000, max: 7000}"};
+  const RunResult r = run(two);
   ASSERT_EQ(r.summary["kv_transfer_count"].get<int64_t>(), 2);
   // The two transfer times from the exact percentiles of two samples (numpy: mean = (x1 + x2) / 2,
   // p99 = x1 + 0.99 (x2 - x1)).
@@ -110,7 +98,7 @@ workload:
   const double long_ms = (p99_ms - 0.02 * mean_ms) / 0.98, short_ms = 2 * mean_ms - long_ms;
   // The longer ends when every byte of both has crossed the one port; without the speed-up it would end at 2b / R.
   const double total_bytes = num(r, "kv_transfer_bytes");
-  EXPECT_NEAR(long_ms, 1e3 * total_bytes / 50e9 + route_latency_ms(scenario_from(two)), 1e-5);
+  EXPECT_NEAR(long_ms, 1e3 * total_bytes / 50e9 + route_latency_ms(scenario_from(kBase, two)), 1e-5);
   EXPECT_LT(short_ms, long_ms);
   // The shorter took twice its own bytes over the port: its bytes are a whole number of tokens.
   const double short_tokens = short_ms / 1e3 * 50e9 / 2 / kBytesPerToken;
@@ -176,19 +164,7 @@ workload:
 // Long prompts: colocated, every prefill stalls the decodes batched with it (chunked prefill mixes them), so the p99
 // ITL is a prefill chunk; disaggregated, decode steps run alone. Over a slow link the TTFT pays the transfer.
 TEST(Disaggregation, LowersP99ItlOnLongPromptsAndCostsTtftOverASlowLink) {
-  const char* const load = R"(
-model: llama-3.1-8b
-hardware: h100-sxm5-80gb
-seed: 2
-cluster: {prefill: {replicas: 1}, decode: {replicas: 1}}
-workload:
-  requests: 300
-  arrival: {process: poisson, rate: 4}
-  prompt_tokens: {dist: uniform, min: 4000, max: 8000}
-  output_tokens: {dist: uniform, min: 100, max: 300}
-)";
-  const RunResult disagg = run_scenario(scenario_from(load), "");
-  const RunResult colocated = run_scenario(scenario_from(R"(
+  const Scenario colocated_2 = scenario_from(R"(
 model: llama-3.1-8b
 hardware: h100-sxm5-80gb
 seed: 2
@@ -198,11 +174,16 @@ workload:
   arrival: {process: poisson, rate: 4}
   prompt_tokens: {dist: uniform, min: 4000, max: 8000}
   output_tokens: {dist: uniform, min: 100, max: 300}
-)"),
-                                           "");
+)");
+  const RunResult colocated = run_scenario(colocated_2, "");
+  // The same two GPUs as one prefill and one decode replica (what `kvsim compare --disaggregated 1:1` runs).
+  Scenario split = disaggregate(colocated_2, 1, 1);
+  ASSERT_TRUE(split.cluster.disaggregated());
+  const RunResult disagg = run_scenario(split, "");
   EXPECT_LT(num(disagg, "p99_itl_ms"), num(colocated, "p99_itl_ms") / 3);
-  const RunResult slow = run_scenario(
-      scenario_from(load, {"cluster.kv_transfer.separate_nodes=true", "cluster.kv_transfer.nic_gbps=10"}), "");
+  split.cluster.kv_transfer.separate_nodes = true;
+  split.cluster.kv_transfer.nic_bytes_per_s = 10e9 / 8;
+  const RunResult slow = run_scenario(split, "");
   EXPECT_GT(num(slow, "mean_ttft_ms"), num(disagg, "mean_ttft_ms") + num(slow, "mean_kv_transfer_ms") * 0.9);
   EXPECT_GT(num(slow, "mean_kv_transfer_ms"), 50 * num(disagg, "mean_kv_transfer_ms"));
 }
