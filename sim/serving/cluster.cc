@@ -20,10 +20,7 @@ constexpr uint32_t kEnqueue = 3;   // the oldest request in the API server reach
 
 Cluster::Cluster(const sim::Scenario& scenario, const sim::MemoryPlan& plan, const models::CostModel& cost,
                  metrics::Collector& metrics, traces::RequestSource& source)
-    : scenario_(scenario), source_(source), metrics_(metrics) {
-  preprocess_ns_ = static_cast<SimTime>(std::llround(scenario.engine.frontend_preprocess_ms * kNsPerMs));
-  delivery_ns_ = static_cast<SimTime>(std::llround(scenario.engine.frontend_delivery_ms * kNsPerMs));
-  per_token_ns_ = static_cast<SimTime>(std::llround(scenario.engine.frontend_per_token_us * kNsPerUs));
+    : Cluster(scenario, metrics, source) {
   const int64_t tp = scenario.cluster.tensor_parallel;
   const int64_t per_node = std::max<int64_t>(1, scenario.hardware.gpus_per_node / tp);
   const int64_t replicas = scenario.cluster.replicas;
@@ -63,17 +60,21 @@ Cluster::Cluster(const sim::Scenario& scenario, const sim::MemoryPlan& plan, con
 
 Cluster::Cluster(const sim::Scenario& scenario, const Pool& prefill, const Pool& decode, metrics::Collector& metrics,
                  traces::RequestSource& source)
+    : Cluster(scenario, metrics, source) {
+  build_disaggregated(prefill, decode);
+}
+
+Cluster::Cluster(const sim::Scenario& scenario, metrics::Collector& metrics, traces::RequestSource& source)
     : scenario_(scenario), source_(source), metrics_(metrics) {
   preprocess_ns_ = static_cast<SimTime>(std::llround(scenario.engine.frontend_preprocess_ms * kNsPerMs));
   delivery_ns_ = static_cast<SimTime>(std::llround(scenario.engine.frontend_delivery_ms * kNsPerMs));
   per_token_ns_ = static_cast<SimTime>(std::llround(scenario.engine.frontend_per_token_us * kNsPerUs));
-  build_disaggregated(prefill, decode);
 }
 
 void Cluster::add_replica(const Pool& pool, engine::FlowEngine* flows, std::vector<SwapRoute> routes) {
   const auto r = static_cast<int64_t>(replicas_.size());
-  replicas_.push_back(std::make_unique<Replica>(r, *pool.scenario, pool.plan, *pool.cost, queue_,
-                                                metrics_, flows, std::move(routes)));
+  replicas_.push_back(
+      std::make_unique<Replica>(r, *pool.scenario, pool.plan, *pool.cost, queue_, metrics_, flows, std::move(routes)));
   // A session's user reads the last token when the API server has delivered it (engine.frontend).
   replicas_.back()->set_on_finished([this](uint64_t id, SimTime t, int64_t tokens) {
     if (prefill_count_ > 0) drop_transfer(id, t);
@@ -103,10 +104,6 @@ size_t argmax(const std::vector<std::unique_ptr<Replica>>& replicas, size_t firs
   return best;
 }
 }  // namespace
-
-size_t Cluster::least_outstanding() const {
-  return argmax(replicas_, 0, replicas_.size(), [](const Replica& r) { return -r.outstanding(); });
-}
 
 size_t Cluster::route_in(size_t first, size_t count, const std::string& router, size_t& next_rr) const {
   if (count == 1) return first;
@@ -221,10 +218,11 @@ void Cluster::on_event(SimTime now, uint32_t kind, uint64_t payload) {
   }
   const int64_t in_system = pulled_ - (metrics_.completed() + metrics_.rejected());
   if (in_system > limits::kMaxRequestsInSystem) {
-    throw Error(fmt::format("overload: {} requests arrived and not finished at t = {:.3f} s, more than the {} kvsim "
-                            "holds (about 2.3 GB): the arrivals outpace the service; lower workload.arrival.rate or "
-                            "workload.requests, or add replicas",
-                            in_system, ns_to_s(now), limits::kMaxRequestsInSystem));
+    throw Error(
+        fmt::format("overload: {} requests arrived and not finished at t = {:.3f} s, more than the {} kvsim "
+                    "holds (about 2.3 GB): the arrivals outpace the service; lower workload.arrival.rate or "
+                    "workload.requests, or add replicas",
+                    in_system, ns_to_s(now), limits::kMaxRequestsInSystem));
   }
   const traces::Request request = *pending_;
   if (request.parent_id >= 0) {

@@ -47,11 +47,12 @@ class Cluster final : public engine::EventHandler {
   int64_t routing_tokens() const { return prefix_router_ ? prefix_router_->remembered_tokens() : 0; }
 
  private:
+  // The parts both constructors share: the API server's timings.
+  Cluster(const sim::Scenario& scenario, metrics::Collector& metrics, traces::RequestSource& source);
   void pull_next();
   size_t route(const traces::Request& request);
   // The replica of [first, first + count) that `router` picks (round-robin, least-outstanding or least-kv).
   size_t route_in(size_t first, size_t count, const std::string& router, size_t& next_rr) const;
-  size_t least_outstanding() const;
   void add_replica(const Pool& pool, engine::FlowEngine* flows, std::vector<SwapRoute> routes);
   void submit(const traces::Request& request, SimTime now);  // to a replica (the prefill pool's when disaggregated)
 
