@@ -279,6 +279,9 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   plan->add_option("--chunked-prefill", plan_args.chunked_prefill, "Search chunked prefill on and/or off: on,off")
       ->delimiter(',')
       ->check(CLI::IsMember({"on", "off"}));
+  plan->add_flag("--disaggregated", plan_args.disaggregated,
+                 "Also split each configuration into prefill and decode replicas (cluster.prefill, cluster.decode): "
+                 "the fewest that serve the rate, the split with the lowest p99 TPOT");
   plan->add_option("--max-gpus", plan_args.max_gpus, "Most GPUs a configuration may use (default 8)")
       ->check(whole_in(1, 4096));
   plan->add_option("--duration", plan_args.duration_s, "Seconds of arrivals per run (default 120)")

@@ -156,6 +156,7 @@ struct PlanArgs {
   std::vector<int64_t> max_num_seqs;
   std::string gpu_price;       // --gpu-price NAME=USD_PER_GPU_HOUR,...
   bool require_price = false;  // --require-price
+  bool disaggregated = false;  // --disaggregated: also search prefill:decode splits
   int64_t max_gpus = 8, seeds = 3;
   double duration_s = 120;
 };

@@ -24,6 +24,7 @@ int cmd_plan(const PlanArgs& args, std::ostream& out, std::ostream& err) {
   if (!args.gpus.empty()) r.gpus = args.gpus;
   if (!args.policies.empty()) r.policies = args.policies;
   r.max_gpus = args.max_gpus;
+  r.disaggregated = args.disaggregated;
   r.duration_s = args.duration_s;
   r.seeds = args.seeds;
   r.overrides = args.overrides;
@@ -46,6 +47,14 @@ int cmd_plan(const PlanArgs& args, std::ostream& out, std::ostream& err) {
   out << fmt::format("{:<16} {:>3} {:>8} {:<14} {:>17} {:>9} {:>9} {:>21} {:>19} {:>8}  {}\n", "gpu", "tp", "replicas",
                      "policy", "req/s per replica", "$/GPU-h", "$/hour", "p90 TTFT ms [interval]",
                      "p99 TPOT ms [intv.]", "retain", "bound / why not");
+  // The policy column: the policy, a disaggregated split ("1P:3D") and the engine knobs searched.
+  const auto label = [](const sim::PlanCandidate& c) {
+    std::string l = c.policy;
+    if (c.disaggregated) {
+      l += c.feasible ? fmt::format(" {}P:{}D", c.prefill_replicas, c.replicas - c.prefill_replicas) : " P:D";
+    }
+    return c.knobs.empty() ? l : l + " " + c.knobs;
+  };
   for (const auto& c : p.candidates) {
     const std::string range =
         c.replica_rate > 0 ? fmt::format("{:.3g}-{:.3g}", c.replica_rate, c.replica_rate_max) : "-";
@@ -54,21 +63,20 @@ int cmd_plan(const PlanArgs& args, std::ostream& out, std::ostream& err) {
     const std::string gpu_h = priced ? fmt::format("{:.4g}", c.gpu_usd_per_hour) : "unpriced";
     if (c.feasible) {
       out << fmt::format("{:<16} {:>3} {:>8} {:<14} {:>17} {:>9} {:>9} {:>21} {:>19} {:>8.3f}  {}{}\n", c.gpu, c.tp,
-                         c.replicas, c.knobs.empty() ? c.policy : c.policy + " " + c.knobs, range, gpu_h,
+                         c.replicas, label(c), range, gpu_h,
                          priced ? fmt::format("{:.2f}", c.usd_per_hour) : "unpriced",
                          fmt::format("{:.4g} [{:.3g}-{:.3g}]", c.ttft_p90_ms, c.ttft_p90_low_ms, c.ttft_p90_high_ms),
                          fmt::format("{:.4g} [{:.3g}-{:.3g}]", c.tpot_p99_ms, c.tpot_p99_low_ms, c.tpot_p99_high_ms),
                          c.retention_attention, c.why, c.pareto ? " [Pareto]" : "");
     } else {
       out << fmt::format("{:<16} {:>3} {:>8} {:<14} {:>17} {:>9} {:>9} {:>21} {:>19} {:>8}  {}\n", c.gpu, c.tp, "-",
-                         c.knobs.empty() ? c.policy : c.policy + " " + c.knobs, range, gpu_h, "-", "-", "-", "-",
-                         c.why);
+                         label(c), range, gpu_h, "-", "-", "-", "-", c.why);
     }
   }
   if (p.best) {
     const auto& b = p.candidates[*p.best];
     out << fmt::format("cheapest: {} x {} {} (tp {}, {} GPUs) with {}: ${:.2f}/hour, ${:.3f} per million tokens\n",
-                       b.replicas, b.gpu, b.tp > 1 ? "groups" : "GPUs", b.tp, b.replicas * b.tp, b.policy,
+                       b.replicas, b.gpu, b.tp > 1 ? "groups" : "GPUs", b.tp, b.replicas * b.tp, label(b),
                        b.usd_per_hour, b.usd_per_million_tokens);
   } else {
     const bool unpriced =

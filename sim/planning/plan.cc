@@ -13,6 +13,7 @@
 #include "sim/core/yaml.h"
 #include "sim/metrics/error_bars.h"
 #include "sim/planning/plan_prices.h"
+#include "sim/planning/plan_runner.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
 #include "sim/serving/memory_plan.h"
@@ -20,91 +21,6 @@
 namespace kvsim::sim {
 
 namespace {
-
-struct Runner {
-  const PlanRequest& req;
-  const PlanTraffic& traffic;
-
-  int64_t expected_requests(double rate) const {
-    return std::max<int64_t>(1, static_cast<int64_t>(rate * req.duration_s));
-  }
-  bool trace_arrivals() const { return traffic.arrivals.process == "trace"; }
-
-  std::string base_yaml(const std::string& gpu, int64_t tp, const std::string& policy,
-                        const std::vector<std::string>& knobs, double gpu_usd_per_hour) const {
-    YAML::Node n;
-    n["model"] = req.model;
-    n["hardware"] = gpu;
-    // The runs' cost per million tokens uses the plan's price (--gpu-price or the catalog's).
-    if (gpu_usd_per_hour > 0) n["cost"]["gpu_hour_usd"] = gpu_usd_per_hour;
-    n["cluster"]["tensor_parallel"] = tp;
-    n["cluster"]["router"] = "least-outstanding";
-    n["cache"]["policy"] = policy;
-    // A serving context (vLLM users set --max-model-len) as long as the workload needs (plan_traffic.h).
-    n["engine"]["max_model_len"] = traffic.context_cap;
-    yaml::Source source;
-    for (const std::string& k : knobs) yaml::apply_override(n, k, source);  // engine.KEY=VALUE
-    // The v0 engine is the one that runs without chunked prefill.
-    if (std::find(knobs.begin(), knobs.end(), "engine.chunked_prefill=false") != knobs.end()) {
-      n["engine"]["version"] = "v0";
-    }
-    YAML::Emitter e;
-    e << n;
-    return e.c_str();
-  }
-
-  // `whole`: the target-rate check (plan_workload_yaml).
-  Scenario scenario(const std::string& base, double rate, int64_t replicas, int64_t seed, bool whole = false) const {
-    YAML::Node n = YAML::Load(base);
-    n["workload"] = plan_workload_yaml(req, traffic, rate, seed, whole);
-    std::vector<std::string> o = req.overrides;
-    o.push_back(fmt::format("cluster.replicas={}", replicas));
-    o.push_back(fmt::format("seed={}", seed));
-    // A trace replayed whole counts every request: its busiest minute may be its first.
-    const bool all = whole && trace_arrivals();
-    o.push_back(fmt::format("slo.warmup_requests={}", all ? 0 : expected_requests(rate) / 10));
-    return parse_scenario(n, "<kvsim plan>", o);
-  }
-
-  // Whether the configuration sustains `rate` with `replicas` on `seed`; `summary` gets the run's.
-  bool sustains(const std::string& base, double rate, int64_t replicas, int64_t seed,
-                nlohmann::ordered_json* summary = nullptr, bool whole = false) const {
-    const RunResult r = run_scenario(scenario(base, rate, replicas, seed, whole), "");
-    if (summary) *summary = r.summary;
-    const auto& j = r.summary;
-    if (j["rejected"].get<int64_t>() > 0 || j["completed"].get<int64_t>() == 0) return false;
-    // The queue does not grow over the arrivals: at the last one, few requests wait for admission.
-    const int64_t arrived = j["completed"].get<int64_t>();
-    if (j["waiting_at_last_arrival"].get<int64_t>() > std::max<int64_t>(2 * replicas, arrived / 20)) return false;
-    for (const PlanSlo& s : req.slo) {
-      if (!j.contains(s.summary_key)) return false;
-      double v = j[s.summary_key].get<double>();
-      // --confidence: the pessimistic end of the prediction interval must meet the SLO.
-      if (req.confidence > 0) {
-        v = metrics::prediction_interval(metrics::builtin_error_model(), s.summary_key, metrics::load_regime(j), v, v,
-                                         req.confidence)
-                .high;
-      }
-      if (v > s.limit_ms) return false;
-    }
-    return true;
-  }
-
-  // The highest rate one replica sustains on `seed`: doubling, then bisection to 1/256 of the bracket.
-  double replica_rate(const std::string& base, int64_t seed) const {
-    double lo = 0, hi = 0.25;
-    while (sustains(base, hi, 1, seed)) {
-      lo = hi;
-      hi *= 2;
-      if (hi > 4096) return lo;  // beyond any one replica: the search stops rather than simulate millions
-    }
-    for (int i = 0; i < 8; ++i) {
-      const double mid = (lo + hi) / 2;
-      (sustains(base, mid, 1, seed) ? lo : hi) = mid;
-    }
-    return lo;
-  }
-};
 
 std::string bound_of(const nlohmann::ordered_json& j, const hw::HardwareProfile& h) {
   const double duration = std::max(1e-9, j["duration"].get<double>());
@@ -235,6 +151,11 @@ PlanResult run_plan(const PlanRequest& request) {
   result.searched.push_back(
       fmt::format("replicas: 1 up to --max-gpus {} GPUs per configuration (--max-gpus to change)", req.max_gpus));
   result.searched.push_back("policies: " + joined(req.policies, "none"));
+  if (req.disaggregated) {
+    result.searched.push_back(
+        "disaggregated: each configuration also as P prefill + D decode replicas of its tp (engine v1, KV over the "
+        "cluster topology), from 2 replicas up to --max-gpus, every split of the fewest that serve the rate");
+  }
   std::vector<std::string> seqs, chunked;
   for (int64_t n : req.max_num_seqs) seqs.push_back(std::to_string(n));
   for (bool b : req.chunked_prefill) chunked.push_back(b ? "on" : "off");
@@ -301,6 +222,28 @@ PlanResult run_plan(const PlanRequest& request) {
     } catch (const Error& e) {
       finish(std::string("does not fit: ") + e.what());
       continue;
+    }
+    if (req.disaggregated) {
+      // The same configuration split into prefill and decode pools, beside the colocated one.
+      PlanCandidate d = c;
+      d.disaggregated = true;
+      std::string why;
+      std::vector<nlohmann::ordered_json> checks;
+      try {
+        checks = search_disaggregated(run, base, t.tp, check_seeds, d, why);
+      } catch (const Error& e) {
+        why = std::string("cannot be disaggregated: ") + e.what();
+      }
+      if (checks.empty()) {
+        d.why = why;
+      } else {
+        d.feasible = true;
+        d.usd_per_million_tokens = checks.back().value("usd_per_million_tokens", 0.0);
+        d.retention_attention = checks.back()["retention_attention"].get<double>();
+        set_intervals(d, checks, req.confidence > 0 ? req.confidence : 0.9);
+        d.why = bound_of(checks.back(), h);
+      }
+      result.candidates.push_back(d);
     }
     double lowest = 1e300, highest = 0;
     for (int64_t seed = 1; seed <= req.seeds; ++seed) {

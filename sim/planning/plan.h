@@ -43,6 +43,9 @@ struct PlanRequest {
   // Engine knobs searched with each configuration (empty: the engine's defaults): batch limits and chunked prefill.
   std::vector<int64_t> max_num_seqs;
   std::vector<bool> chunked_prefill;
+  // --disaggregated: also split each configuration into prefill and decode pools (cluster.prefill / .decode), the
+  // fewest replicas that serve the rate and, among their splits, the lowest p99 TPOT.
+  bool disaggregated = false;
   int64_t max_gpus = 8;
   double duration_s = 120;  // of arrivals per run: several lifetimes of a request, so a run reaches steady state
   int64_t seeds = 3;
@@ -60,7 +63,9 @@ struct PlanRequest {
 struct PlanCandidate {
   std::string gpu, policy;
   int64_t tp = 1, replicas = 0;
-  std::string knobs;  // the engine knobs of this candidate ("" = defaults)
+  bool disaggregated = false;    // split into prefill and decode pools (plan --disaggregated)
+  int64_t prefill_replicas = 0;  // ... of the replicas, those computing prompts
+  std::string knobs;             // the engine knobs of this candidate ("" = defaults)
   bool feasible = false;
   std::string why;              // infeasible: what stops it; feasible: its bound at the target rate
   double replica_rate = 0;      // req/s one replica sustains (the lowest over seeds)
