@@ -42,6 +42,13 @@ std::vector<Case> cases() {
       {"flexgen", kBase + "cache: {policy: flexgen, kv_percent: [25, 75, 0], gpu_batch_size: 4, num_gpu_batches: 2}\n"
                           "engine: {max_model_len: 4096}\nworkload: {requests: 40, "
                           "arrival: {rate: 1}, dataset: sharegpt, clip_to_context: true}\n"},
+      // Disaggregated: handoffs and KV flows between the pools, after the prefill and layer by layer.
+      {"disaggregated", kBase + "cluster: {prefill: {replicas: 1}, decode: {replicas: 2}, kv_transfer: "
+                                "{separate_nodes: true}}\nworkload: {requests: 400, arrival: {rate: 8}, dataset: "
+                                "sharegpt}\n"},
+      {"disaggregated-layerwise",
+       kBase + "cluster: {prefill: {replicas: 2, tensor_parallel: 2}, decode: {replicas: 1, tensor_parallel: 4}, "
+               "kv_transfer: {mode: layerwise}}\nworkload: {requests: 400, arrival: {rate: 8}, dataset: sharegpt}\n"},
   };
 }
 
