@@ -52,6 +52,7 @@ int cmd_plan(const PlanArgs& args, std::ostream& out, std::ostream& err) {
     std::string l = c.policy;
     if (c.disaggregated) {
       l += c.feasible ? fmt::format(" {}P:{}D", c.prefill_replicas, c.replicas - c.prefill_replicas) : " P:D";
+      if (c.feasible && c.decode_tp != c.tp) l += fmt::format(" (decode tp {})", c.decode_tp);
     }
     return c.knobs.empty() ? l : l + " " + c.knobs;
   };
@@ -76,8 +77,8 @@ int cmd_plan(const PlanArgs& args, std::ostream& out, std::ostream& err) {
   if (p.best) {
     const auto& b = p.candidates[*p.best];
     out << fmt::format("cheapest: {} x {} {} (tp {}, {} GPUs) with {}: ${:.2f}/hour, ${:.3f} per million tokens\n",
-                       b.replicas, b.gpu, b.tp > 1 ? "groups" : "GPUs", b.tp, b.replicas * b.tp, label(b),
-                       b.usd_per_hour, b.usd_per_million_tokens);
+                       b.replicas, b.gpu, b.tp > 1 ? "groups" : "GPUs", b.tp, b.gpus(), label(b), b.usd_per_hour,
+                       b.usd_per_million_tokens);
   } else {
     const bool unpriced =
         std::any_of(p.candidates.begin(), p.candidates.end(), [](const sim::PlanCandidate& c) { return c.feasible; });

@@ -129,6 +129,7 @@ PlanResult run_plan(const PlanRequest& request) {
   const auto knobs = knob_sets(req);
   std::vector<Trial> trials;
   std::vector<std::string> gpu_lines;
+  std::vector<std::vector<int64_t>> gpu_tps(req.gpus.size());  // the parallelisms that apply, per GPU
   for (size_t g = 0; g < req.gpus.size(); ++g) {
     std::vector<std::string> tps, skipped;
     for (int64_t tp : {1, 2, 4, 8}) {
@@ -140,6 +141,7 @@ PlanResult run_plan(const PlanRequest& request) {
         skipped.push_back(fmt::format("tp {}: {} heads do not split", tp, model.num_attention_heads));
       } else {
         tps.push_back(std::to_string(tp));
+        gpu_tps[g].push_back(tp);
         for (const std::string& policy : req.policies)
           for (const auto& k : knobs) trials.push_back(Trial{g, tp, policy, k});
       }
@@ -153,8 +155,9 @@ PlanResult run_plan(const PlanRequest& request) {
   result.searched.push_back("policies: " + joined(req.policies, "none"));
   if (req.disaggregated) {
     result.searched.push_back(
-        "disaggregated: each configuration also as P prefill + D decode replicas of its tp (engine v1, KV over the "
-        "cluster topology), from 2 replicas up to --max-gpus, every split of the fewest that serve the rate");
+        "disaggregated: each configuration also as P prefill replicas of its tp + D decode replicas of any tp above "
+        "(engine v1, KV over the cluster topology), fewest GPUs first up to --max-gpus, the lowest p99 TPOT among "
+        "the splits of the first size that serves the rate");
   }
   std::vector<std::string> seqs, chunked;
   for (int64_t n : req.max_num_seqs) seqs.push_back(std::to_string(n));
@@ -230,7 +233,7 @@ PlanResult run_plan(const PlanRequest& request) {
       std::string why;
       std::vector<nlohmann::ordered_json> checks;
       try {
-        checks = search_disaggregated(run, base, t.tp, check_seeds, d, why);
+        checks = search_disaggregated(run, base, t.tp, gpu_tps[t.gpu], check_seeds, d, why);
       } catch (const Error& e) {
         why = std::string("cannot be disaggregated: ") + e.what();
       }

@@ -64,8 +64,13 @@ struct PlanCandidate {
   std::string gpu, policy;
   int64_t tp = 1, replicas = 0;
   bool disaggregated = false;    // split into prefill and decode pools (plan --disaggregated)
-  int64_t prefill_replicas = 0;  // ... of the replicas, those computing prompts
-  std::string knobs;             // the engine knobs of this candidate ("" = defaults)
+  int64_t prefill_replicas = 0;  // ... of the replicas, those computing prompts (tensor parallel `tp`)
+  int64_t decode_tp = 0;         // ... the decode replicas' tensor parallelism
+  // GPUs of the fleet: replicas x tp, or each pool's replicas x its tp.
+  int64_t gpus() const {
+    return disaggregated ? prefill_replicas * tp + (replicas - prefill_replicas) * decode_tp : replicas * tp;
+  }
+  std::string knobs;  // the engine knobs of this candidate ("" = defaults)
   bool feasible = false;
   std::string why;              // infeasible: what stops it; feasible: its bound at the target rate
   double replica_rate = 0;      // req/s one replica sustains (the lowest over seeds)

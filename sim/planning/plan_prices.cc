@@ -120,12 +120,12 @@ void rank_plan_candidates(PlanResult& result) {
   auto& cs = result.candidates;
   for (PlanCandidate& c : cs) {
     // The fleet: every replica's GPUs, each priced per hour.
-    c.usd_per_hour = c.feasible ? c.gpu_usd_per_hour * static_cast<double>(c.replicas * c.tp) : 0;
+    c.usd_per_hour = c.feasible ? c.gpu_usd_per_hour * static_cast<double>(c.gpus()) : 0;
   }
   std::stable_sort(cs.begin(), cs.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
     if (tier(a) != tier(b)) return tier(a) < tier(b);
     if (a.usd_per_hour != b.usd_per_hour) return a.usd_per_hour < b.usd_per_hour;
-    return a.replicas * a.tp < b.replicas * b.tp;
+    return a.gpus() < b.gpus();
   });
   result.best.reset();
   std::set<std::string> unpriced;

@@ -51,9 +51,9 @@ struct Runner {
   }
 
   // `whole`: the target-rate check (plan_workload_yaml). `prefill` > 0: disaggregated, `prefill` of the `replicas`
-  // computing prompts and the rest generating (each pool of the base's tensor parallelism).
+  // computing prompts (of the base's tensor parallelism) and the rest generating (of `decode_tp`).
   Scenario scenario(const std::string& base, double rate, int64_t replicas, int64_t seed, bool whole = false,
-                    int64_t prefill = 0) const {
+                    int64_t prefill = 0, int64_t decode_tp = 0) const {
     YAML::Node n = YAML::Load(base);
     n["workload"] = plan_workload_yaml(req, traffic, rate, seed, whole);
     std::vector<std::string> o = req.overrides;
@@ -63,7 +63,7 @@ struct Runner {
       cluster["prefill"]["replicas"] = prefill;
       cluster["prefill"]["tensor_parallel"] = tp;
       cluster["decode"]["replicas"] = replicas - prefill;
-      cluster["decode"]["tensor_parallel"] = tp;
+      cluster["decode"]["tensor_parallel"] = decode_tp > 0 ? decode_tp : tp;
       n["cluster"] = cluster;
     } else {
       o.push_back(fmt::format("cluster.replicas={}", replicas));
@@ -77,8 +77,9 @@ struct Runner {
 
   // Whether the configuration sustains `rate` with `replicas` on `seed`; `summary` gets the run's.
   bool sustains(const std::string& base, double rate, int64_t replicas, int64_t seed,
-                nlohmann::ordered_json* summary = nullptr, bool whole = false, int64_t prefill = 0) const {
-    const RunResult r = run_scenario(scenario(base, rate, replicas, seed, whole, prefill), "");
+                nlohmann::ordered_json* summary = nullptr, bool whole = false, int64_t prefill = 0,
+                int64_t decode_tp = 0) const {
+    const RunResult r = run_scenario(scenario(base, rate, replicas, seed, whole, prefill, decode_tp), "");
     if (summary) *summary = r.summary;
     const auto& j = r.summary;
     if (j["rejected"].get<int64_t>() > 0 || j["completed"].get<int64_t>() == 0) return false;
@@ -115,11 +116,12 @@ struct Runner {
   }
 };
 
-// Disaggregated candidates of one configuration (plan_disaggregated.cc): the fewest replicas, split P prefill + D
-// decode, that sustain the target rate on every check seed, and among those splits the lowest p99 TPOT. Sets
-// `c` (its replicas, split, latencies and intervals) and returns the summaries of its check runs; empty when no split
-// within --max-gpus serves the rate, `why` then says so.
+// Disaggregated candidates of one configuration (plan_disaggregated.cc): P prefill replicas of its `tp` and D decode
+// replicas of any of `decode_tps`, the fewest GPUs that sustain the target rate on every check seed, and among those
+// splits the lowest p99 TPOT. Sets `c` (its replicas, split, decode tp, latencies) and returns the summaries of its
+// check runs; empty when no split within --max-gpus serves the rate, `why` then says so.
 std::vector<nlohmann::ordered_json> search_disaggregated(const Runner& run, const std::string& base, int64_t tp,
-                                                         int64_t check_seeds, PlanCandidate& c, std::string& why);
+                                                         const std::vector<int64_t>& decode_tps, int64_t check_seeds,
+                                                         PlanCandidate& c, std::string& why);
 
 }  // namespace kvsim::sim

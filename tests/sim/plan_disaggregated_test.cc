@@ -39,11 +39,18 @@ TEST(PlanDisaggregated, ASplitWinsAnItlSloOnLongPromptsWithFewerGpus) {
   ASSERT_TRUE(p.best.has_value());
   EXPECT_TRUE(p.candidates[*p.best].disaggregated);
   EXPECT_EQ(p.to_json()["candidates"][*p.best]["decode_replicas"].get<int64_t>(), 1);
+  // Each pool has its own parallelism: from tp 2, prefill on two GPUs and decode on one is the cheapest split (three
+  // GPUs, priced as three).
+  const PlanCandidate* tp2 = find(p, 2, true);
+  ASSERT_TRUE(tp2 && tp2->feasible);
+  EXPECT_EQ(tp2->decode_tp, 1);
+  EXPECT_EQ(tp2->gpus(), 3);
+  EXPECT_DOUBLE_EQ(tp2->usd_per_hour, 3 * 12.29);
   // tp 4 cannot be split within 4 GPUs, and says why.
   const PlanCandidate* tp4 = find(p, 4, true);
   ASSERT_TRUE(tp4);
   EXPECT_FALSE(tp4->feasible);
-  EXPECT_NE(tp4->why.find("2 replicas of tp 4"), std::string::npos) << tp4->why;
+  EXPECT_NE(tp4->why.find("2 replicas, one of tp 4"), std::string::npos) << tp4->why;
 }
 
 // Without --disaggregated nothing is split.
