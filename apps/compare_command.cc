@@ -1,5 +1,6 @@
 // kvsim compare: one scenario under several policies and rates, or a named study grid (--study, sim/planning/study.h).
 #include <algorithm>
+#include <charconv>
 #include <functional>
 
 #include <fmt/format.h>
@@ -214,17 +215,14 @@ int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream& err) {
   std::vector<Split> splits = {{}};  // the colocated scenario first
   for (const std::string& d : args.disaggregated) {
     Split sp;
-    const size_t colon = d.find(':');
-    try {
-      size_t used = 0;
-      sp.prefill = colon == std::string::npos ? 0 : std::stoll(d.substr(0, colon), &used);
-      if (used != colon) sp.prefill = 0;
-      sp.decode = colon == std::string::npos ? 0 : std::stoll(d.substr(colon + 1), &used);
-      if (used != d.size() - colon - 1) sp.decode = 0;
-    } catch (const std::exception&) {
-      sp.prefill = 0;
+    const char* const end = d.data() + d.size();
+    const auto [colon, e1] = std::from_chars(d.data(), end, sp.prefill);
+    bool whole = e1 == std::errc() && colon != end && *colon == ':';
+    if (whole) {
+      const auto [rest, e2] = std::from_chars(colon + 1, end, sp.decode);
+      whole = e2 == std::errc() && rest == end;
     }
-    if (sp.prefill < 1 || sp.decode < 1 || sp.prefill > (1 << 20) || sp.decode > (1 << 20)) {
+    if (!whole || sp.prefill < 1 || sp.decode < 1 || sp.prefill > (1 << 20) || sp.decode > (1 << 20)) {
       throw Error(Place{"--disaggregated"},
                   fmt::format("expected P:D, prefill and decode replicas >= 1 (e.g. 1:3), found '{}'", d));
     }

@@ -165,7 +165,7 @@ inline constexpr double kSglangBalanceRelThreshold = 1.5;
 inline constexpr double kSglangCacheThreshold = 0.3;
 // Disaggregated serving (cluster.prefill and cluster.decode): one pool of replicas computes prompts, another
 // generates, and each request's KV moves between them (vLLM's disaggregated prefill with a KV connector; DistServe,
-// OSDI 2024; Splitwise, ISCA 2024; Mooncake, FAST 2025). sim/serving/disaggregation.h runs it.
+// OSDI 2024; Splitwise, ISCA 2024; Mooncake, FAST 2025). sim/serving/cluster_kv_transfer.cc runs it.
 struct PoolConfig {
   int64_t replicas = 1;
   int64_t tensor_parallel = 1;
@@ -211,6 +211,8 @@ hw::NodeSpec pool_node(const Scenario& s);
 // pool routed least-outstanding, the KV moved with kv_transfer's defaults: read back as a scenario file would be, so
 // every check applies (kvsim compare --disaggregated).
 Scenario disaggregate(const Scenario& s, int64_t prefill, int64_t decode);
+// The cluster section of two pools, {prefill: {...}, decode: {...}}, as a scenario file states them.
+YAML::Node pools_yaml(const PoolConfig& prefill, const PoolConfig& decode);
 
 struct SloConfig {
   std::optional<double> ttft_ms;

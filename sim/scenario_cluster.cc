@@ -157,11 +157,17 @@ void parse_cluster(const yaml::Map& cluster, Scenario& s) {
   cluster.finish();
 }
 
+YAML::Node pools_yaml(const PoolConfig& prefill, const PoolConfig& decode) {
+  YAML::Node cl;
+  cl["prefill"] = pool_to_yaml(prefill);
+  cl["decode"] = pool_to_yaml(decode);
+  return cl;
+}
+
 YAML::Node cluster_to_yaml(const ClusterConfig& c) {
   YAML::Node cl;
   if (c.disaggregated()) {
-    cl["prefill"] = pool_to_yaml(*c.prefill);
-    cl["decode"] = pool_to_yaml(*c.decode);
+    cl = pools_yaml(*c.prefill, *c.decode);
     const KvTransferConfig& k = c.kv_transfer;
     YAML::Node t;
     t["mode"] = k.mode;
@@ -191,14 +197,7 @@ YAML::Node cluster_to_yaml(const ClusterConfig& c) {
 Scenario disaggregate(const Scenario& s, int64_t prefill, int64_t decode) {
   if (s.cluster.disaggregated()) throw Error("--disaggregated: the scenario is disaggregated already");
   YAML::Node doc = scenario_to_yaml(s);
-  YAML::Node cluster;
-  PoolConfig pool;
-  pool.tensor_parallel = s.cluster.tensor_parallel;
-  pool.replicas = prefill;
-  cluster["prefill"] = pool_to_yaml(pool);
-  pool.replicas = decode;
-  cluster["decode"] = pool_to_yaml(pool);
-  doc["cluster"] = cluster;
+  doc["cluster"] = pools_yaml({prefill, s.cluster.tensor_parallel}, {decode, s.cluster.tensor_parallel});
   // The summary's file names are the run's, and a relative model or trace path resolves as in the original.
   return parse_scenario(yaml::load_string(YAML::Dump(doc), s.file), s.file, {});
 }

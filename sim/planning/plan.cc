@@ -88,6 +88,20 @@ void set_intervals(PlanCandidate& c, const std::vector<nlohmann::ordered_json>& 
   spread("p99_tpot_ms", c.tpot_p99_low_ms, c.tpot_p99_high_ms);
 }
 
+// A candidate that served the rate: its results at the target rate from the last check run, the seeds' intervals at
+// `level`, and its bound.
+void set_feasible(PlanCandidate& c, const std::vector<nlohmann::ordered_json>& checks, const hw::HardwareProfile& h,
+                  double level) {
+  const nlohmann::ordered_json& at_rate = checks.back();
+  c.feasible = true;
+  c.usd_per_million_tokens = at_rate.value("usd_per_million_tokens", 0.0);
+  c.ttft_p90_ms = at_rate["p90_ttft_ms"].get<double>();
+  c.tpot_p99_ms = at_rate["p99_tpot_ms"].get<double>();
+  c.retention_attention = at_rate["retention_attention"].get<double>();
+  set_intervals(c, checks, level);
+  c.why = bound_of(at_rate, h);
+}
+
 struct Trial {
   size_t gpu = 0;
   int64_t tp = 1;
@@ -240,11 +254,7 @@ PlanResult run_plan(const PlanRequest& request) {
       if (checks.empty()) {
         d.why = why;
       } else {
-        d.feasible = true;
-        d.usd_per_million_tokens = checks.back().value("usd_per_million_tokens", 0.0);
-        d.retention_attention = checks.back()["retention_attention"].get<double>();
-        set_intervals(d, checks, req.confidence > 0 ? req.confidence : 0.9);
-        d.why = bound_of(checks.back(), h);
+        set_feasible(d, checks, h, req.confidence > 0 ? req.confidence : 0.9);
       }
       result.candidates.push_back(d);
     }
@@ -280,14 +290,9 @@ PlanResult run_plan(const PlanRequest& request) {
       finish(fmt::format("needs more than --max-gpus {} GPUs ({:.3g} req/s per replica)", req.max_gpus, lowest));
       continue;
     }
-    c.feasible = true;
     c.replicas = n;
-    c.usd_per_million_tokens = at_rate.value("usd_per_million_tokens", 0.0);
-    c.ttft_p90_ms = at_rate["p90_ttft_ms"].get<double>();
-    c.tpot_p99_ms = at_rate["p99_tpot_ms"].get<double>();
-    c.retention_attention = at_rate["retention_attention"].get<double>();
-    set_intervals(c, seeds_at_rate, req.confidence > 0 ? req.confidence : 0.9);
-    finish(bound_of(at_rate, h));
+    set_feasible(c, seeds_at_rate, h, req.confidence > 0 ? req.confidence : 0.9);
+    finish(c.why);
   }
   if (req.progress) req.progress(steps, steps, "done");
   // Why each GPU type without a feasible configuration lost, in one line.

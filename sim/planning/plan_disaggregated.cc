@@ -49,8 +49,6 @@ std::vector<nlohmann::ordered_json> search_disaggregated(const Runner& run, cons
   }
   if (!best.empty()) {
     c.replica_rate = c.replica_rate_max = 0;  // no single replica serves requests alone
-    c.ttft_p90_ms = best.back()["p90_ttft_ms"].get<double>();
-    c.tpot_p99_ms = best.back()["p99_tpot_ms"].get<double>();
     return best;
   }
   why = splits.empty()

@@ -59,12 +59,7 @@ struct Runner {
     std::vector<std::string> o = req.overrides;
     if (prefill > 0) {
       const int64_t tp = n["cluster"]["tensor_parallel"].as<int64_t>();
-      YAML::Node cluster;
-      cluster["prefill"]["replicas"] = prefill;
-      cluster["prefill"]["tensor_parallel"] = tp;
-      cluster["decode"]["replicas"] = replicas - prefill;
-      cluster["decode"]["tensor_parallel"] = decode_tp > 0 ? decode_tp : tp;
-      n["cluster"] = cluster;
+      n["cluster"] = pools_yaml({prefill, tp}, {replicas - prefill, decode_tp > 0 ? decode_tp : tp});
     } else {
       o.push_back(fmt::format("cluster.replicas={}", replicas));
     }
@@ -118,7 +113,7 @@ struct Runner {
 
 // Disaggregated candidates of one configuration (plan_disaggregated.cc): P prefill replicas of its `tp` and D decode
 // replicas of any of `decode_tps`, the fewest GPUs that sustain the target rate on every check seed, and among those
-// splits the lowest p99 TPOT. Sets `c` (its replicas, split, decode tp, latencies) and returns the summaries of its
+// splits the lowest p99 TPOT. Sets `c`'s replicas, split and decode tp, and returns the summaries of its
 // check runs; empty when no split within --max-gpus serves the rate, `why` then says so.
 std::vector<nlohmann::ordered_json> search_disaggregated(const Runner& run, const std::string& base, int64_t tp,
                                                          const std::vector<int64_t>& decode_tps, int64_t check_seeds,

@@ -75,7 +75,7 @@ class Cluster final : public engine::EventHandler {
   static constexpr uint32_t kKvArrive = 4;   // payload: request id; its KV is whole on the decode side
   static constexpr uint32_t kKvRelease = 5;  // payload: request id; the prefill side frees its KV (a dropped request)
   void build_disaggregated(const Pool& prefill, const Pool& decode);
-  void on_last_chunk(const metrics::RequestRecord& record, int64_t chunk_tokens, SimTime start, SimTime end);
+  void on_last_chunk(const metrics::RequestRecord& record, int64_t chunk_tokens, SimTime start);
   void on_prefilled(const metrics::RequestRecord& record, SimTime now);
   void to_decode(Transfer& t, SimTime now);
   void on_decode_admitted(uint64_t id, int64_t tokens, SimTime now);

@@ -41,8 +41,8 @@ void Cluster::build_disaggregated(const Pool& prefill, const Pool& decode) {
     if (r < prefill_count_) {
       hooks.prefilled = [this](const metrics::RequestRecord& record, SimTime now) { on_prefilled(record, now); };
       if (k.mode == "layerwise") {
-        hooks.last_chunk = [this](const metrics::RequestRecord& record, int64_t chunk, SimTime start, SimTime end) {
-          on_last_chunk(record, chunk, start, end);
+        hooks.last_chunk = [this](const metrics::RequestRecord& record, int64_t chunk, SimTime start) {
+          on_last_chunk(record, chunk, start);
         };
       }
     } else {
@@ -60,7 +60,7 @@ void Cluster::to_decode(Transfer& t, SimTime now) {
   replicas_[t.decode]->submit_prefilled(t.request, t.record, now);
 }
 
-void Cluster::on_last_chunk(const metrics::RequestRecord& record, int64_t chunk_tokens, SimTime start, SimTime) {
+void Cluster::on_last_chunk(const metrics::RequestRecord& record, int64_t chunk_tokens, SimTime start) {
   Transfer& t = transfers_.at(record.id);
   t.record = record;
   t.chunk_tokens = chunk_tokens;

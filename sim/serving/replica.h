@@ -48,10 +48,9 @@ enum class Role : uint8_t { kColocated, kPrefill, kDecode };
 struct KvHandoff {
   // Prefill: the prompt of `record`'s request was computed at `now`; its KV stays held until release_kv().
   std::function<void(const metrics::RequestRecord& record, SimTime now)> prefilled;
-  // Prefill, layer-wise transfer (optional): the iteration computing the prompt's last `chunk_tokens` runs from
-  // `start` to `end`.
-  std::function<void(const metrics::RequestRecord& record, int64_t chunk_tokens, SimTime start, SimTime end)>
-      last_chunk;
+  // Prefill, layer-wise transfer (optional): the iteration computing the prompt's last `chunk_tokens` starts at
+  // `start`.
+  std::function<void(const metrics::RequestRecord& record, int64_t chunk_tokens, SimTime start)> last_chunk;
   // Decode: blocks for the prompt were allocated at `now`; `tokens` of it (those not found in this replica's prefix
   // cache) must come over. kv_arrived() when they have.
   std::function<void(uint64_t id, int64_t tokens, SimTime now)> admitted;
@@ -69,7 +68,8 @@ class Replica final : public engine::EventHandler {
   // A request routed here at `now`.
   void submit(const traces::Request& request, SimTime now);
   void set_role(Role role, KvHandoff hooks);
-  // Decode role: `request`, whose prompt a prefill replica computed (`record`: its times so far), waits here for blocks.
+  // Decode role: `request`, whose prompt a prefill replica computed (`record`: its times so far), waits here for
+  // blocks.
   void submit_prefilled(const traces::Request& request, const metrics::RequestRecord& record, SimTime now);
   // Decode role: the request's KV arrived at `now`; it decodes from the next iteration (recomputing the prompt's
   // last token for its logits, as vLLM's scheduler does when the whole prompt is already computed).
@@ -165,18 +165,18 @@ class Replica final : public engine::EventHandler {
     int64_t new_tokens;
     bool held;  // a finished row of a whole batch, computing padding
   };
-  std::vector<Priced> priced_;  // start_iteration's rows to price (batch_ and held rows), reused
+  std::vector<Priced> priced_;   // start_iteration's rows to price (batch_ and held rows), reused
   bool page_selection_ = false;  // Quest: decode steps read a token budget of pages
   // Engine hf and the pytorch static engine: padded batches whose finished sequences keep computing until the
   // batch's longest output ends, released together.
   bool whole_batches_ = false;
-  bool pytorch_static_ = false;  // engine static, framework pytorch (FlexGen family)
+  bool pytorch_static_ = false;                     // engine static, framework pytorch (FlexGen family)
   StaticLimit static_limit_ = StaticLimit::kQueue;  // what ended the last static batch's formation
   // The pytorch static engine's prefill: one GPU batch's eager transient (scores, activations) held on top of the KV
   // while the iteration runs (reported in hbm_used_bytes); 0 otherwise.
   uint64_t prefill_transient_now_ = 0;
   uint64_t static_prefill_transient(int64_t prefill_seqs, int64_t padded_prompt) const;
-  bool drops_tokens_ = false;    // the policy drops or skips tokens: completions record the retention proxy
+  bool drops_tokens_ = false;  // the policy drops or skips tokens: completions record the retention proxy
   bool busy_ = false;
   bool warm_ = false;  // the first iteration ran (engine.cold_start_ms paid)
   bool wake_pending_ = false;

@@ -126,7 +126,7 @@ void Replica::start_iteration(SimTime now) {
   if (hooks_.last_chunk) {  // prefill role, layer-wise transfer: the prompts this iteration completes
     for (const Scheduled& b : batch_) {
       const Seq& s = seqs_[b.slot];
-      if (s.computed + b.new_tokens == s.known()) hooks_.last_chunk(s.record, b.new_tokens, now, now + compute_ns);
+      if (s.computed + b.new_tokens == s.known()) hooks_.last_chunk(s.record, b.new_tokens, now);
     }
   }
   const uint64_t layer_token_bytes =
