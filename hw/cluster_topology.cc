@@ -139,14 +139,17 @@ double transfer_seconds(const Topology& topo, const FabricSpec& fabric, int from
   flows.push_back(flow(from, to));
   for (const auto& [a, b] : others) flows.push_back(flow(a, b));
   const double rate = max_min_rates(topo.shared_links(), flows)[0];
+  return bytes / rate + route_latency_ns(topo, fabric, flows[0].hops) * 1e-9;
+}
+
+double route_latency_ns(const Topology& topo, const FabricSpec& fabric, const std::vector<FlowHop>& hops) {
   double latency_ns = 0;
   bool crosses_network = false;
-  for (const FlowHop& h : flows[0].hops) {
+  for (const FlowHop& h : hops) {
     latency_ns += topo.links[h.link].latency_ns;
     crosses_network = crosses_network || topo.links[h.link].kind == LinkKind::kNetwork;
   }
-  if (crosses_network) latency_ns += fabric.latency_ns;
-  return bytes / rate + latency_ns * 1e-9;
+  return crosses_network ? latency_ns + fabric.latency_ns : latency_ns;
 }
 
 }  // namespace kvsim::hw

@@ -44,6 +44,10 @@ const NodeSpec* find_node(const std::string& name);
 // field for a node without NICs (nic.per_node must equal gpus) or a NIC of no bandwidth.
 Topology build_cluster_topology(const HardwareProfile& gpu, const NodeSpec& node, int nodes, const FabricSpec& fabric);
 
+// Nanoseconds a transfer over `hops` waits besides moving its bytes: the latency of each link it crosses, and the
+// fabric's when it leaves its node.
+double route_latency_ns(const Topology& topo, const FabricSpec& fabric, const std::vector<FlowHop>& hops);
+
 // Seconds to move `bytes` from GPU `from` to GPU `to` while `others` (pairs of GPUs) also move data: the bytes over
 // the flow's max-min fair rate among all flows, plus the latency of the links it crosses and of the fabric when it
 // leaves its node. Every flow is taken to last as long as this one (a snapshot of the sharing).

@@ -195,16 +195,39 @@ std::vector<LinkId> route(const Topology& topo, Vertex from, Vertex to) {
   return shortest(topo, from, to);
 }
 
-std::vector<FlowHop> route_hops(const Topology& topo, Vertex from, Vertex to) {
+namespace {
+std::vector<FlowHop> with_directions(const Topology& topo, Vertex from, const std::vector<LinkId>& links) {
   std::vector<FlowHop> out;
   Vertex at = from;
-  for (LinkId id : route(topo, from, to)) {
+  for (LinkId id : links) {
     const Link& l = topo.links[id];
     const bool forward = l.first == at;
     out.push_back(FlowHop{id, forward ? Direction::kForward : Direction::kReverse});
     at = forward ? l.second : l.first;
   }
   return out;
+}
+}  // namespace
+
+std::vector<FlowHop> route_hops(const Topology& topo, Vertex from, Vertex to) {
+  return with_directions(topo, from, route(topo, from, to));
+}
+
+std::vector<FlowHop> host_route_hops(const Topology& topo, int host_gpu, int gpu, bool to_gpu) {
+  const Vertex dram = topo.dram_near_gpu(host_gpu), g = topo.gpu(gpu);
+  if (topo.gpus_per_node == 0 || host_gpu / topo.gpus_per_node == gpu / topo.gpus_per_node) {
+    return to_gpu ? route_hops(topo, dram, g) : route_hops(topo, g, dram);
+  }
+  const Vertex nic_host = topo.nics.at(static_cast<size_t>(host_gpu)), nic_gpu = topo.nics.at(static_cast<size_t>(gpu));
+  const Vertex staging = topo.dram_near_gpu(gpu);
+  if (to_gpu) {
+    return with_directions(topo, dram,
+                           topo.gpudirect_rdma ? through(topo, {dram, nic_host, nic_gpu, g})
+                                               : through(topo, {dram, nic_host, nic_gpu, staging, g}));
+  }
+  return with_directions(topo, g,
+                         topo.gpudirect_rdma ? through(topo, {g, nic_gpu, nic_host, dram})
+                                             : through(topo, {g, staging, nic_gpu, nic_host, dram}));
 }
 
 }  // namespace kvsim::hw

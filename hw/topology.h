@@ -73,4 +73,10 @@ std::vector<LinkId> route(const Topology& topo, Vertex from, Vertex to);
 // The same path with the direction each link is crossed in: a flow for max_min_rates().
 std::vector<FlowHop> route_hops(const Topology& topo, Vertex from, Vertex to);
 
+// Between the host memory beside GPU `host_gpu` (its socket's DRAM) and GPU `gpu`, towards the GPU when `to_gpu`:
+// within one node the route above; between nodes through the NIC of `host_gpu`'s rail and `gpu`'s own NIC (as a
+// rail-optimised store sends, so that the ranks of one transfer use different NICs), and, without GPUDirect RDMA,
+// through the pinned host memory beside `gpu`.
+std::vector<FlowHop> host_route_hops(const Topology& topo, int host_gpu, int gpu, bool to_gpu);
+
 }  // namespace kvsim::hw

@@ -15,6 +15,7 @@
 #include "sim/core/input_file.h"
 #include "sim/core/interrupt.h"
 #include "sim/core/rng.h"
+#include "sim/core/units.h"
 #include "sim/metrics/collector.h"
 #include "sim/metrics/error_bars.h"
 #include "sim/serving/cluster.h"
@@ -208,6 +209,16 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir, bool force
         "and the decode replica computes the prompt's last token once it is there",
         p.replicas, p.tensor_parallel, d.replicas, d.tensor_parallel, node.name, node.source,
         s.cluster.kv_transfer.mode == "layerwise" ? "layer by layer during its last prefill chunk" : "after its prefill"));
+  }
+  if (const auto& k = s.cluster.kv_store) {
+    mc.kv_store = true;
+    mc.notes.push_back(fmt::format(
+        "KV store: {} of prefix blocks in the DRAM of {} {} node(s), written {}, loaded over the cluster topology {} "
+        "(kv_store_* keys)",
+        format_bytes(k->capacity_bytes), k->location == "storage_nodes" ? k->storage_nodes : pool_nodes(s),
+        k->location == "storage_nodes" ? "storage" : "serving",
+        k->write == "computed" ? "once computed" : "when evicted from a GPU",
+        k->load == "priced" ? "when faster than computing them" : "whenever found"));
   }
   mc.warmup_requests = s.slo.warmup_requests;
   mc.warm_requests = s.workload.warmup_requests;

@@ -139,6 +139,8 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
     }
   }
 
+  check_kv_store(cluster, s);
+
   s.workload = traces::parse_workload(top.child("workload"));
   if (!s.workload.trace.empty()) s.workload.trace = resolve_workload_ref(s.workload.trace, file);
   for (std::string& f : s.workload.merge_with) f = resolve_workload_ref(f, file);

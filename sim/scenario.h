@@ -184,9 +184,25 @@ struct KvTransferConfig {
   double bisection_bytes_per_s = 0;  // between the two halves of the nodes; 0: non-blocking
   double latency_us = 0;             // added once to each transfer that leaves its node
 };
+// A cluster-wide store of prefix KV blocks in host memory (Mooncake Store, Qin et al., FAST 2025, sec. 3-4; LMCache's
+// remote backends): blocks evicted from a GPU's prefix cache (write evicted), or every full prompt block once computed
+// (write computed, as LMCache and Mooncake's prefill nodes store), go to the DRAM of the serving nodes (the writer's
+// own) or of dedicated storage nodes, each node's share kept least recently used first out. A prompt whose next
+// blocks are in the store loads them over the network instead of computing them when that is faster (load priced, the
+// choice Mooncake's Conductor prices: sec. 5.1) or whenever found (load always). sim/serving/cluster_kv_store.cc runs it
+// over the cluster topology; the network is cluster.kv_transfer's.
+struct KvStoreConfig {
+  uint64_t capacity_bytes = 0;               // over all the store's nodes, split evenly among them
+  std::string location = "serving_nodes";    // or storage_nodes
+  int64_t storage_nodes = 0;                 // location storage_nodes: servers of the cluster's node model, GPUs idle
+  uint64_t storage_dram_bytes = 0;           // each storage node's DRAM; 0: the serving node's (hardware.host)
+  std::string write = "evicted";             // or computed
+  std::string load = "priced";               // or always
+};
 struct ClusterConfig {
   std::optional<PoolConfig> prefill, decode;  // both or neither
   KvTransferConfig kv_transfer;
+  std::optional<KvStoreConfig> kv_store;
   bool disaggregated() const { return prefill.has_value(); }
   // Colocated: the replicas. Disaggregated: prefill + decode replicas (the decode pool's tensor_parallel below).
   int64_t replicas = 1;
@@ -199,14 +215,18 @@ struct ClusterConfig {
 const std::vector<std::string>& router_names();
 const std::vector<std::string>& kv_transfer_modes();
 struct Scenario;
-// A disaggregated cluster's GPUs, per replica (global indices over nodes of hardware.gpus_per_node GPUs): the prefill
-// replicas first, then the decode replicas (from a fresh node with kv_transfer.separate_nodes); a replica's
-// tensor-parallel group never straddles two nodes.
+// A cluster's GPUs, per replica (global indices over nodes of hardware.gpus_per_node GPUs): colocated replicas in
+// order; disaggregated, the prefill replicas first, then the decode replicas (from a fresh node with
+// kv_transfer.separate_nodes). A replica's tensor-parallel group never straddles two nodes.
 std::vector<std::vector<int>> pool_gpus(const Scenario& s);
 // The nodes they fill, and the node they are: the catalog's (kv_transfer.node, else the one with this GPU) with
 // hardware.gpus_per_node GPUs and kv_transfer.nic_gbps in place of its NICs when set; without either, no NIC.
 int pool_nodes(const Scenario& s);
 hw::NodeSpec pool_node(const Scenario& s);
+// Runs over the cluster topology (hw::build_cluster_topology): disaggregated, or with a KV store.
+bool networked(const Scenario& s);
+// The store's nodes after the serving ones: cluster.kv_store.storage_nodes with location storage_nodes, else 0.
+int storage_nodes(const Scenario& s);
 // Colocated scenario `s` as a disaggregated cluster of `prefill` + `decode` replicas of its tensor parallelism, each
 // pool routed least-outstanding, the KV moved with kv_transfer's defaults: read back as a scenario file would be, so
 // every check applies (kvsim compare --disaggregated).

@@ -4,6 +4,7 @@
 
 #include "hw/cluster_topology.h"
 #include "sim/core/error.h"
+#include "sim/core/units.h"
 #include "sim/scenario_sections.h"
 
 namespace kvsim::sim {
@@ -37,6 +38,51 @@ PoolConfig parse_pool(const yaml::Map& m, const Scenario& s) {
   return p;
 }
 
+// The network keys of cluster.kv_transfer: the node model, its NICs and the fabric.
+void parse_network(const yaml::Map& t, KvTransferConfig& k) {
+  if (t.has("node")) {
+    k.node = t.get_string("node", "");
+    if (!hw::find_node(k.node)) {
+      std::vector<std::string> names;
+      for (const hw::NodeSpec& n : hw::node_catalog()) names.push_back(n.name);
+      t.fail("node", fmt::format("unknown node '{}'; the catalog has {}", k.node, fmt::join(names, ", ")));
+    }
+  }
+  k.nic_bytes_per_s = t.get_double("nic_gbps", 0, 0, 1e5) * 1e9 / 8;
+  k.gpudirect_rdma = t.get_bool("gpudirect_rdma", true);
+  k.bisection_bytes_per_s = t.get_double("bisection_gbps", 0, 0, 1e9) * 1e9 / 8;
+  k.latency_us = t.get_double("latency_us", 0, 0, 1e6);
+}
+
+KvStoreConfig parse_kv_store(const yaml::Map& m) {
+  KvStoreConfig k;
+  const std::optional<uint64_t> capacity = m.opt_bytes("capacity_bytes");
+  if (!capacity || *capacity == 0) m.fail_expected("capacity_bytes", "a byte size above 0 (e.g. 512GiB)");
+  k.capacity_bytes = *capacity;
+  k.location = m.get_choice("location", k.location, {"serving_nodes", "storage_nodes"});
+  if (k.location == "storage_nodes") {
+    k.storage_nodes = m.get_int("storage_nodes", 1, 1, 1024);
+    k.storage_dram_bytes = m.opt_bytes("storage_dram_bytes").value_or(0);
+  } else {
+    for (const char* key : {"storage_nodes", "storage_dram_bytes"}) {
+      if (m.has(key)) m.fail(key, "applies with location: storage_nodes only");
+    }
+  }
+  k.write = m.get_choice("write", k.write, {"evicted", "computed"});
+  k.load = m.get_choice("load", k.load, {"priced", "always"});
+  m.finish();
+  return k;
+}
+
+// A run over more than one node needs NICs to join them.
+void check_nics(const yaml::Map& t, const Scenario& s) {
+  if (const int nodes = pool_nodes(s) + storage_nodes(s); nodes > 1 && pool_node(s).nic.bytes_per_s <= 0) {
+    t.fail("nic_gbps", fmt::format("the cluster fills {} nodes of {} GPUs, and the node catalog has no NIC for a {} "
+                                   "server: set each GPU's NIC speed in Gb/s (e.g. 400)",
+                                   nodes, s.hardware.gpus_per_node, s.hardware.name));
+  }
+}
+
 YAML::Node pool_to_yaml(const PoolConfig& p) {
   YAML::Node n;
   n["replicas"] = p.replicas;
@@ -62,6 +108,10 @@ std::vector<std::vector<int>> pool_gpus(const Scenario& s) {
       gpus.push_back(std::move(group));
     }
   };
+  if (!s.cluster.disaggregated()) {
+    place({s.cluster.replicas, s.cluster.tensor_parallel}, false);
+    return gpus;
+  }
   place(*s.cluster.prefill, false);
   place(*s.cluster.decode, s.cluster.kv_transfer.separate_nodes);
   return gpus;
@@ -70,6 +120,13 @@ std::vector<std::vector<int>> pool_gpus(const Scenario& s) {
 int pool_nodes(const Scenario& s) {
   const int per_node = static_cast<int>(s.hardware.gpus_per_node);
   return pool_gpus(s).back().back() / per_node + 1;
+}
+
+bool networked(const Scenario& s) { return s.cluster.disaggregated() || s.cluster.kv_store.has_value(); }
+
+int storage_nodes(const Scenario& s) {
+  const auto& k = s.cluster.kv_store;
+  return k && k->location == "storage_nodes" ? static_cast<int>(k->storage_nodes) : 0;
 }
 
 hw::NodeSpec pool_node(const Scenario& s) {
@@ -119,18 +176,7 @@ void parse_cluster(const yaml::Map& cluster, Scenario& s) {
     KvTransferConfig& k = s.cluster.kv_transfer;
     k.mode = t.get_choice("mode", k.mode, kv_transfer_modes());
     k.separate_nodes = t.get_bool("separate_nodes", false);
-    if (t.has("node")) {
-      k.node = t.get_string("node", "");
-      if (!hw::find_node(k.node)) {
-        std::vector<std::string> names;
-        for (const hw::NodeSpec& n : hw::node_catalog()) names.push_back(n.name);
-        t.fail("node", fmt::format("unknown node '{}'; the catalog has {}", k.node, fmt::join(names, ", ")));
-      }
-    }
-    k.nic_bytes_per_s = t.get_double("nic_gbps", 0, 0, 1e5) * 1e9 / 8;
-    k.gpudirect_rdma = t.get_bool("gpudirect_rdma", true);
-    k.bisection_bytes_per_s = t.get_double("bisection_gbps", 0, 0, 1e9) * 1e9 / 8;
-    k.latency_us = t.get_double("latency_us", 0, 0, 1e6);
+    parse_network(t, k);
     for (const auto& [key, pool] :
          {std::pair{"prefill", &*s.cluster.prefill}, std::pair{"decode", &*s.cluster.decode}}) {
       if (pool->tensor_parallel > s.hardware.gpus_per_node) {
@@ -139,22 +185,85 @@ void parse_cluster(const yaml::Map& cluster, Scenario& s) {
                                             s.hardware.name, s.hardware.gpus_per_node));
       }
     }
-    if (const int nodes = pool_nodes(s); nodes > 1 && pool_node(s).nic.bytes_per_s <= 0) {
-      t.fail("nic_gbps", fmt::format("the pools fill {} nodes of {} GPUs, and the node catalog has no NIC for a {} "
-                                     "server: set each GPU's NIC speed in Gb/s (e.g. 400)",
-                                     nodes, s.hardware.gpus_per_node, s.hardware.name));
-    }
+    if (cluster.has("kv_store")) s.cluster.kv_store = parse_kv_store(cluster.child("kv_store"));
+    check_nics(t, s);
     t.finish();
   } else {
     s.cluster.replicas = cluster.get_int("replicas", 1, 1, 1 << 20);
     s.cluster.tensor_parallel = cluster.get_int("tensor_parallel", 1, 1, 64);
     s.cluster.router = cluster.get_choice("router", "round-robin", router_names());
     check_heads(cluster, s, s.cluster.tensor_parallel);
+    if (cluster.has("kv_store")) {
+      s.cluster.kv_store = parse_kv_store(cluster.child("kv_store"));
+      if (s.cluster.tensor_parallel > s.hardware.gpus_per_node) {
+        cluster.fail("tensor_parallel",
+                     fmt::format("{} GPUs do not fit one node of {} ({} GPUs), as a KV store's "
+                                 "cluster topology needs",
+                                 s.cluster.tensor_parallel, s.hardware.name, s.hardware.gpus_per_node));
+      }
+      // A colocated cluster with a store: kv_transfer describes the network only.
+      const yaml::Map t = cluster.child("kv_transfer");
+      for (const char* key : {"mode", "separate_nodes"}) {
+        if (t.has(key)) t.fail(key, "applies to a disaggregated cluster (cluster.prefill, cluster.decode) only");
+      }
+      parse_network(t, s.cluster.kv_transfer);
+      check_nics(t, s);
+      t.finish();
+    } else if (cluster.has("kv_transfer")) {
+      cluster.fail("kv_transfer",
+                   "applies to a disaggregated cluster (cluster.prefill, cluster.decode) or one with "
+                   "a KV store (cluster.kv_store)");
+    }
   }
   s.cluster.prefix_balance_abs = cluster.get_int("prefix_balance_abs", kSglangBalanceAbsThreshold, 0, int64_t{1} << 40);
   s.cluster.prefix_balance_rel = cluster.get_double("prefix_balance_rel", kSglangBalanceRelThreshold, 1, 1e6);
   s.cluster.prefix_cache_threshold = cluster.get_double("prefix_cache_threshold", kSglangCacheThreshold, 0, 1);
   cluster.finish();
+}
+
+void check_kv_store(const yaml::Map& cluster, const Scenario& s) {
+  if (!s.cluster.kv_store) return;
+  const KvStoreConfig& k = *s.cluster.kv_store;
+  const yaml::Map m = cluster.child("kv_store");
+  if (s.engine.version != "v1" || !s.engine.chunked_prefill) {
+    m.fail("capacity_bytes",
+           "a KV store loads prefix blocks as vLLM V1's KV connectors do: it needs engine v1 with "
+           "chunked prefill");
+  }
+  if (!s.cache.prefix_caching || s.cache.placement == "offload") {
+    m.fail("capacity_bytes",
+           "a KV store shares prefix blocks: it needs cache.prefix_caching: true and the KV on the "
+           "GPUs (placement gpu or tiered)");
+  }
+  if (s.model.num_sliding_layers() > 0 || s.model.num_state_layers() > 0) {
+    m.fail("capacity_bytes", fmt::format("{} keeps per-group caches (sliding-window or state-space layers), whose "
+                                         "blocks kvsim's prefix cache does not share",
+                                         s.model.name));
+  }
+  // What the serving GPUs keep in each node's DRAM already: per GPU, the swap space and a tiered host pool.
+  const int64_t gpus = std::min<int64_t>(s.hardware.gpus_per_node, s.cluster.replicas * s.cluster.tensor_parallel);
+  const uint64_t per_gpu = (s.cache.preemption == "swap" ? s.cache.swap_space_bytes : 0) +
+                           (s.cache.placement == "tiered" ? s.cache.host_kv_bytes : 0);
+  const uint64_t dram = s.hardware.host.dram_bytes;
+  const uint64_t serving_use = per_gpu * static_cast<uint64_t>(gpus);
+  const bool storage = k.location == "storage_nodes";
+  const int nodes = storage ? static_cast<int>(k.storage_nodes) : pool_nodes(s);
+  const uint64_t node_dram = storage ? (k.storage_dram_bytes > 0 ? k.storage_dram_bytes : dram)
+                                     : (dram > serving_use ? dram - serving_use : 0);
+  const uint64_t share = k.capacity_bytes / static_cast<uint64_t>(nodes);
+  if (share > node_dram) {
+    m.fail("capacity_bytes",
+           fmt::format(
+               "{} over {} {} is {} per node, more than the {} of DRAM each has for it ({}{})",
+               format_bytes(k.capacity_bytes), nodes, storage ? "storage nodes" : "serving nodes", format_bytes(share),
+               format_bytes(node_dram),
+               storage ? (k.storage_dram_bytes > 0 ? "cluster.kv_store.storage_dram_bytes"
+                                                   : fmt::format("hardware {}'s host.dram_bytes", s.hardware.name))
+                       : fmt::format("{} of {}'s host memory", format_bytes(dram), s.hardware.name),
+               storage || serving_use == 0 ? ""
+                                           : fmt::format(", less {} of swap space and host KV tiers of its {} GPUs",
+                                                         format_bytes(serving_use), gpus)));
+  }
 }
 
 YAML::Node pools_yaml(const PoolConfig& prefill, const PoolConfig& decode) {
@@ -164,24 +273,44 @@ YAML::Node pools_yaml(const PoolConfig& prefill, const PoolConfig& decode) {
   return cl;
 }
 
+namespace {
+YAML::Node network_to_yaml(const KvTransferConfig& k) {
+  YAML::Node t;
+  if (!k.node.empty()) t["node"] = k.node;
+  if (k.nic_bytes_per_s > 0) t["nic_gbps"] = yaml::number(k.nic_bytes_per_s * 8 / 1e9);
+  t["gpudirect_rdma"] = k.gpudirect_rdma;
+  if (k.bisection_bytes_per_s > 0) t["bisection_gbps"] = yaml::number(k.bisection_bytes_per_s * 8 / 1e9);
+  t["latency_us"] = yaml::number(k.latency_us);
+  return t;
+}
+}  // namespace
+
 YAML::Node cluster_to_yaml(const ClusterConfig& c) {
   YAML::Node cl;
   if (c.disaggregated()) {
     cl = pools_yaml(*c.prefill, *c.decode);
-    const KvTransferConfig& k = c.kv_transfer;
-    YAML::Node t;
-    t["mode"] = k.mode;
-    t["separate_nodes"] = k.separate_nodes;
-    if (!k.node.empty()) t["node"] = k.node;
-    if (k.nic_bytes_per_s > 0) t["nic_gbps"] = yaml::number(k.nic_bytes_per_s * 8 / 1e9);
-    t["gpudirect_rdma"] = k.gpudirect_rdma;
-    if (k.bisection_bytes_per_s > 0) t["bisection_gbps"] = yaml::number(k.bisection_bytes_per_s * 8 / 1e9);
-    t["latency_us"] = yaml::number(k.latency_us);
+    YAML::Node t = network_to_yaml(c.kv_transfer);
+    t["mode"] = c.kv_transfer.mode;
+    t["separate_nodes"] = c.kv_transfer.separate_nodes;
     cl["kv_transfer"] = t;
   } else {
     cl["replicas"] = c.replicas;
     cl["tensor_parallel"] = c.tensor_parallel;
     cl["router"] = c.router;
+  }
+  if (c.kv_store) {
+    const KvStoreConfig& k = *c.kv_store;
+    YAML::Node n;
+    n["capacity_bytes"] = k.capacity_bytes;
+    n["location"] = k.location;
+    if (k.location == "storage_nodes") {
+      n["storage_nodes"] = k.storage_nodes;
+      if (k.storage_dram_bytes > 0) n["storage_dram_bytes"] = k.storage_dram_bytes;
+    }
+    n["write"] = k.write;
+    n["load"] = k.load;
+    cl["kv_store"] = n;
+    if (!c.disaggregated()) cl["kv_transfer"] = network_to_yaml(c.kv_transfer);
   }
   const ClusterConfig defaults;
   if (c.router == "prefix-aware" || c.prefix_balance_abs != defaults.prefix_balance_abs ||

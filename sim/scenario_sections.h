@@ -20,6 +20,9 @@ DType read_dtype(const yaml::Map& m, std::string_view key, DType def);
 // Needs s.model.
 void parse_cluster(const yaml::Map& cluster, Scenario& s);
 YAML::Node cluster_to_yaml(const ClusterConfig& c);
+// cluster.kv_store against the rest of the scenario: engine v1 with prefix caching on a model whose blocks it shares,
+// and a capacity the store's nodes' DRAM holds beside what the serving GPUs keep there. Needs the engine and cache.
+void check_kv_store(const yaml::Map& cluster, const Scenario& s);
 
 // engine: the vLLM settings and the API-server front end (scenario.h EngineConfig). Needs s.model, s.hardware,
 // s.cluster and the dtypes; `retention` is the cache's (H2O's eager prefill bounds the default batched tokens).

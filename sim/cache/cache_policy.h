@@ -70,6 +70,10 @@ struct TierMoves {
   int64_t demoted = 0;
 };
 
+// Which prefix blocks a policy hands to a cluster-wide KV store (sim/scenario.h KvStoreConfig): none, those its GPU
+// prefix cache evicts, or each full block once computed.
+enum class StoreWrites : uint8_t { kNone, kEvicted, kComputed };
+
 class CachePolicy {
  public:
   virtual ~CachePolicy() = default;
@@ -99,6 +103,13 @@ class CachePolicy {
   virtual int64_t host_tokens() const = 0;
   // Tiered placement: the moves between tiers since the last call (then reset).
   virtual TierMoves take_tier_moves() { return {}; }
+  // A cluster-wide KV store. shares_prefixes: the policy caches prefix blocks by identity (else the store sees none);
+  // block_identity: the key of block `index` of `seq`'s prompt, the same on every replica of the model;
+  // take_store_writes: appends the keys to write since the last call (as set_store_writes asks) and forgets them.
+  virtual bool shares_prefixes() const { return false; }
+  virtual uint64_t block_identity(const SeqKv& /*seq*/, int64_t /*index*/) const { return 0; }
+  virtual void set_store_writes(StoreWrites /*writes*/) {}
+  virtual void take_store_writes(std::vector<uint64_t>& /*out*/) {}
   // Lifetime counters for conservation: allocated = freed + cached at any quiet point.
   virtual int64_t blocks_allocated() const = 0;
   virtual int64_t blocks_freed() const = 0;

@@ -120,8 +120,17 @@ class PagedPolicy final : public CachePolicy {
       const auto [it, inserted] = table_.try_emplace(block_key(seq, seq.shared_blocks));
       if (!inserted) return;
       it->second.refs = 1;
+      if (store_writes_ == StoreWrites::kComputed) to_store_.push_back(it->first);
       ++seq.shared_blocks;
     }
+  }
+
+  bool shares_prefixes() const override { return prefix_caching_; }
+  uint64_t block_identity(const SeqKv& seq, int64_t index) const override { return block_key(seq, index); }
+  void set_store_writes(StoreWrites writes) override { store_writes_ = prefix_caching_ ? writes : StoreWrites::kNone; }
+  void take_store_writes(std::vector<uint64_t>& out) override {
+    out.insert(out.end(), to_store_.begin(), to_store_.end());
+    to_store_.clear();
   }
 
   int64_t total_blocks() const override { return plan_.num_gpu_blocks; }
@@ -271,6 +280,7 @@ class PagedPolicy final : public CachePolicy {
 
   void evict_oldest() {
     if (tiered_) demote(lru_.front());
+    if (store_writes_ == StoreWrites::kEvicted) to_store_.push_back(lru_.front());
     table_.erase(lru_.front());
     lru_.pop_front();
     --cached_;
@@ -282,6 +292,8 @@ class PagedPolicy final : public CachePolicy {
   bool tiered_;
   Tier host_, disk_;
   TierMoves moves_;
+  StoreWrites store_writes_ = StoreWrites::kNone;
+  std::vector<uint64_t> to_store_;  // keys for the cluster's KV store since take_store_writes
   int64_t used_ = 0, cached_ = 0, stored_ = 0, allocated_ = 0, freed_ = 0, host_tokens_ = 0;
   std::unordered_map<uint64_t, Entry> table_;
   std::list<uint64_t> lru_;  // evictable blocks, least recently released first

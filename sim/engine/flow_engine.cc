@@ -33,6 +33,16 @@ double FlowEngine::rate_bytes_per_s(uint64_t id) const {
   return it == flows_.end() ? 0.0 : it->second.rate;
 }
 
+std::vector<double> FlowEngine::rates_if_started(const std::vector<std::vector<hw::FlowHop>>& routes) const {
+  std::vector<hw::FlowDemand> demands;
+  demands.reserve(flows_.size() + routes.size());
+  for (const auto& [id, f] : flows_) demands.push_back(f.demand);
+  for (const auto& hops : routes) demands.push_back(hw::FlowDemand{hops});
+  std::vector<double> rates = hw::max_min_rates(links_, demands);
+  rates.erase(rates.begin(), rates.begin() + static_cast<std::ptrdiff_t>(flows_.size()));
+  return rates;
+}
+
 void FlowEngine::advance(SimTime now) {
   const double dt_s = static_cast<double>(now - updated_) / 1e9;
   if (dt_s > 0) {

@@ -29,6 +29,9 @@ class FlowEngine final : public EventHandler {
 
   size_t active() const { return flows_.size(); }
   double rate_bytes_per_s(uint64_t id) const;  // 0 when finished or unknown
+  // The rates flows over `routes` would get if they all started now beside the active ones (max-min fair, as start
+  // would give them), in the order of `routes`; nothing starts.
+  std::vector<double> rates_if_started(const std::vector<std::vector<hw::FlowHop>>& routes) const;
 
  private:
   struct Flow {

@@ -30,7 +30,8 @@ Collector::Collector(CollectorConfig config, std::ostream* requests_csv, std::os
       itl_ms_(config.exact_latency_samples),
       kv_wait_ms_(config.exact_latency_samples),
       kv_transfer_ms_(config.exact_latency_samples),
-      kv_exposed_ms_(config.exact_latency_samples) {
+      kv_exposed_ms_(config.exact_latency_samples),
+      store_(config.exact_latency_samples) {
   state_.resize(static_cast<size_t>(config_.replicas));
   kv_blocks_all_ = config_.kv_blocks_total * config_.replicas;
   kv_tokens_all_ = config_.kv_capacity_tokens * config_.replicas;
@@ -251,6 +252,7 @@ nlohmann::ordered_json Collector::summary(SimTime end) {
     add("kv_transfer_wait", kv_wait_ms_.stats());
     add("kv_transfer_exposed", kv_exposed_ms_.stats());
   }
+  if (config_.kv_store) store_.write(j);
   j["num_preemptions"] = preemptions_;
   j["num_iterations"] = iterations_;
   j["mean_running_requests"] = area_running_ * per_ns;

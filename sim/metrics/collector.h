@@ -17,6 +17,7 @@
 #include "sim/metrics/per_second.h"
 #include "sim/metrics/queue_trend.h"
 #include "sim/metrics/stats.h"
+#include "sim/metrics/store_stats.h"
 #include "sim/metrics/timeline.h"
 
 namespace kvsim::metrics {
@@ -76,6 +77,7 @@ struct CollectorConfig {
   // kv_capacity_tokens above are unused then), and the summary has the kv_transfer_* keys.
   bool disaggregated = false;
   std::vector<int64_t> kv_blocks_per_replica, kv_tokens_per_replica;
+  bool kv_store = false;  // a cluster-wide KV store: the summary has the kv_store_* keys (store_stats.h)
 };
 
 class Collector {
@@ -106,6 +108,16 @@ class Collector {
   // `wait_ns` after its prefill ended for the decode side's blocks (back-pressure), moved for `transfer_ns`, and its
   // decode could start `exposed_ns` after its prefill ended (the wait and the part of the transfer not overlapped).
   void on_kv_transfer(uint64_t bytes, SimTime wait_ns, SimTime transfer_ns, SimTime exposed_ns);
+  // A cluster-wide KV store (store_stats.h).
+  void on_store_capacity(uint64_t bytes) { store_.on_capacity(bytes); }
+  void on_store_lookup(int64_t prompt_tokens, int64_t local_tokens, int64_t remote_tokens, int64_t declined_tokens) {
+    store_.on_lookup(prompt_tokens, local_tokens, remote_tokens, declined_tokens);
+  }
+  void on_store_load(uint64_t bytes, SimTime wait_ns, SimTime recompute_ns) {
+    store_.on_load(bytes, wait_ns, recompute_ns);
+  }
+  void on_store_write(uint64_t bytes) { store_.on_write(bytes); }
+  void on_store_end(int64_t peak_blocks, int64_t evicted_blocks) { store_.on_end(peak_blocks, evicted_blocks); }
   // An admission looked up `queried_tokens` prompt tokens in the prefix cache and found `hit_tokens`.
   void on_prefix_lookup(int64_t hit_tokens, int64_t queried_tokens) {
     prefix_hit_tokens_ += hit_tokens;
@@ -150,6 +162,7 @@ class Collector {
   std::ostream* memory_csv_;
   LatencySamples ttft_ms_, tpot_ms_, e2el_ms_, itl_ms_;
   LatencySamples kv_wait_ms_, kv_transfer_ms_, kv_exposed_ms_;
+  StoreStats store_;
   uint64_t kv_transfer_bytes_ = 0;
   int64_t kv_transfers_ = 0;
   int64_t kv_blocks_all_ = 0, kv_tokens_all_ = 0;  // over every replica

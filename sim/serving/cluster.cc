@@ -25,6 +25,18 @@ Cluster::Cluster(const sim::Scenario& scenario, const sim::MemoryPlan& plan, con
   const int64_t per_node = std::max<int64_t>(1, scenario.hardware.gpus_per_node / tp);
   const int64_t replicas = scenario.cluster.replicas;
   const int64_t nodes = (replicas + per_node - 1) / per_node;
+  if (scenario.cluster.router == "prefix-aware" && replicas > 1) {
+    prefix_router_ = std::make_unique<PrefixRouter>(static_cast<size_t>(replicas), scenario.cluster,
+                                                    plan.num_gpu_blocks * plan.block_size, plan.num_gpu_blocks);
+    loads_.resize(static_cast<size_t>(replicas));
+  }
+  if (scenario.cluster.kv_store) {  // over the cluster topology, whose network the store's transfers cross
+    build_network();
+    const Pool pool{&scenario, plan, &cost};
+    for (size_t r = 0; r < gpus_.size(); ++r) add_replica(pool, flows_.get(), network_swap_routes(r));
+    start_kv_store(plan.block_size);
+    return;
+  }
   // One topology per server; the flow engine sees all their links side by side.
   std::vector<hw::SharedLink> links;
   std::vector<std::vector<SwapRoute>> routes(static_cast<size_t>(replicas));
@@ -49,11 +61,6 @@ Cluster::Cluster(const sim::Scenario& scenario, const sim::MemoryPlan& plan, con
     }
   }
   flows_ = std::make_unique<engine::FlowEngine>(queue_, std::move(links));
-  if (scenario.cluster.router == "prefix-aware" && replicas > 1) {
-    prefix_router_ = std::make_unique<PrefixRouter>(static_cast<size_t>(replicas), scenario.cluster,
-                                                    plan.num_gpu_blocks * plan.block_size, plan.num_gpu_blocks);
-    loads_.resize(static_cast<size_t>(replicas));
-  }
   const Pool pool{&scenario, plan, &cost};
   for (int64_t r = 0; r < replicas; ++r) add_replica(pool, flows_.get(), std::move(routes[static_cast<size_t>(r)]));
 }
@@ -62,6 +69,15 @@ Cluster::Cluster(const sim::Scenario& scenario, const Pool& prefill, const Pool&
                  traces::RequestSource& source)
     : Cluster(scenario, metrics, source) {
   build_disaggregated(prefill, decode);
+  if (scenario.cluster.kv_store) start_kv_store(prefill.plan.block_size);
+}
+
+void Cluster::start_kv_store(int64_t block_size) {
+  kv_store_ =
+      std::make_unique<KvStoreService>(scenario_, block_size, queue_, *flows_, topo_, gpus_, replicas_, metrics_);
+  const cache::StoreWrites writes =
+      scenario_.cluster.kv_store->write == "computed" ? cache::StoreWrites::kComputed : cache::StoreWrites::kEvicted;
+  for (auto& r : replicas_) r->set_kv_store(kv_store_.get(), writes, scenario_.cluster.kv_store->load == "priced");
 }
 
 Cluster::Cluster(const sim::Scenario& scenario, metrics::Collector& metrics, traces::RequestSource& source)
@@ -262,6 +278,10 @@ SimTime Cluster::run() {
                             ns_to_s(queue_.now()), ids.size(), ids.front()));
   }
   for (const auto& r : replicas_) r->check_end_state();
+  if (kv_store_) {
+    kv_store_->check_end_state();
+    metrics_.on_store_end(kv_store_->store().peak_blocks(), kv_store_->store().evicted_blocks());
+  }
   if (!parked_.empty() || !scheduled_.empty()) {
     throw Error(fmt::format("{} session turns never sent: their previous turn never finished",
                             parked_.size() + scheduled_.size()));

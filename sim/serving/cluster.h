@@ -9,11 +9,13 @@
 #include <unordered_set>
 #include <vector>
 
+#include "hw/cluster_topology.h"
 #include "hw/topology.h"
 #include "models/cost_model.h"
 #include "sim/engine/event_queue.h"
 #include "sim/metrics/collector.h"
 #include "sim/scenario.h"
+#include "sim/serving/kv_store_service.h"
 #include "sim/serving/memory_plan.h"
 #include "sim/serving/replica.h"
 #include "sim/serving/router.h"
@@ -74,6 +76,11 @@ class Cluster final : public engine::EventHandler {
   };
   static constexpr uint32_t kKvArrive = 4;   // payload: request id; its KV is whole on the decode side
   static constexpr uint32_t kKvRelease = 5;  // payload: request id; the prefill side frees its KV (a dropped request)
+  // The cluster topology of a networked run (sim::networked): its nodes, their swap routes and the flow engine.
+  void build_network();
+  std::vector<SwapRoute> network_swap_routes(size_t replica) const;
+  hw::FabricSpec fabric() const;
+  void start_kv_store(int64_t block_size);  // every replica shares it
   void build_disaggregated(const Pool& prefill, const Pool& decode);
   void on_last_chunk(const metrics::RequestRecord& record, int64_t chunk_tokens, SimTime start);
   void on_prefilled(const metrics::RequestRecord& record, SimTime now);
@@ -116,6 +123,7 @@ class Cluster final : public engine::EventHandler {
     SimTime latency_ns = 0;
   };
   std::vector<PairRoutes> pair_routes_;
+  std::unique_ptr<KvStoreService> kv_store_;  // cluster.kv_store
   const PairRoutes& routes_between(size_t prefill, size_t decode);
   std::optional<traces::Request> pending_;
   size_t next_replica_ = 0;

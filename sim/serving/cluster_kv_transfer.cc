@@ -20,23 +20,37 @@
 
 namespace kvsim::serving {
 
+hw::FabricSpec Cluster::fabric() const {
+  const sim::KvTransferConfig& k = scenario_.cluster.kv_transfer;
+  return {k.bisection_bytes_per_s, k.latency_us * 1e3};
+}
+
+void Cluster::build_network() {
+  const sim::Scenario& s = scenario_;
+  gpus_ = sim::pool_gpus(s);
+  topo_ =
+      hw::build_cluster_topology(s.hardware, sim::pool_node(s), sim::pool_nodes(s) + sim::storage_nodes(s), fabric());
+  flows_ = std::make_unique<engine::FlowEngine>(queue_, topo_.shared_links());
+}
+
+std::vector<SwapRoute> Cluster::network_swap_routes(size_t replica) const {
+  std::vector<SwapRoute> routes;
+  for (int g : gpus_[replica]) {
+    routes.push_back({hw::route_hops(topo_, topo_.dram_near_gpu(g), topo_.gpu(g)),
+                      hw::route_hops(topo_, topo_.gpu(g), topo_.dram_near_gpu(g))});
+  }
+  return routes;
+}
+
 void Cluster::build_disaggregated(const Pool& prefill, const Pool& decode) {
   const sim::Scenario& s = scenario_;
   const sim::KvTransferConfig& k = s.cluster.kv_transfer;
-  gpus_ = sim::pool_gpus(s);
-  const hw::FabricSpec fabric{k.bisection_bytes_per_s, k.latency_us * 1e3};
-  topo_ = hw::build_cluster_topology(s.hardware, sim::pool_node(s), sim::pool_nodes(s), fabric);
-  flows_ = std::make_unique<engine::FlowEngine>(queue_, topo_.shared_links());
+  build_network();
   prefill_count_ = static_cast<size_t>(s.cluster.prefill->replicas);
   decode_tp_ = s.cluster.decode->tensor_parallel;
   decode_state_bytes_ = models::state_bytes_per_sequence(s.model, s.dtype, static_cast<int>(decode_tp_));
   for (size_t r = 0; r < gpus_.size(); ++r) {
-    std::vector<SwapRoute> routes;
-    for (int g : gpus_[r]) {
-      routes.push_back({hw::route_hops(topo_, topo_.dram_near_gpu(g), topo_.gpu(g)),
-                        hw::route_hops(topo_, topo_.gpu(g), topo_.dram_near_gpu(g))});
-    }
-    add_replica(r < prefill_count_ ? prefill : decode, flows_.get(), std::move(routes));
+    add_replica(r < prefill_count_ ? prefill : decode, flows_.get(), network_swap_routes(r));
     KvHandoff hooks;
     if (r < prefill_count_) {
       hooks.prefilled = [this](const metrics::RequestRecord& record, SimTime now) { on_prefilled(record, now); };
@@ -133,12 +147,7 @@ const Cluster::PairRoutes& Cluster::routes_between(size_t prefill, size_t decode
   for (size_t i = 0; i < std::max(from.size(), to.size()); ++i) {
     r.hops.push_back(hw::route_hops(topo_, topo_.gpu(from[i % from.size()]), topo_.gpu(to[i % to.size()])));
   }
-  bool network = false;
-  for (const hw::FlowHop& h : r.hops.front()) {
-    r.latency_ns += static_cast<SimTime>(std::llround(topo_.links[h.link].latency_ns));
-    network = network || topo_.links[h.link].kind == hw::LinkKind::kNetwork;
-  }
-  if (network) r.latency_ns += static_cast<SimTime>(std::llround(scenario_.cluster.kv_transfer.latency_us * 1e3));
+  r.latency_ns = static_cast<SimTime>(std::llround(hw::route_latency_ns(topo_, fabric(), r.hops.front())));
   return r;
 }
 

@@ -56,6 +56,23 @@ struct KvHandoff {
   std::function<void(uint64_t id, int64_t tokens, SimTime now)> admitted;
 };
 
+// A cluster-wide KV store (sim/serving/kv_store_service.h) as a replica uses it. Keys are the cache policy's block
+// identities.
+class KvStoreClient {
+ public:
+  virtual ~KvStoreClient() = default;
+  // How many of `keys` (a prompt's next blocks, in order) the store holds, counted from the first.
+  virtual int64_t match(const std::vector<uint64_t>& keys) = 0;
+  // Time to bring the first `blocks` of `keys` to replica `replica`'s GPUs if the transfer started now.
+  virtual SimTime load_estimate_ns(int64_t replica, const std::vector<uint64_t>& keys, int64_t blocks) = 0;
+  // Start bringing them for request `id`, whose prefill they save `recompute_ns` of (as priced); the replica's
+  // store_arrived(id) follows.
+  virtual void load(int64_t replica, uint64_t id, const std::vector<uint64_t>& keys, int64_t blocks,
+                    SimTime recompute_ns, SimTime now) = 0;
+  // Write these blocks of replica `replica` to the store.
+  virtual void write(int64_t replica, const std::vector<uint64_t>& keys, SimTime now) = 0;
+};
+
 class Replica final : public engine::EventHandler {
  public:
   // `flows` carries swap traffic over `routes` (one per GPU of the tensor-parallel group), sharing links with the
@@ -76,6 +93,11 @@ class Replica final : public engine::EventHandler {
   void kv_arrived(uint64_t id, SimTime now);
   // Prefill role: the request's KV is no longer needed here (the decode side has it, or the request ended).
   void release_kv(uint64_t id, SimTime now);
+  // A cluster-wide KV store: `writes` says which prefix blocks go to it; with `priced`, a prompt loads the blocks it
+  // finds there only when that is faster than computing them (else whenever it finds any).
+  void set_kv_store(KvStoreClient* store, cache::StoreWrites writes, bool priced);
+  // The blocks a request was loading from the store are on the GPU at `now`: its prefill goes on from them.
+  void store_arrived(uint64_t id, SimTime now);
   void on_event(SimTime now, uint32_t kind, uint64_t payload) override;
 
   // Requests waiting, running, swapped out or receiving their KV (not those handed off to a decode replica).
@@ -125,6 +147,19 @@ class Replica final : public engine::EventHandler {
   bool admit(uint32_t slot, int64_t max_new_tokens, bool whole);
   // Decode role: give the head of the queue (computed elsewhere) blocks for its prompt; false when they do not fit.
   bool admit_remote(uint32_t slot);
+  // KV store (replica_store.cc): the head of the queue, holding `hit` tokens of its prefix cache, finds its next
+  // blocks in the store. `load`: blocks to load (0: compute them), `found`: blocks found, `recompute_ns`: what
+  // loading them saves of its prefill, as priced.
+  struct StoreChoice {
+    int64_t load = 0, found = 0;
+    SimTime recompute_ns = 0;
+  };
+  StoreChoice choose_store_load(uint32_t slot, int64_t hit);
+  // Allocate for the loaded blocks and start the load; false (nothing held) when they do not fit.
+  bool start_store_load(uint32_t slot, int64_t hit, const StoreChoice& choice);
+  // Time to compute tokens [from, prompt) of a prompt alone, in chunks of max_num_batched_tokens.
+  SimTime prefill_estimate_ns(int64_t from, int64_t prompt) const;
+  void flush_store_writes(SimTime now);
   // Prefill role: the prompt of `slot` is computed; hold its KV for the decode side.
   void hand_off(uint32_t slot, SimTime now);
   uint32_t make_seq(const traces::Request& request);  // a slot holding a new sequence for `request`
@@ -156,8 +191,12 @@ class Replica final : public engine::EventHandler {
   std::deque<uint32_t> swapped_;
   Role role_ = Role::kColocated;
   KvHandoff hooks_;
-  std::unordered_map<uint64_t, uint32_t> receiving_;   // decode role: request id -> slot, KV on its way
+  // Request id -> slot, KV on its way: from a prefill replica (decode role) or from the KV store.
+  std::unordered_map<uint64_t, uint32_t> receiving_;
   std::unordered_map<uint64_t, uint32_t> handed_off_;  // prefill role: request id -> slot, KV held for the decode side
+  KvStoreClient* store_ = nullptr;                     // cluster.kv_store
+  bool store_priced_ = true;
+  std::vector<uint64_t> store_keys_;  // reused: a prompt's block keys looked up in the store, or blocks to write
   std::vector<Scheduled> batch_;
   std::vector<uint32_t> order_;  // schedule_prefill_first's snapshot of running_
   struct Priced {

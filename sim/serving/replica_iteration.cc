@@ -33,6 +33,7 @@ void Replica::start_iteration(SimTime now) {
     waiting_.pop_front();
     reject(head, pytorch_static_ && static_limit_ == StaticLimit::kTransient ? "prefill_transient" : "kv_capacity");
   }
+  if (store_) flush_store_writes(now);
   if (batch_.empty()) {
     busy_ = false;
     prefill_transient_now_ = 0;

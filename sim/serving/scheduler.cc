@@ -33,8 +33,9 @@ void Replica::schedule_mixed() {
       if (!admit_remote(slot)) break;
       continue;
     }
+    const size_t scheduled = batch_.size();
     if (!admit(slot, budget, false)) break;
-    budget -= batch_.back().new_tokens;
+    if (batch_.size() > scheduled) budget -= batch_.back().new_tokens;  // else it loads its prefix from the KV store
   }
 }
 
@@ -149,6 +150,11 @@ bool Replica::admit(uint32_t slot, int64_t max_new_tokens, bool whole) {
   Seq& s = seqs_[slot];
   const int64_t hit = policy_->acquire_cached_prefix(s.kv);
   s.computed = hit;
+  StoreChoice store;
+  if (store_ && !whole) {
+    store = choose_store_load(slot, hit);
+    if (store.load > 0) return start_store_load(slot, hit, store);
+  }
   const int64_t remaining = s.known() - s.computed;
   const int64_t n = std::min(remaining, max_new_tokens);
   if ((whole && n < remaining) || !policy_->grow(s.kv, s.computed + n)) {
@@ -157,7 +163,10 @@ bool Replica::admit(uint32_t slot, int64_t max_new_tokens, bool whole) {
     return false;
   }
   metrics_.on_prefix_lookup(hit, s.known());
-  if (s.record.admitted_ns < 0) s.record.admitted_ns = now_ns_;
+  if (s.record.admitted_ns < 0) {
+    if (store_) metrics_.on_store_lookup(s.known(), hit, 0, store.found * plan_.block_size);
+    s.record.admitted_ns = now_ns_;
+  }
   waiting_.pop_front();
   s.status = Status::kRunning;
   running_.push_back(slot);

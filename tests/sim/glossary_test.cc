@@ -85,15 +85,16 @@ engine: {max_model_len: 4096, max_num_seqs: 16}
 workload: {requests: 20, arrival: {process: all-at-once}, prompt_tokens: 2048, output_tokens: 32}
 )"),
                                          "");
-  // A disaggregated cluster and its KV transfers.
+  // A disaggregated cluster, its KV transfers and a KV store.
   const RunResult split = run_scenario(testing::scenario_from(R"(
 model: llama-3.1-8b
 hardware: h100-sxm5-80gb
-cluster: {prefill: {replicas: 1}, decode: {replicas: 1}}
+cluster: {prefill: {replicas: 1}, decode: {replicas: 1}, kv_store: {capacity_bytes: 100GB}}
 workload: {requests: 5, arrival: {process: all-at-once}, prompt_tokens: 512, output_tokens: 8}
 )"),
                                        "");
   ASSERT_TRUE(split.summary.contains("kv_transfer_count"));
+  ASSERT_TRUE(split.summary.contains("kv_store_loads"));
   ASSERT_EQ(served.summary["latency_percentiles"], "sketch");
   ASSERT_TRUE(served.summary.contains("usd_per_hour"));
   ASSERT_TRUE(batched.summary.contains("static_batches"));
