@@ -49,6 +49,11 @@ std::vector<Case> cases() {
       {"disaggregated-layerwise",
        kBase + "cluster: {prefill: {replicas: 2, tensor_parallel: 2}, decode: {replicas: 1, tensor_parallel: 4}, "
                "kv_transfer: {mode: layerwise}}\nworkload: {requests: 400, arrival: {rate: 8}, dataset: sharegpt}\n"},
+      // A KV store: session prefixes evicted from small GPU caches, written to a storage node and loaded back.
+      {"kv-store", kBase + "engine: {kv_cache_bytes: 1GiB, max_model_len: 8192}\ncluster: {replicas: 4, kv_store: "
+                           "{capacity_bytes: 20GB, "
+                           "location: storage_nodes}}\nworkload: {requests: 300, arrival: {rate: 6}, dataset: "
+                           "sharegpt, sessions: {turns: 4, think_time_s: 1, system_prompt_tokens: 200}}\n"},
   };
 }
 
@@ -60,6 +65,9 @@ TEST(FastForward, OutputsAreByteIdenticalToSteppingEveryIteration) {
     const RunResult fast = run_scenario(on, dir + "/fast");
     const RunResult slow = run_scenario(testing::scenario_from(c.yaml, {"engine.fast_forward=false"}), dir + "/slow");
     EXPECT_GT(fast.summary["completed"].get<int64_t>(), 0) << c.name;
+    if (fast.summary.contains("kv_store_loads")) {
+      EXPECT_GT(fast.summary["kv_store_loads"].get<int64_t>(), 0) << c.name;
+    }
     for (const char* file : {"summary.json", "requests.csv", "memory.csv"}) {
       EXPECT_EQ(testing::read_file(dir + "/fast/" + file), testing::read_file(dir + "/slow/" + file))
           << c.name << ": " << file;
