@@ -14,6 +14,9 @@ KvStore::KvStore(int homes, int64_t blocks_per_home) : blocks_per_home_(blocks_p
         fmt::format("KV store: needs at least one home of at least one block, found {} of {}", homes, blocks_per_home));
   }
   lru_.resize(static_cast<size_t>(homes));
+  // Room for a full store up front (at most 2^22 entries: a big store fills as the run goes), so that filling it
+  // does not rehash.
+  where_.reserve(static_cast<size_t>(std::min<int64_t>(int64_t{homes} * blocks_per_home, int64_t{1} << 22)));
 }
 
 int KvStore::find(uint64_t key) {
@@ -25,15 +28,20 @@ int KvStore::find(uint64_t key) {
 }
 
 int64_t KvStore::put(uint64_t key, int home) {
-  if (find(key) >= 0) return 0;
+  const auto [it, inserted] = where_.try_emplace(key, Entry{home, {}});
+  if (!inserted) {
+    auto& held = lru_[static_cast<size_t>(it->second.home)];
+    held.splice(held.end(), held, it->second.at);
+    return 0;
+  }
   auto& list = lru_.at(static_cast<size_t>(home));
   int64_t dropped = 0;
   while (static_cast<int64_t>(list.size()) >= blocks_per_home_) {
-    where_.erase(list.front());
+    where_.erase(list.front());  // erasing another key leaves `it` valid
     list.pop_front();
     ++dropped;
   }
-  where_.emplace(key, Entry{home, list.insert(list.end(), key)});
+  it->second.at = list.insert(list.end(), key);
   evicted_ += dropped;
   peak_ = std::max(peak_, blocks());
   return dropped;
