@@ -140,5 +140,30 @@ workload: {{trace: {}, requests: 600, rate_scale: 2}}
   }
 }
 
+// Mooncake's own arrangement: prefill and decode pools on separate nodes, with the store beside them. The prefill
+// replicas load prefixes from the store, both pools write to it, and no request is lost over the pools' handoffs and
+// the store's loads (--check-invariants).
+TEST(KvStore, ADisaggregatedClusterLoadsPrefixesOnItsPrefillSide) {
+  const RunResult r = run_scenario(scenario_from(R"(
+model: llama-3.1-8b
+hardware: h100-sxm5-80gb
+check_invariants: true
+engine: {kv_cache_bytes: 1GiB, max_model_len: 8192}
+cluster:
+  prefill: {replicas: 2}
+  decode: {replicas: 2}
+  kv_transfer: {separate_nodes: true}
+  kv_store: {capacity_bytes: 20GB, location: storage_nodes}
+workload: {requests: 200, arrival: {rate: 4}, dataset: sharegpt, sessions: {turns: 4, think_time_s: 1,
+           system_prompt_tokens: 200}}
+)"),
+                                   "");
+  const auto& j = r.summary;
+  EXPECT_EQ(j["completed"].get<int64_t>() + j["rejected"].get<int64_t>(), 200);
+  EXPECT_EQ(j["kv_transfer_count"].get<int64_t>(), j["completed"].get<int64_t>());
+  EXPECT_GT(j["kv_store_loads"].get<int64_t>(), 0);
+  EXPECT_GT(j["kv_store_remote_hit_share"].get<double>(), 0.0);
+}
+
 }  // namespace
 }  // namespace kvsim::sim
