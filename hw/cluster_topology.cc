@@ -70,6 +70,12 @@ const std::vector<NodeSpec>& node_catalog() {
       // H200-SXM-141GBx8 system description: "10x 400Gbe Infiniband" (8 compute + 2 storage).
       {"dgx-h200", "h200-sxm-141gb", 8, NicSpec{8, kNdr400BytesPerS, true},
        "NVIDIA DGX H200 datasheet: 8 x single-port ConnectX-7 400 Gb/s (compute)"},
+      // A PCIe-only server, as the catalog's L40S is (AWS g6e.48xlarge, hw/catalog/l40s-48gb.yaml): AWS lists 400
+      // Gbps of network bandwidth for the instance, taken here as 4 x 100 Gb/s EFA cards, each shared by two GPUs,
+      // with no GPUDirect RDMA (AWS enables it on its P4d/P5 instances), so a transfer between servers is staged
+      // through host memory.
+      {"g6e-48xlarge", "l40s-48gb", 8, NicSpec{4, 100e9 / 8, false},
+       "AWS EC2 G6e: g6e.48xlarge, 8 x L40S, 400 Gbps network bandwidth (taken as 4 x 100 Gb/s, no GPUDirect RDMA)"},
   };
   return kNodes;
 }
@@ -86,9 +92,10 @@ Topology build_cluster_topology(const HardwareProfile& gpu, const NodeSpec& node
     throw Error(fmt::format("cluster topology: need 1 <= nodes and 1 <= nodes x gpus <= 1024, found {} x {}", nodes,
                             node.gpus));
   }
-  if (nodes > 1 && node.nic.per_node != node.gpus) {
-    throw Error(fmt::format("node '{}': nic.per_node: expected one NIC per GPU ({}) for a run over {} nodes, found {}",
-                            node.name, node.gpus, nodes, node.nic.per_node));
+  if (nodes > 1 && (node.nic.per_node < 1 || node.gpus % node.nic.per_node != 0)) {
+    throw Error(fmt::format("node '{}': nic.per_node: expected NICs that the {} GPUs share evenly (a divisor of {}) "
+                            "for a run over {} nodes, found {}",
+                            node.name, node.gpus, node.gpus, nodes, node.nic.per_node));
   }
   if (nodes > 1 && !(node.nic.bytes_per_s > 0)) {
     throw Error(fmt::format("node '{}': nic.bytes_per_s: expected > 0, found {}", node.name, node.nic.bytes_per_s));
@@ -115,14 +122,14 @@ Topology build_cluster_topology(const HardwareProfile& gpu, const NodeSpec& node
   }
   for (int n = 0; n < nodes; ++n) {
     const Vertex leaf = n < nodes / 2 || !halves ? left : right;
-    for (int i = 0; i < node.gpus; ++i) {
-      const int g = n * node.gpus + i;
-      const Vertex nic = add_vertex(t, VertexKind::kNic, g, fmt::format("node{}/nic{}", n, i));
-      t.nics.push_back(nic);
-      // The NIC sits on the GPU's PCIe path (its switch, or its root port's socket): GPU to NIC crosses the GPU's
-      // PCIe link and the NIC's, never host memory.
+    const int per_nic = node.gpus / node.nic.per_node;  // GPUs sharing each NIC (1 on a DGX)
+    for (int i = 0; i < node.nic.per_node; ++i) {
+      const Vertex nic = add_vertex(t, VertexKind::kNic, n * node.nic.per_node + i, fmt::format("node{}/nic{}", n, i));
+      for (int k = 0; k < per_nic; ++k) t.nics.push_back(nic);
+      // The NIC sits on its first GPU's PCIe path (that GPU's switch, or its root port's socket): GPU to NIC crosses
+      // the GPU's PCIe link and the NIC's, never host memory.
       add_link(t, Link{LinkKind::kPcie, fmt::format("node{}/nic{}-pcie", n, i),
-                       upstream[static_cast<size_t>(n)][static_cast<size_t>(i)], nic,
+                       upstream[static_cast<size_t>(n)][static_cast<size_t>(i * per_nic)], nic,
                        SharedLink{gpu.pcie.h2d_bytes_per_s, gpu.pcie.d2h_bytes_per_s, gpu.pcie.bidir_bytes_per_s}, 0});
       add_link(t, Link{LinkKind::kNetwork, fmt::format("node{}/nic{}-port", n, i), nic, leaf,
                        full_duplex(node.nic.bytes_per_s), 0});

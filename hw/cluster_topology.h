@@ -1,6 +1,7 @@
 // Several servers joined by a network (issue: KV across machines): each node is build_node_topology()'s graph, each
 // GPU has a NIC on its own rail (the DGX layout: one NIC beside each GPU on its PCIe path, reached with GPUDirect
-// RDMA), and the NICs meet in a network switch. A fabric with a bisection limit is two halves of the nodes joined by
+// RDMA) or shares one with its neighbours (PCIe servers with fewer NICs than GPUs), and the NICs meet in a network
+// switch. A fabric with a bisection limit is two halves of the nodes joined by
 // one link of that capacity, so that traffic between the halves shares it. Transfers are routed over the graph
 // (hw::route) and share links by max-min fairness (link_sharing.h), as within one node.
 #pragma once
@@ -14,7 +15,7 @@
 namespace kvsim::hw {
 
 struct NicSpec {
-  int per_node = 0;            // NICs of the compute fabric, one per GPU in the nodes below
+  int per_node = 0;            // NICs of the compute fabric: one per GPU on a DGX, or fewer that GPUs share evenly
   double bytes_per_s = 0;      // each direction (a 400 Gb/s port: 50e9)
   bool gpudirect_rdma = true;  // the NIC reads and writes GPU memory directly (else through host memory)
 };
@@ -35,13 +36,13 @@ struct FabricSpec {
   double latency_ns = 0;  // added once per transfer that crosses the network (NIC to NIC)
 };
 
-// The node catalog: DGX A100, DGX H100, DGX H200 (cited in cluster_topology.cc).
+// The node catalog: DGX A100, DGX H100, DGX H200, and a PCIe-only L40S server (cited in cluster_topology.cc).
 const std::vector<NodeSpec>& node_catalog();
 // nullptr when unknown.
 const NodeSpec* find_node(const std::string& name);
 
 // `nodes` nodes of `node.gpus` GPUs of `gpu` (1 <= nodes, nodes x gpus <= 1024). Throws kvsim::Error naming the
-// field for a node without NICs (nic.per_node must equal gpus) or a NIC of no bandwidth.
+// field for a node without NICs (nic.per_node must divide gpus) or a NIC of no bandwidth.
 Topology build_cluster_topology(const HardwareProfile& gpu, const NodeSpec& node, int nodes, const FabricSpec& fabric);
 
 // Nanoseconds a transfer over `hops` waits besides moving its bytes: the latency of each link it crosses, and the

@@ -77,8 +77,8 @@ KvStoreConfig parse_kv_store(const yaml::Map& m) {
 // A run over more than one node needs NICs to join them.
 void check_nics(const yaml::Map& t, const Scenario& s) {
   if (const int nodes = pool_nodes(s) + storage_nodes(s); nodes > 1 && pool_node(s).nic.bytes_per_s <= 0) {
-    t.fail("nic_gbps", fmt::format("the cluster fills {} nodes of {} GPUs, and the node catalog has no NIC for a {} "
-                                   "server: set each GPU's NIC speed in Gb/s (e.g. 400)",
+    t.fail("nic_gbps", fmt::format("the cluster fills {} nodes of {} GPUs, and the node catalog has no NIC for {} "
+                                   "servers: set each GPU's NIC speed in Gb/s (e.g. 400)",
                                    nodes, s.hardware.gpus_per_node, s.hardware.name));
   }
 }
@@ -144,12 +144,15 @@ hw::NodeSpec pool_node(const Scenario& s) {
     node.gpu = s.hardware.name;
     node.source = "no catalog node";
   }
+  const int catalog_gpus = node.gpus;
   node.gpus = static_cast<int>(s.hardware.gpus_per_node);
   if (k.nic_bytes_per_s > 0) {
     node.nic.bytes_per_s = k.nic_bytes_per_s;
     node.source += "; NICs from cluster.kv_transfer.nic_gbps";
   }
-  node.nic.per_node = node.nic.bytes_per_s > 0 ? node.gpus : 0;
+  // The catalog's NICs as they are where its node has this many GPUs, else one per GPU.
+  const bool as_catalog = catalog_gpus == node.gpus && node.nic.per_node > 0 && node.gpus % node.nic.per_node == 0;
+  node.nic.per_node = node.nic.bytes_per_s > 0 ? (as_catalog ? node.nic.per_node : node.gpus) : 0;
   node.nic.gpudirect_rdma = node.nic.gpudirect_rdma && k.gpudirect_rdma;
   return node;
 }

@@ -99,13 +99,42 @@ TEST(ClusterTopology, CatalogNodesAndBadInputs) {
   bare.nic.per_node = 0;
   EXPECT_NO_THROW(build_cluster_topology(load_hardware("h100-sxm5-80gb"), bare, 1, {}));  // one node needs none
   EXPECT_EQ(error_of([&] { build_cluster_topology(load_hardware("h100-sxm5-80gb"), bare, 2, {}); }),
-            "node 'dgx-h100': nic.per_node: expected one NIC per GPU (8) for a run over 2 nodes, found 0");
+            "node 'dgx-h100': nic.per_node: expected NICs that the 8 GPUs share evenly (a divisor of 8) for a run "
+            "over 2 nodes, found 0");
+  bare.nic.per_node = 3;
+  EXPECT_NE(error_of([&] {
+              build_cluster_topology(load_hardware("h100-sxm5-80gb"), bare, 2, {});
+            }).find("found 3"),
+            std::string::npos);
   bare.nic.per_node = 8;
   bare.nic.bytes_per_s = 0;
   EXPECT_NE(error_of([&] {
               build_cluster_topology(load_hardware("h100-sxm5-80gb"), bare, 2, {});
             }).find("nic.bytes_per_s: expected > 0"),
             std::string::npos);
+}
+
+// A PCIe server with half as many NICs as GPUs (AWS g6e.48xlarge: 8 L40S, 4 x 100 Gb/s, no GPUDirect RDMA): GPUs 0
+// and 1 leave through one NIC, so their transfers share its port, while GPUs 0 and 2 use two; without GPUDirect RDMA
+// each route is staged through host memory on both sides.
+TEST(ClusterTopology, GpusSharingANicShareItsPort) {
+  const Topology t = dgx("g6e-48xlarge", 2);
+  EXPECT_EQ(t.nics.size(), 16U);
+  EXPECT_EQ(t.nics[0], t.nics[1]);
+  EXPECT_NE(t.nics[1], t.nics[2]);
+  const double bytes = 1e9;
+  const double alone = transfer_seconds(t, {}, 0, 8, bytes);
+  EXPECT_NEAR(alone, bytes / 12.5e9, 1e-3 * alone);  // one 100 Gb/s port is the bottleneck
+  EXPECT_NEAR(transfer_seconds(t, {}, 0, 8, bytes, {{1, 9}}), 2 * alone, 1e-3 * alone);
+  EXPECT_NEAR(transfer_seconds(t, {}, 0, 8, bytes, {{2, 10}}), alone, 1e-3 * alone);
+  const auto route_kinds = kinds(t, 0, 8);
+  EXPECT_EQ(std::count(route_kinds.begin(), route_kinds.end(), LinkKind::kNetwork), 2);
+  bool host = false;
+  for (const FlowHop& h : route_hops(t, t.gpu(0), t.gpu(8))) {
+    const Link& l = t.links[h.link];
+    host = host || t.graph[l.first].kind == VertexKind::kHostDram || t.graph[l.second].kind == VertexKind::kHostDram;
+  }
+  EXPECT_TRUE(host);
 }
 
 }  // namespace
