@@ -93,9 +93,10 @@ Topology build_cluster_topology(const HardwareProfile& gpu, const NodeSpec& node
                             node.gpus));
   }
   if (nodes > 1 && (node.nic.per_node < 1 || node.gpus % node.nic.per_node != 0)) {
-    throw Error(fmt::format("node '{}': nic.per_node: expected NICs that the {} GPUs share evenly (a divisor of {}) "
-                            "for a run over {} nodes, found {}",
-                            node.name, node.gpus, node.gpus, nodes, node.nic.per_node));
+    throw Error(
+        fmt::format("node '{}': nic.per_node: expected NICs that the {} GPUs share evenly (a divisor of {}) "
+                    "for a run over {} nodes, found {}",
+                    node.name, node.gpus, node.gpus, nodes, node.nic.per_node));
   }
   if (nodes > 1 && !(node.nic.bytes_per_s > 0)) {
     throw Error(fmt::format("node '{}': nic.bytes_per_s: expected > 0, found {}", node.name, node.nic.bytes_per_s));

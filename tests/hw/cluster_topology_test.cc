@@ -102,9 +102,7 @@ TEST(ClusterTopology, CatalogNodesAndBadInputs) {
             "node 'dgx-h100': nic.per_node: expected NICs that the 8 GPUs share evenly (a divisor of 8) for a run "
             "over 2 nodes, found 0");
   bare.nic.per_node = 3;
-  EXPECT_NE(error_of([&] {
-              build_cluster_topology(load_hardware("h100-sxm5-80gb"), bare, 2, {});
-            }).find("found 3"),
+  EXPECT_NE(error_of([&] { build_cluster_topology(load_hardware("h100-sxm5-80gb"), bare, 2, {}); }).find("found 3"),
             std::string::npos);
   bare.nic.per_node = 8;
   bare.nic.bytes_per_s = 0;
