@@ -127,6 +127,8 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
                    "Comma-separated P:D splits: each point also runs as P prefill and D decode replicas of the "
                    "scenario's tensor parallelism, beside the colocated scenario (e.g. 1:3,2:2)")
       ->delimiter(',');
+  compare->add_flag("--without-kv-store", cmp_args.without_kv_store,
+                    "Each point also runs without its cluster.kv_store, beside it (the TTFT the store saves)");
   compare->add_option("--requests", cmp_args.requests, "Requests per point (overrides workload.requests)")
       ->check(whole_in(1, int64_t{1} << 40));
   compare->add_option("--study", cmp_args.study,

@@ -31,6 +31,7 @@ struct CompareArgs {
   std::optional<int64_t> requests;   // requests per point (overrides workload.requests)
   std::optional<std::string> study;  // --study NAME: run a named grid (sim/planning/study.h) instead of one scenario
   std::vector<std::string> disaggregated;  // --disaggregated P:D,...: each point also as P prefill + D decode replicas
+  bool without_kv_store = false;           // --without-kv-store: each point also without its cluster.kv_store
 };
 
 struct CostArgs {

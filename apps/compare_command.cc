@@ -211,8 +211,10 @@ int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream& err) {
   struct Split {
     std::string label, dir;
     int64_t prefill = 0, decode = 0;
+    bool no_store = false;  // --without-kv-store
   };
   std::vector<Split> splits = {{}};  // the colocated scenario first
+  if (args.without_kv_store) splits.push_back({" no store", "-no-store", 0, 0, true});
   for (const std::string& d : args.disaggregated) {
     Split sp;
     const char* const end = d.data() + d.size();
@@ -249,6 +251,7 @@ int cmd_compare(const CompareArgs& args, std::ostream& out, std::ostream& err) {
         o.push_back("cache.policy=" + policy);
         if (rate) o.push_back(fmt::format("workload.arrival.rate={}", *rate));
         Point p{policy + split.label, rate, sim::load_scenario(args.run.scenario, o), ""};
+        if (split.no_store) p.scenario = sim::without_kv_store(p.scenario);
         if (split.prefill > 0) p.scenario = sim::disaggregate(p.scenario, split.prefill, split.decode);
         if (rate && !p.scenario.workload.trace.empty()) {
           throw Error(Place{"--rates"}, "the scenario replays a trace; --rates applies to synthetic Poisson workloads");

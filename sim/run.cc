@@ -212,11 +212,15 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir, bool force
   }
   if (const auto& k = s.cluster.kv_store) {
     mc.kv_store = true;
+    // Storage nodes are servers of the cluster's node model with their GPUs idle: priced as such.
+    mc.gpus += storage_nodes(s) * s.hardware.gpus_per_node;
     mc.notes.push_back(fmt::format(
-        "KV store: {} of prefix blocks in the DRAM of {} {} node(s), written {}, loaded over the cluster topology {} "
+        "KV store: {} of prefix blocks in the DRAM of {} {} node(s){}, written {}, loaded over the cluster topology {} "
         "(kv_store_* keys)",
         format_bytes(k->capacity_bytes), k->location == "storage_nodes" ? k->storage_nodes : pool_nodes(s),
         k->location == "storage_nodes" ? "storage" : "serving",
+        k->location == "storage_nodes" ? " (servers of the node model, their GPUs idle but counted in gpus and cost)"
+                                       : "",
         k->write == "computed" ? "once computed" : "when evicted from a GPU",
         k->load == "priced" ? "when faster than computing them" : "whenever found"));
   }

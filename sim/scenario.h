@@ -189,7 +189,7 @@ struct KvTransferConfig {
 // (write computed, as LMCache and Mooncake's prefill nodes store), go to the DRAM of the serving nodes (the writer's
 // own) or of dedicated storage nodes, each node's share kept least recently used first out. A prompt whose next
 // blocks are in the store loads them over the network instead of computing them when that is faster (load priced, the
-// choice Mooncake's Conductor prices: sec. 5.1) or whenever found (load always). sim/serving/cluster_kv_store.cc runs it
+// choice Mooncake's Conductor prices: sec. 5.1) or whenever found (load always). sim/serving/kv_store_service.cc runs it
 // over the cluster topology; the network is cluster.kv_transfer's.
 struct KvStoreConfig {
   uint64_t capacity_bytes = 0;               // over all the store's nodes, split evenly among them
@@ -231,6 +231,9 @@ int storage_nodes(const Scenario& s);
 // pool routed least-outstanding, the KV moved with kv_transfer's defaults: read back as a scenario file would be, so
 // every check applies (kvsim compare --disaggregated).
 Scenario disaggregate(const Scenario& s, int64_t prefill, int64_t decode);
+// Scenario `s` without its cluster.kv_store (and, colocated, the network that only the store used), read back as a
+// scenario file would be (kvsim compare --without-kv-store).
+Scenario without_kv_store(const Scenario& s);
 // The cluster section of two pools, {prefill: {...}, decode: {...}}, as a scenario file states them.
 YAML::Node pools_yaml(const PoolConfig& prefill, const PoolConfig& decode);
 

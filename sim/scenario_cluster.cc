@@ -1,5 +1,7 @@
 // The cluster section of a scenario: colocated replicas, or the prefill and decode pools of disaggregated serving
 // with how their KV moves (scenario.h ClusterConfig).
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "hw/cluster_topology.h"
@@ -150,8 +152,9 @@ hw::NodeSpec pool_node(const Scenario& s) {
     node.nic.bytes_per_s = k.nic_bytes_per_s;
     node.source += "; NICs from cluster.kv_transfer.nic_gbps";
   }
-  // The catalog's NICs as they are where its node has this many GPUs, else one per GPU.
-  const bool as_catalog = catalog_gpus == node.gpus && node.nic.per_node > 0 && node.gpus % node.nic.per_node == 0;
+  // The catalog's NICs as they are where its node has this many GPUs, else (or with nic_gbps) one per GPU.
+  const bool as_catalog = k.nic_bytes_per_s == 0 && catalog_gpus == node.gpus && node.nic.per_node > 0 &&
+                          node.gpus % node.nic.per_node == 0;
   node.nic.per_node = node.nic.bytes_per_s > 0 ? (as_catalog ? node.nic.per_node : node.gpus) : 0;
   node.nic.gpudirect_rdma = node.nic.gpudirect_rdma && k.gpudirect_rdma;
   return node;
@@ -243,8 +246,13 @@ void check_kv_store(const yaml::Map& cluster, const Scenario& s) {
                                          "blocks kvsim's prefix cache does not share",
                                          s.model.name));
   }
-  // What the serving GPUs keep in each node's DRAM already: per GPU, the swap space and a tiered host pool.
-  const int64_t gpus = std::min<int64_t>(s.hardware.gpus_per_node, s.cluster.replicas * s.cluster.tensor_parallel);
+  // What the serving GPUs keep in each node's DRAM already: per GPU, the swap space and a tiered host pool, on the
+  // fullest node.
+  std::vector<int64_t> per_node(static_cast<size_t>(pool_nodes(s)), 0);
+  for (const auto& group : pool_gpus(s)) {
+    for (int g : group) ++per_node[static_cast<size_t>(g / s.hardware.gpus_per_node)];
+  }
+  const int64_t gpus = *std::max_element(per_node.begin(), per_node.end());
   const uint64_t per_gpu = (s.cache.preemption == "swap" ? s.cache.swap_space_bytes : 0) +
                            (s.cache.placement == "tiered" ? s.cache.host_kv_bytes : 0);
   const uint64_t dram = s.hardware.host.dram_bytes;
@@ -329,8 +337,21 @@ YAML::Node cluster_to_yaml(const ClusterConfig& c) {
 Scenario disaggregate(const Scenario& s, int64_t prefill, int64_t decode) {
   if (s.cluster.disaggregated()) throw Error("--disaggregated: the scenario is disaggregated already");
   YAML::Node doc = scenario_to_yaml(s);
-  doc["cluster"] = pools_yaml({prefill, s.cluster.tensor_parallel}, {decode, s.cluster.tensor_parallel});
+  YAML::Node cluster = pools_yaml({prefill, s.cluster.tensor_parallel}, {decode, s.cluster.tensor_parallel});
+  if (s.cluster.kv_store) {  // the store stays, on the same network
+    cluster["kv_store"] = doc["cluster"]["kv_store"];
+    cluster["kv_transfer"] = doc["cluster"]["kv_transfer"];
+  }
+  doc["cluster"] = cluster;
   // The summary's file names are the run's, and a relative model or trace path resolves as in the original.
+  return parse_scenario(yaml::load_string(YAML::Dump(doc), s.file), s.file, {});
+}
+
+Scenario without_kv_store(const Scenario& s) {
+  if (!s.cluster.kv_store) throw Error("--without-kv-store: the scenario has no cluster.kv_store");
+  YAML::Node doc = scenario_to_yaml(s);
+  doc["cluster"].remove("kv_store");
+  if (!s.cluster.disaggregated()) doc["cluster"].remove("kv_transfer");
   return parse_scenario(yaml::load_string(YAML::Dump(doc), s.file), s.file, {});
 }
 

@@ -113,8 +113,8 @@ class Collector {
   void on_store_lookup(int64_t prompt_tokens, int64_t local_tokens, int64_t remote_tokens, int64_t declined_tokens) {
     store_.on_lookup(prompt_tokens, local_tokens, remote_tokens, declined_tokens);
   }
-  void on_store_load(uint64_t bytes, SimTime wait_ns, SimTime recompute_ns) {
-    store_.on_load(bytes, wait_ns, recompute_ns);
+  void on_store_load(uint64_t bytes, SimTime wait_ns, SimTime recompute_ns, bool first) {
+    store_.on_load(bytes, wait_ns, recompute_ns, first);
   }
   void on_store_write(uint64_t bytes) { store_.on_write(bytes); }
   void on_store_end(int64_t peak_blocks, int64_t evicted_blocks) { store_.on_end(peak_blocks, evicted_blocks); }

@@ -17,7 +17,7 @@ void StoreStats::write(nlohmann::ordered_json& j) {
   j["mean_kv_store_load_ms"] = load.mean;
   j["median_kv_store_load_ms"] = load.median;
   j["p99_kv_store_load_ms"] = load.p99;
-  j["mean_kv_store_ttft_saved_ms"] = loads_ > 0 ? saved_ms_sum_ / static_cast<double>(loads_) : 0.0;
+  j["mean_kv_store_ttft_saved_ms"] = first_loads_ > 0 ? saved_ms_sum_ / static_cast<double>(first_loads_) : 0.0;
   j["kv_store_peak_blocks"] = peak_blocks_;
   j["kv_store_evicted_blocks"] = evicted_blocks_;
 }

@@ -25,12 +25,15 @@ class StoreStats {
     declined_tokens_ += declined_tokens;
   }
   // A load of `bytes` took `wait_ns` from its start until its blocks were on the GPU; computing them instead would
-  // have taken `recompute_ns` of the prefill, as priced (a request's TTFT saved: the difference).
-  void on_load(uint64_t bytes, SimTime wait_ns, SimTime recompute_ns) {
+  // have taken `recompute_ns` of the prefill, as priced (the TTFT saved, when `first`: before the first token).
+  void on_load(uint64_t bytes, SimTime wait_ns, SimTime recompute_ns, bool first) {
     ++loads_;
     load_bytes_ += bytes;
     load_ms_.add(ns_to_ms(wait_ns));
-    saved_ms_sum_ += ns_to_ms(recompute_ns - wait_ns);  // negative where loading lost (load always)
+    if (first) {
+      ++first_loads_;
+      saved_ms_sum_ += ns_to_ms(recompute_ns - wait_ns);  // negative where loading lost (load always)
+    }
   }
   void on_write(uint64_t bytes) { write_bytes_ += bytes; }
   void on_end(int64_t peak_blocks, int64_t evicted_blocks) {
@@ -42,7 +45,7 @@ class StoreStats {
  private:
   uint64_t capacity_bytes_ = 0, load_bytes_ = 0, write_bytes_ = 0;
   int64_t prompt_tokens_ = 0, local_tokens_ = 0, remote_tokens_ = 0, declined_tokens_ = 0;
-  int64_t loads_ = 0, peak_blocks_ = 0, evicted_blocks_ = 0;
+  int64_t loads_ = 0, first_loads_ = 0, peak_blocks_ = 0, evicted_blocks_ = 0;
   LatencySamples load_ms_;
   double saved_ms_sum_ = 0;
 };

@@ -190,6 +190,7 @@ void Cluster::arrive_turn(const traces::Request& request, SimTime now) {
 }
 
 void Cluster::on_finished(uint64_t id, SimTime t) {
+  last_finish_ns_ = std::max(last_finish_ns_, t);
   if (scenario_.check_invariants && in_flight_.erase(id) == 0) {
     throw Error(fmt::format("invariant violated at t={:.9f} s ({} ns): request {} finished twice, or was never sent",
                             ns_to_s(t), t, id));
@@ -286,7 +287,8 @@ SimTime Cluster::run() {
     throw Error(fmt::format("{} session turns never sent: their previous turn never finished",
                             parked_.size() + scheduled_.size()));
   }
-  return queue_.now();
+  // The run ends with its last request: writes to a KV store still under way then are background traffic.
+  return kv_store_ ? std::max<SimTime>(last_finish_ns_, 0) : queue_.now();
 }
 
 }  // namespace kvsim::serving

@@ -124,6 +124,7 @@ class Cluster final : public engine::EventHandler {
   };
   std::vector<PairRoutes> pair_routes_;
   std::unique_ptr<KvStoreService> kv_store_;  // cluster.kv_store
+  SimTime last_finish_ns_ = 0;                // the latest time a request finished (completed or rejected)
   const PairRoutes& routes_between(size_t prefill, size_t decode);
   std::optional<traces::Request> pending_;
   size_t next_replica_ = 0;

@@ -20,6 +20,11 @@ class KvStore {
   // The home holding `key` (now its most recently used block), or -1.
   int find(uint64_t key);
   bool contains(uint64_t key) const { return where_.contains(key); }
+  // The home holding `key`, or -1, leaving its recency as it is.
+  int home_of(uint64_t key) const {
+    const auto it = where_.find(key);
+    return it == where_.end() ? -1 : it->second.home;
+  }
   // Store `key` at `home` (a block stored already stays where it is, made most recently used); returns the blocks
   // its home dropped to make room.
   int64_t put(uint64_t key, int home);

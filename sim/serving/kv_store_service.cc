@@ -33,6 +33,7 @@ KvStoreService::KvStoreService(const sim::Scenario& scenario, int64_t block_size
                                const std::vector<std::unique_ptr<Replica>>& replicas, metrics::Collector& metrics)
     : scenario_(scenario),
       block_size_(block_size),
+      block_bytes_(block_bytes(scenario, block_size)),
       queue_(queue),
       flows_(flows),
       topo_(topo),
@@ -44,7 +45,7 @@ KvStoreService::KvStoreService(const sim::Scenario& scenario, int64_t block_size
       gpus_per_node_(static_cast<int>(scenario.hardware.gpus_per_node)),
       store_(storage_nodes_ > 0 ? storage_nodes_ : serving_nodes_, blocks_per_home(scenario, block_size)) {
   metrics_.on_store_capacity(static_cast<uint64_t>(store_.homes()) * static_cast<uint64_t>(store_.blocks_per_home()) *
-                             block_bytes(scenario, block_size));
+                             block_bytes_);
 }
 
 uint64_t KvStoreService::rank_bytes(int64_t replica, int64_t blocks) const {
@@ -80,10 +81,12 @@ int64_t KvStoreService::match(const std::vector<uint64_t>& keys) {
   return n;
 }
 
-std::vector<std::pair<int, int64_t>> KvStoreService::by_home(const std::vector<uint64_t>& keys, int64_t blocks) {
+std::vector<std::pair<int, int64_t>> KvStoreService::by_home(const std::vector<uint64_t>& keys, int64_t blocks,
+                                                             bool use) {
   std::vector<std::pair<int, int64_t>> homes;
   for (int64_t i = 0; i < blocks; ++i) {
-    const int h = store_.find(keys[static_cast<size_t>(i)]);
+    const uint64_t key = keys[static_cast<size_t>(i)];
+    const int h = use ? store_.find(key) : store_.home_of(key);
     if (h < 0) throw Error(fmt::format("internal error: KV store block {:#x} not found", keys[static_cast<size_t>(i)]));
     const auto it = std::find_if(homes.begin(), homes.end(), [h](const auto& p) { return p.first == h; });
     if (it == homes.end()) {
@@ -96,7 +99,7 @@ std::vector<std::pair<int, int64_t>> KvStoreService::by_home(const std::vector<u
 }
 
 SimTime KvStoreService::load_estimate_ns(int64_t replica, const std::vector<uint64_t>& keys, int64_t blocks) {
-  const auto homes = by_home(keys, blocks);
+  const auto homes = by_home(keys, blocks, false);
   std::vector<std::vector<hw::FlowHop>> all;
   std::vector<std::pair<uint64_t, SimTime>> flow;  // bytes and latency of each flow in `all`
   for (const auto& [home, n] : homes) {
@@ -117,12 +120,13 @@ SimTime KvStoreService::load_estimate_ns(int64_t replica, const std::vector<uint
 }
 
 void KvStoreService::load(int64_t replica, uint64_t id, const std::vector<uint64_t>& keys, int64_t blocks,
-                          SimTime recompute_ns, SimTime now) {
+                          SimTime recompute_ns, bool first, SimTime now) {
   Load& l = loads_[id];
   l.replica = replica;
+  l.first = first;
   l.start = now;
   l.recompute_ns = recompute_ns;
-  for (const auto& [home, n] : by_home(keys, blocks)) {
+  for (const auto& [home, n] : by_home(keys, blocks, true)) {
     const Routes& r = routes(replica, home, true);
     const uint64_t bytes = rank_bytes(replica, n);
     l.latency_ns = std::max(l.latency_ns, r.latency_ns);
@@ -144,7 +148,7 @@ void KvStoreService::on_event(SimTime now, uint32_t kind, uint64_t payload) {
   const auto it = loads_.find(payload);
   const Load l = it->second;
   loads_.erase(it);
-  metrics_.on_store_load(l.bytes, now - l.start, l.recompute_ns);
+  metrics_.on_store_load(l.bytes, now - l.start, l.recompute_ns, l.first);
   if (metrics::Timeline* timeline = metrics_.timeline()) {
     timeline->transfer(l.replica, l.start, now - l.start, "KV store load", l.bytes);
   }
@@ -159,7 +163,9 @@ void KvStoreService::write(int64_t replica, const std::vector<uint64_t>& keys, S
   }
   for (auto& [home, batch] : homes) {
     const Routes& r = routes(replica, home, false);
-    const uint64_t bytes = rank_bytes(replica, static_cast<int64_t>(batch.size()));
+    // One copy of each block, each rank writing its share (under MLA every rank holds the whole latent, and the
+    // store keeps it once).
+    const uint64_t bytes = block_bytes_ * batch.size() / r.hops.size();
     auto left = std::make_shared<int>(static_cast<int>(r.hops.size()));
     auto shared = std::make_shared<std::vector<uint64_t>>(std::move(batch));
     ++writes_in_flight_;

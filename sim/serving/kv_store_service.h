@@ -35,7 +35,7 @@ class KvStoreService final : public engine::EventHandler, public KvStoreClient {
   int64_t match(const std::vector<uint64_t>& keys) override;
   SimTime load_estimate_ns(int64_t replica, const std::vector<uint64_t>& keys, int64_t blocks) override;
   void load(int64_t replica, uint64_t id, const std::vector<uint64_t>& keys, int64_t blocks, SimTime recompute_ns,
-            SimTime now) override;
+            bool first, SimTime now) override;
   void write(int64_t replica, const std::vector<uint64_t>& keys, SimTime now) override;
   void on_event(SimTime now, uint32_t kind, uint64_t payload) override;
 
@@ -54,15 +54,18 @@ class KvStoreService final : public engine::EventHandler, public KvStoreClient {
     int flows_left = 0;
     SimTime start = 0, done = 0, latency_ns = 0, recompute_ns = 0;
     uint64_t bytes = 0;
+    bool first = false;
   };
   int home_of_writer(int64_t replica, uint64_t key) const;
   const Routes& routes(int64_t replica, int home, bool to_gpu);
-  // Blocks per home of the first `blocks` keys (each found in the store), the homes in first-seen order.
-  std::vector<std::pair<int, int64_t>> by_home(const std::vector<uint64_t>& keys, int64_t blocks);
+  // Blocks per home of the first `blocks` keys (each found in the store), the homes in first-seen order; `use`: the
+  // blocks become the most recently used (a load reads them; pricing one does not).
+  std::vector<std::pair<int, int64_t>> by_home(const std::vector<uint64_t>& keys, int64_t blocks, bool use);
   uint64_t rank_bytes(int64_t replica, int64_t blocks) const;  // one rank's share of `blocks` blocks
 
   const sim::Scenario& scenario_;
   int64_t block_size_;
+  uint64_t block_bytes_;  // one block over a whole replica, one copy
   engine::EventQueue& queue_;
   engine::FlowEngine& flows_;
   const hw::Topology& topo_;

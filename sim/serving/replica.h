@@ -65,10 +65,10 @@ class KvStoreClient {
   virtual int64_t match(const std::vector<uint64_t>& keys) = 0;
   // Time to bring the first `blocks` of `keys` to replica `replica`'s GPUs if the transfer started now.
   virtual SimTime load_estimate_ns(int64_t replica, const std::vector<uint64_t>& keys, int64_t blocks) = 0;
-  // Start bringing them for request `id`, whose prefill they save `recompute_ns` of (as priced); the replica's
-  // store_arrived(id) follows.
+  // Start bringing them for request `id`, whose prefill they save `recompute_ns` of (as priced; `first`: at its
+  // first admission, before its first token); the replica's store_arrived(id) follows.
   virtual void load(int64_t replica, uint64_t id, const std::vector<uint64_t>& keys, int64_t blocks,
-                    SimTime recompute_ns, SimTime now) = 0;
+                    SimTime recompute_ns, bool first, SimTime now) = 0;
   // Write these blocks of replica `replica` to the store.
   virtual void write(int64_t replica, const std::vector<uint64_t>& keys, SimTime now) = 0;
 };

@@ -42,6 +42,8 @@ Replica::StoreChoice Replica::choose_store_load(uint32_t slot, int64_t hit) {
   if (c.found == 0) return c;
   const int64_t prompt = s.known();
   c.recompute_ns = prefill_estimate_ns(hit, prompt) - prefill_estimate_ns(hit + c.found * bs, prompt);
+  // Mooncake's Conductor compares the transfer with the prefill it saves (FAST 2025, sec. 5.1). Not priced: the
+  // loaded request joins the batch at the next iteration boundary, and holds its blocks while it waits.
   if (!store_priced_ || store_->load_estimate_ns(id_, store_keys_, c.found) < c.recompute_ns) c.load = c.found;
   return c;
 }
@@ -55,14 +57,15 @@ bool Replica::start_store_load(uint32_t slot, int64_t hit, const StoreChoice& ch
     return false;
   }
   metrics_.on_prefix_lookup(hit, s.known());
-  if (s.record.admitted_ns < 0) {
+  const bool first = s.record.admitted_ns < 0;
+  if (first) {
     metrics_.on_store_lookup(s.known(), hit, loaded, (choice.found - choice.load) * plan_.block_size);
     s.record.admitted_ns = now_ns_;
   }
   waiting_.pop_front();
   s.status = Status::kReceiving;
   receiving_.emplace(s.record.id, slot);
-  store_->load(id_, s.record.id, store_keys_, choice.load, choice.recompute_ns, now_ns_);
+  store_->load(id_, s.record.id, store_keys_, choice.load, choice.recompute_ns, first, now_ns_);
   return true;
 }
 

@@ -168,6 +168,37 @@ TEST(Cli, CompareRunsColocatedAndDisaggregatedTogether) {
   fs::remove_all(dir);
 }
 
+// A scenario with a KV store beside itself without one (the TTFT the store saves) and split into pools (the store
+// kept): session turns on small GPU caches come back to other replicas and load their prefixes.
+TEST(Cli, CompareRunsWithAndWithoutTheKvStore) {
+  const std::string dir = temp_out("cmp-store");
+  fs::create_directories(dir);
+  const std::string scenario = dir + "/store.yaml";
+  std::ofstream(scenario) << "model: llama-3.1-8b\nhardware: h100-sxm5-80gb\n"
+                             "engine: {kv_cache_bytes: 2GiB, max_model_len: 8192}\n"
+                             "cluster: {replicas: 4, kv_store: {capacity_bytes: 20GB}}\n"
+                             "workload: {requests: 200, arrival: {rate: 6}, dataset: sharegpt, sessions: {turns: 4, "
+                             "think_time_s: 1, system_prompt_tokens: 200}}\n";
+  const Result r = cli({"compare", scenario, "--policies", "vllm", "--without-kv-store", "--disaggregated", "2:2", "-o",
+                        dir + "/out", "--format", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.contains("vllm") && j.contains("vllm no store") && j.contains("vllm 2P:2D")) << r.out;
+  EXPECT_GT(j["vllm"]["kv_store_loads"].get<int64_t>(), 0);
+  EXPECT_FALSE(j["vllm no store"].contains("kv_store_loads"));
+  EXPECT_GT(j["vllm 2P:2D"]["kv_store_loads"].get<int64_t>(), 0);
+  // The same requests, served with and without the prefixes the store brought.
+  EXPECT_EQ(j["vllm no store"]["completed"], j["vllm"]["completed"]);
+  EXPECT_GT(j["vllm"]["kv_store_remote_hit_share"].get<double>(), 0.0);
+  EXPECT_NE(j["vllm"]["mean_ttft_ms"].get<double>(), j["vllm no store"]["mean_ttft_ms"].get<double>());
+  EXPECT_TRUE(fs::exists(dir + "/out/vllm-no-store/summary.json"));
+  // Without a store there is nothing to compare it against.
+  const Result none = cli({"compare", "--policies", "vllm", "--rates", "2", "--without-kv-store", "-o", dir + "/x"});
+  EXPECT_EQ(none.code, 2);
+  EXPECT_NE(none.err.find("--without-kv-store: the scenario has no cluster.kv_store"), std::string::npos) << none.err;
+  fs::remove_all(dir);
+}
+
 TEST(Cli, CompareCsvHasMemoryAndPcieKeysAndTheTableTheirGib) {
   const std::string dir = temp_out("cmp-csv");
   const Result csv = cli(
