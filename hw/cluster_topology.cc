@@ -88,29 +88,55 @@ const NodeSpec* find_node(const std::string& name) {
 }
 
 Topology build_cluster_topology(const HardwareProfile& gpu, const NodeSpec& node, int nodes, const FabricSpec& fabric) {
-  if (nodes < 1 || node.gpus < 1 || static_cast<int64_t>(nodes) * node.gpus > 1024) {
-    throw Error(fmt::format("cluster topology: need 1 <= nodes and 1 <= nodes x gpus <= 1024, found {} x {}", nodes,
-                            node.gpus));
-  }
-  if (nodes > 1 && (node.nic.per_node < 1 || node.gpus % node.nic.per_node != 0)) {
+  return build_cluster_topology({NodeGroup{&gpu, node, nodes}}, fabric);
+}
+
+Topology build_cluster_topology(const std::vector<NodeGroup>& groups, const FabricSpec& fabric) {
+  int nodes = 0;
+  for (const NodeGroup& g : groups) nodes += g.nodes;
+  const int gpus = groups.empty() ? 0 : groups.front().node.gpus;
+  if (groups.empty() || nodes < 1 || gpus < 1 || static_cast<int64_t>(nodes) * gpus > 1024) {
     throw Error(
-        fmt::format("node '{}': nic.per_node: expected NICs that the {} GPUs share evenly (a divisor of {}) "
-                    "for a run over {} nodes, found {}",
-                    node.name, node.gpus, node.gpus, nodes, node.nic.per_node));
+        fmt::format("cluster topology: need 1 <= nodes and 1 <= nodes x gpus <= 1024, found {} x {}", nodes, gpus));
   }
-  if (nodes > 1 && !(node.nic.bytes_per_s > 0)) {
-    throw Error(fmt::format("node '{}': nic.bytes_per_s: expected > 0, found {}", node.name, node.nic.bytes_per_s));
+  for (const NodeGroup& g : groups) {
+    const NodeSpec& node = g.node;
+    // Nodes are numbered alike: as many GPUs and host sockets in each.
+    if (g.nodes < 1 || node.gpus != gpus || g.gpu->host.sockets != groups.front().gpu->host.sockets) {
+      throw Error(
+          fmt::format("cluster topology: node '{}': expected at least one node of {} GPUs and {} sockets, as "
+                      "the others, found {} of {} GPUs and {} sockets",
+                      node.name, gpus, groups.front().gpu->host.sockets, g.nodes, node.gpus, g.gpu->host.sockets));
+    }
+    if (nodes > 1 && (node.nic.per_node < 1 || node.gpus % node.nic.per_node != 0)) {
+      throw Error(
+          fmt::format("node '{}': nic.per_node: expected NICs that the {} GPUs share evenly (a divisor of {}) "
+                      "for a run over {} nodes, found {}",
+                      node.name, node.gpus, node.gpus, nodes, node.nic.per_node));
+    }
+    if (nodes > 1 && !(node.nic.bytes_per_s > 0)) {
+      throw Error(fmt::format("node '{}': nic.bytes_per_s: expected > 0, found {}", node.name, node.nic.bytes_per_s));
+    }
   }
   if (!(fabric.bisection_bytes_per_s >= 0) || !(fabric.latency_ns >= 0)) {
     throw Error("fabric: bisection_bytes_per_s and latency_ns must be >= 0");
   }
-  const Topology one = build_node_topology(gpu, node.gpus);
   Topology t;
-  t.p2p = one.p2p;
-  t.gpus_per_node = nodes > 1 ? node.gpus : 0;
-  t.gpudirect_rdma = node.nic.gpudirect_rdma;
+  t.p2p = true;
+  t.gpudirect_rdma = true;
+  t.gpus_per_node = nodes > 1 ? gpus : 0;
   std::vector<std::vector<Vertex>> upstream;
-  for (int n = 0; n < nodes; ++n) upstream.push_back(append_node(t, one, n));
+  std::vector<const NodeGroup*> group_of;  // per node
+  for (const NodeGroup& g : groups) {
+    const Topology one = build_node_topology(*g.gpu, gpus);
+    // Within a node GPUs talk peer to peer only where every node's GPUs do (a mixed cluster takes the weaker).
+    t.p2p = t.p2p && one.p2p;
+    t.gpudirect_rdma = t.gpudirect_rdma && g.node.nic.gpudirect_rdma;
+    for (int k = 0; k < g.nodes; ++k) {
+      upstream.push_back(append_node(t, one, static_cast<int>(upstream.size())));
+      group_of.push_back(&g);
+    }
+  }
   if (nodes == 1) return t;
 
   // The switch (or the two halves of a fabric with a bisection limit).
@@ -122,6 +148,8 @@ Topology build_cluster_topology(const HardwareProfile& gpu, const NodeSpec& node
              Link{LinkKind::kNetwork, "fabric-bisection", left, right, full_duplex(fabric.bisection_bytes_per_s), 0});
   }
   for (int n = 0; n < nodes; ++n) {
+    const NodeSpec& node = group_of[static_cast<size_t>(n)]->node;
+    const HardwareProfile& gpu = *group_of[static_cast<size_t>(n)]->gpu;
     const Vertex leaf = n < nodes / 2 || !halves ? left : right;
     const int per_nic = node.gpus / node.nic.per_node;  // GPUs sharing each NIC (1 on a DGX)
     for (int i = 0; i < node.nic.per_node; ++i) {

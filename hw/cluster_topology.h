@@ -49,6 +49,15 @@ Topology build_cluster_topology(const HardwareProfile& gpu, const NodeSpec& node
 // fabric's when it leaves its node.
 double route_latency_ns(const Topology& topo, const FabricSpec& fabric, const std::vector<FlowHop>& hops);
 
+// Nodes of several server models (disaggregated pools of different GPUs): `nodes` nodes of each group in order, every
+// node with as many GPUs. Peer-to-peer and GPUDirect RDMA hold where every group has them.
+struct NodeGroup {
+  const HardwareProfile* gpu = nullptr;
+  NodeSpec node;
+  int nodes = 0;
+};
+Topology build_cluster_topology(const std::vector<NodeGroup>& groups, const FabricSpec& fabric);
+
 // Seconds to move `bytes` from GPU `from` to GPU `to` while `others` (pairs of GPUs) also move data: the bytes over
 // the flow's max-min fair rate among all flows, plus the latency of the links it crosses and of the fabric when it
 // leaves its node. Every flow is taken to last as long as this one (a snapshot of the sharing).

@@ -136,6 +136,11 @@ struct DisaggregatedPools {
     Scenario p = s;
     p.cluster.replicas = pool.replicas;
     p.cluster.tensor_parallel = pool.tensor_parallel;
+    if (pool.hardware) {  // its own GPU, at that GPU's list price
+      p.hardware = *pool.hardware;
+      p.hardware_ref = pool.hardware_ref;
+      p.gpu_hour_usd = pool.hardware->gpu_hour_usd;
+    }
     return p;
   }
   explicit DisaggregatedPools(const Scenario& s)
@@ -153,7 +158,8 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir, bool force
   if (disaggregated) pools.emplace(s);
   // The decode pool's plan and cost model when disaggregated (the run's summary reports its memory plan).
   result.plan = plan_memory(disaggregated ? pools->decode : s);
-  const models::CostModel cost(s.model, s.hardware, exec_config(disaggregated ? pools->decode : s));
+  const Scenario& served = disaggregated ? pools->decode : s;  // the decode pool's own GPU when it has one
+  const models::CostModel cost(s.model, served.hardware, exec_config(served));
   RngStreams rng(s.seed);
   auto source = traces::make_request_source(s.workload, rng);
 
@@ -202,12 +208,13 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir, bool force
       mc.kv_blocks_per_replica.push_back(plan.num_gpu_blocks);
       mc.kv_tokens_per_replica.push_back(plan.kv_capacity_tokens());
     }
-    const hw::NodeSpec node = pool_node(s);
+    const hw::NodeSpec pn = pool_node(s, pools->prefill.hardware), dn = pool_node(s, pools->decode.hardware);
     mc.notes.push_back(fmt::format(
-        "disaggregated: {} prefill replica(s) of {} GPU(s) and {} decode replica(s) of {} GPU(s) on {} nodes ({}); "
-        "each request's KV moves {}, over NVLink within a node and the GPUs' NICs between nodes (kv_transfer_* keys), "
-        "and the decode replica computes the prompt's last token once it is there",
-        p.replicas, p.tensor_parallel, d.replicas, d.tensor_parallel, node.name, node.source,
+        "disaggregated: {} prefill replica(s) of {} {} GPU(s) on {} nodes ({}) and {} decode replica(s) of {} {} GPU(s) "
+        "on {} nodes ({}); each request's KV moves {}, over NVLink within a node and the GPUs' NICs between nodes "
+        "(kv_transfer_* keys), and the decode replica computes the prompt's last token once it is there",
+        p.replicas, p.tensor_parallel, pools->prefill.hardware.name, pn.name, pn.source, d.replicas, d.tensor_parallel,
+        pools->decode.hardware.name, dn.name, dn.source,
         s.cluster.kv_transfer.mode == "layerwise" ? "layer by layer during its last prefill chunk" : "after its prefill"));
   }
   if (const auto& k = s.cluster.kv_store) {
@@ -227,6 +234,16 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir, bool force
   mc.warmup_requests = s.slo.warmup_requests;
   mc.warm_requests = s.workload.warmup_requests;
   mc.gpu_hour_usd = s.gpu_hour_usd;
+  if (disaggregated && mixed_pools(s)) {
+    // Each pool at its GPU's price (and storage nodes at the scenario's): the mean over every GPU counted.
+    const PoolConfig &p = *s.cluster.prefill, &d = *s.cluster.decode;
+    const double prices[] = {pools->prefill.gpu_hour_usd, pools->decode.gpu_hour_usd, s.gpu_hour_usd};
+    const double usd = static_cast<double>(p.replicas * p.tensor_parallel) * prices[0] +
+                       static_cast<double>(d.replicas * d.tensor_parallel) * prices[1] +
+                       static_cast<double>(storage_nodes(s) * s.hardware.gpus_per_node) * prices[2];
+    const bool known = prices[0] > 0 && prices[1] > 0 && (storage_nodes(s) == 0 || prices[2] > 0);
+    mc.gpu_hour_usd = known ? usd / static_cast<double>(mc.gpus) : 0.0;
+  }
   mc.exact_latency_samples = static_cast<size_t>(s.output.exact_latency_samples);
   mc.slo_tpot_ms = s.slo.tpot_ms.value_or(0);
   mc.memory_interval_ns = static_cast<SimTime>(s.output.memory_interval_ms * kNsPerMs);

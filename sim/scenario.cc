@@ -84,6 +84,16 @@ bool looks_like_path(const std::string& ref) {
 
 }  // namespace
 
+hw::HardwareProfile load_hardware_ref(const yaml::Map& m, std::string_view key, const std::string& ref,
+                                      const std::string& file) {
+  try {
+    return hw::load_hardware(resolve_relative(ref, file));
+  } catch (const Error& e) {
+    if (looks_like_path(ref) && !e.place().file.empty()) throw;
+    m.fail(key, e.message());
+  }
+}
+
 Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vector<std::string>& overrides) {
   auto source = std::make_shared<yaml::Source>();
   source->file = file;
@@ -100,12 +110,7 @@ Scenario parse_scenario(YAML::Node root, const std::string& file, const std::vec
     top.fail("model", e.message());
   }
   s.hardware_ref = top.req_string("hardware");
-  try {
-    s.hardware = hw::load_hardware(resolve_relative(s.hardware_ref, file));
-  } catch (const Error& e) {
-    if (looks_like_path(s.hardware_ref) && !e.place().file.empty()) throw;
-    top.fail("hardware", e.message());
-  }
+  s.hardware = load_hardware_ref(top, "hardware", s.hardware_ref, file);
   s.dtype = read_dtype(top, "dtype", s.model.dtype);
   s.weight_dtype = read_dtype(top, "weight_dtype", s.model.has_weight_dtype ? s.model.weight_dtype : s.dtype);
   s.seed = static_cast<uint64_t>(top.get_int("seed", 0, 0, INT64_MAX));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -170,6 +171,10 @@ struct PoolConfig {
   int64_t replicas = 1;
   int64_t tensor_parallel = 1;
   std::string router = "least-outstanding";
+  // The pool's own GPU (a hardware catalog name or file, as `hardware` at the top; empty: the scenario's), on servers
+  // of its own (Splitwise's H100 prefill and A100 decode machines, ISCA 2024).
+  std::string hardware_ref{};
+  std::shared_ptr<const hw::HardwareProfile> hardware{};  // null: the scenario's
 };
 // How the KV moves. mode after_prefill: the decode side pulls the prompt's KV once the prefill has finished (vLLM's
 // NixlConnector, its default); layerwise: the prefill side sends each layer's KV as it is computed, so the transfer
@@ -223,6 +228,11 @@ std::vector<std::vector<int>> pool_gpus(const Scenario& s);
 // hardware.gpus_per_node GPUs and kv_transfer.nic_gbps in place of its NICs when set; without either, no NIC.
 int pool_nodes(const Scenario& s);
 hw::NodeSpec pool_node(const Scenario& s);
+// A pool's GPU: its own hardware, else the scenario's. Pools of different GPUs fill servers of their own (the decode
+// pool from a fresh node), each of its GPU's catalog node.
+const hw::HardwareProfile& pool_hardware(const Scenario& s, const PoolConfig& pool);
+bool mixed_pools(const Scenario& s);
+hw::NodeSpec pool_node(const Scenario& s, const hw::HardwareProfile& gpu);
 // Runs over the cluster topology (hw::build_cluster_topology): disaggregated, or with a KV store.
 bool networked(const Scenario& s);
 // The store's nodes after the serving ones: cluster.kv_store.storage_nodes with location storage_nodes, else 0.

@@ -36,6 +36,17 @@ PoolConfig parse_pool(const yaml::Map& m, const Scenario& s) {
   p.tensor_parallel = m.get_int("tensor_parallel", 1, 1, 64);
   p.router = m.get_choice("router", p.router, {"round-robin", "least-outstanding", "least-kv"});
   check_heads(m, s, p.tensor_parallel);
+  if (m.has("hardware")) {
+    p.hardware_ref = m.get_string("hardware", "");
+    p.hardware = std::make_shared<const hw::HardwareProfile>(load_hardware_ref(m, "hardware", p.hardware_ref, s.file));
+    // Node indices are shared by the pools' servers (and a KV store's): each holds as many GPUs.
+    if (p.hardware->gpus_per_node != s.hardware.gpus_per_node || p.hardware->host.sockets != s.hardware.host.sockets) {
+      m.fail("hardware", fmt::format("{} comes {} to a server of {} sockets and {} (the scenario's hardware) {} to {}: "
+                                     "pools of different GPUs need servers of as many GPUs and sockets",
+                                     p.hardware->name, p.hardware->gpus_per_node, p.hardware->host.sockets,
+                                     s.hardware.name, s.hardware.gpus_per_node, s.hardware.host.sockets));
+    }
+  }
   m.finish();
   return p;
 }
@@ -78,10 +89,19 @@ KvStoreConfig parse_kv_store(const yaml::Map& m) {
 
 // A run over more than one node needs NICs to join them.
 void check_nics(const yaml::Map& t, const Scenario& s) {
-  if (const int nodes = pool_nodes(s) + storage_nodes(s); nodes > 1 && pool_node(s).nic.bytes_per_s <= 0) {
-    t.fail("nic_gbps", fmt::format("the cluster fills {} nodes of {} GPUs, and the node catalog has no NIC for {} "
-                                   "servers: set each GPU's NIC speed in Gb/s (e.g. 400)",
-                                   nodes, s.hardware.gpus_per_node, s.hardware.name));
+  const int nodes = pool_nodes(s) + storage_nodes(s);
+  if (nodes < 2) return;
+  std::vector<const hw::HardwareProfile*> gpus = {&s.hardware};
+  if (s.cluster.disaggregated()) {
+    gpus = {&pool_hardware(s, *s.cluster.prefill), &pool_hardware(s, *s.cluster.decode)};
+    if (storage_nodes(s) > 0) gpus.push_back(&s.hardware);
+  }
+  for (const hw::HardwareProfile* gpu : gpus) {
+    if (pool_node(s, *gpu).nic.bytes_per_s <= 0) {
+      t.fail("nic_gbps", fmt::format("the cluster fills {} nodes of {} GPUs, and the node catalog has no NIC for {} "
+                                     "servers: set each GPU's NIC speed in Gb/s (e.g. 400)",
+                                     nodes, s.hardware.gpus_per_node, gpu->name));
+    }
   }
 }
 
@@ -90,6 +110,7 @@ YAML::Node pool_to_yaml(const PoolConfig& p) {
   n["replicas"] = p.replicas;
   n["tensor_parallel"] = p.tensor_parallel;
   n["router"] = p.router;
+  if (!p.hardware_ref.empty()) n["hardware"] = p.hardware_ref;
   return n;
 }
 
@@ -115,8 +136,17 @@ std::vector<std::vector<int>> pool_gpus(const Scenario& s) {
     return gpus;
   }
   place(*s.cluster.prefill, false);
-  place(*s.cluster.decode, s.cluster.kv_transfer.separate_nodes);
+  place(*s.cluster.decode, s.cluster.kv_transfer.separate_nodes || mixed_pools(s));
   return gpus;
+}
+
+const hw::HardwareProfile& pool_hardware(const Scenario& s, const PoolConfig& pool) {
+  return pool.hardware ? *pool.hardware : s.hardware;
+}
+
+bool mixed_pools(const Scenario& s) {
+  return s.cluster.disaggregated() &&
+         pool_hardware(s, *s.cluster.prefill).name != pool_hardware(s, *s.cluster.decode).name;
 }
 
 int pool_nodes(const Scenario& s) {
@@ -131,23 +161,26 @@ int storage_nodes(const Scenario& s) {
   return k && k->location == "storage_nodes" ? static_cast<int>(k->storage_nodes) : 0;
 }
 
-hw::NodeSpec pool_node(const Scenario& s) {
+hw::NodeSpec pool_node(const Scenario& s) { return pool_node(s, s.hardware); }
+
+hw::NodeSpec pool_node(const Scenario& s, const hw::HardwareProfile& gpu) {
   const KvTransferConfig& k = s.cluster.kv_transfer;
   hw::NodeSpec node;
-  if (const hw::NodeSpec* n = !k.node.empty() ? hw::find_node(k.node) : nullptr) {
+  // kv_transfer.node names the scenario's servers; a pool of another GPU is on that GPU's catalog node.
+  if (const hw::NodeSpec* n = !k.node.empty() && gpu.name == s.hardware.name ? hw::find_node(k.node) : nullptr) {
     node = *n;
   } else {
     for (const hw::NodeSpec& candidate : hw::node_catalog()) {
-      if (candidate.gpu == s.hardware.name) node = candidate;
+      if (candidate.gpu == gpu.name) node = candidate;
     }
   }
   if (node.name.empty()) {
-    node.name = s.hardware.name + " server";
-    node.gpu = s.hardware.name;
+    node.name = gpu.name + " server";
+    node.gpu = gpu.name;
     node.source = "no catalog node";
   }
   const int catalog_gpus = node.gpus;
-  node.gpus = static_cast<int>(s.hardware.gpus_per_node);
+  node.gpus = static_cast<int>(gpu.gpus_per_node);
   if (k.nic_bytes_per_s > 0) {
     node.nic.bytes_per_s = k.nic_bytes_per_s;
     node.source += "; NICs from cluster.kv_transfer.nic_gbps";
@@ -185,10 +218,10 @@ void parse_cluster(const yaml::Map& cluster, Scenario& s) {
     parse_network(t, k);
     for (const auto& [key, pool] :
          {std::pair{"prefill", &*s.cluster.prefill}, std::pair{"decode", &*s.cluster.decode}}) {
-      if (pool->tensor_parallel > s.hardware.gpus_per_node) {
-        cluster.child(key).fail("tensor_parallel",
-                                fmt::format("{} GPUs do not fit one node of {} ({} GPUs)", pool->tensor_parallel,
-                                            s.hardware.name, s.hardware.gpus_per_node));
+      const hw::HardwareProfile& gpu = pool_hardware(s, *pool);
+      if (pool->tensor_parallel > gpu.gpus_per_node) {
+        cluster.child(key).fail("tensor_parallel", fmt::format("{} GPUs do not fit one node of {} ({} GPUs)",
+                                                               pool->tensor_parallel, gpu.name, gpu.gpus_per_node));
       }
     }
     if (cluster.has("kv_store")) s.cluster.kv_store = parse_kv_store(cluster.child("kv_store"));

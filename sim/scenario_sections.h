@@ -15,6 +15,10 @@
 namespace kvsim::sim {
 
 DType read_dtype(const yaml::Map& m, std::string_view key, DType def);
+// The hardware `ref` names (a catalog name, or a file beside the scenario `file` or from the current directory);
+// a bad one fails at `key` of `m`.
+hw::HardwareProfile load_hardware_ref(const yaml::Map& m, std::string_view key, const std::string& ref,
+                                      const std::string& file);
 
 // cluster: colocated replicas, or the prefill and decode pools and their KV transfer (scenario.h ClusterConfig).
 // Needs s.model.

@@ -28,8 +28,26 @@ hw::FabricSpec Cluster::fabric() const {
 void Cluster::build_network() {
   const sim::Scenario& s = scenario_;
   gpus_ = sim::pool_gpus(s);
-  topo_ =
-      hw::build_cluster_topology(s.hardware, sim::pool_node(s), sim::pool_nodes(s) + sim::storage_nodes(s), fabric());
+  // Each node is of its pool's GPU (pools of different GPUs never share one); storage nodes of the scenario's.
+  const int per_node = static_cast<int>(s.hardware.gpus_per_node);
+  std::vector<const hw::HardwareProfile*> node_gpu(static_cast<size_t>(sim::pool_nodes(s) + sim::storage_nodes(s)),
+                                                   &s.hardware);
+  if (s.cluster.disaggregated()) {
+    for (size_t r = 0; r < gpus_.size(); ++r) {
+      const sim::PoolConfig& pool =
+          r < static_cast<size_t>(s.cluster.prefill->replicas) ? *s.cluster.prefill : *s.cluster.decode;
+      for (int g : gpus_[r]) node_gpu[static_cast<size_t>(g / per_node)] = &sim::pool_hardware(s, pool);
+    }
+  }
+  std::vector<hw::NodeGroup> groups;
+  for (const hw::HardwareProfile* gpu : node_gpu) {
+    if (!groups.empty() && groups.back().gpu == gpu) {
+      ++groups.back().nodes;
+    } else {
+      groups.push_back({gpu, sim::pool_node(s, *gpu), 1});
+    }
+  }
+  topo_ = hw::build_cluster_topology(groups, fabric());
   flows_ = std::make_unique<engine::FlowEngine>(queue_, topo_.shared_links());
 }
 

@@ -203,5 +203,35 @@ TEST(Disaggregation, ScenarioRoundTrips) {
   EXPECT_DOUBLE_EQ(back.cluster.kv_transfer.latency_us, 3);
 }
 
+// Splitwise's arrangement (ISCA 2024): prompts on H100s, tokens on A100s. Each pool fills servers of its own GPU (the
+// decode pool from a fresh node: a DGX A100), so the KV crosses the H100's 400 Gb/s NIC and the A100's 200 Gb/s one
+// and takes twice as long as between two DGX H100; the A100's slower HBM makes each decode step slower; and the fleet
+// costs one H100 plus one A100 an hour, each at its list price.
+TEST(Disaggregation, PoolsOfDifferentGpusRunOnTheirOwnServersAtTheirOwnPrices) {
+  const RunResult h100 = run({"cluster.kv_transfer.separate_nodes=true"});
+  const RunResult mixed = run({"cluster.decode.hardware=a100-sxm4-80gb"});
+  const Scenario s = scenario_from(kBase, {"cluster.decode.hardware=a100-sxm4-80gb"});
+  ASSERT_TRUE(mixed_pools(s));
+  EXPECT_EQ(pool_gpus(s)[1][0], 8);  // a fresh node without separate_nodes
+  EXPECT_EQ(pool_node(s, pool_hardware(s, *s.cluster.decode)).name, "dgx-a100");
+  const double bytes = 4000 * kBytesPerToken;
+  EXPECT_NEAR(num(mixed, "mean_kv_transfer_ms"), 1e3 * bytes / 25e9, 0.01 * 1e3 * bytes / 25e9);
+  EXPECT_NEAR(num(mixed, "mean_kv_transfer_ms"), 2 * num(h100, "mean_kv_transfer_ms"),
+              0.01 * num(mixed, "mean_kv_transfer_ms"));
+  EXPECT_GT(num(mixed, "mean_tpot_ms"), 1.2 * num(h100, "mean_tpot_ms"));
+  EXPECT_DOUBLE_EQ(num(h100, "usd_per_hour"), 2 * 12.29);
+  EXPECT_DOUBLE_EQ(num(mixed, "usd_per_hour"), 12.29 + 5.1207);
+  // Written back as a scenario file states it.
+  YAML::Emitter out;
+  out << scenario_to_yaml(s);
+  EXPECT_EQ(pool_hardware(scenario_from(out.c_str()), *scenario_from(out.c_str()).cluster.decode).name,
+            "a100-sxm4-80gb");
+  // A pool's GPU must come as many to a server as the scenario's.
+  EXPECT_NE(testing::error_of([] {
+              scenario_from(kBase, {"cluster.decode.hardware=a40-48gb"});
+            }).find("cluster.decode.hardware: a40-48gb comes 4 to a server"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace kvsim::sim
