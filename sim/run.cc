@@ -136,7 +136,7 @@ struct DisaggregatedPools {
     Scenario p = s;
     p.cluster.replicas = pool.replicas;
     p.cluster.tensor_parallel = pool.tensor_parallel;
-    if (pool.hardware) {  // its own GPU, at that GPU's list price
+    if (pool.hardware && pool.hardware->name != s.hardware.name) {  // its own GPU, at that GPU's list price
       p.hardware = *pool.hardware;
       p.hardware_ref = pool.hardware_ref;
       p.gpu_hour_usd = pool.hardware->gpu_hour_usd;
@@ -234,7 +234,7 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir, bool force
   mc.warmup_requests = s.slo.warmup_requests;
   mc.warm_requests = s.workload.warmup_requests;
   mc.gpu_hour_usd = s.gpu_hour_usd;
-  if (disaggregated && mixed_pools(s)) {
+  if (disaggregated && (s.cluster.prefill->hardware || s.cluster.decode->hardware)) {
     // Each pool at its GPU's price (and storage nodes at the scenario's): the mean over every GPU counted.
     const PoolConfig &p = *s.cluster.prefill, &d = *s.cluster.decode;
     const double prices[] = {pools->prefill.gpu_hour_usd, pools->decode.gpu_hour_usd, s.gpu_hour_usd};

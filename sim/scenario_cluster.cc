@@ -288,11 +288,17 @@ void check_kv_store(const yaml::Map& cluster, const Scenario& s) {
   const int64_t gpus = *std::max_element(per_node.begin(), per_node.end());
   const uint64_t per_gpu = (s.cache.preemption == "swap" ? s.cache.swap_space_bytes : 0) +
                            (s.cache.placement == "tiered" ? s.cache.host_kv_bytes : 0);
-  const uint64_t dram = s.hardware.host.dram_bytes;
+  // The smallest DRAM of the serving nodes (pools of different GPUs are on servers of different models).
+  uint64_t dram = s.hardware.host.dram_bytes;
+  if (s.cluster.disaggregated()) {
+    for (const PoolConfig* pool : {&*s.cluster.prefill, &*s.cluster.decode}) {
+      dram = std::min(dram, pool_hardware(s, *pool).host.dram_bytes);
+    }
+  }
   const uint64_t serving_use = per_gpu * static_cast<uint64_t>(gpus);
   const bool storage = k.location == "storage_nodes";
   const int nodes = storage ? static_cast<int>(k.storage_nodes) : pool_nodes(s);
-  const uint64_t node_dram = storage ? (k.storage_dram_bytes > 0 ? k.storage_dram_bytes : dram)
+  const uint64_t node_dram = storage ? (k.storage_dram_bytes > 0 ? k.storage_dram_bytes : s.hardware.host.dram_bytes)
                                      : (dram > serving_use ? dram - serving_use : 0);
   const uint64_t share = k.capacity_bytes / static_cast<uint64_t>(nodes);
   if (share > node_dram) {

@@ -221,6 +221,10 @@ TEST(Disaggregation, PoolsOfDifferentGpusRunOnTheirOwnServersAtTheirOwnPrices) {
   EXPECT_GT(num(mixed, "mean_tpot_ms"), 1.2 * num(h100, "mean_tpot_ms"));
   EXPECT_DOUBLE_EQ(num(h100, "usd_per_hour"), 2 * 12.29);
   EXPECT_DOUBLE_EQ(num(mixed, "usd_per_hour"), 12.29 + 5.1207);
+  // Both pools on A100s while the scenario names an H100: priced as A100s.
+  EXPECT_DOUBLE_EQ(
+      num(run({"cluster.prefill.hardware=a100-sxm4-80gb", "cluster.decode.hardware=a100-sxm4-80gb"}), "usd_per_hour"),
+      2 * 5.1207);
   // Written back as a scenario file states it.
   YAML::Emitter out;
   out << scenario_to_yaml(s);
