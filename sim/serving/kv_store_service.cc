@@ -161,7 +161,8 @@ void KvStoreService::write(int64_t replica, const std::vector<uint64_t>& keys, S
     if (store_.find(k) >= 0 || !writing_.insert(k).second) continue;  // held (now recently used) or on its way
     homes[home_of_writer(replica, k)].push_back(k);
   }
-  for (auto& [home, batch] : homes) {
+  for (auto& [where, batch] : homes) {
+    const int home = where;  // a copy: clang before 16 cannot capture a structured binding
     const Routes& r = routes(replica, home, false);
     // One copy of each block, each rank writing its share (under MLA every rank holds the whole latent, and the
     // store keeps it once).
