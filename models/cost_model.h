@@ -361,6 +361,15 @@ class CostModel {
   OperatorParams graph_params_;
   GpuRates rates_;
   std::shared_ptr<std::atomic<SimTime>[]> time_cache_;
+  // forward_ns's memo (cost_step_times.cc). In a plain configuration (no op beside the compute, no state mixer, one
+  // GPU batch) a forward pass is (per-layer ops but attention + attention) x layers + embedding + lm_head, and every
+  // op but attention depends on the batch only through its padded tokens (lm_head: its sampled rows) and launch
+  // parameters: those sums are kept per (parameters, tokens), so a pass costs one attention op. -1 until filled;
+  // threads fill a cell with the same value.
+  bool plain_ = false;
+  double attn_share_ = 1.0;  // attention layers / layers
+  std::shared_ptr<std::atomic<SimTime>[]> forward_memo_;
+  SimTime plain_forward_ns(const BatchShape& batch) const;
 };
 
 }  // namespace kvsim::models

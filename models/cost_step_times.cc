@@ -47,8 +47,43 @@ CostModel::LayerTimes CostModel::layer_times(const BatchShape& b) const {
 }
 
 SimTime CostModel::forward_ns(const BatchShape& b) const {
+  if (plain_ && b.num_tokens > 0) {
+    if (const SimTime ns = plain_forward_ns(b); ns >= 0) return ns;
+  }
   const LayerTimes t = layer_times(b);
   return std::max({t.compute, t.h2d, t.d2h, t.disk}) * model_.num_layers + t.once;
+}
+
+SimTime CostModel::plain_forward_ns(const BatchShape& b) const {
+  const Launch mode = launch_mode(b);
+  const int64_t tokens = padded_tokens(b);
+  if (tokens > kCacheTokens || b.num_sampled > kCacheTokens) return -1;
+  // Cells [parameters: eager, graph][sum: per-layer ops but attention, embedding, lm_head][tokens or rows].
+  const size_t graph = mode == Launch::kEager ? 0 : 1;
+  const auto cell = [&](size_t sum, int64_t index) -> std::atomic<SimTime>& {
+    return forward_memo_[(graph * 3 + sum) * (kCacheTokens + 1) + static_cast<size_t>(index)];
+  };
+  SimTime rest = cell(0, tokens).load(std::memory_order_relaxed);
+  SimTime embedding = cell(1, tokens).load(std::memory_order_relaxed);
+  SimTime head = cell(2, b.num_sampled).load(std::memory_order_relaxed);
+  if (rest < 0 || embedding < 0 || head < 0) {
+    thread_local std::vector<OpCost> scratch;
+    ops_into(b, false, scratch);
+    rest = embedding = head = 0;
+    for (const OpCost& op : scratch) {
+      if (op.name == "attention") continue;
+      (op.name == "embedding" ? embedding : op.name == "lm_head" ? head : rest) += op.time_ns;
+    }
+    cell(0, tokens).store(rest, std::memory_order_relaxed);
+    cell(1, tokens).store(embedding, std::memory_order_relaxed);
+    cell(2, b.num_sampled).store(head, std::memory_order_relaxed);
+  }
+  // Attention as ops_into prices it: eager between piecewise graphs, in the graph when the whole pass is one.
+  SimTime attention_ns = attention(mode == Launch::kFullGraph ? graph_params_ : op_params_, b, false).time_ns;
+  if (attn_share_ < 1.0) {
+    attention_ns = static_cast<SimTime>(std::llround(static_cast<double>(attention_ns) * attn_share_));
+  }
+  return (rest + attention_ns) * model_.num_layers + embedding + head;
 }
 
 SimTime CostModel::pytorch_iteration_ns(const BatchShape& b) const {

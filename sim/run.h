@@ -17,6 +17,7 @@ struct RunResult {
   nlohmann::ordered_json summary;
   MemoryPlan plan;
   uint64_t events = 0;
+  int64_t analytic_steps = 0;  // iterations advanced in closed form (engine.fast_forward: analytic)
 };
 
 models::ExecConfig exec_config(const Scenario& s);

@@ -22,6 +22,9 @@ namespace kvsim::sim {
 
 // vLLM engine settings. Defaults follow vLLM: V1 engine; 8192 batched tokens and 1024 sequences on GPUs with
 // >= 70 GiB, 2048 and 256 below (vLLM engine arguments, OpenAI-compatible server defaults).
+enum class FastForward : uint8_t { kOff, kInline, kAnalytic };
+const char* fast_forward_name(FastForward level);
+
 struct EngineConfig {
   std::string version = "v1";  // v1 | v0 | static (FlexGen-style: a batch runs to completion before the next)
                                // | hf (Hugging Face transformers generate(): static batches, padded)
@@ -32,9 +35,11 @@ struct EngineConfig {
   int64_t max_model_len = 0;  // default: the model's max_position_embeddings
   bool chunked_prefill = true;
   bool enforce_eager = false;
-  // Fast-forward: an iteration that ends before any other event is processed at once, without a trip through the
-  // event queue (byte-identical outputs; a test compares both ways).
-  bool fast_forward = true;
+  // Fast-forward (outputs byte-identical at every level; tests/sim/fast_forward_test.cc compares them): `off` steps
+  // every iteration through the event queue; `inline` processes an iteration that ends before any other event at
+  // once, without a trip through the queue; `analytic` (the default) also advances a decode-only batch between two
+  // events that change it in closed form, without per-sequence work (sim/serving/replica_stretch.cc).
+  FastForward fast_forward = FastForward::kAnalytic;
   double gpu_memory_utilization = 0.9;
   std::optional<uint64_t> kv_cache_bytes;  // set the KV pool directly (per GPU)
   std::optional<int64_t> num_gpu_blocks;   // or the block count, to match a real engine's log

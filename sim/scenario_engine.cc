@@ -63,6 +63,18 @@ int64_t eager_prefill_limit(const Scenario& s) {
 
 }  // namespace
 
+const char* fast_forward_name(FastForward level) {
+  switch (level) {
+    case FastForward::kOff:
+      return "off";
+    case FastForward::kInline:
+      return "inline";
+    case FastForward::kAnalytic:
+      return "analytic";
+  }
+  return "analytic";
+}
+
 void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, const std::string& retention,
                   const std::string& selection) {
   EngineConfig& c = s.engine;
@@ -125,7 +137,11 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, 
   c.max_num_seqs_set = e.has("max_num_seqs");
   c.max_num_seqs = e.get_int("max_num_seqs", large ? 1024 : 256, 1, int64_t{1} << 24);
   c.enforce_eager = e.get_bool("enforce_eager", false);
-  c.fast_forward = e.get_bool("fast_forward", true);
+  // Booleans as before the levels: true is the default (analytic), false is off.
+  const std::string ff = e.get_choice("fast_forward", "analytic", {"off", "inline", "analytic", "true", "false"});
+  c.fast_forward = ff == "off" || ff == "false" ? FastForward::kOff
+                   : ff == "inline"             ? FastForward::kInline
+                                                : FastForward::kAnalytic;
   // vLLM caps its memory at 0.9 of the GPU; the FlexGen family's released code has no cap and allocates until the
   // device is full (the CUDA context and other non-torch memory are subtracted on their own: models::non_torch_bytes).
   c.gpu_memory_utilization = e.get_double("gpu_memory_utilization", pytorch ? 1.0 : 0.9, 0.0, 1.0, true);
@@ -184,7 +200,7 @@ YAML::Node engine_to_yaml(const EngineConfig& e) {
     n["sync_per_layer"] = e.sync_per_layer;
     n["cpu_op_us"] = yaml::number(e.cpu_op_us);
   }
-  if (!e.fast_forward) n["fast_forward"] = false;
+  if (e.fast_forward != FastForward::kAnalytic) n["fast_forward"] = fast_forward_name(e.fast_forward);
   n["cpu_iteration_us"] = yaml::number(e.cpu_iteration_us);
   n["cpu_per_seq_us"] = yaml::number(e.cpu_per_seq_us);
   n["graph_floor_share"] = yaml::number(e.graph_floor_share);

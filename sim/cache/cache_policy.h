@@ -110,6 +110,12 @@ class CachePolicy {
   virtual uint64_t block_identity(const SeqKv& /*seq*/, int64_t /*index*/) const { return 0; }
   virtual void set_store_writes(StoreWrites /*writes*/) {}
   virtual void take_store_writes(std::vector<uint64_t>& /*out*/) {}
+  // Closed-form decode growth (engine.fast_forward: analytic, sim/serving/replica_stretch.cc): the blocks `seq` takes
+  // each time the tokens it holds pass a multiple of the block size, when from now on that is all a further token
+  // changes in the pool (no retention cap, reservation, compression, host pool, tier or sliding group; its blocks
+  // exactly its footprint; no prefix block of it left for on_computed to register); 0 when growth is not that simple.
+  // Growing such sequences step by step or at once to the same lengths leaves the pool in the same state.
+  virtual int64_t uniform_growth_blocks(const SeqKv& /*seq*/) const { return 0; }
   // Lifetime counters for conservation: allocated = freed + cached at any quiet point.
   virtual int64_t blocks_allocated() const = 0;
   virtual int64_t blocks_freed() const = 0;

@@ -125,6 +125,15 @@ class PagedPolicy final : public CachePolicy {
     }
   }
 
+  int64_t uniform_growth_blocks(const SeqKv& seq) const override {
+    if (plan_.offload || tiered_ || plan_.sliding_groups > 0 || seq.keep_at_most > 0 || seq.compress_after > 0 ||
+        seq.tokens <= 0 || seq.reserved_tokens > seq.tokens || footprint_blocks(plan_, seq, seq.tokens, 0) != seq.blocks) {
+      return 0;
+    }
+    if (prefix_caching_ && seq.has_identity() && seq.shared_blocks < seq.cacheable_tokens() / plan_.block_size) return 0;
+    return plan_.full_groups;
+  }
+
   bool shares_prefixes() const override { return prefix_caching_; }
   uint64_t block_identity(const SeqKv& seq, int64_t index) const override { return block_key(seq, index); }
   void set_store_writes(StoreWrites writes) override { store_writes_ = prefix_caching_ ? writes : StoreWrites::kNone; }
@@ -219,8 +228,15 @@ class PagedPolicy final : public CachePolicy {
 
   // A block evicted from the GPU goes to host memory; the host's oldest goes to disk when host memory is full, and
   // the disk's oldest is dropped.
+  // A block computed again on the GPU after it was demoted is already below: one copy is kept (host memory's is
+  // refreshed without a write; the disk's moves up to host memory).
   void demote(uint64_t k) {
     if (host_.capacity == 0) return;
+    if (host_.take(k)) {
+      host_.put(k);
+      return;
+    }
+    disk_.take(k);
     if (host_.size() >= host_.capacity) {
       const uint64_t old = host_.pop_oldest();
       if (disk_.capacity > 0) {

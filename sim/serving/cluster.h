@@ -44,6 +44,12 @@ class Cluster final : public engine::EventHandler {
   SimTime run();
   void on_event(SimTime now, uint32_t kind, uint64_t payload) override;
   uint64_t events_processed() const { return queue_.events_processed(); }
+  // Iterations the replicas advanced in closed form (engine.fast_forward: analytic).
+  int64_t analytic_steps() const {
+    int64_t steps = 0;
+    for (const auto& r : replicas_) steps += r->analytic_steps();
+    return steps;
+  }
   // Prefix-aware routing: (prefix block, replica) pairs remembered now (at most the cluster's KV blocks).
   size_t routing_keys() const { return prefix_router_ ? prefix_router_->remembered() : 0; }
   int64_t routing_tokens() const { return prefix_router_ ? prefix_router_->remembered_tokens() : 0; }

@@ -27,6 +27,12 @@ Replica::Replica(int64_t id, const sim::Scenario& scenario, const sim::MemoryPla
   pytorch_static_ = scenario.engine.framework == "pytorch";
   whole_batches_ = scenario.engine.version == "hf" || pytorch_static_;
   drops_tokens_ = scenario.cache.retention != "full" || scenario.cache.selection != "all";
+  // Analytic stretches where a decode step's shape follows from (sequences, total context) alone and the pool grows
+  // by whole blocks (replica_stretch.cc); the policy vets each sequence.
+  stretches_ = scenario.engine.fast_forward == sim::FastForward::kAnalytic && !whole_batches_ && !page_selection_ &&
+               !plan_.offload && !plan_.kv_on_host && scenario.cache.residual_tokens == 0 &&
+               scenario.model.sliding_window == 0 && plan_.streamed_weights_bytes == 0 &&
+               cost.config().act_offload_ratio == 0;
   if (scenario.cache.preemption == "swap") {
     swap_capacity_blocks_ = static_cast<int64_t>(scenario.cache.swap_space_bytes / plan_.block_bytes);
   }
@@ -130,7 +136,7 @@ void Replica::on_event(SimTime now, uint32_t kind, uint64_t) {
     if (!busy_) start_iteration(now);
   } else if (kind == kIterationEnd) {
     finish_iteration(now);
-    start_iteration(now);
+    next_iteration(now);
   }
   // Fast-forward: iterations that end before any queued event run here, in order, as the queue would run them.
   for (uint64_t n = 1; inline_end_; ++n) {
@@ -139,14 +145,14 @@ void Replica::on_event(SimTime now, uint32_t kind, uint64_t) {
     queue_.advance_to(t);
     now_ns_ = t;
     finish_iteration(t);
-    start_iteration(t);
+    next_iteration(t);
     if ((n & 4095) == 0) throw_if_interrupted();
   }
   in_event_ = false;
 }
 
 void Replica::schedule_end(SimTime end) {
-  if (scenario_.engine.fast_forward && in_event_ && flows_pending_ == 0 && end < queue_.next_time()) {
+  if (scenario_.engine.fast_forward != sim::FastForward::kOff && in_event_ && flows_pending_ == 0 && end < queue_.next_time()) {
     inline_end_ = end;
     return;
   }

@@ -105,6 +105,7 @@ class Replica final : public engine::EventHandler {
     return static_cast<int64_t>(waiting_.size() + running_.size() + swapped_.size() + receiving_.size());
   }
   int64_t free_kv_blocks() const { return policy_->free_blocks(); }
+  int64_t analytic_steps() const { return analytic_steps_; }  // iterations run in decode stretches
   // Called with a request's id and time when it completes or is rejected (closed-loop sessions).
   // Called when a request leaves: its id, the time, and the tokens it generated (0 when rejected).
   void set_on_finished(std::function<void(uint64_t, SimTime, int64_t)> f) { on_finished_ = std::move(f); }
@@ -173,6 +174,14 @@ class Replica final : public engine::EventHandler {
   void record_retention(Seq& s) const;  // quality proxy of an evicting retention, at completion
   void complete(uint32_t slot, SimTime now);
   void report_state(SimTime now);
+  // The state report_state sends, with the pool's books at these values (an analytic stretch's steps).
+  metrics::ReplicaState state_with(int64_t used_blocks, int64_t stored_tokens) const;
+  // After an iteration's end at `now`: advance an analytic decode stretch where one applies (replica_stretch.cc),
+  // then start the next iteration.
+  void next_iteration(SimTime now);
+  // The decode-only steps from `now` that need no per-sequence work, run in closed form; returns the time reached
+  // (`now` when none ran), with every sequence brought up to date there.
+  SimTime run_decode_stretch(SimTime now);
   void check_invariants(SimTime now) const;
   uint32_t new_slot();
 
@@ -232,6 +241,11 @@ class Replica final : public engine::EventHandler {
   // on_event instead of being queued).
   std::optional<SimTime> inline_end_;
   bool in_event_ = false;
+  // Analytic fast-forward: the scenario allows decode stretches (replica_stretch.cc), and per block-size phase the
+  // running sequences that take a block at that phase (reused).
+  bool stretches_ = false;
+  std::vector<int64_t> phase_counts_;
+  int64_t analytic_steps_ = 0;
   void schedule_end(SimTime end);
   SimTime now_ns_ = 0;  // time of the event being handled (for rejections)
 };

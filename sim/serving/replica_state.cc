@@ -72,12 +72,16 @@ void Replica::record_retention(Seq& s) const {
 }
 
 void Replica::report_state(SimTime now) {
+  metrics_.on_state(now, id_, state_with(policy_->used_blocks(), policy_->stored_tokens()));
+}
+
+metrics::ReplicaState Replica::state_with(int64_t used_blocks, int64_t stored_tokens) const {
   metrics::ReplicaState st;
   st.waiting = static_cast<int64_t>(waiting_.size());
   st.running = static_cast<int64_t>(running_.size());
   st.swapped = static_cast<int64_t>(swapped_.size());
-  st.kv_blocks_used = policy_->used_blocks();
-  st.kv_tokens = policy_->stored_tokens();
+  st.kv_blocks_used = used_blocks;
+  st.kv_tokens = stored_tokens;
   st.kv_slots = st.kv_blocks_used * plan_.block_size / (plan_.full_groups + plan_.sliding_groups);
   st.kv_hbm_bytes = plan_.gpu_kv_bytes(st.kv_blocks_used);
   st.hbm_used_bytes = plan_.static_bytes() + st.kv_hbm_bytes + prefill_transient_now_;
@@ -86,7 +90,7 @@ void Replica::report_state(SimTime now) {
                      plan_.host_kv_bytes(st.kv_blocks_used) +
                      static_cast<uint64_t>(policy_->host_tokens()) * plan_.token_layer_bytes *
                          static_cast<uint64_t>(scenario_.model.num_attention_layers());
-  metrics_.on_state(now, id_, st);
+  return st;
 }
 
 // --check-invariants, once per iteration after scheduling: each request's state and holding, then the replica's

@@ -1,0 +1,88 @@
+// The cost model's memo of a forward pass (plain configurations): per (launch parameters, padded tokens) the sum of
+// every per-layer op but attention, and the once-per-pass ops, kept after the first batch that asks. Each later
+// batch must price exactly as its own op list does, whichever batch filled the cells it reads.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "hw/hardware_loader.h"
+#include "models/cost_model.h"
+#include "models/model_loader.h"
+
+namespace kvsim::models {
+namespace {
+
+// The forward pass as cost_model.h defines it from the op list: per-layer ops (all but embedding and lm_head) times
+// the layers, plus those two once (no op overlapped in these configurations).
+SimTime from_ops(const CostModel& cost, const BatchShape& b) {
+  SimTime layer = 0, once = 0;
+  for (const OpCost& op : cost.ops(b)) {
+    EXPECT_FALSE(op.overlapped) << op.name;
+    (op.name == "embedding" || op.name == "lm_head" ? once : layer) += op.time_ns;
+  }
+  return layer * cost.model().num_layers + once;
+}
+
+// A random batch: decodes over random contexts and, sometimes, prefill chunks.
+BatchShape random_batch(std::mt19937_64& rng, int64_t window) {
+  BatchShape b;
+  const int64_t decodes = std::uniform_int_distribution<int64_t>(0, 300)(rng);
+  for (int64_t i = 0; i < decodes; ++i) {
+    b.add_sequence(std::uniform_int_distribution<int64_t>(1, 20000)(rng), 1, true, window);
+  }
+  const int64_t prefills = std::uniform_int_distribution<int64_t>(decodes == 0 ? 1 : 0, 3)(rng);
+  for (int64_t i = 0; i < prefills; ++i) {
+    const int64_t chunk = std::uniform_int_distribution<int64_t>(2, 3000)(rng);
+    b.add_sequence(std::uniform_int_distribution<int64_t>(0, 4000)(rng), chunk, i % 2 == 0, window);
+  }
+  b.decode_only = prefills == 0;
+  return b;
+}
+
+TEST(CostMemo, EveryBatchPricesAsItsOwnOpListWhateverBatchFilledTheMemo) {
+  struct Config {
+    const char* model;
+    const char* hardware;
+    int tp;
+    bool graphs;
+  };
+  // Dense and MoE models, one GPU and tensor parallel (all-reduces), CUDA graphs and eager launches, a sliding window.
+  for (const Config& c :
+       {Config{"llama-3.1-8b", "h100-sxm5-80gb", 1, true}, Config{"llama-3.1-70b", "h100-sxm5-80gb", 4, true},
+        Config{"llama-3.1-8b", "a100-sxm4-80gb", 2, false}, Config{"gpt-oss-20b", "h100-sxm5-80gb", 1, true},
+        Config{"mistral-7b", "a100-sxm4-80gb", 1, true}}) {
+    ExecConfig e;
+    e.tp = c.tp;
+    e.cuda_graphs = c.graphs;
+    const CostModel cost(load_model(c.model), hw::load_hardware(c.hardware), e);
+    std::mt19937_64 rng(7);
+    const int64_t window = cost.model().sliding_window;
+    for (int i = 0; i < 300; ++i) {
+      const BatchShape b = random_batch(rng, window);
+      ASSERT_EQ(cost.forward_ns(b), from_ops(cost, b)) << c.model << " batch " << i << " of " << b.num_seqs;
+    }
+    // Batches of one token count but different contexts: the second reads the cells the first filled.
+    for (int64_t seqs : {1, 7, 64, 200}) {
+      for (int64_t context : {100, 5000, 60000}) {
+        BatchShape b;
+        for (int64_t k = 0; k < seqs; ++k) b.add_sequence(context + k, 1, true, window);
+        b.decode_only = true;
+        EXPECT_EQ(cost.forward_ns(b), from_ops(cost, b)) << c.model << " " << seqs << " x " << context;
+      }
+    }
+  }
+}
+
+// A copy of a cost model shares its memo and prices alike.
+TEST(CostMemo, CopiesPriceAlike) {
+  const CostModel a(load_model("llama-3.1-8b"), hw::load_hardware("h100-sxm5-80gb"), ExecConfig{});
+  const CostModel b = a;  // NOLINT(performance-unnecessary-copy-initialization): the copy is the subject
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 50; ++i) {
+    const BatchShape shape = random_batch(rng, 0);
+    EXPECT_EQ(a.iteration_ns(shape), b.iteration_ns(shape));
+  }
+}
+
+}  // namespace
+}  // namespace kvsim::models
