@@ -19,13 +19,9 @@ SimTime seconds_to_ns(double seconds) {
   return static_cast<SimTime>(std::llround(seconds * 1e9));
 }
 
-SimTime work_time_ns(double work, double units_per_s) {
-  if (work <= 0) return 0;
+void throw_bad_work_time(double work, double units_per_s) {
   if (!(units_per_s > 0)) throw Error(fmt::format("rate must be positive, found {}", units_per_s));
-  const double ns = std::ceil(work / units_per_s * 1e9);
-  if (ns >= 9.2e18)
-    throw Error(fmt::format("duration of {:.3e} units at {:.3e}/s overflows int64 ns", work, units_per_s));
-  return static_cast<SimTime>(ns);
+  throw Error(fmt::format("duration of {:.3e} units at {:.3e}/s overflows int64 ns", work, units_per_s));
 }
 
 SimTime transfer_time_ns(uint64_t bytes, double bytes_per_s) {

@@ -164,6 +164,7 @@ void Replica::preempt(uint32_t slot) {
   running_.erase(std::find(running_.begin(), running_.end(), slot));
   metrics_.on_preemption();
   ++s.record.preemptions;
+  s.growth_blocks = 0;
   preempted_this_step_ = true;
   if (scenario_.cache.preemption == "swap" && s.kv.blocks <= swap_capacity_blocks_ - swap_used_blocks_) {
     // The paper engine copies the blocks to host memory and keeps the computed state.

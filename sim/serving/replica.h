@@ -129,6 +129,9 @@ class Replica final : public engine::EventHandler {
     SimTime last_token_ns = -1;
     Status status = Status::kWaiting;
     bool remote = false;  // decode role: its prompt's KV comes from a prefill replica
+    // Analytic stretches: the blocks the policy said it takes per block of growth (uniform_growth_blocks), 0 until
+    // asked; kept while it runs (growth keeps a sequence uniform), cleared when preempted.
+    int64_t growth_blocks = 0;
     int64_t known() const { return record.prompt_tokens + generated; }
   };
   struct Scheduled {
@@ -179,9 +182,9 @@ class Replica final : public engine::EventHandler {
   // After an iteration's end at `now`: advance an analytic decode stretch where one applies (replica_stretch.cc),
   // then start the next iteration.
   void next_iteration(SimTime now);
-  // The decode-only steps from `now` that need no per-sequence work, run in closed form; returns the time reached
-  // (`now` when none ran), with every sequence brought up to date there.
-  SimTime run_decode_stretch(SimTime now);
+  // The decode-only steps from `now` that need no per-sequence work, run in closed form, every sequence then brought
+  // up to date and the next iteration started; false (nothing changed) when the batch is not such a stretch.
+  bool run_decode_stretch(SimTime now);
   void check_invariants(SimTime now) const;
   uint32_t new_slot();
 
