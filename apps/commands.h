@@ -159,6 +159,7 @@ struct PlanArgs {
   bool require_price = false;  // --require-price
   bool disaggregated = false;  // --disaggregated: also search prefill:decode splits
   int64_t max_gpus = 8, seeds = 3;
+  int jobs = 0;  // 0: the machine's cores
   double duration_s = 120;
 };
 int cmd_plan(const PlanArgs& args, std::ostream& out, std::ostream& err);

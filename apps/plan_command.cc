@@ -27,6 +27,7 @@ int cmd_plan(const PlanArgs& args, std::ostream& out, std::ostream& err) {
   r.disaggregated = args.disaggregated;
   r.duration_s = args.duration_s;
   r.seeds = args.seeds;
+  r.jobs = args.jobs;
   r.overrides = args.overrides;
   r.gpu_usd_per_hour = sim::parse_gpu_prices(args.gpu_price, r.gpus);
   r.require_price = args.require_price;

@@ -1,7 +1,12 @@
 #include "sim/planning/plan.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -208,14 +213,17 @@ PlanResult run_plan(const PlanRequest& request) {
 
   const int64_t check_seeds = run.trace_arrivals() ? 1 : req.seeds;  // a trace replayed whole is one run
   const int64_t steps = static_cast<int64_t>(trials.size()) * (req.seeds + 1);
+  std::mutex mutex;  // the progress callback and the first error
   int64_t done = 0;
-  const auto progress = [&](const Trial& t) {
-    if (req.progress) {
-      req.progress(done, steps, fmt::format("{} tp {} {}", req.gpus[t.gpu], t.tp, t.policy));
-    }
+  const auto progress = [&](const Trial& t, int64_t add) {
+    std::lock_guard<std::mutex> lock(mutex);
+    done += add;
+    if (req.progress) req.progress(done, steps, fmt::format("{} tp {} {}", req.gpus[t.gpu], t.tp, t.policy));
   };
-  for (const Trial& t : trials) {
-    const int64_t first_step = done;  // each configuration is seeds + 1 steps, however it ends
+  // One configuration: its candidates (the disaggregated split first, when asked), seeds + 1 progress steps.
+  const auto evaluate = [&](const Trial& t) {
+    std::vector<PlanCandidate> out;
+    int64_t reported = 0;
     const std::string& gpu = req.gpus[t.gpu];
     const hw::HardwareProfile& h = profiles[t.gpu];
     PlanCandidate c;
@@ -227,18 +235,21 @@ PlanResult run_plan(const PlanRequest& request) {
       if (!c.knobs.empty()) c.knobs += ' ';
       c.knobs.append(k, k.find('.') + 1, std::string::npos);
     }
-    progress(t);
+    progress(t, 0);
     const std::string base = run.base_yaml(gpu, t.tp, t.policy, t.knobs, c.gpu_usd_per_hour);
     const auto finish = [&](const std::string& why) {
       c.why = why;
-      result.candidates.push_back(c);
-      done = first_step + req.seeds + 1;
+      out.push_back(c);
+      progress(t, req.seeds + 1 - reported);
+      return out;
     };
+    std::optional<ReplicaScreen> screen;
     try {
-      plan_memory(run.scenario(base, req.rate, 1, 1));
+      const Scenario one = run.scenario(base, req.rate, 1, 1);
+      plan_memory(one);
+      screen.emplace(one, traffic, req.slo);
     } catch (const Error& e) {
-      finish(std::string("does not fit: ") + e.what());
-      continue;
+      return finish(std::string("does not fit: ") + e.what());
     }
     if (req.disaggregated) {
       // The same configuration split into prefill and decode pools, beside the colocated one.
@@ -256,22 +267,27 @@ PlanResult run_plan(const PlanRequest& request) {
       } else {
         set_feasible(d, checks, h, req.confidence > 0 ? req.confidence : 0.9);
       }
-      result.candidates.push_back(d);
+      out.push_back(d);
     }
-    double lowest = 1e300, highest = 0;
+    // Screened: the least a replica must sustain to serve the rate within --max-gpus, checked by the mean-value
+    // bounds before any run.
+    const int64_t most_replicas = req.max_gpus / t.tp;
+    if (const std::string why = screen->check(req.rate / static_cast<double>(most_replicas)); !why.empty()) {
+      return finish(fmt::format("needs more than --max-gpus {} GPUs: {} (screened, not simulated)", req.max_gpus, why));
+    }
+    // The first seed searches from scratch, the others from its answer.
+    double lowest = 1e300, highest = 0, first = 0;
     for (int64_t seed = 1; seed <= req.seeds; ++seed) {
-      const double r = run.replica_rate(base, seed);
+      const double r = run.replica_rate(base, seed, first, &*screen);
+      if (seed == 1) first = r;
       lowest = std::min(lowest, r);
       highest = std::max(highest, r);
-      ++done;
-      progress(t);
+      ++reported;
+      progress(t, 1);
     }
     c.replica_rate = lowest;
     c.replica_rate_max = highest;
-    if (lowest <= 0) {
-      finish("cannot meet the SLO even at low load");
-      continue;
-    }
+    if (lowest <= 0) return finish("cannot meet the SLO even at low load");
     // Replicas for the target rate, checked on the whole cluster at that rate (every seed).
     int64_t n = static_cast<int64_t>(std::ceil(req.rate / lowest - 1e-9));
     nlohmann::ordered_json at_rate;
@@ -287,13 +303,32 @@ PlanResult run_plan(const PlanRequest& request) {
       ++n;
     }
     if (n * t.tp > req.max_gpus) {
-      finish(fmt::format("needs more than --max-gpus {} GPUs ({:.3g} req/s per replica)", req.max_gpus, lowest));
-      continue;
+      return finish(fmt::format("needs more than --max-gpus {} GPUs ({:.3g} req/s per replica)", req.max_gpus, lowest));
     }
     c.replicas = n;
     set_feasible(c, seeds_at_rate, h, req.confidence > 0 ? req.confidence : 0.9);
-    finish(c.why);
-  }
+    return finish(c.why);
+  };
+  // Configurations on --jobs threads; their candidates are kept in the search's order, whatever finishes first.
+  std::vector<std::vector<PlanCandidate>> outcomes(trials.size());
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  const auto worker = [&] {
+    try {
+      for (size_t k = next++; k < trials.size(); k = next++) outcomes[k] = evaluate(trials[k]);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!error) error = std::current_exception();
+      next = trials.size();  // the others stop after their current configuration
+    }
+  };
+  const int jobs = req.jobs > 0 ? req.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (int j = 1; j < std::min<int>(jobs, static_cast<int>(trials.size())); ++j) pool.emplace_back(worker);
+  worker();
+  for (auto& th : pool) th.join();
+  if (error) std::rethrow_exception(error);
+  for (auto& o : outcomes) result.candidates.insert(result.candidates.end(), o.begin(), o.end());
   if (req.progress) req.progress(steps, steps, "done");
   // Why each GPU type without a feasible configuration lost, in one line.
   for (const std::string& gpu : req.gpus) {

@@ -49,6 +49,7 @@ struct PlanRequest {
   int64_t max_gpus = 8;
   double duration_s = 120;  // of arrivals per run: several lifetimes of a request, so a run reaches steady state
   int64_t seeds = 3;
+  int jobs = 0;                                    // --jobs: configurations searched at once (0: the machine's cores)
   std::vector<std::string> overrides;              // --set, applied to every run
   std::map<std::string, double> gpu_usd_per_hour;  // --gpu-price: US$ per GPU-hour by GPU, over the catalog's
   bool require_price = false;                      // --require-price: an unpriced GPU is an error

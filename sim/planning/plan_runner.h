@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,33 @@
 #include "sim/run.h"
 #include "sim/scenario.h"
 
+namespace kvsim::models {
+class CostModel;
+}
+
 namespace kvsim::sim {
+
+// The mean-value screen of one configuration (plan_screen.cc): check(rate) is "" when one replica may sustain
+// `rate` req/s, else why it cannot (the fewest requests decoding at once by Little's law exceed max_num_seqs or the
+// KV pool, or their decode step a p90+ TPOT/ITL SLO). Rejects only what the simulation would; inactive (never
+// rejects) for engines and policies it does not bound.
+class ReplicaScreen {
+ public:
+  ReplicaScreen(const Scenario& s, const PlanTraffic& traffic, const std::vector<PlanSlo>& slo);
+  std::string check(double rate) const;
+
+ private:
+  double step_ms(int64_t seqs) const;  // a decode step of `seqs` sequences holding their prompts
+  int64_t prompt_tokens_;
+  double output_tokens_;
+  int64_t max_num_seqs_;
+  int64_t window_;
+  bool active_ = false;
+  int64_t kv_tokens_ = 0;  // 0: no KV bound
+  double step_limit_ms_ = 0;
+  std::string step_limit_key_;
+  std::shared_ptr<const models::CostModel> cost_;
+};
 
 struct Runner {
   const PlanRequest& req;
@@ -95,17 +122,41 @@ struct Runner {
     return true;
   }
 
-  // The highest rate one replica sustains on `seed`: doubling, then bisection to 1/256 of the bracket.
-  double replica_rate(const std::string& base, int64_t seed) const {
+  // The highest rate one replica sustains on `seed`, to 1/256 of the rate. Without a hint: doubling from 0.25 req/s,
+  // then bisection of the bracket [r, 2r] 8 times. With `hint` (another seed's answer): steps of 1.25x from it to a
+  // bracket [r, 1.25 r], then 6 bisections. A rate the screen rejects fails without a run.
+  double replica_rate(const std::string& base, int64_t seed, double hint = 0,
+                      const ReplicaScreen* screen = nullptr) const {
+    const auto ok = [&](double rate) {
+      return (screen == nullptr || screen->check(rate).empty()) && sustains(base, rate, 1, seed);
+    };
+    constexpr double kMaxRate = 4096;  // beyond any one replica: the search stops rather than simulate millions
+    constexpr double kMinRate = 0.25 / 256;
     double lo = 0, hi = 0.25;
-    while (sustains(base, hi, 1, seed)) {
-      lo = hi;
-      hi *= 2;
-      if (hi > 4096) return lo;  // beyond any one replica: the search stops rather than simulate millions
+    int bisections = 8;
+    if (hint > 0) {
+      constexpr double kStep = 1.25;
+      bisections = 6;
+      if (ok(hint)) {
+        for (lo = hint, hi = lo * kStep; ok(hi); hi = lo * kStep) {
+          lo = hi;
+          if (hi * kStep > kMaxRate) return lo;
+        }
+      } else {
+        for (hi = hint, lo = hi / kStep; !ok(lo); lo = hi / kStep) {
+          hi = lo;
+          if (lo / kStep < kMinRate) return 0;
+        }
+      }
+    } else {
+      for (; ok(hi); hi *= 2) {
+        lo = hi;
+        if (hi * 2 > kMaxRate) return lo;
+      }
     }
-    for (int i = 0; i < 8; ++i) {
+    for (int i = 0; i < bisections; ++i) {
       const double mid = (lo + hi) / 2;
-      (sustains(base, mid, 1, seed) ? lo : hi) = mid;
+      (ok(mid) ? lo : hi) = mid;
     }
     return lo;
   }

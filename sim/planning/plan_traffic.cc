@@ -103,6 +103,9 @@ TrafficScan scan_traffic(traces::RequestSource& source, int64_t cap_tokens, SimT
     s.last_ns = r->arrival_ns;
     ++s.requests;
     const int64_t tokens = r->prompt_tokens + r->output_tokens;
+    s.prompt_tokens += r->prompt_tokens;
+    s.output_tokens += r->output_tokens;
+    s.shares_prefixes = s.shares_prefixes || r->prefix_id != 0 || r->session_id != 0 || !r->block_hashes.empty();
     s.longest_tokens = std::max(s.longest_tokens, tokens);
     if (cap_tokens > 0 && tokens > cap_tokens) ++s.over_cap;
     window.push_back(r->arrival_ns);
@@ -170,6 +173,11 @@ PlanTraffic resolve_plan_traffic(const PlanRequest& req, int64_t model_context, 
       scan(req, plan_workload_yaml(req, t, req.rate, 1, true), cap_override > 0 ? cap_override : model_context);
   t.checked_requests = check.requests;
   t.check_span_s = check.span_s();
+  if (check.requests > 0) {
+    t.mean_prompt_tokens = static_cast<double>(check.prompt_tokens) / static_cast<double>(check.requests);
+    t.mean_output_tokens = static_cast<double>(check.output_tokens) / static_cast<double>(check.requests);
+  }
+  t.shares_prefixes = check.shares_prefixes;
   t.peak_minute_rate =
       check.span_s() >= 60 ? static_cast<double>(check.peak_window_requests) / 60.0 : check.mean_rate();
   if (cap_override > 0) {
