@@ -289,7 +289,8 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   plan->add_option("--duration", plan_args.duration_s, "Seconds of arrivals per run (default 120)")
       ->check(CLI::Range(1.0, 86400.0));
   plan->add_option("--seeds", plan_args.seeds, "Seeds per rate (the SLO must hold on each)")->check(CLI::Range(1, 20));
-  plan->add_option("--jobs", plan_args.jobs, "Configurations searched at once, on threads (default: the machine's cores)")
+  plan->add_option("--jobs", plan_args.jobs,
+                   "Configurations searched at once, on threads (default: the machine's cores)")
       ->check(CLI::Range(1, 256));
   plan->add_option("--set", plan_args.overrides, "A scenario key for every run (repeatable; prices: --gpu-price)");
   plan->add_option("--gpu-price", plan_args.gpu_price,

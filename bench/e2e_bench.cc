@@ -17,7 +17,8 @@ namespace {
 void BM_E2E(benchmark::State& state, const char* file, const char* level = "") {
   std::vector<std::string> overrides;
   if (*level != '\0') overrides.push_back(std::string("engine.fast_forward=") + level);
-  const kvsim::sim::Scenario s = kvsim::sim::load_scenario(std::string(KVSIM_BENCH_DIR "/scenarios/") + file, overrides);
+  const kvsim::sim::Scenario s =
+      kvsim::sim::load_scenario(std::string(KVSIM_BENCH_DIR "/scenarios/") + file, overrides);
   double simulated_s = 0, events = 0, iterations = 0, completed = 0, analytic = 0;
   for (auto _ : state) {
     const kvsim::sim::RunResult r = kvsim::sim::run_scenario(s, "");

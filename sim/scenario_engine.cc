@@ -1,10 +1,13 @@
 // The engine section of a scenario (scenario_sections.h).
 #include <algorithm>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
 
 #include "models/memory_footprint.h"
+#include "sim/core/error.h"
 #include "sim/scenario_sections.h"
 
 namespace kvsim::sim {
@@ -137,11 +140,23 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, 
   c.max_num_seqs_set = e.has("max_num_seqs");
   c.max_num_seqs = e.get_int("max_num_seqs", large ? 1024 : 256, 1, int64_t{1} << 24);
   c.enforce_eager = e.get_bool("enforce_eager", false);
-  // Booleans as before the levels: true is the default (analytic), false is off.
-  const std::string ff = e.get_choice("fast_forward", "analytic", {"off", "inline", "analytic", "true", "false"});
-  c.fast_forward = ff == "off" || ff == "false" ? FastForward::kOff
-                   : ff == "inline"             ? FastForward::kInline
-                                                : FastForward::kAnalytic;
+  // A level, or a boolean as before the levels (any YAML boolean: true = the default, analytic; false = off).
+  if (const auto ff = e.opt_string("fast_forward")) {
+    const std::vector<std::string> levels = {"off", "inline", "analytic"};
+    bool on = false;
+    if (*ff == "inline") {
+      c.fast_forward = FastForward::kInline;
+    } else if (*ff == "analytic") {
+      c.fast_forward = FastForward::kAnalytic;
+    } else if (*ff == "off") {
+      c.fast_forward = FastForward::kOff;
+    } else if (YAML::convert<bool>::decode(YAML::Node(*ff), on)) {
+      c.fast_forward = on ? FastForward::kAnalytic : FastForward::kOff;
+    } else {
+      e.fail("fast_forward", fmt::format("expected off, inline or analytic (or true / false), found '{}'{}", *ff,
+                                         did_you_mean(*ff, levels)));
+    }
+  }
   // vLLM caps its memory at 0.9 of the GPU; the FlexGen family's released code has no cap and allocates until the
   // device is full (the CUDA context and other non-torch memory are subtracted on their own: models::non_torch_bytes).
   c.gpu_memory_utilization = e.get_double("gpu_memory_utilization", pytorch ? 1.0 : 0.9, 0.0, 1.0, true);

@@ -127,10 +127,12 @@ class PagedPolicy final : public CachePolicy {
 
   int64_t uniform_growth_blocks(const SeqKv& seq) const override {
     if (plan_.offload || tiered_ || plan_.sliding_groups > 0 || seq.keep_at_most > 0 || seq.compress_after > 0 ||
-        seq.tokens <= 0 || seq.reserved_tokens > seq.tokens || footprint_blocks(plan_, seq, seq.tokens, 0) != seq.blocks) {
+        seq.tokens <= 0 || seq.reserved_tokens > seq.tokens ||
+        footprint_blocks(plan_, seq, seq.tokens, 0) != seq.blocks) {
       return 0;
     }
-    if (prefix_caching_ && seq.has_identity() && seq.shared_blocks < seq.cacheable_tokens() / plan_.block_size) return 0;
+    if (prefix_caching_ && seq.has_identity() && seq.shared_blocks < seq.cacheable_tokens() / plan_.block_size)
+      return 0;
     return plan_.full_groups;
   }
 

@@ -117,7 +117,8 @@ void Collector::on_complete(const RequestRecord& engine_record) {
                         r.output_tokens});
   }
   if (requests_csv_) {
-    write_row(*requests_csv_, FMT_COMPILE("{},{},completed,{:.9f},{},{},{:.6f},{:.6f},{:.6f},{:.9f},{},{:.6f},{:.6f}\n"), r.id,
+    write_row(*requests_csv_,
+              FMT_COMPILE("{},{},completed,{:.9f},{},{},{:.6f},{:.6f},{:.6f},{:.9f},{},{:.6f},{:.6f}\n"), r.id,
               r.replica, ns_to_s(r.arrival_ns), r.prompt_tokens, r.output_tokens, ttft, tpot, e2el,
               ns_to_s(r.finish_ns), r.preemptions, r.retention_attention, r.retention_early_facts);
   }
@@ -165,8 +166,8 @@ void Collector::on_state(SimTime now, int64_t replica, const ReplicaState& state
     timeline_->counters(replica, now, {state.kv_hbm_bytes, state.kv_host_bytes, state.kv_disk_bytes, state.waiting});
   }
   if (memory_csv_ && now >= next_sample_[i]) {
-    write_row(*memory_csv_, FMT_COMPILE("{:.9f},{},{},{},{},{},{},{},{},{}\n"), ns_to_s(now), replica, state.waiting, state.running,
-              state.swapped, state.kv_blocks_used,
+    write_row(*memory_csv_, FMT_COMPILE("{:.9f},{},{},{},{},{},{},{},{},{}\n"), ns_to_s(now), replica, state.waiting,
+              state.running, state.swapped, state.kv_blocks_used,
               config_.kv_blocks_per_replica.empty() ? config_.kv_blocks_total : config_.kv_blocks_per_replica[i],
               static_cast<uint64_t>(state.kv_blocks_used) * config_.block_bytes, state.hbm_used_bytes,
               state.kv_host_bytes);

@@ -324,7 +324,13 @@ PlanResult run_plan(const PlanRequest& request) {
   };
   const int jobs = req.jobs > 0 ? req.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> pool;
-  for (int j = 1; j < std::min<int>(jobs, static_cast<int>(trials.size())); ++j) pool.emplace_back(worker);
+  try {
+    for (int j = 1; j < std::min<int>(jobs, static_cast<int>(trials.size())); ++j) pool.emplace_back(worker);
+  } catch (...) {  // no thread to be had: the ones started finish their configuration, then the error stands
+    next = trials.size();
+    for (auto& th : pool) th.join();
+    throw;
+  }
   worker();
   for (auto& th : pool) th.join();
   if (error) std::rethrow_exception(error);

@@ -24,20 +24,19 @@ class CostModel;
 namespace kvsim::sim {
 
 // The mean-value screen of one configuration (plan_screen.cc): check(rate) is "" when one replica may sustain
-// `rate` req/s, else why it cannot (the fewest requests decoding at once by Little's law exceed max_num_seqs or the
-// KV pool, or their decode step a p90+ TPOT/ITL SLO). Rejects only what the simulation would; inactive (never
-// rejects) for engines and policies it does not bound.
+// `rate_req_per_s`, else why it cannot (the fewest requests decoding at once by Little's law exceed max_num_seqs or
+// the KV pool, or their decode step a p90+ TPOT/ITL SLO). Meant to reject only what the simulation would; inactive
+// (never rejects) for engines, policies and traffic it does not bound.
 class ReplicaScreen {
  public:
   ReplicaScreen(const Scenario& s, const PlanTraffic& traffic, const std::vector<PlanSlo>& slo);
-  std::string check(double rate) const;
+  std::string check(double rate_req_per_s) const;
 
  private:
-  double step_ms(int64_t seqs) const;  // a decode step of `seqs` sequences holding their prompts
-  int64_t prompt_tokens_;
-  double output_tokens_;
+  double step_ms(int64_t seqs) const;  // a decode step of `seqs` sequences holding the decoding prompt each
+  int64_t decoding_prompt_tokens_;
+  double mean_decode_steps_;
   int64_t max_num_seqs_;
-  int64_t window_;
   bool active_ = false;
   int64_t kv_tokens_ = 0;  // 0: no KV bound
   double step_limit_ms_ = 0;
@@ -123,35 +122,38 @@ struct Runner {
   }
 
   // The highest rate one replica sustains on `seed`, to 1/256 of the rate. Without a hint: doubling from 0.25 req/s,
-  // then bisection of the bracket [r, 2r] 8 times. With `hint` (another seed's answer): steps of 1.25x from it to a
-  // bracket [r, 1.25 r], then 6 bisections. A rate the screen rejects fails without a run.
-  double replica_rate(const std::string& base, int64_t seed, double hint = 0,
+  // then bisection of the bracket [r, 2r] 8 times. With `hint_req_per_s` (another seed's answer): steps of 1.25x from
+  // it to a bracket [r, 1.25 r], then 6 bisections (the same resolution in fewer runs: seeds differ by a few percent).
+  // A rate the screen rejects fails without a run.
+  double replica_rate(const std::string& base, int64_t seed, double hint_req_per_s = 0,
                       const ReplicaScreen* screen = nullptr) const {
     const auto ok = [&](double rate) {
       return (screen == nullptr || screen->check(rate).empty()) && sustains(base, rate, 1, seed);
     };
-    constexpr double kMaxRate = 4096;  // beyond any one replica: the search stops rather than simulate millions
-    constexpr double kMinRate = 0.25 / 256;
+    constexpr double kMaxReqPerS = 4096;  // beyond any one replica: the search stops rather than simulate millions
+    constexpr double kMinReqPerS = 0.25 / 256;
     double lo = 0, hi = 0.25;
     int bisections = 8;
-    if (hint > 0) {
+    if (hint_req_per_s > 0) {
       constexpr double kStep = 1.25;
       bisections = 6;
-      if (ok(hint)) {
-        for (lo = hint, hi = lo * kStep; ok(hi); hi = lo * kStep) {
-          lo = hi;
-          if (hi * kStep > kMaxRate) return lo;
+      if (ok(hint_req_per_s)) {
+        for (lo = hint_req_per_s;; lo = hi) {
+          hi = lo * kStep;
+          if (hi > kMaxReqPerS) return lo;
+          if (!ok(hi)) break;
         }
       } else {
-        for (hi = hint, lo = hi / kStep; !ok(lo); lo = hi / kStep) {
-          hi = lo;
-          if (lo / kStep < kMinRate) return 0;
+        for (hi = hint_req_per_s;; hi = lo) {
+          lo = hi / kStep;
+          if (lo < kMinReqPerS) return 0;
+          if (ok(lo)) break;
         }
       }
     } else {
       for (; ok(hi); hi *= 2) {
         lo = hi;
-        if (hi * 2 > kMaxRate) return lo;
+        if (hi * 2 > kMaxReqPerS) return lo;
       }
     }
     for (int i = 0; i < bisections; ++i) {

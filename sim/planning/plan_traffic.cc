@@ -105,6 +105,9 @@ TrafficScan scan_traffic(traces::RequestSource& source, int64_t cap_tokens, SimT
     const int64_t tokens = r->prompt_tokens + r->output_tokens;
     s.prompt_tokens += r->prompt_tokens;
     s.output_tokens += r->output_tokens;
+    const auto steps = static_cast<double>(std::max<int64_t>(0, r->output_tokens - 1));
+    s.decode_steps += steps;
+    s.prompt_decode_steps += static_cast<double>(r->prompt_tokens) * steps;
     s.shares_prefixes = s.shares_prefixes || r->prefix_id != 0 || r->session_id != 0 || !r->block_hashes.empty();
     s.longest_tokens = std::max(s.longest_tokens, tokens);
     if (cap_tokens > 0 && tokens > cap_tokens) ++s.over_cap;
@@ -173,10 +176,8 @@ PlanTraffic resolve_plan_traffic(const PlanRequest& req, int64_t model_context, 
       scan(req, plan_workload_yaml(req, t, req.rate, 1, true), cap_override > 0 ? cap_override : model_context);
   t.checked_requests = check.requests;
   t.check_span_s = check.span_s();
-  if (check.requests > 0) {
-    t.mean_prompt_tokens = static_cast<double>(check.prompt_tokens) / static_cast<double>(check.requests);
-    t.mean_output_tokens = static_cast<double>(check.output_tokens) / static_cast<double>(check.requests);
-  }
+  if (check.requests > 0) t.mean_decode_steps = check.decode_steps / static_cast<double>(check.requests);
+  if (check.decode_steps > 0) t.decoding_prompt_tokens = check.prompt_decode_steps / check.decode_steps;
   t.shares_prefixes = check.shares_prefixes;
   t.peak_minute_rate =
       check.span_s() >= 60 ? static_cast<double>(check.peak_window_requests) / 60.0 : check.mean_rate();

@@ -38,8 +38,11 @@ struct TrafficScan {
   int64_t over_cap = 0;  // requests with prompt + output > cap
   int64_t peak_window_requests = 0;
   int64_t prompt_tokens = 0, output_tokens = 0;  // summed over the requests
-  bool shares_prefixes = false;                  // some request has a shared prefix, a session or block hashes
-  std::vector<SimTime> arrivals_ns;              // every arrival, when asked for
+  // Summed over the requests: decode steps (output - 1) and prompt x decode steps (a request holds its prompt through
+  // its decode: their ratio is the prompt a decoding request holds on average).
+  double decode_steps = 0, prompt_decode_steps = 0;
+  bool shares_prefixes = false;      // some request has a shared prefix, a session or block hashes
+  std::vector<SimTime> arrivals_ns;  // every arrival, when asked for
   double span_s() const { return ns_to_s(last_ns - first_ns); }
   double mean_rate() const;  // req/s over the span; 0 below two requests
 };
@@ -56,8 +59,9 @@ struct PlanTraffic {
   int64_t checked_requests = 0, clipped = 0;  // in the target-rate check's stream: requests longer than the cap
   double peak_minute_rate = 0;                // req/s in the busiest 60 s of the check's arrivals
   double check_span_s = 0;
-  // The check stream's mean lengths, and whether its requests share prefixes (the screen of plan_runner.h).
-  double mean_prompt_tokens = 0, mean_output_tokens = 0;
+  // The check stream's mean decode steps per request (output - 1), the prompt a decoding request holds on average
+  // (prompts weighted by their decode steps), and whether its requests share prefixes (the screen of plan_runner.h).
+  double mean_decode_steps = 0, decoding_prompt_tokens = 0;
   bool shares_prefixes = false;
 };
 

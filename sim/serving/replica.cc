@@ -152,7 +152,8 @@ void Replica::on_event(SimTime now, uint32_t kind, uint64_t) {
 }
 
 void Replica::schedule_end(SimTime end) {
-  if (scenario_.engine.fast_forward != sim::FastForward::kOff && in_event_ && flows_pending_ == 0 && end < queue_.next_time()) {
+  if (scenario_.engine.fast_forward != sim::FastForward::kOff && in_event_ && flows_pending_ == 0 &&
+      end < queue_.next_time()) {
     inline_end_ = end;
     return;
   }

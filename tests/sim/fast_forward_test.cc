@@ -126,6 +126,8 @@ TEST(FastForward, LevelsParseAndRoundTrip) {
   const std::string yaml = kBase + "workload: {requests: 1, prompt_tokens: 10, output_tokens: 10}\n";
   EXPECT_EQ(testing::scenario_from(yaml, {"engine.fast_forward=true"}).engine.fast_forward, FastForward::kAnalytic);
   EXPECT_EQ(testing::scenario_from(yaml, {"engine.fast_forward=false"}).engine.fast_forward, FastForward::kOff);
+  EXPECT_EQ(testing::scenario_from(yaml, {"engine.fast_forward=yes"}).engine.fast_forward, FastForward::kAnalytic);
+  EXPECT_EQ(testing::scenario_from(yaml, {"engine.fast_forward=off"}).engine.fast_forward, FastForward::kOff);
   const Scenario in = testing::scenario_from(yaml, {"engine.fast_forward=inline"});
   EXPECT_EQ(in.engine.fast_forward, FastForward::kInline);
   EXPECT_EQ(parse_scenario(scenario_to_yaml(in), "resolved", {}).engine.fast_forward, FastForward::kInline);

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <tuple>
 
 #include "models/model_loader.h"
 #include "sim/planning/plan.h"
@@ -46,7 +49,7 @@ TEST(PlanScreen, RejectsOnlyRatesTheSimulationCannotSustain) {
     const Runner run{s.req, s.traffic};
     const ReplicaScreen screen(run.scenario(s.base, 1, 1, 1), s.traffic, s.req.slo);
     int rejected = 0;
-    for (double rate = 0.5; rate <= 128; rate *= 2) {
+    for (double rate = 0.5; rate <= 128; rate *= 1.25) {
       const std::string why = screen.check(rate);
       if (why.empty()) continue;
       ++rejected;
@@ -55,6 +58,67 @@ TEST(PlanScreen, RejectsOnlyRatesTheSimulationCannotSustain) {
     EXPECT_GT(rejected, 0) << c.slo;
     EXPECT_EQ(screen.check(0.05), "") << c.slo;
   }
+}
+
+// A decoding request holds the prompt of a request weighted by its decode steps: with long prompts of short outputs
+// and short prompts of long outputs, far less than the mean prompt. The screen bounds with that weighted prompt.
+TEST(PlanScreen, ADecodingRequestHoldsThePromptWeightedByItsDecodeSteps) {
+  const std::string dir = testing::temp_dir("plan-screen-lengths");
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream out(dir + "/lengths.csv");
+    out << "arrival_s,prompt_tokens,output_tokens\n";
+    for (int i = 0; i < 50; ++i) out << i << ",4000,10\n" << i << ",100,1000\n";
+  }
+  PlanRequest r;
+  r.model = "llama-3.1-8b";
+  r.rate = 1;
+  r.slo = parse_plan_slo("ttft_p90_ms=5000");
+  r.gpus = {"h100-sxm5-80gb"};
+  r.trace = dir + "/lengths.csv";
+  r.arrival = "poisson";
+  r.duration_s = 100;
+  const PlanTraffic t = resolve_plan_traffic(r, 131072, 0);
+  // The stream draws the two kinds at some share a of the first: mean decode steps 9 a + 999 (1 - a), and a decoding
+  // request holds (4000 x 9 a + 100 x 999 (1 - a)) / that, ~145 tokens at a = 0.57, where the mean prompt is ~2,300.
+  const double a = (999 - t.mean_decode_steps) / 990;
+  ASSERT_GT(a, 0.2);
+  ASSERT_LT(a, 0.8);
+  EXPECT_NEAR(t.decoding_prompt_tokens, (4000 * 9 * a + 100 * 999 * (1 - a)) / t.mean_decode_steps, 1e-6);
+  EXPECT_LT(t.decoding_prompt_tokens, 200);
+  std::filesystem::remove_all(dir);
+}
+
+// What the uniform decode batch does not bound from below is not screened: a sliding-window model (its windowed
+// reads) and a policy that drops tokens (nor, by construction, trace arrivals: the search's windows are not the
+// check stream).
+TEST(PlanScreen, InactiveWhereItCannotBound) {
+  for (const auto& [model, policy, arrival] :
+       {std::tuple{"gpt-oss-20b", "vllm", ""}, std::tuple{"llama-3.1-8b", "h2o", ""}}) {
+    PlanRequest r;
+    r.model = model;
+    r.rate = 1;
+    r.slo = parse_plan_slo("tpot_p99_ms=1");
+    r.gpus = {"h100-sxm5-80gb"};
+    r.arrival = arrival;
+    r.duration_s = 30;
+    const PlanTraffic t = resolve_plan_traffic(r, models::load_model(model).max_position_embeddings, 0);
+    const Runner run{r, t};
+    const std::string base = run.base_yaml("h100-sxm5-80gb", 1, policy, {}, 0);
+    EXPECT_EQ(ReplicaScreen(run.scenario(base, 1, 1, 1), t, r.slo).check(1000), "") << model << " " << policy;
+  }
+  // The same SLO on a full-attention model with vllm is screened.
+  PlanRequest r;
+  r.model = "llama-3.1-8b";
+  r.rate = 1;
+  r.slo = parse_plan_slo("tpot_p99_ms=1");
+  r.gpus = {"h100-sxm5-80gb"};
+  r.duration_s = 30;
+  const PlanTraffic t = resolve_plan_traffic(r, models::load_model(r.model).max_position_embeddings, 0);
+  const Runner run{r, t};
+  const std::string why =
+      ReplicaScreen(run.scenario(run.base_yaml("h100-sxm5-80gb", 1, "vllm", {}, 0), 1, 1, 1), t, r.slo).check(0.5);
+  EXPECT_NE(why.find("above tpot_p99_ms = 1"), std::string::npos) << why;
 }
 
 // A seed searched from another seed's answer finds its own limit to the search's resolution: within 1/256 of the
