@@ -95,10 +95,10 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, 
   if ((c.version == "static" || c.version == "hf") && c.chunked_prefill) {
     e.fail("chunked_prefill", "the static engine prefills each batch's whole prompts together; it cannot chunk them");
   }
-  c.framework = c.version == "static"
-                    ? e.get_choice("framework", preset.framework.empty() ? "pytorch" : preset.framework,
-                                   {"pytorch", "native"})
-                    : "";
+  c.framework =
+      c.version == "static"
+          ? e.get_choice("framework", preset.framework.empty() ? "pytorch" : preset.framework, {"pytorch", "native"})
+          : "";
   const bool pytorch = c.framework == "pytorch";
   // Past the model's positions only where the released code runs there: H2O's static PyTorch engine on a model with
   // a learned position table, which --hh-long-seq skips (sim/cache/presets.cc).
@@ -142,19 +142,21 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, 
   c.enforce_eager = e.get_bool("enforce_eager", false);
   // A level, or a boolean as before the levels (any YAML boolean: true = the default, analytic; false = off).
   if (const auto ff = e.opt_string("fast_forward")) {
-    const std::vector<std::string> levels = {"off", "inline", "analytic"};
-    bool on = false;
-    if (*ff == "inline") {
-      c.fast_forward = FastForward::kInline;
-    } else if (*ff == "analytic") {
-      c.fast_forward = FastForward::kAnalytic;
-    } else if (*ff == "off") {
-      c.fast_forward = FastForward::kOff;
-    } else if (YAML::convert<bool>::decode(YAML::Node(*ff), on)) {
+    std::vector<std::string> levels;
+    bool named = false, on = false;
+    for (const FastForward level : {FastForward::kOff, FastForward::kInline, FastForward::kAnalytic}) {
+      levels.emplace_back(fast_forward_name(level));
+      if (*ff == levels.back()) {
+        c.fast_forward = level;
+        named = true;
+      }
+    }
+    if (!named) {
+      if (!YAML::convert<bool>::decode(YAML::Node(*ff), on)) {
+        e.fail("fast_forward", fmt::format("expected off, inline or analytic (or true / false), found '{}'{}", *ff,
+                                           did_you_mean(*ff, levels)));
+      }
       c.fast_forward = on ? FastForward::kAnalytic : FastForward::kOff;
-    } else {
-      e.fail("fast_forward", fmt::format("expected off, inline or analytic (or true / false), found '{}'{}", *ff,
-                                         did_you_mean(*ff, levels)));
     }
   }
   // vLLM caps its memory at 0.9 of the GPU; the FlexGen family's released code has no cap and allocates until the
@@ -166,8 +168,8 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, 
     e.fail("num_gpu_blocks", "set either engine.kv_cache_bytes or engine.num_gpu_blocks, not both");
   }
   if (c.kv_cache_bytes && *c.kv_cache_bytes == 0) e.fail("kv_cache_bytes", "expected a size > 0, found 0");
-  c.cpu_iteration_us = e.get_double(
-      "cpu_iteration_us", v1 ? kV1IterationUs : (pytorch ? kPytorchStepUs : kOtherIterationUs), 0, 1e9);
+  c.cpu_iteration_us =
+      e.get_double("cpu_iteration_us", v1 ? kV1IterationUs : (pytorch ? kPytorchStepUs : kOtherIterationUs), 0, 1e9);
   c.cpu_per_seq_us =
       e.get_double("cpu_per_seq_us", v1 ? kV1PerSeqUs : (pytorch ? kPytorchPerSeqUs : kOtherPerSeqUs), 0, 1e9);
   if (pytorch) {
@@ -178,8 +180,8 @@ void parse_engine(const yaml::Map& e, Scenario& s, const cache::Preset& preset, 
     const bool infinigen = selection == "speculative";
     c.overlap = e.get_bool("overlap", !(infinigen || retention == "h2o"));
     c.sync_per_layer = e.get_bool("sync_per_layer", c.overlap || infinigen);
-    c.cpu_op_us = e.get_double(
-        "cpu_op_us", s.hardware.host.eager_op_us > 0 ? s.hardware.host.eager_op_us : kPytorchOpUs, 0, 1e9);
+    c.cpu_op_us =
+        e.get_double("cpu_op_us", s.hardware.host.eager_op_us > 0 ? s.hardware.host.eager_op_us : kPytorchOpUs, 0, 1e9);
   } else {
     c.sync_per_layer = false;
   }

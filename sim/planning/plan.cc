@@ -1,9 +1,7 @@
 #include "sim/planning/plan.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <exception>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -15,6 +13,7 @@
 #include "hw/hardware_loader.h"
 #include "models/model_loader.h"
 #include "sim/core/error.h"
+#include "sim/core/parallel.h"
 #include "sim/core/yaml.h"
 #include "sim/metrics/error_bars.h"
 #include "sim/planning/plan_prices.h"
@@ -213,7 +212,7 @@ PlanResult run_plan(const PlanRequest& request) {
 
   const int64_t check_seeds = run.trace_arrivals() ? 1 : req.seeds;  // a trace replayed whole is one run
   const int64_t steps = static_cast<int64_t>(trials.size()) * (req.seeds + 1);
-  std::mutex mutex;  // the progress callback and the first error
+  std::mutex mutex;  // the progress callback
   int64_t done = 0;
   const auto progress = [&](const Trial& t, int64_t add) {
     std::lock_guard<std::mutex> lock(mutex);
@@ -246,8 +245,7 @@ PlanResult run_plan(const PlanRequest& request) {
     std::optional<ReplicaScreen> screen;
     try {
       const Scenario one = run.scenario(base, req.rate, 1, 1);
-      plan_memory(one);
-      screen.emplace(one, traffic, req.slo);
+      screen.emplace(one, plan_memory(one), traffic, req.slo);
     } catch (const Error& e) {
       return finish(std::string("does not fit: ") + e.what());
     }
@@ -311,29 +309,8 @@ PlanResult run_plan(const PlanRequest& request) {
   };
   // Configurations on --jobs threads; their candidates are kept in the search's order, whatever finishes first.
   std::vector<std::vector<PlanCandidate>> outcomes(trials.size());
-  std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  const auto worker = [&] {
-    try {
-      for (size_t k = next++; k < trials.size(); k = next++) outcomes[k] = evaluate(trials[k]);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex);
-      if (!error) error = std::current_exception();
-      next = trials.size();  // the others stop after their current configuration
-    }
-  };
   const int jobs = req.jobs > 0 ? req.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::vector<std::thread> pool;
-  try {
-    for (int j = 1; j < std::min<int>(jobs, static_cast<int>(trials.size())); ++j) pool.emplace_back(worker);
-  } catch (...) {  // no thread to be had: the ones started finish their configuration, then the error stands
-    next = trials.size();
-    for (auto& th : pool) th.join();
-    throw;
-  }
-  worker();
-  for (auto& th : pool) th.join();
-  if (error) std::rethrow_exception(error);
+  parallel_for(trials.size(), jobs, [&](size_t k) { outcomes[k] = evaluate(trials[k]); });
   for (auto& o : outcomes) result.candidates.insert(result.candidates.end(), o.begin(), o.end());
   if (req.progress) req.progress(steps, steps, "done");
   // Why each GPU type without a feasible configuration lost, in one line.

@@ -16,6 +16,7 @@
 #include "sim/planning/plan.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
+#include "sim/serving/memory_plan.h"
 
 namespace kvsim::models {
 class CostModel;
@@ -29,7 +30,8 @@ namespace kvsim::sim {
 // (never rejects) for engines, policies and traffic it does not bound.
 class ReplicaScreen {
  public:
-  ReplicaScreen(const Scenario& s, const PlanTraffic& traffic, const std::vector<PlanSlo>& slo);
+  // `plan`: the configuration's memory plan (plan_memory(s)).
+  ReplicaScreen(const Scenario& s, const MemoryPlan& plan, const PlanTraffic& traffic, const std::vector<PlanSlo>& slo);
   std::string check(double rate_req_per_s) const;
 
  private:

@@ -18,7 +18,6 @@
 #include "models/cost_model.h"
 #include "sim/planning/plan_runner.h"
 #include "sim/run.h"
-#include "sim/serving/memory_plan.h"
 
 namespace kvsim::sim {
 
@@ -27,7 +26,8 @@ namespace {
 constexpr double kScreenShare = 0.9;
 }  // namespace
 
-ReplicaScreen::ReplicaScreen(const Scenario& s, const PlanTraffic& traffic, const std::vector<PlanSlo>& slo)
+ReplicaScreen::ReplicaScreen(const Scenario& s, const MemoryPlan& plan, const PlanTraffic& traffic,
+                             const std::vector<PlanSlo>& slo)
     : decoding_prompt_tokens_(static_cast<int64_t>(std::floor(traffic.decoding_prompt_tokens))),
       mean_decode_steps_(traffic.mean_decode_steps),
       max_num_seqs_(s.engine.max_num_seqs) {
@@ -36,7 +36,6 @@ ReplicaScreen::ReplicaScreen(const Scenario& s, const PlanTraffic& traffic, cons
             c.placement == "gpu" && s.model.sliding_window == 0 && mean_decode_steps_ > 0 &&
             traffic.arrivals.process != "trace" && traffic.clipped == 0;
   if (!active_) return;
-  const MemoryPlan plan = plan_memory(s);
   active_ = !plan.offload && !plan.kv_on_host && plan.sliding_groups == 0 && plan.state_groups == 0;
   // Shared prefixes are held once for many requests: no KV bound then.
   kv_tokens_ = traffic.shares_prefixes ? 0 : plan.kv_capacity_tokens();

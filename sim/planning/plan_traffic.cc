@@ -103,8 +103,6 @@ TrafficScan scan_traffic(traces::RequestSource& source, int64_t cap_tokens, SimT
     s.last_ns = r->arrival_ns;
     ++s.requests;
     const int64_t tokens = r->prompt_tokens + r->output_tokens;
-    s.prompt_tokens += r->prompt_tokens;
-    s.output_tokens += r->output_tokens;
     const auto steps = static_cast<double>(std::max<int64_t>(0, r->output_tokens - 1));
     s.decode_steps += steps;
     s.prompt_decode_steps += static_cast<double>(r->prompt_tokens) * steps;

@@ -37,7 +37,6 @@ struct TrafficScan {
   int64_t longest_tokens = 0;
   int64_t over_cap = 0;  // requests with prompt + output > cap
   int64_t peak_window_requests = 0;
-  int64_t prompt_tokens = 0, output_tokens = 0;  // summed over the requests
   // Summed over the requests: decode steps (output - 1) and prompt x decode steps (a request holds its prompt through
   // its decode: their ratio is the prompt a decoding request holds on average).
   double decode_steps = 0, prompt_decode_steps = 0;

@@ -2,13 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -16,6 +14,7 @@
 #include "sim/core/error.h"
 #include "sim/core/input_file.h"
 #include "sim/core/interrupt.h"
+#include "sim/core/parallel.h"
 #include "sim/core/yaml.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
@@ -312,52 +311,32 @@ SweepResult run_sweep(const SweepGrid& grid, const SweepOptions& o) {
   }
   std::ofstream out(results, std::ios::app);
   if (!out) throw Error(Place{results}, "cannot open for appending");
-  std::mutex mutex;
-  std::atomic<size_t> next{0};
+  std::mutex mutex;  // the results file and the progress callback
   std::atomic<int64_t> finished{r.skipped}, failed{0}, ran{0};
-  std::exception_ptr error;
-  const auto work = [&] {
-    while (true) {
-      const size_t k = next++;
-      if (k >= todo.size()) return;
-      const SweepPoint& p = grid.points[todo[k]];
-      nlohmann::ordered_json line;
-      line["point"] = p.index;
-      line["key"] = keys[todo[k]];
-      line["params"] = p.params_json();
-      throw_if_interrupted();
-      try {
-        line["summary"] = run_scenario(parse_scenario(grid.base_text.fresh(), grid.file, p.overrides()), "").summary;
-        ++ran;
-      } catch (const Interrupted&) {
-        throw;  // not the point's failure: the sweep stops, keeping the points it finished
-      } catch (const std::exception& e) {
-        line["error"] = e.what();
-        ++failed;
-      }
-      const std::string text = line.dump() + "\n";
-      std::lock_guard<std::mutex> lock(mutex);
-      out << text << std::flush;  // one whole line per point, at once
-      if (!out) throw Error(Place{results}, "write failed");
-      const int64_t d = ++finished;
-      if (o.progress) o.progress(d, r.total);
-    }
-  };
-  const auto worker = [&] {
+  // A body's exception (an interrupt, a failed write) stops the sweep, keeping the points it finished.
+  parallel_for(todo.size(), o.jobs, [&](size_t k) {
+    const SweepPoint& p = grid.points[todo[k]];
+    nlohmann::ordered_json line;
+    line["point"] = p.index;
+    line["key"] = keys[todo[k]];
+    line["params"] = p.params_json();
+    throw_if_interrupted();
     try {
-      work();
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex);
-      if (!error) error = std::current_exception();
-      next = todo.size();  // the others stop after their current point
+      line["summary"] = run_scenario(parse_scenario(grid.base_text.fresh(), grid.file, p.overrides()), "").summary;
+      ++ran;
+    } catch (const Interrupted&) {
+      throw;  // not the point's failure: the sweep stops, keeping the points it finished
+    } catch (const std::exception& e) {
+      line["error"] = e.what();
+      ++failed;
     }
-  };
-  const int threads = std::max(1, std::min<int>(o.jobs, static_cast<int>(todo.size())));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+    const std::string text = line.dump() + "\n";
+    std::lock_guard<std::mutex> lock(mutex);
+    out << text << std::flush;  // one whole line per point, at once
+    if (!out) throw Error(Place{results}, "write failed");
+    const int64_t d = ++finished;
+    if (o.progress) o.progress(d, r.total);
+  });
   r.run = ran;
   r.failed = failed;
   return r;

@@ -140,6 +140,8 @@ class Replica final : public engine::EventHandler {
   };
 
   void start_iteration(SimTime now);
+  // The books of an iteration starting at `now` with batch_ priced: counted, busy, its state reported and checked.
+  void mark_started(SimTime now);
   void finish_iteration(SimTime now);
   void schedule_mixed();          // v1, and v0 with chunked prefill
   void schedule_prefill_first();  // v0 without chunked prefill, and the static engines

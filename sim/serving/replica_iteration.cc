@@ -145,11 +145,7 @@ void Replica::start_iteration(SimTime now) {
           static_cast<uint64_t>(shape.fetch_tokens) * layer_token_bytes + plan_.streamed_weights_bytes +
           activation_bytes,
       static_cast<uint64_t>(swap_out_blocks_) * plan_.block_bytes + sent_tokens * layer_token_bytes + activation_bytes);
-  metrics_.on_iteration();
-  busy_ = true;
-  iteration_start_ = now;
-  report_state(now);
-  if (scenario_.check_invariants) check_invariants(now);
+  mark_started(now);
   // What the timeline shows of this iteration, drawn when its forward pass starts (after any swap lands).
   metrics::Timeline* timeline = metrics_.timeline();
   std::function<void(SimTime)> trace;
@@ -183,6 +179,14 @@ void Replica::start_iteration(SimTime now) {
   }
   if (trace) trace(now + swap_ns);
   schedule_end(now + swap_ns + compute_ns);
+}
+
+void Replica::mark_started(SimTime now) {
+  metrics_.on_iteration();
+  busy_ = true;
+  iteration_start_ = now;
+  report_state(now);
+  if (scenario_.check_invariants) check_invariants(now);
 }
 
 void Replica::finish_iteration(SimTime now) {

@@ -137,11 +137,7 @@ bool Replica::run_decode_stretch(SimTime now) {
   preempted_this_step_ = false;
   swap_in_blocks_ = swap_out_blocks_ = 0;
   prefill_transient_now_ = 0;
-  metrics_.on_iteration();
-  busy_ = true;
-  iteration_start_ = t;
-  report_state(t);
-  if (scenario_.check_invariants) check_invariants(t);
+  mark_started(t);
   schedule_end(last_end);
   return true;
 }

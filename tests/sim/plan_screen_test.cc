@@ -5,7 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <tuple>
+#include <utility>
 
 #include "models/model_loader.h"
 #include "sim/planning/plan.h"
@@ -21,10 +21,12 @@ struct PlanSetup {
   std::string base;
 };
 
+// A plan request of one GPU type and the base scenario of one configuration of it.
 PlanSetup setup(const std::string& slo, const std::vector<std::string>& overrides,
-                const std::vector<std::string>& knobs) {
+                const std::vector<std::string>& knobs, const std::string& model = "llama-3.1-8b",
+                const std::string& policy = "vllm") {
   PlanSetup s;
-  s.req.model = "llama-3.1-8b";
+  s.req.model = model;
   s.req.rate = 4;
   s.req.slo = parse_plan_slo(slo);
   s.req.gpus = {"h100-sxm5-80gb"};
@@ -32,8 +34,15 @@ PlanSetup setup(const std::string& slo, const std::vector<std::string>& override
   s.req.overrides = overrides;
   s.traffic = resolve_plan_traffic(s.req, models::load_model(s.req.model).max_position_embeddings, 0);
   const Runner run{s.req, s.traffic};
-  s.base = run.base_yaml("h100-sxm5-80gb", 1, "vllm", knobs, 0);
+  s.base = run.base_yaml("h100-sxm5-80gb", 1, policy, knobs, 0);
   return s;
+}
+
+// The screen of a set-up's configuration.
+ReplicaScreen screen_of(const PlanSetup& s) {
+  const Runner run{s.req, s.traffic};
+  const Scenario one = run.scenario(s.base, 1, 1, 1);
+  return ReplicaScreen(one, plan_memory(one), s.traffic, s.req.slo);
 }
 
 // Over a geometric grid of rates around each configuration's limit (the batch limit, the KV pool, a TPOT SLO), every
@@ -47,7 +56,7 @@ TEST(PlanScreen, RejectsOnlyRatesTheSimulationCannotSustain) {
                         Case{"ttft_p90_ms=20000", {"engine.num_gpu_blocks=400"}, {}}, Case{"tpot_p99_ms=9", {}, {}}}) {
     const PlanSetup s = setup(c.slo, c.overrides, c.knobs);
     const Runner run{s.req, s.traffic};
-    const ReplicaScreen screen(run.scenario(s.base, 1, 1, 1), s.traffic, s.req.slo);
+    const ReplicaScreen screen = screen_of(s);
     int rejected = 0;
     for (double rate = 0.5; rate <= 128; rate *= 1.25) {
       const std::string why = screen.check(rate);
@@ -93,31 +102,11 @@ TEST(PlanScreen, ADecodingRequestHoldsThePromptWeightedByItsDecodeSteps) {
 // reads) and a policy that drops tokens (nor, by construction, trace arrivals: the search's windows are not the
 // check stream).
 TEST(PlanScreen, InactiveWhereItCannotBound) {
-  for (const auto& [model, policy, arrival] :
-       {std::tuple{"gpt-oss-20b", "vllm", ""}, std::tuple{"llama-3.1-8b", "h2o", ""}}) {
-    PlanRequest r;
-    r.model = model;
-    r.rate = 1;
-    r.slo = parse_plan_slo("tpot_p99_ms=1");
-    r.gpus = {"h100-sxm5-80gb"};
-    r.arrival = arrival;
-    r.duration_s = 30;
-    const PlanTraffic t = resolve_plan_traffic(r, models::load_model(model).max_position_embeddings, 0);
-    const Runner run{r, t};
-    const std::string base = run.base_yaml("h100-sxm5-80gb", 1, policy, {}, 0);
-    EXPECT_EQ(ReplicaScreen(run.scenario(base, 1, 1, 1), t, r.slo).check(1000), "") << model << " " << policy;
+  for (const auto& [model, policy] : {std::pair{"gpt-oss-20b", "vllm"}, std::pair{"llama-3.1-8b", "h2o"}}) {
+    EXPECT_EQ(screen_of(setup("tpot_p99_ms=1", {}, {}, model, policy)).check(1000), "") << model << " " << policy;
   }
   // The same SLO on a full-attention model with vllm is screened.
-  PlanRequest r;
-  r.model = "llama-3.1-8b";
-  r.rate = 1;
-  r.slo = parse_plan_slo("tpot_p99_ms=1");
-  r.gpus = {"h100-sxm5-80gb"};
-  r.duration_s = 30;
-  const PlanTraffic t = resolve_plan_traffic(r, models::load_model(r.model).max_position_embeddings, 0);
-  const Runner run{r, t};
-  const std::string why =
-      ReplicaScreen(run.scenario(run.base_yaml("h100-sxm5-80gb", 1, "vllm", {}, 0), 1, 1, 1), t, r.slo).check(0.5);
+  const std::string why = screen_of(setup("tpot_p99_ms=1", {}, {})).check(0.5);
   EXPECT_NE(why.find("above tpot_p99_ms = 1"), std::string::npos) << why;
 }
 
