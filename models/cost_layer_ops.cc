@@ -109,11 +109,12 @@ OpCost CostModel::elementwise(const OperatorParams& p, const std::string& name, 
   return op;
 }
 
-OpCost CostModel::attention(const OperatorParams& p, const BatchShape& b, bool explain) const {
+CostModel::AttentionTerms CostModel::attention_terms(const OperatorParams& p, const BatchShape& b) const {
   // Averaged over the attention layers: full-attention layers use the uncapped sums, sliding layers the windowed ones.
   // A hybrid model's kState layers read no KV: ops_into weights this op by the attention layers' share and charges
   // the state layers' per-sequence state in state_scan (cost_state_ops.cc). A pure attention model's attention layers
   // are all its layers.
+  AttentionTerms a;
   const double layers = static_cast<double>(model_.num_attention_layers());
   const double sliding = static_cast<double>(model_.num_sliding_layers());
   const double full_share = static_cast<double>(model_.num_full_layers()) / layers, sliding_share = sliding / layers;
@@ -125,106 +126,113 @@ OpCost CostModel::attention(const OperatorParams& p, const BatchShape& b, bool e
   kv_tokens += gpu_layers_of_cpu * b.cpu_kv_read_tokens;
   // KIVI: the residual window's tokens are read in full precision in every layer; capped by each layer type's tokens
   // read (a sum of per-sequence minima would be exact; they agree while the residual fits in the sliding window).
-  double residual = 0;
   if (config_.kv_dtype != config_.dtype && b.residual_tokens > 0) {
-    residual = full_share * std::min(b.residual_tokens, b.kv_read_tokens) +
-               sliding_share * std::min(b.residual_tokens, b.kv_read_tokens_window);
+    a.residual = full_share * std::min(b.residual_tokens, b.kv_read_tokens) +
+                 sliding_share * std::min(b.residual_tokens, b.kv_read_tokens_window);
   }
   // Quest: the dense layers read the whole context; the batch's sums hold the budget, the rest comes here, averaged
   // over the layers. One decode query per token, so one query-key pair per extra token.
-  double dense_extra = 0;
   if (config_.page_selection && b.dense_extra_tokens > 0) {
-    dense_extra = b.dense_extra_tokens * std::min(static_cast<double>(config_.dense_layers), layers) / layers;
-    pairs += dense_extra;
+    a.dense_extra = b.dense_extra_tokens * std::min(static_cast<double>(config_.dense_layers), layers) / layers;
+    pairs += a.dense_extra;
   }
-  const double quant_tokens = kv_tokens - residual + dense_extra;
+  const double quant_tokens = kv_tokens - a.residual + a.dense_extra;
   // Sequences attended on the CPU (cpu_attention) move no q or output through the GPU's attention kernel.
   const double gpu_tokens = static_cast<double>(b.num_tokens) - (1.0 - gpu_layers_of_cpu) * b.cpu_attn_tokens;
-  const int64_t gpu_seqs = b.num_seqs - (gpu_layers_of_cpu > 0 ? 0 : b.cpu_num_seqs);
+  a.gpu_seqs = b.num_seqs - (gpu_layers_of_cpu > 0 ? 0 : b.cpu_num_seqs);
   const double q_heads = static_cast<double>(model_.num_attention_heads) / config_.tp;
   const double head_dim = static_cast<double>(model_.head_dim);
-  OpCost op;
-  op.name = "attention";
-  op.flops = 4.0 * q_heads * head_dim * pairs;  // QK^T and PV, 2 FLOPs per MAC
-  const double kv_bytes = quant_tokens * kv_quant_token_bytes_ + residual * kv_full_token_bytes_;
+  a.flops = 4.0 * q_heads * head_dim * pairs;  // QK^T and PV, 2 FLOPs per MAC
+  const double kv_bytes = quant_tokens * kv_quant_token_bytes_ + a.residual * kv_full_token_bytes_;
   const double qo_bytes = 2.0 * gpu_tokens * q_heads * head_dim * act_bytes_;
-  op.bytes = kv_bytes + qo_bytes;
+  a.bytes = kv_bytes + qo_bytes;
   // Integer KV: every quantised K and V element read is dequantised on the CUDA cores inside the kernel, which adds
-  // to the compute term (and to op.flops). No term where the profile lacks an FP32 peak.
+  // to the compute term (and to the op's FLOPs). No term where the profile lacks an FP32 peak.
   const double fp32_flops = hardware_.gpu.fp32_flops;
-  double dequant_ops = 0;
   if (has_group_metadata(config_.kv_dtype) && fp32_flops > 0) {
-    dequant_ops = quant_tokens * 2.0 * static_cast<double>(kv_heads_per_gpu(model_, config_.tp)) * head_dim *
-                  kDequantOpsPerElement;
+    a.dequant_ops = quant_tokens * 2.0 * static_cast<double>(kv_heads_per_gpu(model_, config_.tp)) * head_dim *
+                    kDequantOpsPerElement;
   }
-  if (config_.eager_attention) op.bytes += 16.0 * q_heads * pairs;
-  if (config_.kv_concat_growth && b.decode_only) op.bytes += 2.0 * kv_bytes;
-  if (config_.score_accumulation) op.bytes += 12.0 * q_heads * kv_tokens;
+  if (config_.eager_attention) a.bytes += 16.0 * q_heads * pairs;
+  if (config_.kv_concat_growth && b.decode_only) a.bytes += 2.0 * kv_bytes;
+  if (config_.score_accumulation) a.bytes += 12.0 * q_heads * kv_tokens;
   // Memory term: the measured paged decode kernel's KV read rate at this mean context, else the roofline.
   // Compute term: the measured prefill kernel's FLOP rate at this many new tokens per sequence, else the roofline.
   // The operator model: the decode kernel's read efficiency grows with the KV tokens in flight, the prefill kernel's
   // compute efficiency with the new tokens per prefilling sequence (models/operator_model.h).
-  const double chunk =
-      b.prefill_seqs > 0 ? static_cast<double>(b.prefill_tokens) / static_cast<double>(b.prefill_seqs) : 1.0;
-  const double kv_read_bytes = quant_tokens * kv_quant_token_bytes_ + residual * kv_full_token_bytes_;
-  double read_rate = config_.decode_attention_scale * p.decode_memory * kv_read_bytes /
-                     (kv_read_bytes + p.decode_half_mb * 1e6) * rates_.memory_bytes_per_s;
+  a.chunk = b.prefill_seqs > 0 ? static_cast<double>(b.prefill_tokens) / static_cast<double>(b.prefill_seqs) : 1.0;
+  a.kv_read_bytes = quant_tokens * kv_quant_token_bytes_ + a.residual * kv_full_token_bytes_;
+  a.read_rate = config_.decode_attention_scale * p.decode_memory * a.kv_read_bytes /
+                (a.kv_read_bytes + p.decode_half_mb * 1e6) * rates_.memory_bytes_per_s;
   // A decode-only batch's few FLOPs ride on its memory-bound kernel: no prefill ramp applies to them.
-  const double ramp = b.prefill_seqs > 0 ? chunk / (chunk + p.prefill_half_tokens) : 1.0;
-  double flop_rate = p.prefill_compute * ramp * rates_.peak_flops;
-  std::string memory_from = "model", compute_from = "model";
-  if (const auto& measured = hardware_.measured; measured && gpu_seqs > 0) {
+  const double ramp = b.prefill_seqs > 0 ? a.chunk / (a.chunk + p.prefill_half_tokens) : 1.0;
+  a.flop_rate = p.prefill_compute * ramp * rates_.peak_flops;
+  if (const auto& measured = hardware_.measured; measured && a.gpu_seqs > 0) {
     // The decode kernel's rate at this batch's mean context and its number of sequences decoded together (the
     // kernel reads fewer bytes per second with fewer sequences in flight).
-    const double mean_context = kv_tokens / static_cast<double>(gpu_seqs);
-    const auto batch = static_cast<double>(gpu_seqs);
-    if (auto r = measured->decode_attention_bytes_per_s(mean_context, config_.block_size, batch)) {
-      read_rate = *r;
-      memory_from = explain ? fmt::format("measured decode kernel at context {:.0f}, batch {}", mean_context, gpu_seqs)
-                            : "measured";
+    a.mean_context = kv_tokens / static_cast<double>(a.gpu_seqs);
+    const auto batch = static_cast<double>(a.gpu_seqs);
+    if (auto r = measured->decode_attention_bytes_per_s(a.mean_context, config_.block_size, batch)) {
+      a.read_rate = *r;
+      a.memory_measured = true;
     }
     if (!measured->prefill_attention.empty()) {
-      flop_rate = measured->prefill_attention.at(gpu_tokens / static_cast<double>(gpu_seqs));
-      compute_from = "measured";
-      if (explain) {
-        // PyTorch SDPA's flash kernel is a production kernel (as is a named import's, e.g. Vidur's FlashInfer, with
-        // no note); kvsim's simple kernel, or any curve with a note saying why, is slower than a serving engine's.
-        const std::string& kernel = measured->prefill_attention_kernel;
-        const std::string& note = measured->prefill_attention_note;
-        compute_from = fmt::format("measured {} prefill kernel", kernel.empty() ? "(unnamed)" : kernel);
-        if (kernel != "sdpa-flash" && (!note.empty() || kernel == "kvsim-simple" || kernel.empty())) {
-          const char* why = kernel == "kvsim-simple"
-                                ? "curve from kvsim's simple kernel, slower than production flash kernels"
-                                : "the profile does not name the kernel";
-          compute_from += fmt::format(" (not a production kernel: {})", note.empty() ? why : note);
-        }
-      }
+      a.flop_rate = measured->prefill_attention.at(gpu_tokens / static_cast<double>(a.gpu_seqs));
+      a.compute_measured = true;
     }
   }
-  const SimTime dequant_ns = dequant_ops > 0 ? work_time_ns(dequant_ops, fp32_flops) : 0;
-  const SimTime c_ns = work_time_ns(op.flops, flop_rate) + dequant_ns, m_ns = work_time_ns(op.bytes, read_rate);
-  op.flops += dequant_ops;
-  const double floor_us = b.prefill_seqs > 0 ? p.prefill_floor_us : p.decode_floor_us;
-  op.time_ns = std::max(c_ns, m_ns) + static_cast<SimTime>(std::llround(floor_us * kNsPerUs));
-  op.bound = c_ns >= m_ns ? "compute" : "memory";
-  const std::string& used = c_ns >= m_ns ? compute_from : memory_from;
-  op.source = used == "model" ? "model" : "measured";
-  if (explain) {
-    op.explain = fmt::format(
-        "{}-bound; compute: {} ({:.1f} % of peak at {:.0f} new tokens per prefill); memory: {} ({:.1f} % of HBM at {} "
-        "of KV per layer); floor {:.1f} us ({})",
-        op.bound, compute_from, flop_rate / rates_.peak_flops * 100, chunk, memory_from,
-        read_rate / rates_.memory_bytes_per_s * 100, format_bytes(static_cast<uint64_t>(kv_read_bytes)), floor_us,
-        p.origin);
-    if (has_group_metadata(config_.kv_dtype)) {
-      op.explain += fp32_flops > 0 ? fmt::format("; {} KV dequantised at the FP32 peak ({:.1f} us)",
-                                                 dtype_name(config_.kv_dtype), static_cast<double>(dequant_ns) / 1e3)
-                                   : fmt::format("; {} KV dequantisation not charged: profile has no fp32_flops",
-                                                 dtype_name(config_.kv_dtype));
-    }
-    if (residual > 0) op.explain += fmt::format("; {:.0f} residual tokens in {}", residual, dtype_name(config_.dtype));
-    if (dense_extra > 0) op.explain += fmt::format("; {:.0f} tokens read by Quest's dense layers", dense_extra);
+  a.dequant_ns = a.dequant_ops > 0 ? work_time_ns(a.dequant_ops, fp32_flops) : 0;
+  a.compute_ns = work_time_ns(a.flops, a.flop_rate) + a.dequant_ns;
+  a.memory_ns = work_time_ns(a.bytes, a.read_rate);
+  a.floor_us = b.prefill_seqs > 0 ? p.prefill_floor_us : p.decode_floor_us;
+  a.time_ns = std::max(a.compute_ns, a.memory_ns) + static_cast<SimTime>(std::llround(a.floor_us * kNsPerUs));
+  return a;
+}
+
+OpCost CostModel::attention(const OperatorParams& p, const BatchShape& b, bool explain) const {
+  const AttentionTerms a = attention_terms(p, b);
+  OpCost op;
+  op.name = "attention";
+  op.flops = a.flops + a.dequant_ops;
+  op.bytes = a.bytes;
+  op.time_ns = a.time_ns;
+  const bool compute_bound = a.compute_ns >= a.memory_ns;
+  op.bound = compute_bound ? "compute" : "memory";
+  op.source = (compute_bound ? a.compute_measured : a.memory_measured) ? "measured" : "model";
+  if (!explain) return op;
+  std::string memory_from = "model", compute_from = "model";
+  if (a.memory_measured) {
+    memory_from = fmt::format("measured decode kernel at context {:.0f}, batch {}", a.mean_context, a.gpu_seqs);
   }
+  if (a.compute_measured) {
+    // PyTorch SDPA's flash kernel is a production kernel (as is a named import's, e.g. Vidur's FlashInfer, with
+    // no note); kvsim's simple kernel, or any curve with a note saying why, is slower than a serving engine's.
+    const std::string& kernel = hardware_.measured->prefill_attention_kernel;
+    const std::string& note = hardware_.measured->prefill_attention_note;
+    compute_from = fmt::format("measured {} prefill kernel", kernel.empty() ? "(unnamed)" : kernel);
+    if (kernel != "sdpa-flash" && (!note.empty() || kernel == "kvsim-simple" || kernel.empty())) {
+      const char* why = kernel == "kvsim-simple"
+                            ? "curve from kvsim's simple kernel, slower than production flash kernels"
+                            : "the profile does not name the kernel";
+      compute_from += fmt::format(" (not a production kernel: {})", note.empty() ? why : note);
+    }
+  }
+  op.explain = fmt::format(
+      "{}-bound; compute: {} ({:.1f} % of peak at {:.0f} new tokens per prefill); memory: {} ({:.1f} % of HBM at {} "
+      "of KV per layer); floor {:.1f} us ({})",
+      op.bound, compute_from, a.flop_rate / rates_.peak_flops * 100, a.chunk, memory_from,
+      a.read_rate / rates_.memory_bytes_per_s * 100, format_bytes(static_cast<uint64_t>(a.kv_read_bytes)), a.floor_us,
+      p.origin);
+  if (has_group_metadata(config_.kv_dtype)) {
+    op.explain += hardware_.gpu.fp32_flops > 0
+                      ? fmt::format("; {} KV dequantised at the FP32 peak ({:.1f} us)", dtype_name(config_.kv_dtype),
+                                    static_cast<double>(a.dequant_ns) / 1e3)
+                      : fmt::format("; {} KV dequantisation not charged: profile has no fp32_flops",
+                                    dtype_name(config_.kv_dtype));
+  }
+  if (a.residual > 0)
+    op.explain += fmt::format("; {:.0f} residual tokens in {}", a.residual, dtype_name(config_.dtype));
+  if (a.dense_extra > 0) op.explain += fmt::format("; {:.0f} tokens read by Quest's dense layers", a.dense_extra);
   return op;
 }
 

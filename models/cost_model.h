@@ -217,6 +217,15 @@ struct BatchShape {
 
   // Add one sequence; `window` is the model's sliding window (0 = none).
   void add_sequence(int64_t cached_tokens, int64_t new_tokens, bool samples, int64_t window);
+  // `seqs` decodes (one new token each, sampled, no window) holding `context` KV tokens together: the sums of as many
+  // add_sequence calls (exact: integer-valued sums below 2^53).
+  void add_decodes(int64_t seqs, int64_t context) {
+    num_seqs += seqs;
+    num_tokens += seqs;
+    num_sampled += seqs;
+    attn_pairs += static_cast<double>(context + seqs);
+    kv_read_tokens += static_cast<double>(context + seqs);
+  }
   // Add one sequence whose attention runs on the CPU: counts num_seqs, num_tokens and num_sampled as add_sequence
   // does, its pairs and KV read into the cpu_ fields. No sliding-window capping: FlexGen's models (OPT) have none,
   // so a sliding-window model's CPU attention is charged as if every layer were full.
@@ -281,7 +290,7 @@ class CostModel {
   struct LayerTimes {
     SimTime compute = 0, h2d = 0, d2h = 0, disk = 0, once = 0;
     SimTime weights = 0;  // of h2d, the weight copy (weight_fetch): once per block of GPU batches
-    int64_t parts = 1;  // GPU batches (FlexGen's block schedule)
+    int64_t parts = 1;    // GPU batches (FlexGen's block schedule)
   };
   LayerTimes layer_times(const BatchShape& batch) const;
   // The engine's serial CPU work of one iteration (CpuOverhead): the GPU idles meanwhile.
@@ -295,6 +304,22 @@ class CostModel {
     if (config_.pytorch_host) return pytorch_iteration_ns(batch);
     return cpu_overhead_ns(batch) + std::max(forward_ns(batch), launch_ns(batch));
   }
+  // The price of iterations that differ only in the context they read (a decode stretch: the same sequences, one new
+  // token each, so the same tokens, rows, launches and CPU overhead): those parts are fixed, so a step costs one
+  // attention op. ns(b) == iteration_ns(b) for every b of the first's tokens, sequences, sampled rows and kind
+  // (tests/models/cost_memo_test.cc).
+  class FixedBatch {
+   public:
+    SimTime ns(const BatchShape& batch) const;
+
+   private:
+    friend class CostModel;
+    const CostModel* cost_ = nullptr;
+    bool fixed_ = false;  // else ns() is iteration_ns()
+    Launch mode_ = Launch::kEager;
+    SimTime rest_ns_ = 0, once_ns_ = 0, cpu_ns_ = 0, launch_ns_ = 0;
+  };
+  FixedBatch fixed_batch(const BatchShape& first) const;
   // The FlexGen family's iteration (ExecConfig::pytorch_host): host and GPU per layer object as synchronised, plus
   // the step's serial host time.
   SimTime pytorch_iteration_ns(const BatchShape& batch) const;
@@ -328,6 +353,15 @@ class CostModel {
   static constexpr int64_t kCacheTokens = 16384;
   SimTime cached(const OperatorParams& p, const std::string& name, double tokens, SimTime (*compute)(const void*),
                  const void* arg) const;
+  // Attention's numbers without its labels (the forward-pass memo prices one per iteration): attention() names them.
+  struct AttentionTerms {
+    double flops = 0, dequant_ops = 0, bytes = 0, kv_read_bytes = 0, residual = 0, dense_extra = 0;
+    double chunk = 1, flop_rate = 0, read_rate = 0, mean_context = 0, floor_us = 0;
+    int64_t gpu_seqs = 0;
+    bool compute_measured = false, memory_measured = false;
+    SimTime compute_ns = 0, memory_ns = 0, dequant_ns = 0, time_ns = 0;
+  };
+  AttentionTerms attention_terms(const OperatorParams& p, const BatchShape& batch) const;
   OpCost attention(const OperatorParams& p, const BatchShape& batch, bool explain) const;
   OpCost allreduce(const OperatorParams& p, double tokens, bool explain) const;
   OpCost experts(double tokens, bool explain) const;
@@ -370,6 +404,11 @@ class CostModel {
   double attn_share_ = 1.0;  // attention layers / layers
   std::shared_ptr<std::atomic<SimTime>[]> forward_memo_;
   SimTime plain_forward_ns(const BatchShape& batch) const;
+  // The memo's sums for `batch` (filled on first use): per-layer ops but attention, and embedding + lm_head; false
+  // when its tokens or rows are beyond the memo.
+  bool memo_sums(const BatchShape& batch, Launch mode, SimTime& rest_ns, SimTime& once_ns) const;
+  // One layer's attention as ops_into prices it, weighted by the attention layers' share.
+  SimTime plain_attention_ns(Launch mode, const BatchShape& batch) const;
 };
 
 }  // namespace kvsim::models

@@ -54,16 +54,15 @@ SimTime CostModel::forward_ns(const BatchShape& b) const {
   return std::max({t.compute, t.h2d, t.d2h, t.disk}) * model_.num_layers + t.once;
 }
 
-SimTime CostModel::plain_forward_ns(const BatchShape& b) const {
-  const Launch mode = launch_mode(b);
+bool CostModel::memo_sums(const BatchShape& b, Launch mode, SimTime& rest, SimTime& once) const {
   const int64_t tokens = padded_tokens(b);
-  if (tokens > kCacheTokens || b.num_sampled > kCacheTokens) return -1;
+  if (tokens > kCacheTokens || b.num_sampled > kCacheTokens) return false;
   // Cells [parameters: eager, graph][sum: per-layer ops but attention, embedding, lm_head][tokens or rows].
   const size_t graph = mode == Launch::kEager ? 0 : 1;
   const auto cell = [&](size_t sum, int64_t index) -> std::atomic<SimTime>& {
     return forward_memo_[(graph * 3 + sum) * (kCacheTokens + 1) + static_cast<size_t>(index)];
   };
-  SimTime rest = cell(0, tokens).load(std::memory_order_relaxed);
+  rest = cell(0, tokens).load(std::memory_order_relaxed);
   SimTime embedding = cell(1, tokens).load(std::memory_order_relaxed);
   SimTime head = cell(2, b.num_sampled).load(std::memory_order_relaxed);
   if (rest < 0 || embedding < 0 || head < 0) {
@@ -78,12 +77,39 @@ SimTime CostModel::plain_forward_ns(const BatchShape& b) const {
     cell(1, tokens).store(embedding, std::memory_order_relaxed);
     cell(2, b.num_sampled).store(head, std::memory_order_relaxed);
   }
+  once = embedding + head;
+  return true;
+}
+
+SimTime CostModel::plain_forward_ns(const BatchShape& b) const {
+  const Launch mode = launch_mode(b);
+  SimTime rest = 0, once = 0;
+  if (!memo_sums(b, mode, rest, once)) return -1;
+  return (rest + plain_attention_ns(mode, b)) * model_.num_layers + once;
+}
+
+SimTime CostModel::plain_attention_ns(Launch mode, const BatchShape& b) const {
   // Attention as ops_into prices it: eager between piecewise graphs, in the graph when the whole pass is one.
-  SimTime attention_ns = attention(mode == Launch::kFullGraph ? graph_params_ : op_params_, b, false).time_ns;
-  if (attn_share_ < 1.0) {
-    attention_ns = static_cast<SimTime>(std::llround(static_cast<double>(attention_ns) * attn_share_));
-  }
-  return (rest + attention_ns) * model_.num_layers + embedding + head;
+  const SimTime ns = attention_terms(mode == Launch::kFullGraph ? graph_params_ : op_params_, b).time_ns;
+  return attn_share_ < 1.0 ? static_cast<SimTime>(std::llround(static_cast<double>(ns) * attn_share_)) : ns;
+}
+
+CostModel::FixedBatch CostModel::fixed_batch(const BatchShape& b) const {
+  FixedBatch f;
+  f.cost_ = this;
+  if (config_.pytorch_host || !plain_ || b.num_tokens == 0) return f;
+  f.mode_ = launch_mode(b);
+  if (!memo_sums(b, f.mode_, f.rest_ns_, f.once_ns_)) return f;
+  f.cpu_ns_ = cpu_overhead_ns(b);
+  f.launch_ns_ = launch_ns(b);
+  f.fixed_ = true;
+  return f;
+}
+
+SimTime CostModel::FixedBatch::ns(const BatchShape& b) const {
+  if (!fixed_) return cost_->iteration_ns(b);
+  const SimTime forward = (rest_ns_ + cost_->plain_attention_ns(mode_, b)) * cost_->model_.num_layers + once_ns_;
+  return cpu_ns_ + std::max(forward, launch_ns_);
 }
 
 SimTime CostModel::pytorch_iteration_ns(const BatchShape& b) const {

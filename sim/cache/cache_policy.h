@@ -116,6 +116,12 @@ class CachePolicy {
   // exactly its footprint; no prefix block of it left for on_computed to register); 0 when growth is not that simple.
   // Growing such sequences step by step or at once to the same lengths leaves the pool in the same state.
   virtual int64_t uniform_growth_blocks(const SeqKv& /*seq*/) const { return 0; }
+  // The same growth of many such sequences counted at once (a decode cohort's steps): the pool's books move as if
+  // they had grown by `tokens` tokens taking `blocks` blocks; adopt_growth later writes one sequence's share into
+  // it without counting it again (`tokens`: what it holds now). Policies that report no uniform growth never get
+  // these calls.
+  virtual void book_growth(int64_t /*blocks*/, int64_t /*tokens*/) {}
+  virtual void adopt_growth(SeqKv& /*seq*/, int64_t /*tokens*/) const {}
   // Lifetime counters for conservation: allocated = freed + cached at any quiet point.
   virtual int64_t blocks_allocated() const = 0;
   virtual int64_t blocks_freed() const = 0;

@@ -136,6 +136,18 @@ class PagedPolicy final : public CachePolicy {
     return plan_.full_groups;
   }
 
+  void book_growth(int64_t blocks, int64_t tokens) override {
+    used_ += blocks;
+    allocated_ += blocks;
+    while (used_ + cached_ > plan_.num_gpu_blocks) evict_oldest();
+    stored_ += tokens;
+  }
+
+  void adopt_growth(SeqKv& seq, int64_t tokens) const override {
+    seq.blocks = footprint_blocks(plan_, seq, tokens, 0);
+    seq.tokens = tokens;
+  }
+
   bool shares_prefixes() const override { return prefix_caching_; }
   uint64_t block_identity(const SeqKv& seq, int64_t index) const override { return block_key(seq, index); }
   void set_store_writes(StoreWrites writes) override { store_writes_ = prefix_caching_ ? writes : StoreWrites::kNone; }

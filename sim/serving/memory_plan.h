@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 
@@ -66,7 +67,12 @@ struct MemoryPlan {
   uint64_t static_bytes() const { return weights_bytes + activation_bytes + non_torch_bytes; }
   // Blocks a sequence of `tokens` KV entries holds (monotone in tokens). Inline: called per sequence per iteration.
   int64_t blocks_for_tokens(int64_t tokens) const {
-    const int64_t blocks = (tokens + block_size - 1) / block_size;
+    // A power-of-two block size (vLLM's are) divides by a shift: this runs for every sequence of every iteration.
+    const auto size = static_cast<uint64_t>(block_size);
+    const int64_t blocks =
+        tokens >= 0 && std::has_single_bit(size)
+            ? static_cast<int64_t>((static_cast<uint64_t>(tokens) + size - 1) >> std::countr_zero(size))
+            : (tokens + block_size - 1) / block_size;
     return full_groups * blocks + sliding_groups * std::min(blocks, window_blocks) + (tokens > 0 ? state_blocks : 0);
   }
   // KV bytes of `blocks` held on the GPU (0 when the pool lives in host memory).

@@ -132,6 +132,9 @@ class Replica final : public engine::EventHandler {
     // Analytic stretches: the blocks the policy said it takes per block of growth (uniform_growth_blocks), 0 until
     // asked; kept while it runs (growth keeps a sequence uniform), cleared when preempted.
     int64_t growth_blocks = 0;
+    // A member of the decode cohort (replica_cohort.cc): the cohort's clock when its fields were last written, -1
+    // when not a member. A member's true state is its fields advanced by the clock's steps since.
+    int64_t cohort_base = -1;
     int64_t known() const { return record.prompt_tokens + generated; }
   };
   struct Scheduled {
@@ -142,10 +145,19 @@ class Replica final : public engine::EventHandler {
   void start_iteration(SimTime now);
   // The books of an iteration starting at `now` with batch_ priced: counted, busy, its state reported and checked.
   void mark_started(SimTime now);
+  // The scheduled rows added to `shape` (and a whole batch's held rows, padded to its longest prompt `pad_prompt`);
+  // returns the KV entries computed this iteration that reach the host with the CPU's q/k/v.
+  int64_t price_rows(models::BatchShape& shape, int64_t& pad_prompt);
+  // The priced iteration's transfers, time and start; its end scheduled.
+  void launch_iteration(SimTime now, const models::BatchShape& shape, int64_t cpu_new_tokens, int64_t pad_prompt);
   void finish_iteration(SimTime now);
-  void schedule_mixed();          // v1, and v0 with chunked prefill
-  void schedule_prefill_first();  // v0 without chunked prefill, and the static engines
-  void form_static_batch();       // the pytorch static engine's batch (FlexGen family)
+  // batch_'s rows ended at `now`, after rows already counted (a run of `itl_count` gaps of `itl_value`, `tokens`
+  // tokens, `any_done`: one of them completed).
+  void finish_rows(SimTime now, SimTime itl_value, int64_t itl_count, bool any_done, int64_t tokens);
+  void schedule_mixed();               // v1, and v0 with chunked prefill
+  void admit_waiting(int64_t budget);  // schedule_mixed's admissions from the queue, FCFS within `budget` tokens
+  void schedule_prefill_first();       // v0 without chunked prefill, and the static engines
+  void form_static_batch();            // the pytorch static engine's batch (FlexGen family)
   // Make room for `slot` to hold `tokens` KV entries, preempting from the back of running_; false when `slot`
   // itself had to be preempted.
   bool make_room(uint32_t slot, int64_t tokens);
@@ -181,11 +193,11 @@ class Replica final : public engine::EventHandler {
   void report_state(SimTime now);
   // The state report_state sends, with the pool's books at these values (an analytic stretch's steps).
   metrics::ReplicaState state_with(int64_t used_blocks, int64_t stored_tokens) const;
-  // After an iteration's end at `now`: advance an analytic decode stretch where one applies (replica_stretch.cc),
-  // then start the next iteration.
+  // After an iteration's end at `now`: advance an analytic decode stretch or price the next iteration from the
+  // decode cohort where one applies (replica_stretch.cc), else start the next iteration.
   void next_iteration(SimTime now);
-  // The decode-only steps from `now` that need no per-sequence work, run in closed form, every sequence then brought
-  // up to date and the next iteration started; false (nothing changed) when the batch is not such a stretch.
+  // The cohort's decode-only steps from `now` run in closed form and the next iteration started; false (nothing
+  // changed) when the batch is not such a stretch.
   bool run_decode_stretch(SimTime now);
   void check_invariants(SimTime now) const;
   uint32_t new_slot();
@@ -246,11 +258,49 @@ class Replica final : public engine::EventHandler {
   // on_event instead of being queued).
   std::optional<SimTime> inline_end_;
   bool in_event_ = false;
-  // Analytic fast-forward: the scenario allows decode stretches (replica_stretch.cc), and per block-size phase the
-  // running sequences that take a block at that phase (reused).
+  // Analytic fast-forward: the scenario allows decode stretches (replica_stretch.cc).
   bool stretches_ = false;
-  std::vector<int64_t> phase_counts_;
   int64_t analytic_steps_ = 0;
+  // The decode cohort (replica_cohort.cc): while an iteration of an analytic replica decodes every running sequence
+  // of a uniform-growth batch, the sequences are advanced together, not one by one. Each step adds one token to
+  // every member; its members' fields are written when something needs them (settle, a completion).
+  struct Finish {
+    int64_t clock;   // the cohort step at whose end the member completes
+    uint64_t order;  // join order: running_ order
+    uint32_t slot;
+    auto operator<=>(const Finish&) const = default;
+  };
+  struct Cohort {
+    bool active = false;
+    bool in_flight = false;      // a step of the members has started (their blocks for it taken) and not ended
+    int64_t clock = 0;           // the members' steps so far
+    SimTime last_token_ns = -1;  // the end of the last of them
+    int64_t size = 0;
+    int64_t context = 0;           // KV tokens the members hold, an in-flight step's not counted
+    int64_t per_block = 0;         // blocks a member takes when its tokens pass a multiple of the block size
+    std::vector<int64_t> keys;     // members by (tokens - clock) mod block size: those taking a block at a step
+    std::vector<Finish> finishes;  // a min-heap (std::greater)
+    uint64_t joined = 0;
+  };
+  Cohort cohort_;
+  std::vector<uint32_t> joining_;  // finish_cohort_step's admitted rows, reused
+  // Members of key k take a block at the step starting at clock c when k + c is a multiple of the block size.
+  int64_t cohort_key(int64_t tokens) const;
+  int64_t cohort_blocks_at(int64_t clock) const;
+  // Every running sequence joins when each is a uniform decode that produced its last token at `now`; false
+  // (nothing changed) otherwise.
+  bool form_cohort(SimTime now);
+  bool join_cohort(uint32_t slot, SimTime now);  // false when `slot` cannot decode with the members
+  void write_member(Seq& s);                     // the member's fields brought to the cohort's clock
+  // Every member written and released from the cohort; an in-flight step's rows go to the front of batch_ for
+  // finish_iteration.
+  void settle();
+  // The end of a step in which the members decoded: their tokens and completions, without a pass over them; then
+  // the rest of batch_ as finish_iteration ends it.
+  void finish_cohort_step(SimTime now);
+  // An iteration of the members' decodes and the queue's admissions (chunked prefill) priced from the cohort's sums;
+  // false when the scheduler would do otherwise (a block missing).
+  bool run_cohort_admission(SimTime now);
   void schedule_end(SimTime end);
   SimTime now_ns_ = 0;  // time of the event being handled (for rejections)
 };

@@ -15,6 +15,7 @@
 namespace kvsim::serving {
 
 void Replica::start_iteration(SimTime now) {
+  settle();
   batch_.clear();
   preempted_this_step_ = false;
   swap_in_blocks_ = swap_out_blocks_ = 0;
@@ -42,12 +43,18 @@ void Replica::start_iteration(SimTime now) {
   }
   models::BatchShape shape;
   shape.decode_only = true;
+  int64_t pad_prompt = 0;
+  const int64_t cpu_new_tokens = price_rows(shape, pad_prompt);
+  launch_iteration(now, shape, cpu_new_tokens, pad_prompt);
+}
+
+int64_t Replica::price_rows(models::BatchShape& shape, int64_t& pad_prompt) {
   const int64_t window = scenario_.model.sliding_window;
   const auto& cache = scenario_.cache;
   int64_t cpu_new_tokens = 0;  // KV entries computed this iteration that reach the host with the CPU's q/k/v
   // Hugging Face generate() and the FlexGen family pad a batch's prompts to the longest (left padding) and keep
   // computing a finished sequence until the longest output ends.
-  int64_t pad_prompt = 0;
+  pad_prompt = 0;
   priced_.clear();
   if (whole_batches_) {
     for (const Scheduled& b : batch_) pad_prompt = std::max(pad_prompt, b.new_tokens);
@@ -102,6 +109,12 @@ void Replica::start_iteration(SimTime now) {
     shape.add_sequence(cached, new_tokens, samples, window);
     shape.decode_only = shape.decode_only && decode;
   }
+  return cpu_new_tokens;
+}
+
+void Replica::launch_iteration(SimTime now, const models::BatchShape& shape, int64_t cpu_new_tokens,
+                               int64_t pad_prompt) {
+  const auto& cache = scenario_.cache;
   // Prefix blocks a tiered placement loaded back for this iteration's admissions come in before the forward pass,
   // one bulk copy per block (the offloading connectors keep a block's layers contiguous in host memory: 2 MiB
   // copies for a 16-token block of an 8B model, vLLM blog on its CPU offloading connector, 2025), after being read
@@ -186,14 +199,21 @@ void Replica::mark_started(SimTime now) {
   busy_ = true;
   iteration_start_ = now;
   report_state(now);
-  if (scenario_.check_invariants) check_invariants(now);
+  if (scenario_.check_invariants) {
+    settle();  // the checks read every sequence's own fields
+    check_invariants(now);
+  }
 }
 
 void Replica::finish_iteration(SimTime now) {
-  int64_t itl_count = 0;
-  SimTime itl_value = -1;
-  bool any_done = false;
-  int64_t tokens = 0;
+  if (cohort_.in_flight) {
+    finish_cohort_step(now);
+    return;
+  }
+  finish_rows(now, -1, 0, false, 0);
+}
+
+void Replica::finish_rows(SimTime now, SimTime itl_value, int64_t itl_count, bool any_done, int64_t tokens) {
   for (const Scheduled& b : batch_) {
     Seq& s = seqs_[b.slot];
     s.computed += b.new_tokens;

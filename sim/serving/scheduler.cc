@@ -26,6 +26,10 @@ void Replica::schedule_mixed() {
   while (!swapped_.empty() && budget > 0 && try_swap_in()) {
     budget -= 1;
   }
+  admit_waiting(budget);
+}
+
+void Replica::admit_waiting(int64_t budget) {
   const int64_t max_seqs = scenario_.engine.max_num_seqs;
   while (!waiting_.empty() && budget > 0 && static_cast<int64_t>(running_.size() + receiving_.size()) < max_seqs) {
     const uint32_t slot = waiting_.front();
