@@ -84,5 +84,38 @@ TEST(CostMemo, CopiesPriceAlike) {
   }
 }
 
+// A decode stretch prices its steps with the parts fixed for its batch (CPU overhead, launches, the memo's sums)
+// taken once: every step prices as iteration_ns does, with graphs and eager, on one GPU and four, launch-bound
+// (slow eager launches: small batches wait for the CPU), and where the memo does not reach (more tokens than it
+// keeps) or the model is not plain (a sliding window's attention sums).
+TEST(CostMemo, AFixedBatchPricesEachStepAsTheIterationDoes) {
+  struct Config {
+    const char* model;
+    int tp;
+    bool graphs;
+    double launch_us;
+  };
+  for (const Config& c :
+       {Config{"llama-3.1-8b", 1, true, 0}, Config{"llama-3.1-70b", 4, true, 0}, Config{"llama-3.1-8b", 2, false, 0},
+        Config{"llama-3.1-8b", 1, false, 40}, Config{"gpt-oss-20b", 1, true, 0}}) {
+    ExecConfig e;
+    e.tp = c.tp;
+    e.cuda_graphs = c.graphs;
+    if (c.launch_us > 0) e.cpu.launch_us = c.launch_us;
+    const CostModel cost(load_model(c.model), hw::load_hardware("h100-sxm5-80gb"), e);
+    for (int64_t seqs : {1, 3, 48, 256, 20000}) {
+      BatchShape b;
+      b.num_seqs = b.num_tokens = b.num_sampled = seqs;
+      b.decode_only = true;
+      b.attn_pairs = b.kv_read_tokens = static_cast<double>(seqs * 500);
+      const CostModel::FixedBatch fixed = cost.fixed_batch(b);
+      for (int64_t step = 1; step <= 3000; step += 7) {
+        b.attn_pairs = b.kv_read_tokens = static_cast<double>(seqs * (500 + step));
+        ASSERT_EQ(fixed.ns(b), cost.iteration_ns(b)) << c.model << " " << seqs << " sequences, step " << step;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kvsim::models
