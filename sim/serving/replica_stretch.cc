@@ -10,11 +10,7 @@
 // stepping would make (the same values in the same order, the no-op ones left out), so the outputs are
 // byte-identical (tests/sim/fast_forward_test.cc).
 #include <algorithm>
-#include <limits>
 
-#include <fmt/format.h>
-
-#include "sim/core/error.h"
 #include "sim/core/interrupt.h"
 #include "sim/serving/replica.h"
 
@@ -22,12 +18,12 @@ namespace kvsim::serving {
 
 void Replica::next_iteration(SimTime now) {
   // The members decode with no per-sequence work when the scheduler would run every running sequence's decode: no
-  // sequence swapped out, receiving or handed off, and each a member (the cohort formed here after an iteration the
-  // scheduler formed).
-  if (stretches_ && role_ == Role::kColocated && store_ == nullptr && metrics_.timeline() == nullptr && !busy_ &&
-      !running_.empty() && swapped_.empty() && receiving_.empty() && handed_off_.empty() &&
-      (cohort_.active || form_cohort(now)) && cohort_.size == static_cast<int64_t>(running_.size()) &&
-      cohort_.last_token_ns == now && (run_decode_stretch(now) || run_cohort_admission(now))) {
+  // sequence swapped out or handed off, and each a member (the cohort formed here after an iteration the scheduler
+  // formed). A decode pool's requests receiving their KV hold blocks and a place in the batch limit, nothing else.
+  if (stretches_ && role_ != Role::kPrefill && store_ == nullptr && metrics_.timeline() == nullptr && !busy_ &&
+      !running_.empty() && swapped_.empty() && handed_off_.empty() && (cohort_.active || form_cohort(now)) &&
+      cohort_.size == static_cast<int64_t>(running_.size()) && cohort_.last_token_ns == now &&
+      (run_decode_stretch(now) || run_cohort_admission(now))) {
     return;
   }
   start_iteration(now);
@@ -38,10 +34,11 @@ bool Replica::run_decode_stretch(SimTime now) {
   // admitted from (the batch is at max_num_seqs or fills the token budget; a static engine admits only once its
   // batch is done).
   const int64_t n = cohort_.size;
+  const auto seats = n + static_cast<int64_t>(receiving_.size());  // what max_num_seqs counts
   const sim::EngineConfig& e = scenario_.engine;
   if (e.chunked_prefill) {
     if (n > e.max_num_batched_tokens) return false;  // not every sequence fits the step's token budget
-    if (!waiting_.empty() && n < e.max_num_seqs && n < e.max_num_batched_tokens) return false;
+    if (!waiting_.empty() && seats < e.max_num_seqs && n < e.max_num_batched_tokens) return false;
   } else if (!waiting_.empty() && e.version != "static") {
     return false;
   }
