@@ -19,7 +19,7 @@ void BM_E2E(benchmark::State& state, const char* file, const char* level = "") {
   if (*level != '\0') overrides.push_back(std::string("engine.fast_forward=") + level);
   const kvsim::sim::Scenario s =
       kvsim::sim::load_scenario(std::string(KVSIM_BENCH_DIR "/scenarios/") + file, overrides);
-  double simulated_s = 0, events = 0, iterations = 0, completed = 0, analytic = 0;
+  double simulated_s = 0, events = 0, iterations = 0, completed = 0, analytic = 0, cohort = 0;
   for (auto _ : state) {
     const kvsim::sim::RunResult r = kvsim::sim::run_scenario(s, "");
     simulated_s = r.summary["duration"].get<double>();
@@ -27,6 +27,7 @@ void BM_E2E(benchmark::State& state, const char* file, const char* level = "") {
     iterations = r.summary["num_iterations"].get<double>();
     completed = r.summary["completed"].get<double>();
     analytic = static_cast<double>(r.analytic_steps);
+    cohort = static_cast<double>(r.cohort_iterations);
   }
   const double n = static_cast<double>(state.iterations());
   state.counters["requests_per_s"] = benchmark::Counter(completed * n, benchmark::Counter::kIsRate);
@@ -35,6 +36,9 @@ void BM_E2E(benchmark::State& state, const char* file, const char* level = "") {
   state.counters["simulated_s"] = simulated_s;
   // The share of iterations run in closed form (engine.fast_forward: analytic).
   state.counters["analytic_share"] = iterations > 0 ? analytic / iterations : 0.0;
+  // The share started from a decode cohort's sums (a stretch's last step, an arrival's iteration): with the closed-form
+  // ones, the iterations that cost no pass over the running sequences.
+  state.counters["cohort_share"] = iterations > 0 ? cohort / iterations : 0.0;
   state.counters["x_real_time"] = benchmark::Counter(simulated_s * n, benchmark::Counter::kIsRate);
 }
 // 1M requests of lognormal lengths at 10 req/s on one replica (about 9.4M iterations): the engine's cost per

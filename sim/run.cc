@@ -334,6 +334,7 @@ RunResult run_scenario(const Scenario& s, const std::string& out_dir, bool force
   const SimTime end = cluster->run();
   result.events = cluster->events_processed();
   result.analytic_steps = cluster->analytic_steps();
+  result.cohort_iterations = cluster->cohort_iterations();
   result.summary = collector.summary(end);
   // What the workload was, after the run pulled it (a trace's skipped or clamped rows are counted by then).
   result.summary["workload"] = source->describe();

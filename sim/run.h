@@ -18,6 +18,7 @@ struct RunResult {
   MemoryPlan plan;
   uint64_t events = 0;
   int64_t analytic_steps = 0;  // iterations advanced in closed form (engine.fast_forward: analytic)
+  int64_t cohort_iterations = 0;  // iterations started from a decode cohort's sums, not sequence by sequence
 };
 
 models::ExecConfig exec_config(const Scenario& s);

@@ -119,9 +119,10 @@ class CachePolicy {
   // The same growth of many such sequences counted at once (a decode cohort's steps): the pool's books move as if
   // they had grown by `tokens` tokens taking `blocks` blocks; adopt_growth later writes one sequence's share into
   // it without counting it again (`tokens`: what it holds now). Policies that report no uniform growth never get
-  // these calls.
-  virtual void book_growth(int64_t /*blocks*/, int64_t /*tokens*/) {}
-  virtual void adopt_growth(SeqKv& /*seq*/, int64_t /*tokens*/) const {}
+  // these calls; one that does must implement both (the defaults throw: a policy that counted nothing would leave the
+  // pool's books wrong without a word).
+  virtual void book_growth(int64_t blocks, int64_t tokens);
+  virtual void adopt_growth(SeqKv& seq, int64_t tokens) const;
   // Lifetime counters for conservation: allocated = freed + cached at any quiet point.
   virtual int64_t blocks_allocated() const = 0;
   virtual int64_t blocks_freed() const = 0;

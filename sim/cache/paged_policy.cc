@@ -340,6 +340,16 @@ void register_builtin_policies(CachePolicyRegistry& registry) {
   register_contiguous_policy(registry);
 }
 
+void CachePolicy::book_growth(int64_t blocks, int64_t tokens) {
+  throw Error(fmt::format(
+      "internal: a cache policy reports uniform growth but cannot book {} blocks and {} tokens of it", blocks, tokens));
+}
+
+void CachePolicy::adopt_growth(SeqKv& /*seq*/, int64_t tokens) const {
+  throw Error(
+      fmt::format("internal: a cache policy reports uniform growth but cannot write a sequence's {} tokens", tokens));
+}
+
 std::string implementation_for(const sim::CacheConfig& cache) {
   return cache.allocation == "contiguous" ? "contiguous_pool" : "block_pool";
 }

@@ -50,6 +50,11 @@ class Cluster final : public engine::EventHandler {
     for (const auto& r : replicas_) steps += r->analytic_steps();
     return steps;
   }
+  int64_t cohort_iterations() const {
+    int64_t n = 0;
+    for (const auto& r : replicas_) n += r->cohort_iterations();
+    return n;
+  }
   // Prefix-aware routing: (prefix block, replica) pairs remembered now (at most the cluster's KV blocks).
   size_t routing_keys() const { return prefix_router_ ? prefix_router_->remembered() : 0; }
   int64_t routing_tokens() const { return prefix_router_ ? prefix_router_->remembered_tokens() : 0; }

@@ -70,7 +70,7 @@ struct MemoryPlan {
     // A power-of-two block size (vLLM's are) divides by a shift: this runs for every sequence of every iteration.
     const auto size = static_cast<uint64_t>(block_size);
     const int64_t blocks =
-        tokens >= 0 && (size & (size - 1)) == 0
+        tokens >= 0 && size > 0 && (size & (size - 1)) == 0
             ? static_cast<int64_t>((static_cast<uint64_t>(tokens) + size - 1) >> std::countr_zero(size))
             : (tokens + block_size - 1) / block_size;
     return full_groups * blocks + sliding_groups * std::min(blocks, window_blocks) + (tokens > 0 ? state_blocks : 0);

@@ -106,6 +106,8 @@ class Replica final : public engine::EventHandler {
   }
   int64_t free_kv_blocks() const { return policy_->free_blocks(); }
   int64_t analytic_steps() const { return analytic_steps_; }  // iterations run in decode stretches
+  // Iterations started from the decode cohort's sums (a stretch's last step, an arrival's iteration).
+  int64_t cohort_iterations() const { return cohort_iterations_; }
   // Called with a request's id and time when it completes or is rejected (closed-loop sessions).
   // Called when a request leaves: its id, the time, and the tokens it generated (0 when rejected).
   void set_on_finished(std::function<void(uint64_t, SimTime, int64_t)> f) { on_finished_ = std::move(f); }
@@ -283,6 +285,7 @@ class Replica final : public engine::EventHandler {
     uint64_t joined = 0;
   };
   Cohort cohort_;
+  int64_t cohort_iterations_ = 0;
   std::vector<uint32_t> joining_;  // finish_cohort_step's admitted rows, reused
   // Members of key k take a block at the step starting at clock c when k + c is a multiple of the block size.
   int64_t cohort_key(int64_t tokens) const;
@@ -292,9 +295,9 @@ class Replica final : public engine::EventHandler {
   bool form_cohort(SimTime now);
   bool join_cohort(uint32_t slot, SimTime now);  // false when `slot` cannot decode with the members
   void write_member(Seq& s);                     // the member's fields brought to the cohort's clock
-  // Every member written and released from the cohort; an in-flight step's rows go to the front of batch_ for
-  // finish_iteration.
-  void settle();
+  void advance_member(Seq& s) const;             // the same on any copy of a member
+  Seq current(uint32_t slot) const;  // a sequence as its own fields would hold it now (the invariant checks)
+  void settle();  // every member written and released from the cohort (never during a step of theirs)
   // The end of a step in which the members decoded: their tokens and completions, without a pass over them; then
   // the rest of batch_ as finish_iteration ends it.
   void finish_cohort_step(SimTime now);

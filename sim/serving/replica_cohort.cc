@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <functional>
 
+#include <fmt/format.h>
+
+#include "sim/core/error.h"
 #include "sim/serving/replica.h"
 
 namespace kvsim::serving {
@@ -42,6 +45,16 @@ bool Replica::join_cohort(uint32_t slot, SimTime now) {
 }
 
 bool Replica::form_cohort(SimTime now) {
+  // Nothing changes unless the scheduler could run the members alone or with admissions: a prompt still in chunks,
+  // or the V0 engine with requests to admit (prefill-only iterations), leaves it to the scheduler.
+  const sim::EngineConfig& e = scenario_.engine;
+  if (e.chunked_prefill ? static_cast<int64_t>(running_.size()) > e.max_num_batched_tokens
+                        : !waiting_.empty() && e.version != "static") {
+    return false;
+  }
+  // The newest first: a prompt still being computed is at the back.
+  const Seq& newest = seqs_[running_.back()];
+  if (newest.computed != newest.known() - 1 || newest.last_token_ns != now) return false;
   cohort_.active = true;
   cohort_.last_token_ns = now;
   cohort_.keys.assign(static_cast<size_t>(plan_.block_size), 0);
@@ -54,7 +67,7 @@ bool Replica::form_cohort(SimTime now) {
   return true;
 }
 
-void Replica::write_member(Seq& s) {
+void Replica::advance_member(Seq& s) const {
   const int64_t steps = cohort_.clock - s.cohort_base;
   if (steps == 0 && !cohort_.in_flight) return;
   s.computed += steps;
@@ -65,19 +78,18 @@ void Replica::write_member(Seq& s) {
   policy_->adopt_growth(s.kv, s.computed + (cohort_.in_flight ? 1 : 0));
 }
 
+void Replica::write_member(Seq& s) { advance_member(s); }
+
+Replica::Seq Replica::current(uint32_t slot) const {
+  Seq s = seqs_[slot];
+  if (s.cohort_base >= 0) advance_member(s);
+  return s;
+}
+
 void Replica::settle() {
   if (!cohort_.active) return;
   if (cohort_.in_flight) {
-    // The members' rows of the step under way come first in batch_, in running order, as schedule_mixed puts them.
-    order_.clear();
-    for (uint32_t slot : running_) {
-      if (seqs_[slot].cohort_base >= 0) order_.push_back(slot);
-    }
-    std::vector<Scheduled> rows;
-    rows.reserve(order_.size() + batch_.size());
-    for (uint32_t slot : order_) rows.push_back({slot, 1});
-    rows.insert(rows.end(), batch_.begin(), batch_.end());
-    batch_.swap(rows);
+    throw Error(fmt::format("internal: replica {} settles its decode cohort during one of its steps", id_));
   }
   for (uint32_t slot : running_) {
     Seq& s = seqs_[slot];

@@ -125,9 +125,11 @@ void Replica::check_invariants(SimTime now) const {
     if (seen[slot] == 0) fail(request(slot), "lost: in no queue and not finished");
   }
   int64_t swapped_blocks = 0;
-  std::vector<const cache::SeqKv*> holders;
+  // A decode cohort's members as their fields would be (the cohort keeps their sums, the pool their growth).
+  std::vector<cache::SeqKv> kvs;
+  kvs.reserve(seqs_.size());
   for (uint32_t slot = 0; slot < seqs_.size(); ++slot) {
-    const Seq& q = seqs_[slot];
+    const Seq q = current(slot);
     if (q.status == Status::kDone) continue;
     const metrics::RequestRecord& r = q.record;
     // Time runs forward for each request: it arrived, then got its first token, then its last one, by now.
@@ -144,7 +146,7 @@ void Replica::check_invariants(SimTime now) const {
     if (q.status == Status::kRunning || q.status == Status::kHeld || q.status == Status::kReceiving ||
         q.status == Status::kHandedOff) {
       if (const std::string problem = policy_->check_seq(q.kv); !problem.empty()) fail(request(slot), problem);
-      holders.push_back(&q.kv);
+      kvs.push_back(q.kv);
     } else if (q.kv.blocks != 0) {
       fail(request(slot), fmt::format("holds {} GPU blocks while {}", q.kv.blocks,
                                       q.status == Status::kWaiting ? "waiting" : "swapped out"));
@@ -161,6 +163,8 @@ void Replica::check_invariants(SimTime now) const {
     if (st != Status::kRunning && st != Status::kHeld) fail(request(b.slot), "scheduled but not running");
   }
   // The pool's books, and every memory tier within its capacity.
+  std::vector<const cache::SeqKv*> holders;
+  for (const cache::SeqKv& kv : kvs) holders.push_back(&kv);
   if (const std::string problem = policy_->check(holders); !problem.empty()) fail(batch_who, problem);
   const uint64_t hbm = plan_.static_bytes() + plan_.gpu_kv_bytes(policy_->used_blocks());
   if (hbm > plan_.hbm_bytes) fail(batch_who, fmt::format("HBM use {} above capacity {}", hbm, plan_.hbm_bytes));
@@ -178,7 +182,7 @@ void Replica::check_invariants(SimTime now) const {
     fail(batch_who, fmt::format("{} running and {} receiving KV, above max_num_seqs {}", running_.size(),
                                 receiving_.size(), scenario_.engine.max_num_seqs));
   }
-  int64_t batch_tokens = 0;
+  int64_t batch_tokens = cohort_.in_flight ? cohort_.size : 0;  // the members' decodes are not in batch_
   for (const Scheduled& b : batch_) batch_tokens += b.new_tokens;
   if (!pytorch_static_ && batch_tokens > scenario_.engine.max_num_batched_tokens) {  // pytorch static: no budget
     fail(batch_who, fmt::format("{} tokens in the batch, above max_num_batched_tokens {}", batch_tokens,

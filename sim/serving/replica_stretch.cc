@@ -86,6 +86,7 @@ bool Replica::run_decode_stretch(SimTime now) {
   }
   if (steps == 0 && last_end < 0) return false;
   analytic_steps_ += steps;
+  if (last_end >= 0) ++cohort_iterations_;
   // The pool takes the steps' growth at once (its books end where the steps' would); the members' own fields are
   // written when needed.
   const int64_t grown = last_end >= 0 ? 1 : 0;
@@ -125,6 +126,7 @@ bool Replica::run_cohort_admission(SimTime now) {
   if (blocks > policy_->free_blocks()) return false;  // the scheduler preempts
   policy_->book_growth(blocks, n);
   cohort_.in_flight = true;
+  ++cohort_iterations_;
   batch_.clear();
   preempted_this_step_ = false;
   swap_in_blocks_ = swap_out_blocks_ = 0;

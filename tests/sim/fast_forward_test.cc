@@ -87,15 +87,17 @@ std::vector<Case> cases() {
 }
 
 TEST(FastForward, OutputsAreByteIdenticalToSteppingEveryIteration) {
-  int64_t stretched_cases = 0;
+  int64_t stretched_cases = 0, cohort_cases = 0;
   for (const Case& c : cases()) {
     const std::string dir = testing::temp_dir(std::string("ff-") + c.name);
-    // Analytic as it runs by default, and under --check-invariants (which writes every cohort member's fields
-    // before each iteration's checks, so an iteration started from the cohort ends sequence by sequence).
+    // Analytic as it runs by default, and under --check-invariants, whose checks read each decode cohort member as
+    // the cohort's sums give it (without writing it): the same path, checked every iteration.
     const Scenario analytic = testing::scenario_from(c.yaml, {});
     ASSERT_EQ(analytic.engine.fast_forward, FastForward::kAnalytic);
     const RunResult fast = run_scenario(analytic, dir + "/analytic");
-    run_scenario(testing::scenario_from(c.yaml, {"check_invariants=true"}), dir + "/checked");
+    const RunResult checked = run_scenario(testing::scenario_from(c.yaml, {"check_invariants=true"}), dir + "/checked");
+    EXPECT_EQ(checked.analytic_steps, fast.analytic_steps) << c.name;
+    EXPECT_EQ(checked.cohort_iterations, fast.cohort_iterations) << c.name;
     const RunResult in = run_scenario(testing::scenario_from(c.yaml, {"engine.fast_forward=inline"}), dir + "/inline");
     const RunResult slow = run_scenario(testing::scenario_from(c.yaml, {"engine.fast_forward=off"}), dir + "/off");
     EXPECT_GT(fast.summary["completed"].get<int64_t>(), 0) << c.name;
@@ -112,13 +114,16 @@ TEST(FastForward, OutputsAreByteIdenticalToSteppingEveryIteration) {
     EXPECT_LT(in.events, slow.events) << c.name;
     EXPECT_EQ(in.analytic_steps, 0) << c.name;
     EXPECT_EQ(slow.analytic_steps, 0) << c.name;
-    EXPECT_LE(fast.analytic_steps, fast.summary["num_iterations"].get<int64_t>()) << c.name;
+    EXPECT_EQ(in.cohort_iterations, 0) << c.name;
+    EXPECT_LE(fast.analytic_steps + fast.cohort_iterations, fast.summary["num_iterations"].get<int64_t>()) << c.name;
     if (fast.analytic_steps > 0) ++stretched_cases;
+    if (fast.cohort_iterations > 0) ++cohort_cases;
     fs::remove_all(dir);
   }
   // The cases where every condition of a stretch holds at times (vllm, overload, sessions, long decodes, the paper's
   // and the static engine, tight pools, shared prefixes, disaggregated decodes...) do run them.
   EXPECT_GE(stretched_cases, 8);
+  EXPECT_GE(cohort_cases, 8);
 }
 
 // A run of long decodes at a low rate spends most of its iterations in stretches.
