@@ -294,8 +294,7 @@ class Replica final : public engine::EventHandler {
   // (nothing changed) otherwise.
   bool form_cohort(SimTime now);
   bool join_cohort(uint32_t slot, SimTime now);  // false when `slot` cannot decode with the members
-  void write_member(Seq& s);                     // the member's fields brought to the cohort's clock
-  void advance_member(Seq& s) const;             // the same on any copy of a member
+  void advance_member(Seq& s) const;             // a member (or a copy of one) brought to the cohort's clock
   Seq current(uint32_t slot) const;  // a sequence as its own fields would hold it now (the invariant checks)
   void settle();  // every member written and released from the cohort (never during a step of theirs)
   // The end of a step in which the members decoded: their tokens and completions, without a pass over them; then

@@ -78,8 +78,6 @@ void Replica::advance_member(Seq& s) const {
   policy_->adopt_growth(s.kv, s.computed + (cohort_.in_flight ? 1 : 0));
 }
 
-void Replica::write_member(Seq& s) { advance_member(s); }
-
 Replica::Seq Replica::current(uint32_t slot) const {
   Seq s = seqs_[slot];
   if (s.cohort_base >= 0) advance_member(s);
@@ -94,7 +92,7 @@ void Replica::settle() {
   for (uint32_t slot : running_) {
     Seq& s = seqs_[slot];
     if (s.cohort_base < 0) continue;
-    write_member(s);
+    advance_member(s);
     s.cohort_base = -1;
   }
   cohort_.active = cohort_.in_flight = false;
@@ -116,7 +114,7 @@ void Replica::finish_cohort_step(SimTime now) {
     const uint32_t slot = cohort_.finishes.back().slot;
     cohort_.finishes.pop_back();
     Seq& s = seqs_[slot];
-    write_member(s);
+    advance_member(s);
     s.cohort_base = -1;
     --cohort_.size;
     cohort_.context -= s.computed;
