@@ -67,7 +67,7 @@ struct MemoryPlan {
   uint64_t static_bytes() const { return weights_bytes + activation_bytes + non_torch_bytes; }
   // Blocks a sequence of `tokens` KV entries holds (monotone in tokens). Inline: called per sequence per iteration.
   int64_t blocks_for_tokens(int64_t tokens) const {
-    // A power-of-two block size (vLLM's are) divides by a shift: this runs for every sequence of every iteration.
+    // A power-of-two block size (vLLM's usual ones) divides by a shift: this runs per sequence per iteration.
     const auto size = static_cast<uint64_t>(block_size);
     const int64_t blocks =
         tokens >= 0 && size > 0 && (size & (size - 1)) == 0
