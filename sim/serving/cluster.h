@@ -45,21 +45,20 @@ class Cluster final : public engine::EventHandler {
   void on_event(SimTime now, uint32_t kind, uint64_t payload) override;
   uint64_t events_processed() const { return queue_.events_processed(); }
   // Iterations the replicas advanced in closed form (engine.fast_forward: analytic).
-  int64_t analytic_steps() const {
-    int64_t steps = 0;
-    for (const auto& r : replicas_) steps += r->analytic_steps();
-    return steps;
-  }
-  int64_t cohort_iterations() const {
-    int64_t n = 0;
-    for (const auto& r : replicas_) n += r->cohort_iterations();
-    return n;
-  }
+  int64_t analytic_steps() const { return replica_total(&Replica::analytic_steps); }
+  // Iterations the replicas started from a decode cohort's sums.
+  int64_t cohort_iterations() const { return replica_total(&Replica::cohort_iterations); }
   // Prefix-aware routing: (prefix block, replica) pairs remembered now (at most the cluster's KV blocks).
   size_t routing_keys() const { return prefix_router_ ? prefix_router_->remembered() : 0; }
   int64_t routing_tokens() const { return prefix_router_ ? prefix_router_->remembered_tokens() : 0; }
 
  private:
+  // The sum over the replicas of one of their counters.
+  int64_t replica_total(int64_t (Replica::*count)() const) const {
+    int64_t n = 0;
+    for (const auto& r : replicas_) n += ((*r).*count)();
+    return n;
+  }
   // The parts both constructors share: the API server's timings.
   Cluster(const sim::Scenario& scenario, metrics::Collector& metrics, traces::RequestSource& source);
   void pull_next();

@@ -49,10 +49,9 @@ bool Replica::run_decode_stretch(SimTime now) {
   const int64_t steps_left = cohort_.finishes.front().clock - cohort_.clock;  // until the first of them completes
   const int64_t free_blocks = policy_->free_blocks();
   const int64_t used_blocks = policy_->used_blocks(), stored_tokens = policy_->stored_tokens();
-  models::BatchShape shape;  // the decode step add_sequence would build: n sequences of one new token each
-  shape.num_seqs = shape.num_tokens = shape.num_sampled = n;
+  models::BatchShape shape;  // the first step: n sequences of one new token each
   shape.decode_only = true;
-  shape.attn_pairs = shape.kv_read_tokens = static_cast<double>(context + n);
+  shape.add_decodes(n, context);
   const models::CostModel::FixedBatch price = cost_.fixed_batch(shape);
   int64_t taken = 0;  // blocks the stretch's steps took
   int64_t steps = 0;  // steps run start to end
