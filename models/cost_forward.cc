@@ -26,6 +26,29 @@ OpCost scaled(OpCost op, double share) {
 }  // namespace
 
 void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>& out) const {
+  ops_into(b, explain, out, OpSet::kAll);
+}
+
+void CostModel::context_ops_into(const OperatorParams& pa, const BatchShape& b, bool explain,
+                                 std::vector<OpCost>& out) const {
+  if (attn_share_ > 0) {
+    const auto attn_op = [&](OpCost op) { out.push_back(scaled(std::move(op), attn_share_)); };
+    attn_op(attention(pa, b, explain));
+    if (config_.page_selection) attn_op(page_select(b, explain));
+    if (config_.cpu_attention) attn_op(cpu_attention(b, explain));
+    if (config_.offload) attn_op(partial_qk(b, explain));
+    // CPU attention also sends new KV to the host (offload_tokens of GPU-attended, host-resident sequences).
+    if (config_.offload || config_.cpu_attention) attn_op(kv_fetch(b, explain));
+  }
+  if (config_.weight_gpu_ratio < 1.0) out.push_back(weight_fetch(explain));
+  if (config_.uses_disk()) out.push_back(disk_io(b, explain));
+  if (config_.act_offload_ratio > 0) {
+    out.push_back(act_transfer(b, true, explain));
+    out.push_back(act_transfer(b, false, explain));
+  }
+}
+
+void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>& out, OpSet set) const {
   out.clear();
   out.reserve(16);  // the most ops a forward pass lists
   const double t = static_cast<double>(padded_tokens(b));
@@ -45,7 +68,7 @@ void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>&
   // attention ops are weighted by the share of attention layers, the state mixer's (cost_state_ops.cc) by the share
   // of kState layers; a pure attention model's attention share is exactly 1 and scaled() leaves its ops untouched.
   const double layers = static_cast<double>(model_.num_layers);
-  const double attn_share = static_cast<double>(model_.num_attention_layers()) / layers;
+  const double attn_share = attn_share_;
   const double state_share = static_cast<double>(model_.num_state_layers()) / layers;
   const auto attn_op = [&](OpCost op) { out.push_back(scaled(std::move(op), attn_share)); };
   if (attn_share > 0) {
@@ -66,40 +89,13 @@ void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>&
         attn_op(elementwise(p, "rope", t, 2.0 * t * (q_dim + kv_dim) * act_bytes_, explain));  // read+write q, k
       }
     }
-    attn_op(attention(pa, b, explain));
-    if (config_.page_selection) attn_op(page_select(b, explain));
-    if (config_.cpu_attention) attn_op(cpu_attention(b, explain));
-    if (config_.offload) {
-      // Score every token's partial key (memory-bound: reads ratio x head_dim of each key). Under MLA the key is the
-      // cached latent itself (kv_bytes_per_token_layer), scored by every query head against ratio of its width.
-      const double key_dim = model_.is_mla() ? static_cast<double>(model_.kv_lora_rank + model_.qk_rope_head_dim)
-                                             : static_cast<double>(model_.head_dim);
-      const double partial_dim = key_dim * config_.partial_weight_ratio;
-      OpCost pqk;
-      pqk.name = "partial_qk";
-      pqk.bytes = model_.is_mla() ? b.partial_key_tokens * kv_quant_token_bytes_ * config_.partial_weight_ratio
-                                  : b.partial_key_tokens * kv_dim * config_.partial_weight_ratio *
-                                        kv_element_bits(config_.kv_dtype) / 8.0;
-      pqk.flops = 2.0 * q_dim / static_cast<double>(model_.head_dim) * partial_dim * b.partial_key_tokens;
-      pqk.time_ns = roofline_ns(pqk.flops, rates_.peak_flops * config_.efficiency.gemm, pqk.bytes,
-                                hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &pqk.bound);
-      if (explain) pqk.explain = "roofline over the partial keys of every cached token (InfiniGen speculation)";
-      attn_op(pqk);
-    }
-    // CPU attention also sends new KV to the host (offload_tokens of GPU-attended, host-resident sequences).
-    if (config_.offload || config_.cpu_attention) attn_op(kv_fetch(b, explain));
   }
-  if (config_.weight_gpu_ratio < 1.0) out.push_back(weight_fetch(explain));
-  if (config_.uses_disk()) out.push_back(disk_io(b, explain));
-  if (config_.act_offload_ratio > 0) {
-    out.push_back(act_transfer(b, true, explain));
-    out.push_back(act_transfer(b, false, explain));
-  }
+  if (set == OpSet::kAll) context_ops_into(pa, b, explain, out);
   if (attn_share > 0) {
     const double o_in = static_cast<double>(model_.num_attention_heads * model_.value_head_dim()) / tp;
     attn_op(gemm(p, "o_proj", t, o_in, hidden, explain));
   }
-  if (state_share > 0) state_mixer_ops(p, b, t, state_share, explain, out);
+  if (state_share > 0 && set == OpSet::kAll) state_mixer_ops(p, b, t, state_share, explain, out);
   // An MoE model's layers differ only in their MLP: the MoE ops weighted by the share of MoE layers and the dense
   // MLP's by the share of dense ones (DeepSeek's first_k_dense_replace layers); layers without an MLP (Nemotron-H's
   // mixer-only blocks) run neither.

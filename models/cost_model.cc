@@ -144,7 +144,7 @@ CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig c
   plain_ = !config_.offload && !config_.cpu_attention && !config_.page_selection && config_.weight_gpu_ratio >= 1.0 &&
            !config_.uses_disk() && config_.act_offload_ratio == 0 && config_.gpu_batch_size == 0 &&
            model_.num_state_layers() == 0 && attn_share_ > 0;
-  if (plain_) {
+  if (model_.num_state_layers() == 0) {
     const size_t cells = 2 * 3 * (kCacheTokens + 1);
     forward_memo_.reset(new std::atomic<SimTime>[cells]);
     for (size_t i = 0; i < cells; ++i) forward_memo_[i].store(-1, std::memory_order_relaxed);

@@ -1,4 +1,5 @@
-// The cost model's operators for KV and weights kept off the GPU or read sparsely: InfiniGen's fetch (kv_fetch),
+// The cost model's operators for KV and weights kept off the GPU or read sparsely: InfiniGen's speculation
+// (partial_qk) and fetch (kv_fetch),
 // Quest's page selection, FlexGen's CPU attention, weight streaming, disk and activation transfers (cost_model.h).
 #include <algorithm>
 #include <cmath>
@@ -16,6 +17,27 @@ using detail::kHostFlopsPerCore;
 using detail::kPageScoreOpsPerChannel;
 using detail::kTopKBytesPerScore;
 using detail::roofline_ns;
+
+OpCost CostModel::partial_qk(const BatchShape& b, bool explain) const {
+  // Score every token's partial key (memory-bound: reads ratio x head_dim of each key). Under MLA the key is the
+  // cached latent itself (kv_bytes_per_token_layer), scored by every query head against ratio of its width.
+  const double head_dim = static_cast<double>(model_.head_dim);
+  const double q_dim = static_cast<double>(model_.num_attention_heads) * head_dim / config_.tp;
+  const double kv_dim = static_cast<double>(kv_heads_per_gpu(model_, config_.tp)) * head_dim;
+  const double key_dim =
+      model_.is_mla() ? static_cast<double>(model_.kv_lora_rank + model_.qk_rope_head_dim) : head_dim;
+  const double partial_dim = key_dim * config_.partial_weight_ratio;
+  OpCost op;
+  op.name = "partial_qk";
+  op.bytes = model_.is_mla() ? b.partial_key_tokens * kv_quant_token_bytes_ * config_.partial_weight_ratio
+                             : b.partial_key_tokens * kv_dim * config_.partial_weight_ratio *
+                                   kv_element_bits(config_.kv_dtype) / 8.0;
+  op.flops = 2.0 * q_dim / head_dim * partial_dim * b.partial_key_tokens;
+  op.time_ns = roofline_ns(op.flops, rates_.peak_flops * config_.efficiency.gemm, op.bytes,
+                           hardware_.gpu.hbm_bytes_per_s * config_.efficiency.memory, &op.bound);
+  if (explain) op.explain = "roofline over the partial keys of every cached token (InfiniGen speculation)";
+  return op;
+}
 
 OpCost CostModel::kv_fetch(const BatchShape& b, bool explain) const {
   // Per layer: the selected K and V rows of every fetched token, gathered per (token, head) on the CPU and sent in

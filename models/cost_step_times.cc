@@ -20,14 +20,8 @@ CostModel::LayerTimes CostModel::layer_times(const BatchShape& b) const {
   t.parts = config_.gpu_batch_size > 0
                 ? std::max<int64_t>(1, (b.num_seqs + config_.gpu_batch_size - 1) / config_.gpu_batch_size)
                 : 1;
-  // One buffer per thread (sweeps run points on threads sharing a cost model), reused every iteration.
-  thread_local std::vector<OpCost> scratch;
-  ops_into(b, false, scratch);
-  for (const OpCost& op : scratch) {
-    if (!op.overlapped) {
-      if (t.parts > 1) continue;  // counted per GPU batch below
-      (op.name == "embedding" || op.name == "lm_head" ? t.once : t.compute) += op.time_ns;
-    } else if (op.channel == OpCost::Channel::kD2h) {
+  const auto channel = [&t](const OpCost& op) {
+    if (op.channel == OpCost::Channel::kD2h) {
       t.d2h += op.time_ns;
     } else if (op.channel == OpCost::Channel::kDisk) {
       t.disk += op.time_ns;
@@ -35,12 +29,36 @@ CostModel::LayerTimes CostModel::layer_times(const BatchShape& b) const {
       t.h2d += op.time_ns;
       if (op.name == "weight_fetch") t.weights += op.time_ns;
     }
+  };
+  const auto compute = [&t](const OpCost& op) {
+    (op.name == "embedding" || op.name == "lm_head" ? t.once : t.compute) += op.time_ns * t.parts;
+  };
+  // The copies (overlapped ops) of the whole batch; the compute of one GPU batch, once per GPU batch. The token ops
+  // come from the memo where it reaches (none is a copy) and the context ops are listed; else every op is listed.
+  // One buffer per thread (sweeps run points on threads sharing a cost model), reused every iteration.
+  thread_local std::vector<OpCost> scratch;
+  const BatchShape part = t.parts > 1 ? b.split(t.parts) : b;
+  SimTime rest = 0, once = 0;
+  const bool memo = memo_sums(part, launch_mode(part), rest, once);
+  t.compute = rest * t.parts;
+  t.once = once * t.parts;
+  const auto list = [&](const BatchShape& x) {
+    if (!memo) return ops_into(x, false, scratch);
+    scratch.clear();
+    context_ops_into(launch_mode(x) == Launch::kFullGraph ? graph_params_ : op_params_, x, false, scratch);
+  };
+  list(b);
+  for (const OpCost& op : scratch) {
+    if (op.overlapped) {
+      channel(op);
+    } else if (t.parts == 1) {
+      compute(op);
+    }
   }
   if (t.parts > 1) {
-    ops_into(b.split(t.parts), false, scratch);
+    list(part);
     for (const OpCost& op : scratch) {
-      if (op.overlapped) continue;
-      (op.name == "embedding" || op.name == "lm_head" ? t.once : t.compute) += op.time_ns * t.parts;
+      if (!op.overlapped) compute(op);
     }
   }
   return t;
@@ -56,7 +74,7 @@ SimTime CostModel::forward_ns(const BatchShape& b) const {
 
 bool CostModel::memo_sums(const BatchShape& b, Launch mode, SimTime& rest, SimTime& once) const {
   const int64_t tokens = padded_tokens(b);
-  if (tokens > kCacheTokens || b.num_sampled > kCacheTokens) return false;
+  if (!forward_memo_ || tokens > kCacheTokens || b.num_sampled > kCacheTokens) return false;
   // Cells [parameters: eager, graph][sum: per-layer ops but attention, embedding, lm_head][tokens or rows].
   const size_t graph = mode == Launch::kEager ? 0 : 1;
   const auto cell = [&](size_t sum, int64_t index) -> std::atomic<SimTime>& {
@@ -67,10 +85,9 @@ bool CostModel::memo_sums(const BatchShape& b, Launch mode, SimTime& rest, SimTi
   SimTime head = cell(2, b.num_sampled).load(std::memory_order_relaxed);
   if (rest < 0 || embedding < 0 || head < 0) {
     thread_local std::vector<OpCost> scratch;
-    ops_into(b, false, scratch);
+    ops_into(b, false, scratch, OpSet::kTokens);
     rest = embedding = head = 0;
     for (const OpCost& op : scratch) {
-      if (op.name == "attention") continue;
       (op.name == "embedding" ? embedding : op.name == "lm_head" ? head : rest) += op.time_ns;
     }
     cell(0, tokens).store(rest, std::memory_order_relaxed);

@@ -1,6 +1,6 @@
-// The cost model's memo of a forward pass (plain configurations): per (launch parameters, padded tokens) the sum of
-// every per-layer op but attention, and the once-per-pass ops, kept after the first batch that asks. Each later
-// batch must price exactly as its own op list does, whichever batch filled the cells it reads.
+// The cost model's memo of the token ops: per (launch parameters, padded tokens) the sum of every per-layer op that
+// depends on the batch only through its tokens, and the once-per-pass ops, kept after the first batch that asks. Each
+// later batch must price exactly as its own op list does, whichever batch filled the cells it reads.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -113,6 +113,98 @@ TEST(CostMemo, AFixedBatchPricesEachStepAsTheIterationDoes) {
         b.attn_pairs = b.kv_read_tokens = static_cast<double>(seqs * (500 + step));
         ASSERT_EQ(fixed.ns(b), cost.iteration_ns(b)) << c.model << " " << seqs << " sequences, step " << step;
       }
+    }
+  }
+}
+
+// In every configuration without a state mixer the memo keeps the token ops (projections, MLP, norms, all-reduce,
+// embedding, lm_head) and a layer's times list only its context ops. layer_times must equal what cost_model.h
+// defines from the whole op list: the copies (overlapped ops) of the whole batch on their channels, the compute of
+// one GPU batch times the GPU batches. Configurations: the FlexGen family's engine with H2O's eager attention and
+// score accumulation, InfiniGen's speculation and fetch, FlexGen's streamed weights, disk and activations in GPU
+// batches, CPU attention, Quest's page selection, MoE under tensor parallelism.
+TEST(CostMemo, LayerTimesFromTheMemoAreThoseOfTheOpList) {
+  struct Config {
+    const char* name;
+    const char* model;
+    void (*set)(ExecConfig&);
+  };
+  const Config configs[] = {
+      {"h2o", "llama-3.1-8b",
+       [](ExecConfig& e) {
+         e.cuda_graphs = false;
+         e.eager_attention = e.score_accumulation = e.pytorch_host = true;
+       }},
+      {"infinigen", "llama-3.1-8b",
+       [](ExecConfig& e) {
+         e.cuda_graphs = false;
+         e.eager_attention = e.pytorch_host = e.offload = true;
+       }},
+      {"flexgen weights, disk, activations, gpu batches", "opt-30b",
+       [](ExecConfig& e) {
+         e.cuda_graphs = false;
+         e.pytorch_host = true;
+         e.weight_gpu_ratio = 0.4;
+         e.weight_disk_ratio = 0.2;
+         e.act_offload_ratio = 0.5;
+         e.act_disk_ratio = 0.1;
+         e.disk_bytes_per_s = 2e9;
+         e.gpu_batch_size = 24;
+       }},
+      {"cpu attention", "opt-13b",
+       [](ExecConfig& e) {
+         e.cpu_attention = true;
+         e.kv_gpu_ratio = 0.3;
+       }},
+      {"quest", "llama-3.1-8b", [](ExecConfig& e) { e.page_selection = true; }},
+      {"moe, tp 2, offload", "gpt-oss-20b",
+       [](ExecConfig& e) {
+         e.tp = 2;
+         e.offload = true;
+       }},
+  };
+  for (const Config& c : configs) {
+    ExecConfig e;
+    c.set(e);
+    const CostModel cost(load_model(c.model), hw::load_hardware("h100-sxm5-80gb"), e);
+    std::mt19937_64 rng(11);
+    std::uniform_real_distribution<double> share(0.0, 1.0);
+    for (int i = 0; i < 400; ++i) {
+      BatchShape b = random_batch(rng, cost.model().sliding_window);
+      b.partial_key_tokens = b.kv_read_tokens;
+      b.fetch_tokens = b.kv_read_tokens * share(rng) * 0.2;
+      b.offload_tokens = static_cast<double>(b.num_tokens);
+      b.page_scan_tokens = b.kv_read_tokens;
+      // The op list's definition (cost_model.h, layer_times).
+      const int64_t parts =
+          e.gpu_batch_size > 0 ? std::max<int64_t>(1, (b.num_seqs + e.gpu_batch_size - 1) / e.gpu_batch_size) : 1;
+      CostModel::LayerTimes want;
+      want.parts = parts;
+      for (const OpCost& op : cost.ops(b)) {
+        if (op.overlapped) {
+          (op.channel == OpCost::Channel::kD2h    ? want.d2h
+           : op.channel == OpCost::Channel::kDisk ? want.disk
+                                                  : want.h2d) += op.time_ns;
+          if (op.name == "weight_fetch") want.weights += op.time_ns;
+        } else if (parts == 1) {
+          (op.name == "embedding" || op.name == "lm_head" ? want.once : want.compute) += op.time_ns;
+        }
+      }
+      if (parts > 1) {
+        for (const OpCost& op : cost.ops(b.split(parts))) {
+          if (!op.overlapped) {
+            (op.name == "embedding" || op.name == "lm_head" ? want.once : want.compute) += op.time_ns * parts;
+          }
+        }
+      }
+      const CostModel::LayerTimes got = cost.layer_times(b);
+      ASSERT_EQ(got.compute, want.compute) << c.name << " batch " << i << " of " << b.num_seqs;
+      ASSERT_EQ(got.once, want.once) << c.name << " batch " << i;
+      ASSERT_EQ(got.h2d, want.h2d) << c.name << " batch " << i;
+      ASSERT_EQ(got.d2h, want.d2h) << c.name << " batch " << i;
+      ASSERT_EQ(got.disk, want.disk) << c.name << " batch " << i;
+      ASSERT_EQ(got.weights, want.weights) << c.name << " batch " << i;
+      ASSERT_EQ(got.parts, want.parts) << c.name << " batch " << i;
     }
   }
 }
