@@ -234,6 +234,10 @@ class Replica final : public engine::EventHandler {
   };
   std::vector<Priced> priced_;   // start_iteration's rows to price (batch_ and held rows), reused
   bool page_selection_ = false;  // Quest: decode steps read a token budget of pages
+  // InfiniGen's threshold selection: the tokens a decode step over `cached` tokens fetches, a function of `cached`
+  // alone (cache.alpha, max_kv_ratio), kept per context once computed (-1 until then; contexts up to 2^20).
+  std::vector<int64_t> speculative_fetch_;
+  int64_t speculative_fetch_tokens(int64_t cached);
   // Engine hf and the pytorch static engine: padded batches whose finished sequences keep computing until the
   // batch's longest output ends, released together.
   bool whole_batches_ = false;

@@ -80,10 +80,7 @@ int64_t Replica::price_rows(models::BatchShape& shape, int64_t& pad_prompt) {
     if (plan_.offload) {
       if (decode) {
         shape.partial_key_tokens += static_cast<double>(cached);
-        const int64_t cap = static_cast<int64_t>(std::ceil(cache.max_kv_ratio * static_cast<double>(cached)));
-        cached = cache.alpha ? std::min(cap, static_cast<int64_t>(std::ceil(cache::speculative_selected_tokens(
-                                                 *cache.alpha, cache.max_kv_ratio, cached))))
-                             : std::min(cached, cap);
+        cached = speculative_fetch_tokens(cached);
         shape.fetch_tokens += static_cast<double>(cached);
       }
       shape.offload_tokens += static_cast<double>(b.new_tokens);  // new KV goes to the host pool
@@ -110,6 +107,24 @@ int64_t Replica::price_rows(models::BatchShape& shape, int64_t& pad_prompt) {
     shape.decode_only = shape.decode_only && decode;
   }
   return cpu_new_tokens;
+}
+
+int64_t Replica::speculative_fetch_tokens(int64_t cached) {
+  const auto& cache = scenario_.cache;
+  const auto fetched = [&] {
+    const int64_t cap = static_cast<int64_t>(std::ceil(cache.max_kv_ratio * static_cast<double>(cached)));
+    return cache.alpha ? std::min(cap, static_cast<int64_t>(std::ceil(cache::speculative_selected_tokens(
+                                           *cache.alpha, cache.max_kv_ratio, cached))))
+                       : std::min(cached, cap);
+  };
+  constexpr int64_t kMemoTokens = int64_t{1} << 20;
+  if (cached < 0 || cached >= kMemoTokens) return fetched();
+  if (cached >= static_cast<int64_t>(speculative_fetch_.size())) {
+    speculative_fetch_.resize(static_cast<size_t>(std::max<int64_t>(cached + 1, 2 * speculative_fetch_.size())), -1);
+  }
+  int64_t& cell = speculative_fetch_[static_cast<size_t>(cached)];
+  if (cell < 0) cell = fetched();
+  return cell;
 }
 
 void Replica::launch_iteration(SimTime now, const models::BatchShape& shape, int64_t cpu_new_tokens,
