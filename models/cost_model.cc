@@ -141,9 +141,10 @@ CostModel::CostModel(ModelSpec model, hw::HardwareProfile hardware, ExecConfig c
   rates_ = gpu_rates(hardware_.gpu, compute_flops_);
   time_cache_.reset(new std::atomic<SimTime>[2 * kCacheSlots * (kCacheTokens + 1)]());
   attn_share_ = static_cast<double>(model_.num_attention_layers()) / static_cast<double>(model_.num_layers);
-  plain_ = !config_.offload && !config_.cpu_attention && !config_.page_selection && config_.weight_gpu_ratio >= 1.0 &&
-           !config_.uses_disk() && config_.act_offload_ratio == 0 && config_.gpu_batch_size == 0 &&
-           model_.num_state_layers() == 0 && attn_share_ > 0;
+  attention_context_ = !config_.offload && !config_.cpu_attention && !config_.page_selection &&
+                       config_.weight_gpu_ratio >= 1.0 && !config_.uses_disk() && config_.act_offload_ratio == 0 &&
+                       model_.num_state_layers() == 0 && attn_share_ > 0;
+  plain_ = attention_context_ && config_.gpu_batch_size == 0;
   if (model_.num_state_layers() == 0) {
     const size_t cells = 2 * 3 * (kCacheTokens + 1);
     forward_memo_.reset(new std::atomic<SimTime>[cells]);

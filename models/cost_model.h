@@ -268,8 +268,9 @@ class CostModel {
   // layer's times cost its context ops alone. In a plain configuration (no op beside the compute, one GPU batch) the
   // only context op is attention: a forward pass is (memo + attention) x layers + embedding + lm_head. -1 until
   // filled; threads fill a cell with the same value.
-  bool plain_ = false;
-  double attn_share_ = 1.0;  // attention layers / layers
+  bool attention_context_ = false;  // attention is the only context op
+  bool plain_ = false;              // ... and the sequences go through a layer in one GPU batch
+  double attn_share_ = 1.0;         // attention layers / layers
   std::shared_ptr<std::atomic<SimTime>[]> forward_memo_;
   SimTime plain_forward_ns(const BatchShape& batch) const;
   // The memo's sums for `batch` (filled on first use): the per-layer token ops, and embedding + lm_head; false when

@@ -42,6 +42,10 @@ CostModel::LayerTimes CostModel::layer_times(const BatchShape& b) const {
   const bool memo = memo_sums(part, launch_mode(part), rest, once);
   t.compute = rest * t.parts;
   t.once = once * t.parts;
+  if (memo && attention_context_) {  // no copy; attention's numbers alone
+    t.compute += plain_attention_ns(launch_mode(part), part) * t.parts;
+    return t;
+  }
   const auto list = [&](const BatchShape& x) {
     if (!memo) return ops_into(x, false, scratch);
     scratch.clear();

@@ -122,7 +122,8 @@ TEST(CostMemo, AFixedBatchPricesEachStepAsTheIterationDoes) {
 // defines from the whole op list: the copies (overlapped ops) of the whole batch on their channels, the compute of
 // one GPU batch times the GPU batches. Configurations: the FlexGen family's engine with H2O's eager attention and
 // score accumulation, InfiniGen's speculation and fetch, FlexGen's streamed weights, disk and activations in GPU
-// batches, CPU attention, Quest's page selection, MoE under tensor parallelism.
+// batches, FlexGen all on the GPU in GPU batches (attention its only context op), CPU attention, Quest's page
+// selection, MoE under tensor parallelism.
 TEST(CostMemo, LayerTimesFromTheMemoAreThoseOfTheOpList) {
   struct Config {
     const char* name;
@@ -150,6 +151,12 @@ TEST(CostMemo, LayerTimesFromTheMemoAreThoseOfTheOpList) {
          e.act_disk_ratio = 0.1;
          e.disk_bytes_per_s = 2e9;
          e.gpu_batch_size = 24;
+       }},
+      {"flexgen on the gpu, gpu batches", "opt-13b",
+       [](ExecConfig& e) {
+         e.cuda_graphs = false;
+         e.pytorch_host = true;
+         e.gpu_batch_size = 8;
        }},
       {"cpu attention", "opt-13b",
        [](ExecConfig& e) {
