@@ -46,8 +46,9 @@ double recency(int64_t c, int64_t lo, int64_t hi, Kind kind) {
   if (m == 0) return 0.0;
   const int64_t newest = kHeavyPhase + (heavy_below(hi) - 1) * kHeavyPeriod;
   const double period = static_cast<double>(kHeavyPeriod);
-  return r_pow(static_cast<double>(c - 1 - newest)) * one_minus_r_pow(period * static_cast<double>(m)) *
-         one_minus_r_pow(1.0) / one_minus_r_pow(period);
+  static const double one_step = one_minus_r_pow(1.0), one_period = one_minus_r_pow(period);
+  return r_pow(static_cast<double>(c - 1 - newest)) * one_minus_r_pow(period * static_cast<double>(m)) * one_step /
+         one_period;
 }
 
 // What a policy keeps at cache size c: [0, prefix) and [window, c) wholly; of the middle [prefix, window), each
@@ -133,13 +134,29 @@ Kept speculative_set(double alpha, double cap_ratio, int64_t c) {
   return k;
 }
 
-Kept kept_set(const RetentionSpec& spec, int64_t c) {
-  if (spec.kind == "streaming") {
+// A RetentionSpec with its kind resolved once (retention_quality asks for a kept set at every decode step).
+enum class Policy : uint8_t { kFull, kH2o, kStreaming, kSnapKv, kSpeculative };
+struct Resolved {
+  Policy policy = Policy::kFull;
+  RetentionSpec spec;
+};
+
+Policy policy_of(const std::string& kind) {
+  if (kind == "h2o") return Policy::kH2o;
+  if (kind == "streaming") return Policy::kStreaming;
+  if (kind == "snapkv") return Policy::kSnapKv;
+  if (kind == "speculative") return Policy::kSpeculative;
+  return Policy::kFull;
+}
+
+Kept kept_set(const Resolved& r, int64_t c) {
+  const RetentionSpec& spec = r.spec;
+  if (r.policy == Policy::kStreaming) {
     if (spec.sink_tokens + spec.window_tokens >= c) return keep_all(c);
     return Kept{c, spec.sink_tokens, c - spec.window_tokens, 0.0, 0.0};
   }
-  if (spec.kind == "speculative") return speculative_set(spec.alpha, spec.cap_ratio, c);
-  if (spec.kind == "h2o") {
+  if (r.policy == Policy::kSpeculative) return speculative_set(spec.alpha, spec.cap_ratio, c);
+  if (r.policy == Policy::kH2o) {
     const int64_t window = c - std::min(spec.recent_tokens, c);
     if (spec.heavy_tokens >= window) return keep_all(c);
     // The budget goes to the sinks, then the heavy hitters, then ordinary tokens (quality.h).
@@ -165,9 +182,11 @@ double attention_kept(const Kept& k) {
   const double dc = static_cast<double>(c);
 
   const double sink_part = k.expected(0, sinks, Kind::kAll) / static_cast<double>(sinks);
+  // The middle's ordinary tokens are all of it but its heavy hitters (recency(kOrdinary), each sum taken once).
+  const double middle_heavy = recency(c, k.prefix, k.window, Kind::kHeavy);
+  const double middle_ordinary = k.window > k.prefix ? recency(c, k.prefix, k.window, Kind::kAll) - middle_heavy : 0.0;
   const double recency_part = (recency(c, 0, k.prefix, Kind::kAll) + recency(c, k.window, c, Kind::kAll) +
-                               k.heavy_frac * recency(c, k.prefix, k.window, Kind::kHeavy) +
-                               k.ordinary_frac * recency(c, k.prefix, k.window, Kind::kOrdinary)) /
+                               k.heavy_frac * middle_heavy + k.ordinary_frac * middle_ordinary) /
                               one_minus_r_pow(dc);
   const double heavy_part = heavy > 0 ? k.expected(0, c, Kind::kHeavy) / static_cast<double>(heavy) : 0.0;
   const double uniform_part = k.expected(0, c, Kind::kAll) / dc;
@@ -227,13 +246,13 @@ RetentionQuality retention_quality(const RetentionSpec& spec, int64_t prompt_tok
   // kept set with a recent window of observation + j tokens.
   const bool snap = spec.kind == "snapkv";
   if (snap && prompt_tokens <= spec.heavy_tokens) return q;
-  auto at_step = [&](int64_t j) {
-    if (!snap) return spec;
-    RetentionSpec h;
-    h.kind = "h2o";
-    h.recent_tokens = std::min(kSnapKvObservationTokens, spec.heavy_tokens) + j;
-    h.heavy_tokens = spec.heavy_tokens - std::min(kSnapKvObservationTokens, spec.heavy_tokens);
-    return h;
+  Resolved fixed{policy_of(spec.kind), spec};
+  Resolved h2o{Policy::kH2o, RetentionSpec{}};
+  h2o.spec.heavy_tokens = spec.heavy_tokens - std::min(kSnapKvObservationTokens, spec.heavy_tokens);
+  const auto at_step = [&](int64_t j) -> const Resolved& {
+    if (!snap) return fixed;
+    h2o.spec.recent_tokens = std::min(kSnapKvObservationTokens, spec.heavy_tokens) + j;
+    return h2o;
   };
   double sum = 0.0;
   for (int64_t j = 0; j < output_tokens; ++j) sum += attention_kept(kept_set(at_step(j), prompt_tokens + j));
