@@ -79,7 +79,7 @@ SimTime CostModel::forward_ns(const BatchShape& b) const {
 bool CostModel::memo_sums(const BatchShape& b, Launch mode, SimTime& rest, SimTime& once) const {
   const int64_t tokens = padded_tokens(b);
   if (!forward_memo_ || tokens > kCacheTokens || b.num_sampled > kCacheTokens) return false;
-  // Cells [parameters: eager, graph][sum: per-layer ops but attention, embedding, lm_head][tokens or rows].
+  // Cells [parameters: eager, graph][sum: per-layer token ops, embedding, lm_head][tokens or rows].
   const size_t graph = mode == Launch::kEager ? 0 : 1;
   const auto cell = [&](size_t sum, int64_t index) -> std::atomic<SimTime>& {
     return forward_memo_[(graph * 3 + sum) * (kCacheTokens + 1) + static_cast<size_t>(index)];

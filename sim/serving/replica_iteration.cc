@@ -120,7 +120,8 @@ int64_t Replica::speculative_fetch_tokens(int64_t cached) {
   constexpr int64_t kMemoTokens = int64_t{1} << 20;
   if (cached < 0 || cached >= kMemoTokens) return fetched();
   if (cached >= static_cast<int64_t>(speculative_fetch_.size())) {
-    speculative_fetch_.resize(static_cast<size_t>(std::max<int64_t>(cached + 1, 2 * speculative_fetch_.size())), -1);
+    const int64_t doubled = 2 * static_cast<int64_t>(speculative_fetch_.size());
+    speculative_fetch_.resize(static_cast<size_t>(std::min(kMemoTokens, std::max(cached + 1, doubled))), -1);
   }
   int64_t& cell = speculative_fetch_[static_cast<size_t>(cached)];
   if (cell < 0) cell = fetched();

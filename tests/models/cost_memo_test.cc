@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <string>
 
 #include "hw/hardware_loader.h"
 #include "models/cost_model.h"
@@ -122,8 +123,10 @@ TEST(CostMemo, AFixedBatchPricesEachStepAsTheIterationDoes) {
 // defines from the whole op list: the copies (overlapped ops) of the whole batch on their channels, the compute of
 // one GPU batch times the GPU batches. Configurations: the FlexGen family's engine with H2O's eager attention and
 // score accumulation, InfiniGen's speculation and fetch, FlexGen's streamed weights, disk and activations in GPU
-// batches, FlexGen all on the GPU in GPU batches (attention its only context op), CPU attention, Quest's page
-// selection, MoE under tensor parallelism.
+// batches, FlexGen all on the GPU in GPU batches (attention its only context op), a static engine in GPU batches
+// under CUDA graphs (the whole batch launches eagerly, a GPU batch from a graph), CPU attention with KV on disk,
+// Quest's page selection, MLA with InfiniGen's offload, MoE under tensor parallelism, and a model with state
+// layers (no memo: every op listed); batches within the memo and past it.
 TEST(CostMemo, LayerTimesFromTheMemoAreThoseOfTheOpList) {
   struct Config {
     const char* name;
@@ -158,11 +161,21 @@ TEST(CostMemo, LayerTimesFromTheMemoAreThoseOfTheOpList) {
          e.pytorch_host = true;
          e.gpu_batch_size = 8;
        }},
-      {"cpu attention", "opt-13b",
+      {"native static engine in gpu batches, graphs", "llama-3.1-8b",
+       [](ExecConfig& e) {
+         e.max_graph_batch = 256;
+         e.piecewise_graphs = false;
+         e.gpu_batch_size = 16;
+       }},
+      {"cpu attention, kv on disk", "opt-13b",
        [](ExecConfig& e) {
          e.cpu_attention = true;
          e.kv_gpu_ratio = 0.3;
+         e.kv_disk_ratio = 0.2;
+         e.disk_bytes_per_s = 3e9;
        }},
+      {"mla, offload", "tests/models/fixtures/deepseek-v2-lite.config.json", [](ExecConfig& e) { e.offload = true; }},
+      {"state layers (no memo)", "tests/models/fixtures/jamba-v0.1.config.json", [](ExecConfig&) {}},
       {"quest", "llama-3.1-8b", [](ExecConfig& e) { e.page_selection = true; }},
       {"moe, tp 2, offload", "gpt-oss-20b",
        [](ExecConfig& e) {
@@ -172,12 +185,30 @@ TEST(CostMemo, LayerTimesFromTheMemoAreThoseOfTheOpList) {
   };
   for (const Config& c : configs) {
     ExecConfig e;
+    // Graph floors below the eager ones (vLLM V1's share), so a graph launch and an eager one price apart.
+    e.cpu.graph_floor_share = 0.5468;
     c.set(e);
-    const CostModel cost(load_model(c.model), hw::load_hardware("h100-sxm5-80gb"), e);
+    const std::string model = std::string(c.model).ends_with(".json")
+                                  ? std::string(KVSIM_TEST_SOURCE_DIR) + "/" + c.model
+                                  : std::string(c.model);
+    const CostModel cost(load_model(model), hw::load_hardware("h100-sxm5-80gb"), e);
     std::mt19937_64 rng(11);
     std::uniform_real_distribution<double> share(0.0, 1.0);
     for (int i = 0; i < 400; ++i) {
       BatchShape b = random_batch(rng, cost.model().sliding_window);
+      // Past the memo (a 20,000-token prompt), or 2,000 decodes: eager as a whole, from a graph in GPU batches.
+      if (i % 40 == 0) {
+        if (i % 80 == 0) {
+          b.add_sequence(0, 20000, true, cost.model().sliding_window);
+          b.decode_only = false;
+        } else {
+          for (int k = 0; k < 2000; ++k) b.add_sequence(3000 + k, 1, true, cost.model().sliding_window);
+        }
+      }
+      // Sequences attended on the host (CPU attention's and disk's reads).
+      if (e.cpu_attention && i % 2 == 0) {
+        for (int k = 0; k < 20; ++k) b.add_cpu_sequence(500 + 97 * k, 1, true);
+      }
       b.partial_key_tokens = b.kv_read_tokens;
       b.fetch_tokens = b.kv_read_tokens * share(rng) * 0.2;
       b.offload_tokens = static_cast<double>(b.num_tokens);
