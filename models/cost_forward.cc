@@ -55,8 +55,7 @@ void CostModel::ops_into(const BatchShape& b, bool explain, std::vector<OpCost>&
   // Inside a captured graph (full, or the pieces around attention) kernels pay graph_params_' floors.
   const Launch mode = launch_mode(b);
   const OperatorParams& p = mode == Launch::kEager ? op_params_ : graph_params_;
-  const OperatorParams& pa =
-      mode == Launch::kFullGraph ? graph_params_ : op_params_;  // attention: eager when piecewise
+  const OperatorParams& pa = attention_params(mode);
   const double tp = config_.tp;
   const double hidden = static_cast<double>(model_.hidden_size);
   const double head_dim = static_cast<double>(model_.head_dim);

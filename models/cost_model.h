@@ -204,7 +204,12 @@ class CostModel {
   // fetches, the weight, disk and activation copies) with a state mixer's ops.
   enum class OpSet : uint8_t { kAll, kTokens };
   void ops_into(const BatchShape& batch, bool explain, std::vector<OpCost>& out, OpSet set) const;
-  // `pa`: attention's operator parameters for the batch's launch mode.
+  // Attention's operator parameters: a captured graph's floors when the whole pass is one graph, else the eager ones
+  // (between piecewise graphs attention launches eagerly).
+  const OperatorParams& attention_params(Launch mode) const {
+    return mode == Launch::kFullGraph ? graph_params_ : op_params_;
+  }
+  // `pa`: attention's operator parameters for the batch's launch mode (attention_params).
   void context_ops_into(const OperatorParams& pa, const BatchShape& batch, bool explain,
                         std::vector<OpCost>& out) const;
   // `p`: the operator model's parameters for this launch mode (graph_params_ inside a captured graph).

@@ -39,17 +39,18 @@ CostModel::LayerTimes CostModel::layer_times(const BatchShape& b) const {
   thread_local std::vector<OpCost> scratch;
   const BatchShape part = t.parts > 1 ? b.split(t.parts) : b;
   SimTime rest = 0, once = 0;
-  const bool memo = memo_sums(part, launch_mode(part), rest, once);
+  const Launch part_mode = launch_mode(part);
+  const bool memo = memo_sums(part, part_mode, rest, once);
   t.compute = rest * t.parts;
   t.once = once * t.parts;
   if (memo && attention_context_) {  // no copy; attention's numbers alone
-    t.compute += plain_attention_ns(launch_mode(part), part) * t.parts;
+    t.compute += plain_attention_ns(part_mode, part) * t.parts;
     return t;
   }
   const auto list = [&](const BatchShape& x) {
     if (!memo) return ops_into(x, false, scratch);
     scratch.clear();
-    context_ops_into(launch_mode(x) == Launch::kFullGraph ? graph_params_ : op_params_, x, false, scratch);
+    context_ops_into(attention_params(launch_mode(x)), x, false, scratch);
   };
   list(b);
   for (const OpCost& op : scratch) {
@@ -111,7 +112,7 @@ SimTime CostModel::plain_forward_ns(const BatchShape& b) const {
 
 SimTime CostModel::plain_attention_ns(Launch mode, const BatchShape& b) const {
   // Attention as ops_into prices it: eager between piecewise graphs, in the graph when the whole pass is one.
-  const SimTime ns = attention_terms(mode == Launch::kFullGraph ? graph_params_ : op_params_, b).time_ns;
+  const SimTime ns = attention_terms(attention_params(mode), b).time_ns;
   return attn_share_ < 1.0 ? static_cast<SimTime>(std::llround(static_cast<double>(ns) * attn_share_)) : ns;
 }
 

@@ -244,9 +244,9 @@ RetentionQuality retention_quality(const RetentionSpec& spec, int64_t prompt_tok
   // SnapKV keeps, of the prompt, its observation window and the budget's rest by the window's attention (the
   // sinks, then heavy hitters, then ordinary tokens, as for H2O), and every generated token: at step j that is H2O's
   // kept set with a recent window of observation + j tokens.
-  const bool snap = spec.kind == "snapkv";
-  if (snap && prompt_tokens <= spec.heavy_tokens) return q;
   Resolved fixed{policy_of(spec.kind), spec};
+  const bool snap = fixed.policy == Policy::kSnapKv;
+  if (snap && prompt_tokens <= spec.heavy_tokens) return q;
   Resolved h2o{Policy::kH2o, RetentionSpec{}};
   h2o.spec.heavy_tokens = spec.heavy_tokens - std::min(kSnapKvObservationTokens, spec.heavy_tokens);
   const auto at_step = [&](int64_t j) -> const Resolved& {
